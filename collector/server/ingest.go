@@ -1,0 +1,179 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// collector implements shadowdiff.v1.Collector on top of an Ingester.
+type collector struct {
+	shadowdiffv1.UnimplementedCollectorServer
+
+	ingester   Ingester
+	maxDigests int
+	maxBytes   int
+	metrics    *metrics
+	log        *slog.Logger
+	draining   <-chan struct{}
+}
+
+type received struct {
+	batch *shadowdiffv1.DigestBatch
+	err   error
+}
+
+// Ingest acknowledges each batch of the stream once the ingester stored it.
+// A batch over the limits, or whose sequence does not increase, ends the
+// stream with InvalidArgument; an ingester failure ends it with Unavailable
+// (the sender reconnects and resends what was not acknowledged).
+func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBatch, shadowdiffv1.DigestAck]) error {
+	ctx := stream.Context()
+	log := c.log.With("rpc", rpcIngest)
+	if p, ok := peer.FromContext(ctx); ok {
+		log = log.With("peer", p.Addr.String())
+	}
+	c.metrics.streams.Inc()
+	defer c.metrics.streams.Dec()
+	log.Debug("ingest stream opened")
+
+	// Receive on a goroutine so that a shutdown can end a stream that is
+	// waiting for its next batch.
+	in := make(chan received)
+	go func() {
+		for {
+			b, err := stream.Recv()
+			select {
+			case in <- received{b, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
+	var last uint64
+	batches := 0
+	for {
+		select {
+		case <-c.draining:
+			log.Debug("ingest stream ended by shutdown", "batches", batches)
+			return status.Error(codes.Unavailable, "collector is shutting down; reconnect and resend unacknowledged batches")
+		case r := <-in:
+			if errors.Is(r.err, io.EOF) {
+				log.Debug("ingest stream closed by sender", "batches", batches)
+				return nil
+			}
+			if r.err != nil {
+				return c.recvError(log, r.err)
+			}
+			if r.batch.GetSequence() <= last {
+				c.metrics.batches.WithLabelValues(rpcIngest, resultInvalid).Inc()
+				err := status.Errorf(codes.InvalidArgument,
+					"batch sequence %d does not follow %d: sequences start at 1 and increase with every batch of a stream",
+					r.batch.GetSequence(), last)
+				log.Warn("ingest stream refused", "error", err)
+				return err
+			}
+			last = r.batch.GetSequence()
+			ack, err := c.store(ctx, rpcIngest, r.batch)
+			if err != nil {
+				log.Warn("ingest stream ended", "sequence", r.batch.GetSequence(), "error", err)
+				return err
+			}
+			if err := stream.Send(ack); err != nil {
+				return err
+			}
+			batches++
+		}
+	}
+}
+
+// recvError turns a receive failure into the stream's final status. gRPC
+// refuses an oversized message with ResourceExhausted; the contract asks for
+// InvalidArgument with the reason.
+func (c *collector) recvError(log *slog.Logger, err error) error {
+	st, ok := status.FromError(err)
+	if ok && st.Code() == codes.ResourceExhausted {
+		c.metrics.batches.WithLabelValues(rpcIngest, resultInvalid).Inc()
+		err = status.Errorf(codes.InvalidArgument, "batch larger than the collector's limit of %d bytes (--max-recv-bytes): %s",
+			c.maxBytes, st.Message())
+		log.Warn("ingest stream refused", "error", err)
+		return err
+	}
+	return err
+}
+
+// Report stores one batch; a malformed digest fails the call with
+// InvalidArgument naming it. The ingester decides per digest, so the other
+// digests of such a batch are stored; the message says how many.
+func (c *collector) Report(ctx context.Context, b *shadowdiffv1.DigestBatch) (*shadowdiffv1.DigestAck, error) {
+	ack, err := c.store(ctx, rpcReport, b)
+	if err != nil {
+		return nil, err
+	}
+	if len(ack.Rejections) > 0 {
+		first := ack.Rejections[0]
+		return nil, status.Errorf(codes.InvalidArgument, "digest %d: %s (%d rejected, %d accepted)",
+			first.GetIndex(), first.GetReason(), len(ack.Rejections), ack.GetAccepted())
+	}
+	return ack, nil
+}
+
+// store checks the batch against the limits and passes it to the ingester.
+func (c *collector) store(ctx context.Context, rpc string, b *shadowdiffv1.DigestBatch) (*shadowdiffv1.DigestAck, error) {
+	if n := len(b.GetDigests()); n > c.maxDigests {
+		c.metrics.batches.WithLabelValues(rpc, resultInvalid).Inc()
+		return nil, status.Errorf(codes.InvalidArgument,
+			"batch %d has %d digests, more than the collector's limit of %d (--max-batch-digests)",
+			b.GetSequence(), n, c.maxDigests)
+	}
+	if d := b.GetDropped(); d > 0 {
+		c.metrics.filterDropped.WithLabelValues(rpc).Add(float64(d))
+		if r, ok := c.ingester.(DropRecorder); ok {
+			if err := r.RecordDropped(ctx, d); err != nil {
+				c.metrics.batches.WithLabelValues(rpc, resultError).Inc()
+				return nil, ingestError(ctx, err)
+			}
+		}
+	}
+	ack := &shadowdiffv1.DigestAck{Sequence: b.GetSequence()}
+	if len(b.GetDigests()) == 0 {
+		c.metrics.batches.WithLabelValues(rpc, resultOK).Inc()
+		return ack, nil
+	}
+	start := time.Now()
+	accepted, rejections, err := c.ingester.Ingest(ctx, b.GetDigests())
+	c.metrics.latency.WithLabelValues(rpc).Observe(time.Since(start).Seconds())
+	if err != nil {
+		c.metrics.batches.WithLabelValues(rpc, resultError).Inc()
+		return nil, ingestError(ctx, err)
+	}
+	c.metrics.batches.WithLabelValues(rpc, resultOK).Inc()
+	c.metrics.received.WithLabelValues(rpc).Add(float64(len(b.GetDigests())))
+	c.metrics.rejected.WithLabelValues(rpc).Add(float64(len(rejections)))
+	ack.Accepted = uint32(accepted)
+	ack.Rejections = rejections
+	return ack, nil
+}
+
+// ingestError maps an ingester failure to Unavailable, so the sender retries,
+// unless the call itself was cancelled or timed out.
+func ingestError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return status.FromContextError(ctx.Err()).Err()
+	}
+	return status.Error(codes.Unavailable, fmt.Sprintf("collector could not store the batch, retry: %v", err))
+}

@@ -1,0 +1,183 @@
+// Package server is the collector's gRPC front end: the ingest service the
+// filters stream digests to (shadowdiff.v1.Collector), the query API
+// (shadowdiff.v1.Query, passed through to the store), gRPC health checking
+// and server reflection, with limits, panic recovery and Prometheus metrics.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxBatchDigests = 1024
+	DefaultMaxRecvBytes    = 16 << 20
+)
+
+// Ingester stores digests: the collector's engine. It returns how many
+// digests it accepted and a rejection (with the digest's index in ds) for
+// each malformed one. An error means nothing can be promised about the
+// batch; the sender should retry it.
+type Ingester interface {
+	Ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest) (int, []*shadowdiffv1.Rejection, error)
+}
+
+// DropRecorder is implemented by an Ingester that keeps count of the digests
+// filters dropped before sending (DigestBatch.dropped), so the query API can
+// report the loss. It is optional.
+type DropRecorder interface {
+	RecordDropped(ctx context.Context, n uint64) error
+}
+
+// Options configures the server. The zero value is usable.
+type Options struct {
+	// MaxBatchDigests is the largest number of digests in one batch
+	// (default DefaultMaxBatchDigests).
+	MaxBatchDigests int
+	// MaxRecvBytes is the largest message the server reads (default
+	// DefaultMaxRecvBytes).
+	MaxRecvBytes int
+	// Creds secures the listener; nil serves plaintext.
+	Creds credentials.TransportCredentials
+	// Logger receives the server's logs; default slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the server's metrics; nil leaves them unregistered.
+	Registerer prometheus.Registerer
+	// ServerOptions are appended to the server's own gRPC options.
+	ServerOptions []grpc.ServerOption
+}
+
+// Services whose health is reported (besides "", the server as a whole).
+var healthServices = []string{shadowdiffv1.Collector_ServiceDesc.ServiceName, shadowdiffv1.Query_ServiceDesc.ServiceName}
+
+// Server is the collector's gRPC server.
+type Server struct {
+	grpc      *grpc.Server
+	health    *health.Server
+	log       *slog.Logger
+	draining  chan struct{} // closed by Shutdown: ingest streams end
+	drainOnce sync.Once
+}
+
+// New builds the gRPC server with every service registered. Serve it with
+// Serve and stop it with Shutdown.
+func New(ingester Ingester, query shadowdiffv1.QueryServer, opts Options) (*Server, error) {
+	if ingester == nil || query == nil {
+		return nil, errors.New("server: an ingester and a query server are required")
+	}
+	if opts.MaxBatchDigests < 0 || opts.MaxRecvBytes < 0 {
+		return nil, fmt.Errorf("server: limits must not be negative (max batch digests %d, max receive bytes %d)",
+			opts.MaxBatchDigests, opts.MaxRecvBytes)
+	}
+	if opts.MaxBatchDigests == 0 {
+		opts.MaxBatchDigests = DefaultMaxBatchDigests
+	}
+	if opts.MaxRecvBytes == 0 {
+		opts.MaxRecvBytes = DefaultMaxRecvBytes
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	log := opts.Logger.With("component", "grpc")
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("server: register metrics: %w", err)
+	}
+
+	s := &Server{health: health.NewServer(), log: log, draining: make(chan struct{})}
+	gopts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(opts.MaxRecvBytes),
+		grpc.ChainUnaryInterceptor(recoverUnary(log)),
+		grpc.ChainStreamInterceptor(recoverStream(log)),
+		// Sidecars keep one stream open for hours; let their keepalive
+		// pings through instead of answering them with GOAWAY.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	}
+	if opts.Creds != nil {
+		gopts = append(gopts, grpc.Creds(opts.Creds))
+	}
+	s.grpc = grpc.NewServer(append(gopts, opts.ServerOptions...)...)
+
+	shadowdiffv1.RegisterCollectorServer(s.grpc, &collector{
+		ingester:   ingester,
+		maxDigests: opts.MaxBatchDigests,
+		maxBytes:   opts.MaxRecvBytes,
+		metrics:    m,
+		log:        log,
+		draining:   s.draining,
+	})
+	shadowdiffv1.RegisterQueryServer(s.grpc, query)
+	healthgrpc.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	for _, svc := range healthServices {
+		s.health.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)
+	}
+	return s, nil
+}
+
+// GRPC returns the underlying server, to register more services before Serve.
+func (s *Server) GRPC() *grpc.Server { return s.grpc }
+
+// Serve accepts connections on l until Shutdown; it returns nil after a
+// shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	if err := s.grpc.Serve(l); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("grpc serve: %w", err)
+	}
+	return nil
+}
+
+// Serving reports whether the server still accepts work (false once
+// Shutdown began), for HTTP health endpoints.
+func (s *Server) Serving() bool {
+	select {
+	case <-s.draining:
+		return false
+	default:
+		return true
+	}
+}
+
+// Shutdown reports NOT_SERVING on every health service, ends the ingest
+// streams (each after acknowledging the batch it is storing, so senders
+// resend only what was not acknowledged) and stops gracefully; when ctx
+// ends first, the remaining calls are cancelled. It returns ctx's error in
+// that case.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.drainOnce.Do(func() {
+		s.health.Shutdown()
+		close(s.draining)
+	})
+	done := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.log.Warn("graceful stop timed out; cancelling the remaining calls", "error", ctx.Err())
+		s.grpc.Stop()
+		<-done
+		return fmt.Errorf("grpc graceful stop: %w", ctx.Err())
+	}
+}
