@@ -1,0 +1,183 @@
+package store
+
+import (
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// NumKinds is the size of per-kind counter arrays, indexed by DiffKind.
+const NumKinds = int(shadowdiffv1.DiffKind_DIFF_KIND_BODY_NOT_COMPARABLE) + 1
+
+// Bucket aggregates the requests of one endpoint whose time falls in
+// [StartUnix, StartUnix+WidthSec). Queries add buckets up instead of
+// re-diffing stored requests.
+type Bucket struct {
+	Endpoint     string `json:"e"`
+	StartUnix    int64  `json:"s"`
+	WidthSec     int64  `json:"w"`
+	Method       string `json:"m,omitempty"`
+	RouteName    string `json:"rn,omitempty"`
+	PathTemplate string `json:"pt,omitempty"`
+
+	FirstSeenNano int64 `json:"fs,omitempty"`
+	LastSeenNano  int64 `json:"ls,omitempty"`
+
+	Counts EndpointCounts `json:"c"`
+	// Fields by query path ("body.user.name", "headers.date", "status").
+	Fields map[string]*FieldCounts `json:"f,omitempty"`
+	// Signatures counts compared requests by the set of their differences
+	// that same-request noise does not explain, encoded by the engine; the
+	// empty signature is not stored. Rules and learnt noise are applied to
+	// signatures at query time, so they also apply to stored results.
+	Signatures map[string]uint64 `json:"sig,omitempty"`
+	// SignatureOverflow counts requests with such differences beyond the
+	// signature cap; they always count as regression-different.
+	SignatureOverflow uint64 `json:"so,omitempty"`
+}
+
+// BucketRef names a bucket.
+type BucketRef struct {
+	Endpoint  string
+	StartUnix int64
+}
+
+// Ref returns the bucket's name.
+func (b *Bucket) Ref() BucketRef { return BucketRef{Endpoint: b.Endpoint, StartUnix: b.StartUnix} }
+
+// EndpointCounts are the request counters of an endpoint. Every request is
+// exactly one of compared, skipped, incomplete or mismatched.
+type EndpointCounts struct {
+	Requests            uint64 `json:"r,omitempty"`
+	Compared            uint64 `json:"c,omitempty"`
+	WithSecondary       uint64 `json:"ws,omitempty"` // compared with a secondary
+	RepeatPairs         uint64 `json:"rp,omitempty"` // repeated identical primary requests compared (no secondary)
+	SkippedSideEffect   uint64 `json:"sk,omitempty"`
+	Incomplete          uint64 `json:"inc,omitempty"`
+	MissingPrimary      uint64 `json:"mp,omitempty"`
+	MissingSecondary    uint64 `json:"ms,omitempty"`
+	MissingCandidate    uint64 `json:"mc,omitempty"`
+	FingerprintMismatch uint64 `json:"fm,omitempty"`
+	Duplicates          uint64 `json:"d,omitempty"`
+	RawDifferent        uint64 `json:"rd,omitempty"`
+	NoiseDifferent      uint64 `json:"nd,omitempty"`
+}
+
+// FieldCounts are the counters of one field of one endpoint. "Raw" is
+// primary vs candidate, "noise" primary vs secondary; the structural
+// counters count only type, shape and presence differences.
+type FieldCounts struct {
+	Seen  uint64 `json:"n,omitempty"` // compared requests with the field on any side
+	Raw   uint64 `json:"r,omitempty"`
+	Noise uint64 `json:"z,omitempty"`
+	// RawAlone: raw differences in requests compared without a secondary.
+	RawAlone uint64 `json:"ra,omitempty"`
+	// Discordant pairs of requests compared with a secondary.
+	Definite        uint64 `json:"b,omitempty"`  // raw differs, noise does not
+	NoiseOnly       uint64 `json:"c,omitempty"`  // noise differs, raw does not
+	RawStruct       uint64 `json:"rs,omitempty"` // structural raw differences
+	NoiseStruct     uint64 `json:"zs,omitempty"`
+	RawAloneStruct  uint64 `json:"ras,omitempty"`
+	DefiniteStruct  uint64 `json:"bs,omitempty"`
+	NoiseOnlyStruct uint64 `json:"cs,omitempty"`
+	// Shape: structural raw differences on a field that differed only by
+	// value between primary and secondary in the same request.
+	Shape uint64 `json:"sh,omitempty"`
+	// Differences between repeated identical requests to the primary.
+	Repeat       uint64 `json:"rep,omitempty"`
+	RepeatStruct uint64 `json:"reps,omitempty"`
+
+	RawKinds   [NumKinds]uint64 `json:"rk"`
+	NoiseKinds [NumKinds]uint64 `json:"zk"`
+}
+
+// Add adds o's counters to c.
+func (c *EndpointCounts) Add(o *EndpointCounts) {
+	c.Requests += o.Requests
+	c.Compared += o.Compared
+	c.WithSecondary += o.WithSecondary
+	c.RepeatPairs += o.RepeatPairs
+	c.SkippedSideEffect += o.SkippedSideEffect
+	c.Incomplete += o.Incomplete
+	c.MissingPrimary += o.MissingPrimary
+	c.MissingSecondary += o.MissingSecondary
+	c.MissingCandidate += o.MissingCandidate
+	c.FingerprintMismatch += o.FingerprintMismatch
+	c.Duplicates += o.Duplicates
+	c.RawDifferent += o.RawDifferent
+	c.NoiseDifferent += o.NoiseDifferent
+}
+
+// Add adds o's counters to c.
+func (c *FieldCounts) Add(o *FieldCounts) {
+	c.Seen += o.Seen
+	c.Raw += o.Raw
+	c.Noise += o.Noise
+	c.RawAlone += o.RawAlone
+	c.Definite += o.Definite
+	c.NoiseOnly += o.NoiseOnly
+	c.RawStruct += o.RawStruct
+	c.NoiseStruct += o.NoiseStruct
+	c.RawAloneStruct += o.RawAloneStruct
+	c.DefiniteStruct += o.DefiniteStruct
+	c.NoiseOnlyStruct += o.NoiseOnlyStruct
+	c.Shape += o.Shape
+	c.Repeat += o.Repeat
+	c.RepeatStruct += o.RepeatStruct
+	for i := range c.RawKinds {
+		c.RawKinds[i] += o.RawKinds[i]
+		c.NoiseKinds[i] += o.NoiseKinds[i]
+	}
+}
+
+// Merge adds o (a bucket of the same endpoint) into b, keeping at most
+// maxSignatures signatures; the rest go to SignatureOverflow.
+func (b *Bucket) Merge(o *Bucket, maxSignatures int) {
+	if b.Method == "" {
+		b.Method, b.RouteName, b.PathTemplate = o.Method, o.RouteName, o.PathTemplate
+	}
+	if o.FirstSeenNano != 0 && (b.FirstSeenNano == 0 || o.FirstSeenNano < b.FirstSeenNano) {
+		b.FirstSeenNano = o.FirstSeenNano
+	}
+	if o.LastSeenNano > b.LastSeenNano {
+		b.LastSeenNano = o.LastSeenNano
+	}
+	b.Counts.Add(&o.Counts)
+	for p, fc := range o.Fields {
+		if b.Fields == nil {
+			b.Fields = make(map[string]*FieldCounts, len(o.Fields))
+		}
+		dst := b.Fields[p]
+		if dst == nil {
+			dst = &FieldCounts{}
+			b.Fields[p] = dst
+		}
+		dst.Add(fc)
+	}
+	for s, n := range o.Signatures {
+		b.AddSignature(s, n, maxSignatures)
+	}
+	b.SignatureOverflow += o.SignatureOverflow
+}
+
+// AddSignature counts n requests with signature sig, or overflows.
+func (b *Bucket) AddSignature(sig string, n uint64, maxSignatures int) {
+	if _, ok := b.Signatures[sig]; !ok && len(b.Signatures) >= maxSignatures {
+		b.SignatureOverflow += n
+		return
+	}
+	if b.Signatures == nil {
+		b.Signatures = make(map[string]uint64)
+	}
+	b.Signatures[sig] += n
+}
+
+// Clone returns a deep copy of b.
+func (b *Bucket) Clone() *Bucket {
+	c := *b
+	c.Fields = nil
+	c.Signatures = nil
+	c.SignatureOverflow = 0
+	c.Counts = EndpointCounts{}
+	c.FirstSeenNano, c.LastSeenNano = 0, 0
+	c.Merge(b, len(b.Signatures)+1)
+	return &c
+}

@@ -1,0 +1,46 @@
+// Package store persists the collector's state: digests of requests that are
+// still being paired, compact request records, per-endpoint aggregates kept
+// per time bucket, bounded samples with full digests, and user rules.
+//
+// Store is the interface a backend implements; Bolt (bbolt, pure Go) is the
+// embedded default. Every write of an ingest goes through Apply as one
+// transaction, so what Apply returned nil for is durable.
+package store
+
+import (
+	"time"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// Store is what the engine needs from a backend.
+type Store interface {
+	// Apply writes a batch atomically and durably.
+	Apply(b *Batch) error
+
+	// LoadPending calls fn for every pending digest, in no particular order.
+	LoadPending(fn func(p PendingDigest) error) error
+	// LoadBuckets calls fn for every aggregate bucket.
+	LoadBuckets(fn func(b *Bucket) error) error
+
+	// Record returns the stored record of a request, with full digests when
+	// the request is kept as a sample; ok is false when it is unknown.
+	Record(key string) (rec *shadowdiffv1.RequestRecord, ok bool, err error)
+	// Samples lists sample references of an endpoint, newest first.
+	Samples(q SampleQuery) ([]SampleRef, error)
+
+	PutNoiseRule(r *shadowdiffv1.NoiseRule) (*shadowdiffv1.NoiseRule, error)
+	NoiseRules() ([]*shadowdiffv1.NoiseRule, error)
+	DeleteNoiseRule(id string) (bool, error)
+	PutEndpointRule(r *shadowdiffv1.EndpointRule) (*shadowdiffv1.EndpointRule, error)
+	EndpointRules() ([]*shadowdiffv1.EndpointRule, error)
+	DeleteEndpointRule(id string) (bool, error)
+
+	// Clear deletes records, samples and aggregates of one endpoint (all
+	// endpoints when empty); rules and pending digests stay.
+	Clear(endpoint string) (requestsDeleted uint64, err error)
+	// DeleteBefore deletes records, samples and buckets older than t.
+	DeleteBefore(t time.Time) (requestsDeleted uint64, err error)
+
+	Close() error
+}
