@@ -1,0 +1,230 @@
+package digest
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/shadowdiff/shadowdiff/filter/wire"
+)
+
+var testKey = NewKey([]byte("shadowdiff-test-key"))
+
+func mustDigest(t testing.TB, src string, opts *JSONOptions) map[string]wire.FieldEntry {
+	t.Helper()
+	if opts == nil {
+		opts = &JSONOptions{Key: testKey}
+	}
+	d, err := DigestJSON([]byte(src), opts)
+	if err != nil {
+		t.Fatalf("DigestJSON(%s): %v", src, err)
+	}
+	m := map[string]wire.FieldEntry{}
+	for _, f := range d.Fields {
+		m[f.Path] = f
+	}
+	return m
+}
+
+func paths(t *testing.T, src string) []string {
+	d, err := DigestJSON([]byte(src), &JSONOptions{Key: testKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []string
+	for _, f := range d.Fields {
+		ps = append(ps, f.Path)
+	}
+	return ps
+}
+
+func TestPathsInDocumentOrder(t *testing.T) {
+	got := strings.Join(paths(t, `{"user":{"id":7,"roles":["a","b"]},"items":[{"price":1},{"price":2,"x.y":null}],"":true}`), " | ")
+	want := ` | user | user.id | user.roles | user.roles[] | items | items[] | items[].price | items[].x\.y | ""`
+	if got != want {
+		t.Errorf("paths:\n got %s\nwant %s", got, want)
+	}
+	if got := strings.Join(paths(t, `[{"id":1}]`), " | "); got != ` | [] | [].id` {
+		t.Errorf("root array paths: %s", got)
+	}
+}
+
+func TestOccurrencesFold(t *testing.T) {
+	m := mustDigest(t, `{"items":[{"price":1,"tags":["a"]},{"price":"2","tags":["b","c"]},{"price":3,"tags":[]}]}`, nil)
+	p := m["items[].price"]
+	if p.Occurrences != 3 || p.Type != wire.TypeMixed || p.Shape != wire.ShapeMixed {
+		t.Errorf("price = %+v", p)
+	}
+	tags := m["items[].tags"]
+	if tags.Type != wire.TypeArray || tags.Elements != 3 || tags.Occurrences != 3 || tags.LengthBucket != 2 {
+		t.Errorf("tags = %+v", tags)
+	}
+	if m["items"].Elements != 3 || m["items[]"].Occurrences != 3 {
+		t.Errorf("items = %+v, items[] = %+v", m["items"], m["items[]"])
+	}
+}
+
+func TestCanonicalValues(t *testing.T) {
+	a := mustDigest(t, `{"n":1,"s":"caf\u00e9","o":{"a":1,"b":[1,2]}}`, nil)
+	b := mustDigest(t, "{ \"o\" : {\"b\":[1.0, 2e0], \"a\":10e-1}, \"s\":\"café\",\n\"n\":1.00 }", nil)
+	for p, fa := range a {
+		if fb := b[p]; fa.ValueHash != fb.ValueHash {
+			t.Errorf("%q: hashes differ for equal values", p)
+		}
+	}
+	if a[""].ValueHash != b[""].ValueHash {
+		t.Error("root hash depends on key order or spelling")
+	}
+}
+
+func TestDifferencesShow(t *testing.T) {
+	base := mustDigest(t, `{"id":1,"at":"2026-11-26T10:00:00Z","roles":["a","b"],"s":"1"}`, nil)
+	for _, tc := range []struct {
+		src, path string
+		check     func(old, new wire.FieldEntry) bool
+	}{
+		{`{"id":2,"at":"2026-11-26T10:00:00Z","roles":["a","b"],"s":"1"}`, "id",
+			func(o, n wire.FieldEntry) bool { return o.ValueHash != n.ValueHash && o.Type == n.Type }},
+		{`{"id":1,"at":1764151200,"roles":["a","b"],"s":"1"}`, "at",
+			func(o, n wire.FieldEntry) bool { return n.Type == wire.TypeNumber && n.Shape == wire.ShapeEpochSeconds }},
+		{`{"id":1,"at":"2026-11-27T10:00:00Z","roles":["a","b"],"s":"1"}`, "at",
+			func(o, n wire.FieldEntry) bool { return o.ValueHash != n.ValueHash && o.Shape == n.Shape }},
+		{`{"id":1,"at":"2026-11-26T10:00:00Z","roles":["b","a"],"s":"1"}`, "roles",
+			func(o, n wire.FieldEntry) bool { return o.ValueHash != n.ValueHash && o.UnorderedHash == n.UnorderedHash }},
+		{`{"id":1,"at":"2026-11-26T10:00:00Z","roles":["a","b"],"s":1}`, "s",
+			func(o, n wire.FieldEntry) bool { return o.ValueHash != n.ValueHash && n.Type == wire.TypeNumber }},
+	} {
+		got := mustDigest(t, tc.src, nil)
+		if !tc.check(base[tc.path], got[tc.path]) {
+			t.Errorf("%s: %q old %+v new %+v", tc.src, tc.path, base[tc.path], got[tc.path])
+		}
+	}
+}
+
+func TestMaxFieldsAndRaw(t *testing.T) {
+	d, err := DigestJSON([]byte(`{"a":1,"b":{"c":"gold","d":[1,2]},"e":3}`), &JSONOptions{Key: testKey, MaxFields: 3,
+		Raw: func(p string) bool { return p == "b.c" || p == "a" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.FieldsTruncated || len(d.Fields) != 3 {
+		t.Fatalf("want 3 fields and truncated, got %d %v", len(d.Fields), d.FieldsTruncated)
+	}
+	if d.Fields[1].Raw == nil || *d.Fields[1].Raw != "1" {
+		t.Errorf("raw a = %v", d.Fields[1].Raw)
+	}
+	m := mustDigest(t, `{"b":{"c":"gold"}}`, &JSONOptions{Key: testKey, Raw: func(p string) bool { return p == "b.c" }})
+	if r := m["b.c"].Raw; r == nil || *r != "gold" || m["b"].Raw != nil {
+		t.Errorf("raw b.c = %v, b = %v", r, m["b"].Raw)
+	}
+}
+
+func TestInvalidJSON(t *testing.T) {
+	for _, src := range []string{``, `{`, `{"a"}`, `{"a":}`, `[1,]`, `{"a":1,}`, `01`, `1.`, `"x`, "\"a\x01\"", `"\q"`, `tru`, `{} {}`, `nul`,
+		strings.Repeat("[", maxDepth+2) + strings.Repeat("]", maxDepth+2)} {
+		if _, err := DigestJSON([]byte(src), &JSONOptions{Key: testKey}); err == nil {
+			t.Errorf("%q: no error", src)
+		}
+	}
+}
+
+// FuzzDigestJSON checks the digester against encoding/json: it accepts
+// exactly the valid documents, and re-encoding a document (other spacing,
+// key order, escapes) never changes a hash.
+func FuzzDigestJSON(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2,{"b":null}],"c":"\u00e9"}`, `[]`, `"x"`, `-0.5e3`, `{"a.b":{"[":true}}`, `[[],[[]]]`, `{"a":1,"a":2}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		got, err := DigestJSON(src, &JSONOptions{Key: testKey})
+		valid := json.Valid(src)
+		if (err == nil) != valid {
+			t.Fatalf("DigestJSON err=%v but json.Valid=%v for %q", err, valid, src)
+		}
+		if !valid || !utf8Valid(src) {
+			return
+		}
+		var v any
+		dec := json.NewDecoder(bytes.NewReader(src))
+		dec.UseNumber()
+		if err := dec.Decode(&v); err != nil || hasDuplicateKeys(src) {
+			return
+		}
+		re, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return
+		}
+		again, err := DigestJSON(re, &JSONOptions{Key: testKey})
+		if err != nil {
+			t.Fatalf("re-encoded document rejected: %v\n%s", err, re)
+		}
+		if len(got.Fields) == 0 || len(again.Fields) == 0 || got.Fields[0].ValueHash != again.Fields[0].ValueHash {
+			t.Fatalf("root hash changed on re-encoding:\n%q\n%s", src, re)
+		}
+	})
+}
+
+func utf8Valid(b []byte) bool { return strings.ToValidUTF8(string(b), "\uFFFD") == string(b) }
+
+// hasDuplicateKeys is conservative: any repeated member name anywhere.
+func hasDuplicateKeys(src []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(src))
+	type frame struct {
+		keys   map[string]bool
+		object bool
+		expect bool // next string token is a key
+	}
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{':
+				stack = append(stack, frame{keys: map[string]bool{}, object: true, expect: true})
+				continue
+			case '[':
+				stack = append(stack, frame{})
+				continue
+			default:
+				stack = stack[:len(stack)-1]
+			}
+		case string:
+			if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].expect {
+				if stack[n-1].keys[v] {
+					return true
+				}
+				stack[n-1].keys[v] = true
+				stack[n-1].expect = false
+				continue
+			}
+		}
+		if n := len(stack); n > 0 && stack[n-1].object {
+			stack[n-1].expect = true
+		}
+	}
+}
+
+func BenchmarkDigestJSON(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"meta":{"request_id":"123e4567-e89b-12d3-a456-426614174000","at":"2026-11-26T10:00:00Z"},"items":[`)
+	for i := range 100 {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(`{"id":12345,"name":"widget number one","price":19.99,"tags":["a","b","c"],"in_stock":true,"vendor":{"id":"v-1","country":"NL"}}`)
+	}
+	sb.WriteString(`]}`)
+	src := []byte(sb.String())
+	opts := &JSONOptions{Key: testKey, MaxFields: 2048}
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		if _, err := DigestJSON(src, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package wire
+
+import (
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
+
+	"github.com/google/go-cmp/cmp"
+	pb "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+func ptr(s string) *string { return &s }
+
+func sample() *ResponseDigest {
+	fields := make([]FieldEntry, 0, 40)
+	for i := range 40 { // enough bytes to need a multi-byte length prefix
+		fields = append(fields, FieldEntry{Path: "items[].f" + strings.Repeat("x", i), Type: TypeString,
+			Shape: ShapeUUID, LengthBucket: 6, ValueHash: uint64(i) + 1, UnorderedHash: 99, Occurrences: 3, Elements: 0})
+	}
+	fields = append(fields, FieldEntry{Path: "tier", Type: TypeString, Shape: ShapeText, Raw: ptr("gold")},
+		FieldEntry{Path: "", Type: TypeObject, Raw: ptr("")})
+	return &ResponseDigest{
+		PairingKey: "6f1c1f2e-1", Role: RoleCandidate,
+		Workload: Workload{Name: "shop", Namespace: "demo", Version: "v2", Instance: "shop-v2-abc", PluginName: "demo.shadowdiff"},
+		Endpoint: EndpointRef{Method: "GET", RouteName: "users", Path: "/users/7", Authority: "shop"},
+		Request:  RequestFingerprint{Method: "GET", Path: "/users/7", QueryHash: 1 << 63, BodyHash: 5, BodySize: 12, BodyTruncated: true},
+		Status:   200,
+		Headers:  []HeaderDigest{{Name: "cache-control", ValueHash: 7, Shape: ShapeText, Raw: ptr("no-store")}, {Name: "etag", ValueHash: 8}},
+		Body: &BodyDigest{ContentType: "application/json", ContentEncoding: "gzip", WireSize: 300, DecodedSize: 1200,
+			Hash: 0xfeed, Kind: BodyJSON, Truncated: true, DecodeBudgetExceeded: true, Error: "x", Fields: fields, FieldsTruncated: true},
+		UpstreamLatencyMicros: 1234, StartUnixNanos: 1764157312123456789, Shadow: true, Skip: SkipNoResponse, TrailersHash: 3,
+	}
+}
+
+func toPB(d *ResponseDigest) *pb.ResponseDigest {
+	out := &pb.ResponseDigest{
+		PairingKey: d.PairingKey, Role: pb.Role(d.Role),
+		Workload: &pb.Workload{Name: d.Workload.Name, Namespace: d.Workload.Namespace, Version: d.Workload.Version,
+			Instance: d.Workload.Instance, PluginName: d.Workload.PluginName},
+		Endpoint: &pb.EndpointRef{Method: d.Endpoint.Method, RouteName: d.Endpoint.RouteName, Path: d.Endpoint.Path, Authority: d.Endpoint.Authority},
+		Request: &pb.RequestFingerprint{Method: d.Request.Method, Path: d.Request.Path, QueryHash: d.Request.QueryHash,
+			BodyHash: d.Request.BodyHash, BodySize: d.Request.BodySize, BodyTruncated: d.Request.BodyTruncated},
+		Status: d.Status, UpstreamLatencyMicros: d.UpstreamLatencyMicros, StartUnixNanos: d.StartUnixNanos,
+		Shadow: d.Shadow, Skip: pb.SkipReason(d.Skip), TrailersHash: d.TrailersHash,
+	}
+	for _, h := range d.Headers {
+		out.Headers = append(out.Headers, &pb.HeaderDigest{Name: h.Name, ValueHash: h.ValueHash, Shape: pb.ValueShape(h.Shape), RawValue: h.Raw})
+	}
+	if b := d.Body; b != nil {
+		out.Body = &pb.BodyDigest{ContentType: b.ContentType, ContentEncoding: b.ContentEncoding, WireSize: b.WireSize,
+			DecodedSize: b.DecodedSize, Hash: b.Hash, Kind: pb.BodyKind(b.Kind), Truncated: b.Truncated,
+			DecodeBudgetExceeded: b.DecodeBudgetExceeded, Error: b.Error, FieldsTruncated: b.FieldsTruncated}
+		for _, f := range b.Fields {
+			out.Body.Fields = append(out.Body.Fields, &pb.FieldEntry{Path: f.Path, Type: pb.JsonType(f.Type), Shape: pb.ValueShape(f.Shape),
+				LengthBucket: f.LengthBucket, ValueHash: f.ValueHash, UnorderedHash: f.UnorderedHash,
+				Occurrences: f.Occurrences, Elements: f.Elements, RawValue: f.Raw})
+		}
+	}
+	return out
+}
+
+func TestBatchDecodesWithGeneratedCode(t *testing.T) {
+	d := sample()
+	empty := &ResponseDigest{PairingKey: "k", Role: RolePrimary}
+	b := AppendBatchHeader(nil, 42, 7)
+	for _, x := range []*ResponseDigest{d, empty} {
+		enc := AppendResponseDigest(nil, x)
+		before := len(b)
+		b = AppendBatchDigest(b, enc)
+		if got := len(b) - before; got != BatchDigestSize(len(enc)) {
+			t.Errorf("BatchDigestSize = %d, appended %d", BatchDigestSize(len(enc)), got)
+		}
+	}
+	var got pb.DigestBatch
+	if err := proto.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := &pb.DigestBatch{Sequence: 42, Dropped: 7, Digests: []*pb.ResponseDigest{toPB(d), toPB(empty)}}
+	// An empty sub-message is still sent (the collector sees a present, empty Workload).
+	want.Digests[1].Body = nil
+	if diff := cmp.Diff(want, &got, protocmp.Transform()); diff != "" {
+		t.Errorf("batch mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseDigestAck(t *testing.T) {
+	b, err := proto.Marshal(&pb.DigestAck{Sequence: 9, Accepted: 62, Rejections: []*pb.Rejection{{Index: 3, Reason: "pairing_key: empty"}, {Index: 0}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := ParseDigestAck(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DigestAck{Sequence: 9, Accepted: 62, Rejections: []Rejection{{3, "pairing_key: empty"}, {0, ""}}}
+	if diff := cmp.Diff(want, a); diff != "" {
+		t.Error(diff)
+	}
+	if _, err := ParseDigestAck(b[:len(b)-3]); err == nil {
+		t.Error("truncated ack parsed without error")
+	}
+}
+
+func TestEnumsMatchProto(t *testing.T) {
+	check := func(name string, got int32, m map[string]int32) {
+		t.Helper()
+		if want, ok := m[name]; !ok || want != got {
+			t.Errorf("%s = %d, proto says %d (present %v)", name, got, want, ok)
+		}
+	}
+	check("ROLE_CANDIDATE", int32(RoleCandidate), pb.Role_value)
+	check("SKIP_REASON_NO_RESPONSE", int32(SkipNoResponse), pb.SkipReason_value)
+	check("JSON_TYPE_MIXED", int32(TypeMixed), pb.JsonType_value)
+	check("VALUE_SHAPE_MIXED", int32(ShapeMixed), pb.ValueShape_value)
+	check("VALUE_SHAPE_EPOCH_MILLIS", int32(ShapeEpochMillis), pb.ValueShape_value)
+	check("BODY_KIND_BINARY", int32(BodyBinary), pb.BodyKind_value)
+	if len(pb.ValueShape_value) != int(ShapeMixed)+1 || len(pb.JsonType_value) != int(TypeMixed)+1 || len(pb.BodyKind_value) != int(BodyBinary)+1 {
+		t.Error("proto enums grew: update package wire")
+	}
+}
+
+func BenchmarkAppendResponseDigest(b *testing.B) {
+	d := sample()
+	buf := make([]byte, 0, 8192)
+	for b.Loop() {
+		buf = AppendResponseDigest(buf[:0], d)
+	}
+	b.SetBytes(int64(len(buf)))
+}
