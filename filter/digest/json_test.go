@@ -91,7 +91,9 @@ func TestDifferencesShow(t *testing.T) {
 		{`{"id":1,"at":"2026-11-27T10:00:00Z","roles":["a","b"],"s":"1"}`, "at",
 			func(o, n wire.FieldEntry) bool { return o.ValueHash != n.ValueHash && o.Shape == n.Shape }},
 		{`{"id":1,"at":"2026-11-26T10:00:00Z","roles":["b","a"],"s":"1"}`, "roles",
-			func(o, n wire.FieldEntry) bool { return o.ValueHash != n.ValueHash && o.UnorderedHash == n.UnorderedHash }},
+			func(o, n wire.FieldEntry) bool {
+				return o.ValueHash != n.ValueHash && o.UnorderedHash == n.UnorderedHash
+			}},
 		{`{"id":1,"at":"2026-11-26T10:00:00Z","roles":["a","b"],"s":1}`, "s",
 			func(o, n wire.FieldEntry) bool { return o.ValueHash != n.ValueHash && n.Type == wire.TypeNumber }},
 	} {
