@@ -42,5 +42,10 @@ type Store interface {
 	// DeleteBefore deletes records, samples and buckets older than t.
 	DeleteBefore(t time.Time) (requestsDeleted uint64, err error)
 
+	// AddDropped adds to the count of digests the filters dropped before
+	// sending and returns the new total; Dropped reads it.
+	AddDropped(n uint64) (uint64, error)
+	Dropped() (uint64, error)
+
 	Close() error
 }

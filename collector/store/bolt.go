@@ -1,0 +1,279 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// FileName is the database file inside the data directory.
+const FileName = "shadowdiff.db"
+
+// Bolt is the embedded Store on a single bbolt file.
+type Bolt struct {
+	db      *bolt.DB
+	writeMu sync.Mutex // serialises writers so staged index changes apply in order
+	samples *sampleIndex
+}
+
+var _ Store = (*Bolt)(nil)
+
+// BoltOptions configure OpenBolt.
+type BoltOptions struct {
+	// SamplesPerField bounds the samples kept per (endpoint, field) and
+	// per kind of evidence (definite or not). Default 20.
+	SamplesPerField int
+}
+
+// OpenBolt opens or creates the store in dir.
+func OpenBolt(dir string, opts BoltOptions) (*Bolt, error) {
+	if opts.SamplesPerField <= 0 {
+		opts.SamplesPerField = 20
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("store: create data dir: %w", err)
+	}
+	db, err := bolt.Open(filepath.Join(dir, FileName), 0o600, &bolt.Options{
+		Timeout:        2 * time.Second, // another process holds the file
+		NoFreelistSync: true,            // faster commits; the freelist is rebuilt on open
+		FreelistType:   bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", filepath.Join(dir, FileName), err)
+	}
+	s := &Bolt{db: db, samples: newSampleIndex(opts.SamplesPerField)}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return tx.Bucket(bktSamples).ForEach(func(k, _ []byte) error {
+			r, err := parseSampleKey(k)
+			if err != nil {
+				return fmt.Errorf("sample key %x: %w", k, err)
+			}
+			s.samples.load(r)
+			return nil
+		})
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: initialise: %w", err)
+	}
+	return s, nil
+}
+
+// Close closes the database file.
+func (s *Bolt) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+// Apply writes b in one durable transaction.
+func (s *Bolt) Apply(b *Batch) error {
+	if b.Empty() {
+		return nil
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	st := s.samples.stage()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := applyPending(tx, b); err != nil {
+			return err
+		}
+		if err := applyRecords(tx, b.Records); err != nil {
+			return err
+		}
+		if err := applySamples(tx, st, b.Samples, b.Full); err != nil {
+			return err
+		}
+		return applyBuckets(tx, b.Buckets, b.DeleteBuckets)
+	})
+	if err != nil {
+		return fmt.Errorf("store: apply batch: %w", err)
+	}
+	st.commit()
+	return nil
+}
+
+func applyPending(tx *bolt.Tx, b *Batch) error {
+	pb := tx.Bucket(bktPending)
+	for _, p := range b.PutPending {
+		v := make([]byte, 8, 8+len(p.Digest))
+		binary.BigEndian.PutUint64(v, uint64(p.ArrivalNano))
+		if err := pb.Put(pendingKey(p.Key, p.Role), append(v, p.Digest...)); err != nil {
+			return fmt.Errorf("put pending %q: %w", p.Key, err)
+		}
+	}
+	for _, r := range b.DeletePending {
+		if err := pb.Delete(pendingKey(r.Key, r.Role)); err != nil {
+			return fmt.Errorf("delete pending %q: %w", r.Key, err)
+		}
+	}
+	return nil
+}
+
+func applyRecords(tx *bolt.Tx, recs []*shadowdiffv1.RequestRecord) error {
+	rb, tb := tx.Bucket(bktRecords), tx.Bucket(bktRecordTime)
+	for _, r := range recs {
+		data, err := proto.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("encode record %q: %w", r.PairingKey, err)
+		}
+		if old := rb.Get([]byte(r.PairingKey)); old != nil {
+			// A key reused after its record was written: replace the time index entry.
+			prev := &shadowdiffv1.RequestRecord{}
+			if proto.Unmarshal(old, prev) == nil {
+				if err := tb.Delete(recordTimeKey(prev.GetTime().AsTime().UnixNano(), r.PairingKey)); err != nil {
+					return err
+				}
+			}
+		}
+		if err := rb.Put([]byte(r.PairingKey), data); err != nil {
+			return fmt.Errorf("put record %q: %w", r.PairingKey, err)
+		}
+		if err := tb.Put(recordTimeKey(r.GetTime().AsTime().UnixNano(), r.PairingKey), []byte(r.Endpoint)); err != nil {
+			return fmt.Errorf("put record time %q: %w", r.PairingKey, err)
+		}
+	}
+	return nil
+}
+
+func applySamples(tx *bolt.Tx, st *sampleStage, refs []SampleRef, full []*shadowdiffv1.RequestRecord) error {
+	sb, fb := tx.Bucket(bktSamples), tx.Bucket(bktFull)
+	touched := map[string]bool{}
+	for _, r := range refs {
+		in, ev := st.add(r)
+		if ev != nil {
+			if err := sb.Delete(sampleKey(*ev)); err != nil {
+				return fmt.Errorf("delete sample: %w", err)
+			}
+			touched[ev.Key] = true
+		}
+		if in {
+			if err := sb.Put(sampleKey(r), nil); err != nil {
+				return fmt.Errorf("put sample: %w", err)
+			}
+			touched[r.Key] = true
+		}
+	}
+	byKey := make(map[string]*shadowdiffv1.RequestRecord, len(full))
+	for _, f := range full {
+		byKey[f.PairingKey] = f
+	}
+	return syncFull(fb, st, touched, byKey)
+}
+
+// syncFull writes the full records of newly referenced requests and
+// deletes those no sample refers to any more.
+func syncFull(fb *bolt.Bucket, st *sampleStage, touched map[string]bool, byKey map[string]*shadowdiffv1.RequestRecord) error {
+	for key := range touched {
+		if st.refCount(key) <= 0 {
+			if err := fb.Delete([]byte(key)); err != nil {
+				return fmt.Errorf("delete full record %q: %w", key, err)
+			}
+			continue
+		}
+		f := byKey[key]
+		if f == nil || fb.Get([]byte(key)) != nil {
+			continue
+		}
+		data, err := proto.Marshal(f)
+		if err != nil {
+			return fmt.Errorf("encode full record %q: %w", key, err)
+		}
+		if err := fb.Put([]byte(key), data); err != nil {
+			return fmt.Errorf("put full record %q: %w", key, err)
+		}
+	}
+	return nil
+}
+
+func applyBuckets(tx *bolt.Tx, put []*Bucket, del []BucketRef) error {
+	ab := tx.Bucket(bktAggregates)
+	for _, r := range del {
+		if err := ab.Delete(aggregateKey(r.Endpoint, r.StartUnix)); err != nil {
+			return fmt.Errorf("delete aggregate: %w", err)
+		}
+	}
+	for _, b := range put {
+		data, err := json.Marshal(b)
+		if err != nil {
+			return fmt.Errorf("encode aggregate %q: %w", b.Endpoint, err)
+		}
+		if err := ab.Put(aggregateKey(b.Endpoint, b.StartUnix), data); err != nil {
+			return fmt.Errorf("put aggregate %q: %w", b.Endpoint, err)
+		}
+	}
+	return nil
+}
+
+// LoadPending calls fn for every pending digest.
+func (s *Bolt) LoadPending(fn func(p PendingDigest) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bktPending).ForEach(func(k, v []byte) error {
+			if len(k) < 2 || k[len(k)-2] != 0 || len(v) < 8 {
+				return fmt.Errorf("store: pending entry %q: %w", k, errBadKey)
+			}
+			return fn(PendingDigest{
+				Key:         string(k[:len(k)-2]),
+				Role:        shadowdiffv1.Role(k[len(k)-1]),
+				ArrivalNano: int64(binary.BigEndian.Uint64(v)),
+				Digest:      append([]byte(nil), v[8:]...),
+			})
+		})
+	})
+}
+
+// LoadBuckets calls fn for every aggregate bucket.
+func (s *Bolt) LoadBuckets(fn func(b *Bucket) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bktAggregates).ForEach(func(k, v []byte) error {
+			b := &Bucket{}
+			if err := json.Unmarshal(v, b); err != nil {
+				return fmt.Errorf("store: decode aggregate %x: %w", k, err)
+			}
+			return fn(b)
+		})
+	})
+}
+
+// Record returns a stored request, with full digests while it is sampled.
+func (s *Bolt) Record(key string) (*shadowdiffv1.RequestRecord, bool, error) {
+	var data []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bktFull).Get([]byte(key)); v != nil {
+			data = append([]byte(nil), v...)
+			return nil
+		}
+		if v := tx.Bucket(bktRecords).Get([]byte(key)); v != nil {
+			data = append([]byte(nil), v...)
+		}
+		return nil
+	})
+	if err != nil || data == nil {
+		return nil, false, err
+	}
+	rec := &shadowdiffv1.RequestRecord{}
+	if err := proto.Unmarshal(data, rec); err != nil {
+		return nil, false, fmt.Errorf("store: decode record %q: %w", key, err)
+	}
+	return rec, true, nil
+}
+
+// Samples lists sample references, newest first, one per request.
+func (s *Bolt) Samples(q SampleQuery) ([]SampleRef, error) {
+	return s.samples.query(q), nil
+}

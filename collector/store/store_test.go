@@ -1,0 +1,260 @@
+package store
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+func openTest(t *testing.T, dir string, n int) *Bolt {
+	t.Helper()
+	s, err := OpenBolt(dir, BoltOptions{SamplesPerField: n})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	return s
+}
+
+func record(key, endpoint string, at time.Time, full bool) *shadowdiffv1.RequestRecord {
+	r := &shadowdiffv1.RequestRecord{PairingKey: key, Endpoint: endpoint, Time: timestamppb.New(at),
+		Primary: &shadowdiffv1.ResponseDigest{PairingKey: key, Status: 200, Body: &shadowdiffv1.BodyDigest{Kind: shadowdiffv1.BodyKind_BODY_KIND_JSON}}}
+	if full {
+		r.Primary.Body.Fields = []*shadowdiffv1.FieldEntry{{Path: "a", ValueHash: 7}}
+	}
+	return r
+}
+
+func TestApplySurvivesReopen(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir, 3)
+	at := time.Unix(1_800_000_000, 0)
+	d := &shadowdiffv1.ResponseDigest{PairingKey: "k1", Role: shadowdiffv1.Role_ROLE_PRIMARY, Status: 200}
+	raw, _ := proto.Marshal(d)
+	b := &Batch{
+		PutPending: []PendingDigest{{Key: "k1", Role: shadowdiffv1.Role_ROLE_PRIMARY, ArrivalNano: 42, Digest: raw},
+			{Key: "k2", Role: shadowdiffv1.Role_ROLE_CANDIDATE, ArrivalNano: 43, Digest: raw}},
+		Records: []*shadowdiffv1.RequestRecord{record("r1", "GET /a", at, false)},
+		Full:    []*shadowdiffv1.RequestRecord{record("r1", "GET /a", at, true)},
+		Samples: []SampleRef{{Endpoint: "GET /a", Path: "body.a", TimeNano: at.UnixNano(), Key: "r1"}},
+		Buckets: []*Bucket{{Endpoint: "GET /a", StartUnix: at.Unix(), WidthSec: 60, Counts: EndpointCounts{Requests: 5, Compared: 4},
+			Fields: map[string]*FieldCounts{"body.a": {Raw: 3, RawKinds: [NumKinds]uint64{1: 3}}}, Signatures: map[string]uint64{"x": 2}}},
+	}
+	if err := s.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(&Batch{DeletePending: []PendingRef{{Key: "k2", Role: shadowdiffv1.Role_ROLE_CANDIDATE}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddDropped(7); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openTest(t, dir, 3)
+	defer s.Close()
+	var pend []PendingDigest
+	if err := s.LoadPending(func(p PendingDigest) error { pend = append(pend, p); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(pend) != 1 || pend[0].Key != "k1" || pend[0].Role != shadowdiffv1.Role_ROLE_PRIMARY || pend[0].ArrivalNano != 42 {
+		t.Fatalf("pending after reopen = %+v", pend)
+	}
+	got := &shadowdiffv1.ResponseDigest{}
+	if err := proto.Unmarshal(pend[0].Digest, got); err != nil || !proto.Equal(got, d) {
+		t.Errorf("pending digest = %v (%v), want %v", got, err, d)
+	}
+	var buckets []*Bucket
+	if err := s.LoadBuckets(func(b *Bucket) error { buckets = append(buckets, b); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(buckets) != 1 || buckets[0].Counts.Compared != 4 || buckets[0].Fields["body.a"].RawKinds[1] != 3 || buckets[0].Signatures["x"] != 2 {
+		t.Fatalf("buckets after reopen = %+v", buckets)
+	}
+	rec, ok, err := s.Record("r1")
+	if err != nil || !ok || len(rec.Primary.Body.Fields) != 1 {
+		t.Errorf("record r1 = %v %v %v, want the full record", rec, ok, err)
+	}
+	if refs, _ := s.Samples(SampleQuery{Endpoint: "GET /a"}); len(refs) != 1 || refs[0].Key != "r1" {
+		t.Errorf("samples after reopen = %v", refs)
+	}
+	if n, err := s.Dropped(); err != nil || n != 7 {
+		t.Errorf("dropped = %d %v, want 7", n, err)
+	}
+	if _, ok, _ := s.Record("nope"); ok {
+		t.Error("unknown record found")
+	}
+}
+
+// Samples keep the N newest per (endpoint, field, definite); full records
+// go when no sample refers to them, compact records stay.
+func TestSamplesBoundedPerField(t *testing.T) {
+	s := openTest(t, t.TempDir(), 2)
+	defer s.Close()
+	base := time.Unix(1_800_000_000, 0)
+	for i := range 5 {
+		key := fmt.Sprintf("r%d", i)
+		at := base.Add(time.Duration(i) * time.Second)
+		b := &Batch{
+			Records: []*shadowdiffv1.RequestRecord{record(key, "GET /a", at, false)},
+			Full:    []*shadowdiffv1.RequestRecord{record(key, "GET /a", at, true)},
+			Samples: []SampleRef{
+				{Endpoint: "GET /a", Path: "body.x", TimeNano: at.UnixNano(), Key: key},
+				{Endpoint: "GET /a", Path: "body.x.y", TimeNano: at.UnixNano(), Key: key, Definite: i == 0},
+			},
+		}
+		if err := s.Apply(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refs, _ := s.Samples(SampleQuery{Endpoint: "GET /a", PathPrefix: "body.x"})
+	var keys []string
+	for _, r := range refs {
+		keys = append(keys, r.Key)
+	}
+	if fmt.Sprint(keys) != "[r4 r3 r0]" {
+		t.Errorf("samples = %v, want newest first [r4 r3 r0] (r0 is the only definite one)", keys)
+	}
+	refs, _ = s.Samples(SampleQuery{Endpoint: "GET /a", PathPrefix: "body.x", DefiniteOnly: true})
+	if len(refs) != 1 || refs[0].Key != "r0" {
+		t.Errorf("definite samples = %v", refs)
+	}
+	if refs, _ := s.Samples(SampleQuery{Endpoint: "GET /a", PathPrefix: "body.x.y", StartNano: base.Add(4 * time.Second).UnixNano()}); len(refs) != 1 {
+		t.Errorf("ranged samples = %v", refs)
+	}
+	for i, wantFull := range []bool{true, false, false, true, true} {
+		rec, ok, err := s.Record(fmt.Sprintf("r%d", i))
+		if err != nil || !ok {
+			t.Fatalf("r%d: %v %v", i, ok, err)
+		}
+		if full := len(rec.Primary.Body.Fields) > 0; full != wantFull {
+			t.Errorf("r%d full = %v, want %v", i, full, wantFull)
+		}
+	}
+}
+
+func TestClearAndRetention(t *testing.T) {
+	s := openTest(t, t.TempDir(), 5)
+	defer s.Close()
+	base := time.Unix(1_800_000_000, 0)
+	var b Batch
+	for i := range 6 {
+		ep := []string{"GET /a", "GET /b"}[i%2]
+		key := fmt.Sprintf("r%d", i)
+		at := base.Add(time.Duration(i) * time.Minute)
+		b.Records = append(b.Records, record(key, ep, at, false))
+		b.Full = append(b.Full, record(key, ep, at, true))
+		b.Samples = append(b.Samples, SampleRef{Endpoint: ep, Path: "body", TimeNano: at.UnixNano(), Key: key})
+		b.Buckets = append(b.Buckets, &Bucket{Endpoint: ep, StartUnix: at.Unix(), WidthSec: 60})
+	}
+	if err := s.Apply(&b); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.DeleteBefore(base.Add(2 * time.Minute))
+	if err != nil || n != 2 {
+		t.Fatalf("DeleteBefore = %d %v, want 2", n, err)
+	}
+	if _, ok, _ := s.Record("r1"); ok {
+		t.Error("r1 survived retention")
+	}
+	if _, ok, _ := s.Record("r2"); !ok {
+		t.Error("r2 deleted by retention")
+	}
+	n, err = s.Clear("GET /b")
+	if err != nil || n != 2 {
+		t.Fatalf("Clear(GET /b) = %d %v, want 2 (r3, r5)", n, err)
+	}
+	if refs, _ := s.Samples(SampleQuery{Endpoint: "GET /b"}); len(refs) != 0 {
+		t.Errorf("samples of cleared endpoint: %v", refs)
+	}
+	var eps []string
+	_ = s.LoadBuckets(func(b *Bucket) error { eps = append(eps, b.Endpoint); return nil })
+	if fmt.Sprint(eps) != "[GET /a GET /a]" {
+		t.Errorf("buckets left = %v", eps)
+	}
+	if n, err := s.Clear(""); err != nil || n != 2 {
+		t.Errorf("Clear(all) = %d %v, want 2", n, err)
+	}
+}
+
+func TestRules(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir, 5)
+	r1, err := s.PutNoiseRule(&shadowdiffv1.NoiseRule{PathPrefix: "body.a", Created: timestamppb.New(time.Unix(1, 0))})
+	if err != nil || r1.Id == "" {
+		t.Fatalf("put: %v %v", r1, err)
+	}
+	r2, _ := s.PutNoiseRule(&shadowdiffv1.NoiseRule{PathPrefix: "headers.date", Endpoint: "GET /a", Created: timestamppb.New(time.Unix(2, 0))})
+	if r1.Id == r2.Id {
+		t.Fatalf("ids not unique: %s", r1.Id)
+	}
+	e1, _ := s.PutEndpointRule(&shadowdiffv1.EndpointRule{PathPattern: "/u/{name}", Endpoint: "GET /u/{name}"})
+	s.Close()
+	s = openTest(t, dir, 5)
+	defer s.Close()
+	rules, _ := s.NoiseRules()
+	if len(rules) != 2 || rules[0].Id != r1.Id || rules[1].PathPrefix != "headers.date" {
+		t.Fatalf("rules after reopen = %v", rules)
+	}
+	if ok, err := s.DeleteNoiseRule(r1.Id); !ok || err != nil {
+		t.Errorf("delete = %v %v", ok, err)
+	}
+	if ok, _ := s.DeleteNoiseRule(r1.Id); ok {
+		t.Error("deleted twice")
+	}
+	ers, _ := s.EndpointRules()
+	if len(ers) != 1 || ers[0].Id != e1.Id {
+		t.Errorf("endpoint rules = %v", ers)
+	}
+	if ok, _ := s.DeleteEndpointRule(e1.Id); !ok {
+		t.Error("endpoint rule not deleted")
+	}
+}
+
+func TestPathHasPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		path, prefix string
+		want         bool
+	}{
+		{"body.a", "body.a", true},
+		{"body.a.b", "body.a", true},
+		{"body.a[].b", "body.a", true},
+		{"body.ab", "body.a", false},
+		{"body[].id", "body", true},
+		{"headers.date", "headers", true},
+		{"headers.date", "headers.", true},
+		{"body.a\\.b", "body.a", false},
+		{"anything", "", true},
+		{"body", "body.a", false},
+	} {
+		if got := PathHasPrefix(tc.path, tc.prefix); got != tc.want {
+			t.Errorf("PathHasPrefix(%q, %q) = %v, want %v", tc.path, tc.prefix, got, tc.want)
+		}
+	}
+}
+
+func TestBucketMergeOverflowsSignatures(t *testing.T) {
+	a := &Bucket{Endpoint: "e", Fields: map[string]*FieldCounts{"f": {Raw: 1}}}
+	a.AddSignature("s1", 2, 2)
+	b := &Bucket{Endpoint: "e", Fields: map[string]*FieldCounts{"f": {Raw: 2}, "g": {Noise: 1}}, Counts: EndpointCounts{Compared: 3}}
+	b.AddSignature("s2", 1, 2)
+	b.AddSignature("s3", 4, 2)
+	a.Merge(b, 2)
+	if a.Fields["f"].Raw != 3 || a.Fields["g"].Noise != 1 || a.Counts.Compared != 3 {
+		t.Errorf("merged counters = %+v", a)
+	}
+	if a.Signatures["s1"] != 2 || a.Signatures["s2"] != 1 || a.SignatureOverflow != 4 {
+		t.Errorf("signatures = %v overflow %d", a.Signatures, a.SignatureOverflow)
+	}
+	c := a.Clone()
+	c.Fields["f"].Raw = 100
+	if a.Fields["f"].Raw != 3 || c.SignatureOverflow != 4 {
+		t.Error("clone is not deep")
+	}
+}
