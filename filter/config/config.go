@@ -1,0 +1,266 @@
+// Package config parses and validates the shadowdiff plugin configuration:
+// the JSON an Envoy Wasm filter passes as `configuration` (Istio: the
+// WasmPlugin's pluginConfig). Parse is strict: a bad config stops the plugin
+// with an error naming the field, rather than running half-configured.
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Duration is a time.Duration written as a Go duration string ("500ms").
+type Duration time.Duration
+
+// Config is the plugin configuration. Field names are the JSON names.
+type Config struct {
+	// Role of the workload this sidecar fronts: "primary" (v1 serving
+	// users), "secondary" (a second v1, the noise baseline) or "candidate" (v2).
+	Role      string    `json:"role"`
+	Collector Collector `json:"collector"`
+	Workload  Workload  `json:"workload"`
+	// PairingHeader joins the copies of one request (Envoy keeps x-request-id on mirrors).
+	PairingHeader string `json:"pairing_header"`
+	// ShadowHeader is added to mirrored requests so the service can tell them apart.
+	ShadowHeader string `json:"shadow_header"`
+	// RestoreAuthority strips Envoy's "-shadow" Host suffix before the request
+	// reaches the shadow service, so it sees the Host users sent.
+	RestoreAuthority *bool       `json:"restore_authority"`
+	SideEffects      SideEffects `json:"side_effects"`
+	Body             Body        `json:"body"`
+	Headers          Headers     `json:"headers"`
+	// RawFields lists field prefixes whose raw values are sent ("body.user.tier",
+	// "headers.cache-control"); everything else is sent as keyed hashes only.
+	RawFields []string `json:"raw_fields"`
+	// Redact lists prefixes never sent raw, even under a RawFields prefix.
+	Redact []string `json:"redact"`
+	// HashKey keys every hash; all roles of a service must share it. Prefer
+	// HashKeyEnv (a Secret through the WasmPlugin's vmConfig.env).
+	HashKey    string    `json:"hash_key"`
+	HashKeyEnv string    `json:"hash_key_env"`
+	Batch      Batch     `json:"batch"`
+	Queue      Queue     `json:"queue"`
+	Reconnect  Reconnect `json:"reconnect"`
+}
+
+// Collector says where digests go.
+type Collector struct {
+	// Cluster is the Envoy cluster of the collector (HTTP/2). Istio:
+	// "outbound|9090||shadowdiff-collector.shadowdiff.svc.cluster.local".
+	Cluster string `json:"cluster"`
+	// Authority overrides the :authority of the gRPC stream.
+	Authority string `json:"authority"`
+	// Timeout bounds opening the stream.
+	Timeout Duration `json:"timeout"`
+}
+
+// Workload identifies the sidecar's workload; empty fields are filled from
+// the Envoy node metadata Istio sets (WORKLOAD_NAME, NAMESPACE, ...).
+type Workload struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	Version   string `json:"version"`
+	Instance  string `json:"instance"`
+}
+
+// SideEffects guards shadows against writes: a mirrored request whose method
+// is not safe never reaches the shadow service unless allowed here.
+type SideEffects struct {
+	// AllowMethods lists unsafe methods that may reach shadows anyway.
+	AllowMethods []string `json:"allow_methods"`
+	// AllowPaths lists path prefixes that may reach shadows with any method.
+	AllowPaths []string `json:"allow_paths"`
+	// LocalReplyStatus answers a blocked shadow request.
+	LocalReplyStatus int `json:"local_reply_status"`
+}
+
+// Body bounds body digests.
+type Body struct {
+	MaxBodyBytes    int `json:"max_body_bytes"`
+	MaxDecodedBytes int `json:"max_decoded_bytes"`
+	MaxFields       int `json:"max_fields"`
+}
+
+// Headers selects the response headers digested.
+type Headers struct {
+	Include []string `json:"include"`
+	Exclude []string `json:"exclude"`
+}
+
+// Batch shapes the gRPC messages sent to the collector.
+type Batch struct {
+	MaxDigests    int      `json:"max_digests"`
+	MaxBytes      int      `json:"max_bytes"`
+	FlushInterval Duration `json:"flush_interval"`
+}
+
+// Queue bounds what waits while the collector is slow or down; beyond it
+// digests are dropped and counted.
+type Queue struct {
+	MaxDigests int `json:"max_digests"`
+	MaxBytes   int `json:"max_bytes"`
+}
+
+// Reconnect spaces stream reconnects (exponential backoff with jitter).
+type Reconnect struct {
+	InitialBackoff Duration `json:"initial_backoff"`
+	MaxBackoff     Duration `json:"max_backoff"`
+}
+
+// Roles.
+const (
+	RolePrimary   = "primary"
+	RoleSecondary = "secondary"
+	RoleCandidate = "candidate"
+)
+
+// Default returns the configuration every field falls back to.
+func Default() Config {
+	yes := true
+	return Config{
+		Collector:        Collector{Cluster: "shadowdiff-collector", Timeout: Duration(5 * time.Second)},
+		PairingHeader:    "x-request-id",
+		ShadowHeader:     "x-shadowdiff-shadow",
+		RestoreAuthority: &yes,
+		SideEffects:      SideEffects{LocalReplyStatus: 204},
+		Body:             Body{MaxBodyBytes: 1 << 20, MaxDecodedBytes: 4 << 20, MaxFields: 2048},
+		HashKeyEnv:       "SHADOWDIFF_HASH_KEY",
+		Batch:            Batch{MaxDigests: 64, MaxBytes: 256 << 10, FlushInterval: Duration(time.Second)},
+		Queue:            Queue{MaxDigests: 4096, MaxBytes: 8 << 20},
+		Reconnect:        Reconnect{InitialBackoff: Duration(500 * time.Millisecond), MaxBackoff: Duration(30 * time.Second)},
+	}
+}
+
+// Parse decodes and validates a plugin configuration over the defaults.
+// Empty input is an error: the role must be chosen.
+func Parse(data []byte) (*Config, error) {
+	c := Default()
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return nil, fieldError("role", `required: the plugin configuration is empty; set at least {"role": "primary"}`)
+	}
+	if err := decodeStrict(data, &c); err != nil {
+		return nil, err
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	c.normalize()
+	return &c, nil
+}
+
+func (c *Config) normalize() {
+	c.PairingHeader = strings.ToLower(c.PairingHeader)
+	c.ShadowHeader = strings.ToLower(c.ShadowHeader)
+	for i, m := range c.SideEffects.AllowMethods {
+		c.SideEffects.AllowMethods[i] = strings.ToUpper(m)
+	}
+	lower := func(s []string) {
+		for i := range s {
+			s[i] = strings.ToLower(s[i])
+		}
+	}
+	lower(c.Headers.Include)
+	lower(c.Headers.Exclude)
+}
+
+// RestoresAuthority reports RestoreAuthority with its default.
+func (c *Config) RestoresAuthority() bool { return c.RestoreAuthority == nil || *c.RestoreAuthority }
+
+func (c *Config) validate() error {
+	switch c.Role {
+	case RolePrimary, RoleSecondary, RoleCandidate:
+	case "":
+		return fieldError("role", `required: one of "primary", "secondary", "candidate"`)
+	default:
+		return fieldError("role", fmt.Sprintf(`%q is not a role: want "primary", "secondary" or "candidate"`, c.Role))
+	}
+	checks := []struct {
+		bad   bool
+		field string
+		msg   string
+	}{
+		{c.Collector.Cluster == "", "collector.cluster", "required: the Envoy cluster of the collector"},
+		{c.Collector.Timeout <= 0, "collector.timeout", "must be positive"},
+		{!isToken(c.PairingHeader), "pairing_header", "must be a header name"},
+		{!isToken(c.ShadowHeader), "shadow_header", "must be a header name"},
+		{c.SideEffects.LocalReplyStatus < 200 || c.SideEffects.LocalReplyStatus > 599, "side_effects.local_reply_status", "must be an HTTP status in 200..599"},
+		{c.Body.MaxBodyBytes < 1 || c.Body.MaxBodyBytes > 64<<20, "body.max_body_bytes", "must be in 1..67108864"},
+		{c.Body.MaxDecodedBytes < 1 || c.Body.MaxDecodedBytes > 256<<20, "body.max_decoded_bytes", "must be in 1..268435456"},
+		{c.Body.MaxFields < 1 || c.Body.MaxFields > 100000, "body.max_fields", "must be in 1..100000"},
+		{c.HashKey != "" && len(c.HashKey) < 16, "hash_key", "must be at least 16 bytes (use hash_key_env and a Secret)"},
+		{c.Batch.MaxDigests < 1 || c.Batch.MaxDigests > 10000, "batch.max_digests", "must be in 1..10000"},
+		{c.Batch.MaxBytes < 1024 || c.Batch.MaxBytes > 4<<20, "batch.max_bytes", "must be in 1024..4194304"},
+		{c.Batch.FlushInterval < Duration(10*time.Millisecond) || c.Batch.FlushInterval > Duration(time.Minute), "batch.flush_interval", "must be in 10ms..1m"},
+		{c.Queue.MaxDigests < c.Batch.MaxDigests, "queue.max_digests", "must be at least batch.max_digests"},
+		{c.Queue.MaxBytes < c.Batch.MaxBytes, "queue.max_bytes", "must be at least batch.max_bytes"},
+		{c.Reconnect.InitialBackoff <= 0, "reconnect.initial_backoff", "must be positive"},
+		{c.Reconnect.MaxBackoff < c.Reconnect.InitialBackoff, "reconnect.max_backoff", "must be at least reconnect.initial_backoff"},
+	}
+	for _, ch := range checks {
+		if ch.bad {
+			return fieldError(ch.field, ch.msg)
+		}
+	}
+	for i, m := range c.SideEffects.AllowMethods {
+		if !isToken(m) {
+			return fieldError(fmt.Sprintf("side_effects.allow_methods[%d]", i), fmt.Sprintf("%q is not an HTTP method", m))
+		}
+	}
+	for i, p := range c.SideEffects.AllowPaths {
+		if !strings.HasPrefix(p, "/") {
+			return fieldError(fmt.Sprintf("side_effects.allow_paths[%d]", i), fmt.Sprintf("%q must start with '/'", p))
+		}
+	}
+	for _, list := range []struct {
+		name  string
+		items []string
+	}{{"raw_fields", c.RawFields}, {"redact", c.Redact}} {
+		for i, p := range list.items {
+			if p != "status" && p != "body" && !strings.HasPrefix(p, "body.") && !strings.HasPrefix(p, "body[") && !strings.HasPrefix(p, "headers.") {
+				return fieldError(fmt.Sprintf("%s[%d]", list.name, i), fmt.Sprintf(`%q: want "body", "body.<path>" or "headers.<name>"`, p))
+			}
+		}
+	}
+	for _, list := range []struct {
+		name  string
+		items []string
+	}{{"headers.include", c.Headers.Include}, {"headers.exclude", c.Headers.Exclude}} {
+		for i, h := range list.items {
+			if !isToken(h) && !strings.HasPrefix(h, ":") {
+				return fieldError(fmt.Sprintf("%s[%d]", list.name, i), fmt.Sprintf("%q is not a header name", h))
+			}
+		}
+	}
+	return nil
+}
+
+// isToken reports whether s is an RFC 9110 token (header names, methods).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// RawAllowed reports whether the raw value of a field in the query namespace
+// ("body.user.tier", "headers.etag") may be sent.
+func (c *Config) RawAllowed(field string) bool {
+	return matchesPrefix(c.RawFields, field) && !matchesPrefix(c.Redact, field)
+}
+
+// matchesPrefix: p covers itself and its children ("body.user" covers
+// "body.user.tier" and "body.user[]", not "body.username").
+func matchesPrefix(prefixes []string, field string) bool {
+	for _, p := range prefixes {
+		if field == p || (strings.HasPrefix(field, p) && (field[len(p)] == '.' || field[len(p)] == '[')) {
+			return true
+		}
+	}
+	return false
+}

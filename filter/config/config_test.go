@@ -1,0 +1,90 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseDefaults(t *testing.T) {
+	c, err := Parse([]byte(`{"role":"candidate"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Default()
+	if c.Collector.Cluster != d.Collector.Cluster || c.Batch.MaxDigests != 64 || time.Duration(c.Batch.FlushInterval) != time.Second ||
+		!c.RestoresAuthority() || c.PairingHeader != "x-request-id" {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+}
+
+func TestParseFull(t *testing.T) {
+	c, err := Parse([]byte(`{
+	  "role": "primary",
+	  "collector": {"cluster": "outbound|9090||shadowdiff-collector.shadowdiff.svc.cluster.local", "timeout": "2s"},
+	  "workload": {"name": "shop", "namespace": "demo", "version": "v1"},
+	  "pairing_header": "X-Request-Id",
+	  "restore_authority": false,
+	  "side_effects": {"allow_methods": ["post"], "allow_paths": ["/search"], "local_reply_status": 202},
+	  "body": {"max_body_bytes": 2048, "max_decoded_bytes": 8192, "max_fields": 10},
+	  "headers": {"exclude": ["Date", "x-trace"]},
+	  "raw_fields": ["body.user", "headers.cache-control"],
+	  "redact": ["body.user.email"],
+	  "hash_key": "0123456789abcdef0123",
+	  "batch": {"max_digests": 10, "max_bytes": 4096, "flush_interval": "250ms"},
+	  "queue": {"max_digests": 100, "max_bytes": 65536},
+	  "reconnect": {"initial_backoff": "100ms", "max_backoff": "5s"}
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RestoresAuthority() || c.SideEffects.AllowMethods[0] != "POST" || c.PairingHeader != "x-request-id" || c.Headers.Exclude[0] != "date" {
+		t.Errorf("not normalized: %+v", c)
+	}
+	for field, want := range map[string]bool{
+		"body.user": true, "body.user.tier": true, "body.user[]": true, "body.username": false,
+		"body.user.email": false, "body.user.email.x": false, "headers.cache-control": true, "headers.etag": false,
+	} {
+		if got := c.RawAllowed(field); got != want {
+			t.Errorf("RawAllowed(%q) = %v", field, got)
+		}
+	}
+}
+
+func TestParseErrorsNameTheField(t *testing.T) {
+	for in, field := range map[string]string{
+		``:                                 "role",
+		`{}`:                               "role",
+		`{"role":"canary"}`:                "role",
+		`{"role":"primary","colector":{}}`: "colector",
+		`{"role":"primary","collector":{"cluster":""}}`:                     "collector.cluster",
+		`{"role":"primary","collector":{"timeout":"soon"}}`:                 "collector.timeout",
+		`{"role":"primary","collector":{"timeout":5}}`:                      "collector.timeout",
+		`{"role":"primary","side_effects":{"allow_methods":["GET","a b"]}}`: "side_effects.allow_methods[1]",
+		`{"role":"primary","side_effects":{"allow_paths":["x"]}}`:           "side_effects.allow_paths[0]",
+		`{"role":"primary","side_effects":{"local_reply_status":99}}`:       "side_effects.local_reply_status",
+		`{"role":"primary","body":{"max_body_bytes":"big"}}`:                "body.max_body_bytes",
+		`{"role":"primary","body":{"max_fields":0}}`:                        "body.max_fields",
+		`{"role":"primary","raw_fields":["user.tier"]}`:                     "raw_fields[0]",
+		`{"role":"primary","hash_key":"short"}`:                             "hash_key",
+		`{"role":"primary","batch":{"max_digests":100000}}`:                 "batch.max_digests",
+		`{"role":"primary","queue":{"max_digests":1}}`:                      "queue.max_digests",
+		`{"role":"primary","reconnect":{"max_backoff":"1ms"}}`:              "reconnect.max_backoff",
+		`{"role":"primary","headers":{"include":["bad header"]}}`:           "headers.include[0]",
+		`{"role":"primary","restore_authority":"yes"}`:                      "restore_authority",
+		`[1]`: "",
+	} {
+		_, err := Parse([]byte(in))
+		if err == nil {
+			t.Errorf("%s: no error", in)
+			continue
+		}
+		fe, ok := err.(*FieldError)
+		if !ok || fe.Field != field {
+			t.Errorf("%s: error %q, want it about field %q", in, err, field)
+		}
+		if !strings.HasPrefix(err.Error(), "shadowdiff plugin config: ") {
+			t.Errorf("error lacks context: %q", err)
+		}
+	}
+}
