@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -101,17 +102,12 @@ func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBa
 	}
 }
 
-// recvError turns a receive failure into the stream's final status. gRPC
-// refuses an oversized message with ResourceExhausted; the contract asks for
-// InvalidArgument with the reason.
+// recvError logs why a stream could not be read. gRPC has already sent the
+// status (ResourceExhausted for a message over its read limit).
 func (c *collector) recvError(log *slog.Logger, err error) error {
-	st, ok := status.FromError(err)
-	if ok && st.Code() == codes.ResourceExhausted {
+	if status.Code(err) == codes.ResourceExhausted {
 		c.metrics.batches.WithLabelValues(rpcIngest, resultInvalid).Inc()
-		err = status.Errorf(codes.InvalidArgument, "batch larger than the collector's limit of %d bytes (--max-recv-bytes): %s",
-			c.maxBytes, st.Message())
-		log.Warn("ingest stream refused", "error", err)
-		return err
+		log.Warn("ingest stream refused", "error", err, "max_recv_bytes", c.maxBytes)
 	}
 	return err
 }
@@ -139,6 +135,12 @@ func (c *collector) store(ctx context.Context, rpc string, b *shadowdiffv1.Diges
 		return nil, status.Errorf(codes.InvalidArgument,
 			"batch %d has %d digests, more than the collector's limit of %d (--max-batch-digests)",
 			b.GetSequence(), n, c.maxDigests)
+	}
+	if size := proto.Size(b); size > c.maxBytes {
+		c.metrics.batches.WithLabelValues(rpc, resultInvalid).Inc()
+		return nil, status.Errorf(codes.InvalidArgument,
+			"batch %d is %d bytes, more than the collector's limit of %d bytes (--max-recv-bytes)",
+			b.GetSequence(), size, c.maxBytes)
 	}
 	if d := b.GetDropped(); d > 0 {
 		c.metrics.filterDropped.WithLabelValues(rpc).Add(float64(d))

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"sync"
 	"time"
@@ -51,8 +52,10 @@ type Options struct {
 	// MaxBatchDigests is the largest number of digests in one batch
 	// (default DefaultMaxBatchDigests).
 	MaxBatchDigests int
-	// MaxRecvBytes is the largest message the server reads (default
-	// DefaultMaxRecvBytes).
+	// MaxRecvBytes is the largest batch the server accepts (default
+	// DefaultMaxRecvBytes). A larger batch is refused with InvalidArgument;
+	// one larger than twice the limit is refused by gRPC itself, before it
+	// is read, with ResourceExhausted.
 	MaxRecvBytes int
 	// Creds secures the listener; nil serves plaintext.
 	Creds credentials.TransportCredentials
@@ -103,9 +106,9 @@ func New(ingester Ingester, query shadowdiffv1.QueryServer, opts Options) (*Serv
 
 	s := &Server{health: health.NewServer(), log: log, draining: make(chan struct{})}
 	gopts := []grpc.ServerOption{
-		grpc.MaxRecvMsgSize(opts.MaxRecvBytes),
+		grpc.MaxRecvMsgSize(readLimit(opts.MaxRecvBytes)),
 		grpc.ChainUnaryInterceptor(recoverUnary(log)),
-		grpc.ChainStreamInterceptor(recoverStream(log)),
+		grpc.ChainStreamInterceptor(recoverStream(log), drainStreams(s.draining)),
 		// Sidecars keep one stream open for hours; let their keepalive
 		// pings through instead of answering them with GOAWAY.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
@@ -131,6 +134,18 @@ func New(ingester Ingester, query shadowdiffv1.QueryServer, opts Options) (*Serv
 		s.health.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)
 	}
 	return s, nil
+}
+
+// readLimit is the size beyond which gRPC refuses a message unread. Up to
+// it, the handlers measure a batch and refuse it with InvalidArgument, which
+// the contract asks for and senders treat as "do not retry this batch"
+// (gRPC's own ResourceExhausted cannot be replaced: it is sent before the
+// handler sees the error).
+func readLimit(maxBytes int) int {
+	if maxBytes > math.MaxInt32/2 {
+		return math.MaxInt32
+	}
+	return 2 * maxBytes
 }
 
 // GRPC returns the underlying server, to register more services before Serve.

@@ -7,7 +7,10 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
 // recoverUnary turns a panic in a handler into an Internal error, so one
@@ -39,3 +42,34 @@ func panicked(log *slog.Logger, method string, r any) error {
 	log.Error("handler panicked", "method", method, "panic", r, "stack", string(debug.Stack()))
 	return status.Errorf(codes.Internal, "internal error in %s", method)
 }
+
+// drainStreams cancels the context of long-lived server streams (the query
+// API's WatchRegressions, reflection) when the server starts draining, so a
+// graceful stop is not held up by watchers. The ingest stream ends itself
+// after its current batch, and health watches are left to see NOT_SERVING.
+func drainStreams(draining <-chan struct{}) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		switch info.FullMethod {
+		case shadowdiffv1.Collector_Ingest_FullMethodName, healthgrpc.Health_Watch_FullMethodName:
+			return handler(srv, ss)
+		}
+		ctx, cancel := context.WithCancel(ss.Context())
+		defer cancel()
+		go func() {
+			select {
+			case <-draining:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		return handler(srv, &ctxStream{ServerStream: ss, ctx: ctx})
+	}
+}
+
+// ctxStream is a ServerStream with another context.
+type ctxStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *ctxStream) Context() context.Context { return s.ctx }

@@ -1,0 +1,213 @@
+package server
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+func TestIngestAcksEachBatch(t *testing.T) {
+	ing := &memIngester{}
+	r := start(t, ing, fixedQuery{}, Options{})
+	stream, err := shadowdiffv1.NewCollectorClient(r.conn).Ingest(context.Background())
+	if err != nil {
+		t.Fatalf("open stream: %v", err)
+	}
+	bad := digests(4, shadowdiffv1.Role_ROLE_CANDIDATE)
+	bad[1].PairingKey = ""
+	bad[3].Role = shadowdiffv1.Role_ROLE_UNSPECIFIED
+	batches := []*shadowdiffv1.DigestBatch{
+		{Sequence: 1, Digests: digests(3, shadowdiffv1.Role_ROLE_PRIMARY)},
+		{Sequence: 2, Digests: bad, Dropped: 5},
+		{Sequence: 3},                                                        // empty: still acknowledged
+		{Sequence: 7, Digests: digests(1, shadowdiffv1.Role_ROLE_SECONDARY)}, // gaps are allowed
+	}
+	want := []struct {
+		accepted uint32
+		rejected []uint32
+	}{{3, nil}, {2, []uint32{1, 3}}, {0, nil}, {1, nil}}
+	for i, b := range batches {
+		if err := stream.Send(b); err != nil {
+			t.Fatalf("send %d: %v", b.Sequence, err)
+		}
+		ack, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("recv ack %d: %v", b.Sequence, err)
+		}
+		if ack.GetSequence() != b.GetSequence() || ack.GetAccepted() != want[i].accepted {
+			t.Errorf("ack = seq %d accepted %d, want seq %d accepted %d", ack.GetSequence(), ack.GetAccepted(), b.GetSequence(), want[i].accepted)
+		}
+		var got []uint32
+		for _, rej := range ack.GetRejections() {
+			got = append(got, rej.GetIndex())
+			if rej.GetReason() == "" {
+				t.Errorf("rejection %d has no reason", rej.GetIndex())
+			}
+		}
+		if len(got) != len(want[i].rejected) || (len(got) > 0 && (got[0] != want[i].rejected[0] || got[1] != want[i].rejected[1])) {
+			t.Errorf("batch %d rejections = %v, want %v", b.Sequence, got, want[i].rejected)
+		}
+	}
+	if err := stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != io.EOF {
+		t.Errorf("after CloseSend: %v, want EOF", err)
+	}
+	if stored, dropped := ing.count(); stored != 6 || dropped != 5 {
+		t.Errorf("ingester holds %d digests and %d dropped, want 6 and 5", stored, dropped)
+	}
+	r.stop(t)
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"shadowdiff_server_ingest_batches_total", map[string]string{"rpc": "ingest", "result": "ok"}, 4},
+		{"shadowdiff_server_ingest_digests_received_total", map[string]string{"rpc": "ingest"}, 8},
+		{"shadowdiff_server_ingest_digests_rejected_total", map[string]string{"rpc": "ingest"}, 2},
+		{"shadowdiff_server_filter_dropped_digests_total", map[string]string{"rpc": "ingest"}, 5},
+		{"shadowdiff_server_ingest_streams_active", nil, 0},
+	} {
+		if got := metricValue(t, r.reg, c.name, c.labels); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	if n := histogramCount(t, r.reg, "shadowdiff_server_ingest_duration_seconds", map[string]string{"rpc": "ingest"}); n != 3 {
+		t.Errorf("latency observations = %d, want 3 (empty batches are not timed)", n)
+	}
+}
+
+func TestIngestRefusesBadBatches(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		opts    Options
+		batches []*shadowdiffv1.DigestBatch
+		want    string
+	}{
+		{"sequence zero", Options{}, []*shadowdiffv1.DigestBatch{{Sequence: 0}}, "sequence 0 does not follow 0"},
+		{"sequence backwards", Options{}, []*shadowdiffv1.DigestBatch{{Sequence: 2}, {Sequence: 2}}, "sequence 2 does not follow 2"},
+		{"too many digests", Options{MaxBatchDigests: 3}, []*shadowdiffv1.DigestBatch{{Sequence: 1, Digests: digests(4, shadowdiffv1.Role_ROLE_PRIMARY)}}, "4 digests, more than the collector's limit of 3 (--max-batch-digests)"},
+		{"too many bytes", Options{MaxRecvBytes: 1000}, []*shadowdiffv1.DigestBatch{{Sequence: 1, Digests: digests(30, shadowdiffv1.Role_ROLE_PRIMARY)}}, "limit of 1000 bytes (--max-recv-bytes)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := start(t, &memIngester{}, fixedQuery{}, c.opts)
+			stream, err := shadowdiffv1.NewCollectorClient(r.conn).Ingest(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range c.batches {
+				if err := stream.Send(b); err != nil && err != io.EOF {
+					t.Fatal(err)
+				}
+			}
+			var last error
+			for last == nil {
+				_, last = stream.Recv()
+			}
+			if status.Code(last) != codes.InvalidArgument || !strings.Contains(status.Convert(last).Message(), c.want) {
+				t.Errorf("stream ended with %v, want InvalidArgument containing %q", last, c.want)
+			}
+			if got := metricValue(t, r.reg, "shadowdiff_server_ingest_batches_total", map[string]string{"rpc": "ingest", "result": "invalid"}); got != 1 {
+				t.Errorf("invalid batches = %v, want 1", got)
+			}
+		})
+	}
+}
+
+func TestIngestBeyondReadLimit(t *testing.T) {
+	r := start(t, &memIngester{}, fixedQuery{}, Options{MaxRecvBytes: 1000})
+	stream, err := shadowdiffv1.NewCollectorClient(r.conn).Ingest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&shadowdiffv1.DigestBatch{Sequence: 1, Digests: digests(100, shadowdiffv1.Role_ROLE_PRIMARY)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("batch over twice the limit: %v, want ResourceExhausted from gRPC", err)
+	}
+}
+
+func TestIngestFailureIsUnavailable(t *testing.T) {
+	r := start(t, &memIngester{fail: errStore}, fixedQuery{}, Options{})
+	stream, err := shadowdiffv1.NewCollectorClient(r.conn).Ingest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&shadowdiffv1.DigestBatch{Sequence: 1, Digests: digests(2, shadowdiffv1.Role_ROLE_PRIMARY)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = stream.Recv()
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("got %v, want Unavailable with the cause", err)
+	}
+}
+
+func TestPanicIsInternalAndServerSurvives(t *testing.T) {
+	ing := &memIngester{panics: true}
+	r := start(t, ing, fixedQuery{}, Options{})
+	client := shadowdiffv1.NewCollectorClient(r.conn)
+	_, err := client.Report(context.Background(), &shadowdiffv1.DigestBatch{Sequence: 1, Digests: digests(1, shadowdiffv1.Role_ROLE_PRIMARY)})
+	if status.Code(err) != codes.Internal {
+		t.Fatalf("Report with a panicking ingester: %v, want Internal", err)
+	}
+	ing.mu.Lock()
+	ing.panics = false
+	ing.mu.Unlock()
+	if _, err := client.Report(context.Background(), &shadowdiffv1.DigestBatch{Sequence: 1, Digests: digests(1, shadowdiffv1.Role_ROLE_PRIMARY)}); err != nil {
+		t.Fatalf("Report after the panic: %v", err)
+	}
+}
+
+func TestReport(t *testing.T) {
+	ing := &memIngester{}
+	r := start(t, ing, fixedQuery{}, Options{MaxBatchDigests: 10})
+	client := shadowdiffv1.NewCollectorClient(r.conn)
+	ack, err := client.Report(context.Background(), &shadowdiffv1.DigestBatch{Sequence: 9, Digests: digests(3, shadowdiffv1.Role_ROLE_PRIMARY)})
+	if err != nil || ack.GetSequence() != 9 || ack.GetAccepted() != 3 {
+		t.Fatalf("Report = %v, %v; want seq 9 accepted 3", ack, err)
+	}
+	bad := digests(3, shadowdiffv1.Role_ROLE_PRIMARY)
+	bad[2].PairingKey = ""
+	_, err = client.Report(context.Background(), &shadowdiffv1.DigestBatch{Sequence: 1, Digests: bad})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "digest 2: pairing_key is empty") {
+		t.Errorf("Report with a bad digest: %v, want InvalidArgument naming digest 2", err)
+	}
+	_, err = client.Report(context.Background(), &shadowdiffv1.DigestBatch{Sequence: 1, Digests: digests(11, shadowdiffv1.Role_ROLE_PRIMARY)})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "--max-batch-digests") {
+		t.Errorf("Report over the batch limit: %v, want InvalidArgument", err)
+	}
+	if got := metricValue(t, r.reg, "shadowdiff_server_ingest_batches_total", map[string]string{"rpc": "report", "result": "ok"}); got != 2 {
+		t.Errorf("report batches ok = %v, want 2", got)
+	}
+}
+
+// metricValue reads a counter or gauge from the registry; labels must match exactly.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	for _, m := range find(t, reg, name, labels) {
+		if m.GetCounter() != nil {
+			return m.GetCounter().GetValue()
+		}
+		return m.GetGauge().GetValue()
+	}
+	t.Fatalf("no metric %s%v", name, labels)
+	return 0
+}
+
+func histogramCount(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) uint64 {
+	t.Helper()
+	for _, m := range find(t, reg, name, labels) {
+		return m.GetHistogram().GetSampleCount()
+	}
+	t.Fatalf("no metric %s%v", name, labels)
+	return 0
+}

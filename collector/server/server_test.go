@@ -1,0 +1,155 @@
+package server
+
+import (
+	"context"
+	"io"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+func TestNewValidates(t *testing.T) {
+	if _, err := New(nil, fixedQuery{}, Options{}); err == nil {
+		t.Error("nil ingester: want an error")
+	}
+	if _, err := New(&memIngester{}, nil, Options{}); err == nil {
+		t.Error("nil query server: want an error")
+	}
+	if _, err := New(&memIngester{}, fixedQuery{}, Options{MaxBatchDigests: -1}); err == nil {
+		t.Error("negative limit: want an error")
+	}
+}
+
+func TestQueryIsPassedThrough(t *testing.T) {
+	r := start(t, &memIngester{}, fixedQuery{}, Options{})
+	resp, err := shadowdiffv1.NewQueryClient(r.conn).ListEndpoints(context.Background(), &shadowdiffv1.ListEndpointsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Endpoints) != 1 || resp.Endpoints[0].Endpoint != "GET /users/{id}" || resp.Endpoints[0].Compared != 7 {
+		t.Errorf("ListEndpoints = %v", resp)
+	}
+	_, err = shadowdiffv1.NewQueryClient(r.conn).ListFields(context.Background(), &shadowdiffv1.ListFieldsRequest{})
+	if status.Code(err) != codes.Unimplemented {
+		t.Errorf("ListFields on a query server without it: %v, want Unimplemented", err)
+	}
+}
+
+func TestHealthAndShutdown(t *testing.T) {
+	r := start(t, &memIngester{}, fixedQuery{}, Options{})
+	health := healthpb.NewHealthClient(r.conn)
+	ctx := context.Background()
+	for _, svc := range []string{"", "shadowdiff.v1.Collector", "shadowdiff.v1.Query"} {
+		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{Service: svc})
+		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			t.Errorf("health of %q = %v, %v; want SERVING", svc, resp, err)
+		}
+	}
+	if _, err := health.Check(ctx, &healthpb.HealthCheckRequest{Service: "nope"}); status.Code(err) != codes.NotFound {
+		t.Errorf("health of an unknown service: %v, want NotFound", err)
+	}
+
+	watchCtx, watchCancel := context.WithCancel(ctx)
+	defer watchCancel()
+	watch, err := health.Watch(watchCtx, &healthpb.HealthCheckRequest{Service: "shadowdiff.v1.Collector"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := watch.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("first health update = %v, %v; want SERVING", resp, err)
+	}
+	// An idle ingest stream must not hold the shutdown up: it ends with
+	// Unavailable so the sidecar reconnects to another replica.
+	stream, err := shadowdiffv1.NewCollectorClient(r.conn).Ingest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&shadowdiffv1.DigestBatch{Sequence: 1, Digests: digests(1, shadowdiffv1.Role_ROLE_PRIMARY)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	if !r.srv.Serving() {
+		t.Error("Serving() = false before Shutdown")
+	}
+
+	// A query watcher must not hold the shutdown up either.
+	regressions, err := shadowdiffv1.NewQueryClient(r.conn).WatchRegressions(ctx, &shadowdiffv1.WatchRegressionsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := regressions.Recv(); err != nil {
+		t.Fatalf("first regression event: %v", err)
+	}
+
+	shutdownCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- r.srv.Shutdown(shutdownCtx) }()
+
+	if resp, err := watch.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("health update after Shutdown = %v, %v; want NOT_SERVING", resp, err)
+	}
+	if r.srv.Serving() {
+		t.Error("Serving() = true after Shutdown")
+	}
+	if _, err := stream.Recv(); status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "shutting down") {
+		t.Errorf("ingest stream after Shutdown: %v, want Unavailable", err)
+	}
+	if _, err := regressions.Recv(); status.Code(err) != codes.Canceled {
+		t.Errorf("regression watch after Shutdown: %v, want Canceled", err)
+	}
+	watchCancel() // a health watcher that saw NOT_SERVING goes away
+	if err := <-shutdown; err != nil {
+		t.Fatalf("Shutdown: %v (a stream held it up)", err)
+	}
+}
+
+func TestReflectionListsServices(t *testing.T) {
+	r := start(t, &memIngester{}, fixedQuery{}, Options{})
+	stream, err := reflectionpb.NewServerReflectionClient(r.conn).ServerReflectionInfo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{
+		MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		names = append(names, s.GetName())
+	}
+	sort.Strings(names)
+	want := "grpc.health.v1.Health grpc.reflection.v1.ServerReflection grpc.reflection.v1alpha.ServerReflection shadowdiff.v1.Collector shadowdiff.v1.Query"
+	if got := strings.Join(names, " "); got != want {
+		t.Errorf("services = %s, want %s", got, want)
+	}
+	// The descriptors are there too, so grpcurl can describe the API.
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{
+		MessageRequest: &reflectionpb.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: "shadowdiff.v1.Query"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = stream.Recv()
+	if err != nil || len(resp.GetFileDescriptorResponse().GetFileDescriptorProto()) == 0 {
+		t.Errorf("descriptor of shadowdiff.v1.Query: %v, %v", resp, err)
+	}
+	stream.CloseSend()
+	if _, err := stream.Recv(); err != io.EOF {
+		t.Errorf("after CloseSend: %v", err)
+	}
+}
