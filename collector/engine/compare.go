@@ -1,0 +1,100 @@
+package engine
+
+import (
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// fieldOutcome joins, for one path, the raw (primary vs candidate) and the
+// noise (primary vs secondary) difference of one request.
+type fieldOutcome struct {
+	path       string
+	raw, noise shadowdiffv1.DiffKind
+}
+
+// explained reports whether the same request's noise explains the raw
+// difference: primary and secondary differed at least as deeply (a value
+// difference does not explain a type or shape change).
+func (o fieldOutcome) explained() bool {
+	return o.raw != kindNone && o.noise != kindNone && level(o.noise) >= level(o.raw)
+}
+
+// shapeChange: a structural raw difference on a field whose noise in the
+// same request is only by value (a timestamp that became a number).
+func (o fieldOutcome) shapeChange() bool {
+	return structural(o.raw) && o.noise != kindNone && !structural(o.noise)
+}
+
+// comparison is the result of diffing one request's responses.
+type comparison struct {
+	raw, noise   []fieldDiff
+	hasSecondary bool
+	fields       []fieldOutcome // sorted by path
+}
+
+// compareRequest diffs primary against candidate and, when there is a
+// secondary, primary against secondary.
+func compareRequest(p, s, c *shadowdiffv1.ResponseDigest) *comparison {
+	cmp := &comparison{raw: diffDigests(p, c), hasSecondary: s != nil}
+	if s != nil {
+		cmp.noise = diffDigests(p, s)
+	}
+	cmp.fields = joinOutcomes(cmp.raw, cmp.noise)
+	return cmp
+}
+
+func joinOutcomes(raw, noise []fieldDiff) []fieldOutcome {
+	out := make([]fieldOutcome, 0, len(raw)+len(noise))
+	i, j := 0, 0
+	for i < len(raw) || j < len(noise) {
+		switch {
+		case j == len(noise) || (i < len(raw) && raw[i].path < noise[j].path):
+			out = append(out, fieldOutcome{path: raw[i].path, raw: raw[i].kind})
+			i++
+		case i == len(raw) || noise[j].path < raw[i].path:
+			out = append(out, fieldOutcome{path: noise[j].path, noise: noise[j].kind})
+			j++
+		default:
+			out = append(out, fieldOutcome{path: raw[i].path, raw: raw[i].kind, noise: noise[j].kind})
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// outcome returns the joined outcome of a path (zero when it did not differ).
+func (c *comparison) outcome(path string) fieldOutcome {
+	for _, o := range c.fields {
+		if o.path == path {
+			return o
+		}
+	}
+	return fieldOutcome{path: path}
+}
+
+// differences renders the comparison as FieldDifferences: raw ones marked
+// definite (secondary agreed) or noise (same-request noise explains them),
+// then the noise ones.
+func (c *comparison) differences() []*shadowdiffv1.FieldDifference {
+	out := make([]*shadowdiffv1.FieldDifference, 0, len(c.raw)+len(c.noise))
+	k := 0
+	for _, d := range c.raw {
+		for c.fields[k].path != d.path {
+			k++
+		}
+		o := c.fields[k]
+		out = append(out, &shadowdiffv1.FieldDifference{
+			Path: d.path, Kind: d.kind, Comparison: shadowdiffv1.Comparison_COMPARISON_RAW,
+			Left: d.left, Right: d.right,
+			Definite: c.hasSecondary && o.noise == kindNone,
+			Noise:    o.explained(),
+		})
+	}
+	for _, d := range c.noise {
+		out = append(out, &shadowdiffv1.FieldDifference{
+			Path: d.path, Kind: d.kind, Comparison: shadowdiffv1.Comparison_COMPARISON_NOISE,
+			Left: d.left, Right: d.right, Noise: true,
+		})
+	}
+	return out
+}

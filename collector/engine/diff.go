@@ -1,0 +1,242 @@
+package engine
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// Aliases for the diff kinds, to keep the comparisons readable.
+const (
+	kindNone          = shadowdiffv1.DiffKind_DIFF_KIND_UNSPECIFIED
+	kindValue         = shadowdiffv1.DiffKind_DIFF_KIND_VALUE
+	kindType          = shadowdiffv1.DiffKind_DIFF_KIND_TYPE
+	kindMissing       = shadowdiffv1.DiffKind_DIFF_KIND_MISSING
+	kindExtra         = shadowdiffv1.DiffKind_DIFF_KIND_EXTRA
+	kindArrayLength   = shadowdiffv1.DiffKind_DIFF_KIND_ARRAY_LENGTH
+	kindOrderOnly     = shadowdiffv1.DiffKind_DIFF_KIND_ORDER_ONLY
+	kindShape         = shadowdiffv1.DiffKind_DIFF_KIND_SHAPE
+	kindStatus        = shadowdiffv1.DiffKind_DIFF_KIND_STATUS
+	kindHeader        = shadowdiffv1.DiffKind_DIFF_KIND_HEADER
+	kindNotComparable = shadowdiffv1.DiffKind_DIFF_KIND_BODY_NOT_COMPARABLE
+)
+
+// Query path namespaces (see query.proto).
+const (
+	pathStatus   = "status"
+	pathBody     = "body"
+	pathTrailers = "trailers"
+	headerPrefix = "headers."
+)
+
+// fieldDiff is one difference between two responses at one query path.
+type fieldDiff struct {
+	path        string
+	kind        shadowdiffv1.DiffKind
+	left, right *shadowdiffv1.FieldEntry
+}
+
+// structural reports whether a kind changes the structure of a response
+// (type, shape, presence, status) rather than a value. A field that is
+// noisy by value is still compared structurally.
+func structural(k shadowdiffv1.DiffKind) bool {
+	switch k {
+	case kindType, kindShape, kindMissing, kindExtra, kindStatus:
+		return true
+	}
+	return false
+}
+
+// level orders kinds for "does noise explain this": 0 none, 1 value, 2 structural.
+func level(k shadowdiffv1.DiffKind) int {
+	switch {
+	case k == kindNone:
+		return 0
+	case structural(k):
+		return 2
+	}
+	return 1
+}
+
+// diffDigests compares two responses and returns their differences sorted
+// by path, at most one per path. It does not modify the digests; returned
+// entries point into them (or are synthesised for status, headers and
+// whole bodies).
+func diffDigests(l, r *shadowdiffv1.ResponseDigest) []fieldDiff {
+	var out []fieldDiff
+	if l.GetStatus() != r.GetStatus() {
+		out = append(out, fieldDiff{pathStatus, kindStatus, statusEntry(l.GetStatus()), statusEntry(r.GetStatus())})
+	}
+	out = diffHeaders(out, l.GetHeaders(), r.GetHeaders())
+	out = diffBodies(out, l.GetBody(), r.GetBody())
+	if l.GetTrailersHash() != r.GetTrailersHash() {
+		out = append(out, fieldDiff{pathTrailers, kindValue,
+			&shadowdiffv1.FieldEntry{Path: pathTrailers, ValueHash: l.GetTrailersHash()},
+			&shadowdiffv1.FieldEntry{Path: pathTrailers, ValueHash: r.GetTrailersHash()}})
+	}
+	slices.SortFunc(out, func(a, b fieldDiff) int { return cmp.Compare(a.path, b.path) })
+	return out
+}
+
+func statusEntry(s uint32) *shadowdiffv1.FieldEntry {
+	v := strconv.FormatUint(uint64(s), 10)
+	return &shadowdiffv1.FieldEntry{Path: pathStatus, Type: shadowdiffv1.JsonType_JSON_TYPE_NUMBER,
+		Shape: shadowdiffv1.ValueShape_VALUE_SHAPE_INTEGER, ValueHash: uint64(s), Occurrences: 1, RawValue: &v}
+}
+
+func headerEntry(h *shadowdiffv1.HeaderDigest) *shadowdiffv1.FieldEntry {
+	return &shadowdiffv1.FieldEntry{Path: headerPrefix + h.Name, Type: shadowdiffv1.JsonType_JSON_TYPE_STRING,
+		Shape: h.Shape, ValueHash: h.ValueHash, UnorderedHash: h.ValueHash, Occurrences: 1, RawValue: h.RawValue}
+}
+
+func diffHeaders(out []fieldDiff, l, r []*shadowdiffv1.HeaderDigest) []fieldDiff {
+	l, r = sortedBy(l, (*shadowdiffv1.HeaderDigest).GetName), sortedBy(r, (*shadowdiffv1.HeaderDigest).GetName)
+	i, j := 0, 0
+	for i < len(l) || j < len(r) {
+		switch {
+		case j == len(r) || (i < len(l) && l[i].Name < r[j].Name):
+			out = append(out, fieldDiff{headerPrefix + l[i].Name, kindMissing, headerEntry(l[i]), nil})
+			i++
+		case i == len(l) || r[j].Name < l[i].Name:
+			out = append(out, fieldDiff{headerPrefix + r[j].Name, kindExtra, nil, headerEntry(r[j])})
+			j++
+		default:
+			if l[i].ValueHash != r[j].ValueHash {
+				k := kindHeader
+				if l[i].Shape != r[j].Shape {
+					k = kindShape
+				}
+				out = append(out, fieldDiff{headerPrefix + l[i].Name, k, headerEntry(l[i]), headerEntry(r[j])})
+			}
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// sortedBy returns s itself when it is sorted by key, else a sorted copy.
+func sortedBy[T any](s []T, key func(T) string) []T {
+	if slices.IsSortedFunc(s, func(a, b T) int { return cmp.Compare(key(a), key(b)) }) {
+		return s
+	}
+	s = slices.Clone(s)
+	slices.SortStableFunc(s, func(a, b T) int { return cmp.Compare(key(a), key(b)) })
+	return s
+}
+
+func bodyEntry(b *shadowdiffv1.BodyDigest) *shadowdiffv1.FieldEntry {
+	return &shadowdiffv1.FieldEntry{Path: pathBody, ValueHash: b.GetHash(), UnorderedHash: b.GetHash(),
+		LengthBucket: lengthBucket(b.GetDecodedSize()), Occurrences: 1}
+}
+
+func lengthBucket(n uint64) uint32 {
+	var b uint32
+	for n > 0 {
+		b++
+		n >>= 1
+	}
+	return b
+}
+
+func bodyKind(b *shadowdiffv1.BodyDigest) shadowdiffv1.BodyKind {
+	if b == nil || b.Kind == shadowdiffv1.BodyKind_BODY_KIND_UNSPECIFIED {
+		return shadowdiffv1.BodyKind_BODY_KIND_EMPTY
+	}
+	return b.Kind
+}
+
+// partial reports whether a body was digested only in part or did not parse.
+func partial(b *shadowdiffv1.BodyDigest) bool {
+	return b.GetTruncated() || b.GetDecodeBudgetExceeded() || bodyKind(b) == shadowdiffv1.BodyKind_BODY_KIND_INVALID_JSON
+}
+
+func diffBodies(out []fieldDiff, l, r *shadowdiffv1.BodyDigest) []fieldDiff {
+	lk, rk := bodyKind(l), bodyKind(r)
+	const empty, jsonKind = shadowdiffv1.BodyKind_BODY_KIND_EMPTY, shadowdiffv1.BodyKind_BODY_KIND_JSON
+	switch {
+	case partial(l) || partial(r) || (lk == rk && lk != jsonKind):
+		if l.GetHash() != r.GetHash() || lk != rk {
+			out = append(out, fieldDiff{pathBody, kindNotComparable, bodyEntry(l), bodyEntry(r)})
+		}
+		return out
+	case lk != rk && rk == empty:
+		return append(out, fieldDiff{pathBody, kindMissing, bodyEntry(l), nil})
+	case lk != rk && lk == empty:
+		return append(out, fieldDiff{pathBody, kindExtra, nil, bodyEntry(r)})
+	case lk != rk:
+		return append(out, fieldDiff{pathBody, kindType, bodyEntry(l), bodyEntry(r)})
+	}
+	return diffFields(out, l, r)
+}
+
+// queryPath turns a body field path into its query path: "" -> "body",
+// "a.b" -> "body.a.b", "[].id" -> "body[].id".
+func queryPath(p string) string {
+	switch {
+	case p == "":
+		return pathBody
+	case p[0] == '[':
+		return pathBody + p
+	}
+	return pathBody + "." + p
+}
+
+func diffFields(out []fieldDiff, lb, rb *shadowdiffv1.BodyDigest) []fieldDiff {
+	l := sortedBy(lb.GetFields(), (*shadowdiffv1.FieldEntry).GetPath)
+	r := sortedBy(rb.GetFields(), (*shadowdiffv1.FieldEntry).GetPath)
+	i, j := 0, 0
+	for i < len(l) || j < len(r) {
+		switch {
+		case j == len(r) || (i < len(l) && l[i].Path < r[j].Path):
+			if !rb.GetFieldsTruncated() {
+				out = append(out, fieldDiff{queryPath(l[i].Path), kindMissing, l[i], nil})
+			}
+			i++
+		case i == len(l) || r[j].Path < l[i].Path:
+			if !lb.GetFieldsTruncated() {
+				out = append(out, fieldDiff{queryPath(r[j].Path), kindExtra, nil, r[j]})
+			}
+			j++
+		default:
+			if k := compareEntries(l[i], r[j]); k != kindNone {
+				out = append(out, fieldDiff{queryPath(l[i].Path), k, l[i], r[j]})
+			}
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// compareEntries compares one path present on both sides. Objects only
+// differ by type (their children carry value differences); arrays by
+// length and order; scalars by order, shape and value.
+func compareEntries(l, r *shadowdiffv1.FieldEntry) shadowdiffv1.DiffKind {
+	if l.Type != r.Type {
+		return kindType
+	}
+	switch l.Type {
+	case shadowdiffv1.JsonType_JSON_TYPE_OBJECT:
+		return kindNone
+	case shadowdiffv1.JsonType_JSON_TYPE_ARRAY:
+		switch {
+		case l.Elements != r.Elements || l.LengthBucket != r.LengthBucket:
+			return kindArrayLength
+		case l.ValueHash != r.ValueHash && l.UnorderedHash == r.UnorderedHash:
+			return kindOrderOnly
+		}
+		return kindNone
+	}
+	switch {
+	case l.ValueHash == r.ValueHash:
+		return kindNone
+	case l.UnorderedHash == r.UnorderedHash && l.UnorderedHash != 0 && l.Occurrences > 1:
+		return kindOrderOnly
+	case l.Shape != r.Shape:
+		return kindShape
+	}
+	return kindValue
+}
