@@ -1,0 +1,3 @@
+package proxywasm
+
+func bufferFuncs() []hostFunc { return nil }

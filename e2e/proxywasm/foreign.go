@@ -1,0 +1,3 @@
+package proxywasm
+
+func foreignFuncs() []hostFunc { return nil }

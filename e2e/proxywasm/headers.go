@@ -1,0 +1,3 @@
+package proxywasm
+
+func headerFuncs() []hostFunc { return nil }

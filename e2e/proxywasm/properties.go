@@ -1,0 +1,3 @@
+package proxywasm
+
+func propertyFuncs() []hostFunc { return nil }

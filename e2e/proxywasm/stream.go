@@ -1,0 +1,3 @@
+package proxywasm
+
+func streamFuncs() []hostFunc { return nil }
