@@ -107,6 +107,9 @@ func New(ingester Ingester, query shadowdiffv1.QueryServer, opts Options) (*Serv
 	s := &Server{health: health.NewServer(), log: log, draining: make(chan struct{})}
 	gopts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(readLimit(opts.MaxRecvBytes)),
+		// Stop returns only after every handler has returned, so the store
+		// can be closed right after Shutdown.
+		grpc.WaitForHandlers(true),
 		grpc.ChainUnaryInterceptor(recoverUnary(log)),
 		grpc.ChainStreamInterceptor(recoverStream(log), drainStreams(s.draining)),
 		// Sidecars keep one stream open for hours; let their keepalive

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// envPrefix: every flag can be set with SHADOWDIFF_<FLAG_NAME_IN_UPPER_SNAKE>.
+const envPrefix = "SHADOWDIFF_"
+
+// config holds every setting of the collector.
+type config struct {
+	grpcAddr        string
+	httpAddr        string
+	dataDir         string
+	pairWindow      time.Duration
+	maxPending      int
+	retention       time.Duration
+	samplesPerField int
+	confidence      float64
+	minSamples      int
+	maxBatchDigests int
+	maxRecvBytes    byteSize
+	tlsCert         string
+	tlsKey          string
+	tlsClientCA     string
+	logLevel        slog.Level
+	logFormat       string
+	shutdownTimeout time.Duration
+}
+
+// errHelp is returned when --help was asked for: usage was printed, exit 0.
+var errHelp = flag.ErrHelp
+
+// parseConfig reads the flags, falling back to environment variables for
+// flags not given on the command line. Usage goes to usage on --help or a
+// bad flag.
+func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*config, error) {
+	c := &config{maxRecvBytes: 16 << 20, logLevel: slog.LevelInfo}
+	fs := flag.NewFlagSet("collector", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	fs.StringVar(&c.grpcAddr, "grpc-addr", ":9090", "`address` of the gRPC listener: ingest from the filters, the query API, health and reflection")
+	fs.StringVar(&c.httpAddr, "http-addr", ":9091", "`address` of the HTTP listener: web console at /, Prometheus /metrics, /healthz (empty: no HTTP listener)")
+	fs.StringVar(&c.dataDir, "data-dir", "./shadowdiff-data", "`directory` of the embedded store; created if missing")
+	fs.DurationVar(&c.pairWindow, "pair-window", 30*time.Second, "how long to wait for the other digests of a request before counting it as incomplete")
+	fs.IntVar(&c.maxPending, "max-pending", 100000, "most requests waiting for their other digests; beyond it the oldest are counted incomplete")
+	fs.DurationVar(&c.retention, "retention", 168*time.Hour, "how long stored results and samples are kept")
+	fs.IntVar(&c.samplesPerField, "samples-per-field", 20, "sample requests kept per endpoint and field")
+	fs.Float64Var(&c.confidence, "confidence", 0.99, "confidence (0..1) a field needs to be called a significant regression")
+	fs.IntVar(&c.minSamples, "min-samples", 200, "compared requests an endpoint needs before a verdict")
+	fs.IntVar(&c.maxBatchDigests, "max-batch-digests", 1024, "most digests in one batch; larger batches are refused with InvalidArgument")
+	fs.Var(&c.maxRecvBytes, "max-recv-bytes", "largest batch in `bytes` (a number, or with KiB/MiB/GiB); larger batches are refused")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `file` of the gRPC listener (with --tls-key); empty: plaintext")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert")
+	fs.StringVar(&c.tlsClientCA, "tls-client-ca", "", "PEM CA bundle `file`: require and verify client certificates (mutual TLS)")
+	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "json", "log `format`: json or text")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGINT/SIGTERM, how long open calls may take to finish before they are cancelled")
+	fs.Usage = func() { printUsage(fs) }
+
+	// Environment first, so the command line wins.
+	var envErrs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := envName(f.Name)
+		if v := getenv(name); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErrs = append(envErrs, fmt.Errorf("environment %s=%q: %w", name, v, err))
+			}
+		}
+	})
+	if err := errors.Join(envErrs...); err != nil {
+		return nil, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q: the collector takes flags only (see --help)", fs.Arg(0))
+	}
+	return c, c.validate()
+}
+
+func (c *config) validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.grpcAddr != "", "--grpc-addr must not be empty")
+	check(c.dataDir != "", "--data-dir must not be empty")
+	check(c.pairWindow > 0, "--pair-window must be positive, got %s", c.pairWindow)
+	check(c.maxPending > 0, "--max-pending must be positive, got %d", c.maxPending)
+	check(c.retention > 0, "--retention must be positive, got %s", c.retention)
+	check(c.samplesPerField > 0, "--samples-per-field must be positive, got %d", c.samplesPerField)
+	check(c.confidence > 0 && c.confidence < 1, "--confidence must be between 0 and 1 (exclusive), got %g", c.confidence)
+	check(c.minSamples > 0, "--min-samples must be positive, got %d", c.minSamples)
+	check(c.maxBatchDigests > 0, "--max-batch-digests must be positive, got %d", c.maxBatchDigests)
+	check(c.maxRecvBytes >= 1024, "--max-recv-bytes must be at least 1KiB, got %d", c.maxRecvBytes)
+	check((c.tlsCert == "") == (c.tlsKey == ""), "--tls-cert and --tls-key go together")
+	check(c.tlsClientCA == "" || c.tlsCert != "", "--tls-client-ca needs --tls-cert and --tls-key")
+	check(c.logFormat == "json" || c.logFormat == "text", "--log-format must be json or text, got %q", c.logFormat)
+	check(c.shutdownTimeout > 0, "--shutdown-timeout must be positive, got %s", c.shutdownTimeout)
+	return errors.Join(errs...)
+}
+
+// envName is the environment variable of a flag: grpc-addr → SHADOWDIFF_GRPC_ADDR.
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func printUsage(fs *flag.FlagSet) {
+	w := fs.Output()
+	fmt.Fprint(w, `Usage: collector [flags]
+
+The shadowdiff collector receives response digests from the shadowdiff
+filter in the primary (v1), secondary (v1) and candidate (v2) sidecars,
+pairs them by request id, diffs them field by field, separates regressions
+from noise, stores the results in --data-dir and serves them: gRPC query
+API (used by the shadowdiff CLI), web console, Prometheus metrics.
+
+Example:
+  collector --data-dir /var/lib/shadowdiff --log-format text
+
+Every flag can also be set with the environment variable shown; a flag on
+the command line wins over the environment.
+
+Flags:
+`)
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, help := flag.UnquoteUsage(f)
+		if arg == "" {
+			arg = "value"
+		}
+		fmt.Fprintf(w, "  --%s %s\n", f.Name, arg)
+		fmt.Fprintf(w, "      %s\n", help)
+		def := f.DefValue
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(w, "      default %s; environment %s\n", def, envName(f.Name))
+	})
+}
+
+// byteSize is a flag value in bytes: "16777216", "16MiB", "512KiB", "1GiB".
+type byteSize int
+
+func (b *byteSize) String() string { return strconv.Itoa(int(*b)) }
+
+func (b *byteSize) Set(s string) error {
+	s = strings.TrimSpace(s)
+	mult := 1
+	for _, u := range []struct {
+		suffix string
+		mult   int
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return fmt.Errorf("not a size in bytes (like 16777216 or 16MiB): %q", s)
+	}
+	if n > math.MaxInt32/int64(mult) {
+		return fmt.Errorf("%q is too large: at most 2GiB", s)
+	}
+	*b = byteSize(n * int64(mult))
+	return nil
+}
