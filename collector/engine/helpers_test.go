@@ -28,10 +28,6 @@ const (
 	sInt   = shadowdiffv1.ValueShape_VALUE_SHAPE_INTEGER
 	sEpoch = shadowdiffv1.ValueShape_VALUE_SHAPE_EPOCH_SECONDS
 	sNull  = shadowdiffv1.ValueShape_VALUE_SHAPE_NULL
-
-	primary   = shadowdiffv1.Role_ROLE_PRIMARY
-	secondary = shadowdiffv1.Role_ROLE_SECONDARY
-	candidate = shadowdiffv1.Role_ROLE_CANDIDATE
 )
 
 // f is a field of a test body: value is hashed; for arrays, value lists

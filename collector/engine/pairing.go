@@ -1,0 +1,235 @@
+package engine
+
+import (
+	"container/heap"
+	"time"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// numRoles sizes per-role arrays, indexed by Role.
+const numRoles = int(shadowdiffv1.Role_ROLE_CANDIDATE) + 1
+
+const (
+	primary   = shadowdiffv1.Role_ROLE_PRIMARY
+	secondary = shadowdiffv1.Role_ROLE_SECONDARY
+	candidate = shadowdiffv1.Role_ROLE_CANDIDATE
+)
+
+// pendingReq gathers the digests of one pairing key until it completes or
+// its window ends.
+type pendingReq struct {
+	key     string
+	arrival time.Time // first digest's arrival: the window starts here
+	digests [numRoles]*shadowdiffv1.ResponseDigest
+	dups    [numRoles]uint64
+	index   int // in the expiry heap
+}
+
+func (r *pendingReq) has(role shadowdiffv1.Role) bool { return r.digests[role] != nil }
+
+// first returns the digest the request is described by: the primary when
+// there is one, else the first role present.
+func (r *pendingReq) first() *shadowdiffv1.ResponseDigest {
+	for _, role := range []shadowdiffv1.Role{primary, candidate, secondary} {
+		if d := r.digests[role]; d != nil {
+			return d
+		}
+	}
+	return nil
+}
+
+// closeReason says why a request left the pairer.
+type closeReason int
+
+const (
+	closedComplete closeReason = iota // every expected role arrived
+	closedExpired                     // its window ended
+	closedEvicted                     // MaxPending was reached
+)
+
+type closedReq struct {
+	req    *pendingReq
+	reason closeReason
+}
+
+// offerResult says what happened to one offered digest.
+type offerResult int
+
+const (
+	offerPending   offerResult = iota // stored, waiting for other roles
+	offerCompleted                    // completed its request (see closed)
+	offerDuplicate                    // the role was already there: first one wins
+	offerLate                         // its request was closed without this role
+)
+
+// pairer joins digests by pairing key within a window. It is not safe for
+// concurrent use; times come from the caller (the engine's clock).
+type pairer struct {
+	window     time.Duration
+	maxPending int
+	// complete decides whether a request has every role it should wait for.
+	complete func(r *pendingReq) bool
+
+	pending map[string]*pendingReq
+	expiry  expiryHeap
+	// recent remembers closed keys for one window, to tell duplicates and
+	// late arrivals from new requests.
+	recent      map[string]recentReq
+	recentOrder []recentKey
+}
+
+type recentReq struct {
+	roles   [numRoles]bool
+	first   *shadowdiffv1.ResponseDigest
+	expires time.Time
+}
+
+type recentKey struct {
+	key     string
+	expires time.Time
+}
+
+func newPairer(window time.Duration, maxPending int, complete func(*pendingReq) bool) *pairer {
+	return &pairer{window: window, maxPending: maxPending, complete: complete,
+		pending: map[string]*pendingReq{}, recent: map[string]recentReq{}}
+}
+
+func (p *pairer) len() int { return len(p.pending) }
+
+// offer adds a digest that arrived at now. Requests it closes (completed,
+// or evicted to respect maxPending) are appended to closed.
+func (p *pairer) offer(d *shadowdiffv1.ResponseDigest, now time.Time, closed []closedReq) (offerResult, *pendingReq, []closedReq) {
+	if r, ok := p.pending[d.PairingKey]; ok {
+		if r.has(d.Role) {
+			r.dups[d.Role]++
+			return offerDuplicate, r, closed
+		}
+		r.digests[d.Role] = d
+		if p.complete(r) {
+			p.remove(r, now)
+			return offerCompleted, r, append(closed, closedReq{r, closedComplete})
+		}
+		return offerPending, r, closed
+	}
+	if rec, ok := p.recent[d.PairingKey]; ok && now.Before(rec.expires) {
+		if rec.roles[d.Role] {
+			dup := &pendingReq{key: d.PairingKey}
+			dup.digests[primary] = rec.first
+			return offerDuplicate, dup, closed
+		}
+		return offerLate, nil, closed
+	}
+	r := &pendingReq{key: d.PairingKey, arrival: now}
+	r.digests[d.Role] = d
+	if p.complete(r) {
+		p.remember(r, now)
+		return offerCompleted, r, append(closed, closedReq{r, closedComplete})
+	}
+	for p.maxPending > 0 && len(p.pending) >= p.maxPending {
+		old := heap.Pop(&p.expiry).(*pendingReq)
+		delete(p.pending, old.key)
+		p.remember(old, now)
+		closed = append(closed, closedReq{old, closedEvicted})
+	}
+	p.add(r)
+	return offerPending, r, closed
+}
+
+// restore re-adds a pending digest loaded from the store after a restart.
+// It reports false for a second digest of the same role.
+func (p *pairer) restore(d *shadowdiffv1.ResponseDigest, arrival time.Time) bool {
+	r, ok := p.pending[d.PairingKey]
+	if !ok {
+		r = &pendingReq{key: d.PairingKey, arrival: arrival}
+		p.add(r)
+	}
+	if r.has(d.Role) {
+		return false
+	}
+	r.digests[d.Role] = d
+	if arrival.Before(r.arrival) {
+		r.arrival = arrival
+		heap.Fix(&p.expiry, r.index)
+	}
+	return true
+}
+
+// expire closes the requests whose window ended by now.
+func (p *pairer) expire(now time.Time, closed []closedReq) []closedReq {
+	for len(p.expiry) > 0 && !now.Before(p.expiry[0].arrival.Add(p.window)) {
+		r := heap.Pop(&p.expiry).(*pendingReq)
+		delete(p.pending, r.key)
+		p.remember(r, now)
+		closed = append(closed, closedReq{r, closedExpired})
+	}
+	for len(p.recentOrder) > 0 && !now.Before(p.recentOrder[0].expires) {
+		k := p.recentOrder[0]
+		p.recentOrder = p.recentOrder[1:]
+		if rec, ok := p.recent[k.key]; ok && !now.Before(rec.expires) {
+			delete(p.recent, k.key)
+		}
+	}
+	return closed
+}
+
+// nextExpiry returns when the oldest pending request's window ends.
+func (p *pairer) nextExpiry() (time.Time, bool) {
+	if len(p.expiry) == 0 {
+		return time.Time{}, false
+	}
+	return p.expiry[0].arrival.Add(p.window), true
+}
+
+func (p *pairer) add(r *pendingReq) {
+	p.pending[r.key] = r
+	heap.Push(&p.expiry, r)
+}
+
+func (p *pairer) remove(r *pendingReq, now time.Time) {
+	heap.Remove(&p.expiry, r.index)
+	delete(p.pending, r.key)
+	p.remember(r, now)
+}
+
+// remember keeps a closed key for one window after now, bounded like pending.
+func (p *pairer) remember(r *pendingReq, now time.Time) {
+	if p.maxPending > 0 && len(p.recent) >= p.maxPending && len(p.recentOrder) > 0 {
+		delete(p.recent, p.recentOrder[0].key)
+		p.recentOrder = p.recentOrder[1:]
+	}
+	rec := recentReq{first: r.first(), expires: now.Add(p.window)}
+	for role, d := range r.digests {
+		rec.roles[role] = d != nil
+	}
+	p.recent[r.key] = rec
+	p.recentOrder = append(p.recentOrder, recentKey{r.key, rec.expires})
+}
+
+// expiryHeap orders pending requests by arrival.
+type expiryHeap []*pendingReq
+
+func (h expiryHeap) Len() int { return len(h) }
+func (h expiryHeap) Less(i, j int) bool {
+	if !h[i].arrival.Equal(h[j].arrival) {
+		return h[i].arrival.Before(h[j].arrival)
+	}
+	return h[i].key < h[j].key
+}
+func (h expiryHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *expiryHeap) Push(x any) {
+	r := x.(*pendingReq)
+	r.index = len(*h)
+	*h = append(*h, r)
+}
+func (h *expiryHeap) Pop() any {
+	old := *h
+	r := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	r.index = -1
+	return r
+}
