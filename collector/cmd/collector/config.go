@@ -63,6 +63,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log `format`: json or text")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGINT/SIGTERM, how long open calls may take to finish before they are cancelled")
+	fs.Lookup("log-level").DefValue = "info"
 	fs.Usage = func() { printUsage(fs) }
 
 	// Environment first, so the command line wins.

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := parseConfig(nil, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config{
+		grpcAddr: ":9090", httpAddr: ":9091", dataDir: "./shadowdiff-data", pairWindow: 30 * time.Second,
+		maxPending: 100000, retention: 168 * time.Hour, samplesPerField: 20, confidence: 0.99, minSamples: 200,
+		maxBatchDigests: 1024, maxRecvBytes: 16777216, logLevel: slog.LevelInfo, logFormat: "json",
+		shutdownTimeout: 20 * time.Second,
+	}
+	if *c != want {
+		t.Errorf("defaults = %+v\nwant       %+v", *c, want)
+	}
+}
+
+func TestConfigEnvironmentAndFlags(t *testing.T) {
+	c, err := parseConfig(
+		[]string{"--pair-window", "2s", "--min-samples", "100", "--log-format", "text"},
+		env(map[string]string{
+			"SHADOWDIFF_PAIR_WINDOW":    "5s", // the flag wins
+			"SHADOWDIFF_DATA_DIR":       "/var/lib/shadowdiff",
+			"SHADOWDIFF_MAX_RECV_BYTES": "4MiB",
+			"SHADOWDIFF_LOG_LEVEL":      "debug",
+			"SHADOWDIFF_CONFIDENCE":     "0.95",
+		}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.pairWindow != 2*time.Second || c.minSamples != 100 || c.logFormat != "text" {
+		t.Errorf("flags not applied: %+v", *c)
+	}
+	if c.dataDir != "/var/lib/shadowdiff" || c.maxRecvBytes != 4<<20 || c.logLevel != slog.LevelDebug || c.confidence != 0.95 {
+		t.Errorf("environment not applied: %+v", *c)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--confidence", "1"}, nil, "--confidence must be between 0 and 1"},
+		{[]string{"--tls-cert", "c.pem"}, nil, "--tls-cert and --tls-key go together"},
+		{[]string{"--tls-client-ca", "ca.pem"}, nil, "--tls-client-ca needs --tls-cert"},
+		{[]string{"--log-format", "xml"}, nil, "--log-format must be json or text"},
+		{[]string{"--log-level", "loud"}, nil, "log-level"},
+		{[]string{"--max-recv-bytes", "12XB"}, nil, "not a size in bytes"},
+		{[]string{"--max-recv-bytes", "100"}, nil, "at least 1KiB"},
+		{[]string{"--pair-window", "0s", "--min-samples", "0"}, nil, "--min-samples must be positive"},
+		{[]string{"extra"}, nil, `unexpected argument "extra"`},
+		{nil, map[string]string{"SHADOWDIFF_MAX_PENDING": "lots"}, `environment SHADOWDIFF_MAX_PENDING="lots"`},
+	} {
+		_, err := parseConfig(c.args, env(c.env), &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("parseConfig(%q, %v) = %v, want an error containing %q", c.args, c.env, err, c.want)
+		}
+	}
+}
+
+func TestHelpNamesEveryFlagAndVariable(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"--help"}, env(nil), &out); code != 0 {
+		t.Fatalf("--help exit code %d, want 0", code)
+	}
+	for _, name := range []string{"grpc-addr", "http-addr", "data-dir", "pair-window", "max-pending", "retention",
+		"samples-per-field", "confidence", "min-samples", "max-batch-digests", "max-recv-bytes", "tls-cert", "tls-key",
+		"tls-client-ca", "log-level", "log-format", "shutdown-timeout"} {
+		if !strings.Contains(out.String(), "--"+name+" ") || !strings.Contains(out.String(), envName(name)) {
+			t.Errorf("--help does not explain --%s with %s:\n%s", name, envName(name), out.String())
+		}
+	}
+	if code := run([]string{"--bogus"}, env(nil), &out); code != 2 {
+		t.Errorf("unknown flag: exit code %d, want 2", code)
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]byteSize{"1024": 1024, "16MiB": 16 << 20, "512 KiB": 512 << 10, "1GiB": 1 << 30, "2048B": 2048} {
+		var b byteSize
+		if err := b.Set(in); err != nil || b != want {
+			t.Errorf("Set(%q) = %d, %v; want %d", in, b, err, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "1.5MiB", "3GiB", "16MB"} {
+		var b byteSize
+		if err := b.Set(in); err == nil {
+			t.Errorf("Set(%q) = %d, want an error", in, b)
+		}
+	}
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+type addrs struct{ grpc, http net.Addr }
+
+// startCollector runs serve in-process on loopback ports and returns its
+// addresses and a function that stops it and returns serve's error.
+func startCollector(t *testing.T, args ...string) (addrs, func() error) {
+	t.Helper()
+	cfg, err := parseConfig(append([]string{"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+		"--data-dir", t.TempDir()}, args...), env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan addrs, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, cfg, slog.New(slog.DiscardHandler), func() {}, func(g, h net.Addr) { ready <- addrs{g, h} })
+	}()
+	select {
+	case a := <-ready:
+		stopped := false
+		stop := func() error {
+			if stopped {
+				return nil
+			}
+			stopped = true
+			cancel()
+			return <-done
+		}
+		t.Cleanup(func() { stop() })
+		return a, stop
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve: %v", err)
+		return addrs{}, nil
+	}
+}
+
+func checkHealth(ctx context.Context, addr string, creds credentials.TransportCredentials) (healthpb.HealthCheckResponse_ServingStatus, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	return resp.GetStatus(), err
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+func TestServeAndShutdown(t *testing.T) {
+	a, stop := startCollector(t, "--pair-window", "2s", "--min-samples", "100")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if st, err := checkHealth(ctx, a.grpc.String(), insecure.NewCredentials()); err != nil || st != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("gRPC health = %v, %v", st, err)
+	}
+	base := "http://" + a.http.String()
+	if code, body := get(t, base+"/healthz"); code != http.StatusOK || body != "ok\n" {
+		t.Errorf("/healthz = %d %q", code, body)
+	}
+	code, body := get(t, base+"/metrics")
+	if code != http.StatusOK || !strings.Contains(body, "shadowdiff_server_ingest_batches_total") || !strings.Contains(body, "go_goroutines") {
+		t.Errorf("/metrics = %d, missing the server's or Go's metrics:\n%.2000s", code, body)
+	}
+	if code, body := get(t, base+"/"); code != http.StatusOK || !strings.Contains(body, "<html") {
+		t.Errorf("console at / = %d %.200q", code, body)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("serve returned %v after a signal", err)
+	}
+	if _, err := net.Dial("tcp", a.grpc.String()); err == nil {
+		t.Error("gRPC listener still open after shutdown")
+	}
+}
+
+func TestServeFailsOnBusyPort(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cfg, err := parseConfig([]string{"--grpc-addr", l.Addr().String(), "--http-addr", "", "--data-dir", t.TempDir()}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = serve(context.Background(), cfg, slog.New(slog.DiscardHandler), func() {}, nil)
+	if err == nil || !strings.Contains(err.Error(), "listen on --grpc-addr") {
+		t.Errorf("serve on a busy port = %v, want a listen error", err)
+	}
+}
+
+func TestMutualTLS(t *testing.T) {
+	pki := newTestPKI(t)
+	a, _ := startCollector(t, "--tls-cert", pki.serverCert, "--tls-key", pki.serverKey, "--tls-client-ca", pki.caFile)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	withCert := credentials.NewTLS(&tls.Config{RootCAs: pki.pool, Certificates: []tls.Certificate{pki.client}, ServerName: "localhost"})
+	if st, err := checkHealth(ctx, a.grpc.String(), withCert); err != nil || st != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health with a client certificate = %v, %v", st, err)
+	}
+	noCert := credentials.NewTLS(&tls.Config{RootCAs: pki.pool, ServerName: "localhost"})
+	if _, err := checkHealth(ctx, a.grpc.String(), noCert); err == nil {
+		t.Error("health without a client certificate succeeded; want a handshake failure")
+	}
+	if _, err := checkHealth(ctx, a.grpc.String(), insecure.NewCredentials()); err == nil {
+		t.Error("plaintext health succeeded on a TLS listener")
+	}
+}
