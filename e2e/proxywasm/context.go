@@ -13,6 +13,7 @@ type stream struct {
 	deleted     bool // proxy_on_delete ran (or the VM is gone)
 	pendingDone bool // proxy_on_done returned false: waiting for proxy_done
 	logPhase    bool // inside proxy_on_log: maps are read-only
+	ended       bool // the filter was destroyed: callbacks are gone
 
 	// maps are the header maps the guest may use now, indexed by mapType
 	// 0..3; nil when Envoy would hold a null pointer.
@@ -59,7 +60,7 @@ func takeActions(ss []*stream) []streamActions {
 	for _, s := range ss {
 		a := s.pending
 		s.pending = actions{}
-		if s.deleted || a.empty() {
+		if s.deleted || s.ended || a.empty() {
 			continue
 		}
 		out = append(out, streamActions{cb: s.cb, a: a})

@@ -1,23 +1,248 @@
 package proxywasm
 
-import "github.com/shadowdiff/shadowdiff/e2e/httpfilter"
+import (
+	"github.com/tetratelabs/wazero/api"
 
-// NewFilter returns the filter of one stream, bound to one VM for its life.
+	"github.com/shadowdiff/shadowdiff/e2e/httpfilter"
+)
+
+// callbackKind tells which stop status a failed or answered callback returns.
+type callbackKind int
+
+const (
+	kindHeaders callbackKind = iota
+	kindData
+	kindTrailers
+)
+
+func (k callbackKind) stop() httpfilter.Status {
+	if k == kindData {
+		return httpfilter.StopNoBuffer
+	}
+	return httpfilter.StopIteration
+}
+
+// NewFilter returns the filter of one stream. Streams are spread over the
+// plugin's VMs round robin and stay on one VM for their whole life.
 func (p *Plugin) NewFilter(cb httpfilter.Callbacks) httpfilter.Filter {
-	return passthrough{}
+	n := p.next.Add(1) - 1
+	return &filter{v: p.vms[int(n%uint32(len(p.vms)))], cb: cb}
 }
 
-type passthrough struct{}
+// filter is the per-stream httpfilter.Filter: it calls the guest's stream
+// callbacks on its VM and applies Envoy's status conversions and failure
+// policy.
+type filter struct {
+	v  *vm
+	cb httpfilter.Callbacks
+	s  *stream
+	// failed is set once the stream has been answered 503 (fail closed).
+	failed bool
+}
 
-func (passthrough) DecodeHeaders(*httpfilter.Headers, bool) httpfilter.Status {
-	return httpfilter.Continue
+var _ httpfilter.Filter = (*filter)(nil)
+
+// begin creates the stream context on first use (proxy_on_context_create
+// just before the first callback, as Envoy's onCreate). v.mu must be held.
+// It reports false when the VM cannot run the stream.
+func (f *filter) begin() (*stream, bool) {
+	v := f.v
+	if v.failed.Load() || v.closed {
+		return nil, false
+	}
+	if f.s == nil {
+		s := &stream{id: v.newContextID(), v: v, cb: f.cb}
+		v.streams[s.id] = s
+		f.s = s
+		if v.fns.onContextCreate != nil {
+			if _, err := v.call(v.newFrame(s.id), v.fns.onContextCreate, uint64(s.id), uint64(v.rootID)); err != nil {
+				return nil, false
+			}
+		}
+		s.created = true
+	}
+	if f.s.ended || f.s.deleted {
+		return nil, false
+	}
+	return f.s, true
 }
-func (passthrough) DecodeData(*httpfilter.Buffer, bool) httpfilter.Status { return httpfilter.Continue }
-func (passthrough) DecodeTrailers(*httpfilter.Headers) httpfilter.Status  { return httpfilter.Continue }
-func (passthrough) EncodeHeaders(*httpfilter.Headers, bool) httpfilter.Status {
-	return httpfilter.Continue
+
+// fail applies the failure policy: pass through under FailOpen, else answer
+// 503 once and let that reply pass through this filter afterwards.
+func (f *filter) fail(kind callbackKind) httpfilter.Status {
+	if f.v.p.cfg.FailOpen || f.failed {
+		return httpfilter.Continue
+	}
+	f.failed = true
+	f.cb.SendLocalReply(failStreamStatus, nil, nil, failStreamDetails)
+	return kind.stop()
 }
-func (passthrough) EncodeData(*httpfilter.Buffer, bool) httpfilter.Status { return httpfilter.Continue }
-func (passthrough) EncodeTrailers(*httpfilter.Headers) httpfilter.Status  { return httpfilter.Continue }
-func (passthrough) Log()                                                  {}
-func (passthrough) Destroy()                                              {}
+
+// run calls fn (if exported) for the stream and converts the result. set
+// exposes the callback's map or buffer before the call; clear hides it
+// again when the callback continues.
+func (f *filter) run(kind callbackKind, dir streamType, fn api.Function, args func(*stream) []uint64,
+	convert func(uint64) httpfilter.Status, set, clear func(*stream)) httpfilter.Status {
+	v := f.v
+	v.mu.Lock()
+	s, ok := f.begin()
+	if !ok {
+		ended := f.s != nil && (f.s.ended || f.s.deleted)
+		v.mu.Unlock()
+		if ended {
+			return httpfilter.Continue
+		}
+		return f.fail(kind)
+	}
+	set(s)
+	st := httpfilter.Continue
+	fr := v.newFrame(s.id)
+	if fn != nil {
+		raw, err := v.call(fr, fn, args(s)...)
+		if err != nil {
+			v.mu.Unlock()
+			return f.fail(kind)
+		}
+		st = convert(raw)
+	}
+	if st == httpfilter.Continue {
+		clear(s)
+	}
+	own := s.pending
+	s.pending = actions{}
+	others := takeActions(fr.touched)
+	v.mu.Unlock()
+
+	for _, a := range others {
+		a.apply()
+	}
+	switch {
+	case own.localReply != nil:
+		r := own.localReply
+		f.cb.SendLocalReply(r.status, r.body, r.headers, r.details)
+		return kind.stop()
+	case own.reset:
+		f.cb.ResetStream()
+		return kind.stop()
+	}
+	if own.resume[dir] {
+		st = httpfilter.Continue
+	}
+	if other := 1 - dir; own.resume[other] {
+		if other == streamHTTPRequest {
+			f.cb.ContinueDecoding()
+		} else {
+			f.cb.ContinueEncoding()
+		}
+	}
+	return st
+}
+
+func boolArg(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (f *filter) headers(dir streamType, t mapType, fn api.Function, h *httpfilter.Headers, eos bool) httpfilter.Status {
+	return f.run(kindHeaders, dir, fn,
+		func(s *stream) []uint64 { return []uint64{uint64(s.id), uint64(len(h.Fields)), boolArg(eos)} },
+		convertHeaders,
+		func(s *stream) { s.maps[t], s.seen[t] = h, h },
+		func(s *stream) { s.maps[t] = nil })
+}
+
+func (f *filter) data(dir streamType, fn api.Function, b *httpfilter.Buffer, eos bool) httpfilter.Status {
+	return f.run(kindData, dir, fn,
+		func(s *stream) []uint64 { return []uint64{uint64(s.id), uint64(len(b.Data)), boolArg(eos)} },
+		convertData,
+		func(s *stream) { s.bodies[dir] = b },
+		func(s *stream) { s.bodies[dir] = nil })
+}
+
+func (f *filter) trailers(dir streamType, t mapType, fn api.Function, h *httpfilter.Headers) httpfilter.Status {
+	return f.run(kindTrailers, dir, fn,
+		func(s *stream) []uint64 { return []uint64{uint64(s.id), uint64(len(h.Fields))} },
+		convertTrailers,
+		func(s *stream) { s.maps[t], s.seen[t] = h, h },
+		func(s *stream) { s.maps[t] = nil })
+}
+
+func (f *filter) DecodeHeaders(h *httpfilter.Headers, eos bool) httpfilter.Status {
+	return f.headers(streamHTTPRequest, mapRequestHeaders, f.v.fns.onRequestHeaders, h, eos)
+}
+
+func (f *filter) DecodeData(b *httpfilter.Buffer, eos bool) httpfilter.Status {
+	return f.data(streamHTTPRequest, f.v.fns.onRequestBody, b, eos)
+}
+
+func (f *filter) DecodeTrailers(t *httpfilter.Headers) httpfilter.Status {
+	return f.trailers(streamHTTPRequest, mapRequestTrailers, f.v.fns.onRequestTrailers, t)
+}
+
+func (f *filter) EncodeHeaders(h *httpfilter.Headers, eos bool) httpfilter.Status {
+	return f.headers(streamHTTPResponse, mapResponseHeaders, f.v.fns.onResponseHeaders, h, eos)
+}
+
+func (f *filter) EncodeData(b *httpfilter.Buffer, eos bool) httpfilter.Status {
+	return f.data(streamHTTPResponse, f.v.fns.onResponseBody, b, eos)
+}
+
+func (f *filter) EncodeTrailers(t *httpfilter.Headers) httpfilter.Status {
+	return f.trailers(streamHTTPResponse, mapResponseTrailers, f.v.fns.onResponseTrailers, t)
+}
+
+// Log calls proxy_on_log in the access-log phase, creating the context first
+// if the stream never reached a callback (a local reply, for instance).
+// Envoy runs the access log before destroying the filter; a Log after
+// Destroy is ignored.
+func (f *filter) Log() {
+	v := f.v
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	s, ok := f.begin()
+	if !ok || v.fns.onLog == nil {
+		return
+	}
+	s.logPhase = true
+	fr := v.newFrame(s.id)
+	_, _ = v.call(fr, v.fns.onLog, uint64(s.id))
+	s.logPhase = false
+	// Actions requested in the access-log phase have nothing left to act on.
+	s.pending = actions{}
+}
+
+// Destroy calls proxy_on_done and, unless it returned false (the module
+// then calls proxy_done later), proxy_on_delete.
+func (f *filter) Destroy() {
+	v := f.v
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	s := f.s
+	if s == nil || s.ended {
+		return
+	}
+	s.ended = true
+	s.maps = [4]*httpfilter.Headers{}
+	s.bodies = [2]*httpfilter.Buffer{}
+	s.pending = actions{}
+	if v.failed.Load() || v.closed {
+		s.deleted = true
+		delete(v.streams, s.id)
+		return
+	}
+	if v.fns.onDone != nil {
+		done, err := v.call(v.newFrame(s.id), v.fns.onDone, uint64(s.id))
+		if err != nil {
+			s.deleted = true
+			delete(v.streams, s.id)
+			return
+		}
+		if uint32(done) == 0 {
+			s.pendingDone = true
+			return
+		}
+	}
+	v.deleteStream(s)
+}
