@@ -1,0 +1,91 @@
+// Package abi binds the plugin to the Proxy-Wasm ABI v0.2.1 as Envoy
+// implements it: host functions are imported from "env" with
+// //go:wasmimport, callbacks are exported with //go:wasmexport. The bindings
+// are only compiled for GOOS=wasip1; the encoders in this file are portable
+// and tested natively.
+package abi
+
+import (
+	"encoding/binary"
+	"errors"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// encodeMap serializes header pairs in the ABI's map format: a u32 count,
+// then (u32 key length, u32 value length) per pair, then each key and value
+// followed by a NUL.
+func encodeMap(pairs [][2]string) []byte {
+	size := 4 + 8*len(pairs)
+	for _, p := range pairs {
+		size += len(p[0]) + len(p[1]) + 2
+	}
+	b := make([]byte, 4+8*len(pairs), size)
+	binary.LittleEndian.PutUint32(b, uint32(len(pairs)))
+	for i, p := range pairs {
+		binary.LittleEndian.PutUint32(b[4+8*i:], uint32(len(p[0])))
+		binary.LittleEndian.PutUint32(b[8+8*i:], uint32(len(p[1])))
+	}
+	for _, p := range pairs {
+		b = append(b, p[0]...)
+		b = append(b, 0)
+		b = append(b, p[1]...)
+		b = append(b, 0)
+	}
+	return b
+}
+
+var errBadMap = errors.New("malformed header map from host")
+
+// decodeMap parses the ABI's map format; an empty input is an empty map.
+func decodeMap(b []byte) ([][2]string, error) {
+	if len(b) <= 1 {
+		return nil, nil
+	}
+	if len(b) < 4 {
+		return nil, errBadMap
+	}
+	n := int(binary.LittleEndian.Uint32(b))
+	if n > (len(b)-4)/8 {
+		return nil, errBadMap
+	}
+	data := 4 + 8*n
+	out := make([][2]string, n)
+	for i := range n {
+		kl := int(binary.LittleEndian.Uint32(b[4+8*i:]))
+		vl := int(binary.LittleEndian.Uint32(b[8+8*i:]))
+		if kl+vl+2 > len(b)-data || kl < 0 || vl < 0 {
+			return nil, errBadMap
+		}
+		out[i][0] = string(b[data : data+kl])
+		data += kl + 1
+		out[i][1] = string(b[data : data+vl])
+		data += vl + 1
+	}
+	return out, nil
+}
+
+// propertyPath joins property segments with NULs, as Envoy expects.
+func propertyPath(segments []string) []byte {
+	var b []byte
+	for i, s := range segments {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, s...)
+	}
+	return b
+}
+
+// grpcService encodes envoy.config.core.v3.GrpcService{envoy_grpc:
+// {cluster_name: cluster}}. Envoy also takes a bare cluster name, but only
+// when the bytes fail to parse as a GrpcService; the encoded form is never
+// misread.
+func grpcService(cluster string) []byte {
+	var inner []byte
+	inner = protowire.AppendTag(inner, 1, protowire.BytesType)
+	inner = protowire.AppendString(inner, cluster)
+	var out []byte
+	out = protowire.AppendTag(out, 1, protowire.BytesType)
+	return protowire.AppendBytes(out, inner)
+}

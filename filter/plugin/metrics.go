@@ -1,0 +1,79 @@
+package plugin
+
+import "fmt"
+
+// Drop and not-digested reasons; each has its own counter next to the total.
+const (
+	DropQueueFull    = "queue_full"
+	DropStreamClosed = "stream_closed"
+	DropAckTimeout   = "ack_timeout"
+	DropRejected     = "rejected"
+	DropTooLarge     = "too_large"
+
+	NotDigestedNoPairingKey = "no_pairing_key"
+	NotDigestedRole         = "wrong_direction" // a shadow at a primary, or live traffic at a shadow
+)
+
+// metrics are the counters the plugin defines; Envoy shows them as
+// wasmcustom.shadowdiff.*.
+type metrics struct {
+	host                                  Host
+	sent, bytesSent, dropped              Counter
+	shadowRequests, sideEffectsBlocked    Counter
+	streamReconnects, configErrors, acked Counter
+	byReason                              map[string]Counter
+}
+
+func newMetrics(h Host) (*metrics, error) {
+	m := &metrics{host: h, byReason: map[string]Counter{}}
+	for _, c := range []struct {
+		name string
+		dst  *Counter
+	}{
+		{"shadowdiff.digests_sent", &m.sent},
+		{"shadowdiff.digests_acknowledged", &m.acked},
+		{"shadowdiff.bytes_sent", &m.bytesSent},
+		{"shadowdiff.digests_dropped", &m.dropped},
+		{"shadowdiff.shadow_requests", &m.shadowRequests},
+		{"shadowdiff.side_effects_blocked", &m.sideEffectsBlocked},
+		{"shadowdiff.stream_reconnects", &m.streamReconnects},
+		{"shadowdiff.config_errors", &m.configErrors},
+	} {
+		ctr, err := h.DefineCounter(c.name)
+		if err != nil {
+			return nil, fmt.Errorf("define metric %s: %w", c.name, err)
+		}
+		*c.dst = ctr
+	}
+	return m, nil
+}
+
+// reason returns the counter "<prefix>.<reason>", defined on first use.
+func (m *metrics) reason(prefix, reason string) Counter {
+	name := prefix + "." + reason
+	if c, ok := m.byReason[name]; ok {
+		return c
+	}
+	c, err := m.host.DefineCounter(name)
+	if err != nil {
+		c = discard{}
+	}
+	m.byReason[name] = c
+	return c
+}
+
+func (m *metrics) drop(reason string, n int) {
+	if n <= 0 {
+		return
+	}
+	m.dropped.Add(uint64(n))
+	m.reason("shadowdiff.digests_dropped", reason).Add(uint64(n))
+}
+
+func (m *metrics) notDigested(reason string) {
+	m.reason("shadowdiff.not_digested", reason).Add(1)
+}
+
+type discard struct{}
+
+func (discard) Add(uint64) {}

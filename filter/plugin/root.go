@@ -1,0 +1,163 @@
+package plugin
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/shadowdiff/shadowdiff/filter/config"
+	"github.com/shadowdiff/shadowdiff/filter/digest"
+	"github.com/shadowdiff/shadowdiff/filter/wire"
+)
+
+// defaultKey is used when no hash key is configured. It is public, so hashes
+// of guessable values (small ids, enums) can be reversed by anyone holding
+// the collector's data; the plugin warns when it falls back to it.
+const defaultKey = "shadowdiff-default-key-set-SHADOWDIFF_HASH_KEY"
+
+// Root is one plugin instance: the configuration, the sender and the
+// counters every stream of the VM shares.
+type Root struct {
+	host     Host
+	now      func() time.Time
+	cfg      *config.Config
+	role     wire.Role
+	workload wire.Workload
+	key      digest.Key
+	body     digest.BodyOptions
+	headers  digest.HeaderOptions
+	metrics  *metrics
+	sender   *sender
+}
+
+// NewRoot makes a plugin instance on host. now may be nil (time.Now).
+func NewRoot(host Host, now func() time.Time) *Root {
+	if now == nil {
+		now = time.Now
+	}
+	return &Root{host: host, now: now}
+}
+
+// OnConfigure parses the plugin configuration and starts the sender. An
+// error refuses the configuration: the proxy does not start the plugin.
+func (r *Root) OnConfigure(data []byte) error {
+	m, err := newMetrics(r.host)
+	if err != nil {
+		return err
+	}
+	r.metrics = m
+	cfg, err := config.Parse(data)
+	if err != nil {
+		m.configErrors.Add(1)
+		r.host.Log(LogCritical, err.Error())
+		return err
+	}
+	r.cfg = cfg
+	r.role = map[string]wire.Role{config.RolePrimary: wire.RolePrimary, config.RoleSecondary: wire.RoleSecondary, config.RoleCandidate: wire.RoleCandidate}[cfg.Role]
+
+	secret := cfg.HashKey
+	if secret == "" && cfg.HashKeyEnv != "" {
+		secret = os.Getenv(cfg.HashKeyEnv)
+		if secret != "" && len(secret) < 16 {
+			err := fmt.Errorf("shadowdiff plugin config: hash_key_env: $%s holds %d bytes, want at least 16", cfg.HashKeyEnv, len(secret))
+			m.configErrors.Add(1)
+			r.host.Log(LogCritical, err.Error())
+			return err
+		}
+	}
+	if secret == "" {
+		secret = defaultKey
+		r.host.Log(LogWarn, "shadowdiff: no hash key (hash_key, or $"+cfg.HashKeyEnv+"): using the public default key; "+
+			"hashes of guessable values can be reversed. Give every role the same secret key.")
+	}
+	r.key = digest.NewKey([]byte(secret))
+	r.workload = r.resolveWorkload()
+	r.body = digest.BodyOptions{
+		MaxDecodedBytes: cfg.Body.MaxDecodedBytes,
+		JSON: digest.JSONOptions{Key: r.key, MaxFields: cfg.Body.MaxFields,
+			Raw: func(p string) bool { return cfg.RawAllowed(bodyField(p)) }},
+	}
+	exclude := cfg.Headers.Exclude
+	if len(exclude) == 0 {
+		exclude = digest.DefaultExcludedHeaders
+	}
+	r.headers = digest.HeaderOptions{Key: r.key, Include: cfg.Headers.Include, Exclude: exclude,
+		Raw: func(name string) bool { return cfg.RawAllowed("headers." + name) }}
+
+	r.sender = newSender(r.host, cfg, m, r.now)
+	tick := time.Duration(cfg.Batch.FlushInterval)
+	if b := time.Duration(cfg.Reconnect.InitialBackoff); b < tick {
+		tick = b
+	}
+	if err := r.host.SetTickPeriod(max(tick, 10*time.Millisecond)); err != nil {
+		return fmt.Errorf("set tick period: %w", err)
+	}
+	r.host.Log(LogInfo, fmt.Sprintf("shadowdiff: %s sidecar of %s/%s (%s) sending digests to cluster %q",
+		cfg.Role, r.workload.Namespace, r.workload.Name, r.workload.Version, cfg.Collector.Cluster))
+	return nil
+}
+
+// bodyField maps a body-relative digest path to the query namespace.
+func bodyField(p string) string {
+	switch {
+	case p == "":
+		return "body"
+	case strings.HasPrefix(p, "[]"):
+		return "body" + p
+	}
+	return "body." + p
+}
+
+// resolveWorkload fills what the config leaves out from the node metadata
+// Istio gives every sidecar.
+func (r *Root) resolveWorkload() wire.Workload {
+	w := wire.Workload{Name: r.cfg.Workload.Name, Namespace: r.cfg.Workload.Namespace,
+		Version: r.cfg.Workload.Version, Instance: r.cfg.Workload.Instance}
+	prop := func(path ...string) string {
+		v, _ := r.host.Property(path...)
+		return string(v)
+	}
+	if w.Name == "" {
+		w.Name = prop("xds", "node", "metadata", "WORKLOAD_NAME")
+	}
+	if w.Namespace == "" {
+		w.Namespace = prop("xds", "node", "metadata", "NAMESPACE")
+	}
+	if w.Version == "" {
+		w.Version = prop("xds", "node", "metadata", "LABELS", "version")
+	}
+	if w.Instance == "" {
+		if w.Instance = prop("xds", "node", "metadata", "NAME"); w.Instance == "" {
+			w.Instance = prop("xds", "node", "id")
+		}
+	}
+	w.PluginName = prop("plugin_name")
+	return w
+}
+
+// OnTick flushes batches and reconnects.
+func (r *Root) OnTick() {
+	if r.sender != nil {
+		r.sender.tick()
+	}
+}
+
+// OnStreamMessage delivers a message of the collector stream.
+func (r *Root) OnStreamMessage(id uint32, msg []byte) {
+	if r.sender != nil {
+		r.sender.onMessage(id, msg)
+	}
+}
+
+// OnStreamClose reports the end of the collector stream.
+func (r *Root) OnStreamClose(id uint32, grpcStatus int32, message string) {
+	if r.sender != nil {
+		r.sender.onClose(id, grpcStatus, message)
+	}
+}
+
+// NewStream starts the per-request state of one HTTP stream.
+func (r *Root) NewStream() *Stream {
+	return &Stream{root: r}
+}

@@ -1,0 +1,228 @@
+package plugin
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/shadowdiff/shadowdiff/filter/config"
+	"github.com/shadowdiff/shadowdiff/filter/wire"
+)
+
+// maxInflight bounds batches sent but not yet acknowledged: with the queue
+// bounds, it caps the memory a slow collector can make the plugin hold.
+const maxInflight = 8
+
+// grpcUnavailable is the status a broken stream reports.
+const grpcUnavailable = 14
+
+// sender queues encoded digests, batches them onto one long-lived gRPC
+// stream to the collector, and drops (and counts) what it cannot deliver.
+// It never blocks: the proxy's request path only ever enqueues.
+type sender struct {
+	host    Host
+	cfg     *config.Config
+	metrics *metrics
+	now     func() time.Time
+
+	queue      [][]byte
+	queueBytes int
+	// dropped since the last batch sent: reported in DigestBatch.dropped.
+	unreported uint64
+
+	open      bool
+	streamID  uint32
+	sequence  uint64
+	inflight  map[uint64]inflightBatch
+	backoff   time.Duration
+	nextDial  time.Time
+	lastFlush time.Time
+	loggedErr time.Time
+}
+
+type inflightBatch struct {
+	digests int
+	sent    time.Time
+}
+
+func newSender(h Host, cfg *config.Config, m *metrics, now func() time.Time) *sender {
+	return &sender{host: h, cfg: cfg, metrics: m, now: now, inflight: map[uint64]inflightBatch{},
+		backoff: time.Duration(cfg.Reconnect.InitialBackoff), lastFlush: now()}
+}
+
+// enqueue takes one encoded ResponseDigest; it drops it when the queue is full.
+func (s *sender) enqueue(d []byte) {
+	size := wire.BatchDigestSize(len(d))
+	switch {
+	case size > s.cfg.Batch.MaxBytes:
+		s.metrics.drop(DropTooLarge, 1)
+		s.unreported++
+		return
+	case len(s.queue) >= s.cfg.Queue.MaxDigests || s.queueBytes+size > s.cfg.Queue.MaxBytes:
+		s.metrics.drop(DropQueueFull, 1)
+		s.unreported++
+		return
+	}
+	s.queue = append(s.queue, d)
+	s.queueBytes += size
+	if len(s.queue) >= s.cfg.Batch.MaxDigests || s.queueBytes >= s.cfg.Batch.MaxBytes {
+		s.flush()
+	}
+}
+
+func (s *sender) tick() {
+	now := s.now()
+	s.expireInflight(now)
+	if len(s.queue) > 0 && now.Sub(s.lastFlush) >= time.Duration(s.cfg.Batch.FlushInterval) {
+		s.flush()
+	}
+}
+
+// flush sends as many full or partial batches as the in-flight bound allows.
+func (s *sender) flush() {
+	s.lastFlush = s.now()
+	if !s.open && !s.dial() {
+		return
+	}
+	for len(s.queue) > 0 && len(s.inflight) < maxInflight {
+		if !s.sendBatch() {
+			return
+		}
+	}
+}
+
+func (s *sender) sendBatch() bool {
+	s.sequence++
+	msg := wire.AppendBatchHeader(make([]byte, 0, min(s.queueBytes+16, s.cfg.Batch.MaxBytes+16)), s.sequence, s.unreported)
+	n := 0
+	for n < len(s.queue) && n < s.cfg.Batch.MaxDigests {
+		size := wire.BatchDigestSize(len(s.queue[n]))
+		if n > 0 && len(msg)+size > s.cfg.Batch.MaxBytes {
+			break
+		}
+		msg = wire.AppendBatchDigest(msg, s.queue[n])
+		s.queueBytes -= size
+		n++
+	}
+	batch := s.queue[:n]
+	s.queue = append(s.queue[:0:0], s.queue[n:]...)
+	if err := s.host.SendOnStream(s.streamID, msg); err != nil {
+		s.logErr(fmt.Sprintf("shadowdiff: send to collector: %v", err))
+		s.metrics.drop(DropStreamClosed, len(batch))
+		s.unreported += uint64(len(batch))
+		s.lost(uint32(s.streamID))
+		return false
+	}
+	s.unreported = 0
+	s.inflight[s.sequence] = inflightBatch{digests: len(batch), sent: s.now()}
+	s.metrics.sent.Add(uint64(len(batch)))
+	s.metrics.bytesSent.Add(uint64(len(msg)))
+	return true
+}
+
+// dial opens the stream unless a backoff is running.
+func (s *sender) dial() bool {
+	now := s.now()
+	if now.Before(s.nextDial) {
+		return false
+	}
+	var md []Header
+	if a := s.cfg.Collector.Authority; a != "" {
+		md = append(md, Header{":authority", a})
+	}
+	id, err := s.host.OpenStream(s.cfg.Collector.Cluster, "shadowdiff.v1.Collector", "Ingest", md)
+	if err != nil {
+		s.logErr(fmt.Sprintf("shadowdiff: open stream to collector cluster %q: %v", s.cfg.Collector.Cluster, err))
+		s.scheduleRedial()
+		return false
+	}
+	s.open, s.streamID = true, id
+	return true
+}
+
+func (s *sender) scheduleRedial() {
+	// Full jitter keeps a fleet of sidecars from reconnecting in step.
+	wait := time.Duration(rand.Int64N(int64(s.backoff))) + s.backoff/2
+	s.nextDial = s.now().Add(wait)
+	s.backoff = min(s.backoff*2, time.Duration(s.cfg.Reconnect.MaxBackoff))
+}
+
+func (s *sender) onMessage(id uint32, msg []byte) {
+	if !s.open || id != s.streamID {
+		return
+	}
+	ack, err := wire.ParseDigestAck(msg)
+	if err != nil {
+		s.logErr(fmt.Sprintf("shadowdiff: bad ack from collector: %v", err))
+		return
+	}
+	b, ok := s.inflight[ack.Sequence]
+	if !ok {
+		return
+	}
+	delete(s.inflight, ack.Sequence)
+	s.backoff = time.Duration(s.cfg.Reconnect.InitialBackoff) // the collector is healthy again
+	s.metrics.acked.Add(uint64(ack.Accepted))
+	if len(ack.Rejections) > 0 {
+		s.metrics.drop(DropRejected, len(ack.Rejections))
+		s.logErr(fmt.Sprintf("shadowdiff: collector rejected %d of %d digests, first: %s", len(ack.Rejections), b.digests, ack.Rejections[0].Reason))
+	}
+	if len(s.queue) > 0 && len(s.queue) >= s.cfg.Batch.MaxDigests {
+		s.flush()
+	}
+}
+
+func (s *sender) onClose(id uint32, status int32, message string) {
+	if !s.open || id != s.streamID {
+		return
+	}
+	s.logErr(fmt.Sprintf("shadowdiff: collector stream closed: grpc status %d: %s", status, message))
+	s.lost(id)
+}
+
+// lost forgets a broken stream: unacknowledged batches are dropped (the
+// collector may or may not have them; resending could double-count) and a
+// reconnect is scheduled.
+func (s *sender) lost(id uint32) {
+	n := 0
+	for _, b := range s.inflight {
+		n += b.digests
+	}
+	s.metrics.drop(DropStreamClosed, n)
+	s.unreported += uint64(n)
+	clear(s.inflight)
+	if s.open {
+		s.open = false
+		s.metrics.streamReconnects.Add(1)
+		_ = s.host.CloseStream(id)
+	}
+	s.scheduleRedial()
+}
+
+// expireInflight gives up on a collector that stopped acknowledging.
+func (s *sender) expireInflight(now time.Time) {
+	limit := time.Duration(s.cfg.Collector.Timeout)
+	for _, b := range s.inflight {
+		if now.Sub(b.sent) > limit {
+			s.logErr("shadowdiff: collector did not acknowledge within collector.timeout; reconnecting")
+			n := 0
+			for _, b := range s.inflight {
+				n += b.digests
+			}
+			s.metrics.drop(DropAckTimeout, n)
+			s.unreported += uint64(n)
+			clear(s.inflight)
+			s.lost(s.streamID)
+			return
+		}
+	}
+}
+
+// logErr rate-limits error logs to one per 10 s: a collector outage must
+// not flood the proxy's log.
+func (s *sender) logErr(msg string) {
+	if now := s.now(); now.Sub(s.loggedErr) >= 10*time.Second {
+		s.loggedErr = now
+		s.host.Log(LogWarn, msg)
+	}
+}

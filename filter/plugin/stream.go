@@ -1,0 +1,246 @@
+package plugin
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/shadowdiff/shadowdiff/filter/digest"
+	"github.com/shadowdiff/shadowdiff/filter/wire"
+)
+
+// safeMethods never change server state (RFC 9110 §9.2.1), so shadows may
+// serve them.
+var safeMethods = []string{"GET", "HEAD", "OPTIONS", "TRACE"}
+
+// Stream is the state of one HTTP stream. It only observes: it never changes
+// what a primary request or response carries, and it returns Continue
+// everywhere except after blocking a shadow's side effect.
+type Stream struct {
+	root *Root
+	// active: this stream will be digested.
+	active  bool
+	shadow  bool
+	skip    wire.SkipReason
+	start   time.Time
+	digest  wire.ResponseDigest
+	reqHash digest.Hasher
+	reqBody uint64
+
+	sawResponse bool
+	respStart   time.Time
+	contentType string
+	encoding    string
+	body        []byte
+	bodySize    uint64
+	truncated   bool
+}
+
+// OnRequestHeaders decides whether the stream is digested, tags shadows and
+// blocks their side effects.
+func (s *Stream) OnRequestHeaders(endOfStream bool) Action {
+	r := s.root
+	if r.cfg == nil {
+		return Continue
+	}
+	hs, err := r.host.RequestHeaders()
+	if err != nil {
+		return Continue
+	}
+	var method, path, authority, key string
+	for _, h := range hs {
+		switch h[0] {
+		case ":method":
+			method = h[1]
+		case ":path":
+			path = h[1]
+		case ":authority":
+			authority = h[1]
+		case r.cfg.PairingHeader:
+			if key == "" {
+				key = h[1]
+			}
+		case r.cfg.ShadowHeader:
+			s.shadow = true
+		}
+	}
+	host, suffixed := stripShadowSuffix(authority)
+	s.shadow = s.shadow || suffixed
+	if s.shadow {
+		r.metrics.shadowRequests.Add(1)
+		if suffixed && r.cfg.RestoresAuthority() {
+			_ = r.host.ReplaceRequestHeader(":authority", host)
+		}
+		_ = r.host.ReplaceRequestHeader(r.cfg.ShadowHeader, "1")
+	}
+	// A primary digests live traffic; secondary and candidate digest mirrors.
+	if s.shadow != (r.role != wire.RolePrimary) {
+		r.metrics.notDigested(NotDigestedRole)
+		return Continue
+	}
+	if key == "" {
+		r.metrics.notDigested(NotDigestedNoPairingKey)
+		return Continue
+	}
+	urlPath, query, _ := strings.Cut(path, "?")
+	s.active = true
+	s.start = r.now()
+	s.reqHash = r.key.New()
+	s.digest = wire.ResponseDigest{
+		PairingKey: key, Role: r.role, Workload: r.workload, Shadow: s.shadow,
+		Endpoint:       wire.EndpointRef{Method: method, Path: urlPath, Authority: host},
+		Request:        wire.RequestFingerprint{Method: method, Path: urlPath},
+		StartUnixNanos: s.start.UnixNano(),
+	}
+	if query != "" {
+		s.digest.Request.QueryHash = r.key.SumString(query)
+	}
+	if route, ok := r.host.Property("xds", "route_name"); ok {
+		s.digest.Endpoint.RouteName = string(route)
+	}
+	if s.shadow && !s.sideEffectAllowed(method, urlPath) {
+		s.skip = wire.SkipSideEffect
+		r.metrics.sideEffectsBlocked.Add(1)
+		_ = r.host.SendLocalResponse(r.cfg.SideEffects.LocalReplyStatus, nil,
+			[]Header{{"x-shadowdiff", "side-effect-blocked"}}, "shadowdiff_side_effect_blocked")
+		return Pause
+	}
+	return Continue
+}
+
+func (s *Stream) sideEffectAllowed(method, path string) bool {
+	se := s.root.cfg.SideEffects
+	if slices.Contains(safeMethods, method) || slices.Contains(se.AllowMethods, method) {
+		return true
+	}
+	for _, p := range se.AllowPaths {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// stripShadowSuffix removes Envoy's "-shadow" from the host part of an
+// authority: "shop-shadow:8080" → "shop:8080".
+func stripShadowSuffix(authority string) (string, bool) {
+	host, port := authority, ""
+	if i := strings.LastIndexByte(authority, ':'); i >= 0 && !strings.HasSuffix(authority, "]") {
+		host, port = authority[:i], authority[i:]
+	}
+	if h, ok := strings.CutSuffix(host, "-shadow"); ok {
+		return h + port, true
+	}
+	return authority, false
+}
+
+// OnRequestBody hashes the request body so the collector can prove all
+// copies of a request carried the same body.
+func (s *Stream) OnRequestBody(size int, endOfStream bool) Action {
+	if !s.active || s.skip != 0 || size == 0 {
+		return Continue
+	}
+	s.reqBody += uint64(size)
+	limit := uint64(s.root.cfg.Body.MaxBodyBytes)
+	if s.reqHash.Len() >= limit {
+		s.digest.Request.BodyTruncated = true
+		return Continue
+	}
+	b, err := s.root.host.RequestBody(size)
+	if err != nil {
+		return Continue
+	}
+	if room := limit - s.reqHash.Len(); uint64(len(b)) > room {
+		b = b[:room]
+		s.digest.Request.BodyTruncated = true
+	}
+	s.reqHash.Write(b)
+	return Continue
+}
+
+// OnResponseHeaders digests status and headers.
+func (s *Stream) OnResponseHeaders(endOfStream bool) Action {
+	if !s.active || s.skip != 0 {
+		return Continue
+	}
+	hs, err := s.root.host.ResponseHeaders()
+	if err != nil {
+		return Continue
+	}
+	s.sawResponse = true
+	s.respStart = s.root.now()
+	for _, h := range hs {
+		switch h[0] {
+		case ":status":
+			s.digest.Status = parseStatus(h[1])
+		case "content-type":
+			s.contentType = h[1]
+		case "content-encoding":
+			s.encoding = h[1]
+		}
+	}
+	s.digest.Headers = digest.DigestHeaders(hs, &s.root.headers)
+	return Continue
+}
+
+// OnResponseBody copies body chunks up to max_body_bytes. It never buffers
+// in the proxy: chunks flow on to the client at once.
+func (s *Stream) OnResponseBody(size int, endOfStream bool) Action {
+	if !s.active || s.skip != 0 || size == 0 {
+		return Continue
+	}
+	s.bodySize += uint64(size)
+	room := s.root.cfg.Body.MaxBodyBytes - len(s.body)
+	if room <= 0 {
+		s.truncated = true
+		return Continue
+	}
+	b, err := s.root.host.ResponseBody(size)
+	if err != nil {
+		return Continue
+	}
+	if len(b) > room {
+		b = b[:room]
+		s.truncated = true
+	}
+	s.body = append(s.body, b...)
+	return Continue
+}
+
+// OnDone runs when the stream is over, after the client got its response:
+// the body digest is computed here, off the request path.
+func (s *Stream) OnDone() {
+	if !s.active {
+		return
+	}
+	s.active = false
+	r := s.root
+	d := &s.digest
+	d.Skip = s.skip
+	if s.reqHash.Len() > 0 {
+		d.Request.BodyHash = s.reqHash.Sum64()
+	}
+	d.Request.BodySize = s.reqBody
+	switch {
+	case s.skip != 0:
+	case !s.sawResponse:
+		d.Skip = wire.SkipNoResponse
+	default:
+		d.UpstreamLatencyMicros = uint64(s.respStart.Sub(s.start).Microseconds())
+		d.Body = digest.DigestBody(digest.Body{ContentType: s.contentType, ContentEncoding: s.encoding,
+			Data: s.body, WireSize: s.bodySize, Truncated: s.truncated}, &r.body)
+	}
+	s.body = nil
+	r.sender.enqueue(wire.AppendResponseDigest(nil, d))
+}
+
+func parseStatus(s string) uint32 {
+	var n uint32
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + uint32(c-'0')
+	}
+	return n
+}
