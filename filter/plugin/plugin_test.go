@@ -1,0 +1,340 @@
+package plugin_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/proxytest"
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/shadowdiff/shadowdiff/filter/plugin"
+	"github.com/shadowdiff/shadowdiff/filter/sdkhost"
+	pb "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// collector records what the plugin streams; the real collector runs in e2e.
+type collector struct {
+	mu      sync.Mutex
+	down    bool
+	opened  int
+	nextID  uint32
+	batches []*pb.DigestBatch
+	closed  []uint32
+}
+
+func (c *collector) Open(cluster, service, method string, _ []plugin.Header) (uint32, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cluster != "shadowdiff-collector" || service != "shadowdiff.v1.Collector" || method != "Ingest" {
+		return 0, errors.New("unexpected stream " + cluster + " " + service + "/" + method)
+	}
+	if c.down {
+		return 0, errors.New("unavailable")
+	}
+	c.opened++
+	c.nextID += 4
+	return c.nextID + 2, nil
+}
+
+func (c *collector) Send(id uint32, msg []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var b pb.DigestBatch
+	if err := proto.Unmarshal(msg, &b); err != nil {
+		return err
+	}
+	c.batches = append(c.batches, &b)
+	return nil
+}
+
+func (c *collector) Close(id uint32) error { c.closed = append(c.closed, id); return nil }
+
+func (c *collector) digests() []*pb.ResponseDigest {
+	var out []*pb.ResponseDigest
+	for _, b := range c.batches {
+		out = append(out, b.Digests...)
+	}
+	return out
+}
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time          { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+func newClock() *clock                   { return &clock{t: time.Unix(1764150000, 0)} }
+
+type env struct {
+	t     *testing.T
+	host  proxytest.HostEmulator
+	vm    *sdkhost.VM
+	coll  *collector
+	clock *clock
+}
+
+func start(t *testing.T, config string) *env {
+	t.Helper()
+	e := &env{t: t, coll: &collector{}, clock: newClock()}
+	e.vm = sdkhost.NewVM(e.coll, e.clock.now)
+	opt := proxytest.NewEmulatorOption().WithVMContext(e.vm).WithPluginConfiguration([]byte(config)).
+		WithProperty([]string{"xds", "route_name"}, []byte("users-route")).
+		WithProperty([]string{"plugin_name"}, []byte("demo.shadowdiff"))
+	host, reset := proxytest.NewHostEmulator(opt)
+	t.Cleanup(reset)
+	e.host = host
+	if st := host.StartPlugin(); st != types.OnPluginStartStatusOK {
+		t.Fatalf("plugin did not start: %v %v", host.GetCriticalLogs(), host.GetErrorLogs())
+	}
+	return e
+}
+
+type exchange struct {
+	reqHeaders  [][2]string
+	reqBody     []byte
+	respHeaders [][2]string
+	respBody    [][]byte
+}
+
+// run drives one stream and returns the request headers the upstream would see.
+func (e *env) run(x exchange) (uint32, types.Action) {
+	id := e.host.InitializeHttpContext()
+	act := e.host.CallOnRequestHeaders(id, x.reqHeaders, x.reqBody == nil)
+	if act != types.ActionContinue {
+		e.host.CompleteHttpContext(id)
+		return id, act
+	}
+	if x.reqBody != nil {
+		e.host.CallOnRequestBody(id, x.reqBody, true)
+	}
+	e.host.CallOnResponseHeaders(id, x.respHeaders, len(x.respBody) == 0)
+	for i, chunk := range x.respBody {
+		if a := e.host.CallOnResponseBody(id, chunk, i == len(x.respBody)-1); a != types.ActionContinue {
+			e.t.Fatalf("response body action %v: the filter must never hold the primary response", a)
+		}
+	}
+	e.host.CompleteHttpContext(id)
+	return id, act
+}
+
+func (e *env) flush() {
+	e.clock.advance(2 * time.Second)
+	e.host.Tick()
+}
+
+func (e *env) counter(name string) uint64 {
+	v, err := e.host.GetCounterMetric(name)
+	if err != nil {
+		return 0
+	}
+	return v
+}
+
+func get(path, id string, extra ...[2]string) [][2]string {
+	hs := [][2]string{{":method", "GET"}, {":path", path}, {":authority", "shop:8080"}, {"x-request-id", id}}
+	return append(hs, extra...)
+}
+
+func jsonResponse() [][2]string {
+	return [][2]string{{":status", "200"}, {"content-type", "application/json"}, {"date", "now"}, {"cache-control", "no-store"}}
+}
+
+func TestPrimaryDigestsResponseWithoutTouchingIt(t *testing.T) {
+	e := start(t, `{"role":"primary","workload":{"name":"shop","namespace":"demo","version":"v1"},"raw_fields":["body.user.tier"]}`)
+	id, act := e.run(exchange{
+		reqHeaders:  get("/users/7?verbose=1", "req-1"),
+		respHeaders: jsonResponse(),
+		respBody:    [][]byte{[]byte(`{"user":{"id":7,`), []byte(`"tier":"gold"}}`)},
+	})
+	if act != types.ActionContinue {
+		t.Fatalf("request headers action %v", act)
+	}
+	if got := e.host.GetCurrentRequestHeaders(id); len(got) != 4 {
+		t.Errorf("primary request headers changed: %v", got)
+	}
+	if len(e.coll.batches) != 0 {
+		t.Fatal("sent before the flush interval")
+	}
+	e.flush()
+	ds := e.coll.digests()
+	if len(ds) != 1 {
+		t.Fatalf("want 1 digest, got %d", len(ds))
+	}
+	d := ds[0]
+	if d.GetPairingKey() != "req-1" || d.GetRole() != pb.Role_ROLE_PRIMARY || d.GetShadow() || d.GetStatus() != 200 ||
+		d.GetEndpoint().GetRouteName() != "users-route" || d.GetEndpoint().GetPath() != "/users/7" ||
+		d.GetRequest().GetQueryHash() == 0 || d.GetWorkload().GetName() != "shop" || d.GetWorkload().GetPluginName() != "demo.shadowdiff" {
+		t.Errorf("digest: %v", d)
+	}
+	fields := map[string]*pb.FieldEntry{}
+	for _, f := range d.GetBody().GetFields() {
+		fields[f.GetPath()] = f
+	}
+	if fields["user.tier"].GetRawValue() != "gold" || fields["user.id"] == nil || fields["user.id"].RawValue != nil {
+		t.Errorf("fields: %v", d.GetBody().GetFields())
+	}
+	var names []string
+	for _, h := range d.GetHeaders() {
+		names = append(names, h.GetName())
+	}
+	if strings.Join(names, ",") != "cache-control,content-type" {
+		t.Errorf("headers digested: %v (date must be excluded)", names)
+	}
+	if e.counter("shadowdiff.digests_sent") != 1 {
+		t.Errorf("digests_sent = %d", e.counter("shadowdiff.digests_sent"))
+	}
+}
+
+func TestCandidateTagsShadowAndRestoresAuthority(t *testing.T) {
+	e := start(t, `{"role":"candidate"}`)
+	id, _ := e.run(exchange{
+		reqHeaders:  [][2]string{{":method", "GET"}, {":path", "/users/7"}, {":authority", "shop-shadow:8080"}, {"x-request-id", "req-2"}},
+		respHeaders: jsonResponse(), respBody: [][]byte{[]byte(`{}`)},
+	})
+	got := map[string]string{}
+	for _, h := range e.host.GetCurrentRequestHeaders(id) {
+		got[h[0]] = h[1]
+	}
+	if got[":authority"] != "shop:8080" || got["x-shadowdiff-shadow"] != "1" {
+		t.Errorf("upstream request headers: %v", got)
+	}
+	e.flush()
+	if ds := e.coll.digests(); len(ds) != 1 || !ds[0].GetShadow() || ds[0].GetRole() != pb.Role_ROLE_CANDIDATE || ds[0].GetEndpoint().GetAuthority() != "shop:8080" {
+		t.Errorf("digests: %v", ds)
+	}
+	if e.counter("shadowdiff.shadow_requests") != 1 {
+		t.Error("shadow_requests not counted")
+	}
+}
+
+func TestShadowSideEffectsAreBlocked(t *testing.T) {
+	e := start(t, `{"role":"secondary","side_effects":{"allow_paths":["/search"]}}`)
+	post := func(path, id string) types.Action {
+		_, act := e.run(exchange{reqHeaders: [][2]string{{":method", "POST"}, {":path", path}, {":authority", "shop-shadow"}, {"x-request-id", id}},
+			reqBody: []byte(`{"q":1}`), respHeaders: jsonResponse(), respBody: [][]byte{[]byte(`{}`)}})
+		return act
+	}
+	if act := post("/orders", "req-3"); act != types.ActionPause {
+		t.Fatalf("blocked POST action %v", act)
+	}
+	if act := post("/search", "req-4"); act != types.ActionContinue {
+		t.Fatalf("allowed path action %v", act)
+	}
+	e.flush()
+	ds := e.coll.digests()
+	if len(ds) != 2 || ds[0].GetSkip() != pb.SkipReason_SKIP_REASON_SIDE_EFFECT || ds[1].GetSkip() != pb.SkipReason_SKIP_REASON_UNSPECIFIED {
+		t.Fatalf("digests: %v", ds)
+	}
+	if ds[1].GetRequest().GetBodyHash() == 0 || ds[1].GetRequest().GetBodySize() != 7 {
+		t.Errorf("request body fingerprint: %v", ds[1].GetRequest())
+	}
+	if e.counter("shadowdiff.side_effects_blocked") != 1 {
+		t.Error("side_effects_blocked not counted")
+	}
+}
+
+func TestWhatIsNotDigested(t *testing.T) {
+	e := start(t, `{"role":"candidate"}`)
+	e.run(exchange{reqHeaders: get("/users/1", "live-traffic"), respHeaders: jsonResponse()})
+	e.run(exchange{reqHeaders: [][2]string{{":method", "GET"}, {":path", "/"}, {":authority", "shop-shadow"}}, respHeaders: jsonResponse()})
+	e.flush()
+	if len(e.coll.digests()) != 0 {
+		t.Errorf("digested: %v", e.coll.digests())
+	}
+	if e.counter("shadowdiff.not_digested.wrong_direction") != 1 || e.counter("shadowdiff.not_digested.no_pairing_key") != 1 {
+		t.Error("not_digested reasons not counted")
+	}
+}
+
+func TestBadConfigRefusesToStart(t *testing.T) {
+	vm := sdkhost.NewVM(&collector{}, nil)
+	opt := proxytest.NewEmulatorOption().WithVMContext(vm).WithPluginConfiguration([]byte(`{"role":"primary","batch":{"max_digests":0}}`))
+	host, reset := proxytest.NewHostEmulator(opt)
+	defer reset()
+	if st := host.StartPlugin(); st != types.OnPluginStartStatusFailed {
+		t.Fatal("plugin started with a bad config")
+	}
+	if logs := host.GetCriticalLogs(); len(logs) == 0 || !strings.Contains(logs[0], "batch.max_digests") {
+		t.Errorf("critical log must name the field: %v", logs)
+	}
+}
+
+func TestCollectorDownDropsWithBoundedQueue(t *testing.T) {
+	e := start(t, `{"role":"primary","batch":{"max_digests":2},"queue":{"max_digests":5}}`)
+	e.coll.down = true
+	for i := range 20 {
+		e.run(exchange{reqHeaders: get("/users/1", "down-"+string(rune('a'+i))), respHeaders: jsonResponse(), respBody: [][]byte{[]byte(`{"a":1}`)}})
+	}
+	if dropped := e.counter("shadowdiff.digests_dropped.queue_full"); dropped != 15 {
+		t.Errorf("queue_full drops = %d, want 15 (queue holds 5)", dropped)
+	}
+	// The collector comes back: after the backoff the queue drains.
+	e.coll.down = false
+	for range 10 {
+		e.flush()
+	}
+	if got := len(e.coll.digests()); got != 5 {
+		t.Errorf("delivered %d digests after recovery, want the 5 queued", got)
+	}
+	if b := e.coll.batches[0]; b.GetDropped() != 15 {
+		t.Errorf("first batch reports %d dropped, want 15", b.GetDropped())
+	}
+}
+
+func TestStreamLossAndAcks(t *testing.T) {
+	e := start(t, `{"role":"primary","batch":{"max_digests":1}}`)
+	e.run(exchange{reqHeaders: get("/a", "r1"), respHeaders: jsonResponse()})
+	e.run(exchange{reqHeaders: get("/a", "r2"), respHeaders: jsonResponse()})
+	if len(e.coll.batches) != 2 {
+		t.Fatalf("full batches go out at once: %d", len(e.coll.batches))
+	}
+	var root *plugin.Root
+	for _, r := range e.vm.Roots {
+		root = r
+	}
+	id := e.coll.nextID + 2
+	ack, _ := proto.Marshal(&pb.DigestAck{Sequence: 1, Accepted: 0, Rejections: []*pb.Rejection{{Index: 0, Reason: "endpoint.path: must start with /"}}})
+	root.OnStreamMessage(id, ack)
+	if e.counter("shadowdiff.digests_dropped.rejected") != 1 {
+		t.Error("rejection not counted")
+	}
+	root.OnStreamClose(id, 14, "connection reset")
+	if e.counter("shadowdiff.digests_dropped.stream_closed") != 1 || e.counter("shadowdiff.stream_reconnects") != 1 {
+		t.Errorf("unacknowledged batch not counted on stream loss: %d", e.counter("shadowdiff.digests_dropped.stream_closed"))
+	}
+	e.run(exchange{reqHeaders: get("/a", "r3"), respHeaders: jsonResponse()})
+	for range 3 {
+		e.flush()
+	}
+	if e.coll.opened != 2 || len(e.coll.digests()) != 3 {
+		t.Errorf("reconnect: opened %d streams, %d digests", e.coll.opened, len(e.coll.digests()))
+	}
+}
+
+func TestLargeAndCompressedBodies(t *testing.T) {
+	e := start(t, `{"role":"primary","body":{"max_body_bytes":1024}}`)
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write([]byte(`{"schema_version":2}`))
+	w.Close()
+	e.run(exchange{reqHeaders: get("/export", "g1"),
+		respHeaders: [][2]string{{":status", "200"}, {"content-type", "application/json"}, {"content-encoding", "gzip"}},
+		respBody:    [][]byte{gz.Bytes()}})
+	big := []byte(`{"rows":[` + strings.Repeat(`"xxxxxxxxxx",`, 200) + `"end"]}`)
+	e.run(exchange{reqHeaders: get("/report", "g2"), respHeaders: jsonResponse(), respBody: [][]byte{big[:1000], big[1000:]}})
+	e.flush()
+	ds := e.coll.digests()
+	if len(ds) != 2 {
+		t.Fatalf("digests: %d", len(ds))
+	}
+	if b := ds[0].GetBody(); b.GetKind() != pb.BodyKind_BODY_KIND_JSON || b.GetContentEncoding() != "gzip" || len(b.GetFields()) != 2 {
+		t.Errorf("gzip body: %v", b)
+	}
+	if b := ds[1].GetBody(); !b.GetTruncated() || b.GetWireSize() != uint64(len(big)) || b.GetKind() != pb.BodyKind_BODY_KIND_INVALID_JSON {
+		t.Errorf("large body: %v", b)
+	}
+}
