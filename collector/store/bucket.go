@@ -66,6 +66,9 @@ type EndpointCounts struct {
 // counters count only type, shape and presence differences.
 type FieldCounts struct {
 	Seen  uint64 `json:"n,omitempty"` // compared requests with the field on any side
+	// NoiseSeen: requests with a noise comparison (a secondary or a
+	// repeated request) in which the field appeared on either side.
+	NoiseSeen uint64 `json:"ns,omitempty"`
 	Raw   uint64 `json:"r,omitempty"`
 	Noise uint64 `json:"z,omitempty"`
 	// RawAlone: raw differences in requests compared without a secondary.
@@ -109,6 +112,7 @@ func (c *EndpointCounts) Add(o *EndpointCounts) {
 // Add adds o's counters to c.
 func (c *FieldCounts) Add(o *FieldCounts) {
 	c.Seen += o.Seen
+	c.NoiseSeen += o.NoiseSeen
 	c.Raw += o.Raw
 	c.Noise += o.Noise
 	c.RawAlone += o.RawAlone

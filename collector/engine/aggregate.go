@@ -1,0 +1,198 @@
+package engine
+
+import (
+	"strings"
+
+	"github.com/shadowdiff/shadowdiff/collector/store"
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// Signature encoding: elements "path\x1fS" (structural) or "path\x1fV"
+// (value) joined by "\x1e", for the differences of one request that its
+// own noise comparison does not explain.
+const (
+	sigSep      = "\x1e"
+	sigKindSep  = "\x1f"
+	sigStruct   = "S"
+	sigValue    = "V"
+	maxSigElems = 16 // longer signatures are cut (the request still counts)
+)
+
+// limits bound the cardinality of one bucket.
+type limits struct {
+	maxFields     int // distinct paths per bucket
+	maxSignatures int
+}
+
+// field returns the counters of path, creating them within the limit; nil
+// when the bucket is full.
+func field(b *store.Bucket, path string, lim limits) *store.FieldCounts {
+	fc := b.Fields[path]
+	if fc != nil {
+		return fc
+	}
+	if b.Fields == nil {
+		b.Fields = make(map[string]*store.FieldCounts, 64)
+	}
+	if len(b.Fields) >= lim.maxFields {
+		return nil
+	}
+	fc = &store.FieldCounts{}
+	b.Fields[path] = fc
+	return fc
+}
+
+// visitPaths calls fn with every query path of a response: status, its
+// headers, and its body fields (or "body" for a body without fields).
+func visitPaths(d *shadowdiffv1.ResponseDigest, fn func(path string)) {
+	fn(pathStatus)
+	for _, h := range d.GetHeaders() {
+		fn(headerPrefix + h.Name)
+	}
+	fields := d.GetBody().GetFields()
+	if len(fields) == 0 && bodyKind(d.GetBody()) != shadowdiffv1.BodyKind_BODY_KIND_EMPTY {
+		fn(pathBody)
+	}
+	for _, f := range fields {
+		fn(queryPath(f.Path))
+	}
+}
+
+// markSeen counts the paths of the primary plus those only the other sides
+// have (extra fields).
+func markSeen(b *store.Bucket, p *shadowdiffv1.ResponseDigest, cmp *comparison, noise bool, lim limits) {
+	see := func(path string) {
+		if fc := field(b, path, lim); fc != nil {
+			fc.Seen++
+			if noise {
+				fc.NoiseSeen++
+			}
+		}
+	}
+	visitPaths(p, see)
+	for _, o := range cmp.fields {
+		if o.raw == kindExtra || (o.raw == kindNone && o.noise == kindExtra) {
+			see(o.path)
+		}
+	}
+}
+
+// addCompared adds one compared request to the bucket.
+func addCompared(b *store.Bucket, p *shadowdiffv1.ResponseDigest, cmp *comparison, lim limits) {
+	ec := &b.Counts
+	ec.Requests++
+	ec.Compared++
+	if cmp.hasSecondary {
+		ec.WithSecondary++
+	}
+	if len(cmp.raw) > 0 {
+		ec.RawDifferent++
+	}
+	if len(cmp.noise) > 0 {
+		ec.NoiseDifferent++
+	}
+	markSeen(b, p, cmp, cmp.hasSecondary, lim)
+	var sig []string
+	for _, o := range cmp.fields {
+		fc := field(b, o.path, lim)
+		if fc == nil {
+			if o.raw != kindNone && !o.explained() {
+				sig = append(sig, o.path+sigKindSep+sigStruct) // unknown field: counts as real
+			}
+			continue
+		}
+		countOutcome(fc, o, cmp.hasSecondary)
+		if o.raw != kindNone && !o.explained() && len(sig) < maxSigElems {
+			k := sigValue
+			if structural(o.raw) {
+				k = sigStruct
+			}
+			sig = append(sig, o.path+sigKindSep+k)
+		}
+	}
+	if len(sig) > 0 {
+		b.AddSignature(strings.Join(sig, sigSep), 1, lim.maxSignatures)
+	}
+}
+
+func countOutcome(fc *store.FieldCounts, o fieldOutcome, withSecondary bool) {
+	rawS, noiseS := structural(o.raw), structural(o.noise)
+	if o.raw != kindNone {
+		fc.Raw++
+		fc.RawKinds[o.raw]++
+		if rawS {
+			fc.RawStruct++
+		}
+		if !withSecondary {
+			fc.RawAlone++
+			if rawS {
+				fc.RawAloneStruct++
+			}
+		}
+	}
+	if o.noise != kindNone {
+		fc.Noise++
+		fc.NoiseKinds[o.noise]++
+		if noiseS {
+			fc.NoiseStruct++
+		}
+	}
+	if withSecondary {
+		switch {
+		case o.raw != kindNone && o.noise == kindNone:
+			fc.Definite++
+		case o.noise != kindNone && o.raw == kindNone:
+			fc.NoiseOnly++
+		}
+		switch {
+		case rawS && !noiseS:
+			fc.DefiniteStruct++
+		case noiseS && !rawS:
+			fc.NoiseOnlyStruct++
+		}
+	}
+	if o.shapeChange() {
+		fc.Shape++
+	}
+}
+
+// addRepeat adds the comparison of two responses of the primary to the
+// same request (same fingerprint): noise learnt without a secondary.
+func addRepeat(b *store.Bucket, prev, cur *shadowdiffv1.ResponseDigest, lim limits) {
+	b.Counts.RepeatPairs++
+	diffs := diffDigests(prev, cur)
+	seen := func(path string) {
+		if fc := field(b, path, lim); fc != nil {
+			fc.NoiseSeen++
+		}
+	}
+	visitPaths(cur, seen)
+	for _, d := range diffs {
+		if d.kind == kindExtra {
+			seen(d.path)
+		}
+		if fc := field(b, d.path, lim); fc != nil {
+			fc.Repeat++
+			fc.NoiseKinds[d.kind]++
+			if structural(d.kind) {
+				fc.RepeatStruct++
+			}
+		}
+	}
+}
+
+// regressionDifferent counts the requests of a bucket whose signature has
+// at least one element that is not noise.
+func regressionDifferent(b *store.Bucket, isNoise func(path string, structural bool) bool) uint64 {
+	n := b.SignatureOverflow
+	for sig, count := range b.Signatures {
+		for elem := range strings.SplitSeq(sig, sigSep) {
+			path, kind, _ := strings.Cut(elem, sigKindSep)
+			if !isNoise(path, kind == sigStruct) {
+				n += count
+				break
+			}
+		}
+	}
+	return n
+}

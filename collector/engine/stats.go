@@ -1,0 +1,201 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/shadowdiff/shadowdiff/collector/store"
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// Diffy's default thresholds (twitter-archive/diffy).
+const (
+	diffyRelative = 20.0
+	diffyAbsolute = 0.03
+)
+
+// noiseFloor is the noise rate assumed for a field of an endpoint that
+// has neither a secondary nor repeated requests to learn noise from.
+const noiseFloor = 0.001
+
+// statConfig holds the decision parameters.
+type statConfig struct {
+	alpha      float64 // 1 - confidence
+	minSamples uint64
+}
+
+// diffyNumbers computes Diffy's relative and absolute differences and
+// whether Diffy would report the field.
+func diffyNumbers(r, n, total uint64) (relative, absolute float64, reported bool) {
+	d := math.Abs(float64(r) - float64(n))
+	if r+n > 0 {
+		relative = d / float64(r+n) * 100
+	}
+	if total > 0 {
+		absolute = d / float64(total) * 100
+	}
+	return relative, absolute, r > n && relative > diffyRelative && absolute > diffyAbsolute
+}
+
+// noiseDifferences is n: primary/secondary differences plus, for requests
+// compared without a secondary, the noise rate learnt from repeated
+// identical requests scaled to them.
+func noiseDifferences(fc *store.FieldCounts, ec *store.EndpointCounts) uint64 {
+	n := fc.Noise
+	if alone := ec.Compared - ec.WithSecondary; alone > 0 && ec.RepeatPairs > 0 {
+		n += uint64(math.Round(float64(fc.Repeat) / float64(ec.RepeatPairs) * float64(alone)))
+	}
+	return n
+}
+
+// noiseClass classifies a field by how often it differs when the response
+// should not change: never (< 0.1 %), always (>= 95 % of at least 10
+// observations) or sometimes. Unspecified without observations.
+func noiseClass(fc *store.FieldCounts) shadowdiffv1.NoiseClass {
+	seen, diffs := fc.NoiseSeen, fc.Noise+fc.Repeat
+	switch {
+	case seen == 0:
+		return shadowdiffv1.NoiseClass_NOISE_CLASS_UNSPECIFIED
+	case diffs*1000 < seen:
+		return shadowdiffv1.NoiseClass_NOISE_CLASS_NEVER
+	case seen >= 10 && diffs*100 >= seen*95:
+		return shadowdiffv1.NoiseClass_NOISE_CLASS_ALWAYS
+	}
+	return shadowdiffv1.NoiseClass_NOISE_CLASS_SOMETIMES
+}
+
+// structurallyNoisy reports whether type, shape or presence of the field
+// changes without a new version (>= 0.1 % of noise observations).
+func structurallyNoisy(fc *store.FieldCounts) bool {
+	d := fc.NoiseStruct + fc.RepeatStruct
+	return d > 0 && d*1000 >= fc.NoiseSeen
+}
+
+// channels returns the p-values of the field's informative tests: paired
+// (with a secondary) and unpaired (noise from repeats), each for any
+// difference and for structural differences only.
+func channels(fc *store.FieldCounts, ec *store.EndpointCounts) []float64 {
+	var ps []float64
+	if fc.Definite+fc.NoiseOnly > 0 {
+		ps = append(ps, pairedP(fc.Definite, fc.NoiseOnly))
+	}
+	if fc.DefiniteStruct+fc.NoiseOnlyStruct > 0 {
+		ps = append(ps, pairedP(fc.DefiniteStruct, fc.NoiseOnlyStruct))
+	}
+	if alone := ec.Compared - ec.WithSecondary; alone > 0 {
+		if fc.RawAlone+fc.Repeat > 0 {
+			ps = append(ps, unpairedP(fc.RawAlone, alone, fc.Repeat, ec.RepeatPairs, noiseFloor))
+		}
+		if fc.RawAloneStruct+fc.RepeatStruct > 0 {
+			ps = append(ps, unpairedP(fc.RawAloneStruct, alone, fc.RepeatStruct, ec.RepeatPairs, noiseFloor))
+		}
+	}
+	return ps
+}
+
+// familySize counts the informative tests of an endpoint's fields: the
+// Bonferroni factor. Fields whose tests cannot reject (no discordant
+// requests) are left out, as in Tarone's refinement.
+func familySize(fields map[string]*store.FieldCounts, ec *store.EndpointCounts, skip func(path string) bool) int {
+	m := 0
+	for p, fc := range fields {
+		if !skip(p) {
+			m += len(channels(fc, ec))
+		}
+	}
+	return m
+}
+
+// fieldStats computes the statistics and the decision for one field; m is
+// the endpoint's family size.
+func fieldStats(path string, fc *store.FieldCounts, ec *store.EndpointCounts, m int, cfg statConfig) *shadowdiffv1.FieldStats {
+	n := noiseDifferences(fc, ec)
+	fs := &shadowdiffv1.FieldStats{
+		Path: path, RawDifferences: fc.Raw, NoiseDifferences: n, Total: ec.Compared,
+		RawKinds: kindCounts(fc.RawKinds), NoiseKinds: kindCounts(fc.NoiseKinds),
+		MinSamples: cfg.minSamples, Definite: fc.Definite, NoiseClass: noiseClass(fc),
+		ShapeDifferences: fc.Shape,
+	}
+	fs.DiffyRelative, fs.DiffyAbsolute, fs.DiffyReported = diffyNumbers(fc.Raw, n, ec.Compared)
+
+	p := 1.0
+	for _, q := range channels(fc, ec) {
+		p = math.Min(p, q)
+	}
+	if m < 1 {
+		m = 1
+	}
+	fs.PValue = math.Min(1, p*float64(m))
+	fs.Confidence = 1 - fs.PValue
+	fs.ExcessRate, fs.ExcessRateLower = excessRate(fc, ec, cfg.alpha)
+	switch {
+	case fc.Raw == 0:
+		fs.Reason = "never differed between primary and candidate"
+	case ec.Compared < cfg.minSamples:
+		fs.Reason = fmt.Sprintf("needs %d compared requests before deciding, has %d", cfg.minSamples, ec.Compared)
+	case fs.PValue <= cfg.alpha:
+		fs.Significant = true
+		fs.Reason = significantReason(fc, n, ec, fs.PValue, cfg.alpha)
+	case fc.Raw <= n:
+		fs.Reason = fmt.Sprintf("noise explains it: differs in %d requests vs candidate, %d in noise", fc.Raw, n)
+	default:
+		fs.Reason = fmt.Sprintf("not significant: p = %.3g > %.3g (corrected for %d tests and repeated looks)", fs.PValue, cfg.alpha, m)
+	}
+	return fs
+}
+
+func significantReason(fc *store.FieldCounts, n uint64, ec *store.EndpointCounts, p, alpha float64) string {
+	switch {
+	case fc.DefiniteStruct > fc.NoiseOnlyStruct && fc.Shape > 0:
+		return fmt.Sprintf("type or shape changed in %d requests where noise changed only the value (p = %.3g <= %.3g)", fc.Shape, p, alpha)
+	case ec.WithSecondary > 0:
+		return fmt.Sprintf("candidate differs in %d requests where primary and secondary agree, noise alone in %d (p = %.3g <= %.3g)", fc.Definite, fc.NoiseOnly, p, alpha)
+	}
+	return fmt.Sprintf("differs in %d of %d compared requests, noise explains %d (p = %.3g <= %.3g)", fc.Raw, ec.Compared, n, p, alpha)
+}
+
+// excessRate estimates the rate of differences beyond noise and a
+// one-sided lower confidence bound (fixed-sample normal bound).
+func excessRate(fc *store.FieldCounts, ec *store.EndpointCounts, alpha float64) (rate, lower float64) {
+	z := normalQuantile(1 - alpha)
+	if ec.WithSecondary > 0 {
+		t := float64(ec.WithSecondary)
+		s := float64(fc.Definite) - float64(fc.NoiseOnly)
+		return s / t, (s - z*math.Sqrt(float64(fc.Definite+fc.NoiseOnly))) / t
+	}
+	if ec.Compared == 0 {
+		return 0, 0
+	}
+	n1 := float64(ec.Compared)
+	p1 := float64(fc.RawAlone) / n1
+	p2, v2 := 0.0, 0.0
+	if ec.RepeatPairs > 0 {
+		n2 := float64(ec.RepeatPairs)
+		p2 = float64(fc.Repeat) / n2
+		v2 = p2 * (1 - p2) / n2
+	}
+	return p1 - p2, p1 - p2 - z*math.Sqrt(p1*(1-p1)/n1+v2)
+}
+
+func kindCounts(ks [store.NumKinds]uint64) []*shadowdiffv1.KindCount {
+	var out []*shadowdiffv1.KindCount
+	for k, n := range ks {
+		if n > 0 {
+			out = append(out, &shadowdiffv1.KindCount{Kind: shadowdiffv1.DiffKind(k), Count: n})
+		}
+	}
+	return out
+}
+
+// rating is Diffy's console rating of a difference rate.
+func rating(rate float64) shadowdiffv1.Rating {
+	switch {
+	case rate < 0.001:
+		return shadowdiffv1.Rating_RATING_PERFECT
+	case rate < 0.05:
+		return shadowdiffv1.Rating_RATING_ALMOST
+	case rate < 0.5:
+		return shadowdiffv1.Rating_RATING_NEUTRAL
+	}
+	return shadowdiffv1.Rating_RATING_POOR
+}
