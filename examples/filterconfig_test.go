@@ -1,5 +1,3 @@
-//go:build filterconfig
-
 package examples
 
 import (
@@ -10,29 +8,22 @@ import (
 
 // Every pluginConfig the examples ship passes the filter's own validation
 // (filter/config.Parse, strict: unknown fields and bad values are errors).
-// TestPluginConfigsWithFilterValidation runs this file once filter/config exists.
 func TestPluginConfigsPassFilterValidation(t *testing.T) {
 	b, err := loadDir(istioDir)
 	if err != nil {
 		t.Fatal(err)
-	}
-	env := func(name string) (string, bool) {
-		if name == "SHADOWDIFF_HASH_KEY" {
-			return "a-test-key-of-32-bytes-000000000", true
-		}
-		return "", false
 	}
 	for _, wp := range b.WasmPlugins {
 		raw, err := pluginConfigJSON(wp.Spec)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := config.Parse(raw, env); err != nil {
+		if _, err := config.Parse(raw); err != nil {
 			t.Errorf("WasmPlugin %s: pluginConfig %s: %v", wp.Meta.Name, raw, err)
 		}
 	}
 	// The validation is strict, so the check above means something.
-	if _, err := config.Parse([]byte(`{"role":"primary","collector":{"cluster":"c"},"colector":{}}`), env); err == nil {
+	if _, err := config.Parse([]byte(`{"role":"primary","collector":{"cluster":"c"},"colector":{}}`)); err == nil {
 		t.Error("config.Parse accepted an unknown field")
 	}
 }
