@@ -21,6 +21,7 @@ const (
 	statusEmpty                status = 7
 	statusCasMismatch          status = 8
 	statusInternalFailure      status = 10
+	statusBrokenConnection     status = 11
 	statusUnimplemented        status = 12
 )
 
