@@ -1,0 +1,193 @@
+package engine
+
+import (
+	"fmt"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// Limits of one digest (the filter's own limits are lower by default).
+const (
+	maxPairingKeyLen = 256
+	maxMethodLen     = 32
+	maxPathLen       = 8192
+	maxFieldPathLen  = 2048
+	maxFields        = 8192
+	maxHeaders       = 512
+	maxHeaderNameLen = 256
+	maxRawValueLen   = 1024
+	maxEndpointLen   = 512
+)
+
+// ValidationError says why a digest is malformed. Field is a bounded name
+// (fit for a metric label); Error gives the full reason.
+type ValidationError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
+
+func invalid(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Validate reports why a digest is malformed, or nil.
+func Validate(d *shadowdiffv1.ResponseDigest) error {
+	if d == nil {
+		return invalid("digest", "missing")
+	}
+	if err := validateIdentity(d); err != nil {
+		return err
+	}
+	if d.Skip < 0 || d.Skip > shadowdiffv1.SkipReason_SKIP_REASON_NO_RESPONSE {
+		return invalid("skip", "unknown value %d", d.Skip)
+	}
+	if d.Skip == shadowdiffv1.SkipReason_SKIP_REASON_UNSPECIFIED && (d.Status < 100 || d.Status > 599) {
+		return invalid("status", "%d outside 100..599 (allowed only with skip)", d.Status)
+	}
+	if d.Status > 599 {
+		return invalid("status", "%d above 599", d.Status)
+	}
+	if d.StartUnixNanos < 0 {
+		return invalid("start_unix_nanos", "negative")
+	}
+	if err := validateHeaders(d.Headers); err != nil {
+		return err
+	}
+	return validateBody(d.Body)
+}
+
+func validateIdentity(d *shadowdiffv1.ResponseDigest) error {
+	switch {
+	case d.PairingKey == "":
+		return invalid("pairing_key", "required")
+	case len(d.PairingKey) > maxPairingKeyLen:
+		return invalid("pairing_key", "longer than %d bytes", maxPairingKeyLen)
+	case hasControl(d.PairingKey):
+		return invalid("pairing_key", "contains control characters")
+	case d.Role == shadowdiffv1.Role_ROLE_UNSPECIFIED:
+		return invalid("role", "ROLE_UNSPECIFIED")
+	case d.Role < 0 || d.Role > shadowdiffv1.Role_ROLE_CANDIDATE:
+		return invalid("role", "unknown value %d", d.Role)
+	}
+	method, path := d.GetEndpoint().GetMethod(), d.GetEndpoint().GetPath()
+	if method == "" {
+		method = d.GetRequest().GetMethod()
+	}
+	if path == "" {
+		path = d.GetRequest().GetPath()
+	}
+	switch {
+	case method == "":
+		return invalid("method", "required (endpoint.method or request.method)")
+	case len(method) > maxMethodLen || !isToken(method):
+		return invalid("method", "not an HTTP method: %q", truncate(method, 40))
+	case len(path) == 0 || path[0] != '/':
+		return invalid("path", "must start with \"/\": %q", truncate(path, 80))
+	case len(path) > maxPathLen:
+		return invalid("path", "longer than %d bytes", maxPathLen)
+	case hasControl(path):
+		return invalid("path", "contains control characters")
+	case len(d.GetEndpoint().GetRouteName()) > maxEndpointLen:
+		return invalid("route_name", "longer than %d bytes", maxEndpointLen)
+	}
+	return nil
+}
+
+func validateHeaders(hs []*shadowdiffv1.HeaderDigest) error {
+	if len(hs) > maxHeaders {
+		return invalid("headers", "%d headers, at most %d", len(hs), maxHeaders)
+	}
+	seen := make(map[string]bool, len(hs))
+	for i, h := range hs {
+		switch {
+		case h == nil || h.Name == "":
+			return invalid("headers", "header %d has no name", i)
+		case len(h.Name) > maxHeaderNameLen || hasControl(h.Name):
+			return invalid("headers", "header %d: bad name", i)
+		case seen[h.Name]:
+			return invalid("headers", "header %q listed twice", truncate(h.Name, 40))
+		case len(h.GetRawValue()) > maxRawValueLen:
+			return invalid("headers", "header %q: raw value longer than %d bytes", truncate(h.Name, 40), maxRawValueLen)
+		case !validShape(h.Shape):
+			return invalid("headers", "header %q: unknown shape %d", truncate(h.Name, 40), h.Shape)
+		}
+		seen[h.Name] = true
+	}
+	return nil
+}
+
+func validateBody(b *shadowdiffv1.BodyDigest) error {
+	if b == nil {
+		return nil
+	}
+	if b.Kind < 0 || b.Kind > shadowdiffv1.BodyKind_BODY_KIND_BINARY {
+		return invalid("body.kind", "unknown value %d", b.Kind)
+	}
+	if len(b.Fields) > maxFields {
+		return invalid("body.fields", "%d fields, at most %d", len(b.Fields), maxFields)
+	}
+	seen := make(map[string]bool, len(b.Fields))
+	for i, f := range b.Fields {
+		switch {
+		case f == nil:
+			return invalid("body.fields", "field %d is empty", i)
+		case len(f.Path) > maxFieldPathLen:
+			return invalid("body.fields", "field %d: path longer than %d bytes", i, maxFieldPathLen)
+		case seen[f.Path]:
+			return invalid("body.fields", "path %q listed twice", truncate(f.Path, 80))
+		case f.Type < 0 || f.Type > shadowdiffv1.JsonType_JSON_TYPE_MIXED:
+			return invalid("body.fields", "path %q: unknown type %d", truncate(f.Path, 80), f.Type)
+		case !validShape(f.Shape):
+			return invalid("body.fields", "path %q: unknown shape %d", truncate(f.Path, 80), f.Shape)
+		case len(f.GetRawValue()) > maxRawValueLen:
+			return invalid("body.fields", "path %q: raw value longer than %d bytes", truncate(f.Path, 80), maxRawValueLen)
+		}
+		seen[f.Path] = true
+	}
+	return nil
+}
+
+func validShape(s shadowdiffv1.ValueShape) bool {
+	return s >= 0 && s <= shadowdiffv1.ValueShape_VALUE_SHAPE_MIXED
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110), as methods are.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || isSeparator(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func isSeparator(c byte) bool {
+	for i := 0; i < len(`"(),/:;<=>?@[\]{}`); i++ {
+		if c == `"(),/:;<=>?@[\]{}`[i] {
+			return true
+		}
+	}
+	return false
+}
+
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
