@@ -220,7 +220,7 @@ func (d *jsonDigester) object(depth int) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		keyHash := d.scalarHash(tagString, key)
+		keyHash := fnv64(key) // member names travel in clear in paths: no key needed
 		if parent > 0 {
 			d.path = append(d.path, '.')
 		}
@@ -295,6 +295,16 @@ func (d *jsonDigester) array(depth int) (uint64, error) {
 	h := mix(ordered, uint64(n))
 	d.occurrence(slot, wire.TypeArray, wire.ShapeUnspecified, n, h, mix(unordered, uint64(n)), n, d.rawSource(start))
 	return h, nil
+}
+
+// fnv64 is FNV-1a: fast for the short member names hashed per member.
+func fnv64(b []byte) uint64 {
+	h := uint64(0xcbf29ce484222325)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 0x100000001b3
+	}
+	return h
 }
 
 // rawSource returns the source text of a container as its raw value.
