@@ -1,0 +1,146 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+func endpointRulesCommand(o *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "endpoint-rules",
+		Short: "Manage endpoint rules: how request paths map to endpoint names",
+		Long: `By default an endpoint is named "METHOD /templated/path": numeric, UUID and
+long hex path segments collapse to a placeholder. Endpoint rules override
+that: a path pattern (segments match literally, "{name}" matches one
+segment, a trailing "**" matches the rest) and optionally a method map
+requests to the endpoint name you choose.`,
+		Example: `  shadowdiff endpoint-rules add "/api/orders/{id}/**" "GET /api/orders/{id}/*" --method GET
+  shadowdiff endpoint-rules list
+  shadowdiff endpoint-rules delete 2`,
+		Args: args(0, 0),
+		RunE: func(*cobra.Command, []string) error {
+			return usagef("endpoint-rules needs a subcommand: add, list or delete")
+		},
+	}
+	var method string
+	add := &cobra.Command{
+		Use:     "add PATH_PATTERN ENDPOINT",
+		Short:   "Map requests matching a path pattern to an endpoint name",
+		Example: `  shadowdiff endpoint-rules add "/users/{user}/avatar" "GET /users/{user}/avatar" --method GET`,
+		Args:    args(2, 2, "PATH_PATTERN", "ENDPOINT"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return withClient(o, func(c *client) error {
+				rule, err := call(cmd.Context(), c, "", func(ctx context.Context) (*shadowdiffv1.EndpointRule, error) {
+					return c.CreateEndpointRule(ctx, &shadowdiffv1.CreateEndpointRuleRequest{Rule: &shadowdiffv1.EndpointRule{
+						Method: method, PathPattern: a[0], Endpoint: a[1]}})
+				})
+				if err != nil {
+					return err
+				}
+				return o.printer(cmd.OutOrStdout()).message(rule, func(w *tabwriter.Writer) {
+					fmt.Fprintf(w, "endpoint rule %s created: %s %s -> %s\n", rule.GetId(), anyMethod(rule.GetMethod()), rule.GetPathPattern(), rule.GetEndpoint())
+				})
+			})
+		},
+	}
+	add.Flags().StringVar(&method, "method", "", "HTTP method the rule applies to (default: any)")
+
+	list := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List endpoint rules",
+		Example: `  shadowdiff endpoint-rules list -o yaml`,
+		Args:    args(0, 0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withClient(o, func(c *client) error {
+				resp, err := call(cmd.Context(), c, "", func(ctx context.Context) (*shadowdiffv1.ListEndpointRulesResponse, error) {
+					return c.ListEndpointRules(ctx, &shadowdiffv1.ListEndpointRulesRequest{})
+				})
+				if err != nil {
+					return err
+				}
+				return o.printer(cmd.OutOrStdout()).message(resp, func(w *tabwriter.Writer) {
+					if len(resp.GetRules()) == 0 {
+						fmt.Fprintln(w, "No endpoint rules.")
+						return
+					}
+					row(w, "ID", "METHOD", "PATH PATTERN", "ENDPOINT", "CREATED")
+					for _, r := range resp.GetRules() {
+						row(w, r.GetId(), anyMethod(r.GetMethod()), r.GetPathPattern(), r.GetEndpoint(), timestamp(r.GetCreated()))
+					}
+				})
+			})
+		},
+	}
+	del := &cobra.Command{
+		Use:     "delete ID...",
+		Aliases: []string{"rm"},
+		Short:   "Delete endpoint rules by id",
+		Example: `  shadowdiff endpoint-rules delete 2`,
+		Args:    args(1, -1, "ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return withClient(o, func(c *client) error {
+				for _, id := range a {
+					_, err := call(cmd.Context(), c, fmt.Sprintf("endpoint rule %q not found; run `shadowdiff endpoint-rules list`", id),
+						func(ctx context.Context) (*shadowdiffv1.DeleteEndpointRuleResponse, error) {
+							return c.DeleteEndpointRule(ctx, &shadowdiffv1.DeleteEndpointRuleRequest{Id: id})
+						})
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "endpoint rule %s deleted\n", id)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.AddCommand(add, list, del)
+	return cmd
+}
+
+func anyMethod(m string) string {
+	if m == "" {
+		return "*"
+	}
+	return m
+}
+
+func clearCommand(o *globalOptions) *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "clear (ENDPOINT | --all)",
+		Short: "Delete stored results (not rules) of an endpoint or of all endpoints",
+		Long: `Delete the stored results of one endpoint, or of all endpoints with --all,
+for example after deploying a new candidate. Noise and endpoint rules stay.`,
+		Example: `  shadowdiff clear "GET /api/orders/{id}"
+  shadowdiff clear --all`,
+		Args: args(0, 1, "ENDPOINT"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if (len(a) == 1) == all {
+				return usagef("clear needs either an ENDPOINT or --all")
+			}
+			req := &shadowdiffv1.ClearRequest{}
+			if len(a) == 1 {
+				req.Endpoint = a[0]
+			}
+			return withClient(o, func(c *client) error {
+				resp, err := call(cmd.Context(), c, endpointNotFound(req.Endpoint), func(ctx context.Context) (*shadowdiffv1.ClearResponse, error) {
+					return c.Clear(ctx, req)
+				})
+				if err != nil {
+					return err
+				}
+				return o.printer(cmd.OutOrStdout()).message(resp, func(w *tabwriter.Writer) {
+					fmt.Fprintf(w, "cleared %d requests of %s\n", resp.GetRequestsDeleted(), orAll(req.Endpoint))
+				})
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "clear the results of every endpoint")
+	return cmd
+}

@@ -1,0 +1,286 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// gateFailedError is returned after the gate printed its failure: exit 1.
+type gateFailedError struct{ reason string }
+
+func (e *gateFailedError) Error() string { return "gate failed: " + e.reason }
+
+// gateOptions are the gate's thresholds.
+type gateOptions struct {
+	rf               rangeFlags
+	minSamples       uint64
+	maxRegressions   int
+	confidence       float64
+	rule             string
+	failInsufficient bool
+}
+
+const (
+	ruleStatistical = "statistical"
+	ruleDiffy       = "diffy"
+)
+
+func gateCommand(o *globalOptions) *cobra.Command {
+	g := &gateOptions{}
+	cmd := &cobra.Command{
+		Use:   "gate [ENDPOINT...]",
+		Short: "Exit 1 when endpoints have significant regressions (for CI/CD and rollout hooks)",
+		Long: `Check the collector's verdict and exit 0 (pass) or 1 (fail), printing why.
+The gate fails when more fields than --max-regressions are regressions,
+summed over the endpoints given (all endpoints when none is given).
+
+A field is a regression when the collector's statistical test calls it
+significant; with --confidence, when its p-value (corrected for the number of
+fields and for repeated looks) is at most 1 - confidence instead; with
+--rule diffy, when Diffy's rule reports it. Fields covered by noise rules
+never count.
+
+An endpoint with fewer compared requests than --min-samples (default: the
+collector's --min-samples) is not judged; with --fail-on-insufficient-data it
+fails the gate, as does having no endpoint at all.
+
+Exit status: 0 pass, 1 fail, 2 error (bad usage, collector unreachable,
+unknown endpoint). Use it as an Argo Rollouts analysis Job or in a Flagger
+pre-rollout/confirm-promotion webhook runner.`,
+		Example: `  # In a pipeline, after mirrored traffic ran for a while
+  shadowdiff gate --collector shadowdiff-collector.shadowdiff:9090 --fail-on-insufficient-data
+  # Only two endpoints, one regression tolerated, Diffy's rule
+  shadowdiff gate "GET /api/orders/{id}" "GET /api/products" --max-regressions 1 --rule diffy
+  # Machine-readable verdict
+  shadowdiff gate -o json --since 30m`,
+		Args: args(0, -1, "ENDPOINT"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if err := g.validate(cmd); err != nil {
+				return err
+			}
+			tr, err := g.rf.timeRange()
+			if err != nil {
+				return err
+			}
+			return withClient(o, func(c *client) error {
+				rep, err := g.evaluate(cmd.Context(), c, tr, a)
+				if err != nil {
+					return err
+				}
+				if err := o.printer(cmd.OutOrStdout()).value(rep, func(w *tabwriter.Writer) { gateTable(w, rep) }); err != nil {
+					return err
+				}
+				if rep.Result == "FAIL" {
+					return &gateFailedError{reason: rep.Reason}
+				}
+				return nil
+			})
+		},
+	}
+	g.rf.add(cmd)
+	f := cmd.Flags()
+	f.Uint64Var(&g.minSamples, "min-samples", 0, "compared requests an endpoint needs to be judged (0: the collector's minimum)")
+	f.IntVar(&g.maxRegressions, "max-regressions", 0, "regressing fields tolerated before the gate fails")
+	f.Float64Var(&g.confidence, "confidence", 0, "judge fields by p-value <= 1 - CONFIDENCE (0: the collector's decision)")
+	f.StringVar(&g.rule, "rule", ruleStatistical, "decision rule: statistical or diffy")
+	f.BoolVar(&g.failInsufficient, "fail-on-insufficient-data", false, "fail when an endpoint has too few compared requests, or there is no endpoint")
+	return cmd
+}
+
+func (g *gateOptions) validate(cmd *cobra.Command) error {
+	if g.rule != ruleStatistical && g.rule != ruleDiffy {
+		return usagef("--rule must be statistical or diffy, got %q", g.rule)
+	}
+	if g.maxRegressions < 0 {
+		return usagef("--max-regressions must not be negative, got %d", g.maxRegressions)
+	}
+	if cmd.Flags().Changed("confidence") && (g.confidence <= 0 || g.confidence >= 1) {
+		return usagef("--confidence must be between 0 and 1 (exclusive), got %g", g.confidence)
+	}
+	if g.rule == ruleDiffy && g.confidence != 0 {
+		return usagef("--confidence applies to the statistical rule, not to --rule diffy")
+	}
+	return nil
+}
+
+// gateReport is the gate's result; -o json/yaml prints it as is.
+type gateReport struct {
+	Result         string          `json:"result"` // PASS or FAIL
+	Reason         string          `json:"reason"`
+	Rule           string          `json:"rule"`
+	Regressions    int             `json:"regressions"`
+	MaxRegressions int             `json:"maxRegressions"`
+	Endpoints      []*gateEndpoint `json:"endpoints"`
+}
+
+type gateEndpoint struct {
+	Endpoint       string       `json:"endpoint"`
+	Verdict        string       `json:"verdict"` // REGRESSION, CLEAN or INSUFFICIENT_DATA
+	Compared       uint64       `json:"compared"`
+	MinSamples     uint64       `json:"minSamples,omitempty"`
+	DifferenceRate float64      `json:"differenceRate"`
+	NoiseRate      float64      `json:"noiseRate"`
+	Regressions    []*gateField `json:"regressions"`
+}
+
+type gateField struct {
+	Path             string  `json:"path"`
+	RawDifferences   uint64  `json:"rawDifferences"`
+	NoiseDifferences uint64  `json:"noiseDifferences"`
+	Total            uint64  `json:"total"`
+	Definite         uint64  `json:"definite"`
+	Confidence       float64 `json:"confidence"`
+	PValue           float64 `json:"pValue"`
+	DiffyReported    bool    `json:"diffyReported"`
+	Reason           string  `json:"reason"`
+}
+
+func (g *gateOptions) evaluate(ctx context.Context, c *client, tr *shadowdiffv1.TimeRange, names []string) (*gateReport, error) {
+	list, err := call(ctx, c, "", func(ctx context.Context) (*shadowdiffv1.ListEndpointsResponse, error) {
+		return c.ListEndpoints(ctx, &shadowdiffv1.ListEndpointsRequest{Range: tr})
+	})
+	if err != nil {
+		return nil, err
+	}
+	selected := list.GetEndpoints()
+	if len(names) > 0 {
+		byName := map[string]*shadowdiffv1.EndpointSummary{}
+		for _, e := range selected {
+			byName[e.GetEndpoint()] = e
+		}
+		selected = nil
+		for _, n := range names {
+			e, ok := byName[n]
+			if !ok {
+				return nil, fmt.Errorf("%s", endpointNotFound(n))
+			}
+			selected = append(selected, e)
+		}
+	}
+
+	rep := &gateReport{Rule: g.describeRule(), MaxRegressions: g.maxRegressions, Endpoints: []*gateEndpoint{}}
+	insufficient := 0
+	for _, e := range selected {
+		ge := &gateEndpoint{Endpoint: e.GetEndpoint(), Compared: e.GetCompared(), MinSamples: g.minSamples,
+			DifferenceRate: e.GetDifferenceRate(), NoiseRate: e.GetNoiseRate(), Regressions: []*gateField{}}
+		rep.Endpoints = append(rep.Endpoints, ge)
+		if g.minSamples > 0 && e.GetCompared() < g.minSamples ||
+			g.minSamples == 0 && e.GetVerdict() == shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA {
+			ge.Verdict = "INSUFFICIENT_DATA"
+			insufficient++
+			continue
+		}
+		fields, err := call(ctx, c, endpointNotFound(e.GetEndpoint()), func(ctx context.Context) (*shadowdiffv1.ListFieldsResponse, error) {
+			return c.ListFields(ctx, &shadowdiffv1.ListFieldsRequest{Endpoint: e.GetEndpoint(), Range: tr})
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fields.GetFields() {
+			if f.GetSuppressedByRule() != "" || !g.regression(f) {
+				continue
+			}
+			ge.Regressions = append(ge.Regressions, &gateField{
+				Path: f.GetPath(), RawDifferences: f.GetRawDifferences(), NoiseDifferences: f.GetNoiseDifferences(),
+				Total: f.GetTotal(), Definite: f.GetDefinite(), Confidence: f.GetConfidence(), PValue: f.GetPValue(),
+				DiffyReported: f.GetDiffyReported(), Reason: f.GetReason(),
+			})
+		}
+		ge.Verdict = "CLEAN"
+		if len(ge.Regressions) > 0 {
+			ge.Verdict = "REGRESSION"
+		}
+		rep.Regressions += len(ge.Regressions)
+	}
+	g.decide(rep, insufficient)
+	return rep, nil
+}
+
+func (g *gateOptions) regression(f *shadowdiffv1.FieldStats) bool {
+	switch {
+	case g.rule == ruleDiffy:
+		return f.GetDiffyReported()
+	case g.confidence > 0:
+		return f.GetRawDifferences() > f.GetNoiseDifferences() && f.GetPValue() <= 1-g.confidence
+	}
+	return f.GetSignificant()
+}
+
+func (g *gateOptions) describeRule() string {
+	switch {
+	case g.rule == ruleDiffy:
+		return "Diffy's rule (r > n, relative > 20%, absolute > 0.03%)"
+	case g.confidence > 0:
+		return fmt.Sprintf("statistical test, p-value <= %g", 1-g.confidence)
+	}
+	return "statistical test at the collector's confidence"
+}
+
+// decide sets the result and a one-line reason.
+func (g *gateOptions) decide(rep *gateReport, insufficient int) {
+	regressing := 0
+	for _, e := range rep.Endpoints {
+		if len(e.Regressions) > 0 {
+			regressing++
+		}
+	}
+	var why []string
+	fail := false
+	switch {
+	case len(rep.Endpoints) == 0:
+		why = append(why, "no endpoint has been compared yet")
+		fail = g.failInsufficient
+	case rep.Regressions > g.maxRegressions:
+		why = append(why, fmt.Sprintf("%d regressing field(s) in %d endpoint(s), more than --max-regressions %d",
+			rep.Regressions, regressing, g.maxRegressions))
+		fail = true
+	case rep.Regressions > 0:
+		why = append(why, fmt.Sprintf("%d regressing field(s), within --max-regressions %d", rep.Regressions, g.maxRegressions))
+	default:
+		why = append(why, fmt.Sprintf("no regression in %d judged endpoint(s)", len(rep.Endpoints)-insufficient))
+	}
+	if insufficient > 0 {
+		why = append(why, fmt.Sprintf("%d endpoint(s) with too few compared requests to judge", insufficient))
+		fail = fail || g.failInsufficient
+	}
+	rep.Result = "PASS"
+	if fail {
+		rep.Result = "FAIL"
+	}
+	rep.Reason = strings.Join(why, "; ")
+}
+
+func gateTable(w *tabwriter.Writer, rep *gateReport) {
+	if len(rep.Endpoints) > 0 {
+		row(w, "ENDPOINT", "VERDICT", "COMPARED", "REGRESSIONS", "DIFF", "NOISE")
+		for _, e := range rep.Endpoints {
+			regs := u(uint64(len(e.Regressions)))
+			if e.Verdict == "INSUFFICIENT_DATA" {
+				regs = "-"
+			}
+			row(w, e.Endpoint, e.Verdict, u(e.Compared), regs, percent(e.DifferenceRate), percent(e.NoiseRate))
+		}
+	}
+	first := true
+	for _, e := range rep.Endpoints {
+		for _, f := range e.Regressions {
+			if first {
+				fmt.Fprintln(w, "\nRegressions:")
+				first = false
+			}
+			line := fmt.Sprintf("  %s  %s: differs in %d of %d compared requests (noise %d), confidence %s, %d definite",
+				e.Endpoint, f.Path, f.RawDifferences, f.Total, f.NoiseDifferences, confidence(f.Confidence), f.Definite)
+			if f.Reason != "" {
+				line += ": " + f.Reason
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+	fmt.Fprintf(w, "\ngate: %s: %s (rule: %s)\n", rep.Result, rep.Reason, rep.Rule)
+}

@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// EnvCollector names the collector's address when --collector is not given.
+const EnvCollector = "SHADOWDIFF_COLLECTOR"
+
+const defaultCollector = "localhost:9090"
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	getenv func(string) string
+
+	collector          string
+	timeout            time.Duration
+	output             string
+	tls                bool
+	tlsCA              string
+	tlsCert            string
+	tlsKey             string
+	tlsServerName      string
+	insecureSkipVerify bool
+}
+
+func (o *globalOptions) addFlags(root *cobra.Command) {
+	f := root.PersistentFlags()
+	f.StringVar(&o.collector, "collector", "", "gRPC address of the collector (default $"+EnvCollector+", else "+defaultCollector+")")
+	f.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long one call to the collector may take")
+	f.StringVarP(&o.output, "output", "o", "table", "output format: table, wide, json or yaml")
+	f.BoolVar(&o.tls, "tls", false, "connect with TLS (implied by the other --tls-* flags and --insecure-skip-verify)")
+	f.StringVar(&o.tlsCA, "tls-ca", "", "PEM CA bundle that signed the collector's certificate (default: the system roots)")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "PEM client certificate, for a collector started with --tls-client-ca")
+	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	f.StringVar(&o.tlsServerName, "tls-server-name", "", "name to verify the collector's certificate against (default: the host of --collector)")
+	f.BoolVar(&o.insecureSkipVerify, "insecure-skip-verify", false, "do not verify the collector's certificate (testing only)")
+}
+
+func (o *globalOptions) validate() error {
+	if o.collector == "" {
+		o.collector = o.getenv(EnvCollector)
+	}
+	if o.collector == "" {
+		o.collector = defaultCollector
+	}
+	switch o.output {
+	case "table", "wide", "json", "yaml":
+	default:
+		return usagef("--output must be table, wide, json or yaml, got %q", o.output)
+	}
+	if o.timeout <= 0 {
+		return usagef("--timeout must be positive, got %s", o.timeout)
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return usagef("--tls-cert and --tls-key go together")
+	}
+	return nil
+}
+
+func (o *globalOptions) useTLS() bool {
+	return o.tls || o.tlsCA != "" || o.tlsCert != "" || o.tlsServerName != "" || o.insecureSkipVerify
+}
+
+func (o *globalOptions) credentials() (credentials.TransportCredentials, error) {
+	if !o.useTLS() {
+		return insecure.NewCredentials(), nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: o.tlsServerName, InsecureSkipVerify: o.insecureSkipVerify}
+	if o.tlsCA != "" {
+		pem, err := os.ReadFile(o.tlsCA)
+		if err != nil {
+			return nil, fmt.Errorf("read --tls-ca: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--tls-ca %s holds no PEM certificate", o.tlsCA)
+		}
+	}
+	if o.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return nil, fmt.Errorf("load --tls-cert and --tls-key: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return credentials.NewTLS(cfg), nil
+}
+
+// client is a connection to the collector's query API.
+type client struct {
+	shadowdiffv1.QueryClient
+	conn *grpc.ClientConn
+	opts *globalOptions
+}
+
+func (o *globalOptions) dial() (*client, error) {
+	creds, err := o.credentials()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient(o.collector, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return nil, fmt.Errorf("collector address %q: %w", o.collector, err)
+	}
+	return &client{QueryClient: shadowdiffv1.NewQueryClient(conn), conn: conn, opts: o}, nil
+}
+
+// call runs one unary call with the --timeout deadline and turns its error
+// into a message for people. notFound describes the name the call looked
+// up, for NotFound answers; empty when the call has no such name.
+func call[Resp any](ctx context.Context, c *client, notFound string, f func(context.Context) (Resp, error)) (Resp, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.timeout)
+	defer cancel()
+	resp, err := f(ctx)
+	if err != nil {
+		return resp, c.explain(err, notFound)
+	}
+	return resp, nil
+}
+
+// explain turns a gRPC error into a sentence that says what to do.
+func (c *client) explain(err error, notFound string) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	st := status.Convert(err)
+	switch st.Code() {
+	case codes.Unavailable:
+		return fmt.Errorf("cannot reach collector at %s: %s", c.opts.collector, st.Message())
+	case codes.DeadlineExceeded:
+		return fmt.Errorf("collector at %s did not answer within %s (--timeout)", c.opts.collector, c.opts.timeout)
+	case codes.NotFound:
+		if notFound != "" {
+			return errors.New(notFound)
+		}
+		return fmt.Errorf("not found: %s", st.Message())
+	case codes.InvalidArgument:
+		return fmt.Errorf("the collector refused the request: %s", st.Message())
+	case codes.Unimplemented:
+		return fmt.Errorf("the collector at %s does not support this command (is it an older version?): %s", c.opts.collector, st.Message())
+	case codes.Unauthenticated, codes.PermissionDenied:
+		return fmt.Errorf("the collector at %s refused access: %s", c.opts.collector, st.Message())
+	case codes.Canceled:
+		return context.Canceled
+	}
+	return fmt.Errorf("collector at %s: %s: %s", c.opts.collector, st.Code(), st.Message())
+}
+
+// endpointNotFound is the message for an unknown endpoint name.
+func endpointNotFound(endpoint string) string {
+	return fmt.Sprintf("endpoint %q not found; run `shadowdiff endpoints` to list them", endpoint)
+}

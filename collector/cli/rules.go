@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+func noiseCommand(o *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "noise",
+		Short: "Manage noise rules: fields whose differences are expected",
+		Long: `Noise rules mark field prefixes ("body.meta", "headers.date") as expected
+noise, for one endpoint or all. Their differences no longer count against
+the candidate, in new and in stored results. 'noise list' also shows the
+rules the collector suggests: fields it learnt are always noisy.`,
+		Example: `  shadowdiff noise list
+  shadowdiff noise add body.meta.generated_at --endpoint "GET /api/time" --comment "server clock"
+  shadowdiff noise add headers.date
+  shadowdiff noise delete 3`,
+		Args: args(0, 0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return usagef("noise needs a subcommand: add, list or delete")
+		},
+	}
+	var endpoint, comment string
+	add := &cobra.Command{
+		Use:     "add PATH_PREFIX",
+		Short:   "Mark a field prefix as noise, for one endpoint or all",
+		Example: `  shadowdiff noise add body.meta.generated_at --endpoint "GET /api/time"`,
+		Args:    args(1, 1, "PATH_PREFIX"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return withClient(o, func(c *client) error {
+				rule, err := call(cmd.Context(), c, endpointNotFound(endpoint), func(ctx context.Context) (*shadowdiffv1.NoiseRule, error) {
+					return c.CreateNoiseRule(ctx, &shadowdiffv1.CreateNoiseRuleRequest{Rule: &shadowdiffv1.NoiseRule{
+						Endpoint: endpoint, PathPrefix: a[0], Comment: comment}})
+				})
+				if err != nil {
+					return err
+				}
+				return o.printer(cmd.OutOrStdout()).message(rule, func(w *tabwriter.Writer) {
+					fmt.Fprintf(w, "noise rule %s created: %s on %s\n", rule.GetId(), rule.GetPathPrefix(), orAll(rule.GetEndpoint()))
+				})
+			})
+		},
+	}
+	add.Flags().StringVar(&endpoint, "endpoint", "", "the endpoint the rule applies to (default: all endpoints)")
+	add.Flags().StringVar(&comment, "comment", "", "why the field is noise")
+
+	var listEndpoint string
+	list := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List noise rules in force and suggested rules",
+		Example: `  shadowdiff noise list --endpoint "GET /api/time"`,
+		Args:    args(0, 0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withClient(o, func(c *client) error {
+				resp, err := call(cmd.Context(), c, endpointNotFound(listEndpoint), func(ctx context.Context) (*shadowdiffv1.ListNoiseRulesResponse, error) {
+					return c.ListNoiseRules(ctx, &shadowdiffv1.ListNoiseRulesRequest{Endpoint: listEndpoint})
+				})
+				if err != nil {
+					return err
+				}
+				return o.printer(cmd.OutOrStdout()).message(resp, func(w *tabwriter.Writer) { noiseTable(w, resp) })
+			})
+		},
+	}
+	list.Flags().StringVar(&listEndpoint, "endpoint", "", "only the rules of this endpoint (default: all)")
+
+	del := &cobra.Command{
+		Use:     "delete ID...",
+		Aliases: []string{"rm"},
+		Short:   "Delete noise rules by id",
+		Example: `  shadowdiff noise delete 3 4`,
+		Args:    args(1, -1, "ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return withClient(o, func(c *client) error {
+				for _, id := range a {
+					_, err := call(cmd.Context(), c, fmt.Sprintf("noise rule %q not found; run `shadowdiff noise list`", id),
+						func(ctx context.Context) (*shadowdiffv1.DeleteNoiseRuleResponse, error) {
+							return c.DeleteNoiseRule(ctx, &shadowdiffv1.DeleteNoiseRuleRequest{Id: id})
+						})
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "noise rule %s deleted\n", id)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.AddCommand(add, list, del)
+	return cmd
+}
+
+func noiseTable(w *tabwriter.Writer, resp *shadowdiffv1.ListNoiseRulesResponse) {
+	if len(resp.GetRules()) == 0 {
+		fmt.Fprintln(w, "No noise rules.")
+	} else {
+		row(w, "ID", "ENDPOINT", "PATH PREFIX", "CREATED", "COMMENT")
+		for _, r := range resp.GetRules() {
+			row(w, r.GetId(), orAll(r.GetEndpoint()), r.GetPathPrefix(), timestamp(r.GetCreated()), dash(r.GetComment()))
+		}
+	}
+	if len(resp.GetSuggested()) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nSuggested rules (fields learnt to be always noisy):")
+	row(w, "ENDPOINT", "PATH PREFIX", "REASON", "ADD WITH")
+	for _, s := range resp.GetSuggested() {
+		r := s.GetRule()
+		addWith := "shadowdiff noise add " + strconv.Quote(r.GetPathPrefix())
+		if r.GetEndpoint() != "" {
+			addWith += " --endpoint " + strconv.Quote(r.GetEndpoint())
+		}
+		row(w, orAll(r.GetEndpoint()), r.GetPathPrefix(), dash(s.GetReason()), addWith)
+	}
+}
+
+// withClient dials the collector, runs f and closes the connection.
+func withClient(o *globalOptions, f func(*client) error) error {
+	c, err := o.dial()
+	if err != nil {
+		return err
+	}
+	defer c.conn.Close()
+	return f(c)
+}

@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+func samplesCommand(o *globalOptions) *cobra.Command {
+	var (
+		rf           rangeFlags
+		definiteOnly bool
+		limit        uint32
+		pageToken    string
+	)
+	cmd := &cobra.Command{
+		Use:     "samples ENDPOINT [FIELD]",
+		Aliases: []string{"sample"},
+		Short:   "List sample requests in which a field differed",
+		Long: `List sample requests of an endpoint in which FIELD differed (a prefix
+matches its children: "body.order" covers "body.order.total"), or any field
+when FIELD is left out. Show one in full with 'shadowdiff request'.`,
+		Example: `  shadowdiff samples "GET /api/orders/{id}" body.order.total
+  shadowdiff samples "GET /api/orders/{id}" body.order --definite --limit 5
+  shadowdiff request "$(shadowdiff samples "GET /api/orders/{id}" status -o json | jq -r '.samples[0].pairingKey')"`,
+		Args: args(1, 2, "ENDPOINT", "FIELD"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			tr, err := rf.timeRange()
+			if err != nil {
+				return err
+			}
+			req := &shadowdiffv1.ListSamplesRequest{Endpoint: a[0], Range: tr, DefiniteOnly: definiteOnly, Limit: limit, PageToken: pageToken}
+			if len(a) > 1 {
+				req.Path = a[1]
+			}
+			c, err := o.dial()
+			if err != nil {
+				return err
+			}
+			defer c.conn.Close()
+			resp, err := call(cmd.Context(), c, endpointNotFound(a[0]), func(ctx context.Context) (*shadowdiffv1.ListSamplesResponse, error) {
+				return c.ListSamples(ctx, req)
+			})
+			if err != nil {
+				return err
+			}
+			p := o.printer(cmd.OutOrStdout())
+			if len(resp.GetSamples()) == 0 && !p.structured() {
+				fmt.Fprintf(cmd.ErrOrStderr(), "No samples of %s in %s.\n", dash(req.Path), a[0])
+				return nil
+			}
+			return p.message(resp, func(w *tabwriter.Writer) { samplesTable(w, resp, req, a) })
+		},
+	}
+	rf.add(cmd)
+	f := cmd.Flags()
+	f.BoolVar(&definiteOnly, "definite", false, "only requests with definite evidence: primary and secondary agreed on the field, the candidate did not")
+	f.Uint32Var(&limit, "limit", 20, "most samples to list")
+	f.StringVar(&pageToken, "page-token", "", "continue a previous listing (the token it printed)")
+	return cmd
+}
+
+func samplesTable(w *tabwriter.Writer, resp *shadowdiffv1.ListSamplesResponse, req *shadowdiffv1.ListSamplesRequest, a []string) {
+	row(w, "PAIRING KEY", "TIME", "STATUS P/S/C", "DIFFERENCES")
+	for _, s := range resp.GetSamples() {
+		row(w, s.GetPairingKey(), timestamp(s.GetTime()), statuses(s), differencesOf(s, req.GetPath()))
+	}
+	if t := resp.GetNextPageToken(); t != "" {
+		quoted := make([]string, len(a))
+		for i, arg := range a {
+			quoted[i] = strconv.Quote(arg)
+		}
+		fmt.Fprintf(w, "\nMore: shadowdiff samples %s --limit %d --page-token %s\n", strings.Join(quoted, " "), req.GetLimit(), t)
+	}
+}
+
+func statuses(r *shadowdiffv1.RequestRecord) string {
+	s := func(d *shadowdiffv1.ResponseDigest) string {
+		if d == nil {
+			return "-"
+		}
+		return u(uint64(d.GetStatus()))
+	}
+	return s(r.GetPrimary()) + "/" + s(r.GetSecondary()) + "/" + s(r.GetCandidate())
+}
+
+// differencesOf summarises a request's primary/candidate differences under
+// the path prefix: "body.order.total value (definite), status status".
+func differencesOf(r *shadowdiffv1.RequestRecord, prefix string) string {
+	const show = 3
+	var parts []string
+	n := 0
+	for _, d := range r.GetDifferences() {
+		if d.GetComparison() != shadowdiffv1.Comparison_COMPARISON_RAW || !hasPathPrefix(d.GetPath(), prefix) {
+			continue
+		}
+		n++
+		if len(parts) == show {
+			continue
+		}
+		text := d.GetPath() + " " + kind(d.GetKind())
+		switch {
+		case d.GetNoise():
+			text += " (noise)"
+		case d.GetDefinite():
+			text += " (definite)"
+		}
+		parts = append(parts, text)
+	}
+	if n == 0 {
+		return dash(r.GetNotComparedReason())
+	}
+	if n > show {
+		parts = append(parts, fmt.Sprintf("+%d more", n-show))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// hasPathPrefix reports whether path is prefix or one of its children
+// ("body.a" covers "body.a", "body.a.b" and "body.a[]", not "body.ab").
+func hasPathPrefix(path, prefix string) bool {
+	if prefix == "" || path == prefix {
+		return true
+	}
+	if !strings.HasPrefix(path, prefix) {
+		return false
+	}
+	next := path[len(prefix)]
+	return next == '.' || next == '['
+}
