@@ -1,0 +1,287 @@
+package envoy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/shadowdiff/shadowdiff/e2e/httpfilter"
+)
+
+var errMirrorOverflow = errors.New("shadow request body over the buffer limit")
+
+// router is the terminal filter: it sends the request to the route's
+// cluster, streams it to the mirrors, and feeds the response back.
+type router struct {
+	s           *stream
+	route       *Route
+	cluster     *cluster
+	primary     *bodyQueue
+	trailer     http.Header
+	mirrors     []*mirror
+	cancels     []context.CancelFunc
+	requestDone bool
+	headersSeen bool
+	start       time.Time
+}
+
+func (rt *router) headers(h *httpfilter.Headers, end bool) {
+	s := rt.s
+	// Filters may have changed the headers: match again (Envoy clears the route cache).
+	route := s.selectRoute(h)
+	if route == nil {
+		s.l.stats.noRoute.Add(1)
+		s.flag("NR")
+		s.localReply(http.StatusNotFound, nil, nil, "route_not_found")
+		return
+	}
+	c, ok := s.l.srv.clusters[route.Cluster]
+	if !ok {
+		s.l.stats.noCluster.Add(1)
+		s.flag("NC")
+		s.localReply(http.StatusServiceUnavailable, nil, nil, "cluster_not_found")
+		return
+	}
+	host, err := c.NextEndpoint()
+	if err != nil {
+		s.flag("UH")
+		s.localReply(http.StatusServiceUnavailable, []byte("no healthy upstream"), nil, "no_healthy_upstream")
+		return
+	}
+	rt.route, rt.cluster = route, c
+	s.info.UpstreamAddress = host
+	if route.PrefixRewrite != "" {
+		orig, _ := h.Get(":path")
+		h.Set(":path", route.rewritePath(orig))
+		h.Set("x-envoy-original-path", orig)
+	}
+	if route.Timeout > 0 {
+		h.Set("x-envoy-expected-rq-timeout-ms", strconv.FormatInt(route.Timeout.Milliseconds(), 10))
+	}
+	// Shadows copy the headers exactly as the router sends them upstream.
+	rt.startMirrors(h, end)
+	req, body, err := rt.newRequest(s.ctx(), h, end, host)
+	if err != nil {
+		s.localReply(http.StatusBadRequest, []byte(err.Error()), nil, "invalid_request")
+		return
+	}
+	rt.primary, rt.trailer = body, req.Trailer
+	rt.start = time.Now()
+	s.up = startUpstream(s.ctx(), c, req, host)
+	rt.cancels = append(rt.cancels, s.up.cancel)
+	if end {
+		rt.requestComplete()
+	}
+}
+
+// newRequest builds an upstream request from a header map; its body, if
+// the request has one, is a queue the router feeds.
+func (rt *router) newRequest(ctx context.Context, h *httpfilter.Headers, end bool, host string) (*http.Request, *bodyQueue, error) {
+	method, _ := h.Get(":method")
+	path, _ := h.Get(":path")
+	authority, _ := h.Get(":authority")
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+host+path, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("invalid :path %q: %w", path, err)
+	}
+	req.Host = authority
+	req.Header = httpHeader(h, "content-length", "expect", "host")
+	if _, ok := req.Header["User-Agent"]; !ok {
+		req.Header["User-Agent"] = []string{""} // Go would add its own
+	}
+	if end {
+		return req, nil, nil
+	}
+	body := newBodyQueue(rt.s.notify)
+	req.Body, req.ContentLength = body, contentLength(h)
+	if req.ContentLength < 0 {
+		req.ContentLength = 0 // with a body: unknown length, sent chunked
+	}
+	if len(rt.s.r.Trailer) > 0 {
+		req.Trailer = http.Header{}
+		for k := range rt.s.r.Trailer {
+			req.Trailer[k] = nil
+		}
+	}
+	return req, body, nil
+}
+
+// startMirrors starts the route's shadow requests the stream id selects:
+// id % denominator < numerator, one id for every policy, as Envoy does.
+func (rt *router) startMirrors(h *httpfilter.Headers, end bool) {
+	s := rt.s
+	for _, p := range rt.route.Mirrors {
+		if p.Denominator == 0 || s.id%p.Denominator >= p.Numerator {
+			continue
+		}
+		c, ok := s.l.srv.clusters[p.Cluster]
+		if !ok {
+			continue // Envoy skips a mirror whose cluster does not exist
+		}
+		host, err := c.NextEndpoint()
+		if err != nil {
+			c.stats.shadowDropped.Add(1)
+			continue
+		}
+		mh := h.Clone()
+		authority, _ := mh.Get(":authority")
+		switch {
+		case p.HostRewrite != "":
+			mh.Set(":authority", p.HostRewrite)
+		case !p.DisableShadowSuffix:
+			mh.Set(":authority", shadowAuthority(authority))
+		}
+		ctx, cancel := s.l.srv.mirrorContext(rt.route.Timeout)
+		req, body, err := rt.newRequest(ctx, mh, end, host)
+		if err != nil {
+			cancel()
+			continue
+		}
+		rt.mirrors = append(rt.mirrors, &mirror{cluster: c, body: body, trailer: req.Trailer})
+		s.l.srv.mirrorsRunning.Add(1)
+		go runMirror(ctx, c, req, host, func() {
+			cancel()
+			s.l.srv.mirrorsRunning.Done()
+		})
+	}
+}
+
+func (rt *router) data(b []byte, end bool) {
+	if rt.primary != nil && len(b) > 0 {
+		rt.primary.Push(b)
+	}
+	for _, m := range rt.mirrors {
+		if m.dropped || m.body == nil || len(b) == 0 {
+			continue
+		}
+		// A mirror never slows the primary: one that lags by more than the
+		// buffer limit is dropped instead of applying backpressure.
+		if !m.body.Push(b) || m.body.Len() > rt.s.dec.limit {
+			m.body.Finish(errMirrorOverflow)
+			m.dropped = true
+			m.cluster.stats.shadowDropped.Add(1)
+		}
+	}
+	if end {
+		rt.finishBodies(nil)
+		rt.requestComplete()
+	}
+}
+
+func (rt *router) trailers(t *httpfilter.Headers) {
+	fill := func(dst http.Header) {
+		if dst == nil {
+			return
+		}
+		for k, v := range httpHeader(t) {
+			dst[k] = v
+		}
+	}
+	fill(rt.trailer)
+	for _, m := range rt.mirrors {
+		fill(m.trailer)
+	}
+	rt.finishBodies(nil)
+	rt.requestComplete()
+}
+
+func (rt *router) finishBodies(err error) {
+	if rt.primary != nil {
+		rt.primary.Finish(err)
+	}
+	for _, m := range rt.mirrors {
+		if m.body != nil {
+			m.body.Finish(err)
+		}
+	}
+}
+
+// requestComplete starts the route timeout, which in Envoy spans from the
+// end of the downstream request to the end of the upstream response.
+func (rt *router) requestComplete() {
+	rt.requestDone = true
+	if rt.route.Timeout > 0 && rt.s.up != nil {
+		rt.s.timeout = time.NewTimer(rt.route.Timeout)
+	}
+}
+
+// backpressured reports that the primary upstream lags: stop reading the
+// downstream request body until it catches up.
+func (rt *router) backpressured() bool {
+	return rt.primary != nil && rt.primary.Len() > rt.s.dec.limit
+}
+
+func (rt *router) onUpstream(ev upstreamEvent) {
+	s := rt.s
+	switch ev.kind {
+	case upHeaders:
+		rt.headersSeen = true
+		s.info.FirstUpstreamByte = time.Now()
+		h := responseHeaders(ev.resp)
+		h.Set("x-envoy-upstream-service-time", strconv.FormatInt(time.Since(rt.start).Milliseconds(), 10))
+		s.respHeaders = h
+		s.enc.startHeaders(h, false)
+	case upData:
+		s.enc.runData(0, ev.data, false)
+	case upEnd:
+		s.up = nil
+		if s.timeout != nil {
+			s.timeout.Stop()
+			s.timeout = nil
+		}
+		if t := trailerHeaders(ev.trailer); t != nil {
+			s.respTrailers = t
+			s.enc.runTrailers(0, t)
+		} else {
+			s.enc.runData(0, nil, true)
+		}
+	case upError:
+		s.up = nil
+		reason, flag := resetReason(ev.err)
+		s.flag(flag)
+		if rt.headersSeen {
+			s.doReset()
+			return
+		}
+		body := "upstream connect error or disconnect/reset before headers. reset reason: " + reason
+		s.localReply(http.StatusServiceUnavailable, []byte(body), nil,
+			"upstream_reset_before_response_started{"+reason+"}")
+	}
+}
+
+func (rt *router) onTimeout() {
+	s := rt.s
+	s.flag("UT")
+	s.l.stats.rqTimeout.Add(1)
+	if rt.cluster != nil {
+		rt.cluster.stats.rqTimeout.Add(1)
+	}
+	if rt.headersSeen {
+		s.doReset()
+		return
+	}
+	s.localReply(http.StatusGatewayTimeout, []byte("upstream request timeout"), nil, "upstream_response_timeout")
+}
+
+// cancel abandons the primary upstream request (mirrors go on if their
+// request is complete).
+func (rt *router) cancel() {
+	if s := rt.s; s.up != nil {
+		s.up.cancel()
+		s.up = nil
+	}
+	if !rt.requestDone {
+		rt.finishBodies(errBodyAborted)
+	}
+}
+
+// finish releases the stream's upstream resources when it ends.
+func (rt *router) finish() {
+	rt.cancel()
+	for _, c := range rt.cancels {
+		c()
+	}
+}

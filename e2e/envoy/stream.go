@@ -1,0 +1,309 @@
+package envoy
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shadowdiff/shadowdiff/e2e/httpfilter"
+)
+
+const chunkSize = 32 << 10
+
+// stream is one downstream request and its response: Envoy's ActiveStream.
+// One goroutine (the HTTP handler's) runs it as an event loop, so filter
+// callbacks never run concurrently; filters resume it from any goroutine
+// through their Callbacks.
+type stream struct {
+	l    *listener
+	w    http.ResponseWriter
+	rc   *http.ResponseController
+	r    *http.Request
+	id   uint64 // random stream id: decides mirroring
+	info httpfilter.StreamInfo
+
+	filters  []httpfilter.Filter
+	dec, enc direction
+	route    *Route
+
+	reqHeaders, reqTrailers, respHeaders, respTrailers *httpfilter.Headers
+
+	mu      sync.Mutex
+	actions []action
+	wake    chan struct{}
+
+	reqBody    chan bodyEvent
+	readerDone chan struct{}
+	up         *upstream
+	router     router
+	timeout    *time.Timer
+
+	responseStarted bool
+	localReplying   bool
+	complete        bool
+	reset           bool
+	flags           []string
+}
+
+type bodyEvent struct {
+	data []byte
+	end  bool
+	err  error
+}
+
+func newStream(l *listener, w http.ResponseWriter, r *http.Request) *stream {
+	s := &stream{l: l, w: w, r: r, rc: http.NewResponseController(w), id: l.srv.streamID(),
+		wake: make(chan struct{}, 1), readerDone: make(chan struct{})}
+	s.info = httpfilter.StreamInfo{
+		StartTime:               time.Now(),
+		Protocol:                protocolName(r),
+		DownstreamRemoteAddress: r.RemoteAddr,
+		ListenerName:            l.cfg.Name,
+		FilterState:             map[string][]byte{},
+	}
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(interface{ String() string }); ok {
+		s.info.DownstreamLocalAddress = a.String()
+	}
+	if id, ok := r.Context().Value(connIDKey{}).(uint64); ok {
+		s.info.ConnectionID = id
+	}
+	s.filters = make([]httpfilter.Filter, len(l.factories))
+	for i, f := range l.factories {
+		s.filters[i] = f.NewFilter(&callbacks{s: s, index: i})
+	}
+	n := len(s.filters)
+	s.dec = direction{s: s, st: make([]filterState, n), sink: decodeSink{s}, limit: l.cfg.BufferLimit}
+	s.enc = direction{s: s, encode: true, st: make([]filterState, n), sink: encodeSink{s}, limit: l.cfg.BufferLimit}
+	s.router = router{s: s}
+	return s
+}
+
+func protocolName(r *http.Request) string {
+	if r.ProtoMajor == 2 {
+		return "HTTP/2"
+	}
+	return r.Proto
+}
+
+// run processes the stream to its end.
+func (s *stream) run() {
+	st := s.l.stats
+	st.rqTotal.Add(1)
+	st.rqActive.Add(1)
+	defer st.rqActive.Add(-1)
+	defer close(s.readerDone)
+
+	if isUpgrade(s.r) {
+		// Envoy without upgrade_configs refuses upgrades and CONNECT before
+		// any filter runs; such requests are never routed nor mirrored.
+		s.directReply(http.StatusForbidden, nil, nil, "upgrade_failed")
+	} else {
+		s.begin()
+		s.loop()
+	}
+	s.finish()
+	if s.reset {
+		panic(http.ErrAbortHandler) // resets the HTTP/2 stream or closes the HTTP/1 connection
+	}
+}
+
+func isUpgrade(r *http.Request) bool {
+	if r.Method == http.MethodConnect {
+		return true
+	}
+	up := r.Header.Get("Upgrade")
+	return up != "" && !strings.EqualFold(up, "h2c") && headerHasToken(r.Header, "Connection", "upgrade")
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// begin mutates the request headers like Envoy's connection manager, picks
+// the route for StreamInfo and starts decoding.
+func (s *stream) begin() {
+	h := requestHeaders(s.r)
+	if s.l.cfg.HCM.GenerateRequestID {
+		if v, ok := h.Get("x-request-id"); !ok || v == "" {
+			h.Set("x-request-id", s.l.srv.newRequestID())
+		}
+	}
+	if _, ok := h.Get("x-forwarded-proto"); !ok {
+		h.Add("x-forwarded-proto", "http")
+	}
+	s.reqHeaders = h
+	s.selectRoute(h)
+	hasBody := s.r.Body != nil && s.r.Body != http.NoBody
+	if hasBody {
+		if s.r.ProtoMajor == 1 {
+			_ = s.rc.EnableFullDuplex() // stream the response while the request body still arrives
+		}
+		s.reqBody = make(chan bodyEvent)
+		go s.readRequestBody()
+	}
+	s.dec.startHeaders(h, !hasBody)
+}
+
+// selectRoute (re)computes the route; the router calls it again after the
+// filters, as Envoy clears the route cache when a filter changes headers.
+func (s *stream) selectRoute(h *httpfilter.Headers) *Route {
+	vh, r := s.l.routes.match(h)
+	s.route = r
+	s.info.VirtualHostName, s.info.RouteName, s.info.ClusterName = "", "", ""
+	if vh != nil {
+		s.info.VirtualHostName = vh.Name
+	}
+	if r != nil {
+		s.info.RouteName, s.info.ClusterName = r.Name, r.Cluster
+	}
+	return r
+}
+
+func (s *stream) readRequestBody() {
+	for {
+		buf := make([]byte, chunkSize)
+		n, err := s.r.Body.Read(buf)
+		if n > 0 && !s.sendBody(bodyEvent{data: buf[:n]}) {
+			return
+		}
+		if err == io.EOF {
+			s.sendBody(bodyEvent{end: true})
+			return
+		}
+		if err != nil {
+			s.sendBody(bodyEvent{err: err})
+			return
+		}
+	}
+}
+
+func (s *stream) sendBody(ev bodyEvent) bool {
+	select {
+	case s.reqBody <- ev:
+		return true
+	case <-s.readerDone:
+		return false
+	}
+}
+
+// loop handles events until the response is complete or the stream reset.
+func (s *stream) loop() {
+	ctxDone := s.r.Context().Done()
+	for {
+		s.runActions()
+		if s.complete || s.reset {
+			return
+		}
+		var body chan bodyEvent
+		if !s.dec.halted && s.dec.heldBytes() <= s.dec.limit && !s.router.backpressured() {
+			body = s.reqBody
+		}
+		var upEvents chan upstreamEvent
+		if s.up != nil && s.enc.heldBytes() <= s.enc.limit {
+			upEvents = s.up.events
+		}
+		var timeout <-chan time.Time
+		if s.timeout != nil {
+			timeout = s.timeout.C
+		}
+		select {
+		case ev := <-body:
+			s.onRequestBody(ev)
+		case ev := <-upEvents:
+			s.router.onUpstream(ev)
+		case <-timeout:
+			s.timeout = nil
+			s.router.onTimeout()
+		case <-s.wake:
+		case <-ctxDone:
+			s.flag("DC")
+			s.doReset()
+		}
+	}
+}
+
+func (s *stream) onRequestBody(ev bodyEvent) {
+	switch {
+	case ev.err != nil:
+		s.flag("DC")
+		s.doReset()
+	case ev.end:
+		s.reqBody = nil
+		if t := trailerHeaders(s.r.Trailer); t != nil {
+			s.reqTrailers = t
+			s.dec.runTrailers(0, t)
+		} else {
+			s.dec.runData(0, nil, true)
+		}
+	default:
+		s.info.BytesReceived += int64(len(ev.data))
+		s.dec.runData(0, ev.data, false)
+	}
+}
+
+func (s *stream) flag(f string) {
+	for _, have := range s.flags {
+		if have == f {
+			return
+		}
+	}
+	s.flags = append(s.flags, f)
+}
+
+// doReset ends the stream abruptly; the handler then aborts the connection
+// (HTTP/1) or resets the stream (HTTP/2).
+func (s *stream) doReset() {
+	if s.complete || s.reset {
+		return
+	}
+	s.reset = true
+	s.dec.halted, s.enc.halted = true, true
+	s.router.cancel()
+}
+
+// bufferOverflow answers a body over the buffer limit: 413 for a request,
+// 500 for a response (a reset once the response has started).
+func (s *stream) bufferOverflow(encoding bool) {
+	if encoding {
+		s.localReply(http.StatusInternalServerError, []byte("Internal Server Error"), nil, "response_payload_too_large")
+		return
+	}
+	s.l.stats.rqTooLarge.Add(1)
+	s.localReply(http.StatusRequestEntityTooLarge, []byte("Payload Too Large"), nil, "request_payload_too_large")
+}
+
+// finish runs the access-log phase and destroys the filters.
+func (s *stream) finish() {
+	if !s.complete {
+		s.reset = true
+	}
+	s.router.finish()
+	if s.timeout != nil {
+		s.timeout.Stop()
+	}
+	for _, f := range s.filters {
+		f.Log()
+	}
+	for _, f := range s.filters {
+		f.Destroy()
+	}
+	if s.responseStarted {
+		s.l.stats.rqClass.inc(s.info.ResponseCode)
+	}
+	if s.l.cfg.HCM.AccessLog {
+		s.accessLog()
+	}
+}
+
+// ctx is the context upstream requests of this stream derive from.
+func (s *stream) ctx() context.Context { return s.r.Context() }
