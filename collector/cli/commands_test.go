@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shadowdiff/shadowdiff/collector/server"
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+func TestClear(t *testing.T) {
+	c := seeded(t)
+	products := c.names(t)[productsPath]
+	r := run(t, c, "clear", products)
+	if r.code != ExitOK || r.stdout != fmt.Sprintf("cleared %d requests of %s\n", seedRequests, products) {
+		t.Fatalf("clear: %s", r)
+	}
+	if r := run(t, c, "endpoints"); strings.Contains(r.stdout, products+" ") {
+		t.Errorf("endpoints still lists the cleared endpoint with results: %s", r)
+	}
+	r = run(t, c, "clear", "--all", "-o", "json")
+	var resp struct{ RequestsDeleted string }
+	if err := json.Unmarshal([]byte(r.stdout), &resp); err != nil || resp.RequestsDeleted != fmt.Sprint(2*seedRequests) {
+		t.Errorf("clear --all -o json: %v\n%s", err, r)
+	}
+}
+
+func TestEndpointRules(t *testing.T) {
+	c := startCollector(t, server.Options{})
+	r := run(t, c, "endpoint-rules", "add", "/api/products/**", "GET products", "--method", "GET", "-o", "json")
+	var rule struct{ ID, Method, PathPattern, Endpoint string }
+	if err := json.Unmarshal([]byte(r.stdout), &rule); r.code != ExitOK || err != nil || rule.ID == "" {
+		t.Fatalf("endpoint-rules add: %v\n%s", err, r)
+	}
+	if rule.Method != "GET" || rule.PathPattern != "/api/products/**" || rule.Endpoint != "GET products" {
+		t.Errorf("created rule = %+v", rule)
+	}
+	r = run(t, c, "endpoint-rules", "list")
+	if r.code != ExitOK || !strings.Contains(r.stdout, rule.ID) || !strings.Contains(r.stdout, "/api/products/**") {
+		t.Errorf("endpoint-rules list: %s", r)
+	}
+	// New traffic is named by the rule.
+	c.ingest(t, seedEndpoint("products", "/api/products/7", 3, productsBody))
+	c.waitCompared(t, 3)
+	if r := run(t, c, "endpoints"); !strings.Contains(r.stdout, "GET products ") {
+		t.Errorf("endpoints after the rule: %s", r)
+	}
+	if r := run(t, c, "endpoint-rules", "delete", rule.ID); r.code != ExitOK {
+		t.Errorf("endpoint-rules delete: %s", r)
+	}
+	if r := run(t, c, "endpoint-rules", "list"); !strings.Contains(r.stdout, "No endpoint rules.") {
+		t.Errorf("endpoint-rules list after delete: %s", r)
+	}
+}
+
+// TestWatch streams regressions: each round adds an endpoint whose
+// candidate regresses, until the watch has printed its event.
+func TestWatch(t *testing.T) {
+	c := startCollector(t, server.Options{})
+	var stdout, stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(context.Background(), []string{"--collector", c.addr, "watch", "--count", "1", "-o", "json"},
+			&stdout, &stderr, func(string) string { return "" })
+	}()
+	code := -1
+	for round := 0; round < 20 && code < 0; round++ {
+		c.ingest(t, seedEndpoint(fmt.Sprintf("w%d", round), fmt.Sprintf("/api/watch%d/{id}", round), seedRequests, ordersBody))
+		select {
+		case code = <-done:
+		case <-time.After(2 * time.Second): // no event yet: the watch may have subscribed late
+		}
+	}
+	if code != ExitOK {
+		t.Fatalf("watch exit %d\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())
+	}
+	var ev shadowdiffv1.RegressionEvent
+	line := strings.TrimSpace(stdout.String())
+	if strings.Count(line, "\n") != 0 {
+		t.Errorf("watch --count 1 printed more than one line: %q", line)
+	}
+	if err := unmarshalJSON(line, &ev); err != nil {
+		t.Fatalf("watch -o json line: %v: %q", err, line)
+	}
+	if ev.GetField().GetPath() != regressedField || !strings.Contains(ev.GetEndpoint(), "/api/watch") || !ev.GetField().GetSignificant() {
+		t.Errorf("event = %v", &ev)
+	}
+}

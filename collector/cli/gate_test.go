@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/shadowdiff/shadowdiff/collector/server"
+)
+
+func TestGateExitCodes(t *testing.T) {
+	c := seeded(t)
+	n := c.names(t)
+	orders, timeEP, products := n[ordersPath], n[timePath], n[productsPath]
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"all endpoints", nil, ExitGate, "gate: FAIL: 1 regressing field(s) in 1 endpoint(s), more than --max-regressions 0"},
+		{"the regressed endpoint", []string{orders}, ExitGate, regressedField},
+		{"a clean endpoint", []string{products}, ExitOK, "gate: PASS: no regression in 1 judged endpoint(s)"},
+		{"noise alone is no regression", []string{timeEP}, ExitOK, "gate: PASS"},
+		{"two clean endpoints", []string{products, timeEP}, ExitOK, "gate: PASS: no regression in 2 judged endpoint(s)"},
+		{"one regression tolerated", []string{"--max-regressions", "1"}, ExitOK, "within --max-regressions 1"},
+		{"Diffy's rule", []string{"--rule", "diffy"}, ExitGate, "rule: Diffy's rule"},
+		{"explicit confidence", []string{"--confidence", "0.95"}, ExitGate, "p-value <= 0.05"},
+		{"not enough samples", []string{"--min-samples", "100000"}, ExitOK, "3 endpoint(s) with too few compared requests"},
+		{"not enough samples is a failure", []string{"--min-samples", "100000", "--fail-on-insufficient-data"}, ExitGate, "gate: FAIL"},
+		{"unknown endpoint", []string{"GET /nope"}, ExitFailed, "not found"},
+	} {
+		r := run(t, c, append([]string{"gate"}, tc.args...)...)
+		if r.code != tc.code || !strings.Contains(r.stdout+r.stderr, tc.want) {
+			t.Errorf("%s: want exit %d with %q:\n%s", tc.name, tc.code, tc.want, r)
+		}
+	}
+
+	r := run(t, c, "gate", "-o", "json")
+	var rep gateReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("gate -o json: %v\n%s", err, r)
+	}
+	if rep.Result != "FAIL" || rep.Regressions != 1 || len(rep.Endpoints) != 3 {
+		t.Errorf("gate -o json = %+v", rep)
+	}
+	for _, e := range rep.Endpoints {
+		want := "CLEAN"
+		if e.Endpoint == orders {
+			want = "REGRESSION"
+			if len(e.Regressions) != 1 || e.Regressions[0].Path != regressedField || e.Regressions[0].Definite == 0 {
+				t.Errorf("regressions of %s = %+v, want %s with definite evidence", orders, e.Regressions, regressedField)
+			}
+		}
+		if e.Verdict != want {
+			t.Errorf("%s: verdict %s, want %s", e.Endpoint, e.Verdict, want)
+		}
+	}
+}
+
+// TestGateFollowsNoiseRules marks the regressed field as noise: the gate
+// passes; deleting the rule makes it fail again.
+func TestGateFollowsNoiseRules(t *testing.T) {
+	c := seeded(t)
+	orders := c.names(t)[ordersPath]
+	r := run(t, c, "noise", "add", regressedField, "--endpoint", orders, "--comment", "price change is intended", "-o", "json")
+	if r.code != ExitOK {
+		t.Fatalf("noise add: %s", r)
+	}
+	var rule struct{ ID string }
+	if err := json.Unmarshal([]byte(r.stdout), &rule); err != nil || rule.ID == "" {
+		t.Fatalf("noise add -o json: %v\n%s", err, r)
+	}
+	if r := run(t, c, "gate"); r.code != ExitOK {
+		t.Errorf("gate with the field marked as noise: %s", r)
+	}
+	if r := run(t, c, "noise", "list"); r.code != ExitOK || !strings.Contains(r.stdout, "price change is intended") {
+		t.Errorf("noise list does not show the rule: %s", r)
+	}
+	if r := run(t, c, "fields", orders); strings.Contains(r.stdout, regressedField) {
+		t.Errorf("fields lists a field covered by a rule without --include-noise: %s", r)
+	}
+	if r := run(t, c, "fields", orders, "--include-noise"); !strings.Contains(r.stdout, regressedField) {
+		t.Errorf("fields --include-noise leaves out the covered field: %s", r)
+	}
+	if r := run(t, c, "noise", "delete", rule.ID); r.code != ExitOK || !strings.Contains(r.stdout, "noise rule "+rule.ID+" deleted") {
+		t.Fatalf("noise delete: %s", r)
+	}
+	if r := run(t, c, "gate"); r.code != ExitGate {
+		t.Errorf("gate after deleting the rule: %s", r)
+	}
+}
+
+func TestGateWithoutTraffic(t *testing.T) {
+	c := startCollector(t, server.Options{})
+	if r := run(t, c, "gate"); r.code != ExitOK || !strings.Contains(r.stdout, "no endpoint has been compared yet") {
+		t.Errorf("gate without traffic: %s", r)
+	}
+	if r := run(t, c, "gate", "--fail-on-insufficient-data"); r.code != ExitGate {
+		t.Errorf("gate --fail-on-insufficient-data without traffic: %s", r)
+	}
+	if r := run(t, c, "endpoints"); r.code != ExitOK || !strings.Contains(r.stderr, "No endpoints yet") {
+		t.Errorf("endpoints without traffic: %s", r)
+	}
+}
