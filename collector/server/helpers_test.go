@@ -92,7 +92,7 @@ type running struct {
 	done chan error
 }
 
-func start(t *testing.T, ing Ingester, q shadowdiffv1.QueryServer, opts Options) *running {
+func start(t testing.TB, ing Ingester, q shadowdiffv1.QueryServer, opts Options) *running {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	opts.Registerer = reg
@@ -121,12 +121,12 @@ func start(t *testing.T, ing Ingester, q shadowdiffv1.QueryServer, opts Options)
 }
 
 // stop shuts the server down and waits for Serve to return.
-func (r *running) stop(t *testing.T) {
+func (r *running) stop(t testing.TB) {
 	t.Helper()
 	r.once.Do(func() { r.shutdown(t) })
 }
 
-func (r *running) shutdown(t *testing.T) {
+func (r *running) shutdown(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -12,7 +12,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -31,6 +30,7 @@ type collector struct {
 
 type received struct {
 	batch *shadowdiffv1.DigestBatch
+	size  int
 	err   error
 }
 
@@ -54,8 +54,12 @@ func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBa
 	go func() {
 		for {
 			b, err := stream.Recv()
+			size := 0
+			if err == nil {
+				size = receivedSize(ctx, b)
+			}
 			select {
-			case in <- received{b, err}:
+			case in <- received{b, size, err}:
 			case <-ctx.Done():
 				return
 			}
@@ -89,7 +93,7 @@ func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBa
 				return err
 			}
 			last = r.batch.GetSequence()
-			ack, err := c.store(ctx, rpcIngest, r.batch)
+			ack, err := c.store(ctx, rpcIngest, r.batch, r.size)
 			if err != nil {
 				log.Warn("ingest stream ended", "sequence", r.batch.GetSequence(), "error", err)
 				return err
@@ -116,7 +120,7 @@ func (c *collector) recvError(log *slog.Logger, err error) error {
 // InvalidArgument naming it. The ingester decides per digest, so the other
 // digests of such a batch are stored; the message says how many.
 func (c *collector) Report(ctx context.Context, b *shadowdiffv1.DigestBatch) (*shadowdiffv1.DigestAck, error) {
-	ack, err := c.store(ctx, rpcReport, b)
+	ack, err := c.store(ctx, rpcReport, b, receivedSize(ctx, b))
 	if err != nil {
 		return nil, err
 	}
@@ -128,15 +132,16 @@ func (c *collector) Report(ctx context.Context, b *shadowdiffv1.DigestBatch) (*s
 	return ack, nil
 }
 
-// store checks the batch against the limits and passes it to the ingester.
-func (c *collector) store(ctx context.Context, rpc string, b *shadowdiffv1.DigestBatch) (*shadowdiffv1.DigestAck, error) {
+// store checks the batch (of size bytes, decoded) against the limits and
+// passes it to the ingester.
+func (c *collector) store(ctx context.Context, rpc string, b *shadowdiffv1.DigestBatch, size int) (*shadowdiffv1.DigestAck, error) {
 	if n := len(b.GetDigests()); n > c.maxDigests {
 		c.metrics.batches.WithLabelValues(rpc, resultInvalid).Inc()
 		return nil, status.Errorf(codes.InvalidArgument,
 			"batch %d has %d digests, more than the collector's limit of %d (--max-batch-digests)",
 			b.GetSequence(), n, c.maxDigests)
 	}
-	if size := proto.Size(b); size > c.maxBytes {
+	if size > c.maxBytes {
 		c.metrics.batches.WithLabelValues(rpc, resultInvalid).Inc()
 		return nil, status.Errorf(codes.InvalidArgument,
 			"batch %d is %d bytes, more than the collector's limit of %d bytes (--max-recv-bytes)",

@@ -110,6 +110,7 @@ func New(ingester Ingester, query shadowdiffv1.QueryServer, opts Options) (*Serv
 		// Stop returns only after every handler has returned, so the store
 		// can be closed right after Shutdown.
 		grpc.WaitForHandlers(true),
+		grpc.StatsHandler(sizeRecorder{}),
 		grpc.ChainUnaryInterceptor(recoverUnary(log)),
 		grpc.ChainStreamInterceptor(recoverStream(log), drainStreams(s.draining)),
 		// Sidecars keep one stream open for hours; let their keepalive

@@ -1,0 +1,80 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// countingIngester accepts everything: the benchmark measures the server
+// and gRPC, not a store.
+type countingIngester struct{ n int }
+
+func (c *countingIngester) Ingest(_ context.Context, ds []*shadowdiffv1.ResponseDigest) (int, []*shadowdiffv1.Rejection, error) {
+	c.n += len(ds)
+	return len(ds), nil, nil
+}
+
+// fiftyFieldDigests are digests with 50 JSON fields each, like a mid-size
+// API response.
+func fiftyFieldDigests(n int) []*shadowdiffv1.ResponseDigest {
+	ds := digests(n, shadowdiffv1.Role_ROLE_CANDIDATE)
+	for _, d := range ds {
+		d.Body = &shadowdiffv1.BodyDigest{ContentType: "application/json", Kind: shadowdiffv1.BodyKind_BODY_KIND_JSON, WireSize: 2048}
+		for f := range 50 {
+			d.Body.Fields = append(d.Body.Fields, &shadowdiffv1.FieldEntry{
+				Path: fmt.Sprintf("items[].field%02d", f), Type: shadowdiffv1.JsonType_JSON_TYPE_STRING,
+				Shape: shadowdiffv1.ValueShape_VALUE_SHAPE_TEXT, ValueHash: uint64(f) * 0x9e3779b97f4a7c15,
+				UnorderedHash: uint64(f), Occurrences: 3, LengthBucket: 4,
+			})
+		}
+	}
+	return ds
+}
+
+// BenchmarkIngestStream sends 64-digest batches (the filter's default) over
+// one stream on loopback and waits for each ack; reports digests/s.
+func BenchmarkIngestStream(b *testing.B) {
+	for _, size := range []int{64, 512} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			r := start(b, &countingIngester{}, fixedQuery{}, Options{})
+			stream, err := shadowdiffv1.NewCollectorClient(r.conn).Ingest(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			batch := fiftyFieldDigests(size)
+			b.ResetTimer()
+			for i := range b.N {
+				if err := stream.Send(&shadowdiffv1.DigestBatch{Sequence: uint64(i + 1), Digests: batch}); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := stream.Recv(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "digests/s")
+			b.StopTimer()
+		})
+	}
+}
+
+// BenchmarkUnmarshalBatch is the floor of the server's cost per batch: the
+// protobuf decoding gRPC does before the handler runs.
+func BenchmarkUnmarshalBatch(b *testing.B) {
+	wire, err := proto.Marshal(&shadowdiffv1.DigestBatch{Sequence: 1, Digests: fiftyFieldDigests(64)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(wire)))
+	for b.Loop() {
+		var m shadowdiffv1.DigestBatch
+		if err := proto.Unmarshal(wire, &m); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*64)/b.Elapsed().Seconds(), "digests/s")
+}
