@@ -18,6 +18,12 @@ const (
 	maxSigElems = 16 // longer signatures are cut (the request still counts)
 )
 
+// Default cardinality limits of one bucket.
+const (
+	maxFieldsPerBucket = 4096
+	maxSignatures      = 512
+)
+
 // limits bound the cardinality of one bucket.
 type limits struct {
 	maxFields     int // distinct paths per bucket

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -138,11 +139,12 @@ func (r *endpointRule) moreSpecific(o *endpointRule) bool {
 	return r.rule.Method != "" && o.rule.Method == ""
 }
 
-// endpointMapper names the endpoint of a request. It is not safe for
-// concurrent use.
+// endpointMapper names the endpoint of a request. setRules needs the
+// engine's write lock; of is safe under its read lock.
 type endpointMapper struct {
-	rules []*endpointRule // creation order
-	cache map[[2]string]endpointInfo
+	rules   []*endpointRule // creation order
+	cacheMu sync.Mutex
+	cache   map[[2]string]endpointInfo
 }
 
 const maxEndpointCache = 16384
@@ -152,6 +154,8 @@ func newEndpointMapper() *endpointMapper {
 }
 
 func (m *endpointMapper) setRules(rules []*endpointRule) {
+	m.cacheMu.Lock()
+	defer m.cacheMu.Unlock()
 	m.rules = rules
 	clear(m.cache)
 }
@@ -168,6 +172,7 @@ func (m *endpointMapper) of(d *shadowdiffv1.ResponseDigest) endpointInfo {
 	}
 	method = strings.ToUpper(method)
 	ck := [2]string{method, path}
+	m.cacheMu.Lock()
 	info, ok := m.cache[ck]
 	if !ok {
 		info = m.lookup(method, path)
@@ -176,6 +181,7 @@ func (m *endpointMapper) of(d *shadowdiffv1.ResponseDigest) endpointInfo {
 		}
 		m.cache[ck] = info
 	}
+	m.cacheMu.Unlock()
 	info.routeName = d.GetEndpoint().GetRouteName()
 	return info
 }

@@ -6,11 +6,17 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/shadowdiff/shadowdiff/collector/store"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
@@ -27,30 +33,269 @@ type Options struct {
 	Now             func() time.Time      // nil = time.Now
 }
 
+func (o *Options) setDefaults() error {
+	if o.PairWindow == 0 {
+		o.PairWindow = 30 * time.Second
+	}
+	if o.MaxPending == 0 {
+		o.MaxPending = 100000
+	}
+	if o.Retention == 0 {
+		o.Retention = 168 * time.Hour
+	}
+	if o.SamplesPerField == 0 {
+		o.SamplesPerField = 20
+	}
+	if o.Confidence == 0 {
+		o.Confidence = 0.99
+	}
+	if o.MinSamples == 0 {
+		o.MinSamples = 200
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	switch {
+	case o.PairWindow < 0:
+		return errors.New("engine: PairWindow must be positive")
+	case o.MaxPending < 0:
+		return errors.New("engine: MaxPending must be positive")
+	case o.Retention < time.Minute:
+		return errors.New("engine: Retention must be at least a minute")
+	case o.SamplesPerField < 0:
+		return errors.New("engine: SamplesPerField must be positive")
+	case o.Confidence <= 0 || o.Confidence >= 1:
+		return errors.New("engine: Confidence must be in (0, 1)")
+	case o.MinSamples < 0:
+		return errors.New("engine: MinSamples must be positive")
+	}
+	return nil
+}
+
+// sampleInterval: once a field has its samples, it takes a new one at
+// most this often, which bounds the writes of full records.
+const sampleInterval = time.Second
+
 // Engine pairs, diffs and aggregates digests and answers queries.
 type Engine struct {
 	opts Options
+	log  *slog.Logger
+	st   store.Store
+	met  *metrics
+	cfg  statConfig
+	lim  limits
+
+	// writeMu orders every change that is written to the store (ingest,
+	// expiry, rollup, retention, clear, rules).
+	writeMu sync.Mutex
+	// mu guards the in-memory state below; queries take it for reading.
+	mu            sync.RWMutex
+	closed        bool
+	pairer        *pairer
+	endpoints     *endpointMapper
+	aggs          *aggregates
+	secondarySeen map[string]bool
+	repeats       *repeatCache
+	noiseRules    []*shadowdiffv1.NoiseRule
+	sampled       map[sampleSlot]sampleState
+	dropped       uint64
+
+	watch *watchHub
+	// watchState: significant fields at the last evaluation (loop only).
+	watchState map[string]map[string]*shadowdiffv1.FieldStats
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
 }
 
-// Open opens (or creates) the engine's store in dir.
+type sampleSlot struct {
+	endpoint, path string
+	definite       bool
+}
+
+type sampleState struct {
+	n    int
+	last int64
+}
+
+// Open opens (or creates) the engine's store in dir, reloads pending
+// requests and aggregates, and starts the background loop.
 func Open(dir string, opts Options) (*Engine, error) {
-	return &Engine{opts: opts}, nil
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	st, err := store.OpenBolt(dir, store.BoltOptions{SamplesPerField: opts.SamplesPerField})
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	met, err := newMetrics(opts.Registerer)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	e := &Engine{
+		opts: opts, log: opts.Logger, st: st, met: met,
+		cfg:   statConfig{alpha: 1 - opts.Confidence, minSamples: uint64(opts.MinSamples)},
+		lim:   limits{maxFields: maxFieldsPerBucket, maxSignatures: maxSignatures},
+		watch: newWatchHub(met.watchDropped),
+		stop:  make(chan struct{}), done: make(chan struct{}),
+	}
+	if err := e.load(); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("engine: load state: %w", err)
+	}
+	e.primeWatch()
+	go e.loop()
+	return e, nil
 }
 
-// Ingest validates each digest; invalid ones are rejected with a reason
-// (index into ds), valid ones are stored durably before it returns. err only
-// for internal failures (store I/O).
-func (e *Engine) Ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest) (accepted int, rejected []*shadowdiffv1.Rejection, err error) {
-	return 0, nil, nil
+// load (re)builds the in-memory state from the store.
+func (e *Engine) load() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.endpoints = newEndpointMapper()
+	e.aggs = newAggregates()
+	e.secondarySeen = map[string]bool{}
+	e.repeats = newRepeatCache(maxRepeatKeys)
+	e.sampled = map[sampleSlot]sampleState{}
+	e.pairer = newPairer(e.opts.PairWindow, e.opts.MaxPending, e.complete)
+
+	rules, err := e.st.EndpointRules()
+	if err != nil {
+		return err
+	}
+	var parsed []*endpointRule
+	for _, r := range rules {
+		if er, err := parseEndpointRule(r); err == nil {
+			parsed = append(parsed, er)
+		} else {
+			e.log.Warn("ignoring stored endpoint rule", "id", r.Id, "err", err)
+		}
+	}
+	e.endpoints.setRules(parsed)
+	if e.noiseRules, err = e.st.NoiseRules(); err != nil {
+		return err
+	}
+	if e.dropped, err = e.st.Dropped(); err != nil {
+		return err
+	}
+	err = e.st.LoadBuckets(func(b *store.Bucket) error {
+		e.aggs.load(b)
+		if b.Counts.WithSecondary > 0 {
+			e.secondarySeen[b.Endpoint] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	n := 0
+	err = e.st.LoadPending(func(p store.PendingDigest) error {
+		d := &shadowdiffv1.ResponseDigest{}
+		if err := proto.Unmarshal(p.Digest, d); err != nil {
+			e.log.Warn("dropping undecodable pending digest", "err", err)
+			return nil
+		}
+		if e.pairer.restore(d, time.Unix(0, p.ArrivalNano)) {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	e.met.pending.Set(float64(e.pairer.len()))
+	e.log.Info("engine state loaded", "pending_digests", n, "endpoints", len(e.aggs.eps))
+	return nil
+}
+
+// complete decides whether a pending request has every role to wait for:
+// primary and candidate, and a secondary when its endpoint has had one.
+func (e *Engine) complete(r *pendingReq) bool {
+	if !r.has(primary) || !r.has(candidate) {
+		return false
+	}
+	return r.has(secondary) || !e.secondarySeen[e.endpoints.of(r.first()).key]
 }
 
 // QueryServer returns the Query API over the engine's results.
-func (e *Engine) QueryServer() shadowdiffv1.QueryServer {
-	return shadowdiffv1.UnimplementedQueryServer{}
-}
+func (e *Engine) QueryServer() shadowdiffv1.QueryServer { return &queryServer{e: e} }
 
 // Flush force-closes pairs whose window ended.
-func (e *Engine) Flush(ctx context.Context) error { return nil }
+func (e *Engine) Flush(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return e.expire()
+}
 
-// Close flushes and closes the store.
-func (e *Engine) Close() error { return nil }
+// Close stops the background loop, flushes and closes the store. Pending
+// requests whose window has not ended stay in the store for the next Open.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		close(e.stop)
+		<-e.done
+		flushErr := e.expire()
+		e.writeMu.Lock()
+		e.mu.Lock()
+		e.closed = true
+		e.mu.Unlock()
+		e.writeMu.Unlock()
+		e.watch.close()
+		if err := e.st.Close(); err != nil {
+			e.closeErr = fmt.Errorf("engine: %w", err)
+			return
+		}
+		e.closeErr = flushErr
+	})
+	return e.closeErr
+}
+
+// RecordDropped counts digests that filters dropped before sending.
+func (e *Engine) RecordDropped(ctx context.Context, n uint64) error {
+	if n == 0 {
+		return nil
+	}
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	total, err := e.st.AddDropped(n)
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	e.mu.Lock()
+	e.dropped = total
+	e.mu.Unlock()
+	return nil
+}
+
+// loop expires windows, rolls buckets up, applies retention and announces
+// regressions until Close.
+func (e *Engine) loop() {
+	defer close(e.done)
+	tick := min(max(e.opts.PairWindow/4, 50*time.Millisecond), time.Second)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	var lastMaintenance time.Time
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+		}
+		if err := e.expire(); err != nil {
+			e.log.Error("expire pending requests", "err", err)
+		}
+		if now := time.Now(); now.Sub(lastMaintenance) >= time.Minute {
+			lastMaintenance = now
+			if err := e.maintain(); err != nil {
+				e.log.Error("maintenance", "err", err)
+			}
+		}
+		e.evaluateWatch()
+	}
+}

@@ -1,0 +1,212 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/shadowdiff/shadowdiff/collector/store"
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// maxClockSkew bounds how far a sidecar's start time may be from the
+// collector's clock before the arrival time is used instead.
+const maxClockSkew = time.Hour
+
+// requestTime is when the request started by the primary's sidecar clock
+// (else another role's), or its arrival when that clock is implausible.
+func (e *Engine) requestTime(r *pendingReq, now time.Time) time.Time {
+	d := r.first()
+	if ns := d.GetStartUnixNanos(); ns > 0 {
+		t := time.Unix(0, ns)
+		if t.After(now.Add(-e.opts.Retention)) && t.Before(now.Add(maxClockSkew)) {
+			return t
+		}
+	}
+	return r.arrival
+}
+
+// finalize classifies a closed request, diffs it when it can be compared,
+// and adds it to the aggregates, records and samples.
+func (w *writer) finalize(c closedReq, now time.Time) {
+	e, r := w.e, c.req
+	w.release(r)
+	if c.reason == closedEvicted {
+		e.met.evicted.Inc()
+	}
+	first := r.first()
+	info := e.endpoints.of(first)
+	t := e.requestTime(r, now)
+	b := e.aggs.bucket(info, t)
+	for _, n := range r.dups {
+		b.Counts.Duplicates += n
+	}
+	rec := &shadowdiffv1.RequestRecord{PairingKey: r.key, Endpoint: info.key, Time: timestamppb.New(t)}
+	p, s, cd := r.digests[primary], r.digests[secondary], r.digests[candidate]
+	outcome := "compared"
+	switch {
+	case fingerprintMismatch(r) != "":
+		rec.NotComparedReason = "fingerprint mismatch: " + fingerprintMismatch(r)
+		b.Counts.Requests++
+		b.Counts.FingerprintMismatch++
+		outcome = "fingerprint_mismatch"
+	case sideEffect(r):
+		rec.NotComparedReason = "skipped: side effect (the shadow was not sent upstream)"
+		b.Counts.Requests++
+		b.Counts.SkippedSideEffect++
+		outcome = "skipped_side_effect"
+	case !answered(p) || !answered(cd):
+		rec.NotComparedReason = w.incomplete(b, r, info.key)
+		outcome = "incomplete"
+	default:
+		if !answered(s) {
+			s = nil
+		}
+		if s != nil {
+			e.secondarySeen[info.key] = true
+			e.aggs.endpoint(info).hasSecondary = true
+		} else if e.secondarySeen[info.key] {
+			b.Counts.MissingSecondary++
+		}
+		cmp := compareRequest(p, s, cd)
+		addCompared(b, p, cmp, e.lim)
+		if s == nil {
+			if fp, ok := fingerprintOf(info.key, p); ok {
+				if prev := e.repeats.swap(fp, p); prev != nil {
+					addRepeat(b, prev, p, e.lim)
+				}
+			}
+		}
+		rec.Differences = cmp.differences()
+		w.sample(info.key, t, r, rec)
+	}
+	rec.Primary, rec.Secondary, rec.Candidate = compact(p), compact(r.digests[secondary]), compact(cd)
+	w.b.Records = append(w.b.Records, rec)
+	e.met.requests.WithLabelValues(e.met.endpoint(info.key), outcome).Inc()
+}
+
+// incomplete counts a request that lacks the primary or the candidate
+// response and returns why.
+func (w *writer) incomplete(b *store.Bucket, r *pendingReq, endpoint string) string {
+	b.Counts.Requests++
+	b.Counts.Incomplete++
+	reason := "incomplete:"
+	if !answered(r.digests[primary]) {
+		b.Counts.MissingPrimary++
+		reason += " " + missingWhy(r.digests[primary], "primary")
+	}
+	if !answered(r.digests[candidate]) {
+		b.Counts.MissingCandidate++
+		reason += " " + missingWhy(r.digests[candidate], "candidate")
+	}
+	if w.e.secondarySeen[endpoint] && !answered(r.digests[secondary]) {
+		b.Counts.MissingSecondary++
+		reason += " " + missingWhy(r.digests[secondary], "secondary")
+	}
+	return reason
+}
+
+func missingWhy(d *shadowdiffv1.ResponseDigest, role string) string {
+	if d == nil {
+		return "no " + role + " digest;"
+	}
+	return role + " had no response;"
+}
+
+// answered: the role's digest is there and carries a response.
+func answered(d *shadowdiffv1.ResponseDigest) bool {
+	return d != nil && d.Skip == shadowdiffv1.SkipReason_SKIP_REASON_UNSPECIFIED
+}
+
+func sideEffect(r *pendingReq) bool {
+	for _, d := range r.digests {
+		if d.GetSkip() == shadowdiffv1.SkipReason_SKIP_REASON_SIDE_EFFECT {
+			return true
+		}
+	}
+	return false
+}
+
+// fingerprintMismatch names how the roles' requests differ, or "".
+func fingerprintMismatch(r *pendingReq) string {
+	ref := r.first().GetRequest()
+	refRole := r.first().Role
+	for role, d := range r.digests {
+		if d == nil || d == r.first() || d.Request == nil || ref == nil {
+			continue
+		}
+		q := d.Request
+		var what string
+		switch {
+		case q.Method != ref.Method:
+			what = "method"
+		case q.Path != ref.Path:
+			what = "path"
+		case q.QueryHash != ref.QueryHash:
+			what = "query"
+		case q.BodyHash != ref.BodyHash || q.BodySize != ref.BodySize:
+			what = "body"
+		default:
+			continue
+		}
+		return fmt.Sprintf("%s of %s differs from %s", what, roleLabel(shadowdiffv1.Role(role)), roleLabel(refRole))
+	}
+	return ""
+}
+
+// compact returns the digest without its body fields (the stored request
+// record keeps only the differing entries; samples keep everything).
+func compact(d *shadowdiffv1.ResponseDigest) *shadowdiffv1.ResponseDigest {
+	if d == nil {
+		return nil
+	}
+	c := &shadowdiffv1.ResponseDigest{
+		PairingKey: d.PairingKey, Role: d.Role, Workload: d.Workload, Endpoint: d.Endpoint, Request: d.Request,
+		Status: d.Status, Headers: d.Headers, UpstreamLatencyMicros: d.UpstreamLatencyMicros,
+		StartUnixNanos: d.StartUnixNanos, Shadow: d.Shadow, Skip: d.Skip, TrailersHash: d.TrailersHash,
+	}
+	if b := d.Body; b != nil {
+		c.Body = &shadowdiffv1.BodyDigest{ContentType: b.ContentType, ContentEncoding: b.ContentEncoding,
+			WireSize: b.WireSize, DecodedSize: b.DecodedSize, Hash: b.Hash, Kind: b.Kind, Truncated: b.Truncated,
+			DecodeBudgetExceeded: b.DecodeBudgetExceeded, Error: b.Error, FieldsTruncated: b.FieldsTruncated}
+	}
+	return c
+}
+
+// sample offers the request as a sample for each field that differed. A
+// field takes every sample until it has SamplesPerField, then at most one
+// per sampleInterval (the store keeps the newest).
+func (w *writer) sample(endpoint string, t time.Time, r *pendingReq, rec *shadowdiffv1.RequestRecord) {
+	e := w.e
+	if e.opts.SamplesPerField <= 0 {
+		return
+	}
+	nano := t.UnixNano()
+	var refs []store.SampleRef
+	for _, d := range rec.Differences {
+		definite := d.Comparison == shadowdiffv1.Comparison_COMPARISON_RAW && d.Definite
+		slot := sampleSlot{endpoint: endpoint, path: d.Path, definite: definite}
+		st := e.sampled[slot]
+		if st.n >= e.opts.SamplesPerField && nano-st.last < int64(sampleInterval) {
+			continue
+		}
+		if slices.ContainsFunc(refs, func(r store.SampleRef) bool { return r.Path == d.Path && r.Definite == definite }) {
+			continue
+		}
+		st.n = min(st.n+1, e.opts.SamplesPerField)
+		st.last = max(st.last, nano)
+		e.sampled[slot] = st
+		refs = append(refs, store.SampleRef{Endpoint: endpoint, Path: d.Path, Definite: definite, TimeNano: nano, Key: r.key})
+	}
+	if len(refs) == 0 {
+		return
+	}
+	w.b.Samples = append(w.b.Samples, refs...)
+	w.b.Full = append(w.b.Full, &shadowdiffv1.RequestRecord{
+		PairingKey: rec.PairingKey, Endpoint: rec.Endpoint, Time: rec.Time,
+		Primary: r.digests[primary], Secondary: r.digests[secondary], Candidate: r.digests[candidate],
+		Differences: rec.Differences,
+	})
+}

@@ -1,0 +1,202 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/shadowdiff/shadowdiff/collector/store"
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// ErrClosed is returned by calls on a closed engine.
+var ErrClosed = errors.New("engine: closed")
+
+// Ingest validates each digest; invalid ones are rejected with a reason
+// (index into ds), valid ones are stored durably before it returns. err
+// only for internal failures (store I/O); then nothing of ds is promised.
+func (e *Engine) Ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest) (accepted int, rejected []*shadowdiffv1.Rejection, err error) {
+	start := time.Now()
+	valid := make([]*shadowdiffv1.ResponseDigest, 0, len(ds))
+	for i, d := range ds {
+		if err := Validate(d); err != nil {
+			rejected = append(rejected, &shadowdiffv1.Rejection{Index: uint32(i), Reason: err.Error()})
+			reason := "digest"
+			var ve *ValidationError
+			if errors.As(err, &ve) {
+				reason = ve.Field
+			}
+			e.met.rejected.WithLabelValues(reason).Inc()
+			e.met.digests.WithLabelValues(roleLabel(d.GetRole()), "rejected").Inc()
+			continue
+		}
+		valid = append(valid, d)
+	}
+	if len(valid) == 0 {
+		return 0, rejected, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, rejected, err
+	}
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return 0, rejected, ErrClosed
+	}
+	now := e.opts.Now()
+	w := newWriter(e)
+	var closed []closedReq
+	for _, d := range valid {
+		var res offerResult
+		var r *pendingReq
+		res, r, closed = e.pairer.offer(d, now, closed)
+		switch res {
+		case offerPending:
+			w.pending[d.PairingKey] = append(w.pending[d.PairingKey], d)
+		case offerDuplicate:
+			if _, open := e.pairer.pending[r.key]; !open {
+				// A retry of a request already closed: count it now.
+				info := e.endpoints.of(r.first())
+				e.aggs.bucket(info, now).Counts.Duplicates++
+			}
+		case offerLate:
+		}
+		e.met.digests.WithLabelValues(roleLabel(d.Role), resultLabel(res)).Inc()
+	}
+	for _, c := range closed {
+		w.finalize(c, now)
+	}
+	batch, err := w.batch()
+	e.mu.Unlock()
+	if err != nil {
+		return 0, rejected, err
+	}
+	if err := e.commit(batch); err != nil {
+		return 0, rejected, err
+	}
+	e.met.ingestSeconds.Observe(time.Since(start).Seconds())
+	return len(valid), rejected, nil
+}
+
+// expire closes the requests whose window ended.
+func (e *Engine) expire() error {
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return ErrClosed
+	}
+	now := e.opts.Now()
+	closed := e.pairer.expire(now, nil)
+	if len(closed) == 0 {
+		e.mu.Unlock()
+		return nil
+	}
+	w := newWriter(e)
+	for _, c := range closed {
+		w.finalize(c, now)
+	}
+	batch, err := w.batch()
+	e.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return e.commit(batch)
+}
+
+// commit writes a batch; on failure the in-memory state, which already
+// moved on, is rebuilt from the store so both agree again. The caller
+// holds writeMu.
+func (e *Engine) commit(b *store.Batch) error {
+	err := e.st.Apply(b)
+	e.mu.RLock()
+	e.met.pending.Set(float64(e.pairer.len()))
+	e.mu.RUnlock()
+	if err == nil {
+		e.watch.poke()
+		return nil
+	}
+	e.met.storeErrors.Inc()
+	e.log.Error("store write failed; reloading state", "err", err)
+	if lerr := e.load(); lerr != nil {
+		e.log.Error("reload after store failure", "err", lerr)
+	}
+	return fmt.Errorf("engine: %w", err)
+}
+
+func roleLabel(r shadowdiffv1.Role) string {
+	switch r {
+	case primary:
+		return "primary"
+	case secondary:
+		return "secondary"
+	case candidate:
+		return "candidate"
+	}
+	return "unspecified"
+}
+
+func resultLabel(r offerResult) string {
+	switch r {
+	case offerDuplicate:
+		return "duplicate"
+	case offerLate:
+		return "late"
+	}
+	return "accepted"
+}
+
+// writer collects what one ingest or expiry writes. Used under e.mu.
+type writer struct {
+	e *Engine
+	// pending: digests of this call still waiting, by key; written at the
+	// end unless their request closed within the same call.
+	pending map[string][]*shadowdiffv1.ResponseDigest
+	b       store.Batch
+}
+
+func newWriter(e *Engine) *writer {
+	return &writer{e: e, pending: map[string][]*shadowdiffv1.ResponseDigest{}}
+}
+
+// batch finishes the write: pending digests and dirty buckets.
+func (w *writer) batch() (*store.Batch, error) {
+	for key, ds := range w.pending {
+		for _, d := range ds {
+			data, err := proto.Marshal(d)
+			if err != nil {
+				return nil, fmt.Errorf("engine: encode digest %q: %w", key, err)
+			}
+			w.b.PutPending = append(w.b.PutPending, store.PendingDigest{Key: key, Role: d.Role, ArrivalNano: w.e.pairer.pending[key].arrival.UnixNano(), Digest: data})
+		}
+	}
+	w.b.Buckets = w.e.aggs.takeDirty()
+	return &w.b, nil
+}
+
+// release drops the pending digests of a closed request: those written by
+// earlier calls are deleted, those of this call never written.
+func (w *writer) release(r *pendingReq) {
+	fresh := w.pending[r.key]
+	delete(w.pending, r.key)
+	for role, d := range r.digests {
+		if d == nil {
+			continue
+		}
+		isFresh := false
+		for _, f := range fresh {
+			if f == d {
+				isFresh = true
+			}
+		}
+		if !isFresh {
+			w.b.DeletePending = append(w.b.DeletePending, store.PendingRef{Key: r.key, Role: shadowdiffv1.Role(role)})
+		}
+	}
+}

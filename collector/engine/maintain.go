@@ -1,0 +1,38 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/shadowdiff/shadowdiff/collector/store"
+)
+
+// maintain rolls old minute buckets up into hour buckets and deletes what
+// is older than the retention.
+func (e *Engine) maintain() error {
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return ErrClosed
+	}
+	now := e.opts.Now()
+	cut := now.Add(-e.opts.Retention)
+	put, del := e.aggs.rollup(now.Add(-rollupAfter))
+	e.aggs.dropBefore(cut)
+	e.mu.Unlock()
+	if len(put)+len(del) > 0 {
+		if err := e.commit(&store.Batch{Buckets: put, DeleteBuckets: del}); err != nil {
+			return fmt.Errorf("roll up buckets: %w", err)
+		}
+	}
+	n, err := e.st.DeleteBefore(cut)
+	if err != nil {
+		e.met.storeErrors.Inc()
+		return fmt.Errorf("engine: retention: %w", err)
+	}
+	if n > 0 || len(del) > 0 {
+		e.log.Info("maintenance", "records_deleted", n, "buckets_rolled_up", len(del))
+	}
+	return nil
+}

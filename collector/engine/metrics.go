@@ -1,0 +1,76 @@
+package engine
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// maxEndpointLabels bounds the endpoint label; further endpoints share "other".
+const maxEndpointLabels = 200
+
+// metrics are the engine's Prometheus metrics. Labels are bounded:
+// endpoint (capped), role, outcome, reason (a validation field name).
+type metrics struct {
+	digests       *prometheus.CounterVec
+	rejected      *prometheus.CounterVec
+	requests      *prometheus.CounterVec
+	pending       prometheus.Gauge
+	evicted       prometheus.Counter
+	ingestSeconds prometheus.Histogram
+	storeErrors   prometheus.Counter
+	regressions   *prometheus.CounterVec
+	watchDropped  prometheus.Counter
+
+	mu     sync.Mutex
+	labels map[string]bool
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	const ns, sub = "shadowdiff", "collector"
+	m := &metrics{
+		digests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "digests_total",
+			Help: "Digests received, by role and result (accepted, rejected, duplicate, late)."}, []string{"role", "result"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "digests_rejected_total",
+			Help: "Malformed digests, by the field that was wrong."}, []string{"reason"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "requests_total",
+			Help: "Requests closed, by endpoint and outcome (compared, skipped_side_effect, incomplete, fingerprint_mismatch)."}, []string{"endpoint", "outcome"}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "pending_requests",
+			Help: "Requests waiting for more digests."}),
+		evicted: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "pending_evicted_total",
+			Help: "Requests closed before their window ended because max-pending was reached."}),
+		ingestSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "ingest_seconds",
+			Help: "Time to pair, diff and durably store one batch.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "store_errors_total",
+			Help: "Failed store writes."}),
+		regressions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "regressions_total",
+			Help: "Fields that became significant regressions, by endpoint."}, []string{"endpoint"}),
+		watchDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "watch_events_dropped_total",
+			Help: "Regression events not delivered to a slow watcher."}),
+		labels: map[string]bool{},
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.digests, m.rejected, m.requests, m.pending, m.evicted, m.ingestSeconds, m.storeErrors, m.regressions, m.watchDropped} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// endpoint returns the label value of an endpoint, "other" past the cap.
+func (m *metrics) endpoint(ep string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.labels[ep] {
+		return ep
+	}
+	if len(m.labels) >= maxEndpointLabels {
+		return "other"
+	}
+	m.labels[ep] = true
+	return ep
+}

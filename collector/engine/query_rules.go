@@ -1,0 +1,215 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+const (
+	maxCommentLen = 1024
+	// suggestMinObservations: noise comparisons needed before a field is
+	// offered as a rule.
+	suggestMinObservations = 20
+)
+
+// validPrefix checks a noise rule prefix against the query path namespaces.
+func validPrefix(p string) error {
+	switch {
+	case p == "":
+		return fmt.Errorf("rule.path_prefix: required")
+	case len(p) > maxFieldPathLen:
+		return fmt.Errorf("rule.path_prefix: longer than %d bytes", maxFieldPathLen)
+	case p == pathStatus || p == pathBody || p == pathTrailers || p == "headers":
+		return nil
+	case strings.HasPrefix(p, headerPrefix) && len(p) > len(headerPrefix):
+		return nil
+	case strings.HasPrefix(p, pathBody+".") || strings.HasPrefix(p, pathBody+"["):
+		return nil
+	}
+	return fmt.Errorf("rule.path_prefix: %q is not a query path (status, headers.<name>, body, body.<field>)", truncate(p, 80))
+}
+
+func (q *queryServer) CreateNoiseRule(ctx context.Context, r *shadowdiffv1.CreateNoiseRuleRequest) (*shadowdiffv1.NoiseRule, error) {
+	rule := r.GetRule()
+	if rule == nil {
+		return nil, status.Error(codes.InvalidArgument, "rule: required")
+	}
+	if err := validPrefix(rule.PathPrefix); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if len(rule.Endpoint) > maxEndpointLen || len(rule.Comment) > maxCommentLen {
+		return nil, status.Errorf(codes.InvalidArgument, "rule: endpoint at most %d bytes, comment at most %d", maxEndpointLen, maxCommentLen)
+	}
+	e := q.e
+	rule = proto.Clone(rule).(*shadowdiffv1.NoiseRule)
+	rule.Id = ""
+	rule.Created = now(e)
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	stored, err := e.st.PutNoiseRule(rule)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "store rule: %v", err)
+	}
+	e.mu.Lock()
+	e.noiseRules = append(e.noiseRules, stored)
+	e.mu.Unlock()
+	e.watch.poke()
+	e.log.Info("noise rule created", "id", stored.Id, "endpoint", stored.Endpoint, "path_prefix", stored.PathPrefix)
+	return stored, nil
+}
+
+func (q *queryServer) ListNoiseRules(ctx context.Context, r *shadowdiffv1.ListNoiseRulesRequest) (*shadowdiffv1.ListNoiseRulesResponse, error) {
+	e := q.e
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if r.GetEndpoint() != "" && e.aggs.eps[r.Endpoint] == nil && !slices.ContainsFunc(e.noiseRules, func(n *shadowdiffv1.NoiseRule) bool { return n.Endpoint == r.Endpoint }) {
+		return nil, status.Errorf(codes.NotFound, "endpoint %q not found", r.Endpoint)
+	}
+	resp := &shadowdiffv1.ListNoiseRulesResponse{}
+	for _, rule := range e.noiseRules {
+		if r.GetEndpoint() == "" || rule.Endpoint == "" || rule.Endpoint == r.Endpoint {
+			resp.Rules = append(resp.Rules, rule)
+		}
+	}
+	for _, ea := range e.aggs.eps {
+		if r.GetEndpoint() != "" && ea.key != r.Endpoint {
+			continue
+		}
+		resp.Suggested = append(resp.Suggested, e.suggestLocked(ea)...)
+	}
+	slices.SortFunc(resp.Suggested, func(a, b *shadowdiffv1.SuggestedNoiseRule) int {
+		if c := strings.Compare(a.Rule.Endpoint, b.Rule.Endpoint); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Rule.PathPrefix, b.Rule.PathPrefix)
+	})
+	return resp, nil
+}
+
+// suggestLocked offers rules for the endpoint's always-noisy fields that
+// no rule covers yet.
+func (e *Engine) suggestLocked(ea *endpointAgg) []*shadowdiffv1.SuggestedNoiseRule {
+	sum, ok := ea.sum(rangeAll.start, rangeAll.end)
+	if !ok {
+		return nil
+	}
+	var out []*shadowdiffv1.SuggestedNoiseRule
+	for path, fc := range sum.Fields {
+		if fc.NoiseSeen < suggestMinObservations || noiseClass(fc) != shadowdiffv1.NoiseClass_NOISE_CLASS_ALWAYS || e.ruleFor(ea.key, path) != "" {
+			continue
+		}
+		source := "between primary and secondary"
+		if fc.Noise == 0 {
+			source = "between repeated identical requests to the primary"
+		}
+		pct := float64(fc.Noise+fc.Repeat) / float64(fc.NoiseSeen) * 100
+		out = append(out, &shadowdiffv1.SuggestedNoiseRule{
+			Rule:   &shadowdiffv1.NoiseRule{Endpoint: ea.key, PathPrefix: path, Comment: "suggested: always noisy"},
+			Reason: fmt.Sprintf("differs %s in %.0f %% of %d requests", source, pct, fc.NoiseSeen),
+		})
+	}
+	return out
+}
+
+func (q *queryServer) DeleteNoiseRule(ctx context.Context, r *shadowdiffv1.DeleteNoiseRuleRequest) (*shadowdiffv1.DeleteNoiseRuleResponse, error) {
+	if r.GetId() == "" {
+		return nil, status.Error(codes.InvalidArgument, "id: required")
+	}
+	e := q.e
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	found, err := e.st.DeleteNoiseRule(r.Id)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "delete rule: %v", err)
+	}
+	if !found {
+		return nil, status.Errorf(codes.NotFound, "noise rule %q not found", r.Id)
+	}
+	e.mu.Lock()
+	e.noiseRules = slices.DeleteFunc(e.noiseRules, func(n *shadowdiffv1.NoiseRule) bool { return n.Id == r.Id })
+	e.mu.Unlock()
+	e.watch.poke()
+	e.log.Info("noise rule deleted", "id", r.Id)
+	return &shadowdiffv1.DeleteNoiseRuleResponse{}, nil
+}
+
+func (q *queryServer) CreateEndpointRule(ctx context.Context, r *shadowdiffv1.CreateEndpointRuleRequest) (*shadowdiffv1.EndpointRule, error) {
+	if r.GetRule() == nil {
+		return nil, status.Error(codes.InvalidArgument, "rule: required")
+	}
+	rule := proto.Clone(r.Rule).(*shadowdiffv1.EndpointRule)
+	rule.Id = ""
+	rule.Method = strings.ToUpper(rule.Method)
+	if _, err := parseEndpointRule(rule); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	e := q.e
+	rule.Created = now(e)
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	stored, err := e.st.PutEndpointRule(rule)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "store rule: %v", err)
+	}
+	if err := e.reloadEndpointRules(); err != nil {
+		return nil, status.Errorf(codes.Internal, "reload rules: %v", err)
+	}
+	e.log.Info("endpoint rule created", "id", stored.Id, "method", stored.Method, "path_pattern", stored.PathPattern, "endpoint", stored.Endpoint)
+	return stored, nil
+}
+
+func (q *queryServer) ListEndpointRules(ctx context.Context, r *shadowdiffv1.ListEndpointRulesRequest) (*shadowdiffv1.ListEndpointRulesResponse, error) {
+	rules, err := q.e.st.EndpointRules()
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "list rules: %v", err)
+	}
+	return &shadowdiffv1.ListEndpointRulesResponse{Rules: rules}, nil
+}
+
+func (q *queryServer) DeleteEndpointRule(ctx context.Context, r *shadowdiffv1.DeleteEndpointRuleRequest) (*shadowdiffv1.DeleteEndpointRuleResponse, error) {
+	if r.GetId() == "" {
+		return nil, status.Error(codes.InvalidArgument, "id: required")
+	}
+	e := q.e
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	found, err := e.st.DeleteEndpointRule(r.Id)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "delete rule: %v", err)
+	}
+	if !found {
+		return nil, status.Errorf(codes.NotFound, "endpoint rule %q not found", r.Id)
+	}
+	if err := e.reloadEndpointRules(); err != nil {
+		return nil, status.Errorf(codes.Internal, "reload rules: %v", err)
+	}
+	e.log.Info("endpoint rule deleted", "id", r.Id)
+	return &shadowdiffv1.DeleteEndpointRuleResponse{}, nil
+}
+
+// reloadEndpointRules applies the stored endpoint rules to new requests.
+// Stored results keep the endpoint they were counted under.
+func (e *Engine) reloadEndpointRules() error {
+	rules, err := e.st.EndpointRules()
+	if err != nil {
+		return err
+	}
+	var parsed []*endpointRule
+	for _, r := range rules {
+		if er, err := parseEndpointRule(r); err == nil {
+			parsed = append(parsed, er)
+		}
+	}
+	e.mu.Lock()
+	e.endpoints.setRules(parsed)
+	e.mu.Unlock()
+	return nil
+}

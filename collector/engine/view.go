@@ -1,0 +1,144 @@
+package engine
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/shadowdiff/shadowdiff/collector/store"
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// timeRange is a half-open window; zero bounds are open.
+type timeRange struct{ start, end time.Time }
+
+var rangeAll = timeRange{}
+
+// view is an endpoint's results over a time range with the noise rules in
+// force applied: the summary and, when asked, every field's statistics.
+type view struct {
+	sum     *store.Bucket
+	summary *shadowdiffv1.EndpointSummary
+	fields  []*shadowdiffv1.FieldStats // all fields, suppressed ones included
+}
+
+// ruleFor returns the id of the first noise rule covering the path of the
+// endpoint, or "". Called with e.mu held.
+func (e *Engine) ruleFor(endpoint, path string) string {
+	for _, r := range e.noiseRules {
+		if (r.Endpoint == "" || r.Endpoint == endpoint) && store.PathHasPrefix(path, r.PathPrefix) {
+			return r.Id
+		}
+	}
+	return ""
+}
+
+// viewLocked computes the view of an endpoint; ok is false when it has
+// no requests in the range. Called with e.mu held (read).
+func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, withFields bool) (*view, bool) {
+	sum, ok := ea.sum(rng.start, rng.end)
+	if !ok {
+		return nil, false
+	}
+	ec := &sum.Counts
+	suppressed := func(path string) bool { return e.ruleFor(ea.key, path) != "" }
+	isNoise := func(path string, structuralDiff bool) bool {
+		if suppressed(path) {
+			return true
+		}
+		fc := sum.Fields[path]
+		if fc == nil {
+			return false
+		}
+		if structuralDiff {
+			return structurallyNoisy(fc)
+		}
+		c := noiseClass(fc)
+		return c == shadowdiffv1.NoiseClass_NOISE_CLASS_SOMETIMES || c == shadowdiffv1.NoiseClass_NOISE_CLASS_ALWAYS
+	}
+	s := &shadowdiffv1.EndpointSummary{
+		Endpoint: ea.key, Method: ea.method, RouteName: ea.routeName, PathTemplate: ea.pathTemplate,
+		Requests: ec.Requests, Compared: ec.Compared,
+		RawDifferent: ec.RawDifferent, NoiseDifferent: ec.NoiseDifferent,
+		RegressionDifferent: regressionDifferent(sum, isNoise),
+		SkippedSideEffect:   ec.SkippedSideEffect,
+		Incomplete:          &shadowdiffv1.Incomplete{MissingPrimary: ec.MissingPrimary, MissingSecondary: ec.MissingSecondary, MissingCandidate: ec.MissingCandidate},
+		FingerprintMismatch: ec.FingerprintMismatch, Duplicates: ec.Duplicates,
+		HasSecondary: ec.WithSecondary > 0 || ea.hasSecondary,
+	}
+	if sum.FirstSeenNano != 0 {
+		s.FirstSeen = timestamppb.New(time.Unix(0, sum.FirstSeenNano))
+		s.LastSeen = timestamppb.New(time.Unix(0, sum.LastSeenNano))
+	}
+	if ec.Compared > 0 {
+		s.DifferenceRate = float64(s.RegressionDifferent) / float64(ec.Compared)
+		s.NoiseRate = float64(ec.NoiseDifferent) / float64(ec.Compared)
+	}
+	s.Rating = rating(s.DifferenceRate)
+	v := &view{sum: sum, summary: s}
+	// Field statistics decide the verdict, so they are always computed;
+	// withFields only controls whether they are kept.
+	m := familySize(sum.Fields, ec, suppressed)
+	for path, fc := range sum.Fields {
+		fs := fieldStats(path, fc, ec, m, e.cfg)
+		if id := e.ruleFor(ea.key, path); id != "" {
+			fs.SuppressedByRule = id
+			fs.Significant = false
+			fs.Reason = "suppressed by noise rule " + id
+		} else {
+			if fs.Significant {
+				s.SignificantFields++
+			}
+			if fs.DiffyReported {
+				s.DiffyFields++
+			}
+		}
+		if withFields {
+			v.fields = append(v.fields, fs)
+		}
+	}
+	switch {
+	case ec.Compared < e.cfg.minSamples:
+		s.Verdict = shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA
+	case s.SignificantFields > 0:
+		s.Verdict = shadowdiffv1.Verdict_VERDICT_REGRESSION
+	default:
+		s.Verdict = shadowdiffv1.Verdict_VERDICT_CLEAN
+	}
+	slices.SortFunc(v.fields, compareFields)
+	return v, true
+}
+
+// compareFields ranks fields: significant first, then by p-value, raw
+// differences and path.
+func compareFields(a, b *shadowdiffv1.FieldStats) int {
+	if a.Significant != b.Significant {
+		if a.Significant {
+			return -1
+		}
+		return 1
+	}
+	if c := cmp.Compare(a.PValue, b.PValue); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.RawDifferences, a.RawDifferences); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Path, b.Path)
+}
+
+// compareEndpoints ranks endpoints by difference rate, then regressions.
+func compareEndpoints(a, b *shadowdiffv1.EndpointSummary) int {
+	if c := cmp.Compare(b.DifferenceRate, a.DifferenceRate); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.SignificantFields, a.SignificantFields); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.RegressionDifferent, a.RegressionDifferent); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Endpoint, b.Endpoint)
+}
