@@ -159,4 +159,6 @@ func (q *queryServer) Clear(ctx context.Context, r *shadowdiffv1.ClearRequest) (
 	return &shadowdiffv1.ClearResponse{RequestsDeleted: n}, nil
 }
 
-func now(e *Engine) *timestamppb.Timestamp { return timestamppb.New(e.opts.Now().Truncate(time.Microsecond)) }
+func now(e *Engine) *timestamppb.Timestamp {
+	return timestamppb.New(e.opts.Now().Truncate(time.Microsecond))
+}

@@ -65,12 +65,12 @@ type EndpointCounts struct {
 // primary vs candidate, "noise" primary vs secondary; the structural
 // counters count only type, shape and presence differences.
 type FieldCounts struct {
-	Seen  uint64 `json:"n,omitempty"` // compared requests with the field on any side
+	Seen uint64 `json:"n,omitempty"` // compared requests with the field on any side
 	// NoiseSeen: requests with a noise comparison (a secondary or a
 	// repeated request) in which the field appeared on either side.
 	NoiseSeen uint64 `json:"ns,omitempty"`
-	Raw   uint64 `json:"r,omitempty"`
-	Noise uint64 `json:"z,omitempty"`
+	Raw       uint64 `json:"r,omitempty"`
+	Noise     uint64 `json:"z,omitempty"`
 	// RawAlone: raw differences in requests compared without a secondary.
 	RawAlone uint64 `json:"ra,omitempty"`
 	// Discordant pairs of requests compared with a secondary.
