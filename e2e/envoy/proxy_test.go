@@ -50,7 +50,8 @@ func TestProxiesAndGeneratesRequestID(t *testing.T) {
 	if got := reqs[1].Header.Get("X-Request-Id"); got != "given-id" {
 		t.Errorf("x-request-id %q, want the client's", got)
 	}
-	// Access log: one record per request.
+	// Access log: one record per request, written after the response.
+	srv.drain(t)
 	if n := strings.Count(srv.logs.String(), "msg=access"); n != 2 {
 		t.Errorf("%d access log records, want 2:\n%s", n, srv.logs.String())
 	}
@@ -154,6 +155,7 @@ func TestUpstreamFailuresAreLocalReplies(t *testing.T) {
 	if srv.stat("cluster.slow.upstream_rq_timeout") != 1 {
 		t.Errorf("upstream_rq_timeout = %d", srv.stat("cluster.slow.upstream_rq_timeout"))
 	}
+	srv.drain(t)
 	logs := srv.logs.String()
 	if !strings.Contains(logs, "response_flags=UF") || !strings.Contains(logs, "response_flags=UT") {
 		t.Errorf("access log lacks UF/UT flags:\n%s", logs)
