@@ -42,7 +42,11 @@ verdict, Diffy's rating, the noise rate and how much traffic was not compared.`,
 			}
 			p := o.printer(cmd.OutOrStdout())
 			if len(resp.GetEndpoints()) == 0 && !p.structured() {
-				fmt.Fprintln(cmd.ErrOrStderr(), "No endpoints yet: the collector has not compared any request. Is the filter sending digests to it?")
+				if tr != nil {
+					fmt.Fprintln(cmd.ErrOrStderr(), "No endpoints in this time window.")
+				} else {
+					fmt.Fprintln(cmd.ErrOrStderr(), "No endpoints yet: the collector has not compared any request. Is the filter sending digests to it?")
+				}
 				return nil
 			}
 			return p.message(resp, func(w *tabwriter.Writer) { endpointsTable(w, resp, p.wide()) })

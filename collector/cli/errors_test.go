@@ -51,7 +51,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"endpoints", "-o", "xml"}, "--output must be table, wide, json or yaml"},
 		{[]string{"endpoints", "--since", "soon"}, "invalid argument \"soon\""},
 		{[]string{"endpoints", "--from", "yesterday"}, "--from: not an RFC 3339 time"},
-		{[]string{"endpoints", "--since", "1h", "--from", "2025-06-01T00:00:00Z"}, "[from since] were all set"},
+		{[]string{"endpoints", "--since", "1h", "--from", "2025-06-01T00:00:00Z"}, "give --since or --from, not both"},
 		{[]string{"gate", "--rule", "vibes"}, "--rule must be statistical or diffy"},
 		{[]string{"gate", "--confidence", "1.5"}, "--confidence must be between 0 and 1"},
 		{[]string{"gate", "--max-regressions", "-1"}, "--max-regressions must not be negative"},

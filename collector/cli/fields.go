@@ -14,6 +14,7 @@ func fieldsCommand(o *globalOptions) *cobra.Command {
 	var (
 		rf           rangeFlags
 		includeNoise bool
+		all          bool
 	)
 	cmd := &cobra.Command{
 		Use:     "fields ENDPOINT",
@@ -24,7 +25,8 @@ body.<json path>), how often it differed between primary and candidate (RAW)
 and between primary and secondary (NOISE), whether the statistical test calls
 it a significant regression and with what confidence, whether Diffy's rule
 would report it, and its noise class. Fields covered by noise rules are left
-out unless --include-noise is given.`,
+out unless --include-noise is given; fields that never differed are left out
+of the table unless --all is given (JSON and YAML always have every field).`,
 		Example: `  shadowdiff fields "GET /api/orders/{id}"
   shadowdiff fields "GET /api/orders/{id}" --include-noise -o wide
   shadowdiff fields "GET /api/orders/{id}" -o json | jq '.fields[] | select(.significant) | .path'`,
@@ -49,11 +51,12 @@ out unless --include-noise is given.`,
 				return fmt.Errorf("%s", endpointNotFound(a[0]))
 			}
 			p := o.printer(cmd.OutOrStdout())
-			return p.message(resp, func(w *tabwriter.Writer) { fieldsTable(w, resp, p.wide()) })
+			return p.message(resp, func(w *tabwriter.Writer) { fieldsTable(w, resp, p.wide(), all) })
 		},
 	}
 	rf.add(cmd)
 	cmd.Flags().BoolVar(&includeNoise, "include-noise", false, "also list fields covered by noise rules")
+	cmd.Flags().BoolVar(&all, "all", false, "also list fields that never differed")
 	return cmd
 }
 
@@ -63,9 +66,21 @@ func endpointHeadline(e *shadowdiffv1.EndpointSummary) string {
 		percent(e.GetDifferenceRate()), percent(e.GetNoiseRate()), e.GetSignificantFields())
 }
 
-func fieldsTable(w *tabwriter.Writer, resp *shadowdiffv1.ListFieldsResponse, wide bool) {
+func fieldsTable(w *tabwriter.Writer, resp *shadowdiffv1.ListFieldsResponse, wide, all bool) {
 	fmt.Fprintf(w, "%s\n\n", endpointHeadline(resp.GetEndpoint()))
-	if len(resp.GetFields()) == 0 {
+	var shown []*shadowdiffv1.FieldStats
+	for _, f := range resp.GetFields() {
+		if all || f.GetRawDifferences() > 0 || f.GetNoiseDifferences() > 0 || f.GetShapeDifferences() > 0 {
+			shown = append(shown, f)
+		}
+	}
+	hidden := len(resp.GetFields()) - len(shown)
+	defer func() {
+		if hidden > 0 {
+			fmt.Fprintf(w, "\n%d field(s) that never differed not shown (--all lists them).\n", hidden)
+		}
+	}()
+	if len(shown) == 0 {
 		fmt.Fprintln(w, "No field differed.")
 		return
 	}
@@ -74,7 +89,7 @@ func fieldsTable(w *tabwriter.Writer, resp *shadowdiffv1.ListFieldsResponse, wid
 		head = append(head, "TOTAL", "EXCESS", "EXCESS LOWER", "P-VALUE", "DIFFY REL", "DIFFY ABS", "SHAPE", "RULE", "REASON")
 	}
 	row(w, head...)
-	for _, f := range resp.GetFields() {
+	for _, f := range shown {
 		class := noiseClass(f.GetNoiseClass())
 		if f.GetSuppressedByRule() != "" {
 			class = "rule"

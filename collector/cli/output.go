@@ -58,11 +58,14 @@ func (p *printer) value(v any, table func(*tabwriter.Writer)) error {
 	if !p.structured() {
 		return p.table(table)
 	}
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
-	return p.document(b)
+	return p.document(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 }
 
 func (p *printer) document(jsonDoc []byte) error {

@@ -21,13 +21,15 @@ func (r *rangeFlags) add(cmd *cobra.Command) {
 	f.DurationVar(&r.since, "since", 0, "only results of the last DURATION (e.g. 1h)")
 	f.StringVar(&r.from, "from", "", "only results from TIME on (RFC 3339, e.g. 2025-06-01T12:00:00Z)")
 	f.StringVar(&r.to, "to", "", "only results before TIME (RFC 3339)")
-	cmd.MarkFlagsMutuallyExclusive("since", "from")
 }
 
 // timeRange is the window of the flags, nil when none was given.
 func (r *rangeFlags) timeRange() (*shadowdiffv1.TimeRange, error) {
 	if r.since == 0 && r.from == "" && r.to == "" {
 		return nil, nil
+	}
+	if r.since != 0 && r.from != "" {
+		return nil, usagef("give --since or --from, not both")
 	}
 	if r.since < 0 {
 		return nil, usagef("--since must be positive, got %s", r.since)
