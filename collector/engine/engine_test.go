@@ -77,7 +77,7 @@ func counts(s *shadowdiffv1.EndpointSummary) string {
 		return "<none>"
 	}
 	return fmt.Sprintf("req=%d cmp=%d skip=%d inc=%d(p%d s%d c%d) fm=%d dup=%d raw=%d noise=%d reg=%d",
-		s.Requests, s.Compared, s.SkippedSideEffect, s.Incomplete.GetMissingPrimary()+s.Incomplete.GetMissingCandidate()+s.Incomplete.GetMissingSecondary(),
+		s.Requests, s.Compared, s.SkippedSideEffect, s.Requests-s.Compared-s.SkippedSideEffect-s.FingerprintMismatch,
 		s.Incomplete.GetMissingPrimary(), s.Incomplete.GetMissingSecondary(), s.Incomplete.GetMissingCandidate(),
 		s.FingerprintMismatch, s.Duplicates, s.RawDifferent, s.NoiseDifferent, s.RegressionDifferent)
 }

@@ -1,0 +1,203 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+func okBody() []f { return []f{{"a", tStr, sText, "x"}} }
+
+func TestEnginePairsAcrossArrivalOrders(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{})
+	defer e.Close()
+	orders := [][]shadowdiffv1.Role{
+		{primary, secondary, candidate}, {candidate, secondary, primary}, {secondary, candidate, primary},
+	}
+	for i, order := range orders {
+		key := fmt.Sprint("k", i)
+		for _, role := range order {
+			clk.Add(time.Second) // within the 10 s window
+			ingest(t, e, at(clk, dg(key, role, "/a", 200, okBody()...)))
+		}
+	}
+	// Every triple completed on its last digest: no flush needed.
+	if got := counts(endpointsOf(t, e)["GET /a"]); got != "req=3 cmp=3 skip=0 inc=0(p0 s0 c0) fm=0 dup=0 raw=0 noise=0 reg=0" {
+		t.Errorf("after triples: %s", got)
+	}
+	// The endpoint has a secondary now: a pair waits for it until the window ends.
+	ingest(t, e, at(clk, dg("pair", primary, "/a", 200, okBody()...)), at(clk, dg("pair", candidate, "/a", 200, okBody()...)))
+	if err := e.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := endpointsOf(t, e)["GET /a"].Compared; got != 3 {
+		t.Fatalf("pair compared before its window ended: %d", got)
+	}
+	clk.Add(10 * time.Second)
+	if err := e.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := counts(endpointsOf(t, e)["GET /a"]); got != "req=4 cmp=4 skip=0 inc=0(p0 s1 c0) fm=0 dup=0 raw=0 noise=0 reg=0" {
+		t.Errorf("after the pair's window: %s", got)
+	}
+}
+
+func TestEngineWithoutSecondaryComparesPairsAtOnce(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{})
+	defer e.Close()
+	ingest(t, e, at(clk, dg("k", candidate, "/b", 200, okBody()...)), at(clk, dg("k", primary, "/b", 500, okBody()...)))
+	s := endpointsOf(t, e)["GET /b"]
+	if got := counts(s); got != "req=1 cmp=1 skip=0 inc=0(p0 s0 c0) fm=0 dup=0 raw=1 noise=0 reg=1" || s.HasSecondary {
+		t.Errorf("pair without secondary: %s (has secondary %v)", got, s.HasSecondary)
+	}
+}
+
+func TestEngineIncompleteAtWindowEnd(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{})
+	defer e.Close()
+	ingest(t, e, at(clk, dg("p-only", primary, "/c", 200)), at(clk, dg("c-only", candidate, "/c", 200)))
+	noResp := at(clk, dg("no-resp", candidate, "/c", 0))
+	noResp.Skip = shadowdiffv1.SkipReason_SKIP_REASON_NO_RESPONSE
+	ingest(t, e, at(clk, dg("no-resp", primary, "/c", 200)), noResp)
+	clk.Add(11 * time.Second)
+	if err := e.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := counts(endpointsOf(t, e)["GET /c"]); got != "req=3 cmp=0 skip=0 inc=3(p1 s0 c2) fm=0 dup=0 raw=0 noise=0 reg=0" {
+		t.Errorf("incomplete: %s", got)
+	}
+	rec, err := e.QueryServer().GetRequest(context.Background(), &shadowdiffv1.GetRequestRequest{PairingKey: "no-resp"})
+	if err != nil || !strings.Contains(rec.NotComparedReason, "candidate had no response") {
+		t.Errorf("record of no-resp = %v, %v", rec.GetNotComparedReason(), err)
+	}
+}
+
+func TestEngineDuplicatesFirstWins(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{})
+	defer e.Close()
+	ingest(t, e, at(clk, dg("k", primary, "/d", 200, okBody()...)))
+	ingest(t, e, at(clk, dg("k", primary, "/d", 503, okBody()...))) // retry with another answer
+	ingest(t, e, at(clk, dg("k", candidate, "/d", 200, okBody()...)))
+	ingest(t, e, at(clk, dg("k", candidate, "/d", 200, okBody()...))) // retry after completion
+	if got := counts(endpointsOf(t, e)["GET /d"]); got != "req=1 cmp=1 skip=0 inc=0(p0 s0 c0) fm=0 dup=2 raw=0 noise=0 reg=0" {
+		t.Errorf("duplicates: %s (the first primary, status 200, must win)", got)
+	}
+}
+
+func TestEngineFingerprintMismatchAndSideEffects(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{})
+	defer e.Close()
+	p := at(clk, dg("m", primary, "/e", 200))
+	c := at(clk, dg("m", candidate, "/e", 200))
+	c.Request.QueryHash = 99
+	ingest(t, e, p, c)
+
+	post := func(role shadowdiffv1.Role, skip bool) *shadowdiffv1.ResponseDigest {
+		d := at(clk, dg("w", role, "/e", 201))
+		d.Endpoint.Method, d.Request.Method = "POST", "POST"
+		if skip {
+			d.Status, d.Skip = 0, shadowdiffv1.SkipReason_SKIP_REASON_SIDE_EFFECT
+		}
+		return d
+	}
+	ingest(t, e, post(primary, false), post(candidate, true))
+	eps := endpointsOf(t, e)
+	if got := counts(eps["GET /e"]); got != "req=1 cmp=0 skip=0 inc=0(p0 s0 c0) fm=1 dup=0 raw=0 noise=0 reg=0" {
+		t.Errorf("mismatch: %s", got)
+	}
+	if got := counts(eps["POST /e"]); got != "req=1 cmp=0 skip=1 inc=0(p0 s0 c0) fm=0 dup=0 raw=0 noise=0 reg=0" {
+		t.Errorf("side effect: %s", got)
+	}
+	rec, err := e.QueryServer().GetRequest(context.Background(), &shadowdiffv1.GetRequestRequest{PairingKey: "m"})
+	if err != nil || !strings.Contains(rec.NotComparedReason, "query of candidate differs") || len(rec.Differences) != 0 {
+		t.Errorf("mismatch record = %v %v", rec, err)
+	}
+}
+
+func TestEngineMaxPendingBound(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{MaxPending: 2})
+	defer e.Close()
+	for i := range 5 {
+		clk.Add(time.Millisecond)
+		ingest(t, e, at(clk, dg(fmt.Sprint("k", i), primary, "/f", 200)))
+	}
+	if got := counts(endpointsOf(t, e)["GET /f"]); got != "req=3 cmp=0 skip=0 inc=3(p0 s0 c3) fm=0 dup=0 raw=0 noise=0 reg=0" {
+		t.Errorf("evicted: %s", got)
+	}
+	e.mu.RLock()
+	n := e.pairer.len()
+	e.mu.RUnlock()
+	if n != 2 {
+		t.Errorf("pending = %d, want 2", n)
+	}
+}
+
+func TestEngineRejectsInvalidDigests(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{})
+	defer e.Close()
+	bad := dg("", primary, "/g", 200)
+	worse := dg("k", candidate, "no-slash", 200)
+	n, rej, err := e.Ingest(context.Background(), []*shadowdiffv1.ResponseDigest{bad, dg("k", primary, "/g", 200), worse, nil})
+	if err != nil || n != 1 || len(rej) != 3 {
+		t.Fatalf("accepted %d, rejected %v, err %v", n, rej, err)
+	}
+	for i, want := range map[int]string{0: "pairing_key", 1: "path", 2: "digest"} {
+		if rej[i].Index != []uint32{0, 2, 3}[i] || !strings.HasPrefix(rej[i].Reason, want) {
+			t.Errorf("rejection %d = %v, want index %d reason %s...", i, rej[i], []uint32{0, 2, 3}[i], want)
+		}
+	}
+}
+
+// Pending digests and results survive a restart; a request started before
+// it completes after it.
+func TestEngineRestartKeepsPendingAndResults(t *testing.T) {
+	dir := t.TempDir()
+	clk := newClock()
+	e := openEngine(t, dir, clk, Options{})
+	ingest(t, e, at(clk, dg("done", primary, "/h", 200, okBody()...)), at(clk, dg("done", secondary, "/h", 200, okBody()...)),
+		at(clk, dg("done", candidate, "/h", 200, f{"a", tStr, sText, "changed"})))
+	ingest(t, e, at(clk, dg("open", primary, "/h", 200, okBody()...)), at(clk, dg("open", secondary, "/h", 200, okBody()...)))
+	ingest(t, e, at(clk, dg("lonely", primary, "/h", 200, okBody()...)))
+	rule, err := e.QueryServer().CreateNoiseRule(context.Background(), &shadowdiffv1.CreateNoiseRuleRequest{Rule: &shadowdiffv1.NoiseRule{PathPrefix: "headers.date"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := counts(endpointsOf(t, e)["GET /h"])
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	clk.Add(2 * time.Second)
+	e = openEngine(t, dir, clk, Options{})
+	defer e.Close()
+	if got := counts(endpointsOf(t, e)["GET /h"]); got != before {
+		t.Errorf("after restart %s, before %s", got, before)
+	}
+	ingest(t, e, at(clk, dg("open", candidate, "/h", 200, okBody()...)))
+	clk.Add(10 * time.Second)
+	if err := e.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := counts(endpointsOf(t, e)["GET /h"]); got != "req=3 cmp=2 skip=0 inc=1(p0 s1 c1) fm=0 dup=0 raw=1 noise=0 reg=1" {
+		t.Errorf("after completing across the restart: %s", got)
+	}
+	rules, err := e.QueryServer().ListNoiseRules(context.Background(), &shadowdiffv1.ListNoiseRulesRequest{})
+	if err != nil || len(rules.Rules) != 1 || rules.Rules[0].Id != rule.Id {
+		t.Errorf("rules after restart = %v %v", rules, err)
+	}
+	rec, err := e.QueryServer().GetRequest(context.Background(), &shadowdiffv1.GetRequestRequest{PairingKey: "done"})
+	if err != nil || len(rec.Differences) != 1 || rec.Candidate == nil {
+		t.Errorf("record after restart = %v %v", rec, err)
+	}
+}
