@@ -105,7 +105,7 @@ func instantiateHostModules(ctx context.Context, rt wazero.Runtime) (map[string]
 func checkImports(rt wazero.Runtime, compiled wazero.CompiledModule, abi string, env map[string]hostFunc) error {
 	for _, m := range compiled.ImportedMemories() {
 		mod, name, _ := m.Import()
-		return fmt.Errorf("proxywasm: module imports memory %s.%s; the host provides none", mod, name)
+		return fmt.Errorf("module imports memory %s.%s; the host provides none", mod, name)
 	}
 	for _, def := range compiled.ImportedFunctions() {
 		mod, name, _ := def.Import()
@@ -114,22 +114,22 @@ func checkImports(rt wazero.Runtime, compiled wazero.CompiledModule, abi string,
 		case hostModuleEnv:
 			h, ok := env[name]
 			if !ok {
-				return fmt.Errorf("proxywasm: module imports unknown host function %s.%s", mod, name)
+				return fmt.Errorf("module imports unknown host function %s.%s", mod, name)
 			}
 			if h.onlyABI != "" && h.onlyABI != abi {
-				return fmt.Errorf("proxywasm: host function %s.%s is not available to a module exporting %s (only %s)", mod, name, abi, h.onlyABI)
+				return fmt.Errorf("host function %s.%s is not available to a module exporting %s (only %s)", mod, name, abi, h.onlyABI)
 			}
 			want = rt.Module(hostModuleEnv).ExportedFunctionDefinitions()[name]
 		case wasiModuleName, wasiUnstableModuleName:
 			want = rt.Module(mod).ExportedFunctionDefinitions()[name]
 			if want == nil {
-				return fmt.Errorf("proxywasm: module imports unknown WASI function %s.%s", mod, name)
+				return fmt.Errorf("module imports unknown WASI function %s.%s", mod, name)
 			}
 		default:
-			return fmt.Errorf("proxywasm: module imports %s.%s from unknown module %q", mod, name, mod)
+			return fmt.Errorf("module imports %s.%s from unknown module %q", mod, name, mod)
 		}
 		if !slices.Equal(def.ParamTypes(), want.ParamTypes()) || !slices.Equal(def.ResultTypes(), want.ResultTypes()) {
-			return fmt.Errorf("proxywasm: import %s.%s has signature %s, the host provides %s",
+			return fmt.Errorf("import %s.%s has signature %s, the host provides %s",
 				mod, name, signature(def), signature(want))
 		}
 	}

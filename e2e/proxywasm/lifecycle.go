@@ -47,7 +47,7 @@ func (v *vm) lookupExports() error {
 		if fn == nil {
 			continue
 		}
-		if err := checkI32Signature(fn.Definition(), e.params, e.results); err != nil {
+		if err := checkI32Signature(e.name, fn.Definition(), e.params, e.results); err != nil {
 			return err
 		}
 		*e.dst = fn
@@ -55,24 +55,24 @@ func (v *vm) lookupExports() error {
 	// proxy-wasm-cpp-host looks up malloc first (the spec says otherwise).
 	for _, name := range []string{"malloc", "proxy_on_memory_allocate"} {
 		if fn := v.mod.ExportedFunction(name); fn != nil {
-			if err := checkI32Signature(fn.Definition(), 1, 1); err != nil {
+			if err := checkI32Signature(name, fn.Definition(), 1, 1); err != nil {
 				return err
 			}
 			v.fns.alloc = fn
 			return nil
 		}
 	}
-	return fmt.Errorf("proxywasm: module exports no allocator (missing malloc or proxy_on_memory_allocate)")
+	return fmt.Errorf("module exports no allocator (missing malloc or proxy_on_memory_allocate)")
 }
 
-func checkI32Signature(d api.FunctionDefinition, params, results int) error {
+func checkI32Signature(name string, d api.FunctionDefinition, params, results int) error {
 	ok := len(d.ParamTypes()) == params && len(d.ResultTypes()) == results
 	for _, t := range append(d.ParamTypes(), d.ResultTypes()...) {
 		ok = ok && t == i32
 	}
 	if !ok {
-		return fmt.Errorf("proxywasm: export %s has signature %s, want %d i32 params and %d i32 results",
-			d.Name(), signature(d), params, results)
+		return fmt.Errorf("export %s has signature %s, want %d i32 params and %d i32 results",
+			name, signature(d), params, results)
 	}
 	return nil
 }
@@ -85,20 +85,20 @@ func (v *vm) start() error {
 	restricted := &frame{restricted: true}
 	if init := v.mod.ExportedFunction("_initialize"); init != nil {
 		if _, err := v.call(restricted, init); err != nil {
-			return fmt.Errorf("proxywasm: _initialize: %w", err)
+			return fmt.Errorf("_initialize: %w", err)
 		}
 		if fn := v.mod.ExportedFunction("main"); fn != nil {
 			if _, err := v.call(restricted, fn, 0, 0); err != nil {
-				return fmt.Errorf("proxywasm: main: %w", err)
+				return fmt.Errorf("main: %w", err)
 			}
 		} else if fn := v.mod.ExportedFunction("__main_void"); fn != nil {
 			if _, err := v.call(restricted, fn); err != nil {
-				return fmt.Errorf("proxywasm: __main_void: %w", err)
+				return fmt.Errorf("__main_void: %w", err)
 			}
 		}
 	} else if fn := v.mod.ExportedFunction("_start"); fn != nil {
 		if _, err := v.call(restricted, fn); err != nil {
-			return fmt.Errorf("proxywasm: _start: %w", err)
+			return fmt.Errorf("_start: %w", err)
 		}
 	}
 	if err := v.lookupExports(); err != nil {
@@ -110,16 +110,16 @@ func (v *vm) start() error {
 	fr := &frame{ctxID: v.rootID}
 	if v.fns.onContextCreate != nil {
 		if _, err := v.call(fr, v.fns.onContextCreate, uint64(v.rootID), 0); err != nil {
-			return fmt.Errorf("proxywasm: proxy_on_context_create(root): %w", err)
+			return fmt.Errorf("proxy_on_context_create(root): %w", err)
 		}
 	}
 	if v.fns.onVMStart != nil {
 		ok, err := v.call(fr, v.fns.onVMStart, uint64(v.rootID), uint64(len(v.p.cfg.VMConfiguration)))
 		if err != nil {
-			return fmt.Errorf("proxywasm: proxy_on_vm_start: %w", err)
+			return fmt.Errorf("proxy_on_vm_start: %w", err)
 		}
 		if uint32(ok) == 0 {
-			return fmt.Errorf("proxywasm: proxy_on_vm_start returned false")
+			return fmt.Errorf("proxy_on_vm_start returned false")
 		}
 	}
 	if v.fns.onConfigure != nil {
@@ -128,10 +128,10 @@ func (v *vm) start() error {
 		ok, err := v.call(fr, v.fns.onConfigure, uint64(v.rootID), uint64(len(cfg)))
 		fr.pluginConfig = nil
 		if err != nil {
-			return fmt.Errorf("proxywasm: proxy_on_configure: %w", err)
+			return fmt.Errorf("proxy_on_configure: %w", err)
 		}
 		if uint32(ok) == 0 {
-			return fmt.Errorf("proxywasm: proxy_on_configure returned false")
+			return fmt.Errorf("proxy_on_configure returned false")
 		}
 	}
 	return nil

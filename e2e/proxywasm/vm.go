@@ -113,7 +113,7 @@ func (v *vm) call(fr *frame, fn api.Function, args ...uint64) (uint64, error) {
 	err := fn.CallWithStack(v.ctx, stack)
 	v.frame = prev
 	if err != nil {
-		v.fail(fmt.Errorf("%s: %w", fn.Definition().Name(), err))
+		v.fail(fmt.Errorf("%s: %w", funcName(fn), err))
 		return 0, err
 	}
 	return stack[0], nil
@@ -187,4 +187,12 @@ func (v *vm) close(ctx context.Context) error {
 		return fmt.Errorf("proxywasm: close VM %d: %w", v.index, err)
 	}
 	return nil
+}
+
+// funcName names an exported guest function for errors.
+func funcName(fn api.Function) string {
+	if names := fn.Definition().ExportNames(); len(names) > 0 {
+		return names[0]
+	}
+	return fn.Definition().DebugName()
 }
