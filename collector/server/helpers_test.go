@@ -15,11 +15,28 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/shadowdiff/shadowdiff/collector/engine"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
-// memIngester is a small in-memory Ingester: it rejects digests without a
-// pairing key or role, keeps the rest, and can be told to fail or panic.
+// newEngine opens the collector's real engine in a temporary directory.
+func newEngine(t testing.TB) *engine.Engine {
+	t.Helper()
+	eng, err := engine.Open(t.TempDir(), engine.Options{PairWindow: time.Second, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("open engine: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := eng.Close(); err != nil {
+			t.Errorf("close engine: %v", err)
+		}
+	})
+	return eng
+}
+
+// memIngester is a small in-memory Ingester for what the real engine does
+// not do on demand: it can be told to fail or panic, and it records the
+// drops filters report. It rejects digests without a pairing key or role.
 type memIngester struct {
 	mu      sync.Mutex
 	stored  []*shadowdiffv1.ResponseDigest
@@ -64,14 +81,10 @@ func (m *memIngester) count() (stored int, dropped uint64) {
 	return len(m.stored), m.dropped
 }
 
-// fixedQuery answers ListEndpoints with one endpoint, to see that the
-// query service is passed through.
+// fixedQuery is a query service whose watch sends one event and then
+// waits for the end of the call, to test shutdown.
 type fixedQuery struct {
 	shadowdiffv1.UnimplementedQueryServer
-}
-
-func (fixedQuery) ListEndpoints(context.Context, *shadowdiffv1.ListEndpointsRequest) (*shadowdiffv1.ListEndpointsResponse, error) {
-	return &shadowdiffv1.ListEndpointsResponse{Endpoints: []*shadowdiffv1.EndpointSummary{{Endpoint: "GET /users/{id}", Compared: 7}}}, nil
 }
 
 // WatchRegressions sends one event, then waits for the end of the call.

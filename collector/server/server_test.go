@@ -29,17 +29,31 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestQueryIsPassedThrough(t *testing.T) {
-	r := start(t, &memIngester{}, fixedQuery{}, Options{})
-	resp, err := shadowdiffv1.NewQueryClient(r.conn).ListEndpoints(context.Background(), &shadowdiffv1.ListEndpointsRequest{})
+	eng := newEngine(t)
+	r := start(t, eng, eng.QueryServer(), Options{})
+	ctx := context.Background()
+	var triple []*shadowdiffv1.ResponseDigest
+	for _, role := range []shadowdiffv1.Role{shadowdiffv1.Role_ROLE_PRIMARY, shadowdiffv1.Role_ROLE_SECONDARY, shadowdiffv1.Role_ROLE_CANDIDATE} {
+		triple = append(triple, digests(1, role)...)
+	}
+	if _, err := shadowdiffv1.NewCollectorClient(r.conn).Report(ctx, &shadowdiffv1.DigestBatch{Sequence: 1, Digests: triple}); err != nil {
+		t.Fatal(err)
+	}
+	query := shadowdiffv1.NewQueryClient(r.conn)
+	resp, err := query.ListEndpoints(ctx, &shadowdiffv1.ListEndpointsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(resp.Endpoints) != 1 || resp.Endpoints[0].Endpoint != "GET /users/{id}" || resp.Endpoints[0].Compared != 7 {
-		t.Errorf("ListEndpoints = %v", resp)
+	if len(resp.Endpoints) != 1 || resp.Endpoints[0].Endpoint != "GET /users/{id}" || resp.Endpoints[0].Compared != 1 {
+		t.Errorf("ListEndpoints = %v, want GET /users/{id} with one compared request", resp)
 	}
-	_, err = shadowdiffv1.NewQueryClient(r.conn).ListFields(context.Background(), &shadowdiffv1.ListFieldsRequest{})
-	if status.Code(err) != codes.Unimplemented {
-		t.Errorf("ListFields on a query server without it: %v, want Unimplemented", err)
+	rec, err := query.GetRequest(ctx, &shadowdiffv1.GetRequestRequest{PairingKey: "req-0"})
+	if err != nil || rec.GetCandidate().GetRole() != shadowdiffv1.Role_ROLE_CANDIDATE {
+		t.Errorf("GetRequest = %v, %v", rec, err)
+	}
+	_, err = query.GetRequest(ctx, &shadowdiffv1.GetRequestRequest{PairingKey: "nope"})
+	if status.Code(err) != codes.NotFound {
+		t.Errorf("GetRequest of an unknown key: %v, want NotFound", err)
 	}
 }
 
