@@ -17,8 +17,12 @@ import (
 	"github.com/shadowdiff/shadowdiff/e2e/httpfilter"
 )
 
-// conformanceWasm is the test guest built once by TestMain.
-var conformanceWasm []byte
+// conformanceWasm is the test guest built once by TestMain; testCacheDir
+// is a compilation cache shared by the tests so it is compiled once too.
+var (
+	conformanceWasm []byte
+	testCacheDir    string
+)
 
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
@@ -32,6 +36,7 @@ func runTests(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	out := filepath.Join(dir, "conformance.wasm")
+	testCacheDir = filepath.Join(dir, "cache")
 	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildmode=c-shared", "-o", out, "./testdata/conformance")
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -286,6 +291,9 @@ func newHarness(t *testing.T, opts RuntimeOptions) *harness {
 	t.Helper()
 	rep := newReports()
 	opts.Logger = rep.logger()
+	if opts.CompilationCacheDir == "" {
+		opts.CompilationCacheDir = testCacheDir
+	}
 	rt, err := NewRuntime(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
