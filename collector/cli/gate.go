@@ -282,5 +282,8 @@ func gateTable(w *tabwriter.Writer, rep *gateReport) {
 			fmt.Fprintln(w, line)
 		}
 	}
-	fmt.Fprintf(w, "\ngate: %s: %s (rule: %s)\n", rep.Result, rep.Reason, rep.Rule)
+	if len(rep.Endpoints) > 0 {
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "gate: %s: %s (rule: %s)\n", rep.Result, rep.Reason, rep.Rule)
 }
