@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -115,6 +116,10 @@ func (q *queryServer) WatchRegressions(r *shadowdiffv1.WatchRegressionsRequest, 
 	}
 	w := e.watch.subscribe(r.GetEndpoint())
 	defer e.watch.unsubscribe(w)
+	// Headers now tell the client the subscription is live.
+	if err := s.SendHeader(metadata.MD{}); err != nil {
+		return err
+	}
 	ctx := s.Context()
 	for {
 		select {
