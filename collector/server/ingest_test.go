@@ -61,6 +61,11 @@ func TestIngestAcksEachBatch(t *testing.T) {
 	if _, err := stream.Recv(); err != io.EOF {
 		t.Errorf("after CloseSend: %v, want EOF", err)
 	}
+	// The engine records what the filters dropped, for the query API.
+	list, err := eng.QueryServer().ListEndpoints(context.Background(), &shadowdiffv1.ListEndpointsRequest{})
+	if err != nil || list.GetTotals().GetDroppedByFilters() != 5 {
+		t.Errorf("totals after a batch reporting 5 dropped = %v, %v; want dropped_by_filters 5", list.GetTotals(), err)
+	}
 	r.stop(t)
 	for _, c := range []struct {
 		name   string
