@@ -90,6 +90,9 @@ func convertHCM(path string, f *listenerv3.Filter, clusters map[string]bool) (*H
 			}
 			continue
 		}
+		if hf.GetTypedConfig().MessageIs(&routerv3.Router{}) {
+			return nil, pathErrorf(p, "the router must be the last HTTP filter")
+		}
 		w, err := typedConfig[wasmfilterv3.Wasm](p, hf.GetTypedConfig())
 		if err != nil {
 			return nil, err

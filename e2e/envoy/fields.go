@@ -1,11 +1,14 @@
 package envoy
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -62,6 +65,10 @@ func onlyFields(path string, m proto.Message, allowed ...string) error {
 }
 
 var errUnknownField = errors.New("unknown field")
+
+// protojsonPosition is the "proto: (line 1:157): " prefix of protojson
+// errors, whose position in the generated JSON means nothing to a YAML user.
+var protojsonPosition = regexp.MustCompile(`^proto:\s*(\(line \d+:\d+\):\s*)?`)
 
 // checkJSON walks the JSON form of a message along its descriptor and
 // reports the YAML path of the first unknown field or unresolvable Any type,
@@ -144,4 +151,85 @@ func checkValue(path string, v any, fd protoreflect.FieldDescriptor) error {
 // isWellKnown reports messages with a special JSON form (protojson checks them).
 func isWellKnown(name protoreflect.FullName) bool {
 	return strings.HasPrefix(string(name), "google.protobuf.") && name != "google.protobuf.Any"
+}
+
+// locateDecodeError finds the deepest message of the JSON tree that
+// protojson refuses (a bad value, a oneof set twice) and names its YAML
+// path, with protojson's message about that message alone.
+func locateDecodeError(tree any, md protoreflect.MessageDescriptor, err error) error {
+	path, sub := "", tree
+	for {
+		childPath, child, childMD, childErr := failingChild(path, sub, md)
+		if childErr == nil {
+			return &PathError{Path: path, Err: errors.New(protojsonPosition.ReplaceAllString(err.Error(), ""))}
+		}
+		path, sub, md, err = childPath, child, childMD, childErr
+	}
+}
+
+// failingChild returns the first child message of v (of type md) that
+// fails to decode on its own.
+func failingChild(path string, v any, md protoreflect.MessageDescriptor) (string, any, protoreflect.MessageDescriptor, error) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return "", nil, nil, nil
+	}
+	if md.FullName() == "google.protobuf.Any" {
+		url, _ := obj["@type"].(string)
+		mt, err := protoregistry.GlobalTypes.FindMessageByURL(url)
+		if err != nil || isWellKnown(mt.Descriptor().FullName()) {
+			return "", nil, nil, nil
+		}
+		rest := make(map[string]any, len(obj))
+		for k, val := range obj {
+			if k != "@type" {
+				rest[k] = val
+			}
+		}
+		if err := decodeAs(rest, mt.Descriptor()); err != nil {
+			return path, rest, mt.Descriptor(), err
+		}
+		return "", nil, nil, nil
+	}
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	fields := md.Fields()
+	for _, k := range keys {
+		fd := fields.ByJSONName(k)
+		if fd == nil {
+			fd = fields.ByTextName(k)
+		}
+		if fd == nil || fd.IsMap() || fd.Message() == nil || isWellKnown(fd.Message().FullName()) {
+			continue
+		}
+		p := field(path, k)
+		if fd.IsList() {
+			list, _ := obj[k].([]any)
+			for i, el := range list {
+				if err := decodeAs(el, fd.Message()); err != nil {
+					return index(p, i), el, fd.Message(), err
+				}
+			}
+			continue
+		}
+		if err := decodeAs(obj[k], fd.Message()); err != nil {
+			return p, obj[k], fd.Message(), err
+		}
+	}
+	return "", nil, nil, nil
+}
+
+func decodeAs(v any, md protoreflect.MessageDescriptor) error {
+	mt, err := protoregistry.GlobalTypes.FindMessageByName(md.FullName())
+	if err != nil {
+		return nil
+	}
+	js, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return protojson.Unmarshal(js, mt.New().Interface())
 }

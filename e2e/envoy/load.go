@@ -65,7 +65,7 @@ func DecodeBootstrap(data []byte) (*bootstrapv3.Bootstrap, error) {
 		return nil, err
 	}
 	if err := protojson.Unmarshal(js, b); err != nil {
-		return nil, fmt.Errorf("decode bootstrap: %w", err)
+		return nil, locateDecodeError(tree, b.ProtoReflect().Descriptor(), err)
 	}
 	if err := ValidateDeep(b); err != nil {
 		return nil, err
