@@ -23,6 +23,7 @@ type collector struct {
 	ingester   Ingester
 	maxDigests int
 	maxBytes   int
+	validate   func(*shadowdiffv1.ResponseDigest) error
 	metrics    *metrics
 	log        *slog.Logger
 	draining   <-chan struct{}
@@ -117,9 +118,18 @@ func (c *collector) recvError(log *slog.Logger, err error) error {
 }
 
 // Report stores one batch; a malformed digest fails the call with
-// InvalidArgument naming it. The ingester decides per digest, so the other
-// digests of such a batch are stored; the message says how many.
+// InvalidArgument naming it. With a validator, nothing of such a batch is
+// stored; without one the ingester decides per digest and the message says
+// how many were stored.
 func (c *collector) Report(ctx context.Context, b *shadowdiffv1.DigestBatch) (*shadowdiffv1.DigestAck, error) {
+	if c.validate != nil && len(b.GetDigests()) <= c.maxDigests {
+		for i, d := range b.GetDigests() {
+			if err := c.validate(d); err != nil {
+				c.metrics.batches.WithLabelValues(rpcReport, resultInvalid).Inc()
+				return nil, status.Errorf(codes.InvalidArgument, "digest %d: %v (nothing of the batch was stored)", i, err)
+			}
+		}
+	}
 	ack, err := c.store(ctx, rpcReport, b, receivedSize(ctx, b))
 	if err != nil {
 		return nil, err

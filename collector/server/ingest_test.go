@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/shadowdiff/shadowdiff/collector/engine"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
@@ -199,12 +200,31 @@ func TestReport(t *testing.T) {
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "digest 2: pairing_key") {
 		t.Errorf("Report with a bad digest: %v, want InvalidArgument naming digest 2", err)
 	}
+	if _, err := eng.QueryServer().GetRequest(context.Background(), &shadowdiffv1.GetRequestRequest{PairingKey: "req-0"}); err != nil {
+		t.Errorf("the valid digests of a refused batch were not stored without a validator: %v", err)
+	}
 	_, err = client.Report(context.Background(), &shadowdiffv1.DigestBatch{Sequence: 1, Digests: digests(11, shadowdiffv1.Role_ROLE_PRIMARY)})
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "--max-batch-digests") {
 		t.Errorf("Report over the batch limit: %v, want InvalidArgument", err)
 	}
 	if got := metricValue(t, r.reg, "shadowdiff_server_ingest_batches_total", map[string]string{"rpc": "report", "result": "ok"}); got != 2 {
 		t.Errorf("report batches ok = %v, want 2", got)
+	}
+}
+
+func TestReportWithValidatorIsAllOrNothing(t *testing.T) {
+	eng := newEngine(t)
+	r := start(t, eng, eng.QueryServer(), Options{Validate: engine.Validate})
+	bad := digests(3, shadowdiffv1.Role_ROLE_PRIMARY)
+	bad[1].Status = 999
+	_, err := shadowdiffv1.NewCollectorClient(r.conn).Report(context.Background(), &shadowdiffv1.DigestBatch{Sequence: 1, Digests: bad})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "digest 1: status") || !strings.Contains(err.Error(), "nothing of the batch was stored") {
+		t.Fatalf("Report with a bad digest: %v, want InvalidArgument naming digest 1", err)
+	}
+	// Digest 0 was valid: with the validator it was not stored either.
+	_, err = eng.QueryServer().GetRequest(context.Background(), &shadowdiffv1.GetRequestRequest{PairingKey: "req-0"})
+	if status.Code(err) != codes.NotFound {
+		t.Errorf("GetRequest of a digest from the refused batch: %v, want NotFound", err)
 	}
 }
 

@@ -57,6 +57,11 @@ type Options struct {
 	// one larger than twice the limit is refused by gRPC itself, before it
 	// is read, with ResourceExhausted.
 	MaxRecvBytes int
+	// Validate, when set, checks every digest of a Report call before any
+	// is stored, so that Report stores the whole batch or nothing (the
+	// engine's Validate). Without it, Report stores the valid digests of a
+	// batch and still fails naming the first invalid one.
+	Validate func(*shadowdiffv1.ResponseDigest) error
 	// Creds secures the listener; nil serves plaintext.
 	Creds credentials.TransportCredentials
 	// Logger receives the server's logs; default slog.Default().
@@ -126,6 +131,7 @@ func New(ingester Ingester, query shadowdiffv1.QueryServer, opts Options) (*Serv
 		ingester:   ingester,
 		maxDigests: opts.MaxBatchDigests,
 		maxBytes:   opts.MaxRecvBytes,
+		validate:   opts.Validate,
 		metrics:    m,
 		log:        log,
 		draining:   s.draining,

@@ -60,6 +60,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, unsignal func(), 
 	srv, err := server.New(eng, query, server.Options{
 		MaxBatchDigests: cfg.maxBatchDigests,
 		MaxRecvBytes:    int(cfg.maxRecvBytes),
+		Validate:        engine.Validate,
 		Creds:           creds,
 		Logger:          log,
 		Registerer:      reg,
