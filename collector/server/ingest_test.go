@@ -201,7 +201,7 @@ func TestReport(t *testing.T) {
 		t.Errorf("Report with a bad digest: %v, want InvalidArgument naming digest 2", err)
 	}
 	if _, err := eng.QueryServer().GetRequest(context.Background(), &shadowdiffv1.GetRequestRequest{PairingKey: "req-0"}); err != nil {
-		t.Errorf("the valid digests of a refused batch were not stored without a validator: %v", err)
+		t.Errorf("without a validator the valid digests of a refused batch are stored; GetRequest: %v", err)
 	}
 	_, err = client.Report(context.Background(), &shadowdiffv1.DigestBatch{Sequence: 1, Digests: digests(11, shadowdiffv1.Role_ROLE_PRIMARY)})
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "--max-batch-digests") {
