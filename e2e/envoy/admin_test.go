@@ -166,4 +166,3 @@ func TestStartFailsOnBusyPortAndMissingCode(t *testing.T) {
 		t.Errorf("missing code: %v", err)
 	}
 }
-
