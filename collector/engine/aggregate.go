@@ -33,52 +33,67 @@ type limits struct {
 // field returns the counters of path, creating them within the limit; nil
 // when the bucket is full.
 func field(b *store.Bucket, path string, lim limits) *store.FieldCounts {
-	fc := b.Fields[path]
-	if fc != nil {
+	if fc := b.Fields[path]; fc != nil {
 		return fc
 	}
+	return newField(b, path, lim)
+}
+
+// fieldBytes is field for a path built in a scratch buffer: the lookup
+// does not allocate.
+func fieldBytes(b *store.Bucket, path []byte, lim limits) *store.FieldCounts {
+	if fc := b.Fields[string(path)]; fc != nil {
+		return fc
+	}
+	return newField(b, string(path), lim)
+}
+
+func newField(b *store.Bucket, path string, lim limits) *store.FieldCounts {
 	if b.Fields == nil {
 		b.Fields = make(map[string]*store.FieldCounts, 64)
 	}
 	if len(b.Fields) >= lim.maxFields {
 		return nil
 	}
-	fc = &store.FieldCounts{}
+	fc := &store.FieldCounts{}
 	b.Fields[path] = fc
 	return fc
 }
 
 // visitPaths calls fn with every query path of a response: status, its
-// headers, and its body fields (or "body" for a body without fields).
-func visitPaths(d *shadowdiffv1.ResponseDigest, fn func(path string)) {
-	fn(pathStatus)
+// headers, and its body fields (or "body" for a body without fields). The
+// slice is only valid during the call.
+func visitPaths(d *shadowdiffv1.ResponseDigest, fn func(path []byte)) {
+	buf := make([]byte, 0, 128)
+	fn(append(buf, pathStatus...))
 	for _, h := range d.GetHeaders() {
-		fn(headerPrefix + h.Name)
+		fn(append(append(buf, headerPrefix...), h.Name...))
 	}
 	fields := d.GetBody().GetFields()
 	if len(fields) == 0 && bodyKind(d.GetBody()) != shadowdiffv1.BodyKind_BODY_KIND_EMPTY {
-		fn(pathBody)
+		fn(append(buf, pathBody...))
 	}
 	for _, f := range fields {
-		fn(queryPath(f.Path))
+		buf = appendQueryPath(buf[:0], f.Path)
+		fn(buf)
 	}
 }
 
 // markSeen counts the paths of the primary plus those only the other sides
 // have (extra fields).
 func markSeen(b *store.Bucket, p *shadowdiffv1.ResponseDigest, cmp *comparison, noise bool, lim limits) {
-	see := func(path string) {
-		if fc := field(b, path, lim); fc != nil {
+	see := func(fc *store.FieldCounts) {
+		if fc != nil {
 			fc.Seen++
 			if noise {
 				fc.NoiseSeen++
 			}
 		}
 	}
-	visitPaths(p, see)
+	visitPaths(p, func(path []byte) { see(fieldBytes(b, path, lim)) })
 	for _, o := range cmp.fields {
 		if o.raw == kindExtra || (o.raw == kindNone && o.noise == kindExtra) {
-			see(o.path)
+			see(field(b, o.path, lim))
 		}
 	}
 }
@@ -167,15 +182,16 @@ func countOutcome(fc *store.FieldCounts, o fieldOutcome, withSecondary bool) {
 func addRepeat(b *store.Bucket, prev, cur *shadowdiffv1.ResponseDigest, lim limits) {
 	b.Counts.RepeatPairs++
 	diffs := diffDigests(prev, cur)
-	seen := func(path string) {
-		if fc := field(b, path, lim); fc != nil {
+	visitPaths(cur, func(path []byte) {
+		if fc := fieldBytes(b, path, lim); fc != nil {
 			fc.NoiseSeen++
 		}
-	}
-	visitPaths(cur, seen)
+	})
 	for _, d := range diffs {
 		if d.kind == kindExtra {
-			seen(d.path)
+			if fc := field(b, d.path, lim); fc != nil {
+				fc.NoiseSeen++
+			}
 		}
 		if fc := field(b, d.path, lim); fc != nil {
 			fc.Repeat++

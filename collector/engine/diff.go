@@ -184,6 +184,15 @@ func queryPath(p string) string {
 	return pathBody + "." + p
 }
 
+// appendQueryPath appends queryPath(p) to b.
+func appendQueryPath(b []byte, p string) []byte {
+	b = append(b, pathBody...)
+	if p != "" && p[0] != '[' {
+		b = append(b, '.')
+	}
+	return append(b, p...)
+}
+
 func diffFields(out []fieldDiff, lb, rb *shadowdiffv1.BodyDigest) []fieldDiff {
 	l := sortedBy(lb.GetFields(), (*shadowdiffv1.FieldEntry).GetPath)
 	r := sortedBy(rb.GetFields(), (*shadowdiffv1.FieldEntry).GetPath)

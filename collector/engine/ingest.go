@@ -18,10 +18,13 @@ var ErrClosed = errors.New("engine: closed")
 // Ingest validates each digest; invalid ones are rejected with a reason
 // (index into ds), valid ones are stored durably before it returns. err
 // only for internal failures (store I/O); then nothing of ds is promised.
+// The engine keeps the digests: callers must not modify them afterwards
+// (Ingest itself sorts their fields and headers in place).
 func (e *Engine) Ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest) (accepted int, rejected []*shadowdiffv1.Rejection, err error) {
 	start := time.Now()
 	valid := make([]*shadowdiffv1.ResponseDigest, 0, len(ds))
 	for i, d := range ds {
+		sortDigest(d)
 		if err := Validate(d); err != nil {
 			rejected = append(rejected, &shadowdiffv1.Rejection{Index: uint32(i), Reason: err.Error()})
 			reason := "digest"

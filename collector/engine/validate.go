@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -128,14 +130,19 @@ func validateBody(b *shadowdiffv1.BodyDigest) error {
 	if len(b.Fields) > maxFields {
 		return invalid("body.fields", "%d fields, at most %d", len(b.Fields), maxFields)
 	}
-	seen := make(map[string]bool, len(b.Fields))
+	// Sorted fields (as Ingest leaves them) show duplicates side by side.
+	sorted := slices.IsSortedFunc(b.Fields, func(x, y *shadowdiffv1.FieldEntry) int { return strings.Compare(x.GetPath(), y.GetPath()) })
+	var seen map[string]bool
+	if !sorted {
+		seen = make(map[string]bool, len(b.Fields))
+	}
 	for i, f := range b.Fields {
 		switch {
 		case f == nil:
 			return invalid("body.fields", "field %d is empty", i)
 		case len(f.Path) > maxFieldPathLen:
 			return invalid("body.fields", "field %d: path longer than %d bytes", i, maxFieldPathLen)
-		case seen[f.Path]:
+		case seen[f.Path] || (sorted && i > 0 && b.Fields[i-1].Path == f.Path):
 			return invalid("body.fields", "path %q listed twice", truncate(f.Path, 80))
 		case f.Type < 0 || f.Type > shadowdiffv1.JsonType_JSON_TYPE_MIXED:
 			return invalid("body.fields", "path %q: unknown type %d", truncate(f.Path, 80), f.Type)
@@ -144,9 +151,30 @@ func validateBody(b *shadowdiffv1.BodyDigest) error {
 		case len(f.GetRawValue()) > maxRawValueLen:
 			return invalid("body.fields", "path %q: raw value longer than %d bytes", truncate(f.Path, 80), maxRawValueLen)
 		}
-		seen[f.Path] = true
+		if !sorted {
+			seen[f.Path] = true
+		}
 	}
 	return nil
+}
+
+// sortDigest orders body fields by path and headers by name, in place,
+// so that diffs merge without copying. Order carries no meaning.
+func sortDigest(d *shadowdiffv1.ResponseDigest) {
+	if d == nil {
+		return
+	}
+	if fs := d.GetBody().GetFields(); !slices.IsSortedFunc(fs, compareEntryPaths) {
+		slices.SortStableFunc(fs, compareEntryPaths)
+	}
+	byName := func(x, y *shadowdiffv1.HeaderDigest) int { return strings.Compare(x.GetName(), y.GetName()) }
+	if !slices.IsSortedFunc(d.Headers, byName) {
+		slices.SortStableFunc(d.Headers, byName)
+	}
+}
+
+func compareEntryPaths(x, y *shadowdiffv1.FieldEntry) int {
+	return strings.Compare(x.GetPath(), y.GetPath())
 }
 
 func validShape(s shadowdiffv1.ValueShape) bool {
