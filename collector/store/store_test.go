@@ -249,12 +249,17 @@ func TestBucketMergeOverflowsSignatures(t *testing.T) {
 	if a.Fields["f"].Raw != 3 || a.Fields["g"].Noise != 1 || a.Counts.Compared != 3 {
 		t.Errorf("merged counters = %+v", a)
 	}
-	if a.Signatures["s1"] != 2 || a.Signatures["s2"] != 1 || a.SignatureOverflow != 4 {
+	// Which of s2 and s3 fits depends on map order; nothing is lost.
+	total := a.SignatureOverflow
+	for _, n := range a.Signatures {
+		total += n
+	}
+	if a.Signatures["s1"] != 2 || len(a.Signatures) != 2 || total != 7 {
 		t.Errorf("signatures = %v overflow %d", a.Signatures, a.SignatureOverflow)
 	}
 	c := a.Clone()
 	c.Fields["f"].Raw = 100
-	if a.Fields["f"].Raw != 3 || c.SignatureOverflow != 4 {
-		t.Error("clone is not deep")
+	if a.Fields["f"].Raw != 3 || c.SignatureOverflow != a.SignatureOverflow || fmt.Sprint(c.Signatures) != fmt.Sprint(a.Signatures) {
+		t.Errorf("clone %+v differs from or shares with %+v", c, a)
 	}
 }
