@@ -140,10 +140,10 @@ func proxyGrpcSend(_ context.Context, v *vm, mod api.Module, p []uint64) status 
 	if s.localClosed {
 		return statusOK
 	}
-	s.sendq.push(msg, p[3] != 0)
-	if p[3] != 0 {
-		s.localClosed = true
-	}
+	// i32 arguments may carry garbage in the upper half of the stack slot.
+	end := uint32(p[3]) != 0
+	s.sendq.push(msg, end)
+	s.localClosed = end
 	return statusOK
 }
 

@@ -11,11 +11,11 @@ import (
 
 // rawCodec passes serialized messages through: the guest hands the host
 // bare protobuf bytes and gRPC adds the 5-byte length prefix, as Envoy's
-// raw async client does. Its name is "proto" so the content type stays
+// raw async client does. Its name is empty so the content type stays
 // application/grpc.
 type rawCodec struct{}
 
-func (rawCodec) Name() string { return "proto" }
+func (rawCodec) Name() string { return "" }
 
 func (rawCodec) Marshal(v any) ([]byte, error) {
 	switch m := v.(type) {

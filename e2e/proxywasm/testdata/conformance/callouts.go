@@ -82,6 +82,8 @@ func grpcSend(id uint32, msg string, end uint32) uint32 {
 	return proxy_grpc_send(id, p, n, end)
 }
 
+var hangID uint32
+
 func grpcCase(ctx uint32, c string) {
 	cluster, _, _ := getHeader(0, "x-cluster")
 	up := grpcService(cluster)
@@ -105,9 +107,11 @@ func grpcCase(ctx uint32, c string) {
 	case "grpc-cancel":
 		id, st := grpcStream(up, "Hang")
 		report("grpc.hang_start", st)
-		report("grpc.cancel", proxy_grpc_cancel(id))
-		report("grpc.cancel_again", proxy_grpc_cancel(id))
-		cancelled[id] = true
+		hangID = id
+	case "grpc-cancel-now":
+		report("grpc.cancel", proxy_grpc_cancel(hangID))
+		report("grpc.cancel_again", proxy_grpc_cancel(hangID))
+		cancelled[hangID] = true
 	case "grpc-errors":
 		_, st := grpcStream([]byte("nope-cluster"), "Chat")
 		report("grpc.unknown_bare", st)

@@ -57,7 +57,7 @@ func requestHeaders(ctx uint32, c string, n, eos uint32) uint32 {
 	case "queue":
 		queue()
 		return 0
-	case "grpc-stream", "grpc-call", "grpc-cancel", "grpc-errors":
+	case "grpc-stream", "grpc-call", "grpc-cancel", "grpc-cancel-now", "grpc-errors":
 		grpcCase(ctx, c)
 		return 0
 	case "trap":
