@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// guard turns a hang into a failure; it measures nothing.
+const guard = 30 * time.Second
+
+func TestFlagErrors(t *testing.T) {
+	cases := map[string][]string{
+		"--config is required":      {},
+		"--concurrency must be":     {"--config", "x.yaml", "--concurrency", "0"},
+		"unexpected arguments":      {"--config", "x.yaml", "extra"},
+		"--log-level":               {"--config", "x.yaml", "--log-level", "loud"},
+		"no such file or directory": {"--config", filepath.Join(t.TempDir(), "missing.yaml")},
+	}
+	for want, args := range cases {
+		err := run(context.Background(), args, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: %v, want %q", args, err, want)
+		}
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// syncBuffer collects a writer's output for assertions.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// startSidecar runs the command's run on config until the test ends and
+// waits for /ready.
+func startSidecar(t *testing.T, config string, adminPort int, args ...string) (stdout, stderr *syncBuffer) {
+	t.Helper()
+	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, append([]string{"--config", config}, args...), stdout, stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run: %v", err)
+			}
+		case <-time.After(guard):
+			t.Error("the sidecar did not stop")
+		}
+	})
+	deadline := time.Now().Add(guard)
+	for {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/ready", adminPort))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return stdout, stderr
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the sidecar exited: %v\n%s", err, stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never ready:\n%s", stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRunServesAndStops(t *testing.T) {
+	app := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("app")) })}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go app.Serve(ln)
+	defer app.Close()
+	admin, listen := freePort(t), freePort(t)
+	config := filepath.Join(t.TempDir(), "envoy.yaml")
+	yaml := fmt.Sprintf(`admin: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}
+static_resources:
+  listeners:
+  - name: in
+    address: {socket_address: {address: 127.0.0.1, port_value: %d}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: in
+          access_log: [{name: envoy.access_loggers.stdout, typed_config: {"@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog}}]
+          route_config: {virtual_hosts: [{name: vh, domains: ["*"], routes: [{match: {prefix: "/"}, route: {cluster: app}}]}]}
+          http_filters: [{name: envoy.filters.http.router, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}]
+  clusters:
+  - name: app
+    load_assignment: {cluster_name: app, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}}]}]}
+`, admin, listen, ln.Addr().(*net.TCPAddr).Port)
+	if err := os.WriteFile(config, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, _ := startSidecar(t, config, admin)
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/x", listen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "app" {
+		t.Errorf("through the sidecar: %q", b)
+	}
+	deadline := time.Now().Add(guard)
+	for !strings.Contains(stdout.String(), "msg=access") {
+		if time.Now().After(deadline) {
+			t.Fatal("no access log record on stdout")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// buildFilter compiles the real filter module, as `make filter` does.
+func buildFilter(t *testing.T) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "filter.wasm")
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-o", out, "./filter/cmd/filter")
+	cmd.Dir = "../../.."
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build filter.wasm: %v\n%s", err, b)
+	}
+	return out
+}
+
+var portValue = regexp.MustCompile(`(port_value:\s*)(\d+)`)
+
+// localConfig rewrites envoy/local.yaml as e2e/stack does: the given port
+// mapping (others become free ports) and the module path.
+func localConfig(t *testing.T, wasm string, ports map[int]int) string {
+	t.Helper()
+	data, err := os.ReadFile("../../../envoy/local.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := portValue.ReplaceAllFunc(data, func(m []byte) []byte {
+		sub := portValue.FindSubmatch(m)
+		p, _ := strconv.Atoi(string(sub[2]))
+		if _, ok := ports[p]; !ok {
+			ports[p] = freePort(t)
+		}
+		return []byte(string(sub[1]) + strconv.Itoa(ports[p]))
+	})
+	out = regexp.MustCompile(`(filename:\s*)\S*filter\.wasm`).ReplaceAll(out, []byte("${1}"+wasm))
+	path := filepath.Join(t.TempDir(), "envoy.yaml")
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

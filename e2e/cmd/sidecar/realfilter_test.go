@@ -1,0 +1,138 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// testCollector is a gRPC Collector that keeps every digest and acks it.
+type testCollector struct {
+	shadowdiffv1.UnimplementedCollectorServer
+	mu      sync.Mutex
+	digests []*shadowdiffv1.ResponseDigest
+}
+
+func (c *testCollector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBatch, shadowdiffv1.DigestAck]) error {
+	for {
+		b, err := stream.Recv()
+		if err != nil {
+			return nil
+		}
+		c.mu.Lock()
+		c.digests = append(c.digests, b.GetDigests()...)
+		c.mu.Unlock()
+		if err := stream.Send(&shadowdiffv1.DigestAck{Sequence: b.GetSequence(), Accepted: uint32(len(b.GetDigests()))}); err != nil {
+			return nil
+		}
+	}
+}
+
+// roles returns the roles that sent a digest for a pairing key.
+func (c *testCollector) roles(key string) map[shadowdiffv1.Role]*shadowdiffv1.ResponseDigest {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[shadowdiffv1.Role]*shadowdiffv1.ResponseDigest{}
+	for _, d := range c.digests {
+		if d.GetPairingKey() == key {
+			out[d.GetRole()] = d
+		}
+	}
+	return out
+}
+
+func serve(t *testing.T, port int, h http.Handler) {
+	t.Helper()
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+}
+
+// TestRealFilterDigestsReachTheCollector runs envoy/local.yaml with the
+// real filter.wasm: one request through the front listener yields a digest
+// from each role's sidecar, paired by the x-request-id the front generated.
+func TestRealFilterDigestsReachTheCollector(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("builds and compiles filter.wasm (minutes under -race)")
+	}
+	wasm := buildFilter(t)
+	ports := map[int]int{}
+	for _, p := range []int{18001, 18002, 18003, 9090, 9901, 10000} {
+		ports[p] = freePort(t)
+	}
+	for i, p := range []int{18001, 18002, 18003} {
+		version := []string{"v1", "v1", "v2"}[i]
+		serve(t, ports[p], http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"id": 1, "name": "widget", "version": %q}`, version)
+		}))
+	}
+	collector := &testCollector{}
+	gs := grpc.NewServer()
+	shadowdiffv1.RegisterCollectorServer(gs, collector)
+	gln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", ports[9090]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(gln)
+	t.Cleanup(gs.Stop)
+
+	config := localConfig(t, wasm, ports)
+	startSidecar(t, config, ports[9901], "--compilation-cache", t.TempDir(), "--concurrency", "1")
+
+	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/items/1", ports[10000]), nil)
+	req.Header.Set("X-Request-Id", "pair-1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"v1"`) {
+		t.Fatalf("client got %d %s, want the primary's answer", resp.StatusCode, body)
+	}
+	deadline := time.Now().Add(guard)
+	for len(collector.roles("pair-1")) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("digests for pair-1 from %v, want primary, secondary and candidate", collector.roles("pair-1"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	got := collector.roles("pair-1")
+	for role, shadow := range map[shadowdiffv1.Role]bool{
+		shadowdiffv1.Role_ROLE_PRIMARY: false, shadowdiffv1.Role_ROLE_SECONDARY: true, shadowdiffv1.Role_ROLE_CANDIDATE: true,
+	} {
+		d := got[role]
+		if d.GetShadow() != shadow || d.GetStatus() != 200 || d.GetEndpoint().GetRouteName() != "shop" {
+			t.Errorf("%s digest: shadow %v status %d route %q", role, d.GetShadow(), d.GetStatus(), d.GetEndpoint().GetRouteName())
+		}
+	}
+	stats := adminStats(t, ports[9901])
+	if !strings.Contains(stats, "wasmcustom.shadowdiff.digests_sent: ") {
+		t.Errorf("/stats lacks the plugin's metrics:\n%s", stats)
+	}
+}
+
+func adminStats(t *testing.T, port int) string {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/stats?filter=^wasmcustom", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
