@@ -71,6 +71,20 @@ func requestHeaders(ctx uint32, c string, n, eos uint32) uint32 {
 	case "foreign":
 		foreign()
 		return 0
+	case "root-stream-send":
+		report("rootstream.send", grpcSend(rootStream, "from-request", 0))
+		return 0
+	case "root-stream-close":
+		report("rootstream.close", proxy_grpc_close(rootStream))
+		return 0
+	case "concurrent":
+		if concID == 0 {
+			concID, _ = defineMetric(0, "conc.requests")
+		}
+		v, _, _ := getHeader(0, "x-request-id")
+		addHeader(0, "x-seen", v)
+		proxy_increment_metric(concID, 1)
+		return 0
 	case "invalid-memory":
 		report("mem.log", proxy_log(2, unsafe.Pointer(uintptr(0xFFFFFFF0)), 100))
 		report("mem.level", proxy_log(9, nil, 0))

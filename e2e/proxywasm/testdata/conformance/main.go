@@ -16,14 +16,16 @@ func main() {}
 func proxyABIVersion() {}
 
 var (
-	rootID    uint32
-	cases     = map[uint32]string{}
-	ticks     int
-	tickID    uint32
-	queueID   uint32
-	pendingID uint32
-	calls     = map[uint32]uint32{} // callout id -> stream context
-	cancelled = map[uint32]bool{}
+	rootID     uint32
+	cases      = map[uint32]string{}
+	ticks      int
+	tickID     uint32
+	queueID    uint32
+	pendingID  uint32
+	rootStream uint32
+	concID     uint32
+	calls      = map[uint32]uint32{} // callout id -> stream context
+	cancelled  = map[uint32]bool{}
 )
 
 //go:wasmexport proxy_on_context_create
@@ -78,6 +80,11 @@ func proxyOnConfigure(root, size uint32) uint32 {
 			n, _ := strconv.Atoi(v)
 			tickID, _ = defineMetric(0, "conf.ticks")
 			report("configure.tick", proxy_set_tick_period_milliseconds(uint32(n)))
+		case "stream":
+			id, st := grpcStream(grpcService(v), "Chat")
+			rootStream = id
+			report("configure.stream", fmt.Sprintf("%d:%d", st, id&3))
+			report("configure.stream_send", grpcSend(id, "from-configure", 0))
 		case "queue":
 			p, l := str(v)
 			report("configure.queue", proxy_register_shared_queue(p, l, &queueID))
