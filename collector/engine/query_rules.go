@@ -97,7 +97,7 @@ func (q *queryServer) ListNoiseRules(ctx context.Context, r *shadowdiffv1.ListNo
 // suggestLocked offers rules for the endpoint's always-noisy fields that
 // no rule covers yet.
 func (e *Engine) suggestLocked(ea *endpointAgg) []*shadowdiffv1.SuggestedNoiseRule {
-	sum, ok := ea.sum(rangeAll.start, rangeAll.end)
+	sum, ok := ea.sum(rangeAll, e.opts.Now())
 	if !ok {
 		return nil
 	}

@@ -25,6 +25,7 @@ type endpointAgg struct {
 	buckets      map[int64]*store.Bucket // by start (Unix seconds)
 	// rolledUntil: requests before it go to hour buckets.
 	rolledUntil int64
+	cache       sumCache
 }
 
 // aggregates is the in-memory copy of every bucket, by endpoint.
@@ -67,6 +68,7 @@ func (a *aggregates) bucket(info endpointInfo, t time.Time) *store.Bucket {
 	if ea.routeName != "" {
 		b.RouteName = ea.routeName
 	}
+	ea.cache.touched(b)
 	nano := t.UnixNano()
 	if b.FirstSeenNano == 0 || nano < b.FirstSeenNano {
 		b.FirstSeenNano = nano
@@ -95,6 +97,7 @@ func (a *aggregates) load(b *store.Bucket) {
 	if b.WidthSec == hourWidth && b.StartUnix+hourWidth > ea.rolledUntil {
 		ea.rolledUntil = b.StartUnix + hourWidth
 	}
+	ea.cache.invalidate()
 	if have := ea.buckets[b.StartUnix]; have != nil {
 		have.Merge(b, maxSignatures)
 		return
@@ -123,6 +126,7 @@ func (a *aggregates) rollup(cutoff time.Time) (put []*store.Bucket, del []store.
 				starts = append(starts, s)
 			}
 		}
+		ea.cache.invalidate()
 		if len(starts) == 0 {
 			if limit > ea.rolledUntil {
 				ea.rolledUntil = limit
@@ -161,6 +165,7 @@ func (a *aggregates) rollup(cutoff time.Time) (put []*store.Bucket, del []store.
 func (a *aggregates) dropBefore(t time.Time) {
 	cut := t.Unix()
 	for key, ea := range a.eps {
+		ea.cache.invalidate()
 		for s := range ea.buckets {
 			if s < cut {
 				delete(ea.buckets, s)
@@ -184,25 +189,4 @@ func (a *aggregates) clearEndpoint(endpoint string) {
 			delete(a.dirty, ref)
 		}
 	}
-}
-
-// sum adds up the buckets of an endpoint that overlap [start, end) (zero
-// times are open bounds). ok is false when none does.
-func (ea *endpointAgg) sum(start, end time.Time) (*store.Bucket, bool) {
-	total := &store.Bucket{Endpoint: ea.key, Method: ea.method, PathTemplate: ea.pathTemplate, RouteName: ea.routeName}
-	found := false
-	for s, b := range ea.buckets {
-		if !end.IsZero() && s >= end.Unix() && !(s == end.Unix() && end.Nanosecond() > 0) {
-			continue
-		}
-		if !start.IsZero() && s+b.WidthSec <= start.Unix() {
-			continue
-		}
-		if b.Counts.Requests == 0 && b.Counts.Duplicates == 0 {
-			continue
-		}
-		total.Merge(b, maxSignatures*4)
-		found = true
-	}
-	return total, found
 }

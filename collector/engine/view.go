@@ -38,7 +38,7 @@ func (e *Engine) ruleFor(endpoint, path string) string {
 // viewLocked computes the view of an endpoint; ok is false when it has
 // no requests in the range. Called with e.mu held (read).
 func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, withFields bool) (*view, bool) {
-	sum, ok := ea.sum(rng.start, rng.end)
+	sum, ok := ea.sum(rng, e.opts.Now())
 	if !ok {
 		return nil, false
 	}

@@ -1,0 +1,124 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/shadowdiff/shadowdiff/collector/store"
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// seedBuckets fills the engine's aggregates as a week of traffic would:
+// per endpoint 120 minute buckets and 166 hour buckets of 50 fields,
+// perEndpoint requests spread over them. Queries only read aggregates, so
+// their cost depends on buckets and fields, not on stored requests.
+func seedBuckets(e *Engine, endpoints int, perEndpoint uint64) {
+	now := e.opts.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for ep := range endpoints {
+		info := endpointInfo{key: fmt.Sprintf("GET /api/r%d/{id}", ep), method: "GET", pathTemplate: fmt.Sprintf("/api/r%d/{id}", ep)}
+		ea := e.aggs.endpoint(info)
+		var starts []int64
+		for m := range 120 {
+			starts = append(starts, now.Add(-time.Duration(m)*time.Minute).Unix()/60*60)
+		}
+		for h := 2; h < 168; h++ {
+			starts = append(starts, now.Add(-time.Duration(h)*time.Hour).Unix()/3600*3600)
+		}
+		per := perEndpoint / uint64(len(starts))
+		for i, s := range starts {
+			width := int64(minuteWidth)
+			if i >= 120 {
+				width = hourWidth
+			}
+			b := &store.Bucket{Endpoint: info.key, StartUnix: s, WidthSec: width, Method: "GET", PathTemplate: info.pathTemplate,
+				FirstSeenNano: s * 1e9, LastSeenNano: s*1e9 + 1,
+				Counts: store.EndpointCounts{Requests: per, Compared: per, WithSecondary: per, RawDifferent: per / 10, NoiseDifferent: per / 10},
+				Fields: map[string]*store.FieldCounts{}}
+			for f := range 50 {
+				fc := &store.FieldCounts{Seen: per, NoiseSeen: per}
+				if f%10 == 0 {
+					fc.Raw, fc.Noise, fc.Definite, fc.NoiseOnly = per/10, per/10, per/50, per/50
+					fc.RawKinds[kindValue], fc.NoiseKinds[kindValue] = per/10, per/10
+				}
+				b.Fields[fmt.Sprintf("body.data.f%02d", f)] = fc
+			}
+			b.AddSignature("body.data.f00"+sigKindSep+sigValue, per/50, maxSignatures)
+			ea.buckets[s] = b
+		}
+	}
+}
+
+func benchQueryEngine(b *testing.B) (*Engine, shadowdiffv1.QueryServer) {
+	e, err := Open(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { e.Close() })
+	// 20 endpoints x 50k requests = 1M requests over a week.
+	seedBuckets(e, 20, 50000)
+	return e, e.QueryServer()
+}
+
+func BenchmarkListEndpoints1M(b *testing.B) {
+	_, q := benchQueryEngine(b)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		resp, err := q.ListEndpoints(ctx, &shadowdiffv1.ListEndpointsRequest{})
+		if err != nil || resp.Totals.Requests < 900000 {
+			b.Fatalf("%v %v", resp.GetTotals(), err)
+		}
+	}
+}
+
+func BenchmarkListFields1M(b *testing.B) {
+	_, q := benchQueryEngine(b)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		resp, err := q.ListFields(ctx, &shadowdiffv1.ListFieldsRequest{Endpoint: "GET /api/r3/{id}"})
+		if err != nil || len(resp.Fields) != 50 {
+			b.Fatalf("%d fields, %v", len(resp.GetFields()), err)
+		}
+	}
+}
+
+// BenchmarkPendingMemory reports the heap held per pending request (a
+// 40-field primary digest waiting for its candidate).
+func BenchmarkPendingMemory(b *testing.B) {
+	const n = 10000
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		clk := newClock()
+		e, err := Open(b.TempDir(), Options{Now: clk.Now, PairWindow: time.Hour})
+		if err != nil {
+			b.Fatal(err)
+		}
+		batch := make([]*shadowdiffv1.ResponseDigest, 0, n)
+		for k := range n {
+			d := realisticTriple(k, clk)[0]
+			d.PairingKey = fmt.Sprint("pending-", k)
+			batch = append(batch, d)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		for k := 0; k < n; k += 500 {
+			if _, _, err := e.Ingest(context.Background(), batch[k:k+500]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap-bytes/pending")
+		e.Close()
+		b.StartTimer()
+	}
+}

@@ -1,0 +1,45 @@
+/*
+How the engine decides (the "collector README" that query.proto refers to).
+
+Per request, primary vs candidate ("raw") and primary vs secondary ("noise")
+are diffed field by field. A raw difference is explained by the same
+request's noise when the noise difference at that path is at least as deep:
+a value difference explains a value difference, but not a type, shape or
+presence change, so a timestamp that becomes a number or null is real even
+though the timestamp's value is noise.
+
+Per endpoint and field, counters are kept per time bucket (1 minute, rolled
+up to 1 hour after 2 hours), so queries add buckets and never re-diff
+stored requests.
+
+The statistical decision for a field with a secondary is a sign test on
+discordant requests: b requests where only primary vs candidate differed
+("definite" evidence), c where only primary vs secondary did. If the
+candidate were just another primary, secondary and candidate would be
+exchangeable and b ~ Binomial(b+c, 1/2). The same test runs on structural
+differences only. Without a secondary, the raw difference rate is compared
+with the rate at which repeated identical requests (same method, path,
+query and body) to the primary differ (normal approximation), or with a
+0.1 % floor when there are none.
+
+False positives are controlled two ways:
+  - Across fields: the p-value is multiplied by the number of informative
+    tests of the endpoint (Bonferroni over fields and their two channels;
+    fields without discordant requests cannot reject and are not counted).
+  - Across repeated queries: the p-value is always valid. It is 1/Λ for a
+    mixture sequential probability ratio (a half-normal mixture, τ = 0.1,
+    over exp(θS - nθ²/2)), a non-negative supermartingale under the null,
+    so by Ville's inequality the chance that a noise-only field is ever
+    called significant, however often the results are looked at, stays
+    below 1 - Confidence. TestRepeatedLooksControlFalsePositives shows it
+    next to a naive fixed-sample test that exceeds alpha.
+Decisions need MinSamples compared requests. Each endpoint is its own
+family (no correction across endpoints), and a query over a time range
+looks at a different sequence than the all-time one. The unpaired test
+(no secondary) is approximate.
+
+Diffy's numbers are served alongside: relative = |r-n|/(r+n)·100,
+absolute = |r-n|/T·100, reported iff r > n, relative > 20, absolute > 0.03.
+*/
+
+package engine
