@@ -55,6 +55,10 @@ func (e *Engine) Ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest) 
 	w := newWriter(e)
 	var closed []closedReq
 	for _, d := range valid {
+		if d.Role == secondary && d.Skip == shadowdiffv1.SkipReason_SKIP_REASON_UNSPECIFIED {
+			// From now on the endpoint's requests wait for their secondary.
+			e.secondarySeen[e.endpoints.of(d).key] = true
+		}
 		var res offerResult
 		var r *pendingReq
 		res, r, closed = e.pairer.offer(d, now, closed)

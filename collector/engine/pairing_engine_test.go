@@ -201,3 +201,22 @@ func TestEngineRestartKeepsPendingAndResults(t *testing.T) {
 		t.Errorf("record after restart = %v %v", rec, err)
 	}
 }
+
+// A secondary that arrives after the pair closed still teaches the
+// endpoint to wait for secondaries.
+func TestEngineLearnsToWaitForSecondary(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{})
+	defer e.Close()
+	ingest(t, e, at(clk, dg("k1", primary, "/s", 200)), at(clk, dg("k1", candidate, "/s", 200)))
+	ingest(t, e, at(clk, dg("k1", secondary, "/s", 200))) // late
+	ingest(t, e, at(clk, dg("k2", primary, "/s", 200)), at(clk, dg("k2", candidate, "/s", 200)))
+	if got := endpointsOf(t, e)["GET /s"].Compared; got != 1 {
+		t.Fatalf("k2 compared without waiting for its secondary: %d compared", got)
+	}
+	ingest(t, e, at(clk, dg("k2", secondary, "/s", 200)))
+	s := endpointsOf(t, e)["GET /s"]
+	if s.Compared != 2 || !s.HasSecondary {
+		t.Errorf("after k2's secondary: %s, has secondary %v", counts(s), s.HasSecondary)
+	}
+}
