@@ -78,11 +78,51 @@ func (f *filter) fail(kind callbackKind) httpfilter.Status {
 	return kind.stop()
 }
 
-// run calls fn (if exported) for the stream and converts the result. set
-// exposes the callback's map or buffer before the call; clear hides it
-// again when the callback continues.
-func (f *filter) run(kind callbackKind, dir streamType, fn api.Function, args func(*stream) []uint64,
-	convert func(uint64) httpfilter.Status, set, clear func(*stream)) httpfilter.Status {
+// callback describes one stream callback: its guest function, arguments,
+// and the map or buffer it exposes while it runs.
+type callback struct {
+	kind  callbackKind
+	dir   streamType
+	fn    api.Function
+	n     uint64 // header count or body size
+	eos   bool
+	nargs int // 2 (trailers) or 3
+	mt    mapType
+	h     *httpfilter.Headers
+	body  *httpfilter.Buffer
+}
+
+// expose makes the callback's map or buffer available to the guest.
+func (c *callback) expose(s *stream) {
+	if c.kind == kindData {
+		s.bodies[c.dir] = c.body
+		return
+	}
+	s.maps[c.mt], s.seen[c.mt] = c.h, c.h
+}
+
+// hide removes it again, as Envoy clears its pointer after Continue.
+func (c *callback) hide(s *stream) {
+	if c.kind == kindData {
+		s.bodies[c.dir] = nil
+		return
+	}
+	s.maps[c.mt] = nil
+}
+
+func (c *callback) convert(raw uint64) httpfilter.Status {
+	switch c.kind {
+	case kindHeaders:
+		return convertHeaders(raw)
+	case kindData:
+		return convertData(raw)
+	}
+	return convertTrailers(raw)
+}
+
+// run calls the callback for the stream, converts the result and applies
+// the actions the guest deferred until the call returned.
+func (f *filter) run(c *callback) httpfilter.Status {
 	v := f.v
 	v.mu.Lock()
 	s, ok := f.begin()
@@ -92,25 +132,34 @@ func (f *filter) run(kind callbackKind, dir streamType, fn api.Function, args fu
 		if ended {
 			return httpfilter.Continue
 		}
-		return f.fail(kind)
+		return f.fail(c.kind)
 	}
-	set(s)
+	c.expose(s)
 	st := httpfilter.Continue
 	fr := v.newFrame(s.id)
-	if fn != nil {
-		raw, err := v.call(fr, fn, args(s)...)
+	if c.fn != nil {
+		var raw uint64
+		var err error
+		if c.nargs == 2 {
+			raw, err = v.call(fr, c.fn, uint64(s.id), c.n)
+		} else {
+			raw, err = v.call(fr, c.fn, uint64(s.id), c.n, boolArg(c.eos))
+		}
 		if err != nil {
 			v.mu.Unlock()
-			return f.fail(kind)
+			return f.fail(c.kind)
 		}
-		st = convert(raw)
+		st = c.convert(raw)
 	}
 	if st == httpfilter.Continue {
-		clear(s)
+		c.hide(s)
 	}
 	own := s.pending
 	s.pending = actions{}
-	others := takeActions(fr.touched)
+	var others []streamActions
+	if len(fr.touched) > 0 {
+		others = takeActions(fr.touched)
+	}
 	v.mu.Unlock()
 
 	for _, a := range others {
@@ -120,15 +169,15 @@ func (f *filter) run(kind callbackKind, dir streamType, fn api.Function, args fu
 	case own.localReply != nil:
 		r := own.localReply
 		f.cb.SendLocalReply(r.status, r.body, r.headers, r.details)
-		return kind.stop()
+		return c.kind.stop()
 	case own.reset:
 		f.cb.ResetStream()
-		return kind.stop()
+		return c.kind.stop()
 	}
-	if own.resume[dir] {
+	if own.resume[c.dir] {
 		st = httpfilter.Continue
 	}
-	if other := 1 - dir; own.resume[other] {
+	if other := 1 - c.dir; own.resume[other] {
 		if other == streamHTTPRequest {
 			f.cb.ContinueDecoding()
 		} else {
@@ -146,27 +195,15 @@ func boolArg(b bool) uint64 {
 }
 
 func (f *filter) headers(dir streamType, t mapType, fn api.Function, h *httpfilter.Headers, eos bool) httpfilter.Status {
-	return f.run(kindHeaders, dir, fn,
-		func(s *stream) []uint64 { return []uint64{uint64(s.id), uint64(len(h.Fields)), boolArg(eos)} },
-		convertHeaders,
-		func(s *stream) { s.maps[t], s.seen[t] = h, h },
-		func(s *stream) { s.maps[t] = nil })
+	return f.run(&callback{kind: kindHeaders, dir: dir, fn: fn, n: uint64(len(h.Fields)), eos: eos, nargs: 3, mt: t, h: h})
 }
 
 func (f *filter) data(dir streamType, fn api.Function, b *httpfilter.Buffer, eos bool) httpfilter.Status {
-	return f.run(kindData, dir, fn,
-		func(s *stream) []uint64 { return []uint64{uint64(s.id), uint64(len(b.Data)), boolArg(eos)} },
-		convertData,
-		func(s *stream) { s.bodies[dir] = b },
-		func(s *stream) { s.bodies[dir] = nil })
+	return f.run(&callback{kind: kindData, dir: dir, fn: fn, n: uint64(len(b.Data)), eos: eos, nargs: 3, body: b})
 }
 
 func (f *filter) trailers(dir streamType, t mapType, fn api.Function, h *httpfilter.Headers) httpfilter.Status {
-	return f.run(kindTrailers, dir, fn,
-		func(s *stream) []uint64 { return []uint64{uint64(s.id), uint64(len(h.Fields))} },
-		convertTrailers,
-		func(s *stream) { s.maps[t], s.seen[t] = h, h },
-		func(s *stream) { s.maps[t] = nil })
+	return f.run(&callback{kind: kindTrailers, dir: dir, fn: fn, n: uint64(len(h.Fields)), nargs: 2, mt: t, h: h})
 }
 
 func (f *filter) DecodeHeaders(h *httpfilter.Headers, eos bool) httpfilter.Status {

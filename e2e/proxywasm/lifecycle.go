@@ -187,7 +187,9 @@ func (v *vm) deleteStream(s *stream) {
 		return
 	}
 	if v.fns.onDelete != nil {
-		_, _ = v.call(&frame{ctxID: s.id, stream: s}, v.fns.onDelete, uint64(s.id))
+		fr := v.newFrame(s.id)
+		fr.stream = s
+		_, _ = v.call(fr, v.fns.onDelete, uint64(s.id))
 	}
 	s.deleted = true
 	delete(v.streams, s.id)

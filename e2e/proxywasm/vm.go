@@ -84,10 +84,11 @@ type vm struct {
 
 	failed atomic.Bool
 
-	mu     sync.Mutex // serialises every guest call
-	stack  [16]uint64
-	frame  *frame
-	closed bool
+	mu      sync.Mutex // serialises every guest call
+	stack   [16]uint64
+	frame   *frame
+	scratch frame // reused by newFrame: calls never overlap
+	closed  bool
 
 	rootID    uint32
 	nextCtxID uint32
@@ -131,10 +132,13 @@ func (v *vm) fail(err error) {
 	}
 }
 
-// newFrame returns a frame for a callback on context id, effective context
-// included.
+// newFrame returns the frame for a callback on context id, effective
+// context included. v.mu must be held. The frame is the VM's scratch frame:
+// it is valid until the next newFrame, which is enough because guest calls
+// never overlap.
 func (v *vm) newFrame(id uint32) *frame {
-	fr := &frame{ctxID: id}
+	fr := &v.scratch
+	*fr = frame{ctxID: id, touched: fr.touched[:0]}
 	if id != v.rootID {
 		fr.stream = v.streams[id]
 	}
