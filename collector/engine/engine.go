@@ -201,7 +201,8 @@ func (e *Engine) load() error {
 			e.log.Warn("dropping undecodable pending digest", "err", err)
 			return nil
 		}
-		if e.pairer.restore(d, time.Unix(0, p.ArrivalNano)) {
+		if r := e.pairer.restore(light(d), time.Unix(0, p.ArrivalNano)); r != nil {
+			r.raw[d.Role] = p.Digest
 			n++
 		}
 		return nil

@@ -33,6 +33,9 @@ func (e *Engine) requestTime(r *pendingReq, now time.Time) time.Time {
 func (w *writer) finalize(c closedReq, now time.Time) {
 	e, r := w.e, c.req
 	w.release(r)
+	if err := r.inflate(); err != nil {
+		e.log.Error("pending digest lost", "err", err)
+	}
 	if c.reason == closedEvicted {
 		e.met.evicted.Inc()
 	}

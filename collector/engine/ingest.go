@@ -175,16 +175,42 @@ func newWriter(e *Engine) *writer {
 // batch finishes the write: pending digests and dirty buckets.
 func (w *writer) batch() (*store.Batch, error) {
 	for key, ds := range w.pending {
+		r := w.e.pairer.pending[key]
 		for _, d := range ds {
 			data, err := proto.Marshal(d)
 			if err != nil {
 				return nil, fmt.Errorf("engine: encode digest %q: %w", key, err)
 			}
-			w.b.PutPending = append(w.b.PutPending, store.PendingDigest{Key: key, Role: d.Role, ArrivalNano: w.e.pairer.pending[key].arrival.UnixNano(), Digest: data})
+			w.b.PutPending = append(w.b.PutPending, store.PendingDigest{Key: key, Role: d.Role, ArrivalNano: r.arrival.UnixNano(), Digest: data})
+			r.raw[d.Role] = data
+			r.digests[d.Role] = light(d)
 		}
 	}
 	w.b.Buckets = w.e.aggs.takeDirty()
 	return &w.b, nil
+}
+
+// light is what a pending request keeps of a stored digest: enough to
+// pair, name the endpoint, check fingerprints and time the request.
+func light(d *shadowdiffv1.ResponseDigest) *shadowdiffv1.ResponseDigest {
+	return &shadowdiffv1.ResponseDigest{PairingKey: d.PairingKey, Role: d.Role, Workload: d.Workload,
+		Endpoint: d.Endpoint, Request: d.Request, Status: d.Status, StartUnixNanos: d.StartUnixNanos,
+		Shadow: d.Shadow, Skip: d.Skip, UpstreamLatencyMicros: d.UpstreamLatencyMicros}
+}
+
+// inflate decodes the full digests of the roles kept encoded.
+func (r *pendingReq) inflate() error {
+	for role, data := range r.raw {
+		if data == nil {
+			continue
+		}
+		d := &shadowdiffv1.ResponseDigest{}
+		if err := proto.Unmarshal(data, d); err != nil {
+			return fmt.Errorf("decode pending %s digest of %q: %w", roleLabel(shadowdiffv1.Role(role)), r.key, err)
+		}
+		r.digests[role], r.raw[role] = d, nil
+	}
+	return nil
 }
 
 // release drops the pending digests of a closed request: those written by

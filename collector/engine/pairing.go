@@ -22,8 +22,12 @@ type pendingReq struct {
 	key     string
 	arrival time.Time // first digest's arrival: the window starts here
 	digests [numRoles]*shadowdiffv1.ResponseDigest
-	dups    [numRoles]uint64
-	index   int // in the expiry heap
+	// raw holds the encoded digest of a role once it is stored; digests
+	// then keeps only a light copy (no headers, no body fields) to bound
+	// memory, and inflate decodes the full digest when the request closes.
+	raw   [numRoles][]byte
+	dups  [numRoles]uint64
+	index int // in the expiry heap
 }
 
 func (r *pendingReq) has(role shadowdiffv1.Role) bool { return r.digests[role] != nil }
@@ -137,22 +141,22 @@ func (p *pairer) offer(d *shadowdiffv1.ResponseDigest, now time.Time, closed []c
 }
 
 // restore re-adds a pending digest loaded from the store after a restart.
-// It reports false for a second digest of the same role.
-func (p *pairer) restore(d *shadowdiffv1.ResponseDigest, arrival time.Time) bool {
+// It returns nil for a second digest of the same role.
+func (p *pairer) restore(d *shadowdiffv1.ResponseDigest, arrival time.Time) *pendingReq {
 	r, ok := p.pending[d.PairingKey]
 	if !ok {
 		r = &pendingReq{key: d.PairingKey, arrival: arrival}
 		p.add(r)
 	}
 	if r.has(d.Role) {
-		return false
+		return nil
 	}
 	r.digests[d.Role] = d
 	if arrival.Before(r.arrival) {
 		r.arrival = arrival
 		heap.Fix(&p.expiry, r.index)
 	}
-	return true
+	return r
 }
 
 // expire closes the requests whose window ended by now.

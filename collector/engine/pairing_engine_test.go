@@ -174,6 +174,10 @@ func TestEngineRestartKeepsPendingAndResults(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := counts(endpointsOf(t, e)["GET /h"])
+	pend, err := e.QueryServer().GetRequest(context.Background(), &shadowdiffv1.GetRequestRequest{PairingKey: "open"})
+	if err != nil || !strings.HasPrefix(pend.NotComparedReason, "pending: waiting for candidate") || len(pend.Primary.GetBody().GetFields()) != 1 || len(pend.Secondary.GetBody().GetFields()) != 1 {
+		t.Errorf("pending request = %v %v", pend, err)
+	}
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}

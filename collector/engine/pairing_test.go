@@ -100,10 +100,10 @@ func TestPairerMaxPendingEvictsOldest(t *testing.T) {
 func TestPairerRestore(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	p := newPairer(30*time.Second, 100, needTriple)
-	if !p.restore(dg("k", candidate, "/x", 200), t0.Add(time.Second)) || !p.restore(dg("k", primary, "/x", 200), t0) {
+	if p.restore(dg("k", candidate, "/x", 200), t0.Add(time.Second)) == nil || p.restore(dg("k", primary, "/x", 200), t0) == nil {
 		t.Fatal("restore refused")
 	}
-	if p.restore(dg("k", primary, "/x", 200), t0) {
+	if p.restore(dg("k", primary, "/x", 200), t0) != nil {
 		t.Error("restored a second primary")
 	}
 	if next, _ := p.nextExpiry(); !next.Equal(t0.Add(30 * time.Second)) {

@@ -181,12 +181,18 @@ func (e *Engine) pendingRecord(key string) *shadowdiffv1.RequestRecord {
 		PairingKey: key, Endpoint: e.endpoints.of(p.first()).key, Time: timestamppb.New(e.requestTime(p, e.opts.Now())),
 		NotComparedReason: "pending: waiting for " + strings.Join(waiting, ", "),
 	}
-	clone := func(d *shadowdiffv1.ResponseDigest) *shadowdiffv1.ResponseDigest {
-		if d == nil {
-			return nil
+	full := func(role shadowdiffv1.Role) *shadowdiffv1.ResponseDigest {
+		if data := p.raw[role]; data != nil {
+			d := &shadowdiffv1.ResponseDigest{}
+			if proto.Unmarshal(data, d) == nil {
+				return d
+			}
 		}
-		return proto.Clone(d).(*shadowdiffv1.ResponseDigest)
+		if d := p.digests[role]; d != nil {
+			return proto.Clone(d).(*shadowdiffv1.ResponseDigest)
+		}
+		return nil
 	}
-	rec.Primary, rec.Secondary, rec.Candidate = clone(p.digests[primary]), clone(p.digests[secondary]), clone(p.digests[candidate])
+	rec.Primary, rec.Secondary, rec.Candidate = full(primary), full(secondary), full(candidate)
 	return rec
 }
