@@ -1,11 +1,3 @@
-// Package proxywasm is a Proxy-Wasm ABI v0.2.1 host built on wazero. It runs a
-// plugin .wasm the way Envoy does (startup sequence, one VM per worker,
-// Envoy's deviations from the specification) and exposes each plugin as an
-// httpfilter.Factory for the harness's Envoy subset.
-//
-// The ABI reference this package follows is shared/reference/proxy-wasm-abi.md.
-// The host functions are grouped one file per ABI group, like wazero's
-// imports/wasi_snapshot_preview1.
 package proxywasm
 
 // status is proxy_status_t.
