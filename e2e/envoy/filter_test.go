@@ -148,13 +148,16 @@ func TestBufferLimit(t *testing.T) {
 		})
 		f := &factory{testFilter{name: "buf", ev: &events{}, encodeData: buffering}}
 		srv := filterServer(t, app, 1024, "", f)
+		// The headers passed every filter, so Envoy resets the stream instead
+		// of answering 500; the client sees the connection end, before or
+		// after the headers depending on when they were flushed.
 		resp, err := http.Get(srv.url("in") + "/")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if _, err := io.ReadAll(resp.Body); err == nil {
-			t.Error("the response was completed; want a reset once its headers had left")
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil {
+				t.Errorf("a complete %d response; want a reset once its headers had left the filters", resp.StatusCode)
+			}
 		}
 	})
 }
@@ -239,8 +242,11 @@ func TestStoppedHeadersResumeFromAnotherGoroutine(t *testing.T) {
 	}
 	srv.drain(t)
 	log := ev.list()
-	cont := slices.Index(log, "async:continue")
-	if cont < 0 || cont > slices.Index(log, "next:DecodeHeaders end=false") || cont > slices.Index(log, "async:DecodeData len=4 end=false") {
+	first := func(prefix string) int {
+		return slices.IndexFunc(log, func(e string) bool { return strings.HasPrefix(e, prefix) })
+	}
+	cont, succ, data := first("async:continue"), first("next:DecodeHeaders"), first("async:DecodeData len=4")
+	if cont < 0 || succ < cont || data < cont {
 		t.Errorf("the stopped filter's successors or its held data ran before it continued:\n%s", ev)
 	}
 	for _, b := range []*backend{app, shadow} {

@@ -98,7 +98,7 @@ func (e encodeSink) headers(h *httpfilter.Headers, end bool) {
 		s.complete = true
 		return
 	}
-	e.flush()
+	s.needFlush = true
 }
 
 func (e encodeSink) data(b []byte, end bool) {
@@ -119,7 +119,7 @@ func (e encodeSink) data(b []byte, end bool) {
 		s.complete = true
 		return
 	}
-	e.flush()
+	s.needFlush = true
 }
 
 func (e encodeSink) trailers(t *httpfilter.Headers) {

@@ -70,7 +70,7 @@ func (rt *router) headers(h *httpfilter.Headers, end bool) {
 	}
 	rt.primary, rt.trailer = body, req.Trailer
 	rt.start = time.Now()
-	s.up = startUpstream(s.ctx(), c, req, host)
+	s.up = startUpstream(s.ctx(), s.l.srv, c, req, host)
 	rt.cancels = append(rt.cancels, s.up.cancel)
 	if end {
 		rt.requestComplete()

@@ -42,6 +42,7 @@ type stream struct {
 	timeout    *time.Timer
 
 	responseStarted bool
+	needFlush       bool // written to the downstream since the last flush
 	localReplying   bool
 	complete        bool
 	reset           bool
@@ -170,20 +171,12 @@ func (s *stream) selectRoute(h *httpfilter.Headers) *Route {
 }
 
 func (s *stream) readRequestBody() {
-	for {
-		buf := make([]byte, chunkSize)
-		n, err := s.r.Body.Read(buf)
-		if n > 0 && !s.sendBody(bodyEvent{data: buf[:n]}) {
-			return
-		}
-		if err == io.EOF {
-			s.sendBody(bodyEvent{end: true})
-			return
-		}
-		if err != nil {
-			s.sendBody(bodyEvent{err: err})
-			return
-		}
+	err := s.l.srv.readChunks(s.r.Body, func(b []byte) bool { return s.sendBody(bodyEvent{data: b}) })
+	switch {
+	case err == io.EOF:
+		s.sendBody(bodyEvent{end: true})
+	case err != nil:
+		s.sendBody(bodyEvent{err: err})
 	}
 }
 
@@ -197,39 +190,80 @@ func (s *stream) sendBody(ev bodyEvent) bool {
 }
 
 // loop handles events until the response is complete or the stream reset.
+// Like Envoy's event loop, it writes to the downstream as data comes and
+// flushes once no event is ready, so a burst of chunks costs one flush.
 func (s *stream) loop() {
-	ctxDone := s.r.Context().Done()
 	for {
 		s.runActions()
 		if s.complete || s.reset {
 			return
 		}
-		var body chan bodyEvent
-		if !s.dec.halted && s.dec.heldBytes() <= s.dec.limit && !s.router.backpressured() {
-			body = s.reqBody
+		if s.needFlush {
+			if s.nextEvent(false) {
+				continue
+			}
+			s.needFlush = false
+			encodeSink{s}.flush()
+			continue
 		}
-		var upEvents chan upstreamEvent
-		if s.up != nil && s.enc.heldBytes() <= s.enc.limit {
-			upEvents = s.up.events
-		}
-		var timeout <-chan time.Time
-		if s.timeout != nil {
-			timeout = s.timeout.C
-		}
+		s.nextEvent(true)
+	}
+}
+
+// nextEvent handles one event; without block it returns false at once when
+// none is ready.
+func (s *stream) nextEvent(block bool) bool {
+	var body chan bodyEvent
+	if !s.dec.halted && s.dec.heldBytes() <= s.dec.limit && !s.router.backpressured() {
+		body = s.reqBody
+	}
+	var upEvents chan upstreamEvent
+	if s.up != nil && s.enc.heldBytes() <= s.enc.limit {
+		upEvents = s.up.events
+	}
+	var timeout <-chan time.Time
+	if s.timeout != nil {
+		timeout = s.timeout.C
+	}
+	done := s.r.Context().Done()
+	if !block {
 		select {
 		case ev := <-body:
 			s.onRequestBody(ev)
 		case ev := <-upEvents:
 			s.router.onUpstream(ev)
 		case <-timeout:
-			s.timeout = nil
-			s.router.onTimeout()
+			s.onTimeout()
 		case <-s.wake:
-		case <-ctxDone:
-			s.flag("DC")
-			s.doReset()
+		case <-done:
+			s.onDownstreamGone()
+		default:
+			return false
 		}
+		return true
 	}
+	select {
+	case ev := <-body:
+		s.onRequestBody(ev)
+	case ev := <-upEvents:
+		s.router.onUpstream(ev)
+	case <-timeout:
+		s.onTimeout()
+	case <-s.wake:
+	case <-done:
+		s.onDownstreamGone()
+	}
+	return true
+}
+
+func (s *stream) onTimeout() {
+	s.timeout = nil
+	s.router.onTimeout()
+}
+
+func (s *stream) onDownstreamGone() {
+	s.flag("DC")
+	s.doReset()
 }
 
 func (s *stream) onRequestBody(ev bodyEvent) {

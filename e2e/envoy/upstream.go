@@ -29,13 +29,14 @@ type upstreamEvent struct {
 // sends the request and hands the response to the stream's loop, one
 // event at a time, so the loop's flow control reaches the upstream.
 type upstream struct {
+	srv    *Server
 	events chan upstreamEvent
 	cancel context.CancelFunc
 }
 
-func startUpstream(parent context.Context, c *cluster, req *http.Request, host string) *upstream {
+func startUpstream(parent context.Context, srv *Server, c *cluster, req *http.Request, host string) *upstream {
 	ctx, cancel := context.WithCancel(parent)
-	u := &upstream{events: make(chan upstreamEvent), cancel: cancel}
+	u := &upstream{srv: srv, events: make(chan upstreamEvent), cancel: cancel}
 	go u.run(ctx, c, req.WithContext(ctx), host)
 	return u
 }
@@ -50,20 +51,14 @@ func (u *upstream) run(ctx context.Context, c *cluster, req *http.Request, host 
 	if !u.send(ctx, upstreamEvent{kind: upHeaders, resp: resp}) {
 		return
 	}
-	for {
-		buf := make([]byte, chunkSize)
-		n, err := resp.Body.Read(buf)
-		if n > 0 && !u.send(ctx, upstreamEvent{kind: upData, data: buf[:n]}) {
-			return
-		}
-		if err == io.EOF {
-			u.send(ctx, upstreamEvent{kind: upEnd, trailer: resp.Trailer})
-			return
-		}
-		if err != nil {
-			u.send(ctx, upstreamEvent{kind: upError, err: err})
-			return
-		}
+	err = u.srv.readChunks(resp.Body, func(b []byte) bool {
+		return u.send(ctx, upstreamEvent{kind: upData, data: b})
+	})
+	switch {
+	case err == io.EOF:
+		u.send(ctx, upstreamEvent{kind: upEnd, trailer: resp.Trailer})
+	case err != nil:
+		u.send(ctx, upstreamEvent{kind: upError, err: err})
 	}
 }
 
