@@ -1,6 +1,7 @@
 package console
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -38,12 +39,12 @@ func TestBrowserConsole(t *testing.T) {
 	b.open(srv.URL + "/#/")
 	b.waitFor("endpoint rows", `return document.querySelectorAll("#endpoints tbody tr").length >= 3`)
 	got := b.eval(`return Array.from(document.querySelectorAll("#endpoints tbody tr")).map(r => r.dataset.endpoint + "=" + r.querySelector("[data-rating]").dataset.rating)`)
-	want := seed.ranked()
+	want := seed.rankedDisplay()
 	if !equalAny(got, want) {
 		t.Errorf("overview rows = %v, want %v", got, want)
 	}
-	if v := b.eval(`return document.querySelector("#total-requests").dataset.value`); v != seed.totalRequests {
-		t.Errorf("total requests = %v, want %s", v, seed.totalRequests)
+	if v := b.eval(`return document.querySelector("#total-requests").dataset.value`); v != fmt.Sprint(seed.totalRequests) {
+		t.Errorf("total requests = %v, want %d", v, seed.totalRequests)
 	}
 	// Keyboard: the first Tab reaches the skip link, which moves focus to main.
 	b.eval(`document.activeElement && document.activeElement.blur(); window.focus()`)

@@ -140,10 +140,18 @@ func (s *sseStream) comment(text string) error {
 	return nil
 }
 
-func (s *sseStream) Context() context.Context     { return s.ctx }
-func (s *sseStream) SetHeader(metadata.MD) error  { return nil }
-func (s *sseStream) SendHeader(metadata.MD) error { return nil }
-func (s *sseStream) SetTrailer(metadata.MD)       {}
+// SendHeader is how the Query service says the subscription is live; the
+// stream says so too, so clients know from when on no event is missed.
+func (s *sseStream) SendHeader(metadata.MD) error {
+	if err := s.comment("subscribed"); err != nil {
+		return status.FromContextError(err).Err()
+	}
+	return nil
+}
+
+func (s *sseStream) Context() context.Context    { return s.ctx }
+func (s *sseStream) SetHeader(metadata.MD) error { return nil }
+func (s *sseStream) SetTrailer(metadata.MD)      {}
 func (s *sseStream) SendMsg(m any) error {
 	ev, ok := m.(*shadowdiffv1.RegressionEvent)
 	if !ok {
