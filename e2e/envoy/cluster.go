@@ -88,17 +88,18 @@ func (c *cluster) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.send(req, host)
-}
-
-// send sends req to host and keeps the cluster's statistics.
-func (c *cluster) send(req *http.Request, host string) (*http.Response, error) {
-	out := req.Clone(req.Context())
+	out := req.Clone(req.Context()) // the caller's request stays as it was
 	out.Body = req.Body
 	out.URL.Scheme, out.URL.Host = "http", host
 	if out.Host == "" {
 		out.Host = c.cfg.Name
 	}
+	return c.send(out)
+}
+
+// send sends req, addressed to one of the cluster's hosts, and keeps the
+// cluster's statistics.
+func (c *cluster) send(out *http.Request) (*http.Response, error) {
 	c.stats.rqTotal.Add(1)
 	c.stats.rqActive.Add(1)
 	resp, err := c.transport.RoundTrip(out)

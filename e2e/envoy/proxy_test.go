@@ -1,6 +1,9 @@
 package envoy
 
 import (
+	"bufio"
+	"fmt"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -159,5 +162,29 @@ func TestUpstreamFailuresAreLocalReplies(t *testing.T) {
 	logs := srv.logs.String()
 	if !strings.Contains(logs, "response_flags=UF") || !strings.Contains(logs, "response_flags=UT") {
 		t.Errorf("access log lacks UF/UT flags:\n%s", logs)
+	}
+}
+
+func TestPathAndQueryPassByteForByte(t *testing.T) {
+	app := newBackend(t, false, nil)
+	srv := startServer(t, testBootstrap(
+		[]listenerSpec{{name: "in", routes: route("all", `{prefix: "/"}`, "{cluster: app}")}},
+		[]clusterSpec{{"app", app.addr, false}}), startOpts{})
+	for _, p := range []string{"/a%2Fb/c?x=%20&y=1&y=2", "/caf%C3%A9?q=a+b", "//double/slash?", "/semi;colon?k=v%3D"} {
+		conn, err := net.Dial("tcp", srv.Addrs()["in"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n", p)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		conn.Close()
+		reqs := app.requests()
+		if got := reqs[len(reqs)-1].Path; got != p {
+			t.Errorf("upstream request URI %q, want %q", got, p)
+		}
 	}
 }

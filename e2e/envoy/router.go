@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shadowdiff/shadowdiff/e2e/httpfilter"
@@ -70,7 +72,7 @@ func (rt *router) headers(h *httpfilter.Headers, end bool) {
 	}
 	rt.primary, rt.trailer = body, req.Trailer
 	rt.start = time.Now()
-	s.up = startUpstream(s.ctx(), s.l.srv, c, req, host)
+	s.up = startUpstream(s.ctx(), s.l.srv, c, req)
 	rt.cancels = append(rt.cancels, s.up.cancel)
 	if end {
 		rt.requestComplete()
@@ -83,9 +85,19 @@ func (rt *router) newRequest(ctx context.Context, h *httpfilter.Headers, end boo
 	method, _ := h.Get(":method")
 	path, _ := h.Get(":path")
 	authority, _ := h.Get(":authority")
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+host+path, nil)
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+host+"/", nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("invalid :path %q: %w", path, err)
+		return nil, nil, fmt.Errorf("invalid :method %q: %w", method, err)
+	}
+	if !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//") {
+		u, err := url.ParseRequestURI(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("invalid :path %q: %w", path, err)
+		}
+		req.URL.Path, req.URL.RawPath, req.URL.RawQuery, req.URL.ForceQuery = u.Path, u.RawPath, u.RawQuery, u.ForceQuery
+	} else {
+		// Opaque keeps the path and query byte for byte on the request line.
+		req.URL.Opaque = path
 	}
 	req.Host = authority
 	req.Header = httpHeader(h, "content-length", "expect", "host")
@@ -142,7 +154,7 @@ func (rt *router) startMirrors(h *httpfilter.Headers, end bool) {
 		}
 		rt.mirrors = append(rt.mirrors, &mirror{cluster: c, body: body, trailer: req.Trailer})
 		s.l.srv.mirrorsRunning.Add(1)
-		go runMirror(ctx, c, req, host, func() {
+		go runMirror(ctx, c, req, func() {
 			cancel()
 			s.l.srv.mirrorsRunning.Done()
 		})

@@ -144,7 +144,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
 	for _, l := range s.listeners {
 		if err := l.http.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("listener %s: %w", l.cfg.Name, err))
+			// Streams still open at the deadline are cut.
+			errs = append(errs, fmt.Errorf("listener %s: %w", l.cfg.Name, err), l.http.Close())
 		}
 	}
 	waitGroup(ctx, &s.mirrorsRunning)

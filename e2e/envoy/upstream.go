@@ -34,15 +34,15 @@ type upstream struct {
 	cancel context.CancelFunc
 }
 
-func startUpstream(parent context.Context, srv *Server, c *cluster, req *http.Request, host string) *upstream {
+func startUpstream(parent context.Context, srv *Server, c *cluster, req *http.Request) *upstream {
 	ctx, cancel := context.WithCancel(parent)
 	u := &upstream{srv: srv, events: make(chan upstreamEvent), cancel: cancel}
-	go u.run(ctx, c, req.WithContext(ctx), host)
+	go u.run(ctx, c, req.WithContext(ctx))
 	return u
 }
 
-func (u *upstream) run(ctx context.Context, c *cluster, req *http.Request, host string) {
-	resp, err := c.send(req, host)
+func (u *upstream) run(ctx context.Context, c *cluster, req *http.Request) {
+	resp, err := c.send(req)
 	if err != nil {
 		u.send(ctx, upstreamEvent{kind: upError, err: err})
 		return
@@ -90,9 +90,9 @@ type mirror struct {
 }
 
 // runMirror sends a shadow request and discards its response.
-func runMirror(ctx context.Context, c *cluster, req *http.Request, host string, done func()) {
+func runMirror(ctx context.Context, c *cluster, req *http.Request, done func()) {
 	defer done()
-	resp, err := c.send(req.WithContext(ctx), host)
+	resp, err := c.send(req.WithContext(ctx))
 	if err != nil {
 		if req.Body != nil {
 			req.Body.Close()
