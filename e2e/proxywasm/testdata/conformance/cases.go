@@ -71,6 +71,11 @@ func requestHeaders(ctx uint32, c string, n, eos uint32) uint32 {
 	case "foreign":
 		foreign()
 		return 0
+	case "log-levels":
+		for lvl := uint32(0); lvl <= 5; lvl++ {
+			logf(lvl, "level-%d", lvl)
+		}
+		return 0
 	case "root-stream-send":
 		report("rootstream.send", grpcSend(rootStream, "from-request", 0))
 		return 0
