@@ -43,9 +43,38 @@
 // the envoy.extensions.upstreams.http.v3.HttpProtocolOptions
 // explicit_http_config.
 //
+// Behaviour worth knowing, where the harness departs from Envoy or where
+// Envoy's own choice matters:
+//
+//   - The route timeout starts when the request has been fully received
+//     (Envoy's global timeout); a 504 "upstream request timeout" follows if
+//     no response headers came, a reset otherwise. Shadows get the same
+//     timeout from the moment they start.
+//   - A filter's StopIteration on headers is Envoy's StopAllIterationAnd-
+//     Watermark (what Wasm filters get): data is held for that filter, and
+//     the downstream (or upstream) is no longer read once the held data
+//     passes the buffer limit. StopAndBuffer on data buffers and calls the
+//     filter again with the whole body: past the limit a request gets 413,
+//     a response 500 while its headers are still held, a reset otherwise.
+//   - A local reply goes through the encoder filters (in reverse order) when
+//     none of them has run yet, straight to the client otherwise.
+//   - The router matches the route again after the filters (Envoy clears
+//     the route cache when a filter changes the headers).
+//   - A shadow whose upstream reads its body more slowly than the primary
+//     is dropped once it lags by more than the buffer limit
+//     (cluster.<name>.upstream_rq_shadow_dropped) instead of slowing the
+//     primary down.
+//   - Response flags in the access log: UF, UC, UT, UH, NR, NC, DC, LR.
+//
 // Everything else is rejected when the file is loaded, with an error that
 // names the YAML path of the unsupported field; nothing is ignored.
 //
-// Admin: /stats (Envoy's "name: value" text format, ?filter=REGEX),
-// /ready (200 "LIVE" once every listener is up, 503 before).
+// Admin: /stats (Envoy's "name: value" text format, ?filter=REGEX) with
+// http.<stat_prefix>.downstream_rq_{total,1xx..5xx,active,too_large,timeout},
+// downstream_cx_{total,active}, no_route, no_cluster;
+// cluster.<name>.upstream_rq_{total,1xx..5xx,active,completed,timeout,tx_reset,shadow_dropped},
+// upstream_cx_{total,connect_fail}; server.live; and Options.ExtraStats
+// (the sidecar adds the Wasm plugins' metrics as wasmcustom.<name>).
+// /ready answers 200 "LIVE" once every listener is up, 503 before;
+// /server_info lists the listeners.
 package envoy
