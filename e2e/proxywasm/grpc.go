@@ -29,7 +29,7 @@ func grpcFuncs() []hostFunc {
 type grpcTarget struct {
 	cluster  httpfilter.Cluster
 	metadata metadata.MD
-	timeout  time.Duration // from GrpcService.timeout; 0 = none
+	timeout  time.Duration // unary calls: timeout_ms, else GrpcService.timeout; 0 = none
 	path     string        // "/service/method"
 }
 

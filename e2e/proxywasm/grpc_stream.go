@@ -101,9 +101,11 @@ func (q *sendQueue) next() (msg []byte, halfClose, ok bool) {
 	}
 }
 
-func (v *vm) grpcContext(t grpcTarget) (context.Context, context.CancelFunc) {
+// grpcContext carries the call's metadata; the timeout applies to unary
+// calls only (Envoy opens streams without one).
+func (v *vm) grpcContext(t grpcTarget, unary bool) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(v.calloutCtx)
-	if t.timeout > 0 {
+	if unary && t.timeout > 0 {
 		ctx, cancel = context.WithTimeout(v.calloutCtx, t.timeout)
 	}
 	return metadata.NewOutgoingContext(ctx, t.metadata), cancel
@@ -118,7 +120,7 @@ func (v *vm) grpcConn(t grpcTarget) (*grpc.ClientConn, error) {
 }
 
 func (v *vm) startGrpcCall(id uint32, t grpcTarget, msg []byte) {
-	ctx, cancel := v.grpcContext(t)
+	ctx, cancel := v.grpcContext(t, true)
 	v.callouts[id] = &grpcCall{stop: cancel}
 	go func() {
 		defer cancel()
@@ -137,7 +139,7 @@ func (v *vm) startGrpcCall(id uint32, t grpcTarget, msg []byte) {
 }
 
 func (v *vm) startGrpcStream(id uint32, t grpcTarget) {
-	ctx, cancel := v.grpcContext(t)
+	ctx, cancel := v.grpcContext(t, false)
 	s := &grpcStream{stop: cancel, sendq: newSendQueue()}
 	v.callouts[id] = s
 	go v.runGrpcStream(ctx, id, t, s)

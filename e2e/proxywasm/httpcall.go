@@ -109,11 +109,8 @@ func buildCallRequest(hdrs []httpfilter.Header, body []byte, trls []httpfilter.H
 	if !okM || !okP || !okA || method == "" || path == "" || authority == "" {
 		return nil, errors.New("missing :method, :path or :authority")
 	}
-	scheme, _ := h.Get(":scheme")
-	if scheme == "" {
-		scheme = "http"
-	}
-	req, err := http.NewRequest(method, scheme+"://"+authority+path, bytes.NewReader(body))
+	// The cluster, not :scheme, decides the transport (plaintext here).
+	req, err := http.NewRequest(method, "http://"+authority+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
 	}
