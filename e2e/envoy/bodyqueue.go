@@ -3,6 +3,7 @@ package envoy
 import (
 	"errors"
 	"io"
+	"net/http"
 	"sync"
 )
 
@@ -22,6 +23,10 @@ type bodyQueue struct {
 	err     error // io.EOF once complete, or why it was aborted
 	gone    bool  // the reader closed it
 	drained func()
+	// trailer is the request's Trailer map: the transport reads it once the
+	// body returns EOF, so pending trailers are copied in on the reader's
+	// goroutine, just before that EOF.
+	trailer, pending http.Header
 }
 
 // newBodyQueue returns a queue; drained, if set, runs (from the reader's
@@ -61,6 +66,14 @@ func (q *bodyQueue) Finish(err error) {
 	}
 }
 
+// FinishWithTrailer completes the body with trailers.
+func (q *bodyQueue) FinishWithTrailer(t http.Header) {
+	q.mu.Lock()
+	q.pending = t
+	q.mu.Unlock()
+	q.Finish(nil)
+}
+
 // Len is the number of bytes queued but not yet read.
 func (q *bodyQueue) Len() int {
 	q.mu.Lock()
@@ -80,6 +93,12 @@ func (q *bodyQueue) Read(p []byte) (int, error) {
 	}
 	if len(q.chunks) == 0 {
 		err := q.err
+		if err == io.EOF && q.trailer != nil {
+			for k, v := range q.pending {
+				q.trailer[k] = v
+			}
+			q.pending = nil
+		}
 		q.mu.Unlock()
 		return 0, err
 	}

@@ -22,7 +22,6 @@ type router struct {
 	route       *Route
 	cluster     *cluster
 	primary     *bodyQueue
-	trailer     http.Header
 	mirrors     []*mirror
 	cancels     []context.CancelFunc
 	requestDone bool
@@ -70,7 +69,7 @@ func (rt *router) headers(h *httpfilter.Headers, end bool) {
 		s.localReply(http.StatusBadRequest, []byte(err.Error()), nil, "invalid_request")
 		return
 	}
-	rt.primary, rt.trailer = body, req.Trailer
+	rt.primary = body
 	rt.start = time.Now()
 	s.up = startUpstream(s.ctx(), s.l.srv, c, req)
 	rt.cancels = append(rt.cancels, s.up.cancel)
@@ -112,11 +111,14 @@ func (rt *router) newRequest(ctx context.Context, h *httpfilter.Headers, end boo
 	if req.ContentLength < 0 {
 		req.ContentLength = 0 // with a body: unknown length, sent chunked
 	}
-	if len(rt.s.r.Trailer) > 0 {
+	if len(rt.s.trailerKeys) > 0 {
+		// Announced trailers: the keys now, the values when the body ends
+		// (set by the body queue on the transport's goroutine).
 		req.Trailer = http.Header{}
-		for k := range rt.s.r.Trailer {
+		for _, k := range rt.s.trailerKeys {
 			req.Trailer[k] = nil
 		}
+		body.trailer = req.Trailer
 	}
 	return req, body, nil
 }
@@ -152,7 +154,7 @@ func (rt *router) startMirrors(h *httpfilter.Headers, end bool) {
 			cancel()
 			continue
 		}
-		rt.mirrors = append(rt.mirrors, &mirror{cluster: c, body: body, trailer: req.Trailer})
+		rt.mirrors = append(rt.mirrors, &mirror{cluster: c, body: body})
 		s.l.srv.mirrorsRunning.Add(1)
 		go runMirror(ctx, c, req, func() {
 			cancel()
@@ -184,19 +186,15 @@ func (rt *router) data(b []byte, end bool) {
 }
 
 func (rt *router) trailers(t *httpfilter.Headers) {
-	fill := func(dst http.Header) {
-		if dst == nil {
-			return
-		}
-		for k, v := range httpHeader(t) {
-			dst[k] = v
-		}
+	trailer := httpHeader(t)
+	if rt.primary != nil {
+		rt.primary.FinishWithTrailer(trailer)
 	}
-	fill(rt.trailer)
 	for _, m := range rt.mirrors {
-		fill(m.trailer)
+		if m.body != nil {
+			m.body.FinishWithTrailer(trailer)
+		}
 	}
-	rt.finishBodies(nil)
 	rt.requestComplete()
 }
 

@@ -29,6 +29,9 @@ type stream struct {
 	route    *Route
 
 	reqHeaders, reqTrailers, respHeaders, respTrailers *httpfilter.Headers
+	// trailerKeys are the request's announced trailers (r.Trailer's keys,
+	// read before the body goroutine fills the map).
+	trailerKeys []string
 
 	mu      sync.Mutex
 	actions []action
@@ -144,6 +147,9 @@ func (s *stream) begin() {
 	s.reqHeaders = h
 	s.selectRoute(h)
 	hasBody := s.r.Body != nil && s.r.Body != http.NoBody
+	for k := range s.r.Trailer {
+		s.trailerKeys = append(s.trailerKeys, k)
+	}
 	if hasBody {
 		if s.r.ProtoMajor == 1 {
 			_ = s.rc.EnableFullDuplex() // stream the response while the request body still arrives

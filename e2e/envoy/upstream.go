@@ -85,7 +85,6 @@ func resetReason(err error) (reason, flag string) {
 type mirror struct {
 	cluster *cluster
 	body    *bodyQueue
-	trailer http.Header
 	dropped bool
 }
 
