@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,4 +120,50 @@ func BenchmarkCompareAndAggregate(b *testing.B) {
 		addCompared(bucket, tr[0], compareRequest(tr[0], tr[1], tr[2]), testLimits)
 	}
 	b.ReportMetric(float64(3*b.N)/b.Elapsed().Seconds(), "digests/s")
+}
+
+// BenchmarkIngestConcurrent: 8 streams at once, as 8 sidecars would send;
+// their batches share transactions (group commit).
+func BenchmarkIngestConcurrent(b *testing.B) {
+	const perBatch = 64
+	clk := newClock()
+	e, err := Open(b.TempDir(), Options{Now: clk.Now, PairWindow: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	pool := make([][]*shadowdiffv1.ResponseDigest, 256)
+	for i := range pool {
+		pool[i] = realisticTriple(i, clk)
+		for _, d := range pool[i] {
+			sortDigest(d)
+		}
+	}
+	var worker atomic.Int64
+	var digests atomic.Int64
+	b.SetParallelism(4) // 4 x GOMAXPROCS(2) = 8 streams
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		w := worker.Add(1)
+		ctx := context.Background()
+		for i := 0; pb.Next(); i++ {
+			for role := range 3 {
+				batch := make([]*shadowdiffv1.ResponseDigest, 0, perBatch)
+				for k := range perBatch {
+					src := pool[(i*perBatch+k)%len(pool)][role]
+					// A light copy: same entries, own key (the engine only reads them).
+					d := &shadowdiffv1.ResponseDigest{PairingKey: fmt.Sprint("w", w, "-", i, "-", k), Role: src.Role,
+						Workload: src.Workload, Endpoint: src.Endpoint, Request: src.Request, Status: src.Status,
+						Headers: src.Headers, Body: src.Body, StartUnixNanos: src.StartUnixNanos, Shadow: src.Shadow}
+					batch = append(batch, d)
+				}
+				if _, _, err := e.Ingest(ctx, batch); err != nil {
+					b.Error(err)
+					return
+				}
+				digests.Add(int64(len(batch)))
+			}
+		}
+	})
+	b.ReportMetric(float64(digests.Load())/b.Elapsed().Seconds(), "digests/s")
 }

@@ -89,8 +89,10 @@ type Engine struct {
 	lim  limits
 
 	// writeMu orders every change that is written to the store (ingest,
-	// expiry, rollup, retention, clear, rules).
-	writeMu sync.Mutex
+	// expiry, rollup, retention, clear, rules); batches are written by cq.
+	writeMu   sync.Mutex
+	cq        *commitQueue
+	loadedGen uint64
 	// mu guards the in-memory state below; queries take it for reading.
 	mu            sync.RWMutex
 	closed        bool
@@ -133,6 +135,15 @@ func Open(dir string, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
+	return openStore(st, opts)
+}
+
+// openStore runs an engine on an open store (another backend, or a test's).
+func openStore(st store.Store, opts Options) (*Engine, error) {
+	if err := opts.setDefaults(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	met, err := newMetrics(opts.Registerer)
 	if err != nil {
 		st.Close()
@@ -143,6 +154,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 		cfg:   statConfig{alpha: 1 - opts.Confidence, minSamples: uint64(opts.MinSamples)},
 		lim:   limits{maxFields: maxFieldsPerBucket, maxSignatures: maxSignatures},
 		watch: newWatchHub(met.watchDropped),
+		cq:    newCommitQueue(),
 		stop:  make(chan struct{}), done: make(chan struct{}),
 	}
 	if err := e.load(); err != nil {
@@ -150,6 +162,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("engine: load state: %w", err)
 	}
 	e.primeWatch()
+	go e.runCommits()
 	go e.loop()
 	return e, nil
 }
@@ -247,6 +260,7 @@ func (e *Engine) Close() error {
 		e.closed = true
 		e.mu.Unlock()
 		e.writeMu.Unlock()
+		e.cq.stop()
 		e.watch.close()
 		if err := e.st.Close(); err != nil {
 			e.closeErr = fmt.Errorf("engine: %w", err)

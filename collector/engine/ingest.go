@@ -45,10 +45,15 @@ func (e *Engine) Ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest) 
 		return 0, rejected, err
 	}
 	e.writeMu.Lock()
-	defer e.writeMu.Unlock()
+	gen, err := e.prepareWrite()
+	if err != nil {
+		e.writeMu.Unlock()
+		return 0, rejected, err
+	}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
+		e.writeMu.Unlock()
 		return 0, rejected, ErrClosed
 	}
 	now := e.opts.Now()
@@ -79,11 +84,15 @@ func (e *Engine) Ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest) 
 		w.finalize(c, now)
 	}
 	batch, err := w.batch()
+	e.met.pending.Set(float64(e.pairer.len()))
 	e.mu.Unlock()
 	if err != nil {
+		e.writeMu.Unlock()
 		return 0, rejected, err
 	}
-	if err := e.commit(batch); err != nil {
+	req := e.cq.enqueue(batch, gen)
+	e.writeMu.Unlock()
+	if err := req.wait(); err != nil {
 		return 0, rejected, err
 	}
 	e.met.ingestSeconds.Observe(time.Since(start).Seconds())
@@ -94,6 +103,10 @@ func (e *Engine) Ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest) 
 func (e *Engine) expire() error {
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
+	gen, err := e.prepareWrite()
+	if err != nil {
+		return err
+	}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -110,31 +123,12 @@ func (e *Engine) expire() error {
 		w.finalize(c, now)
 	}
 	batch, err := w.batch()
+	e.met.pending.Set(float64(e.pairer.len()))
 	e.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	return e.commit(batch)
-}
-
-// commit writes a batch; on failure the in-memory state, which already
-// moved on, is rebuilt from the store so both agree again. The caller
-// holds writeMu.
-func (e *Engine) commit(b *store.Batch) error {
-	err := e.st.Apply(b)
-	e.mu.RLock()
-	e.met.pending.Set(float64(e.pairer.len()))
-	e.mu.RUnlock()
-	if err == nil {
-		e.watch.poke()
-		return nil
-	}
-	e.met.storeErrors.Inc()
-	e.log.Error("store write failed; reloading state", "err", err)
-	if lerr := e.load(); lerr != nil {
-		e.log.Error("reload after store failure", "err", lerr)
-	}
-	return fmt.Errorf("engine: %w", err)
+	return e.cq.enqueue(batch, gen).wait()
 }
 
 func roleLabel(r shadowdiffv1.Role) string {
@@ -186,7 +180,10 @@ func (w *writer) batch() (*store.Batch, error) {
 			r.digests[d.Role] = light(d)
 		}
 	}
-	w.b.Buckets = w.e.aggs.takeDirty()
+	// Copies: the commit goroutine encodes them while new ingests go on.
+	for _, b := range w.e.aggs.takeDirty() {
+		w.b.Buckets = append(w.b.Buckets, b.Clone())
+	}
 	return &w.b, nil
 }
 

@@ -11,6 +11,10 @@ import (
 func (e *Engine) maintain() error {
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
+	gen, err := e.prepareWrite()
+	if err != nil {
+		return err
+	}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -21,10 +25,12 @@ func (e *Engine) maintain() error {
 	put, del := e.aggs.rollup(now.Add(-rollupAfter))
 	e.aggs.dropBefore(cut)
 	e.mu.Unlock()
-	if len(put)+len(del) > 0 {
-		if err := e.commit(&store.Batch{Buckets: put, DeleteBuckets: del}); err != nil {
-			return fmt.Errorf("roll up buckets: %w", err)
-		}
+	for i, b := range put {
+		put[i] = b.Clone()
+	}
+	// Also a barrier: retention below runs after every queued batch.
+	if err := e.cq.enqueue(&store.Batch{Buckets: put, DeleteBuckets: del}, gen).wait(); err != nil {
+		return fmt.Errorf("roll up buckets: %w", err)
 	}
 	n, err := e.st.DeleteBefore(cut)
 	if err != nil {

@@ -139,6 +139,13 @@ func (q *queryServer) Clear(ctx context.Context, r *shadowdiffv1.ClearRequest) (
 	e := q.e
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
+	if _, err := e.prepareWrite(); err != nil {
+		return nil, status.Errorf(codes.Internal, "clear: %v", err)
+	}
+	// Batches queued before the clear must not write results back after it.
+	if err := e.barrier(); err != nil {
+		return nil, status.Errorf(codes.Internal, "clear: %v", err)
+	}
 	e.mu.RLock()
 	_, known := e.aggs.eps[r.GetEndpoint()]
 	e.mu.RUnlock()

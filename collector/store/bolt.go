@@ -81,31 +81,44 @@ func (s *Bolt) Close() error {
 	return nil
 }
 
-// Apply writes b in one durable transaction.
-func (s *Bolt) Apply(b *Batch) error {
-	if b.Empty() {
+// Apply writes the batches, in order, in one durable transaction.
+func (s *Bolt) Apply(bs ...*Batch) error {
+	empty := true
+	for _, b := range bs {
+		empty = empty && b.Empty()
+	}
+	if empty {
 		return nil
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	st := s.samples.stage()
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		if err := applyPending(tx, b); err != nil {
-			return err
+		for _, b := range bs {
+			if err := applyBatch(tx, st, b); err != nil {
+				return err
+			}
 		}
-		if err := applyRecords(tx, b.Records); err != nil {
-			return err
-		}
-		if err := applySamples(tx, st, b.Samples, b.Full); err != nil {
-			return err
-		}
-		return applyBuckets(tx, b.Buckets, b.DeleteBuckets)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store: apply batch: %w", err)
 	}
 	st.commit()
 	return nil
+}
+
+func applyBatch(tx *bolt.Tx, st *sampleStage, b *Batch) error {
+	if err := applyPending(tx, b); err != nil {
+		return err
+	}
+	if err := applyRecords(tx, b.Records); err != nil {
+		return err
+	}
+	if err := applySamples(tx, st, b.Samples, b.Full); err != nil {
+		return err
+	}
+	return applyBuckets(tx, b.Buckets, b.DeleteBuckets)
 }
 
 func applyPending(tx *bolt.Tx, b *Batch) error {

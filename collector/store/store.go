@@ -15,8 +15,9 @@ import (
 
 // Store is what the engine needs from a backend.
 type Store interface {
-	// Apply writes a batch atomically and durably.
-	Apply(b *Batch) error
+	// Apply writes batches, in order, in one atomic and durable
+	// transaction (group commit).
+	Apply(bs ...*Batch) error
 
 	// LoadPending calls fn for every pending digest, in no particular order.
 	LoadPending(fn func(p PendingDigest) error) error

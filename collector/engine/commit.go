@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/shadowdiff/shadowdiff/collector/store"
+)
+
+// commitQueue group-commits batches: writers build batches in order under
+// the engine's writeMu and enqueue them; one goroutine writes everything
+// queued in one transaction (one fsync for many concurrent ingests) and
+// wakes the writers. When a write fails, the generation moves on: every
+// batch built on the failed state fails too, and the next writer reloads
+// the state from the store before building.
+type commitQueue struct {
+	mu      sync.Mutex
+	queue   []*commitReq
+	gen     uint64
+	stopped bool
+	wake    chan struct{}
+	done    chan struct{}
+}
+
+type commitReq struct {
+	b    *store.Batch
+	gen  uint64
+	done chan error
+}
+
+func newCommitQueue() *commitQueue {
+	return &commitQueue{wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+func (q *commitQueue) generation() uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.gen
+}
+
+// enqueue queues a batch built at generation gen. Call with writeMu held.
+func (q *commitQueue) enqueue(b *store.Batch, gen uint64) *commitReq {
+	r := &commitReq{b: b, gen: gen, done: make(chan error, 1)}
+	q.mu.Lock()
+	switch {
+	case q.stopped:
+		r.done <- ErrClosed
+	case gen != q.gen:
+		r.done <- fmt.Errorf("engine: batch built on state lost by a failed store write")
+	default:
+		q.queue = append(q.queue, r)
+	}
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	return r
+}
+
+func (r *commitReq) wait() error { return <-r.done }
+
+// runCommits writes queued batches until stop is called and the queue is empty.
+func (e *Engine) runCommits() {
+	q := e.cq
+	defer close(q.done)
+	for {
+		<-q.wake
+		for {
+			q.mu.Lock()
+			group := q.queue
+			q.queue = nil
+			stopped := q.stopped
+			q.mu.Unlock()
+			if len(group) > 0 {
+				e.writeGroup(group)
+				continue
+			}
+			if stopped {
+				return
+			}
+			break
+		}
+	}
+}
+
+func (e *Engine) writeGroup(group []*commitReq) {
+	q := e.cq
+	batches := make([]*store.Batch, len(group))
+	for i, r := range group {
+		batches[i] = r.b
+	}
+	err := e.st.Apply(batches...)
+	if err == nil {
+		for _, r := range group {
+			r.done <- nil
+		}
+		e.watch.poke()
+		return
+	}
+	e.met.storeErrors.Inc()
+	e.log.Error("store write failed; the state will be reloaded", "batches", len(group), "err", err)
+	err = fmt.Errorf("engine: %w", err)
+	q.mu.Lock()
+	q.gen++
+	rest := q.queue
+	q.queue = nil
+	q.mu.Unlock()
+	for _, r := range append(group, rest...) {
+		r.done <- err
+	}
+}
+
+// stop ends the commit goroutine after the queued batches are written.
+func (q *commitQueue) stop() {
+	q.mu.Lock()
+	q.stopped = true
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	<-q.done
+}
+
+// prepareWrite reloads the state after a failed store write. Call with
+// writeMu held, before building a batch; it returns the generation the
+// batch is built at.
+func (e *Engine) prepareWrite() (uint64, error) {
+	gen := e.cq.generation()
+	if gen == e.loadedGen {
+		return gen, nil
+	}
+	if err := e.load(); err != nil {
+		return 0, fmt.Errorf("engine: reload after store failure: %w", err)
+	}
+	e.loadedGen = gen
+	return gen, nil
+}
+
+// barrier waits until every batch queued so far is written. Call with
+// writeMu held.
+func (e *Engine) barrier() error {
+	return e.cq.enqueue(&store.Batch{}, e.cq.generation()).wait()
+}
