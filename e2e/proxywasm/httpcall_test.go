@@ -115,3 +115,23 @@ func TestHTTPCallErrors(t *testing.T) {
 		t.Errorf("call.body = %q", body)
 	}
 }
+
+func TestHTTPCallResumesTheResponse(t *testing.T) {
+	addr, _ := callUpstream(t, false)
+	h := newHarness(t, RuntimeOptions{Workers: 1, Clusters: testClusters{"up": newTestCluster("up", false, addr)}})
+	p := h.load(t, PluginConfig{})
+	cb := newCallbacks()
+	f := p.NewFilter(cb)
+	f.DecodeHeaders(requestHeaders("async-continue-response", "x-cluster", "up"), true)
+	resp := headers(":status", "200")
+	if st := f.EncodeHeaders(resp, false); st != httpfilter.StopIteration {
+		t.Fatalf("EncodeHeaders = %v", st)
+	}
+	if e := cb.event(t); e != "continue_encoding" {
+		t.Fatalf("event %q, want continue_encoding", e)
+	}
+	h.rep.expect(t, map[string]string{"call.add_req_header": "0", "call.continue": "0"})
+	if v, _ := resp.Get("x-call-status"); v != "201" {
+		t.Errorf("response header x-call-status = %q", v)
+	}
+}

@@ -122,3 +122,19 @@ func TestTrapFollowsFailurePolicy(t *testing.T) {
 		})
 	}
 }
+
+// A continue of the running callback's own direction makes it continue:
+// the manager is not called back.
+func TestContinueOwnDirection(t *testing.T) {
+	h := newHarness(t, RuntimeOptions{Workers: 1})
+	p := h.load(t, PluginConfig{})
+	cb := newCallbacks()
+	f := p.NewFilter(cb)
+	if st := f.DecodeHeaders(requestHeaders("pause-and-continue"), false); st != httpfilter.Continue {
+		t.Errorf("DecodeHeaders = %v, want Continue", st)
+	}
+	h.rep.expect(t, map[string]string{"pausecont.continue": "0"})
+	if cb.continued != [2]int{} {
+		t.Errorf("manager continued %v", cb.continued)
+	}
+}

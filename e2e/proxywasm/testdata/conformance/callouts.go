@@ -16,11 +16,13 @@ func callHeaders(path string) []pair {
 	return []pair{{":method", "POST"}, {":path", path}, {":authority", "upstream.test"}, {"x-from", "wasm"}}
 }
 
-func asyncContinue(ctx uint32) uint32 {
-	cluster, _, _ := getHeader(0, "x-cluster")
+// asyncContinue pauses the stream in direction dir (0 request, 1
+// response) until an http call answers.
+func asyncContinue(ctx, dir uint32, cluster string) uint32 {
 	id, st := httpCall(cluster, callHeaders("/call?x=1"), "ping", 5000)
 	report("call.start", fmt.Sprintf("%d:%d", st, id&3))
 	calls[id] = ctx
+	callDir[id] = dir
 	return 1
 }
 
@@ -52,12 +54,14 @@ func proxyOnHTTPCallResponse(root, id, nh, bs, nt uint32) {
 	report("call.get_status", fmt.Sprintf("%d:%d:%s", st, code, msg))
 	_, st, _ = getHeader(0, ":path")
 	report("call.req_map_in_root", st)
-	ctx := calls[id]
+	ctx, dir := calls[id], callDir[id]
 	delete(calls, id)
+	delete(callDir, id)
 	if ctx != 0 {
 		report("call.effective", proxy_set_effective_context(ctx))
-		report("call.add_req_header", addHeader(0, "x-call-status", status))
-		report("call.continue", proxy_continue_stream(0))
+		// dir is also the header map of that direction: 0 request, 2 response.
+		report("call.add_req_header", addHeader(dir*2, "x-call-status", status))
+		report("call.continue", proxy_continue_stream(dir))
 	}
 }
 

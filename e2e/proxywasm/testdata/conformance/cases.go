@@ -34,7 +34,15 @@ func requestHeaders(ctx uint32, c string, n, eos uint32) uint32 {
 		report("close.downstream", proxy_continue_stream(2))
 		return 0
 	case "async-continue":
-		return asyncContinue(ctx)
+		cluster, _, _ := getHeader(0, "x-cluster")
+		return asyncContinue(ctx, 0, cluster)
+	case "async-continue-response":
+		cluster, _, _ := getHeader(0, "x-cluster")
+		responseCluster[ctx] = cluster
+		return 0
+	case "pause-and-continue":
+		report("pausecont.continue", proxy_continue_stream(0))
+		return 1
 	case "http-call-errors":
 		httpCallErrors()
 		return 0
@@ -196,9 +204,13 @@ func responseHeaders(ctx uint32, c string, n, eos uint32) uint32 {
 	case "local-reply", "grpc-local-reply":
 		v, _, _ := getHeader(2, ":status")
 		report("local.response_status", v)
+	case "async-continue-response":
+		return asyncContinue(ctx, 1, responseCluster[ctx])
 	}
 	return 0
 }
+
+var responseCluster = map[uint32]string{}
 
 func responseBody(ctx uint32, c string, size, eos uint32) uint32 {
 	switch c {

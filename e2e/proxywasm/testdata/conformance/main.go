@@ -25,6 +25,7 @@ var (
 	rootStream uint32
 	concID     uint32
 	calls      = map[uint32]uint32{} // callout id -> stream context
+	callDir    = map[uint32]uint32{} // callout id -> direction to resume
 	cancelled  = map[uint32]bool{}
 )
 
