@@ -120,20 +120,18 @@ func (c *cluster) send(out *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// resolve keeps a STRICT_DNS cluster's hosts current until ctx ends,
-// every dns_refresh_rate; a failed lookup keeps the last known hosts.
-func (c *cluster) resolve(ctx context.Context) {
-	if c.cfg.Type != "STRICT_DNS" {
-		return
-	}
+// refresh keeps a STRICT_DNS cluster's hosts current until ctx ends,
+// every dns_refresh_rate after the first resolution (resolveOnce); a
+// failed lookup keeps the last known hosts.
+func (c *cluster) refresh(ctx context.Context) {
 	t := time.NewTicker(c.cfg.DNSRefreshRate)
 	defer t.Stop()
 	for {
-		c.resolveOnce(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			c.resolveOnce(ctx)
 		}
 	}
 }

@@ -90,7 +90,7 @@ func Start(ctx context.Context, cfg *Config, opts Options) (_ *Server, err error
 		s.clusters[cc.Name] = c
 		if cc.Type == "STRICT_DNS" {
 			c.resolveOnce(ctx)
-			go c.resolve(s.ctx)
+			go c.refresh(s.ctx)
 		}
 	}
 	for _, lc := range cfg.Listeners {
