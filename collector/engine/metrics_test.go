@@ -1,0 +1,47 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// Metrics carry only bounded labels: endpoint, role, outcome/result, reason.
+func TestMetricsLabelsAreBounded(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{Registerer: reg})
+	defer e.Close()
+	ingest(t, e, at(clk, dg("k1", primary, "/users/42", 200, f{"secret.field", tStr, sText, "x"})),
+		at(clk, dg("k1", candidate, "/users/42", 200, f{"secret.field", tStr, sText, "y"})))
+	if _, rej, _ := e.Ingest(t.Context(), []*shadowdiffv1.ResponseDigest{dg("", primary, "/x", 200)}); len(rej) != 1 {
+		t.Fatalf("rejections = %v", rej)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := map[string]bool{"endpoint": true, "role": true, "result": true, "outcome": true, "reason": true}
+	seen := map[string]bool{}
+	for _, mf := range mfs {
+		seen[mf.GetName()] = true
+		for _, m := range mf.Metric {
+			for _, l := range m.Label {
+				if !allowed[l.GetName()] || strings.Contains(l.GetValue(), "secret") || strings.Contains(l.GetValue(), "k1") {
+					t.Errorf("%s has label %s=%q", mf.GetName(), l.GetName(), l.GetValue())
+				}
+			}
+		}
+	}
+	for _, name := range []string{"shadowdiff_collector_digests_total", "shadowdiff_collector_requests_total", "shadowdiff_collector_digests_rejected_total", "shadowdiff_collector_pending_requests"} {
+		if !seen[name] {
+			t.Errorf("metric %s missing", name)
+		}
+	}
+	if _, err := Open(t.TempDir(), Options{Registerer: reg}); err == nil {
+		t.Error("a second engine on the same registry should fail to register")
+	}
+}
