@@ -225,9 +225,11 @@
     return h("nav", { class: "breadcrumb", "aria-label": "Breadcrumb" }, ol);
   }
 
-  function ratingBadge(r) {
-    var name = enumName(r, "RATING_");
-    var label = name === "UNSPECIFIED" ? "NO DATA" : name;
+  // ratingBadge shows Diffy's rating; without compared requests there is
+  // no difference rate to rate, whatever the zero rate would say.
+  function ratingBadge(r, compared) {
+    var name = num(compared) === 0 ? "NONE" : enumName(r, "RATING_");
+    var label = name === "NONE" || name === "UNSPECIFIED" ? "NO DATA" : name;
     return h("span", { class: "badge rating-" + name, "data-rating": name, title: ratingHelp[name] || "", text: label });
   }
   var ratingHelp = {
@@ -235,6 +237,7 @@
     ALMOST: "difference rate below 5 %",
     NEUTRAL: "difference rate below 50 %",
     POOR: "difference rate 50 % or more",
+    NONE: "nothing compared yet",
   };
   function verdictBadge(v) {
     var name = enumName(v, "VERDICT_");
@@ -248,20 +251,28 @@
     return api("GET", "api/endpoints?" + apiQuery());
   }
 
+  // notComparedParts says why requests of an endpoint were not compared:
+  // requests = compared + skipped + incomplete + fingerprint mismatch.
   function notComparedParts(e) {
     var parts = [];
     var inc = e.incomplete || {};
-    var incTotal = num(inc.missingPrimary) + num(inc.missingSecondary) + num(inc.missingCandidate);
+    var incomplete = num(e.requests) - num(e.compared) - num(e.skippedSideEffect) - num(e.fingerprintMismatch);
     if (num(e.skippedSideEffect)) parts.push(fmtInt(e.skippedSideEffect) + " skipped (side effects)");
-    if (incTotal) {
+    if (incomplete > 0) {
       var miss = [];
       if (num(inc.missingPrimary)) miss.push("primary " + fmtInt(inc.missingPrimary));
-      if (num(inc.missingSecondary)) miss.push("secondary " + fmtInt(inc.missingSecondary));
       if (num(inc.missingCandidate)) miss.push("candidate " + fmtInt(inc.missingCandidate));
-      parts.push(fmtInt(incTotal) + " incomplete (missing " + miss.join(", ") + ")");
+      parts.push(fmtInt(incomplete) + " incomplete" + (miss.length ? " (no " + miss.join(", ") + ")" : ""));
     }
     if (num(e.fingerprintMismatch)) parts.push(fmtInt(e.fingerprintMismatch) + " fingerprint mismatch");
-    if (num(e.duplicates)) parts.push(fmtInt(e.duplicates) + " duplicates");
+    return parts;
+  }
+  // caveatParts: compared, but with less to go on, or extra digests.
+  function caveatParts(e) {
+    var parts = [];
+    var inc = e.incomplete || {};
+    if (num(inc.missingSecondary)) parts.push(fmtInt(inc.missingSecondary) + " without secondary");
+    if (num(e.duplicates)) parts.push(fmtInt(e.duplicates) + " duplicate digests ignored");
     return parts;
   }
 
@@ -281,7 +292,7 @@
     card("requests", "Requests", t.requests, "paired by x-request-id");
     card("compared", "Compared", t.compared, req ? fmtPct(num(t.compared) / req, 1) + " of requests" : "");
     card("skipped", "Skipped: side effects", t.skippedSideEffect, "unsafe methods answered locally by the shadow filter" + share(t.skippedSideEffect));
-    card("incomplete", "Incomplete", t.incomplete, "a response of primary, secondary or candidate never arrived" + share(t.incomplete));
+    card("incomplete", "Incomplete", t.incomplete, "the primary or candidate response never arrived" + share(t.incomplete));
     card("mismatch", "Fingerprint mismatch", t.fingerprintMismatch, "the versions did not receive the same request" + share(t.fingerprintMismatch));
     card("duplicates", "Duplicates", t.duplicates, "same pairing key seen again");
     card("dropped", "Dropped by filters", t.droppedByFilters, "digests lost before the collector (queue full, stream down)");
@@ -294,19 +305,20 @@
     } else {
       var tbody = h("tbody");
       eps.forEach(function (e, i) {
-        var nc = notComparedParts(e);
+        var nc = notComparedParts(e), cv = caveatParts(e), compared = num(e.compared) > 0;
         tbody.appendChild(h("tr", { "data-endpoint": e.endpoint, "data-rank": i + 1 },
           h("td", { class: "num", text: String(i + 1) }),
           h("td", null, h("a", { href: link("endpoint", { name: e.endpoint }), id: "ep-" + slug(e.endpoint), class: "mono", text: e.endpoint }),
             e.hasSecondary ? null : h("span", { class: "small muted", text: " · no secondary: noise learnt from repeats" })),
-          h("td", null, ratingBadge(e.rating)),
-          h("td", { class: "num", "data-col": "difference-rate", text: fmtPct(e.differenceRate) }),
+          h("td", null, ratingBadge(e.rating, e.compared)),
+          h("td", { class: "num", "data-col": "difference-rate", text: compared ? fmtPct(e.differenceRate) : "—" }),
           h("td", { class: "num", text: fmtInt(e.requests) }),
           h("td", { class: "num", text: fmtInt(e.compared) }),
-          h("td", { class: "num", text: fmtPct(e.noiseRate) }),
+          h("td", { class: "num", text: compared ? fmtPct(e.noiseRate) : "—" }),
           h("td", null, verdictBadge(e.verdict)),
           h("td", { class: "num", title: "significant (statistical test) / reported by Diffy's rule", text: fmtInt(e.significantFields) + " / " + fmtInt(e.diffyFields) }),
-          h("td", { class: "small" }, nc.length ? nc.join("; ") : h("span", { class: "muted", text: "—" })),
+          h("td", { class: "small", "data-col": "not-compared" }, nc.length ? nc.join("; ") : h("span", { class: "muted", text: "—" }),
+            cv.length ? h("span", { class: "reason", text: cv.join("; ") }) : null),
           h("td", { class: "small", text: fmtTime(e.lastSeen) })));
       });
       main.appendChild(h("div", { class: "table-wrap" }, h("table", { id: "endpoints" },
@@ -453,16 +465,22 @@
     var name = p.get("name") || "";
     var includeNoise = p.get("noise") === "1";
     var e = data.fields.endpoint || {};
-    var fields = data.fields.fields || [];
+    var compared = num(e.compared) > 0;
+    // Excluding noise hides fields whose differences noise explains (learnt
+    // from the secondary or repeats); the API leaves out those covered by
+    // noise rules unless include_noise is set.
+    var allFields = data.fields.fields || [];
+    var fields = includeNoise ? allFields : allFields.filter(function (f) { return decision(f).key !== "noise"; });
+    var hiddenNoise = allFields.length - fields.length;
 
     main.appendChild(breadcrumb([{ text: name }]));
-    main.appendChild(h("h1", null, h("span", { class: "mono", text: name }), " ", ratingBadge(e.rating), " ", verdictBadge(e.verdict)));
+    main.appendChild(h("h1", null, h("span", { class: "mono", text: name }), " ", ratingBadge(e.rating, e.compared), " ", verdictBadge(e.verdict)));
 
-    var nc = notComparedParts(e);
+    var nc = notComparedParts(e), cv = caveatParts(e);
     function row(label, value, id) { return h("div", id ? { id: id } : null, h("dt", { text: label }), h("dd", null, value)); }
     main.appendChild(h("section", { class: "panel", "aria-label": "Endpoint summary" }, h("dl", { class: "summary", id: "endpoint-summary" },
-      row("Difference rate", fmtPct(e.differenceRate), "sum-difference-rate"),
-      row("Noise rate", fmtPct(e.noiseRate)),
+      row("Difference rate", compared ? fmtPct(e.differenceRate) : "—", "sum-difference-rate"),
+      row("Noise rate", compared ? fmtPct(e.noiseRate) : "—"),
       row("Requests / compared", fmtInt(e.requests) + " / " + fmtInt(e.compared)),
       row("Significant fields", fmtInt(e.significantFields) + " (Diffy: " + fmtInt(e.diffyFields) + ")", "sum-significant"),
       row("Noise baseline", e.hasSecondary ? "secondary" : "repeated requests"),
@@ -471,7 +489,8 @@
       row("Different net of noise", fmtInt(e.regressionDifferent)),
       row("Method · route", (e.method || "—") + " · " + (e.routeName || e.pathTemplate || "—")),
       row("Seen", seenRange(e.firstSeen, e.lastSeen))),
-      nc.length ? h("p", { class: "small summary-note", id: "sum-not-compared" }, h("strong", { text: "Not compared: " }), nc.join("; ")) : null));
+      nc.length ? h("p", { class: "small summary-note", id: "sum-not-compared" }, h("strong", { text: "Not compared: " }), nc.join("; ")) : null,
+      cv.length ? h("p", { class: "small summary-note muted" }, cv.join("; ")) : null));
 
     var tree = buildTree(fields);
     var ckey = name + "\u0000";
@@ -490,14 +509,16 @@
     }
     main.appendChild(h("h2", { id: "fields-heading", text: "Fields" }));
     main.appendChild(h("div", { class: "toolbar" },
-      h("span", null, noiseBox, " ", h("label", { for: "include-noise", text: "Show fields suppressed by noise rules" })),
+      h("span", null, noiseBox, " ", h("label", { for: "include-noise", text: "Include noise" }),
+        h("span", { class: "small muted", id: "noise-note", text: includeNoise ? " (all fields, also those covered by noise rules)" :
+          " (" + (hiddenNoise ? hiddenNoise + " noisy field" + (hiddenNoise === 1 ? "" : "s") + " and " : "") + "fields covered by noise rules hidden)" })),
       h("button", { type: "button", class: "btn", id: "expand-all", onclick: function () { setAll(false); }, text: "Expand all" }),
       h("button", { type: "button", class: "btn", id: "collapse-all", onclick: function () { setAll(true); }, text: "Collapse all" }),
       h("a", { href: link("samples", { endpoint: name, path: "" }), text: "All samples of this endpoint" })));
 
     if (!fields.length) {
-      main.appendChild(h("div", { class: "panel", id: "no-fields" }, h("p", { text: num(e.compared) ?
-        "No field differed in this time window." + (includeNoise ? "" : " Fields covered by noise rules are hidden.") :
+      main.appendChild(h("div", { class: "panel", id: "no-fields" }, h("p", { text: compared ?
+        "No field differed in this time window." + (includeNoise ? "" : " Noise is hidden.") :
         "No compared requests in this time window yet." })));
     } else {
       var tbody = h("tbody");

@@ -1,0 +1,94 @@
+package console
+
+import (
+	"strings"
+	"testing"
+)
+
+// fieldStatus is the decision a field row shows, "" when it is not listed.
+const fieldStatus = `return (document.querySelector('#fields tr[data-path="' + arguments[0] + '"]') || {dataset: {}}).dataset.status || ""`
+
+// fieldCell is the text of a column (1-based) of a field row.
+const fieldCell = `const r = document.querySelector('#fields tr[data-path="' + arguments[0] + '"]'); return r ? r.cells[arguments[1] - 1].innerText : ""`
+
+const verdictNow = `return document.querySelector("h1 [data-verdict]").dataset.verdict`
+
+func TestBrowserEndpoint(t *testing.T) {
+	c := openConsole(t)
+	seed := c.seed
+	// A deep link straight to the endpoint page.
+	c.page(endpointRoute(seed.regressed))
+	c.waitFor("regressed field row", fieldStatus, seed.regressedField)
+	if v := c.eval(verdictNow); v != "REGRESSION" {
+		t.Errorf("verdict = %v, want REGRESSION", v)
+	}
+	if v := c.text("#sum-significant dd"); v != "1 (Diffy: 1)" {
+		t.Errorf("significant fields = %q, want both decisions: 1 (Diffy: 1)", v)
+	}
+	if v := c.text("#sum-not-compared"); !strings.Contains(v, "7 incomplete (no candidate 7)") {
+		t.Errorf("not compared = %q", v)
+	}
+	// Both decision numbers of the regressed field, and the confidence.
+	for col, want := range map[int]string{2: "Significant regression", 3: "300", 5: "100.00 % / 100.00 %", 6: "100.00 % (p "} {
+		if v, _ := c.eval(fieldCell, seed.regressedField, col).(string); !strings.HasPrefix(v, want) {
+			t.Errorf("%s column %d = %q, want it to start with %q", seed.regressedField, col, v, want)
+		}
+	}
+	if v, _ := c.eval(fieldCell, seed.regressedField, 5).(string); !strings.Contains(v, "Diffy reports it") {
+		t.Errorf("Diffy column = %q", v)
+	}
+	if s := c.eval(fieldStatus, seed.sameField); s != "same" {
+		t.Errorf("%s status = %v, want same", seed.sameField, s)
+	}
+	// Noise is excluded by default; the switch includes it (and goes into the URL).
+	if s := c.eval(fieldStatus, seed.noiseField); s != "" {
+		t.Errorf("%s listed (%v) while noise is excluded", seed.noiseField, s)
+	}
+	if v := c.text("#noise-note"); !strings.Contains(v, "2 noisy fields") {
+		t.Errorf("noise note = %q, want 2 noisy fields hidden", v)
+	}
+	c.click("#include-noise")
+	c.waitFor("noise field", `return (`+strings.TrimPrefix(fieldStatus, "return ")+`) === "noise" && location.hash.includes("noise=1")`, seed.noiseField)
+	if v, _ := c.eval(fieldCell, seed.noiseField, 4).(string); !strings.HasPrefix(v, "300") {
+		t.Errorf("%s noise n = %q, want 300", seed.noiseField, v)
+	}
+	// The tree nests body.order.total under body > order.
+	if v := c.eval(`return !!document.querySelector('#fields tr.interior[data-path="body.order"]')`); v != true {
+		t.Errorf("field tree has no interior node body.order")
+	}
+	// Collapse and expand a group from the keyboard; focus stays on its toggle.
+	toggle := `document.querySelector('#fields tr[data-path="' + arguments[0] + '"] button.toggle')`
+	group := seed.regressedField[:strings.LastIndex(seed.regressedField, ".")]
+	c.eval(toggle+`.focus()`, group)
+	c.keys(keyEnter)
+	c.waitFor("collapsed group", `return `+toggle+`.getAttribute("aria-expanded") === "false"`, group)
+	if s := c.eval(fieldStatus, seed.regressedField); s != "" {
+		t.Errorf("collapsed group still shows %s", seed.regressedField)
+	}
+	c.keys(keySpace)
+	c.waitFor("expanded group", `return `+toggle+`.getAttribute("aria-expanded") === "true" && document.activeElement === `+toggle, group)
+	if s := c.eval(fieldStatus, seed.regressedField); s != "significant" {
+		t.Errorf("expanded group: %s status %v", seed.regressedField, s)
+	}
+	c.shot("endpoint")
+
+	// Mark the regressed field as noise: a rule, and the verdict changes.
+	c.click(`#fields tr[data-path="` + seed.regressedField + `"] button[data-action="mark-noise"]`)
+	c.waitFor("verdict change", `return document.querySelector("h1 [data-verdict]").dataset.verdict !== "REGRESSION"`)
+	if v := c.eval(verdictNow); v != "CLEAN" {
+		t.Errorf("verdict after mark as noise = %v, want CLEAN", v)
+	}
+	c.waitFor("suppressed field", `return (`+strings.TrimPrefix(fieldStatus, "return ")+`) === "suppressed"`, seed.regressedField)
+	if v := c.eval(`return Array.from(document.querySelectorAll("#noise-rules [data-rule] code")).map(e => e.textContent).join()`); v != seed.regressedField {
+		t.Errorf("noise rules listed = %v, want %s", v, seed.regressedField)
+	}
+	// Keyboard users land on the notice's Undo button (the row they used changed).
+	if v := c.eval(`return document.activeElement.textContent`); v != "Undo" {
+		t.Errorf("focus after marking = %q, want the Undo button", v)
+	}
+	c.keys(keyEnter)
+	c.waitFor("verdict back", `return document.querySelector("h1 [data-verdict]").dataset.verdict === "REGRESSION"`)
+	if v := c.eval(`return document.querySelectorAll("#noise-rules [data-rule]").length`); v != float64(0) {
+		t.Errorf("noise rules after undo = %v, want 0", v)
+	}
+}

@@ -1,0 +1,131 @@
+package console
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// cellMark is how a side-by-side cell is highlighted: "raw", "noise", ""
+// (not highlighted) or "none" (no such row).
+const cellMark = `const td = document.querySelector('#side-by-side tr[data-path="' + arguments[0] + '"] td[data-role="' + arguments[1] + '"]'); return td ? (td.dataset.mark || "") : "none"`
+
+const cellText = `const td = document.querySelector('#side-by-side tr[data-path="' + arguments[0] + '"] td[data-role="' + arguments[1] + '"]'); return td ? td.innerText : ""`
+
+func TestBrowserSample(t *testing.T) {
+	c := openConsole(t)
+	seed := c.seed
+	c.page(endpointRoute(seed.regressed))
+	c.waitFor("regressed field row", fieldStatus, seed.regressedField)
+	// The field's Samples link leads to the side-by-side page.
+	c.click(`#fields tr[data-path="` + seed.regressedField + `"] a[id$="-samples"]`)
+	c.waitFor("side-by-side table", `return !!document.querySelector("#side-by-side")`)
+	for _, tc := range []struct{ path, role, mark string }{
+		{seed.regressedField, "primary", "raw"},
+		{seed.regressedField, "candidate", "raw"},
+		{seed.regressedField, "secondary", ""}, // primary and secondary agree
+		{seed.noiseField, "secondary", "noise"},
+		{seed.noiseField, "candidate", "raw"},
+		{seed.sameField, "candidate", ""},
+		{"headers.x-generated", "secondary", "noise"},
+		{"status", "candidate", ""},
+	} {
+		if m := c.eval(cellMark, tc.path, tc.role); m != tc.mark {
+			t.Errorf("%s %s highlight = %q, want %q", tc.path, tc.role, m, tc.mark)
+		}
+	}
+	// Values where the filter collected them, hashes where it did not.
+	for role, want := range map[string]string{"primary": seed.primaryValue, "secondary": seed.primaryValue, "candidate": seed.candidateValue} {
+		if v, _ := c.eval(cellText, seed.regressedField, role).(string); strings.Fields(strings.TrimPrefix(v, "≠"))[0] != want {
+			t.Errorf("%s %s cell = %q, want raw value %q", seed.regressedField, role, v, want)
+		}
+	}
+	if v, _ := c.eval(cellText, seed.noiseField, "primary").(string); !strings.Contains(v, "#") {
+		t.Errorf("%s primary cell = %q, want a hash", seed.noiseField, v)
+	}
+	if v := c.eval(`return document.querySelector('#differences tr[data-diff-path="` + seed.regressedField + `"]').innerText`); !strings.Contains(v.(string), "definite") {
+		t.Errorf("differences row of %s = %q, want definite evidence", seed.regressedField, v)
+	}
+	c.shot("sample")
+
+	// Keyboard: another sample from the list opens with Enter.
+	first := c.eval(`return document.querySelector('#sample-list a[aria-current="true"]').id`)
+	c.eval(`document.querySelectorAll("#sample-list a")[1].focus()`)
+	c.keys(keyEnter)
+	c.waitFor("second sample", `const a = document.querySelector('#sample-list a[aria-current="true"]'); return a && a.id !== arguments[0] && location.hash.includes("key=")`, first)
+	if m := c.eval(cellMark, seed.regressedField, "candidate"); m != "raw" {
+		t.Errorf("second sample: %s candidate highlight = %q, want raw", seed.regressedField, m)
+	}
+}
+
+func TestBrowserDeepLinks(t *testing.T) {
+	c := openConsole(t)
+	seed := c.seed
+	// A request that was never compared says why.
+	c.page("/request?key=req-lost-0000")
+	c.waitFor("request page", `return !!document.querySelector("#side-by-side")`)
+	if v := c.text(`#sample-detail [role="note"]`); !strings.Contains(v, "no candidate digest") {
+		t.Errorf("not compared note = %q", v)
+	}
+	if v, _ := c.eval(cellText, "status", "candidate").(string); v != "no digest" {
+		t.Errorf("candidate status cell = %q, want no digest", v)
+	}
+	// A given sample of a field.
+	key := "req-0-0123"
+	c.page("/samples?endpoint=" + url.QueryEscape(seed.regressed) + "&path=" + url.QueryEscape(seed.regressedField) + "&key=" + key)
+	c.waitFor("sample "+key, `return (document.querySelector('#sample-detail a[href*="key="]') || {}).textContent === arguments[0]`, key)
+	if m := c.eval(cellMark, seed.regressedField, "candidate"); m != "raw" {
+		t.Errorf("%s: %s candidate highlight = %q, want raw", key, seed.regressedField, m)
+	}
+	// Unknown names and pages say so.
+	for _, route := range []string{endpointRoute("GET /nope"), "/nonsense"} {
+		c.page(route)
+		c.waitFor("not found page for "+route, `return document.querySelector("h1") && document.querySelector("h1").textContent === "Not found"`)
+	}
+}
+
+// Traffic that arrives while the overview is open shows up without a
+// reload, announced by the collector's regression stream.
+func TestBrowserLiveUpdates(t *testing.T) {
+	requireBrowser(t)
+	eng, clk := openEngine(t, 0)
+	subscribed := make(chan struct{})
+	var once sync.Once
+	h := New(eng.QueryServer(), Options{Logger: quietLogger()})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/watch" {
+			w = &watchSpy{ResponseWriter: w, subscribed: func() { once.Do(func() { close(subscribed) }) }}
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	b := startBrowser(t)
+	b.open(srv.URL + "/#/")
+	b.waitFor("empty overview", `return !!document.querySelector("#empty")`)
+	<-subscribed // the app's stream is live: no event can be missed
+	ingestSeed(t, eng, clk)
+	b.waitFor("regression notice", `return document.querySelector("#notice").innerText.includes("New significant regression: GET /api/orders/{id} body.order.total")`)
+	b.waitFor("endpoint rows", endpointRows+` >= 4`)
+	// The notice's Open button leads to the endpoint.
+	b.click(`#notice button`)
+	b.waitFor("endpoint page", `return (document.querySelector("h1 [data-verdict]") || {dataset: {}}).dataset.verdict === "REGRESSION"`)
+}
+
+// watchSpy reports when the console tells a stream it is subscribed.
+type watchSpy struct {
+	http.ResponseWriter
+	subscribed func()
+}
+
+func (s *watchSpy) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte(": subscribed\n")) {
+		defer s.subscribed()
+	}
+	return s.ResponseWriter.Write(p)
+}
+
+func (s *watchSpy) Flush() { s.ResponseWriter.(http.Flusher).Flush() }
