@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/shadowdiff/shadowdiff/e2e/httpfilter"
 )
 
 // guard is how long a test waits for an event that must happen; it only
@@ -214,9 +216,11 @@ func TestSlowOrDeadMirrorNeverDelaysThePrimary(t *testing.T) {
 func TestUpgradesAreRefusedAndNeverMirrored(t *testing.T) {
 	primary := newBackend(t, false, nil)
 	shadow := newBackend(t, false, nil)
+	ev := &events{}
 	srv := startServer(t, testBootstrap(
-		[]listenerSpec{{name: "front", routes: mirrorRoute("[{cluster: shadow}]")}},
-		[]clusterSpec{{"primary", primary.addr, false}, {"shadow", shadow.addr, false}}), startOpts{})
+		[]listenerSpec{{name: "front", filters: []string{"f"}, routes: mirrorRoute("[{cluster: shadow}]")}},
+		[]clusterSpec{{"primary", primary.addr, false}, {"shadow", shadow.addr, false}}),
+		startOpts{filters: map[string]httpfilter.Factory{"f": &factory{testFilter{name: "f", ev: ev}}}})
 	resp, _ := get(t, srv.url("front")+"/ws", map[string]string{"Connection": "Upgrade", "Upgrade": "websocket"})
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("upgrade: status %d, want 403", resp.StatusCode)
@@ -224,5 +228,8 @@ func TestUpgradesAreRefusedAndNeverMirrored(t *testing.T) {
 	srv.drain(t)
 	if len(primary.requests())+len(shadow.requests()) != 0 {
 		t.Error("an upgrade request reached an upstream")
+	}
+	if len(ev.list()) != 0 {
+		t.Errorf("filters ran for a refused upgrade:\n%s", ev)
 	}
 }

@@ -73,6 +73,14 @@ func newStream(l *listener, w http.ResponseWriter, r *http.Request) *stream {
 	if id, ok := r.Context().Value(connIDKey{}).(uint64); ok {
 		s.info.ConnectionID = id
 	}
+	s.router = router{s: s}
+	return s
+}
+
+// newFilterChain creates the stream's filters, like Envoy's
+// createFilterChain (upgrades refused before it get none).
+func (s *stream) newFilterChain() {
+	l := s.l
 	s.filters = make([]httpfilter.Filter, len(l.factories))
 	for i, f := range l.factories {
 		s.filters[i] = f.NewFilter(&callbacks{s: s, index: i})
@@ -80,8 +88,6 @@ func newStream(l *listener, w http.ResponseWriter, r *http.Request) *stream {
 	n := len(s.filters)
 	s.dec = direction{s: s, st: make([]filterState, n), sink: decodeSink{s}, limit: l.cfg.BufferLimit}
 	s.enc = direction{s: s, encode: true, st: make([]filterState, n), sink: encodeSink{s}, limit: l.cfg.BufferLimit}
-	s.router = router{s: s}
-	return s
 }
 
 func protocolName(r *http.Request) string {
@@ -104,6 +110,7 @@ func (s *stream) run() {
 		// any filter runs; such requests are never routed nor mirrored.
 		s.directReply(http.StatusForbidden, nil, nil, "upgrade_failed")
 	} else {
+		s.newFilterChain()
 		s.begin()
 		s.loop()
 	}
