@@ -153,13 +153,23 @@ func (f *roleFilter) DecodeHeaders(h *httpfilter.Headers, end bool) httpfilter.S
 	h.Add("x-filter-role", f.role)
 	return httpfilter.Continue
 }
-func (f *roleFilter) DecodeData(*httpfilter.Buffer, bool) httpfilter.Status     { return httpfilter.Continue }
-func (f *roleFilter) DecodeTrailers(*httpfilter.Headers) httpfilter.Status      { return httpfilter.Continue }
-func (f *roleFilter) EncodeHeaders(*httpfilter.Headers, bool) httpfilter.Status { return httpfilter.Continue }
-func (f *roleFilter) EncodeData(*httpfilter.Buffer, bool) httpfilter.Status     { return httpfilter.Continue }
-func (f *roleFilter) EncodeTrailers(*httpfilter.Headers) httpfilter.Status      { return httpfilter.Continue }
-func (f *roleFilter) Log()                                                      {}
-func (f *roleFilter) Destroy()                                                  {}
+func (f *roleFilter) DecodeData(*httpfilter.Buffer, bool) httpfilter.Status {
+	return httpfilter.Continue
+}
+func (f *roleFilter) DecodeTrailers(*httpfilter.Headers) httpfilter.Status {
+	return httpfilter.Continue
+}
+func (f *roleFilter) EncodeHeaders(*httpfilter.Headers, bool) httpfilter.Status {
+	return httpfilter.Continue
+}
+func (f *roleFilter) EncodeData(*httpfilter.Buffer, bool) httpfilter.Status {
+	return httpfilter.Continue
+}
+func (f *roleFilter) EncodeTrailers(*httpfilter.Headers) httpfilter.Status {
+	return httpfilter.Continue
+}
+func (f *roleFilter) Log()     {}
+func (f *roleFilter) Destroy() {}
 
 type seenRequest struct {
 	host, requestID, filterRole, body string
