@@ -38,6 +38,14 @@ family (no correction across endpoints), and a query over a time range
 looks at a different sequence than the all-time one. The unpaired test
 (no secondary) is approximate.
 
+Storage: every closed request keeps a compact record (digests without
+body fields, plus its differences). Samples keep full digests, per
+(endpoint, field, definite or not) the SamplesPerField newest; once a
+field has its samples it takes at most one new one per second, which
+bounds the writes of full records. Pending digests are written on ingest
+and reloaded on Open; Ingest returns once its batch is committed
+(concurrent ingests share one transaction).
+
 Diffy's numbers are served alongside: relative = |r-n|/(r+n)·100,
 absolute = |r-n|/T·100, reported iff r > n, relative > 20, absolute > 0.03.
 */
