@@ -123,3 +123,35 @@ func TestClosedPluginAndRuntime(t *testing.T) {
 		t.Error("Load on a closed runtime succeeded")
 	}
 }
+
+// BenchmarkLoad measures Load (compile + one VM's startup) without and with
+// a warm compilation cache directory.
+func BenchmarkLoad(b *testing.B) {
+	for _, cached := range []bool{false, true} {
+		name := map[bool]string{false: "compile", true: "cached"}[cached]
+		b.Run(name, func(b *testing.B) {
+			dir := ""
+			if cached {
+				dir = b.TempDir()
+				warm, err := NewRuntime(context.Background(), RuntimeOptions{Workers: 1, CompilationCacheDir: dir})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := warm.Load(context.Background(), PluginConfig{Code: conformanceWasm}); err != nil {
+					b.Fatal(err)
+				}
+				warm.Close(context.Background())
+			}
+			for b.Loop() {
+				rt, err := NewRuntime(context.Background(), RuntimeOptions{Workers: 1, CompilationCacheDir: dir})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := rt.Load(context.Background(), PluginConfig{Code: conformanceWasm}); err != nil {
+					b.Fatal(err)
+				}
+				rt.Close(context.Background())
+			}
+		})
+	}
+}

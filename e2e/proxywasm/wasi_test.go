@@ -24,3 +24,11 @@ func TestLogWriterSplitsLines(t *testing.T) {
 		t.Errorf("logged %d records, first %q", len(got), got[:min(3, len(got))])
 	}
 }
+
+// proxy-wasm-cpp-host registers the WASI functions under wasi_unstable too.
+func TestWasiUnstableAlias(t *testing.T) {
+	h := newHarness(t, RuntimeOptions{Workers: 1})
+	code := buildWasm([]wasmImport{{module: "wasi_unstable", name: "fd_write",
+		params: []byte{wI32, wI32, wI32, wI32}, results: []byte{wI32}}}, minimalFuncs(abiVersion021), true)
+	h.load(t, PluginConfig{Name: "unstable", Code: code})
+}
