@@ -67,19 +67,24 @@ clean:
 # --- browser (console) ---
 # Web console browser tests: headless Chromium driven over WebDriver
 # (chromedriver) from Go tests in collector/console. Debian's packages.
+# The tests run against a real collector engine with seeded traffic.
 CHROMIUM     ?= /usr/bin/chromium
 CHROMEDRIVER ?= /usr/bin/chromedriver
+APT_SUDO     ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: browser-deps browser screenshots
 
 browser-deps:
-	@test -x $(CHROMIUM) && test -x $(CHROMEDRIVER) || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
+	@test -x $(CHROMIUM) && test -x $(CHROMEDRIVER) || { \
+	  $(APT_SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(APT_SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-dejavu-core; }
 
 # Fails (never skips) when Chromium is missing.
 browser: browser-deps
 	SHADOWDIFF_REQUIRE_BROWSER=1 $(GO) test -count=1 -run '^TestBrowser' ./collector/console
 
-# Rewrites docs/screenshots/{overview,endpoint,sample}.png from the seeded browser test.
+# Rewrites docs/screenshots/{overview,endpoint,sample}.png from the seeded
+# browser tests (a laptop-sized 1440x900 window).
 screenshots: browser-deps
 	SHADOWDIFF_REQUIRE_BROWSER=1 SHADOWDIFF_SCREENSHOTS=1 $(GO) test -count=1 -run '^TestBrowser' ./collector/console
 # --- end browser ---

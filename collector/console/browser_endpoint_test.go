@@ -37,9 +37,17 @@ func TestBrowserEndpoint(t *testing.T) {
 	if v, _ := c.eval(fieldCell, seed.regressedField, 5).(string); !strings.Contains(v, "Diffy reports it") {
 		t.Errorf("Diffy column = %q", v)
 	}
-	if s := c.eval(fieldStatus, seed.sameField); s != "same" {
-		t.Errorf("%s status = %v, want same", seed.sameField, s)
+	// Unchanged fields are hidden until asked for.
+	if s := c.eval(fieldStatus, seed.sameField); s != "" {
+		t.Errorf("%s listed (%v) while unchanged fields are hidden", seed.sameField, s)
 	}
+	c.click("#include-same")
+	c.waitFor("unchanged field", `return (`+strings.TrimPrefix(fieldStatus, "return ")+`) === "same" && location.hash.includes("same=1")`, seed.sameField)
+	if v := c.eval(`return document.querySelectorAll('#fields tr[data-path="' + arguments[0] + '"] [data-action]').length`, seed.sameField); v != float64(0) {
+		t.Errorf("%s offers %v actions; an unchanged field cannot be noise", seed.sameField, v)
+	}
+	c.click("#include-same")
+	c.waitFor("unchanged field hidden", `return (`+strings.TrimPrefix(fieldStatus, "return ")+`) === ""`, seed.sameField)
 	// Noise is excluded by default; the switch includes it (and goes into the URL).
 	if s := c.eval(fieldStatus, seed.noiseField); s != "" {
 		t.Errorf("%s listed (%v) while noise is excluded", seed.noiseField, s)

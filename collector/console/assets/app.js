@@ -309,7 +309,7 @@
         tbody.appendChild(h("tr", { "data-endpoint": e.endpoint, "data-rank": i + 1 },
           h("td", { class: "num", text: String(i + 1) }),
           h("td", null, h("a", { href: link("endpoint", { name: e.endpoint }), id: "ep-" + slug(e.endpoint), class: "mono", text: e.endpoint }),
-            e.hasSecondary ? null : h("span", { class: "small muted", text: " · no secondary: noise learnt from repeats" })),
+            e.hasSecondary || !compared ? null : h("span", { class: "small muted", text: " · no secondary: noise learnt from repeats" })),
           h("td", null, ratingBadge(e.rating, e.compared)),
           h("td", { class: "num", "data-col": "difference-rate", text: compared ? fmtPct(e.differenceRate) : "—" }),
           h("td", { class: "num", text: fmtInt(e.requests) }),
@@ -469,9 +469,20 @@
     // Excluding noise hides fields whose differences noise explains (learnt
     // from the secondary or repeats); the API leaves out those covered by
     // noise rules unless include_noise is set.
+    // Unchanged fields (never differed) are hidden unless asked for, as in
+    // Diffy, which lists only fields that differed.
+    var includeSame = p.get("same") === "1";
     var allFields = data.fields.fields || [];
-    var fields = includeNoise ? allFields : allFields.filter(function (f) { return decision(f).key !== "noise"; });
-    var hiddenNoise = allFields.length - fields.length;
+    var hiddenNoise = 0, hiddenSame = 0;
+    var fields = allFields.filter(function (f) {
+      var k = decision(f).key;
+      if (k === "noise" && !includeNoise) { hiddenNoise++; return false; }
+      if (k === "same" && !includeSame) { hiddenSame++; return false; }
+      return true;
+    });
+    function here(extra) {
+      return link("endpoint", Object.assign({ name: name, noise: includeNoise ? "1" : "", same: includeSame ? "1" : "" }, extra));
+    }
 
     main.appendChild(breadcrumb([{ text: name }]));
     main.appendChild(h("h1", null, h("span", { class: "mono", text: name }), " ", ratingBadge(e.rating, e.compared), " ", verdictBadge(e.verdict)));
@@ -495,7 +506,10 @@
     var tree = buildTree(fields);
     var ckey = name + "\u0000";
     var noiseBox = h("input", { type: "checkbox", id: "include-noise", checked: includeNoise, onchange: function () {
-      location.hash = link("endpoint", { name: name, noise: this.checked ? "1" : "" });
+      location.hash = here({ noise: this.checked ? "1" : "" });
+    } });
+    var sameBox = h("input", { type: "checkbox", id: "include-same", checked: includeSame, onchange: function () {
+      location.hash = here({ same: this.checked ? "1" : "" });
     } });
     function setAll(collapsed) {
       (function walk(n) {
@@ -510,15 +524,17 @@
     main.appendChild(h("h2", { id: "fields-heading", text: "Fields" }));
     main.appendChild(h("div", { class: "toolbar" },
       h("span", null, noiseBox, " ", h("label", { for: "include-noise", text: "Include noise" }),
-        h("span", { class: "small muted", id: "noise-note", text: includeNoise ? " (all fields, also those covered by noise rules)" :
+        h("span", { class: "small muted", id: "noise-note", text: includeNoise ? " (also fields covered by noise rules)" :
           " (" + (hiddenNoise ? hiddenNoise + " noisy field" + (hiddenNoise === 1 ? "" : "s") + " and " : "") + "fields covered by noise rules hidden)" })),
+      h("span", null, sameBox, " ", h("label", { for: "include-same", text: "Include unchanged fields" }),
+        hiddenSame ? h("span", { class: "small muted", id: "same-note", text: " (" + hiddenSame + " hidden)" }) : null),
       h("button", { type: "button", class: "btn", id: "expand-all", onclick: function () { setAll(false); }, text: "Expand all" }),
       h("button", { type: "button", class: "btn", id: "collapse-all", onclick: function () { setAll(true); }, text: "Collapse all" }),
       h("a", { href: link("samples", { endpoint: name, path: "" }), text: "All samples of this endpoint" })));
 
     if (!fields.length) {
       main.appendChild(h("div", { class: "panel", id: "no-fields" }, h("p", { text: compared ?
-        "No field differed in this time window." + (includeNoise ? "" : " Noise is hidden.") :
+        "No field differed in this time window." + (hiddenNoise || !includeNoise ? " Noise is hidden." : "") :
         "No compared requests in this time window yet." })));
     } else {
       var tbody = h("tbody");
@@ -569,7 +585,8 @@
       actions.appendChild(h("button", { type: "button", class: "btn", id: id + "-unmark", "data-action": "unmark",
         onclick: function () { this.disabled = true; deleteRule(f.suppressedByRule, node.prefix); },
         text: "Remove rule" }));
-    } else if (f || hasKids) {
+    } else if (f ? decision(f).key !== "same" : Object.keys(node.counts).some(function (k) { return k !== "same" && k !== "suppressed"; })) {
+      // Only what differed can be noise.
       actions.appendChild(h("button", { type: "button", class: "btn", id: id + "-mark", "data-action": "mark-noise",
         "aria-label": "Mark " + node.prefix + " as noise",
         onclick: function () { this.disabled = true; markAsNoise(endpoint, node.prefix); },
@@ -595,7 +612,9 @@
 
     var d = decision(f);
     var enough = num(f.total) >= num(f.minSamples);
-    var conf = enough || num(f.pValue) > 0 ? fmtPct(f.confidence, 2) + " (p " + fmtP(f.pValue) + ")" : "—";
+    // A field that never differed has no decision numbers worth showing.
+    var differed = num(f.rawDifferences) > 0;
+    var conf = differed && (enough || num(f.pValue) > 0) ? fmtPct(f.confidence, 2) + " (p " + fmtP(f.pValue) + ")" : "—";
     var cls = enumName(f.noiseClass, "NOISE_CLASS_");
     return h("tr", { "data-path": f.path, "data-status": d.key, "aria-level": depth + 1 },
       first,
@@ -604,10 +623,10 @@
       h("td", { class: "num", title: "of " + fmtInt(f.total) + " compared" }, fmtInt(f.rawDifferences),
         h("span", { class: "reason", text: [num(f.definite) ? fmtInt(f.definite) + " definite" : "", kindsText(f.rawKinds)].filter(Boolean).join("; ") })),
       h("td", { class: "num" }, fmtInt(f.noiseDifferences), h("span", { class: "reason", text: kindsText(f.noiseKinds) })),
-      h("td", { class: "num" }, fmtPctValue(f.diffyRelative) + " / " + fmtPctValue(f.diffyAbsolute),
-        h("span", { class: "reason", text: f.diffyReported ? "Diffy reports it" : "Diffy: not reported" })),
+      differed || num(f.noiseDifferences) ? h("td", { class: "num" }, fmtPctValue(f.diffyRelative) + " / " + fmtPctValue(f.diffyAbsolute),
+        h("span", { class: "reason", text: f.diffyReported ? "Diffy reports it" : "Diffy: not reported" })) : h("td", { class: "num muted", text: "—" }),
       h("td", { class: "num", text: conf }),
-      h("td", { class: "num", text: fmtPct(f.excessRate) + " (≥ " + fmtPct(f.excessRateLower) + ")" }),
+      h("td", { class: "num", text: differed ? fmtPct(f.excessRate) + " (≥ " + fmtPct(f.excessRateLower) + ")" : "—" }),
       h("td", { class: "small", text: cls === "UNSPECIFIED" ? "—" : human(cls) + (num(f.shapeDifferences) ? "; " + fmtInt(f.shapeDifferences) + " shape changes" : "") }),
       actions);
   }
@@ -682,12 +701,14 @@
     samples.forEach(function (s) {
       var cur = s.pairingKey === key;
       if (cur) sel = s;
-      var n = (s.differences || []).filter(function (d) { return enumName(d.comparison, "COMPARISON_") === "RAW"; }).length;
+      var raw = (s.differences || []).filter(function (d) { return enumName(d.comparison, "COMPARISON_") === "RAW"; });
+      var n = raw.filter(function (d) { return !d.noise; }).length, nn = raw.length - n;
+      var what = (n ? n + " difference" + (n === 1 ? "" : "s") : "no difference") + (nn ? " + " + nn + " noise" : "");
       ul.appendChild(h("li", null, h("a", {
         href: link("samples", { endpoint: endpoint, path: path, key: s.pairingKey, definite: p.get("definite") }),
         "aria-current": cur ? "true" : null, id: "sample-" + slug(s.pairingKey),
       }, h("span", { class: "key", text: s.pairingKey }), h("br"),
-        h("span", { class: "small muted", text: fmtTime(s.time) + " · " + n + " raw difference" + (n === 1 ? "" : "s") }))));
+        h("span", { class: "small muted", title: fmtTime(s.time), text: fmtTime(s.time).slice(11) + " · " + what }))));
     });
     var detail = h("div", { id: "sample-detail" });
     var layout = h("div", { class: "samples-layout" },
@@ -744,7 +765,9 @@
     diffs.forEach(function (d) {
       var c = enumName(d.comparison, "COMPARISON_");
       var x = hl[d.path] || (hl[d.path] = {});
-      if (c === "RAW") { x.primary = x.primary || "raw"; x.candidate = "raw"; }
+      // A primary/candidate difference that noise explains (learnt noise or
+      // a rule) is marked as noise, not as a regression.
+      if (c === "RAW") { var m = d.noise ? "noise" : "raw"; if (x.primary !== "raw") x.primary = m; if (x.candidate !== "raw") x.candidate = m; }
       else if (c === "NOISE") { if (!x.primary) x.primary = "noise"; x.secondary = "noise"; }
     });
     function isSelected(path) {
@@ -793,13 +816,23 @@
     add("workload", "plain", function (d) { var w = d.workload || {}; return [w.name, w.namespace, w.version].filter(Boolean).join(" / ") || "—"; });
     add("latency", "plain", function (d) { return (num(d.upstreamLatencyMicros) / 1000).toFixed(1) + " ms"; });
     add("skip", "plain", function (d) { var s = enumName(d.skip, "SKIP_REASON_"); return s === "UNSPECIFIED" ? "—" : human(s); });
+    // The whole body's hash differs when its fields do: it takes their marks.
+    var bodyMark = null;
+    Object.keys(hl).forEach(function (p) {
+      if (p.indexOf("body.") !== 0 && p.indexOf("body[") !== 0) return;
+      bodyMark = bodyMark || {};
+      ["primary", "secondary", "candidate"].forEach(function (role) {
+        if (hl[p][role] === "raw" || (hl[p][role] && !bodyMark[role])) bodyMark[role] = hl[p][role];
+      });
+    });
     var tb = h("tbody");
     rows.forEach(function (r) {
       if (r.section) { tb.appendChild(h("tr", { class: "section" }, h("th", { scope: "rowgroup", colspan: 4, text: r.section }))); return; }
       var hpath = r.path === "body (root value)" ? "body" : r.path;
       var mark = hl[hpath] || {};
+      if (r.path === "body" && bodyMark) mark = bodyMark;
       // Request fingerprints and plain values: flag any disagreement too.
-      if (r.kind === "plain" || r.kind === "hash") {
+      else if (r.kind === "plain" || r.kind === "hash") {
         var vals = r.cells.map(function (c) { return c === undefined ? undefined : String(c); });
         if (vals[0] !== undefined) {
           if (vals[2] !== undefined && vals[2] !== vals[0] && !mark.candidate && r.path.indexOf("body (") !== 0 && r.path !== "latency") { mark = Object.assign({}, mark, { primary: mark.primary || "raw", candidate: "raw" }); }
@@ -822,8 +855,8 @@
     });
     container.appendChild(h("h2", { text: "Side by side" }));
     container.appendChild(h("div", { class: "legend", "aria-label": "Legend" },
-      h("span", { class: "raw", text: "≠ differs primary vs candidate" }),
-      h("span", { class: "noise", text: "~ differs primary vs secondary (noise)" }),
+      h("span", { class: "raw", text: "≠ primary and candidate differ (not noise)" }),
+      h("span", { class: "noise", text: "~ differs, explained by noise (secondary, learnt noise or a rule)" }),
       h("span", { text: "#… keyed hash (raw value not collected)" })));
     container.appendChild(h("div", { class: "table-wrap" }, h("table", { class: "compare", id: "side-by-side" },
       h("thead", null, h("tr", null, h("th", { scope: "col", text: "Field" }),
@@ -855,7 +888,7 @@
 
   function valueTd(cell, mark, role) {
     var td = h("td", { "data-role": role || null, "data-mark": mark || null, class: mark ? "diff-" + mark : null });
-    if (mark) td.appendChild(h("span", { class: "mark", "aria-label": mark === "raw" ? "differs from primary" : "noise", text: mark === "raw" ? "≠" : "~" }));
+    if (mark) td.appendChild(h("span", { class: "mark", "aria-label": mark === "raw" ? "differs, not noise" : "differs, noise", text: mark === "raw" ? "≠" : "~" }));
     if (cell.noDigest) td.appendChild(h("span", { class: "absent", text: "no digest" }));
     else if (cell.missing) td.appendChild(h("span", { class: "absent", text: "absent" }));
     else if (cell.value !== undefined) td.appendChild(h("span", { class: "value", text: cell.value }));
