@@ -132,6 +132,12 @@ func sideEffect(r *pendingReq) bool {
 	return false
 }
 
+// bodySeen: the filter hashed the request body. A shadow whose side effect
+// was blocked answered at the request headers and never saw the body.
+func bodySeen(d *shadowdiffv1.ResponseDigest) bool {
+	return d.GetSkip() != shadowdiffv1.SkipReason_SKIP_REASON_SIDE_EFFECT
+}
+
 // fingerprintMismatch names how the roles' requests differ, or "".
 func fingerprintMismatch(r *pendingReq) string {
 	ref := r.first().GetRequest()
@@ -149,7 +155,7 @@ func fingerprintMismatch(r *pendingReq) string {
 			what = "path"
 		case q.QueryHash != ref.QueryHash:
 			what = "query"
-		case q.BodyHash != ref.BodyHash || q.BodySize != ref.BodySize:
+		case bodySeen(d) && bodySeen(r.first()) && (q.BodyHash != ref.BodyHash || q.BodySize != ref.BodySize):
 			what = "body"
 		default:
 			continue

@@ -123,6 +123,28 @@ func TestEngineFingerprintMismatchAndSideEffects(t *testing.T) {
 	}
 }
 
+// A blocked shadow answers at the request headers and never sees the body,
+// so its fingerprint has no body hash: that is a skip, not a mismatch.
+func TestEngineSideEffectIgnoresUnseenBody(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{})
+	defer e.Close()
+	post := func(role shadowdiffv1.Role) *shadowdiffv1.ResponseDigest {
+		d := at(clk, dg("b", role, "/orders", 201))
+		d.Endpoint.Method, d.Request.Method = "POST", "POST"
+		if role == primary {
+			d.Request.BodyHash, d.Request.BodySize = 77, 9
+		} else {
+			d.Status, d.Skip = 0, shadowdiffv1.SkipReason_SKIP_REASON_SIDE_EFFECT
+		}
+		return d
+	}
+	ingest(t, e, post(primary), post(secondary), post(candidate))
+	if got := counts(endpointsOf(t, e)["POST /orders"]); got != "req=1 cmp=0 skip=1 inc=0(p0 s0 c0) fm=0 dup=0 raw=0 noise=0 reg=0" {
+		t.Errorf("side effect with a request body: %s", got)
+	}
+}
+
 func TestEngineMaxPendingBound(t *testing.T) {
 	clk := newClock()
 	e := openEngine(t, t.TempDir(), clk, Options{MaxPending: 2})

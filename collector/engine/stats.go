@@ -42,10 +42,23 @@ func diffyNumbers(r, n, total uint64) (relative, absolute float64, reported bool
 // identical requests scaled to them.
 func noiseDifferences(fc *store.FieldCounts, ec *store.EndpointCounts) uint64 {
 	n := fc.Noise
-	if alone := ec.Compared - ec.WithSecondary; alone > 0 && ec.RepeatPairs > 0 {
-		n += uint64(math.Round(float64(fc.Repeat) / float64(ec.RepeatPairs) * float64(alone)))
+	x, seen := aloneNoise(fc, ec, false)
+	if alone := ec.Compared - ec.WithSecondary; alone > 0 && seen > 0 {
+		n += uint64(math.Round(float64(x) / float64(seen) * float64(alone)))
 	}
 	return n
+}
+
+// aloneNoise is the noise evidence for requests compared without a
+// secondary: differences between repeated identical requests to the
+// primary, and between primary and secondary in the endpoint's other
+// requests (under "v2 behaves like v1" the candidate is exchangeable with
+// the secondary, so their difference rate is the null rate).
+func aloneNoise(fc *store.FieldCounts, ec *store.EndpointCounts, structural bool) (diffs, seen uint64) {
+	if structural {
+		return fc.RepeatStruct + fc.NoiseStruct, ec.RepeatPairs + ec.WithSecondary
+	}
+	return fc.Repeat + fc.Noise, ec.RepeatPairs + ec.WithSecondary
 }
 
 // noiseClass classifies a field by how often it differs when the response
@@ -83,11 +96,11 @@ func channels(fc *store.FieldCounts, ec *store.EndpointCounts) []float64 {
 		ps = append(ps, pairedP(fc.DefiniteStruct, fc.NoiseOnlyStruct))
 	}
 	if alone := ec.Compared - ec.WithSecondary; alone > 0 {
-		if fc.RawAlone+fc.Repeat > 0 {
-			ps = append(ps, unpairedP(fc.RawAlone, alone, fc.Repeat, ec.RepeatPairs, noiseFloor))
+		if x, seen := aloneNoise(fc, ec, false); fc.RawAlone+x > 0 {
+			ps = append(ps, unpairedP(fc.RawAlone, alone, x, seen, noiseFloor))
 		}
-		if fc.RawAloneStruct+fc.RepeatStruct > 0 {
-			ps = append(ps, unpairedP(fc.RawAloneStruct, alone, fc.RepeatStruct, ec.RepeatPairs, noiseFloor))
+		if x, seen := aloneNoise(fc, ec, true); fc.RawAloneStruct+x > 0 {
+			ps = append(ps, unpairedP(fc.RawAloneStruct, alone, x, seen, noiseFloor))
 		}
 	}
 	return ps
