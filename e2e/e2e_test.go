@@ -67,7 +67,7 @@ func build(dir string) error {
 
 // collectorArgs: a short pairing window so incomplete sets are counted
 // quickly, and a minimum sample the test's traffic reaches on every endpoint.
-var collectorArgs = []string{"--pair-window", "2s", "--min-samples", "100"}
+var collectorArgs = []string{"--pair-window", "2s", "--min-samples", "50"}
 
 func startStack(t *testing.T) *stack.Stack {
 	t.Helper()

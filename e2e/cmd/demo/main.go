@@ -68,7 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	st, err := stack.Start(ctx, stack.Options{
 		BinDir: *binDir, EnvoyConfig: *envoyConfig, WorkDir: *workDir, FreePorts: *freePorts,
 		// Short window: the demo reports incomplete pairs seconds after the traffic.
-		CollectorArgs: []string{"--pair-window", "3s"},
+		CollectorArgs: []string{"--pair-window", "3s", "--min-samples", "50"},
 		Logger:        slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
