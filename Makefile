@@ -81,12 +81,12 @@ browser-deps:
 
 # Fails (never skips) when Chromium is missing.
 browser: browser-deps
-	SHADOWDIFF_REQUIRE_BROWSER=1 $(GO) test -count=1 -run '^TestBrowser' ./collector/console
+	SHADOWDIFF_REQUIRE_BROWSER=1 SHADOWDIFF_CHROMIUM=$(CHROMIUM) SHADOWDIFF_CHROMEDRIVER=$(CHROMEDRIVER) $(GO) test -count=1 -run '^TestBrowser' ./collector/console
 
 # Rewrites docs/screenshots/{overview,endpoint,sample}.png from the seeded
 # browser tests (a laptop-sized 1440x900 window).
 screenshots: browser-deps
-	SHADOWDIFF_REQUIRE_BROWSER=1 SHADOWDIFF_SCREENSHOTS=1 $(GO) test -count=1 -run '^TestBrowser' ./collector/console
+	SHADOWDIFF_REQUIRE_BROWSER=1 SHADOWDIFF_SCREENSHOTS=1 SHADOWDIFF_CHROMIUM=$(CHROMIUM) SHADOWDIFF_CHROMEDRIVER=$(CHROMEDRIVER) $(GO) test -count=1 -run '^TestBrowser' ./collector/console
 # --- end browser ---
 
 # --- oci (deploy) ---

@@ -84,9 +84,10 @@ func TestBrowserDeepLinks(t *testing.T) {
 		t.Errorf("%s: %s candidate highlight = %q, want raw", key, seed.regressedField, m)
 	}
 	// Unknown names and pages say so.
-	for _, route := range []string{endpointRoute("GET /nope"), "/nonsense"} {
+	for route, says := range map[string]string{endpointRoute("GET /nope"): `"GET /nope" not found`, "/nonsense": "No such page: #/nonsense"} {
 		c.page(route)
-		c.waitFor("not found page for "+route, `return document.querySelector("h1") && document.querySelector("h1").textContent === "Not found"`)
+		c.waitFor("not found page for "+route, `const h = document.querySelector("h1"), e = document.querySelector(".error-box");
+			return h && h.textContent === "Not found" && e && e.innerText.includes(arguments[0])`, says)
 	}
 }
 
@@ -94,7 +95,7 @@ func TestBrowserDeepLinks(t *testing.T) {
 // reload, announced by the collector's regression stream.
 func TestBrowserLiveUpdates(t *testing.T) {
 	requireBrowser(t)
-	eng, clk := openEngine(t, 0)
+	eng, clk := openEngine(t)
 	subscribed := make(chan struct{})
 	var once sync.Once
 	h := New(eng.QueryServer(), Options{Logger: quietLogger()})

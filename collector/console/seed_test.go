@@ -13,7 +13,6 @@ import (
 // seeded describes the traffic a seeded collector holds (digests_test.go),
 // so tests assert what the data implies.
 type seeded struct {
-	eng            *engine.Engine
 	q              shadowdiffv1.QueryServer
 	regressed      string // endpoint with a real regression
 	almost         string // endpoint with a rare real difference beside noise
@@ -68,12 +67,12 @@ func (c *offsetClock) advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// openEngine opens a real, empty collector engine in a temporary
-// directory; minSamples 0 keeps the engine's default.
-func openEngine(t testing.TB, minSamples int) (*engine.Engine, *offsetClock) {
+// openEngine opens a real, empty collector engine (default decision
+// settings) in a temporary directory.
+func openEngine(t testing.TB) (*engine.Engine, *offsetClock) {
 	t.Helper()
 	clk := &offsetClock{}
-	eng, err := engine.Open(t.TempDir(), engine.Options{PairWindow: seedPairWindow, MinSamples: minSamples, Now: clk.Now, Logger: quietLogger()})
+	eng, err := engine.Open(t.TempDir(), engine.Options{PairWindow: seedPairWindow, Now: clk.Now, Logger: quietLogger()})
 	if err != nil {
 		t.Fatalf("open engine: %v", err)
 	}
@@ -111,7 +110,7 @@ func ingestSeed(t testing.TB, eng *engine.Engine, clk *offsetClock) {
 // seedCollector is a real engine holding the seeded traffic.
 func seedCollector(t testing.TB) *seeded {
 	t.Helper()
-	eng, clk := openEngine(t, 0)
+	eng, clk := openEngine(t)
 	ingestSeed(t, eng, clk)
 	const (
 		regressed = "GET /api/orders/{id}"
@@ -120,7 +119,7 @@ func seedCollector(t testing.TB) *seeded {
 		post      = "POST " + seedPostPath
 	)
 	return &seeded{
-		eng: eng, q: eng.QueryServer(),
+		q:         eng.QueryServer(),
 		regressed: regressed, almost: almost, clean: clean, sideEffects: post,
 		regressedField: "body.order.total",
 		noiseField:     "body.meta.generated_at",

@@ -39,7 +39,7 @@ func openWatch(t *testing.T, srv *httptest.Server, endpoint string) *bufio.Scann
 // Traffic that arrives while a console tab listens turns into a
 // "regression" event for the field the data implies.
 func TestWatchStreamsRegressions(t *testing.T) {
-	eng, clk := openEngine(t, 0)
+	eng, clk := openEngine(t)
 	srv := httptest.NewServer(New(eng.QueryServer(), Options{Logger: quietLogger(), Heartbeat: 20 * time.Millisecond}))
 	// Cleanups run last-in first-out: the stream ends before Close waits
 	// for open requests.
@@ -76,7 +76,7 @@ func TestWatchStreamsRegressions(t *testing.T) {
 }
 
 func TestWatchEndsAtMaxDuration(t *testing.T) {
-	eng, _ := openEngine(t, 0)
+	eng, _ := openEngine(t)
 	srv := httptest.NewServer(New(eng.QueryServer(), Options{Logger: quietLogger(), WatchMaxDuration: 50 * time.Millisecond}))
 	defer srv.Close()
 	code, _, body := call(t, "GET", srv.URL+"/api/watch", "", "") // returns only when the stream ends

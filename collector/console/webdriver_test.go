@@ -19,11 +19,20 @@ import (
 // A minimal W3C WebDriver client over net/http, driving Debian's chromium
 // through chromedriver. It has just what the browser tests need.
 
-const (
-	chromiumPath     = "/usr/bin/chromium"
-	chromedriverPath = "/usr/bin/chromedriver"
-	elementKey       = "element-6066-11e4-a52e-4f735466cecf"
-)
+const elementKey = "element-6066-11e4-a52e-4f735466cecf"
+
+// browserPaths are Debian's chromium and chromedriver, or the binaries
+// SHADOWDIFF_CHROMIUM and SHADOWDIFF_CHROMEDRIVER name.
+func browserPaths() (chromium, chromedriver string) {
+	chromium, chromedriver = os.Getenv("SHADOWDIFF_CHROMIUM"), os.Getenv("SHADOWDIFF_CHROMEDRIVER")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if chromedriver == "" {
+		chromedriver = "/usr/bin/chromedriver"
+	}
+	return chromium, chromedriver
+}
 
 type browser struct {
 	t       testing.TB
@@ -32,18 +41,19 @@ type browser struct {
 	timeout time.Duration
 }
 
-// requireBrowser skips only when chromium is absent and the caller did not
-// ask for browser tests (make test sets SHADOWDIFF_REQUIRE_BROWSER=1).
+// requireBrowser skips when chromium or chromedriver is absent, unless
+// SHADOWDIFF_REQUIRE_BROWSER=1 (make browser): then the test fails.
 func requireBrowser(t *testing.T) {
 	t.Helper()
-	_, errC := os.Stat(chromiumPath)
-	_, errD := os.Stat(chromedriverPath)
+	chromium, chromedriver := browserPaths()
+	_, errC := os.Stat(chromium)
+	_, errD := os.Stat(chromedriver)
 	if errC == nil && errD == nil {
 		return
 	}
-	msg := fmt.Sprintf("browser tests need %s and %s (run `make browser-deps`)", chromiumPath, chromedriverPath)
-	if os.Getenv("SHADOWDIFF_REQUIRE_BROWSER") != "" {
-		t.Fatal(msg + "; SHADOWDIFF_REQUIRE_BROWSER is set")
+	msg := fmt.Sprintf("browser tests need %s and %s (run `make browser-deps`)", chromium, chromedriver)
+	if required, _ := strconv.ParseBool(os.Getenv("SHADOWDIFF_REQUIRE_BROWSER")); required {
+		t.Fatal(msg + "; SHADOWDIFF_REQUIRE_BROWSER=1")
 	}
 	t.Skip("skipping: " + msg)
 }
@@ -62,9 +72,10 @@ func freePort(t testing.TB) int {
 func startBrowser(t *testing.T) *browser {
 	t.Helper()
 	requireBrowser(t)
+	chromium, chromedriver := browserPaths()
 	port := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, chromedriverPath, "--port="+strconv.Itoa(port))
+	cmd := exec.CommandContext(ctx, chromedriver, "--port="+strconv.Itoa(port))
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -101,7 +112,7 @@ func startBrowser(t *testing.T) *browser {
 	caps := map[string]any{"capabilities": map[string]any{"alwaysMatch": map[string]any{
 		"browserName": "chrome",
 		"goog:chromeOptions": map[string]any{
-			"binary": chromiumPath,
+			"binary": chromium,
 			"args": []string{"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
 				"--window-size=1440,900", "--no-first-run", "--no-default-browser-check", "--lang=en-US"},
 		},
@@ -224,8 +235,8 @@ func (b *browser) waitFor(what, script string, args ...any) any {
 			return v
 		}
 		if time.Now().After(deadline) {
-			body, _ := b.eval(`return document.body.innerText.slice(0, 3000)`).(string)
-			b.t.Fatalf("timed out waiting for %s; page text:\n%s", what, body)
+			page := b.eval(`return location.href + " (" + document.readyState + ", focus on " + (document.activeElement && document.activeElement.id) + ")\n" + document.body.innerText.slice(0, 3000)`)
+			b.t.Fatalf("timed out waiting for %s; last value %v; page %v", what, v, page)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
