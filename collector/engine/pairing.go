@@ -77,8 +77,9 @@ type pairer struct {
 
 	pending map[string]*pendingReq
 	expiry  expiryHeap
-	// recent remembers closed keys for one window, to tell duplicates and
-	// late arrivals from new requests.
+	// recent remembers closed keys for recentWindows windows, to tell
+	// duplicates and late arrivals (a filter retrying, a collector that was
+	// slow to read) from new requests.
 	recent      map[string]recentReq
 	recentOrder []recentKey
 }
@@ -196,13 +197,16 @@ func (p *pairer) remove(r *pendingReq, now time.Time) {
 	p.remember(r, now)
 }
 
-// remember keeps a closed key for one window after now, bounded like pending.
+// recentWindows is how many pair windows a closed key is remembered.
+const recentWindows = 5
+
+// remember keeps a closed key for recentWindows windows after now, bounded like pending.
 func (p *pairer) remember(r *pendingReq, now time.Time) {
 	if p.maxPending > 0 && len(p.recent) >= p.maxPending && len(p.recentOrder) > 0 {
 		delete(p.recent, p.recentOrder[0].key)
 		p.recentOrder = p.recentOrder[1:]
 	}
-	rec := recentReq{first: r.first(), expires: now.Add(p.window)}
+	rec := recentReq{first: r.first(), expires: now.Add(recentWindows * p.window)}
 	for role, d := range r.digests {
 		rec.roles[role] = d != nil
 	}

@@ -83,6 +83,14 @@ func TestPairerDuplicatesFirstWins(t *testing.T) {
 	if res, _, _ := p.offer(dg("z", candidate, "/x", 200), t0.Add(31*time.Second), nil); res != offerLate {
 		t.Errorf("late candidate = %v, want late", res)
 	}
+	// Even several windows late (a collector that was slow to read), it is
+	// not taken for a new request.
+	p.offer(dg("y", primary, "/x", 200), t0, nil)
+	p.expire(t0.Add(30*time.Second), nil)
+	p.expire(t0.Add(120*time.Second), nil)
+	if res, _, _ := p.offer(dg("y", candidate, "/x", 200), t0.Add(121*time.Second), nil); res != offerLate {
+		t.Errorf("candidate 3 windows late = %v, want late", res)
+	}
 }
 
 func TestPairerMaxPendingEvictsOldest(t *testing.T) {
