@@ -1,7 +1,7 @@
 # shadowdiff — build, test and demo.
 #
 #   make demo   build everything and run the local pipeline end to end
-#   make test   vet, unit, fuzz (short), e2e and browser tests
+#   make test   vet, unit, e2e and browser tests, fuzz (short)
 #
 # Everything a fresh machine lacks is installed from here (Go modules,
 # Debian packages); nothing relies on tools installed by hand.
@@ -32,7 +32,10 @@ cmds:
 	@mkdir -p $(BIN)
 	$(if $(CMDS),$(GO) build -trimpath -o $(BIN)/ $(addprefix ./,$(CMDS)))
 
-test: build vet unit fuzz
+# The browser tests must run here, not skip: install Chromium first and require it.
+test: build vet browser-deps
+	SHADOWDIFF_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) fuzz
 
 vet:
 	$(GO) vet ./...

@@ -25,9 +25,9 @@ type stream struct {
 	// lateSecondary is the share of requests whose secondary digest is
 	// missing although the endpoint has one (it came after the window).
 	lateSecondary float64
-	candidate   func(i int) f // overrides the candidate's "v" when set
-	b           store.Bucket
-	prev        *shadowdiffv1.ResponseDigest
+	candidate     func(i int) f // overrides the candidate's "v" when set
+	b             store.Bucket
+	prev          *shadowdiffv1.ResponseDigest
 }
 
 func newStream(seed uint64, noise, reg float64, withSecondary bool) *stream {
