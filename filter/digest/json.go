@@ -1,6 +1,7 @@
 package digest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -39,8 +40,11 @@ type JSONDigest struct {
 // canonical form each hash covers). Trailing whitespace is allowed; anything
 // else after the value is an error.
 func DigestJSON(src []byte, opts *JSONOptions) (JSONDigest, error) {
-	d := jsonDigester{opts: opts, src: src, index: map[string]int{}}
-	if _, err := d.value(0); err != nil {
+	d := jsonDigester{opts: opts, src: src}
+	for _, tag := range []byte{tagNull, tagTrue, tagFalse, tagNumber, tagString} {
+		d.keys[tag] = opts.Key.Tweak(tag)
+	}
+	if _, err := d.value(0, d.create()); err != nil {
 		return JSONDigest{}, err
 	}
 	d.skipSpace()
@@ -55,8 +59,9 @@ type jsonDigester struct {
 	src       []byte
 	pos       int
 	path      []byte
-	index     map[string]int
 	fields    []wire.FieldEntry
+	nodes     []node   // parallel to fields: how to find an entry's children
+	keys      [128]Key // per type tag
 	truncated bool
 	scratch   []byte
 }
@@ -97,20 +102,80 @@ func (d *jsonDigester) skipSpace() {
 	}
 }
 
-// slot returns the entry index of the current path, creating it in document
-// order, or -1 when MaxFields is reached.
-func (d *jsonDigester) slot() int {
-	if i, ok := d.index[string(d.path)]; ok {
-		return i
-	}
+// node finds the children of an entry without hashing their full paths:
+// documents repeat the same members, so a short scan of member names
+// (or a map, for wide objects) is all a lookup costs.
+type node struct {
+	keys  []string
+	slots []int
+	byKey map[string]int
+	elem  int // the "[]" child, or -1
+}
+
+const wideObject = 8
+
+// create appends an entry for the current path, or returns -1 when
+// MaxFields is reached.
+func (d *jsonDigester) create() int {
 	if d.opts.MaxFields > 0 && len(d.fields) >= d.opts.MaxFields {
 		d.truncated = true
 		return -1
 	}
-	p := string(d.path)
-	d.index[p] = len(d.fields)
-	d.fields = append(d.fields, wire.FieldEntry{Path: p})
+	d.fields = append(d.fields, wire.FieldEntry{Path: string(d.path)})
+	d.nodes = append(d.nodes, node{elem: -1})
 	return len(d.fields) - 1
+}
+
+// member returns the entry of member key of entry parent (d.path already
+// names it), creating it in document order.
+func (d *jsonDigester) member(parent int, key []byte) int {
+	if parent < 0 {
+		return -1
+	}
+	n := &d.nodes[parent]
+	if n.byKey != nil {
+		if s, ok := n.byKey[string(key)]; ok {
+			return s
+		}
+	} else {
+		for i, k := range n.keys {
+			if k == string(key) {
+				return n.slots[i]
+			}
+		}
+	}
+	s := d.create()
+	if s < 0 {
+		return -1
+	}
+	n = &d.nodes[parent] // create may have moved it
+	k := string(key)
+	n.keys = append(n.keys, k)
+	n.slots = append(n.slots, s)
+	if n.byKey != nil {
+		n.byKey[k] = s
+	} else if len(n.keys) > wideObject {
+		n.byKey = make(map[string]int, len(n.keys))
+		for i, k := range n.keys {
+			n.byKey[k] = n.slots[i]
+		}
+	}
+	return s
+}
+
+// element returns the "[]" entry of array entry parent.
+func (d *jsonDigester) element(parent int) int {
+	if parent < 0 {
+		return -1
+	}
+	if s := d.nodes[parent].elem; s >= 0 {
+		return s
+	}
+	s := d.create()
+	if s >= 0 {
+		d.nodes[parent].elem = s
+	}
+	return s
 }
 
 // occurrence records one value at entry i.
@@ -144,7 +209,7 @@ func (d *jsonDigester) occurrence(i int, typ wire.JSONType, shape wire.Shape, le
 }
 
 // value digests the value at d.pos and returns its hash.
-func (d *jsonDigester) value(depth int) (uint64, error) {
+func (d *jsonDigester) value(depth, slot int) (uint64, error) {
 	if depth > maxDepth {
 		return 0, d.errorf("nesting deeper than %d", maxDepth)
 	}
@@ -155,16 +220,16 @@ func (d *jsonDigester) value(depth int) (uint64, error) {
 	start := d.pos
 	switch c := d.src[d.pos]; {
 	case c == '{':
-		return d.object(depth)
+		return d.object(depth, slot)
 	case c == '[':
-		return d.array(depth)
+		return d.array(depth, slot)
 	case c == '"':
 		s, err := d.str()
 		if err != nil {
 			return 0, err
 		}
 		h := d.scalarHash(tagString, s)
-		d.occurrence(d.slot(), wire.TypeString, StringShape(s), len(s), h, h, 0, func() string { return string(s) })
+		d.occurrence(slot, wire.TypeString, StringShape(s), len(s), h, h, 0, func() string { return string(s) })
 		return h, nil
 	case c == '-' || isDigit(c):
 		lit, err := d.number()
@@ -174,7 +239,7 @@ func (d *jsonDigester) value(depth int) (uint64, error) {
 		canon := canonicalNumber(lit, d.scratch[:0])
 		d.scratch = canon[:0]
 		h := d.scalarHash(tagNumber, canon)
-		d.occurrence(d.slot(), wire.TypeNumber, NumberShape(lit), 0, h, h, 0, func() string { return string(canon) })
+		d.occurrence(slot, wire.TypeNumber, NumberShape(lit), 0, h, h, 0, func() string { return string(canon) })
 		return h, nil
 	}
 	for _, lit := range [...]struct {
@@ -186,7 +251,7 @@ func (d *jsonDigester) value(depth int) (uint64, error) {
 		if hasPrefix(d.src[start:], lit.text) {
 			d.pos += len(lit.text)
 			h := d.scalarHash(lit.tag, nil)
-			d.occurrence(d.slot(), lit.typ, lit.shape, 0, h, h, 0, func() string { return lit.text })
+			d.occurrence(slot, lit.typ, lit.shape, 0, h, h, 0, func() string { return lit.text })
 			return h, nil
 		}
 	}
@@ -194,16 +259,12 @@ func (d *jsonDigester) value(depth int) (uint64, error) {
 }
 
 func (d *jsonDigester) scalarHash(tag byte, b []byte) uint64 {
-	h := d.opts.Key.New()
-	h.Write([]byte{tag})
-	h.Write(b)
-	return h.Sum64()
+	return d.keys[tag].Sum64(b)
 }
 
-func (d *jsonDigester) object(depth int) (uint64, error) {
+func (d *jsonDigester) object(depth, slot int) (uint64, error) {
 	start := d.pos
 	d.pos++ // '{'
-	slot := d.slot()
 	parent := len(d.path)
 	var sum uint64 // members combine order-insensitively: key order never matters
 	n := 0
@@ -230,7 +291,7 @@ func (d *jsonDigester) object(depth int) (uint64, error) {
 			return 0, d.errorf("expected ':' after a member name")
 		}
 		d.pos++
-		h, err := d.value(depth + 1)
+		h, err := d.value(depth+1, d.member(slot, key))
 		if err != nil {
 			return 0, err
 		}
@@ -256,12 +317,12 @@ func (d *jsonDigester) object(depth int) (uint64, error) {
 	return h, nil
 }
 
-func (d *jsonDigester) array(depth int) (uint64, error) {
+func (d *jsonDigester) array(depth, slot int) (uint64, error) {
 	start := d.pos
 	d.pos++ // '['
-	slot := d.slot()
 	parent := len(d.path)
 	d.path = append(d.path, "[]"...)
+	elem := -2 // looked up on the first element
 	ordered, unordered := uint64(tagArray), uint64(0)
 	n := 0
 	for {
@@ -270,7 +331,10 @@ func (d *jsonDigester) array(depth int) (uint64, error) {
 			d.pos++
 			break
 		}
-		h, err := d.value(depth + 1)
+		if elem == -2 {
+			elem = d.element(slot)
+		}
+		h, err := d.value(depth+1, elem)
 		if err != nil {
 			return 0, err
 		}
@@ -317,6 +381,14 @@ func (d *jsonDigester) rawSource(start int) func() string {
 func (d *jsonDigester) str() ([]byte, error) {
 	d.pos++ // opening quote
 	start := d.pos
+	// Fast path: no escape or control character before the closing quote.
+	if i := bytes.IndexByte(d.src[start:], '"'); i >= 0 {
+		s := d.src[start : start+i]
+		if bytes.IndexByte(s, '\\') < 0 && !hasControl(s) {
+			d.pos = start + i + 1
+			return s, nil
+		}
+	}
 	for d.pos < len(d.src) {
 		c := d.src[d.pos]
 		switch {
@@ -331,6 +403,15 @@ func (d *jsonDigester) str() ([]byte, error) {
 		d.pos++
 	}
 	return nil, d.errorf("unterminated string")
+}
+
+func hasControl(s []byte) bool {
+	for _, c := range s {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *jsonDigester) strEscaped(start int) ([]byte, error) {
@@ -454,7 +535,9 @@ func canonicalNumber(lit, buf []byte) []byte {
 	if lit[0] == '-' {
 		digitsLen--
 	}
-	if integer && digitsLen > 15 {
+	if integer && (digitsLen > 15 || string(lit) != "-0") {
+		// JSON integers have no leading zeros: the literal is canonical
+		// (and longer ones keep their digits so large ids never collide).
 		return append(buf, lit...)
 	}
 	f, err := strconv.ParseFloat(string(lit), 64)

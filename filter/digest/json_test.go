@@ -3,6 +3,7 @@ package digest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -211,22 +212,36 @@ func hasDuplicateKeys(src []byte) bool {
 	}
 }
 
-func BenchmarkDigestJSON(b *testing.B) {
+// catalogJSON builds a realistic API response of about size bytes: a meta
+// object with noise-like values and an array of products.
+func catalogJSON(size int) []byte {
 	var sb strings.Builder
 	sb.WriteString(`{"meta":{"request_id":"123e4567-e89b-12d3-a456-426614174000","at":"2026-11-26T10:00:00Z"},"items":[`)
-	for i := range 100 {
+	for i := 0; sb.Len() < size-2; i++ {
 		if i > 0 {
 			sb.WriteByte(',')
 		}
-		sb.WriteString(`{"id":12345,"name":"widget number one","price":19.99,"tags":["a","b","c"],"in_stock":true,"vendor":{"id":"v-1","country":"NL"}}`)
+		fmt.Fprintf(&sb, `{"id":%d,"name":"widget number %d","price":19.99,"tags":["a","b","c"],"in_stock":true,"vendor":{"id":"v-1","country":"NL"}}`, 10000+i, i)
 	}
 	sb.WriteString(`]}`)
-	src := []byte(sb.String())
-	opts := &JSONOptions{Key: testKey, MaxFields: 2048}
-	b.SetBytes(int64(len(src)))
-	for b.Loop() {
-		if _, err := DigestJSON(src, opts); err != nil {
-			b.Fatal(err)
-		}
+	return []byte(sb.String())
+}
+
+func BenchmarkDigestJSON(b *testing.B) {
+	for _, size := range []int{1 << 10, 16 << 10, 256 << 10} {
+		src := catalogJSON(size)
+		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
+			opts := &JSONOptions{Key: testKey, MaxFields: 2048}
+			b.SetBytes(int64(len(src)))
+			var fields int
+			for b.Loop() {
+				d, err := DigestJSON(src, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				fields = len(d.Fields)
+			}
+			b.ReportMetric(float64(fields), "fields")
+		})
 	}
 }

@@ -21,11 +21,58 @@ func NewKey(secret []byte) Key {
 	return Key{binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])}
 }
 
-// Sum64 is SipHash-2-4 of data under k.
-func (k Key) Sum64(data []byte) uint64 {
-	h := k.New()
-	h.Write(data)
-	return h.Sum64()
+// Sum64 is SipHash-2-4 of data under k. One-shot, with the state in
+// locals: several times faster than the streaming Hasher on short values.
+func (k Key) Sum64(p []byte) uint64 {
+	v0 := k.k0 ^ 0x736f6d6570736575
+	v1 := k.k1 ^ 0x646f72616e646f6d
+	v2 := k.k0 ^ 0x6c7967656e657261
+	v3 := k.k1 ^ 0x7465646279746573
+	length := uint64(len(p))
+	for len(p) >= 8 {
+		m := binary.LittleEndian.Uint64(p)
+		v3 ^= m
+		v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+		v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+		v0 ^= m
+		p = p[8:]
+	}
+	var last [8]byte
+	copy(last[:], p)
+	m := binary.LittleEndian.Uint64(last[:]) | length<<56
+	v3 ^= m
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0 ^= m
+	v2 ^= 0xff
+	for range 4 {
+		v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	}
+	return v0 ^ v1 ^ v2 ^ v3
+}
+
+func sipRound(v0, v1, v2, v3 uint64) (uint64, uint64, uint64, uint64) {
+	v0 += v1
+	v1 = bits.RotateLeft64(v1, 13)
+	v1 ^= v0
+	v0 = bits.RotateLeft64(v0, 32)
+	v2 += v3
+	v3 = bits.RotateLeft64(v3, 16)
+	v3 ^= v2
+	v0 += v3
+	v3 = bits.RotateLeft64(v3, 21)
+	v3 ^= v0
+	v2 += v1
+	v1 = bits.RotateLeft64(v1, 17)
+	v1 ^= v2
+	v2 = bits.RotateLeft64(v2, 32)
+	return v0, v1, v2, v3
+}
+
+// Tweak derives a key for one domain (JSON type, say) so values of
+// different domains never hash alike, without hashing a domain byte.
+func (k Key) Tweak(domain byte) Key {
+	return Key{k.k0 ^ uint64(domain)*0x9e3779b97f4a7c15, k.k1}
 }
 
 // SumString is Sum64 of a string without copying it.

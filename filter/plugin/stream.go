@@ -9,9 +9,9 @@ import (
 	"github.com/shadowdiff/shadowdiff/filter/wire"
 )
 
-// safeMethods never change server state (RFC 9110 §9.2.1), so shadows may
-// serve them.
-var safeMethods = []string{"GET", "HEAD", "OPTIONS", "TRACE"}
+// safeMethods are read-only (RFC 9110 §9.2.1), so shadows may serve them.
+// TRACE is safe too but echoes the request: it is not worth mirroring.
+var safeMethods = []string{"GET", "HEAD", "OPTIONS"}
 
 // Stream is the state of one HTTP stream. It only observes: it never changes
 // what a primary request or response carries, and it returns Continue
