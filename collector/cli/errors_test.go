@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"crypto/tls"
 	"net"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/credentials"
 
+	"github.com/shadowdiff/shadowdiff/collector/internal/testpki"
 	"github.com/shadowdiff/shadowdiff/collector/server"
 )
 
@@ -106,16 +109,16 @@ func TestUnknownNames(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
-	pki := newTestPKI(t)
-	c := startCollector(t, server.Options{Creds: pki.serverCreds(t)})
+	pki := testpki.New(t)
+	c := startCollector(t, server.Options{Creds: credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{pki.Server}, MinVersion: tls.VersionTLS12})})
 	for _, tc := range []struct {
 		name string
 		args []string
 		ok   bool
 	}{
-		{"CA given", []string{"--tls-ca", pki.caFile}, true},
-		{"server name given", []string{"--tls-ca", pki.caFile, "--tls-server-name", "localhost"}, true},
-		{"wrong server name", []string{"--tls-ca", pki.caFile, "--tls-server-name", "elsewhere"}, false},
+		{"CA given", []string{"--tls-ca", pki.CAFile}, true},
+		{"server name given", []string{"--tls-ca", pki.CAFile, "--tls-server-name", "localhost"}, true},
+		{"wrong server name", []string{"--tls-ca", pki.CAFile, "--tls-server-name", "elsewhere"}, false},
 		{"no CA: system roots", []string{"--tls"}, false},
 		{"skip verify", []string{"--insecure-skip-verify"}, true},
 		{"plaintext to a TLS collector", nil, false},

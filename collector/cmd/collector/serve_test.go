@@ -15,6 +15,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/shadowdiff/shadowdiff/collector/internal/testpki"
 )
 
 type addrs struct{ grpc, http net.Addr }
@@ -121,15 +123,15 @@ func TestServeFailsOnBusyPort(t *testing.T) {
 }
 
 func TestMutualTLS(t *testing.T) {
-	pki := newTestPKI(t)
-	a, _ := startCollector(t, "--tls-cert", pki.serverCert, "--tls-key", pki.serverKey, "--tls-client-ca", pki.caFile)
+	pki := testpki.New(t)
+	a, _ := startCollector(t, "--tls-cert", pki.ServerCertFile, "--tls-key", pki.ServerKeyFile, "--tls-client-ca", pki.CAFile)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	withCert := credentials.NewTLS(&tls.Config{RootCAs: pki.pool, Certificates: []tls.Certificate{pki.client}, ServerName: "localhost"})
+	withCert := credentials.NewTLS(&tls.Config{RootCAs: pki.Pool, Certificates: []tls.Certificate{pki.Client}, ServerName: "localhost"})
 	if st, err := checkHealth(ctx, a.grpc.String(), withCert); err != nil || st != healthpb.HealthCheckResponse_SERVING {
 		t.Errorf("health with a client certificate = %v, %v", st, err)
 	}
-	noCert := credentials.NewTLS(&tls.Config{RootCAs: pki.pool, ServerName: "localhost"})
+	noCert := credentials.NewTLS(&tls.Config{RootCAs: pki.Pool, ServerName: "localhost"})
 	if _, err := checkHealth(ctx, a.grpc.String(), noCert); err == nil {
 		t.Error("health without a client certificate succeeded; want a handshake failure")
 	}

@@ -1,4 +1,6 @@
-package main
+// Package testpki makes a throwaway PKI for TLS tests: a CA, a server
+// certificate for localhost and 127.0.0.1, and a client certificate.
+package testpki
 
 import (
 	"crypto/ecdsa"
@@ -16,15 +18,15 @@ import (
 	"time"
 )
 
-// testPKI is a CA with a server certificate (localhost, 127.0.0.1) and a
-// client certificate, written as PEM files.
-type testPKI struct {
-	caFile, serverCert, serverKey string
-	pool                          *x509.CertPool
-	client                        tls.Certificate
+// PKI holds the certificates, also written as PEM files in a test directory.
+type PKI struct {
+	CAFile, ServerCertFile, ServerKeyFile string
+	Pool                                  *x509.CertPool
+	Server, Client                        tls.Certificate
 }
 
-func newTestPKI(t *testing.T) *testPKI {
+// New makes a PKI valid for an hour around now.
+func New(t testing.TB) *PKI {
 	t.Helper()
 	dir := t.TempDir()
 	caKey := newKey(t)
@@ -41,12 +43,12 @@ func newTestPKI(t *testing.T) *testPKI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &testPKI{caFile: filepath.Join(dir, "ca.pem"), serverCert: filepath.Join(dir, "server.pem"),
-		serverKey: filepath.Join(dir, "server-key.pem"), pool: x509.NewCertPool()}
-	p.pool.AddCert(ca)
-	writePEM(t, p.caFile, "CERTIFICATE", caDER)
+	p := &PKI{CAFile: filepath.Join(dir, "ca.pem"), ServerCertFile: filepath.Join(dir, "server.pem"),
+		ServerKeyFile: filepath.Join(dir, "server-key.pem"), Pool: x509.NewCertPool()}
+	p.Pool.AddCert(ca)
+	writePEM(t, p.CAFile, "CERTIFICATE", caDER)
 
-	issue := func(serial int64, usage x509.ExtKeyUsage) ([]byte, *ecdsa.PrivateKey) {
+	issue := func(serial int64, usage x509.ExtKeyUsage) tls.Certificate {
 		key := newKey(t)
 		tmpl := &x509.Certificate{
 			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "localhost"},
@@ -58,22 +60,20 @@ func newTestPKI(t *testing.T) *testPKI {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return der, key
+		return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 	}
-	der, key := issue(2, x509.ExtKeyUsageServerAuth)
-	writePEM(t, p.serverCert, "CERTIFICATE", der)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	p.Server = issue(2, x509.ExtKeyUsageServerAuth)
+	writePEM(t, p.ServerCertFile, "CERTIFICATE", p.Server.Certificate[0])
+	keyDER, err := x509.MarshalPKCS8PrivateKey(p.Server.PrivateKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	writePEM(t, p.serverKey, "PRIVATE KEY", keyDER)
-
-	der, key = issue(3, x509.ExtKeyUsageClientAuth)
-	p.client = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	writePEM(t, p.ServerKeyFile, "PRIVATE KEY", keyDER)
+	p.Client = issue(3, x509.ExtKeyUsageClientAuth)
 	return p
 }
 
-func newKey(t *testing.T) *ecdsa.PrivateKey {
+func newKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -82,7 +82,7 @@ func newKey(t *testing.T) *ecdsa.PrivateKey {
 	return k
 }
 
-func writePEM(t *testing.T, path, typ string, der []byte) {
+func writePEM(t testing.TB, path, typ string, der []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
