@@ -1,0 +1,278 @@
+package proxywasm
+
+// The real shadowdiff filter (filter/cmd/filter) in this host: the cost of
+// one primary-role stream, the host's own cost for the same stream, and
+// (behind SHADOWDIFF_SOAK=1) the guest's linear memory over a million
+// requests. The digests go over gRPC to the real collector (server and
+// engine) on 127.0.0.1:0.
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shadowdiff/shadowdiff/collector/engine"
+	"github.com/shadowdiff/shadowdiff/collector/server"
+	"github.com/shadowdiff/shadowdiff/e2e/httpfilter"
+)
+
+const (
+	collectorClusterName = "shadowdiff-collector"
+	primaryFilterConfig  = `{"role":"primary","collector":{"cluster":"shadowdiff-collector"}}`
+	// benchChunk is how the Envoy subset hands a body to the filters
+	// (e2e/envoy's chunkSize).
+	benchChunk = 32 << 10
+)
+
+// buildShadowdiffFilter builds filter.wasm from the repository root, as
+// the Makefile does.
+func buildShadowdiffFilter(tb testing.TB) []byte {
+	tb.Helper()
+	out := filepath.Join(tb.TempDir(), "filter.wasm")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildmode=c-shared", "-o", out, "./filter/cmd/filter")
+	cmd.Dir = filepath.Join("..", "..")
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("build filter.wasm: %v\n%s", err, b)
+	}
+	code, err := os.ReadFile(out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return code
+}
+
+// startCollector runs the collector's gRPC server over its real engine (in
+// a temporary directory) on 127.0.0.1:0 and returns its address.
+func startCollector(tb testing.TB) string {
+	tb.Helper()
+	quiet := slog.New(slog.DiscardHandler)
+	eng, err := engine.Open(tb.TempDir(), engine.Options{Logger: quiet})
+	if err != nil {
+		tb.Fatalf("open engine: %v", err)
+	}
+	srv, err := server.New(eng, eng.QueryServer(), server.Options{Validate: engine.Validate, Logger: quiet})
+	if err != nil {
+		_ = eng.Close()
+		tb.Fatalf("collector server: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = eng.Close()
+		tb.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			tb.Errorf("collector shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			tb.Errorf("collector serve: %v", err)
+		}
+		if err := eng.Close(); err != nil {
+			tb.Errorf("close engine: %v", err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+// loadPlugin starts a one-VM runtime whose collector cluster points at
+// collector and loads code with the primary role's configuration.
+func loadPlugin(tb testing.TB, code []byte, collector string) (*Runtime, *Plugin) {
+	tb.Helper()
+	rt, err := NewRuntime(context.Background(), RuntimeOptions{
+		Workers:             1,
+		CompilationCacheDir: testCacheDir,
+		Clusters:            testClusters{collectorClusterName: newTestCluster(collectorClusterName, true, collector)},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := rt.Close(context.Background()); err != nil {
+			tb.Errorf("close runtime: %v", err)
+		}
+	})
+	p, err := rt.Load(context.Background(), PluginConfig{
+		Name: "shadowdiff", RootID: "shadowdiff", VMID: "shadowdiff-primary",
+		Code:          code,
+		Configuration: []byte(primaryFilterConfig),
+		Env:           map[string]string{"SHADOWDIFF_HASH_KEY": "shadowdiff-bench-key-0000000000"},
+	})
+	if err != nil {
+		tb.Fatalf("load: %v", err)
+	}
+	return rt, p
+}
+
+// jsonBody is an API-like JSON document of about size bytes: an array of
+// objects with strings, numbers, booleans, an array and a nested object.
+func jsonBody(size int) []byte {
+	var sb strings.Builder
+	sb.WriteString(`{"page":1,"items":[`)
+	for i := 0; sb.Len() < size-64; i++ {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `{"id":%d,"name":"widget %d","price":%d.99,"in_stock":%t,"tags":["a","b"],"dims":{"w":%d,"h":3}}`,
+			i, i, 10+i%90, i%3 != 0, i%7)
+	}
+	sb.WriteString(`],"total":12345,"next":"/items?page=2"}`)
+	return []byte(sb.String())
+}
+
+// chunks splits body as the Envoy subset's reads would.
+func chunks(body []byte) [][]byte {
+	var out [][]byte
+	for len(body) > benchChunk {
+		out = append(out, body[:benchChunk])
+		body = body[benchChunk:]
+	}
+	return append(out, body)
+}
+
+// benchCallbacks is the manager side of one stream. A primary stream must
+// pass untouched, so every action the filter asks for is an error.
+type benchCallbacks struct {
+	info       httpfilter.StreamInfo
+	req, resp  *httpfilter.Headers
+	unexpected string
+}
+
+func (c *benchCallbacks) SendLocalReply(status int, _ []byte, _ *httpfilter.Headers, details string) {
+	c.unexpected = fmt.Sprintf("local reply %d (%s)", status, details)
+}
+func (c *benchCallbacks) ContinueDecoding()                     { c.unexpected = "continue decoding" }
+func (c *benchCallbacks) ContinueEncoding()                     { c.unexpected = "continue encoding" }
+func (c *benchCallbacks) ResetStream()                          { c.unexpected = "reset" }
+func (c *benchCallbacks) StreamInfo() *httpfilter.StreamInfo    { return &c.info }
+func (c *benchCallbacks) RequestHeaders() *httpfilter.Headers   { return c.req }
+func (c *benchCallbacks) ResponseHeaders() *httpfilter.Headers  { return c.resp }
+func (c *benchCallbacks) ResponseTrailers() *httpfilter.Headers { return nil }
+
+// primaryExchange is one request and its response as the manager sees them.
+type primaryExchange struct {
+	req, resp *httpfilter.Headers
+	body      [][]byte
+}
+
+func newPrimaryExchange(body []byte) *primaryExchange {
+	return &primaryExchange{
+		req: headers(":method", "GET", ":path", "/api/items?page=1", ":authority", "shop.local:8080", ":scheme", "http",
+			"user-agent", "bench/1.0", "accept", "application/json", "x-request-id", ""),
+		resp: headers(":status", "200", "content-type", "application/json", "content-length", strconv.Itoa(len(body)),
+			"date", "Mon, 02 Jan 2006 15:04:05 GMT", "server", "shop", "cache-control", "no-store"),
+		body: chunks(body),
+	}
+}
+
+// run drives one stream through a new filter of f: request headers (GET,
+// no body), response headers, the body chunks, the access log and
+// Destroy, which runs proxy_on_done where the digest is computed.
+func (e *primaryExchange) run(f httpfilter.Factory, id string) error {
+	cb := &benchCallbacks{info: httpfilter.StreamInfo{
+		StartTime: time.Now(), Protocol: "HTTP/1.1", RouteName: "shop", ClusterName: "app",
+		ListenerName: "inbound_primary", VirtualHostName: "shop",
+	}}
+	cb.req, cb.resp = e.req.Clone(), e.resp.Clone()
+	cb.req.Set("x-request-id", id)
+	flt := f.NewFilter(cb)
+	st := []httpfilter.Status{flt.DecodeHeaders(cb.req, true), flt.EncodeHeaders(cb.resp, false)}
+	for i, c := range e.body {
+		st = append(st, flt.EncodeData(&httpfilter.Buffer{Data: c}, i == len(e.body)-1))
+	}
+	flt.Log()
+	flt.Destroy()
+	for i, s := range st {
+		if s != httpfilter.Continue {
+			return fmt.Errorf("stream %s: callback %d returned %v, want Continue", id, i, s)
+		}
+	}
+	if cb.unexpected != "" {
+		return fmt.Errorf("stream %s: filter asked for %s", id, cb.unexpected)
+	}
+	return nil
+}
+
+// metricValue returns the runtime's metric name (0 when undefined).
+func metricValue(rt *Runtime, name string) uint64 {
+	for _, m := range rt.Metrics() {
+		if m.Name == name {
+			return m.Value
+		}
+	}
+	return 0
+}
+
+// awaitDigests waits until the collector acknowledged or the filter dropped
+// n digests; they are flushed every second. It returns the two counts.
+func awaitDigests(tb testing.TB, rt *Runtime, n uint64) (acked, dropped uint64) {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		acked = metricValue(rt, "shadowdiff.digests_acknowledged")
+		dropped = metricValue(rt, "shadowdiff.digests_dropped")
+		if acked+dropped >= n {
+			return acked, dropped
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("after %d streams: %d digests acknowledged, %d dropped", n, acked, dropped)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// BenchmarkShadowdiffFilter measures one primary stream through the real
+// filter.wasm (filter=) and through a guest whose callbacks do nothing
+// (host=), for a 1 KiB and a 64 KiB JSON response. filter minus host is the
+// filter's own cost per request. The digests' gRPC traffic and the
+// collector run on the same cores, as they would beside Envoy.
+func BenchmarkShadowdiffFilter(b *testing.B) {
+	code := buildShadowdiffFilter(b)
+	collector := startCollector(b)
+	for _, size := range []int{1 << 10, 64 << 10} {
+		body := jsonBody(size)
+		ex := newPrimaryExchange(body)
+		name := strconv.Itoa(size>>10) + "KiB"
+		b.Run("filter/"+name, func(b *testing.B) {
+			rt, p := loadPlugin(b, code, collector)
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			n := uint64(0)
+			for b.Loop() {
+				n++
+				if err := ex.run(p, "rid-"+strconv.FormatUint(n, 10)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			acked, dropped := awaitDigests(b, rt, n)
+			b.ReportMetric(float64(dropped)/float64(n), "dropped/op")
+			b.ReportMetric(float64(acked)/float64(n), "acked/op")
+			b.ReportMetric(float64(p.vms[0].mod.Memory().Size())/(1<<20), "guest-MiB")
+		})
+		b.Run("host/"+name, func(b *testing.B) {
+			_, p := loadPlugin(b, noopPlugin(), collector)
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				n++
+				if err := ex.run(p, "rid-"+strconv.Itoa(n)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
