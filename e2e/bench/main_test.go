@@ -84,9 +84,18 @@ func build(dir string) error {
 
 // Modes of the topology.
 const (
-	modeOn  = "on"  // envoy/local.yaml: mirrors and the Wasm filters
-	modeOff = "off" // WithoutShadowdiff(envoy/local.yaml)
+	modeOn      = "on"      // envoy/local.yaml: mirrors and the Wasm filters
+	modeOff     = "off"     // WithoutShadowdiff(envoy/local.yaml)
+	modeMirrors = "mirrors" // mirrors only: the Wasm filters removed
+	modeFilters = "filters" // the Wasm filters only: the mirrors removed
 )
+
+// removals derive each mode's bootstrap from envoy/local.yaml.
+var removals = map[string]Removal{
+	modeOff:     {WasmFilters: true, Mirrors: true},
+	modeMirrors: {WasmFilters: true},
+	modeFilters: {Mirrors: true},
+}
 
 // stackFor returns the running stack of a mode, starting it on first use.
 func stackFor(b *testing.B, mode string) *stack.Stack {
@@ -120,17 +129,17 @@ func (e *benchEnv) start(mode string) (*stack.Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	if mode == modeOff {
+	if r, ok := removals[mode]; ok {
 		data, err := os.ReadFile(config)
 		if err != nil {
 			return nil, err
 		}
-		off, err := WithoutShadowdiff(data)
+		variant, err := Strip(data, r)
 		if err != nil {
 			return nil, err
 		}
-		config = filepath.Join(work, "bench-nomirror.yaml")
-		if err := os.WriteFile(config, off, 0o644); err != nil {
+		config = filepath.Join(work, "bootstrap-"+mode+".yaml")
+		if err := os.WriteFile(config, variant, 0o644); err != nil {
 			return nil, err
 		}
 	}

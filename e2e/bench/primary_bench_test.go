@@ -63,10 +63,13 @@ func (l load) run(ctx context.Context, t Target, d time.Duration) (*Run, error) 
 // listener: sustained requests/s and the p50/p99 latency, with shadowdiff
 // off (no Wasm filters, no mirrors), on (envoy/local.yaml: every request
 // also mirrored to the secondary and the candidate, all three digested and
-// streamed to the collector), and direct (the primary service without any
-// sidecar, for reference). Compare with benchstat -col /mode.
+// streamed to the collector), mirrors (mirrors without the filters),
+// filters (the filters without mirrors: digesting on the primary path
+// alone) and direct (the primary service without any sidecar, for
+// reference). Compare with benchstat -col /mode; select modes with -bench,
+// e.g. 'PrimaryPath/mode=(on|off)/'.
 func BenchmarkPrimaryPath(b *testing.B) {
-	for _, mode := range []string{modeOff, modeOn, "direct"} {
+	for _, mode := range []string{modeOff, modeOn, modeMirrors, modeFilters, "direct"} {
 		for _, tk := range trafficKinds {
 			for _, l := range loads(b) {
 				b.Run(fmt.Sprintf("mode=%s/traffic=%s/%s", mode, tk.name, l.name), func(b *testing.B) {

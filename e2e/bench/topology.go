@@ -25,6 +25,22 @@ import (
 // an error names what failed. The result is YAML with one port_value per
 // line, so e2e/stack can rewrite its ports.
 func WithoutShadowdiff(bootstrap []byte) ([]byte, error) {
+	return Strip(bootstrap, Removal{WasmFilters: true, Mirrors: true})
+}
+
+// Removal says what Strip removes.
+type Removal struct {
+	// WasmFilters removes every Wasm HTTP filter (the shadowdiff filters).
+	WasmFilters bool
+	// Mirrors removes every request mirror policy.
+	Mirrors bool
+}
+
+// Strip removes from a bootstrap what r says, keeps everything else, and
+// validates the input and the result as WithoutShadowdiff describes. With
+// one of the two removals it isolates the cost of the other: mirrors
+// without digesting, or digesting on the primary path without mirrors.
+func Strip(bootstrap []byte, r Removal) ([]byte, error) {
 	b, err := harness.DecodeBootstrap(bootstrap)
 	if err != nil {
 		return nil, fmt.Errorf("decode bootstrap: %w", err)
@@ -39,7 +55,7 @@ func WithoutShadowdiff(bootstrap []byte) ([]byte, error) {
 				if err := nf.GetTypedConfig().UnmarshalTo(hcm); err != nil {
 					return nil, fmt.Errorf("listener %s: %w", l.GetName(), err)
 				}
-				stripHCM(hcm)
+				stripHCM(hcm, r)
 				packed, err := anypb.New(hcm)
 				if err != nil {
 					return nil, fmt.Errorf("listener %s: repack: %w", l.GetName(), err)
@@ -62,19 +78,20 @@ func WithoutShadowdiff(bootstrap []byte) ([]byte, error) {
 	return out, nil
 }
 
-// stripHCM removes the Wasm filters and the mirror policies at every level
-// of the route configuration.
-func stripHCM(hcm *hcmv3.HttpConnectionManager) {
-	kept := hcm.HttpFilters[:0]
-	for _, f := range hcm.GetHttpFilters() {
-		if f.GetTypedConfig().MessageIs(&wasmfilterv3.Wasm{}) {
-			continue
+// stripHCM removes the Wasm filters and the mirror policies (at every level
+// of the route configuration), as r says.
+func stripHCM(hcm *hcmv3.HttpConnectionManager, r Removal) {
+	if r.WasmFilters {
+		kept := hcm.HttpFilters[:0]
+		for _, f := range hcm.GetHttpFilters() {
+			if !f.GetTypedConfig().MessageIs(&wasmfilterv3.Wasm{}) {
+				kept = append(kept, f)
+			}
 		}
-		kept = append(kept, f)
+		hcm.HttpFilters = kept
 	}
-	hcm.HttpFilters = kept
 	rc := hcm.GetRouteConfig()
-	if rc == nil {
+	if rc == nil || !r.Mirrors {
 		return
 	}
 	rc.RequestMirrorPolicies = nil

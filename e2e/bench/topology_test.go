@@ -88,3 +88,47 @@ func TestWithoutShadowdiffRejectsAnInvalidBootstrap(t *testing.T) {
 		t.Fatal("invalid bootstrap accepted")
 	}
 }
+
+func TestStripRemovesOnlyWhatItIsAskedTo(t *testing.T) {
+	local, err := os.ReadFile(localYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		r                     Removal
+		wantWasm, wantMirrors int
+	}{
+		{Removal{}, 3, 2},
+		{Removal{WasmFilters: true}, 0, 2},
+		{Removal{Mirrors: true}, 3, 0},
+	} {
+		out, err := Strip(local, c.r)
+		if err != nil {
+			t.Fatalf("%+v: %v", c.r, err)
+		}
+		cfg, err := harness.Parse(out)
+		if err != nil {
+			t.Fatalf("%+v: %v", c.r, err)
+		}
+		wasm, mirrors := 0, 0
+		for _, l := range cfg.Listeners {
+			for _, f := range l.HCM.Filters {
+				if f.Wasm != nil {
+					wasm++
+				}
+			}
+			for _, vh := range l.HCM.Routes.VirtualHosts {
+				for _, r := range vh.Routes {
+					mirrors += len(r.Mirrors)
+				}
+			}
+		}
+		if wasm != c.wantWasm || mirrors != c.wantMirrors {
+			t.Errorf("%+v: %d Wasm filters, %d mirrors; want %d, %d", c.r, wasm, mirrors, c.wantWasm, c.wantMirrors)
+		}
+		// e2e/stack points every filter at the built module by this pattern.
+		if n := strings.Count(string(out), "filter.wasm"); n != c.wantWasm {
+			t.Errorf("%+v: %d filter.wasm paths, want %d", c.r, n, c.wantWasm)
+		}
+	}
+}
