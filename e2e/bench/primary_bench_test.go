@@ -99,6 +99,7 @@ func primaryPath(b *testing.B, mode string, reqs []traffic.Request, l load) {
 		b.Fatal(err)
 	}
 	total := &Run{}
+	cpuBefore := measureCPU(b, st, stackMode)
 	for range b.N {
 		run, err := l.run(ctx, t, *duration)
 		if err != nil {
@@ -107,6 +108,11 @@ func primaryPath(b *testing.B, mode string, reqs []traffic.Request, l load) {
 		total.Samples = append(total.Samples, run.Samples...)
 		total.Elapsed += run.Elapsed
 	}
+	if !direct {
+		// What the run left in flight (mirrors, digests) is part of its cost.
+		settle(b, st, false)
+	}
+	cpuReport(b, cpuBefore, measureCPU(b, st, stackMode), len(total.Samples))
 	report(b, total)
 }
 
