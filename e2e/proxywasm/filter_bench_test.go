@@ -169,6 +169,9 @@ type primaryExchange struct {
 }
 
 func newPrimaryExchange(body []byte) *primaryExchange {
+	if len(body) > 6*benchChunk {
+		panic("primaryExchange: body too large for its status array")
+	}
 	return &primaryExchange{
 		req: headers(":method", "GET", ":path", "/api/items?page=1", ":authority", "shop.local:8080", ":scheme", "http",
 			"user-agent", "bench/1.0", "accept", "application/json", "x-request-id", ""),
@@ -178,10 +181,15 @@ func newPrimaryExchange(body []byte) *primaryExchange {
 	}
 }
 
+// phases are the wall time of one stream's callbacks: those on the request
+// path (request and response headers, body chunks) and proxy_on_done, which
+// runs after the client has its response.
+type phases struct{ path, done time.Duration }
+
 // run drives one stream through a new filter of f: request headers (GET,
 // no body), response headers, the body chunks, the access log and
 // Destroy, which runs proxy_on_done where the digest is computed.
-func (e *primaryExchange) run(f httpfilter.Factory, id string) error {
+func (e *primaryExchange) run(f httpfilter.Factory, id string) (phases, error) {
 	cb := &benchCallbacks{info: httpfilter.StreamInfo{
 		StartTime: time.Now(), Protocol: "HTTP/1.1", RouteName: "shop", ClusterName: "app",
 		ListenerName: "inbound_primary", VirtualHostName: "shop",
@@ -189,21 +197,35 @@ func (e *primaryExchange) run(f httpfilter.Factory, id string) error {
 	cb.req, cb.resp = e.req.Clone(), e.resp.Clone()
 	cb.req.Set("x-request-id", id)
 	flt := f.NewFilter(cb)
-	st := []httpfilter.Status{flt.DecodeHeaders(cb.req, true), flt.EncodeHeaders(cb.resp, false)}
+	var st [8]httpfilter.Status
+	t0 := time.Now()
+	st[0] = flt.DecodeHeaders(cb.req, true)
+	st[1] = flt.EncodeHeaders(cb.resp, false)
 	for i, c := range e.body {
-		st = append(st, flt.EncodeData(&httpfilter.Buffer{Data: c}, i == len(e.body)-1))
+		st[2+i] = flt.EncodeData(&httpfilter.Buffer{Data: c}, i == len(e.body)-1)
 	}
+	t1 := time.Now()
 	flt.Log()
 	flt.Destroy()
+	ph := phases{path: t1.Sub(t0), done: time.Since(t1)}
 	for i, s := range st {
 		if s != httpfilter.Continue {
-			return fmt.Errorf("stream %s: callback %d returned %v, want Continue", id, i, s)
+			return ph, fmt.Errorf("stream %s: callback %d returned %v, want Continue", id, i, s)
 		}
 	}
 	if cb.unexpected != "" {
-		return fmt.Errorf("stream %s: filter asked for %s", id, cb.unexpected)
+		return ph, fmt.Errorf("stream %s: filter asked for %s", id, cb.unexpected)
 	}
-	return nil
+	return ph, nil
+}
+
+// add accumulates q.
+func (p *phases) add(q phases) { p.path += q.path; p.done += q.done }
+
+// report adds the mean of each phase over n streams to b's results.
+func (p phases) report(b *testing.B, n uint64) {
+	b.ReportMetric(float64(p.path.Nanoseconds())/1e3/float64(n), "path-µs/op")
+	b.ReportMetric(float64(p.done.Nanoseconds())/1e3/float64(n), "done-µs/op")
 }
 
 // metricValue returns the runtime's metric name (0 when undefined).
@@ -250,13 +272,17 @@ func BenchmarkShadowdiffFilter(b *testing.B) {
 			rt, p := loadPlugin(b, code, collector)
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
-			n := uint64(0)
+			var n uint64
+			var total phases
 			for b.Loop() {
 				n++
-				if err := ex.run(p, "rid-"+strconv.FormatUint(n, 10)); err != nil {
+				ph, err := ex.run(p, "rid-"+strconv.FormatUint(n, 10))
+				if err != nil {
 					b.Fatal(err)
 				}
+				total.add(ph)
 			}
+			total.report(b, n)
 			acked, dropped := awaitDigests(b, rt, n)
 			b.ReportMetric(float64(dropped)/float64(n), "dropped/op")
 			b.ReportMetric(float64(acked)/float64(n), "acked/op")
@@ -266,13 +292,17 @@ func BenchmarkShadowdiffFilter(b *testing.B) {
 			_, p := loadPlugin(b, noopPlugin(), collector)
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
-			n := 0
+			var n uint64
+			var total phases
 			for b.Loop() {
 				n++
-				if err := ex.run(p, "rid-"+strconv.Itoa(n)); err != nil {
+				ph, err := ex.run(p, "rid-"+strconv.FormatUint(n, 10))
+				if err != nil {
 					b.Fatal(err)
 				}
+				total.add(ph)
 			}
+			total.report(b, n)
 		})
 	}
 }
