@@ -13,6 +13,7 @@ FUZZTIME ?= 5s
 
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+PROTOC_GEN_VTPROTO_VERSION := v0.6.0
 
 # Go commands that become binaries in bin/ (bin/collector, bin/shadowdiff, bin/sidecar, ...).
 CMDS := $(wildcard collector/cmd/* e2e/cmd/*)
@@ -55,9 +56,11 @@ bench:
 proto: apt-protoc
 	GOBIN=$(CURDIR)/$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	GOBIN=$(CURDIR)/$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	GOBIN=$(CURDIR)/$(TOOLS) $(GO) install github.com/planetscale/vtprotobuf/cmd/protoc-gen-go-vtproto@$(PROTOC_GEN_VTPROTO_VERSION)
 	PATH=$(CURDIR)/$(TOOLS):$$PATH protoc -I proto \
 		--go_out=proto --go_opt=paths=source_relative \
 		--go-grpc_out=proto --go-grpc_opt=paths=source_relative \
+		--go-vtproto_out=proto --go-vtproto_opt=paths=source_relative,features=marshal+unmarshal+size+clone+equal \
 		proto/shadowdiff/v1/*.proto
 
 apt-protoc:

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/shadowdiff/shadowdiff/collector/store"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
@@ -210,7 +209,7 @@ func (e *Engine) load() error {
 	n := 0
 	err = e.st.LoadPending(func(p store.PendingDigest) error {
 		d := &shadowdiffv1.ResponseDigest{}
-		if err := proto.Unmarshal(p.Digest, d); err != nil {
+		if err := d.UnmarshalVT(p.Digest); err != nil {
 			e.log.Warn("dropping undecodable pending digest", "err", err)
 			return nil
 		}

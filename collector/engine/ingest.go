@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/shadowdiff/shadowdiff/collector/store"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -171,7 +169,7 @@ func (w *writer) batch() (*store.Batch, error) {
 	for key, ds := range w.pending {
 		r := w.e.pairer.pending[key]
 		for _, d := range ds {
-			data, err := proto.Marshal(d)
+			data, err := d.MarshalVT()
 			if err != nil {
 				return nil, fmt.Errorf("engine: encode digest %q: %w", key, err)
 			}
@@ -202,7 +200,7 @@ func (r *pendingReq) inflate() error {
 			continue
 		}
 		d := &shadowdiffv1.ResponseDigest{}
-		if err := proto.Unmarshal(data, d); err != nil {
+		if err := d.UnmarshalVT(data); err != nil {
 			return fmt.Errorf("decode pending %s digest of %q: %w", roleLabel(shadowdiffv1.Role(role)), r.key, err)
 		}
 		r.digests[role], r.raw[role] = d, nil

@@ -8,7 +8,6 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/shadowdiff/shadowdiff/collector/store"
@@ -184,12 +183,12 @@ func (e *Engine) pendingRecord(key string) *shadowdiffv1.RequestRecord {
 	full := func(role shadowdiffv1.Role) *shadowdiffv1.ResponseDigest {
 		if data := p.raw[role]; data != nil {
 			d := &shadowdiffv1.ResponseDigest{}
-			if proto.Unmarshal(data, d) == nil {
+			if d.UnmarshalVT(data) == nil {
 				return d
 			}
 		}
 		if d := p.digests[role]; d != nil {
-			return proto.Clone(d).(*shadowdiffv1.ResponseDigest)
+			return d.CloneVT()
 		}
 		return nil
 	}

@@ -116,6 +116,7 @@ func New(ingester Ingester, query shadowdiffv1.QueryServer, opts Options) (*Serv
 		// can be closed right after Shutdown.
 		grpc.WaitForHandlers(true),
 		grpc.StatsHandler(sizeRecorder{}),
+		grpc.ForceServerCodecV2(newVTCodec()),
 		grpc.ChainUnaryInterceptor(recoverUnary(log)),
 		grpc.ChainStreamInterceptor(recoverStream(log), drainStreams(s.draining)),
 		// Sidecars keep one stream open for hours; let their keepalive

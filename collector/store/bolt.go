@@ -10,7 +10,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"google.golang.org/protobuf/proto"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -141,14 +140,14 @@ func applyPending(tx *bolt.Tx, b *Batch) error {
 func applyRecords(tx *bolt.Tx, recs []*shadowdiffv1.RequestRecord) error {
 	rb, tb := tx.Bucket(bktRecords), tx.Bucket(bktRecordTime)
 	for _, r := range recs {
-		data, err := proto.Marshal(r)
+		data, err := r.MarshalVT()
 		if err != nil {
 			return fmt.Errorf("encode record %q: %w", r.PairingKey, err)
 		}
 		if old := rb.Get([]byte(r.PairingKey)); old != nil {
 			// A key reused after its record was written: replace the time index entry.
 			prev := &shadowdiffv1.RequestRecord{}
-			if proto.Unmarshal(old, prev) == nil {
+			if prev.UnmarshalVT(old) == nil {
 				if err := tb.Delete(recordTimeKey(prev.GetTime().AsTime().UnixNano(), r.PairingKey)); err != nil {
 					return err
 				}
@@ -203,7 +202,7 @@ func syncFull(fb *bolt.Bucket, st *sampleStage, touched map[string]bool, byKey m
 		if f == nil || fb.Get([]byte(key)) != nil {
 			continue
 		}
-		data, err := proto.Marshal(f)
+		data, err := f.MarshalVT()
 		if err != nil {
 			return fmt.Errorf("encode full record %q: %w", key, err)
 		}
@@ -280,7 +279,7 @@ func (s *Bolt) Record(key string) (*shadowdiffv1.RequestRecord, bool, error) {
 		return nil, false, err
 	}
 	rec := &shadowdiffv1.RequestRecord{}
-	if err := proto.Unmarshal(data, rec); err != nil {
+	if err := rec.UnmarshalVT(data); err != nil {
 		return nil, false, fmt.Errorf("store: decode record %q: %w", key, err)
 	}
 	return rec, true, nil
