@@ -1,0 +1,165 @@
+package envoy
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// sidecarClients is the number of concurrent closed-loop clients.
+const sidecarClients = 4
+
+// sidecarJSON is an API-like JSON document of about size bytes.
+func sidecarJSON(size int) []byte {
+	var sb strings.Builder
+	sb.WriteString(`{"page":1,"items":[`)
+	for i := 0; sb.Len() < size-64; i++ {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `{"id":%d,"name":"widget %d","price":%d.99,"in_stock":%t,"tags":["a","b"],"dims":{"w":%d,"h":3}}`,
+			i, i, 10+i%90, i%3 != 0, i%7)
+	}
+	sb.WriteString(`],"total":12345,"next":"/items?page=2"}`)
+	return []byte(sb.String())
+}
+
+// sidecarTarget is one way to reach the app; requests counts what was sent
+// through it, digests (when set) is the Wasm host whose filter digests it.
+type sidecarTarget struct {
+	name     string
+	url      string
+	digests  *wasmHost
+	requests atomic.Uint64
+}
+
+// BenchmarkSidecar compares, side by side, GET requests through the Envoy
+// subset running the shadowdiff filter in the primary role (filter),
+// through the same listener without it (nofilter), and through
+// httputil.ReverseProxy (reverseproxy), for a 1 KiB and a 64 KiB JSON
+// response. sidecarClients clients loop on keep-alive connections; each
+// result has req/s and the p50 and p99 latency in µs. For filter, every
+// request's digest must be acknowledged by the collector or counted as
+// dropped (dropped/op reports which).
+func BenchmarkSidecar(b *testing.B) {
+	wasm := buildFilterWasm(b)
+	collector := startDigestCollector(b)
+	cacheDir := b.TempDir()
+	for _, size := range []int{1 << 10, 64 << 10} {
+		body := sidecarJSON(size)
+		app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			_, _ = w.Write(body)
+		}))
+		b.Cleanup(app.Close)
+		appAddr := app.Listener.Addr().String()
+		appURL, _ := url.Parse(app.URL)
+		rp := httputil.NewSingleHostReverseProxy(appURL)
+		// The same pool settings as the subset's clusters.
+		rp.Transport = &http.Transport{MaxIdleConnsPerHost: 1024, DisableCompression: true}
+		rpServer := httptest.NewServer(rp)
+		b.Cleanup(rpServer.Close)
+
+		filtered := &wasmHost{cacheDir: cacheDir}
+		targets := []*sidecarTarget{
+			{name: "filter", url: startSidecar(b, sidecarBootstrap(appAddr, collector, wasm), filtered), digests: filtered},
+			{name: "nofilter", url: startSidecar(b, sidecarBootstrap(appAddr, collector, ""), &wasmHost{})},
+			{name: "reverseproxy", url: rpServer.URL},
+		}
+		for _, t := range targets {
+			b.Run(fmt.Sprintf("%s/%dKiB", t.name, size>>10), func(b *testing.B) {
+				lat := loadSidecar(b, t.url+"/api/items?page=1", len(body))
+				t.requests.Add(uint64(b.N))
+				reportLatency(b, lat)
+				if t.digests != nil {
+					acked, dropped := awaitSidecarDigests(b, t.digests, t.requests.Load())
+					_ = acked
+					b.ReportMetric(float64(dropped)/float64(t.requests.Load()), "dropped/op")
+				}
+			})
+		}
+	}
+}
+
+// loadSidecar sends b.N GETs to url from sidecarClients goroutines, checks
+// every response, and returns each request's latency. It reports req/s.
+func loadSidecar(b *testing.B, url string, size int) []time.Duration {
+	tr := &http.Transport{MaxIdleConnsPerHost: 1024, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	var mu sync.Mutex
+	var all []time.Duration
+	b.SetParallelism((sidecarClients + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		var lat []time.Duration
+		defer func() {
+			mu.Lock()
+			all = append(all, lat...)
+			mu.Unlock()
+		}()
+		for pb.Next() {
+			t0 := time.Now()
+			resp, err := client.Get(url)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			n, err := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			lat = append(lat, time.Since(t0))
+			if err != nil || resp.StatusCode != http.StatusOK || n != int64(size) {
+				b.Errorf("status %d, %d of %d bytes, %v", resp.StatusCode, n, size, err)
+				return
+			}
+		}
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+	return all
+}
+
+// reportLatency reports the p50 and p99 of lat in µs.
+func reportLatency(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	at := func(q int) float64 { return float64(lat[min(len(lat)-1, len(lat)*q/100)].Nanoseconds()) / 1e3 }
+	b.ReportMetric(at(50), "p50-µs")
+	b.ReportMetric(at(99), "p99-µs")
+}
+
+// awaitSidecarDigests waits until the collector acknowledged or the filter
+// dropped n digests (the filter flushes every second).
+func awaitSidecarDigests(b *testing.B, h *wasmHost, n uint64) (acked, dropped uint64) {
+	b.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		acked = h.metric("shadowdiff.digests_acknowledged")
+		dropped = h.metric("shadowdiff.digests_dropped")
+		if acked+dropped >= n {
+			return acked, dropped
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("after %d requests: %d digests acknowledged, %d dropped", n, acked, dropped)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
