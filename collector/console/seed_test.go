@@ -131,10 +131,10 @@ func seedCollector(t testing.TB) *seeded {
 		skipped:        seedSideEffects,
 		incomplete:     seedIncomplete,
 		ratings: map[string]string{
-			regressed: "POOR",    // every compared request differs
-			almost:    "ALMOST",  // 1 %
-			clean:     "PERFECT", // identical
-			post:      "PERFECT", // nothing compared: a rate of 0
+			regressed: "POOR",        // every compared request differs
+			almost:    "ALMOST",      // 1 %
+			clean:     "PERFECT",     // identical
+			post:      "UNSPECIFIED", // nothing compared: no rating
 		},
 	}
 }

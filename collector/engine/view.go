@@ -75,8 +75,9 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, withFields bool) (*v
 	if ec.Compared > 0 {
 		s.DifferenceRate = float64(s.RegressionDifferent) / float64(ec.Compared)
 		s.NoiseRate = float64(ec.NoiseDifferent) / float64(ec.Compared)
+		// Nothing compared (side effects only, say) earns no rating.
+		s.Rating = rating(s.DifferenceRate)
 	}
-	s.Rating = rating(s.DifferenceRate)
 	v := &view{sum: sum, summary: s}
 	// Field statistics decide the verdict, so they are always computed;
 	// withFields only controls whether they are kept.

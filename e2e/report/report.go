@@ -149,7 +149,12 @@ func kinds(kc []*shadowdiffv1.KindCount) string {
 	return strings.Join(names, ",")
 }
 
-func enumName(s, prefix string) string { return strings.TrimPrefix(s, prefix) }
+func enumName(s, prefix string) string {
+	if s == prefix+"UNSPECIFIED" {
+		return "-"
+	}
+	return strings.TrimPrefix(s, prefix)
+}
 
 func yesNo(b bool) string {
 	if b {
