@@ -29,7 +29,7 @@ func BenchmarkDigests(b *testing.B) {
 		for _, l := range loads(b) {
 			b.Run(fmt.Sprintf("traffic=%s/%s", tk.name, l.name), func(b *testing.B) {
 				st := stackFor(b, modeOn)
-				t := Target{Client: NewClient(30 * time.Second), Base: st.FrontURL, Requests: tk.reqs()}
+				t := Target{Client: NewClient(30 * time.Second), Base: st.FrontURL, Requests: tk.reqs(), MaxInFlight: *inflight}
 				defer t.Client.CloseIdleConnections()
 				var sum digestRun
 				for range b.N {

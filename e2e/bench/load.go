@@ -21,6 +21,11 @@ type Target struct {
 	Client   *http.Client
 	Base     string
 	Requests []traffic.Request
+	// MaxInFlight bounds an open-loop run's outstanding requests (0: no
+	// bound). A request due while the bound is reached waits for a slot,
+	// and its latency still counts from when it was due, as wrk2 does; the
+	// bound keeps an overloaded server from exhausting file descriptors.
+	MaxInFlight int
 }
 
 // Sample is the outcome of one request.
@@ -93,6 +98,10 @@ func OpenLoop(ctx context.Context, t Target, rate float64, d time.Duration) (*Ru
 	run := &Run{Samples: make([]Sample, n)}
 	interval := time.Duration(float64(time.Second) / rate)
 	var wg sync.WaitGroup
+	var slots chan struct{}
+	if t.MaxInFlight > 0 {
+		slots = make(chan struct{}, t.MaxInFlight)
+	}
 	start := time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -106,6 +115,12 @@ func OpenLoop(ctx context.Context, t Target, rate float64, d time.Duration) (*Ru
 			case <-timer.C:
 			}
 		}
+		if slots != nil {
+			select {
+			case <-ctx.Done():
+			case slots <- struct{}{}:
+			}
+		}
 		if err = ctx.Err(); err != nil {
 			run.Samples = run.Samples[:i]
 			break
@@ -114,6 +129,9 @@ func OpenLoop(ctx context.Context, t Target, rate float64, d time.Duration) (*Ru
 		go func() {
 			defer wg.Done()
 			run.Samples[i] = send(ctx, t, t.Requests[i%len(t.Requests)], due)
+			if slots != nil {
+				<-slots
+			}
 		}()
 	}
 	wg.Wait()

@@ -140,3 +140,22 @@ func TestPercentileNearestRank(t *testing.T) {
 		t.Errorf("p50 of none = %s", got)
 	}
 }
+
+// With MaxInFlight, requests beyond the bound wait, and their wait counts.
+func TestOpenLoopBoundsRequestsInFlight(t *testing.T) {
+	const delay = 50 * time.Millisecond
+	tg, rec := newTarget(t, delay, "/a")
+	tg.MaxInFlight = 2
+	// 20 requests due every 5 ms, served two at a time in 50 ms each: the
+	// last one, due at 95 ms, cannot be answered before 10 * 50 ms.
+	run, err := OpenLoop(context.Background(), tg, 200, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(run.Samples) != 20 || rec.paths["/a"] != 20 || run.Failed() != 0 {
+		t.Fatalf("%d samples, %d served, %d failed", len(run.Samples), rec.paths["/a"], run.Failed())
+	}
+	if got, want := run.Samples[19].Latency, 10*delay-95*time.Millisecond; got < want {
+		t.Errorf("last request's latency %s: the wait for a slot was not counted (want >= %s)", got, want)
+	}
+}

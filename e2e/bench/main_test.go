@@ -19,6 +19,7 @@ var (
 	duration = flag.Duration("duration", 5*time.Second, "length of each measured load run")
 	warmup   = flag.Duration("warmup", time.Second, "load sent before each measured run (not measured)")
 	workers  = flag.Int("workers", 16, "clients of the closed-loop (max throughput) runs")
+	inflight = flag.Int("max-inflight", 512, "bound on an open-loop run's outstanding requests (they wait, and the wait counts)")
 )
 
 // collectorArgs are e2e's: a 2 s pairing window closes incomplete requests
@@ -57,14 +58,20 @@ func runWithStacks(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
-	defer os.RemoveAll(work)
 	env = &benchEnv{binDir: filepath.Join(work, "bin"), work: work, stacks: map[string]*stack.Stack{}, errs: map[string]error{}}
+	code := 1
 	if err := build(env.binDir); err != nil {
 		fmt.Fprintln(os.Stderr, "bench: build:", err)
-		return 1
+	} else {
+		code = m.Run()
+		env.close()
 	}
-	defer env.close()
-	return m.Run()
+	if code == 0 {
+		os.RemoveAll(work)
+	} else {
+		fmt.Fprintf(os.Stderr, "bench: failed; the stacks' logs are kept in %s\n", work)
+	}
+	return code
 }
 
 func build(dir string) error {

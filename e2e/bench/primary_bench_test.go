@@ -107,7 +107,7 @@ func primaryPath(b *testing.B, mode string, reqs []traffic.Request, l load) {
 	}
 	client := NewClient(30 * time.Second)
 	defer client.CloseIdleConnections()
-	t := Target{Client: client, Base: base, Requests: reqs}
+	t := Target{Client: client, Base: base, Requests: reqs, MaxInFlight: *inflight}
 	if _, err := l.run(ctx, t, *warmup); err != nil {
 		b.Fatal(err)
 	}
