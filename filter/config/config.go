@@ -26,10 +26,13 @@ type Config struct {
 	ShadowHeader string `json:"shadow_header"`
 	// RestoreAuthority strips Envoy's "-shadow" Host suffix before the request
 	// reaches the shadow service, so it sees the Host users sent.
-	RestoreAuthority *bool       `json:"restore_authority"`
-	SideEffects      SideEffects `json:"side_effects"`
-	Body             Body        `json:"body"`
-	Headers          Headers     `json:"headers"`
+	RestoreAuthority *bool `json:"restore_authority"`
+	// SamplePercent digests this share of requests (0 < p <= 100). The choice
+	// hashes the pairing key, so every role picks the same requests.
+	SamplePercent float64     `json:"sample_percent"`
+	SideEffects   SideEffects `json:"side_effects"`
+	Body          Body        `json:"body"`
+	Headers       Headers     `json:"headers"`
 	// RawFields lists field prefixes whose raw values are sent ("body.user.tier",
 	// "headers.cache-control"); everything else is sent as keyed hashes only.
 	RawFields []string `json:"raw_fields"`
@@ -123,6 +126,7 @@ func Default() Config {
 		PairingHeader:    "x-request-id",
 		ShadowHeader:     "x-shadowdiff-shadow",
 		RestoreAuthority: &yes,
+		SamplePercent:    100,
 		SideEffects:      SideEffects{LocalReplyStatus: 204},
 		Body:             Body{MaxBodyBytes: 1 << 20, MaxDecodedBytes: 4 << 20, MaxFields: 2048},
 		HashKeyEnv:       "SHADOWDIFF_HASH_KEY",
@@ -184,6 +188,7 @@ func (c *Config) validate() error {
 		{c.Collector.Timeout <= 0, "collector.timeout", "must be positive"},
 		{!isToken(c.PairingHeader), "pairing_header", "must be a header name"},
 		{!isToken(c.ShadowHeader), "shadow_header", "must be a header name"},
+		{!(c.SamplePercent > 0 && c.SamplePercent <= 100), "sample_percent", "must be in (0, 100]"},
 		{c.SideEffects.LocalReplyStatus < 200 || c.SideEffects.LocalReplyStatus > 599, "side_effects.local_reply_status", "must be an HTTP status in 200..599"},
 		{c.Body.MaxBodyBytes < 1 || c.Body.MaxBodyBytes > 64<<20, "body.max_body_bytes", "must be in 1..67108864"},
 		{c.Body.MaxDecodedBytes < 1 || c.Body.MaxDecodedBytes > 256<<20, "body.max_decoded_bytes", "must be in 1..268435456"},

@@ -12,6 +12,7 @@ const (
 
 	NotDigestedNoPairingKey = "no_pairing_key"
 	NotDigestedRole         = "wrong_direction" // a shadow at a primary, or live traffic at a shadow
+	NotDigestedSampledOut   = "sampled_out"
 )
 
 // metrics are the counters the plugin defines; Envoy shows them as

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -336,5 +337,49 @@ func TestLargeAndCompressedBodies(t *testing.T) {
 	}
 	if b := ds[1].GetBody(); !b.GetTruncated() || b.GetWireSize() != uint64(len(big)) || b.GetKind() != pb.BodyKind_BODY_KIND_INVALID_JSON {
 		t.Errorf("large body: %v", b)
+	}
+}
+
+// Sampling hashes the pairing key: every role digests the same requests,
+// so sampled digests still pair up, and blocked side effects stay blocked.
+// (proxytest runs one emulator at a time: each role in its own subtest.)
+func TestSamplingPicksTheSameRequestsInEveryRole(t *testing.T) {
+	const n = 1000
+	sampled := map[string][]string{}
+	for _, role := range []string{"primary", "candidate"} {
+		t.Run(role, func(t *testing.T) {
+			e := start(t, `{"role":"`+role+`","sample_percent":30}`)
+			authority := "shop"
+			if role != "primary" {
+				authority = "shop-shadow"
+			}
+			for i := range n {
+				e.run(exchange{reqHeaders: [][2]string{{":method", "GET"}, {":path", "/a"}, {":authority", authority},
+					{"x-request-id", fmt.Sprintf("req-%d", i)}}, respHeaders: jsonResponse()})
+			}
+			e.flush()
+			for _, d := range e.coll.digests() {
+				sampled[role] = append(sampled[role], d.GetPairingKey())
+			}
+			if got, want := e.counter("shadowdiff.not_digested.sampled_out"), uint64(n-len(sampled[role])); got != want {
+				t.Errorf("sampled_out = %d, want %d", got, want)
+			}
+			if role == "candidate" {
+				for i := range 50 {
+					_, act := e.run(exchange{reqHeaders: [][2]string{{":method", "DELETE"}, {":path", "/a/1"}, {":authority", authority},
+						{"x-request-id", fmt.Sprintf("del-%d", i)}}, respHeaders: jsonResponse()})
+					if act != types.ActionPause {
+						t.Fatalf("mirrored DELETE %d reached the shadow", i)
+					}
+				}
+			}
+		})
+	}
+	p, c := sampled["primary"], sampled["candidate"]
+	if strings.Join(p, ",") != strings.Join(c, ",") {
+		t.Fatalf("roles sampled different requests: %d vs %d", len(p), len(c))
+	}
+	if len(p) < 240 || len(p) > 360 {
+		t.Errorf("sampled %d of %d at 30%%", len(p), n)
 	}
 }

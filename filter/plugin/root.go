@@ -136,6 +136,21 @@ func (r *Root) resolveWorkload() wire.Workload {
 	return w
 }
 
+// sampled reports whether the request with this pairing key is digested.
+// The key's hash decides, so the primary, secondary and candidate sidecars
+// all pick the same requests and their digests still pair up.
+func (r *Root) sampled(key string) bool {
+	if r.cfg.SamplePercent >= 100 {
+		return true
+	}
+	h := uint64(0xcbf29ce484222325)
+	for i := 0; i < len(key); i++ {
+		h ^= uint64(key[i])
+		h *= 0x100000001b3
+	}
+	return float64(h%10000) < r.cfg.SamplePercent*100
+}
+
 // OnTick flushes batches and reconnects.
 func (r *Root) OnTick() {
 	if r.sender != nil {

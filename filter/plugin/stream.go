@@ -83,6 +83,16 @@ func (s *Stream) OnRequestHeaders(endOfStream bool) Action {
 		return Continue
 	}
 	urlPath, query, _ := strings.Cut(path, "?")
+	if !r.sampled(key) {
+		r.metrics.notDigested(NotDigestedSampledOut)
+		if s.shadow && !s.sideEffectAllowed(method, urlPath) {
+			r.metrics.sideEffectsBlocked.Add(1)
+			_ = r.host.SendLocalResponse(r.cfg.SideEffects.LocalReplyStatus, nil,
+				[]Header{{"x-shadowdiff", "side-effect-blocked"}}, "shadowdiff_side_effect_blocked")
+			return Pause
+		}
+		return Continue
+	}
 	s.active = true
 	s.start = r.now()
 	s.reqHash = r.key.New()
