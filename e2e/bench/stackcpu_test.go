@@ -15,10 +15,14 @@ import (
 // (sidecar, collector, sampleapp), by this test process (the load
 // generator) and by the whole machine.
 type cpuUse struct {
-	at      time.Time
-	byComm  map[string]time.Duration
-	client  time.Duration
-	machine time.Duration
+	at     time.Time
+	byComm map[string]time.Duration
+	// otherStacks is the CPU of this process's other children: the
+	// stacks of the other modes, idle but for their timers and background
+	// work.
+	otherStacks time.Duration
+	client      time.Duration
+	machine     time.Duration
 }
 
 // measureCPU reads the CPU used by the processes of the stack of mode.
@@ -37,6 +41,8 @@ func measureCPU(b *testing.B, st *stack.Stack, mode string) cpuUse {
 	for _, p := range kids {
 		if slices.ContainsFunc(p.Args, func(a string) bool { return strings.HasPrefix(a, dir) || slices.Contains(addrs, a) }) {
 			u.byComm[p.Comm] += p.CPUTime
+		} else {
+			u.otherStacks += p.CPUTime
 		}
 	}
 	self, err := ReadProc(os.Getpid())
@@ -51,8 +57,9 @@ func measureCPU(b *testing.B, st *stack.Stack, mode string) cpuUse {
 }
 
 // cpuReport turns the CPU used between two measures into metrics: per
-// request for each part, and the cores everything else on the machine kept
-// busy meanwhile (other users, steal), which says how noisy the run was.
+// request for each part; the cores the other modes' stacks used meanwhile;
+// and the cores everything else on the machine kept busy (other users,
+// steal), which says how noisy the run was.
 func cpuReport(b *testing.B, before, after cpuUse, requests int) {
 	if requests == 0 {
 		return
@@ -64,7 +71,9 @@ func cpuReport(b *testing.B, before, after cpuUse, requests int) {
 		b.ReportMetric(ms(d)/float64(requests), comm+"-cpu-ms/req")
 	}
 	b.ReportMetric(ms(after.client-before.client)/float64(requests), "client-cpu-ms/req")
-	// Other stacks of this benchmark are idle but not free: they count as others.
-	others := after.machine - before.machine - ours
-	b.ReportMetric(max(others, 0).Seconds()/after.at.Sub(before.at).Seconds(), "others-cores")
+	elapsed := after.at.Sub(before.at).Seconds()
+	idle := after.otherStacks - before.otherStacks
+	b.ReportMetric(idle.Seconds()/elapsed, "idle-stacks-cores")
+	others := after.machine - before.machine - ours - idle
+	b.ReportMetric(max(others, 0).Seconds()/elapsed, "others-cores")
 }
