@@ -41,8 +41,8 @@ type JSONDigest struct {
 // else after the value is an error.
 func DigestJSON(src []byte, opts *JSONOptions) (JSONDigest, error) {
 	d := jsonDigester{opts: opts, src: src}
-	for _, tag := range []byte{tagNull, tagTrue, tagFalse, tagNumber, tagString} {
-		d.keys[tag] = opts.Key.Tweak(tag)
+	for tag := range d.keys {
+		d.keys[tag] = opts.Key.Tweak(byte(tag + 1))
 	}
 	if _, err := d.value(0, d.create()); err != nil {
 		return JSONDigest{}, err
@@ -61,19 +61,20 @@ type jsonDigester struct {
 	path      []byte
 	fields    []wire.FieldEntry
 	nodes     []node   // parallel to fields: how to find an entry's children
-	keys      [128]Key // per type tag
+	keys      [numTags]Key // per type tag
 	truncated bool
 	scratch   []byte
 }
 
 // Type tags keep values of different types from hashing alike ("1" vs 1).
 const (
-	tagNull   = 'z'
-	tagTrue   = 't'
-	tagFalse  = 'f'
-	tagNumber = 'n'
-	tagString = 's'
-	tagObject = 'o'
+	tagNull = iota
+	tagTrue
+	tagFalse
+	tagNumber
+	tagString
+	numTags
+	tagObject = 'o' // containers mix their own hashes
 	tagArray  = 'a'
 )
 
@@ -244,7 +245,7 @@ func (d *jsonDigester) value(depth, slot int) (uint64, error) {
 	}
 	for _, lit := range [...]struct {
 		text  string
-		tag   byte
+		tag   int
 		typ   wire.JSONType
 		shape wire.Shape
 	}{{"null", tagNull, wire.TypeNull, wire.ShapeNull}, {"true", tagTrue, wire.TypeBool, wire.ShapeTrue}, {"false", tagFalse, wire.TypeBool, wire.ShapeFalse}} {
@@ -258,7 +259,7 @@ func (d *jsonDigester) value(depth, slot int) (uint64, error) {
 	return 0, d.errorf("unexpected character %q", d.src[start])
 }
 
-func (d *jsonDigester) scalarHash(tag byte, b []byte) uint64 {
+func (d *jsonDigester) scalarHash(tag int, b []byte) uint64 {
 	return d.keys[tag].Sum64(b)
 }
 
@@ -457,7 +458,10 @@ func (d *jsonDigester) strEscaped(start int) ([]byte, error) {
 				r2 := rune(-1)
 				if hasPrefix(d.src[d.pos:], `\u`) {
 					d.pos += 2
-					r2, _ = d.hex4()
+					var ok bool
+					if r2, ok = d.hex4(); !ok {
+						return nil, d.errorf("bad \\u escape")
+					}
 				}
 				r = utf16.DecodeRune(r, r2)
 			}
@@ -535,6 +539,11 @@ func canonicalNumber(lit, buf []byte) []byte {
 	if lit[0] == '-' {
 		digitsLen--
 	}
+	if !integer {
+		if c, ok := canonicalDecimal(lit, buf); ok {
+			return c
+		}
+	}
 	if integer && (digitsLen > 15 || string(lit) != "-0") {
 		// JSON integers have no leading zeros: the literal is canonical
 		// (and longer ones keep their digits so large ids never collide).
@@ -551,6 +560,37 @@ func canonicalNumber(lit, buf []byte) []byte {
 		return strconv.AppendFloat(buf, f, 'f', -1, 64)
 	}
 	return strconv.AppendFloat(buf, f, 'g', -1, 64)
+}
+
+// canonicalDecimal handles the common "-?digits.digits" form without
+// floating point (strconv's float code is slow under Wasm): trailing zeros
+// of the fraction go, so 1.50 is 1.5 and 2.0 is 2, as the float path would
+// print them. Exponents are left to the float path.
+func canonicalDecimal(lit, buf []byte) ([]byte, bool) {
+	dot := -1
+	for i, c := range lit {
+		switch {
+		case c == '.':
+			dot = i
+		case c == 'e' || c == 'E':
+			return nil, false
+		}
+	}
+	if dot < 0 {
+		return nil, false
+	}
+	end := len(lit)
+	for end > dot+1 && lit[end-1] == '0' {
+		end--
+	}
+	if end == dot+1 {
+		end = dot // no fraction left
+	}
+	out := lit[:end]
+	if string(out) == "-0" {
+		out = out[1:]
+	}
+	return append(buf, out...), true
 }
 
 // appendEscapedKey escapes the path metacharacters '.', '[', ']' and '\'.
