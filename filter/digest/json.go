@@ -60,7 +60,7 @@ type jsonDigester struct {
 	pos       int
 	path      []byte
 	fields    []wire.FieldEntry
-	nodes     []node   // parallel to fields: how to find an entry's children
+	nodes     []node       // parallel to fields: how to find an entry's children
 	keys      [numTags]Key // per type tag
 	truncated bool
 	scratch   []byte
