@@ -26,7 +26,16 @@ type Target struct {
 	// and its latency still counts from when it was due, as wrk2 does; the
 	// bound keeps an overloaded server from exhausting file descriptors.
 	MaxInFlight int
+	// MaxLag, with MaxInFlight, bounds how late a request may be sent: one
+	// still waiting for a slot MaxLag after it was due is not sent and
+	// counts as failed (ErrBehind), so an overloaded run ends about when
+	// it should instead of queueing for minutes. 0: no bound.
+	MaxLag time.Duration
 }
+
+// ErrBehind marks a request an open-loop run gave up sending because it
+// could not start within Target.MaxLag of when it was due.
+var ErrBehind = errors.New("not sent: the server was too far behind (open loop's MaxLag)")
 
 // Sample is the outcome of one request.
 type Sample struct {
@@ -49,6 +58,17 @@ func (r *Run) Failed() int {
 	n := 0
 	for _, s := range r.Samples {
 		if s.Err != nil || s.Status >= 500 {
+			n++
+		}
+	}
+	return n
+}
+
+// NotSent counts requests given up before sending (ErrBehind).
+func (r *Run) NotSent() int {
+	n := 0
+	for _, s := range r.Samples {
+		if errors.Is(s.Err, ErrBehind) {
 			n++
 		}
 	}
@@ -124,6 +144,11 @@ func OpenLoop(ctx context.Context, t Target, rate float64, d time.Duration) (*Ru
 		if err = ctx.Err(); err != nil {
 			run.Samples = run.Samples[:i]
 			break
+		}
+		if slots != nil && t.MaxLag > 0 && time.Since(due) > t.MaxLag {
+			<-slots
+			run.Samples[i] = Sample{Err: ErrBehind}
+			continue
 		}
 		wg.Add(1)
 		go func() {

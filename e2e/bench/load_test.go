@@ -159,3 +159,24 @@ func TestOpenLoopBoundsRequestsInFlight(t *testing.T) {
 		t.Errorf("last request's latency %s: the wait for a slot was not counted (want >= %s)", got, want)
 	}
 }
+
+// Requests that cannot start within MaxLag of their due time are not sent.
+func TestOpenLoopGivesUpOnRequestsTooFarBehind(t *testing.T) {
+	tg, rec := newTarget(t, 100*time.Millisecond, "/a")
+	tg.MaxInFlight, tg.MaxLag = 1, 150*time.Millisecond
+	// One request at a time, 100 ms each, 10 due within 100 ms: the first
+	// two start within 150 ms of their due time, later ones cannot.
+	run, err := OpenLoop(context.Background(), tg, 100, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	behind := 0
+	for _, s := range run.Samples {
+		if errors.Is(s.Err, ErrBehind) {
+			behind++
+		}
+	}
+	if len(run.Samples) != 10 || behind == 0 || behind+rec.paths["/a"] != 10 || run.Failed() != behind || run.NotSent() != behind {
+		t.Errorf("%d samples, %d given up, %d served, %d failed", len(run.Samples), behind, rec.paths["/a"], run.Failed())
+	}
+}

@@ -20,6 +20,7 @@ var (
 	warmup   = flag.Duration("warmup", time.Second, "load sent before each measured run (not measured)")
 	workers  = flag.Int("workers", 16, "clients of the closed-loop (max throughput) runs")
 	inflight = flag.Int("max-inflight", 512, "bound on an open-loop run's outstanding requests (they wait, and the wait counts)")
+	maxLag   = flag.Duration("max-lag", 5*time.Second, "an open-loop request not started this long after it was due is given up (counted as failed)")
 )
 
 // collectorArgs are e2e's: a 2 s pairing window closes incomplete requests

@@ -107,7 +107,7 @@ func primaryPath(b *testing.B, mode string, reqs []traffic.Request, l load) {
 	}
 	client := NewClient(30 * time.Second)
 	defer client.CloseIdleConnections()
-	t := Target{Client: client, Base: base, Requests: reqs, MaxInFlight: *inflight}
+	t := Target{Client: client, Base: base, Requests: reqs, MaxInFlight: *inflight, MaxLag: *maxLag}
 	if _, err := l.run(ctx, t, *warmup); err != nil {
 		b.Fatal(err)
 	}
@@ -129,7 +129,9 @@ func primaryPath(b *testing.B, mode string, reqs []traffic.Request, l load) {
 	report(b, total)
 }
 
-// report turns a run into benchmark metrics; ns/op (a whole run) is dropped.
+// report turns a run into benchmark metrics; ns/op (a whole run) is
+// dropped. failed counts transport errors, 5xx and requests not sent
+// (not-sent: the open loop gave up on them, -max-lag).
 func report(b *testing.B, run *Run) {
 	b.Helper()
 	ls := run.Latencies()
@@ -144,6 +146,7 @@ func report(b *testing.B, run *Run) {
 	b.ReportMetric(ms(Percentile(ls, 50)), "p50-ms")
 	b.ReportMetric(ms(Percentile(ls, 99)), "p99-ms")
 	b.ReportMetric(float64(run.Failed()), "failed")
+	b.ReportMetric(float64(run.NotSent()), "not-sent")
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -79,7 +79,7 @@ func verdictRun(b *testing.B, st *stack.Stack, q shadowdiffv1.QueryClient, backg
 		bgDone.Add(1)
 		go func() {
 			defer bgDone.Done()
-			t := Target{Client: client, Base: st.FrontURL, Requests: usersTraffic(), MaxInFlight: *inflight}
+			t := Target{Client: client, Base: st.FrontURL, Requests: usersTraffic(), MaxInFlight: *inflight, MaxLag: *maxLag}
 			if _, err := OpenLoop(ctx, t, background, *duration); err != nil && ctx.Err() == nil {
 				b.Error(err)
 			}
