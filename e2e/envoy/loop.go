@@ -8,6 +8,7 @@ import (
 // readRequestBody feeds the downstream request body to the loop, chunk by
 // chunk, from its own goroutine.
 func (s *stream) readRequestBody() {
+	defer close(s.readerExited)
 	err := s.l.srv.readChunks(s.r.Body, func(b []byte) bool { return s.sendBody(bodyEvent{data: b}) })
 	switch {
 	case err == io.EOF:

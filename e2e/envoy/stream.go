@@ -38,10 +38,12 @@ type stream struct {
 	wake    chan struct{}
 
 	reqBody    chan bodyEvent
-	readerDone chan struct{}
-	up         *upstream
-	router     router
-	timeout    *time.Timer
+	readerDone chan struct{} // closed when the stream no longer takes body events
+	// readerExited is closed when readRequestBody returns; nil without a body.
+	readerExited chan struct{}
+	up           *upstream
+	router       router
+	timeout      *time.Timer
 
 	responseStarted bool
 	needFlush       bool // written to the downstream since the last flush
@@ -103,7 +105,7 @@ func (s *stream) run() {
 	st.rqTotal.Add(1)
 	st.rqActive.Add(1)
 	defer st.rqActive.Add(-1)
-	defer close(s.readerDone)
+	defer s.stopBodyReader()
 
 	if isUpgrade(s.r) {
 		// Envoy without upgrade_configs refuses upgrades and CONNECT before
@@ -118,6 +120,26 @@ func (s *stream) run() {
 	if s.reset {
 		panic(http.ErrAbortHandler) // resets the HTTP/2 stream or closes the HTTP/1 connection
 	}
+}
+
+// stopBodyReader ends the request-body goroutine before the handler
+// returns: net/http forbids reading a request body after that (the stream
+// may end early, on a local reply or a reset, with the body still coming).
+func (s *stream) stopBodyReader() {
+	close(s.readerDone)
+	if s.readerExited == nil {
+		return
+	}
+	select {
+	case <-s.readerExited:
+		return
+	default:
+	}
+	// Unblock a Read waiting for the client; the connection is not reused.
+	if err := s.rc.SetReadDeadline(time.Now()); err != nil {
+		_ = s.r.Body.Close()
+	}
+	<-s.readerExited
 }
 
 func isUpgrade(r *http.Request) bool {
@@ -162,6 +184,7 @@ func (s *stream) begin() {
 			_ = s.rc.EnableFullDuplex() // stream the response while the request body still arrives
 		}
 		s.reqBody = make(chan bodyEvent)
+		s.readerExited = make(chan struct{})
 		go s.readRequestBody()
 	}
 	s.dec.startHeaders(h, !hasBody)
