@@ -122,7 +122,7 @@ const (
 func Default() Config {
 	yes := true
 	return Config{
-		Collector:        Collector{Cluster: "shadowdiff-collector", Timeout: Duration(5 * time.Second)},
+		Collector:        Collector{Cluster: "shadowdiff-collector", Timeout: Duration(15 * time.Second)},
 		PairingHeader:    "x-request-id",
 		ShadowHeader:     "x-shadowdiff-shadow",
 		RestoreAuthority: &yes,
