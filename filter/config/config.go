@@ -54,7 +54,7 @@ type Collector struct {
 	Cluster string `json:"cluster"`
 	// Authority overrides the :authority of the gRPC stream.
 	Authority string `json:"authority"`
-	// Timeout bounds opening the stream.
+	// Timeout bounds the wait for a batch's acknowledgement; then the stream is reopened.
 	Timeout Duration `json:"timeout"`
 }
 
