@@ -225,6 +225,11 @@ func TestShadowSideEffectsAreBlocked(t *testing.T) {
 	if act := post("/search", "req-4"); act != types.ActionContinue {
 		t.Fatalf("allowed path action %v", act)
 	}
+	// Without a pairing key the mirror is not digested, but still blocked.
+	if _, act := e.run(exchange{reqHeaders: [][2]string{{":method", "PUT"}, {":path", "/users/1"}, {":authority", "shop-shadow"}},
+		respHeaders: jsonResponse()}); act != types.ActionPause {
+		t.Fatalf("mirrored PUT without x-request-id reached the shadow: %v", act)
+	}
 	e.flush()
 	ds := e.coll.digests()
 	if len(ds) != 2 || ds[0].GetSkip() != pb.SkipReason_SKIP_REASON_SIDE_EFFECT || ds[1].GetSkip() != pb.SkipReason_SKIP_REASON_UNSPECIFIED {
@@ -233,8 +238,8 @@ func TestShadowSideEffectsAreBlocked(t *testing.T) {
 	if ds[1].GetRequest().GetBodyHash() == 0 || ds[1].GetRequest().GetBodySize() != 7 {
 		t.Errorf("request body fingerprint: %v", ds[1].GetRequest())
 	}
-	if e.counter("shadowdiff.side_effects_blocked") != 1 {
-		t.Error("side_effects_blocked not counted")
+	if e.counter("shadowdiff.side_effects_blocked") != 2 {
+		t.Errorf("side_effects_blocked = %d, want 2", e.counter("shadowdiff.side_effects_blocked"))
 	}
 }
 

@@ -19,13 +19,13 @@ var safeMethods = []string{"GET", "HEAD", "OPTIONS"}
 type Stream struct {
 	root *Root
 	// active: this stream will be digested.
-	active  bool
-	shadow  bool
-	skip    wire.SkipReason
-	start   time.Time
-	digest  wire.ResponseDigest
-	reqHash digest.Hasher
-	reqBody uint64
+	active    bool
+	shadow    bool
+	skip      wire.SkipReason
+	startTime time.Time
+	digest    wire.ResponseDigest
+	reqHash   digest.Hasher
+	reqBody   uint64
 
 	sawResponse bool
 	respStart   time.Time
@@ -73,34 +73,43 @@ func (s *Stream) OnRequestHeaders(endOfStream bool) Action {
 		}
 		_ = r.host.ReplaceRequestHeader(r.cfg.ShadowHeader, "1")
 	}
-	// A primary digests live traffic; secondary and candidate digest mirrors.
-	if s.shadow != (r.role != wire.RolePrimary) {
-		r.metrics.notDigested(NotDigestedRole)
-		return Continue
-	}
-	if key == "" {
-		r.metrics.notDigested(NotDigestedNoPairingKey)
-		return Continue
-	}
 	urlPath, query, _ := strings.Cut(path, "?")
-	if !r.sampled(key) {
+	// Every mirrored write is blocked, digested or not.
+	blocked := s.shadow && !s.sideEffectAllowed(method, urlPath)
+	switch {
+	case s.shadow != (r.role != wire.RolePrimary):
+		// A primary digests live traffic; secondary and candidate digest mirrors.
+		r.metrics.notDigested(NotDigestedRole)
+	case key == "":
+		r.metrics.notDigested(NotDigestedNoPairingKey)
+	case !r.sampled(key):
 		r.metrics.notDigested(NotDigestedSampledOut)
-		if s.shadow && !s.sideEffectAllowed(method, urlPath) {
-			r.metrics.sideEffectsBlocked.Add(1)
-			_ = r.host.SendLocalResponse(r.cfg.SideEffects.LocalReplyStatus, nil,
-				[]Header{{"x-shadowdiff", "side-effect-blocked"}}, "shadowdiff_side_effect_blocked")
-			return Pause
+	default:
+		s.start(key, method, urlPath, query, host)
+		if blocked {
+			s.skip = wire.SkipSideEffect
 		}
-		return Continue
 	}
+	if blocked {
+		r.metrics.sideEffectsBlocked.Add(1)
+		_ = r.host.SendLocalResponse(r.cfg.SideEffects.LocalReplyStatus, nil,
+			[]Header{{"x-shadowdiff", "side-effect-blocked"}}, "shadowdiff_side_effect_blocked")
+		return Pause
+	}
+	return Continue
+}
+
+// start begins the digest of a stream that will be digested.
+func (s *Stream) start(key, method, urlPath, query, authority string) {
+	r := s.root
 	s.active = true
-	s.start = r.now()
+	s.startTime = r.now()
 	s.reqHash = r.key.New()
 	s.digest = wire.ResponseDigest{
 		PairingKey: key, Role: r.role, Workload: r.workload, Shadow: s.shadow,
-		Endpoint:       wire.EndpointRef{Method: method, Path: urlPath, Authority: host},
+		Endpoint:       wire.EndpointRef{Method: method, Path: urlPath, Authority: authority},
 		Request:        wire.RequestFingerprint{Method: method, Path: urlPath},
-		StartUnixNanos: s.start.UnixNano(),
+		StartUnixNanos: s.startTime.UnixNano(),
 	}
 	if query != "" {
 		s.digest.Request.QueryHash = r.key.SumString(query)
@@ -108,14 +117,6 @@ func (s *Stream) OnRequestHeaders(endOfStream bool) Action {
 	if route, ok := r.host.Property("xds", "route_name"); ok {
 		s.digest.Endpoint.RouteName = string(route)
 	}
-	if s.shadow && !s.sideEffectAllowed(method, urlPath) {
-		s.skip = wire.SkipSideEffect
-		r.metrics.sideEffectsBlocked.Add(1)
-		_ = r.host.SendLocalResponse(r.cfg.SideEffects.LocalReplyStatus, nil,
-			[]Header{{"x-shadowdiff", "side-effect-blocked"}}, "shadowdiff_side_effect_blocked")
-		return Pause
-	}
-	return Continue
 }
 
 func (s *Stream) sideEffectAllowed(method, path string) bool {
@@ -236,7 +237,7 @@ func (s *Stream) OnDone() {
 	case !s.sawResponse:
 		d.Skip = wire.SkipNoResponse
 	default:
-		d.UpstreamLatencyMicros = uint64(s.respStart.Sub(s.start).Microseconds())
+		d.UpstreamLatencyMicros = uint64(s.respStart.Sub(s.startTime).Microseconds())
 		d.Body = digest.DigestBody(digest.Body{ContentType: s.contentType, ContentEncoding: s.encoding,
 			Data: s.body, WireSize: s.bodySize, Truncated: s.truncated}, &r.body)
 	}
