@@ -28,6 +28,7 @@ type Stream struct {
 	reqBody   uint64
 
 	sawResponse bool
+	respHeaders []Header
 	respStart   time.Time
 	contentType string
 	encoding    string
@@ -169,7 +170,7 @@ func (s *Stream) OnRequestBody(size int, endOfStream bool) Action {
 	return Continue
 }
 
-// OnResponseHeaders digests status and headers.
+// OnResponseHeaders notes status and headers; they are digested in OnDone.
 func (s *Stream) OnResponseHeaders(endOfStream bool) Action {
 	if !s.active || s.skip != 0 {
 		return Continue
@@ -190,7 +191,7 @@ func (s *Stream) OnResponseHeaders(endOfStream bool) Action {
 			s.encoding = h[1]
 		}
 	}
-	s.digest.Headers = digest.DigestHeaders(hs, &s.root.headers)
+	s.respHeaders = hs // digested in OnDone, off the request path
 	return Continue
 }
 
@@ -238,10 +239,11 @@ func (s *Stream) OnDone() {
 		d.Skip = wire.SkipNoResponse
 	default:
 		d.UpstreamLatencyMicros = uint64(s.respStart.Sub(s.startTime).Microseconds())
+		d.Headers = digest.DigestHeaders(s.respHeaders, &r.headers)
 		d.Body = digest.DigestBody(digest.Body{ContentType: s.contentType, ContentEncoding: s.encoding,
 			Data: s.body, WireSize: s.bodySize, Truncated: s.truncated}, &r.body)
 	}
-	s.body = nil
+	s.body, s.respHeaders = nil, nil
 	r.sender.enqueue(wire.AppendResponseDigest(nil, d))
 }
 
