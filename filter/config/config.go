@@ -26,7 +26,7 @@ type Config struct {
 	ShadowHeader string `json:"shadow_header"`
 	// RestoreAuthority strips Envoy's "-shadow" Host suffix before the request
 	// reaches the shadow service, so it sees the Host users sent.
-	RestoreAuthority *bool `json:"restore_authority"`
+	RestoreAuthority bool `json:"restore_authority"`
 	// SamplePercent digests this share of requests (0 < p <= 100). The choice
 	// hashes the pairing key, so every role picks the same requests.
 	SamplePercent float64     `json:"sample_percent"`
@@ -120,12 +120,11 @@ const (
 
 // Default returns the configuration every field falls back to.
 func Default() Config {
-	yes := true
 	return Config{
 		Collector:        Collector{Cluster: "shadowdiff-collector", Timeout: Duration(15 * time.Second)},
 		PairingHeader:    "x-request-id",
 		ShadowHeader:     "x-shadowdiff-shadow",
-		RestoreAuthority: &yes,
+		RestoreAuthority: true,
 		SamplePercent:    100,
 		SideEffects:      SideEffects{LocalReplyStatus: 204},
 		Body:             Body{MaxBodyBytes: 1 << 20, MaxDecodedBytes: 4 << 20, MaxFields: 2048},
@@ -167,9 +166,6 @@ func (c *Config) normalize() {
 	lower(c.Headers.Include)
 	lower(c.Headers.Exclude)
 }
-
-// RestoresAuthority reports RestoreAuthority with its default.
-func (c *Config) RestoresAuthority() bool { return c.RestoreAuthority == nil || *c.RestoreAuthority }
 
 func (c *Config) validate() error {
 	switch c.Role {

@@ -13,7 +13,7 @@ func TestParseDefaults(t *testing.T) {
 	}
 	d := Default()
 	if c.Collector.Cluster != d.Collector.Cluster || c.Batch.MaxDigests != 64 || time.Duration(c.Batch.FlushInterval) != time.Second ||
-		!c.RestoresAuthority() || c.PairingHeader != "x-request-id" {
+		!c.RestoreAuthority || c.PairingHeader != "x-request-id" {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 }
@@ -38,7 +38,7 @@ func TestParseFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.RestoresAuthority() || c.SideEffects.AllowMethods[0] != "POST" || c.PairingHeader != "x-request-id" || c.Headers.Exclude[0] != "date" {
+	if c.RestoreAuthority || c.SideEffects.AllowMethods[0] != "POST" || c.PairingHeader != "x-request-id" || c.Headers.Exclude[0] != "date" {
 		t.Errorf("not normalized: %+v", c)
 	}
 	for field, want := range map[string]bool{

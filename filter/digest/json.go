@@ -282,7 +282,7 @@ func (d *jsonDigester) object(depth, slot int) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		keyHash := fnv64(key) // member names travel in clear in paths: no key needed
+		keyHash := FNV1a(key) // member names travel in clear in paths: no key needed
 		if parent > 0 {
 			d.path = append(d.path, '.')
 		}
@@ -362,11 +362,13 @@ func (d *jsonDigester) array(depth, slot int) (uint64, error) {
 	return h, nil
 }
 
-// fnv64 is FNV-1a: fast for the short member names hashed per member.
-func fnv64(b []byte) uint64 {
+// FNV1a is the unkeyed 64-bit FNV-1a hash, for what needs no secret:
+// member names (they travel in clear in paths) and sampling decisions.
+// Unlike hash/fnv it takes a string or bytes without allocating.
+func FNV1a[T string | []byte](b T) uint64 {
 	h := uint64(0xcbf29ce484222325)
-	for _, c := range b {
-		h ^= uint64(c)
+	for i := 0; i < len(b); i++ {
+		h ^= uint64(b[i])
 		h *= 0x100000001b3
 	}
 	return h

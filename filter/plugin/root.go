@@ -143,12 +143,7 @@ func (r *Root) sampled(key string) bool {
 	if r.cfg.SamplePercent >= 100 {
 		return true
 	}
-	h := uint64(0xcbf29ce484222325)
-	for i := 0; i < len(key); i++ {
-		h ^= uint64(key[i])
-		h *= 0x100000001b3
-	}
-	return float64(h%10000) < r.cfg.SamplePercent*100
+	return float64(digest.FNV1a(key)%10000) < r.cfg.SamplePercent*100
 }
 
 // OnTick flushes batches and reconnects.

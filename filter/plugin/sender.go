@@ -55,12 +55,10 @@ func (s *sender) enqueue(d []byte) {
 	size := wire.BatchDigestSize(len(d))
 	switch {
 	case size > s.cfg.Batch.MaxBytes:
-		s.metrics.drop(DropTooLarge, 1)
-		s.unreported++
+		s.drop(DropTooLarge, 1)
 		return
 	case len(s.queue) >= s.cfg.Queue.MaxDigests || s.queueBytes+size > s.cfg.Queue.MaxBytes:
-		s.metrics.drop(DropQueueFull, 1)
-		s.unreported++
+		s.drop(DropQueueFull, 1)
 		return
 	}
 	s.queue = append(s.queue, d)
@@ -108,9 +106,8 @@ func (s *sender) sendBatch() bool {
 	s.queue = append(s.queue[:0:0], s.queue[n:]...)
 	if err := s.host.SendOnStream(s.streamID, msg); err != nil {
 		s.logErr(fmt.Sprintf("shadowdiff: send to collector: %v", err))
-		s.metrics.drop(DropStreamClosed, len(batch))
-		s.unreported += uint64(len(batch))
-		s.lost(uint32(s.streamID))
+		s.drop(DropStreamClosed, len(batch))
+		s.lost(DropStreamClosed)
 		return false
 	}
 	s.unreported = 0
@@ -177,24 +174,30 @@ func (s *sender) onClose(id uint32, status int32, message string) {
 		return
 	}
 	s.logErr(fmt.Sprintf("shadowdiff: collector stream closed: grpc status %d: %s", status, message))
-	s.lost(id)
+	s.lost(DropStreamClosed)
 }
 
-// lost forgets a broken stream: unacknowledged batches are dropped (the
-// collector may or may not have them; resending could double-count) and a
-// reconnect is scheduled.
-func (s *sender) lost(id uint32) {
+// drop counts digests that will not reach the collector, and remembers them
+// for the next batch's dropped field.
+func (s *sender) drop(reason string, n int) {
+	s.metrics.drop(reason, n)
+	s.unreported += uint64(n)
+}
+
+// lost forgets the stream: unacknowledged batches are dropped for reason
+// (the collector may or may not have them; resending could double-count)
+// and a reconnect is scheduled.
+func (s *sender) lost(reason string) {
 	n := 0
 	for _, b := range s.inflight {
 		n += b.digests
 	}
-	s.metrics.drop(DropStreamClosed, n)
-	s.unreported += uint64(n)
+	s.drop(reason, n)
 	clear(s.inflight)
 	if s.open {
 		s.open = false
 		s.metrics.streamReconnects.Add(1)
-		_ = s.host.CloseStream(id)
+		_ = s.host.CloseStream(s.streamID)
 	}
 	s.scheduleRedial()
 }
@@ -205,14 +208,7 @@ func (s *sender) expireInflight(now time.Time) {
 	for _, b := range s.inflight {
 		if now.Sub(b.sent) > limit {
 			s.logErr("shadowdiff: collector did not acknowledge within collector.timeout; reconnecting")
-			n := 0
-			for _, b := range s.inflight {
-				n += b.digests
-			}
-			s.metrics.drop(DropAckTimeout, n)
-			s.unreported += uint64(n)
-			clear(s.inflight)
-			s.lost(s.streamID)
+			s.lost(DropAckTimeout)
 			return
 		}
 	}

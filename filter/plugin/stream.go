@@ -69,7 +69,7 @@ func (s *Stream) OnRequestHeaders(endOfStream bool) Action {
 	s.shadow = s.shadow || suffixed
 	if s.shadow {
 		r.metrics.shadowRequests.Add(1)
-		if suffixed && r.cfg.RestoresAuthority() {
+		if suffixed && r.cfg.RestoreAuthority {
 			_ = r.host.ReplaceRequestHeader(":authority", host)
 		}
 		_ = r.host.ReplaceRequestHeader(r.cfg.ShadowHeader, "1")
