@@ -10,8 +10,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -21,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/shadowdiff/shadowdiff/e2e/internal/testenv"
 	"github.com/shadowdiff/shadowdiff/e2e/report"
 	"github.com/shadowdiff/shadowdiff/e2e/sampleapp"
 	"github.com/shadowdiff/shadowdiff/e2e/stack"
@@ -41,28 +40,13 @@ func TestMain(m *testing.M) {
 	}
 	binDir = dir
 	code := 1
-	if err := build(dir); err != nil {
+	if err := testenv.BuildStack(dir); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: build:", err)
 	} else {
 		code = m.Run()
 	}
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-func build(dir string) error {
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./collector/cmd/collector", "./e2e/cmd/sidecar", "./e2e/cmd/sampleapp")
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%v: %s", err, out)
-	}
-	cmd = exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-o", filepath.Join(dir, "filter.wasm"), "./filter/cmd/filter")
-	cmd.Dir = ".."
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("filter.wasm: %v: %s", err, out)
-	}
-	return nil
 }
 
 // collectorArgs: a short pairing window so incomplete sets are counted

@@ -5,12 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/shadowdiff/shadowdiff/e2e/internal/testenv"
 	"github.com/shadowdiff/shadowdiff/e2e/stack"
 )
 
@@ -61,7 +61,7 @@ func runWithStacks(m *testing.M) int {
 	}
 	env = &benchEnv{binDir: filepath.Join(work, "bin"), work: work, stacks: map[string]*stack.Stack{}, errs: map[string]error{}}
 	code := 1
-	if err := build(env.binDir); err != nil {
+	if err := testenv.BuildStack(env.binDir); err != nil {
 		fmt.Fprintln(os.Stderr, "bench: build:", err)
 	} else {
 		code = m.Run()
@@ -73,21 +73,6 @@ func runWithStacks(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "bench: failed; the stacks' logs are kept in %s\n", work)
 	}
 	return code
-}
-
-func build(dir string) error {
-	cmd := exec.Command("go", "build", "-trimpath", "-o", dir+"/", "./collector/cmd/collector", "./e2e/cmd/sidecar", "./e2e/cmd/sampleapp")
-	cmd.Dir = "../.."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%v: %s", err, out)
-	}
-	cmd = exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-o", filepath.Join(dir, "filter.wasm"), "./filter/cmd/filter")
-	cmd.Dir = "../.."
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("filter.wasm: %v: %s", err, out)
-	}
-	return nil
 }
 
 // Modes of the topology.

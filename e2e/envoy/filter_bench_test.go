@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/shadowdiff/shadowdiff/e2e/internal/testenv"
 )
 
 // sidecarClients is the number of concurrent closed-loop clients.
@@ -53,8 +55,8 @@ type sidecarTarget struct {
 // request's digest must be acknowledged by the collector or counted as
 // dropped (dropped/op reports which).
 func BenchmarkSidecar(b *testing.B) {
-	wasm := buildFilterWasm(b)
-	collector := startDigestCollector(b)
+	wasm := testenv.FilterWasm(b)
+	collector := testenv.StartCollector(b)
 	cacheDir := b.TempDir()
 	for _, size := range []int{1 << 10, 64 << 10} {
 		body := sidecarJSON(size)

@@ -6,71 +6,15 @@ package envoy
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
-	"github.com/shadowdiff/shadowdiff/collector/engine"
-	"github.com/shadowdiff/shadowdiff/collector/server"
 	"github.com/shadowdiff/shadowdiff/e2e/httpfilter"
 	"github.com/shadowdiff/shadowdiff/e2e/proxywasm"
 )
-
-// buildFilterWasm builds filter.wasm from the repository root, as the
-// Makefile does, and returns its path.
-func buildFilterWasm(tb testing.TB) string {
-	tb.Helper()
-	out := filepath.Join(tb.TempDir(), "filter.wasm")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildmode=c-shared", "-o", out, "./filter/cmd/filter")
-	cmd.Dir = filepath.Join("..", "..")
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("build filter.wasm: %v\n%s", err, b)
-	}
-	return out
-}
-
-// startDigestCollector runs the collector's gRPC server over its real
-// engine (in a temporary directory) on 127.0.0.1:0 and returns its address.
-func startDigestCollector(tb testing.TB) string {
-	tb.Helper()
-	quiet := slog.New(slog.DiscardHandler)
-	eng, err := engine.Open(tb.TempDir(), engine.Options{Logger: quiet})
-	if err != nil {
-		tb.Fatalf("open engine: %v", err)
-	}
-	srv, err := server.New(eng, eng.QueryServer(), server.Options{Validate: engine.Validate, Logger: quiet})
-	if err != nil {
-		_ = eng.Close()
-		tb.Fatalf("collector server: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		_ = eng.Close()
-		tb.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			tb.Errorf("collector shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			tb.Errorf("collector serve: %v", err)
-		}
-		if err := eng.Close(); err != nil {
-			tb.Errorf("close engine: %v", err)
-		}
-	})
-	return ln.Addr().String()
-}
 
 // sidecarBootstrap is one inbound listener in front of app, with the
 // shadowdiff filter (primary role) when wasm is not empty, and the

@@ -1,7 +1,6 @@
 package envoy
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shadowdiff/shadowdiff/e2e/httpfilter"
+	"github.com/shadowdiff/shadowdiff/e2e/internal/testenv"
 )
 
 // clusterSpec is a STATIC test cluster.
@@ -112,7 +112,7 @@ func route(name, match, action string) string {
 // testServer is a running Server with test hooks.
 type testServer struct {
 	*Server
-	logs *syncBuffer
+	logs *testenv.SyncBuffer
 }
 
 type startOpts struct {
@@ -127,7 +127,7 @@ func startServer(t *testing.T, yaml string, o startOpts) *testServer {
 	if err != nil {
 		t.Fatalf("parse: %v\n%s", err, yaml)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	srv, err := Start(context.Background(), cfg, Options{
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		AccessLogger: slog.New(slog.NewTextHandler(logs, nil)),
@@ -171,23 +171,6 @@ func (s *testServer) stat(name string) uint64 {
 		}
 	}
 	return 0
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // seen is a request as a backend saw it.

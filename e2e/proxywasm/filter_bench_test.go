@@ -9,11 +9,7 @@ package proxywasm
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -22,9 +18,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/shadowdiff/shadowdiff/collector/engine"
-	"github.com/shadowdiff/shadowdiff/collector/server"
 	"github.com/shadowdiff/shadowdiff/e2e/httpfilter"
+	"github.com/shadowdiff/shadowdiff/e2e/internal/testenv"
 )
 
 const (
@@ -35,59 +30,14 @@ const (
 	benchChunk = 32 << 10
 )
 
-// buildShadowdiffFilter builds filter.wasm from the repository root, as
-// the Makefile does.
+// buildShadowdiffFilter builds filter.wasm from this tree and returns its bytes.
 func buildShadowdiffFilter(tb testing.TB) []byte {
 	tb.Helper()
-	out := filepath.Join(tb.TempDir(), "filter.wasm")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildmode=c-shared", "-o", out, "./filter/cmd/filter")
-	cmd.Dir = filepath.Join("..", "..")
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("build filter.wasm: %v\n%s", err, b)
-	}
-	code, err := os.ReadFile(out)
+	code, err := os.ReadFile(testenv.FilterWasm(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return code
-}
-
-// startCollector runs the collector's gRPC server over its real engine (in
-// a temporary directory) on 127.0.0.1:0 and returns its address.
-func startCollector(tb testing.TB) string {
-	tb.Helper()
-	quiet := slog.New(slog.DiscardHandler)
-	eng, err := engine.Open(tb.TempDir(), engine.Options{Logger: quiet})
-	if err != nil {
-		tb.Fatalf("open engine: %v", err)
-	}
-	srv, err := server.New(eng, eng.QueryServer(), server.Options{Validate: engine.Validate, Logger: quiet})
-	if err != nil {
-		_ = eng.Close()
-		tb.Fatalf("collector server: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		_ = eng.Close()
-		tb.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			tb.Errorf("collector shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			tb.Errorf("collector serve: %v", err)
-		}
-		if err := eng.Close(); err != nil {
-			tb.Errorf("close engine: %v", err)
-		}
-	})
-	return ln.Addr().String()
 }
 
 // loadPlugin starts a one-VM runtime whose collector cluster points at
@@ -304,7 +254,7 @@ func awaitDigests(tb testing.TB, rt *Runtime, n uint64) (acked, dropped uint64) 
 // Envoy; every digest must be acknowledged or counted as dropped.
 func BenchmarkShadowdiffFilter(b *testing.B) {
 	code := buildShadowdiffFilter(b)
-	collector := startCollector(b)
+	collector := testenv.StartCollector(b)
 	for _, size := range []int{1 << 10, 64 << 10} {
 		body := jsonBody(size)
 		ex := newPrimaryExchange(body)

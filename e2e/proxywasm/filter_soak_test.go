@@ -4,6 +4,8 @@ import (
 	"os"
 	"strconv"
 	"testing"
+
+	"github.com/shadowdiff/shadowdiff/e2e/internal/testenv"
 )
 
 // Soak limits: the guest's linear memory must stay under soakMaxMemory and
@@ -36,7 +38,7 @@ func TestFilterLinearMemory(t *testing.T) {
 		requests = n
 	}
 	code := buildShadowdiffFilter(t)
-	rt, p := loadPlugin(t, code, startCollector(t))
+	rt, p := loadPlugin(t, code, testenv.StartCollector(t))
 	small := newPrimaryExchange(jsonBody(1 << 10))
 	large := newPrimaryExchange(jsonBody(64 << 10))
 	mem := p.vms[0].mod.Memory()

@@ -1,21 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/shadowdiff/shadowdiff/e2e/internal/testenv"
 )
 
 // guard turns a hang into a failure; it measures nothing.
@@ -47,29 +46,11 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// syncBuffer collects a writer's output for assertions.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // startSidecar runs the command's run on config until the test ends and
 // waits for /ready.
-func startSidecar(t *testing.T, config string, adminPort int, args ...string) (stdout, stderr *syncBuffer) {
+func startSidecar(t *testing.T, config string, adminPort int, args ...string) (stdout, stderr *testenv.SyncBuffer) {
 	t.Helper()
-	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	stdout, stderr = &testenv.SyncBuffer{}, &testenv.SyncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, append([]string{"--config", config}, args...), stdout, stderr) }()
@@ -153,19 +134,6 @@ static_resources:
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// buildFilter compiles the real filter module, as `make filter` does.
-func buildFilter(t *testing.T) string {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "filter.wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-o", out, "./filter/cmd/filter")
-	cmd.Dir = "../../.."
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build filter.wasm: %v\n%s", err, b)
-	}
-	return out
 }
 
 var portValue = regexp.MustCompile(`(port_value:\s*)(\d+)`)

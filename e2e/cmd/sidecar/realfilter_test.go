@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/shadowdiff/shadowdiff/e2e/internal/testenv"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
@@ -68,7 +69,7 @@ func TestRealFilterDigestsReachTheCollector(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("builds and compiles filter.wasm (minutes under -race)")
 	}
-	wasm := buildFilter(t)
+	wasm := testenv.FilterWasm(t)
 	ports := map[int]int{}
 	for _, p := range []int{18001, 18002, 18003, 9090, 9901, 10000} {
 		ports[p] = freePort(t)
