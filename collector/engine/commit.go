@@ -138,6 +138,25 @@ func (e *Engine) prepareWrite() (uint64, error) {
 	return gen, nil
 }
 
+// beginWrite takes writeMu and then mu, after reloading the state if a
+// store write failed, and returns the generation to build a batch at. On
+// success the caller unlocks mu once the batch is built and writeMu once it
+// is queued; on error nothing is held.
+func (e *Engine) beginWrite() (uint64, error) {
+	e.writeMu.Lock()
+	gen, err := e.prepareWrite()
+	if err == nil {
+		e.mu.Lock()
+		if !e.closed {
+			return gen, nil
+		}
+		e.mu.Unlock()
+		err = ErrClosed
+	}
+	e.writeMu.Unlock()
+	return 0, err
+}
+
 // barrier waits until every batch queued so far is written. Call with
 // writeMu held.
 func (e *Engine) barrier() error {

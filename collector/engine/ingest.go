@@ -42,17 +42,9 @@ func (e *Engine) Ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest) 
 	if err := ctx.Err(); err != nil {
 		return 0, rejected, err
 	}
-	e.writeMu.Lock()
-	gen, err := e.prepareWrite()
+	gen, err := e.beginWrite()
 	if err != nil {
-		e.writeMu.Unlock()
 		return 0, rejected, err
-	}
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		e.writeMu.Unlock()
-		return 0, rejected, ErrClosed
 	}
 	now := e.opts.Now()
 	w := newWriter(e)
@@ -78,11 +70,7 @@ func (e *Engine) Ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest) 
 		}
 		e.met.digests.WithLabelValues(roleLabel(d.Role), resultLabel(res)).Inc()
 	}
-	for _, c := range closed {
-		w.finalize(c, now)
-	}
-	batch, err := w.batch()
-	e.met.pending.Set(float64(e.pairer.len()))
+	batch, err := w.finish(closed, now)
 	e.mu.Unlock()
 	if err != nil {
 		e.writeMu.Unlock()
@@ -99,29 +87,18 @@ func (e *Engine) Ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest) 
 
 // expire closes the requests whose window ended.
 func (e *Engine) expire() error {
-	e.writeMu.Lock()
-	defer e.writeMu.Unlock()
-	gen, err := e.prepareWrite()
+	gen, err := e.beginWrite()
 	if err != nil {
 		return err
 	}
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return ErrClosed
-	}
+	defer e.writeMu.Unlock()
 	now := e.opts.Now()
 	closed := e.pairer.expire(now, nil)
 	if len(closed) == 0 {
 		e.mu.Unlock()
 		return nil
 	}
-	w := newWriter(e)
-	for _, c := range closed {
-		w.finalize(c, now)
-	}
-	batch, err := w.batch()
-	e.met.pending.Set(float64(e.pairer.len()))
+	batch, err := newWriter(e).finish(closed, now)
 	e.mu.Unlock()
 	if err != nil {
 		return err
@@ -162,6 +139,17 @@ type writer struct {
 
 func newWriter(e *Engine) *writer {
 	return &writer{e: e, pending: map[string][]*shadowdiffv1.ResponseDigest{}}
+}
+
+// finish finalizes the requests just closed and returns the batch to
+// write. Call with mu held.
+func (w *writer) finish(closed []closedReq, now time.Time) (*store.Batch, error) {
+	for _, c := range closed {
+		w.finalize(c, now)
+	}
+	b, err := w.batch()
+	w.e.met.pending.Set(float64(w.e.pairer.len()))
+	return b, err
 }
 
 // batch finishes the write: pending digests and dirty buckets.

@@ -9,17 +9,11 @@ import (
 // maintain rolls old minute buckets up into hour buckets and deletes what
 // is older than the retention.
 func (e *Engine) maintain() error {
-	e.writeMu.Lock()
-	defer e.writeMu.Unlock()
-	gen, err := e.prepareWrite()
+	gen, err := e.beginWrite()
 	if err != nil {
 		return err
 	}
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return ErrClosed
-	}
+	defer e.writeMu.Unlock()
 	now := e.opts.Now()
 	cut := now.Add(-e.opts.Retention)
 	put, del := e.aggs.rollup(now.Add(-rollupAfter))
