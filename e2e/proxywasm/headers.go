@@ -167,38 +167,29 @@ func proxySetHeaderMapPairs(_ context.Context, v *vm, mod api.Module, p []uint64
 	return statusOK
 }
 
-// keyValue reads the key and value arguments of add/replace.
-func keyValue(mod api.Module, p []uint64) (string, string, bool) {
-	key, ok1 := readString(mod, uint32(p[1]), uint32(p[2]))
-	val, ok2 := readString(mod, uint32(p[3]), uint32(p[4]))
-	return key, val, ok1 && ok2
-}
-
-func proxyAddHeaderMapValue(_ context.Context, v *vm, mod api.Module, p []uint64) status {
+// setHeader runs set (Headers.Add or Headers.Set) with the map, key and
+// value arguments of add_header_map_value / replace_header_map_value.
+func setHeader(v *vm, mod api.Module, p []uint64, set func(h *httpfilter.Headers, key, value string)) status {
 	h, st := v.headerMap(mapType(p[0]), true)
 	if st != statusOK {
 		return st
 	}
-	key, val, ok := keyValue(mod, p)
-	if !ok {
+	key, ok1 := readString(mod, uint32(p[1]), uint32(p[2]))
+	val, ok2 := readString(mod, uint32(p[3]), uint32(p[4]))
+	if !ok1 || !ok2 {
 		return statusInvalidMemoryAccess
 	}
-	h.Add(key, val)
+	set(h, key, val)
 	return statusOK
+}
+
+func proxyAddHeaderMapValue(_ context.Context, v *vm, mod api.Module, p []uint64) status {
+	return setHeader(v, mod, p, (*httpfilter.Headers).Add)
 }
 
 // proxyReplaceHeaderMapValue sets a header, adding it when absent.
 func proxyReplaceHeaderMapValue(_ context.Context, v *vm, mod api.Module, p []uint64) status {
-	h, st := v.headerMap(mapType(p[0]), true)
-	if st != statusOK {
-		return st
-	}
-	key, val, ok := keyValue(mod, p)
-	if !ok {
-		return statusInvalidMemoryAccess
-	}
-	h.Set(key, val)
-	return statusOK
+	return setHeader(v, mod, p, (*httpfilter.Headers).Set)
 }
 
 // proxyRemoveHeaderMapValue removes every value of a header; OK when absent.
