@@ -1,0 +1,219 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/mem"
+
+	"github.com/shadowdiff/shadowdiff/collector/engine"
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// keyDigits is the width of the request number in the pairing keys of the
+// pre-encoded batches, so the benchmark can renumber them in place.
+const keyDigits = 12
+
+// tripleDigest builds the digest of role for request slot k (of a batch)
+// with 50 body fields and 8 headers: the timestamp, request id, date and
+// trace headers differ between every response (noise) and the candidate
+// changes the price of every tenth request.
+func tripleDigest(k int, role shadowdiffv1.Role, start time.Time) *shadowdiffv1.ResponseDigest {
+	path := "/api/orders/" + strconv.Itoa(k%100)
+	d := &shadowdiffv1.ResponseDigest{
+		PairingKey: fmt.Sprintf("k%0*d-%03d", keyDigits, 0, k), Role: role,
+		Workload: &shadowdiffv1.Workload{Name: "shop", Namespace: "demo", Version: "v1", Instance: "pod-1"},
+		Endpoint: &shadowdiffv1.EndpointRef{Method: "GET", Path: path},
+		Request:  &shadowdiffv1.RequestFingerprint{Method: "GET", Path: path, QueryHash: uint64(k)},
+		Status:   200, Shadow: role != shadowdiffv1.Role_ROLE_PRIMARY, StartUnixNanos: start.UnixNano(),
+		Body: &shadowdiffv1.BodyDigest{ContentType: "application/json", Kind: shadowdiffv1.BodyKind_BODY_KIND_JSON,
+			WireSize: 2048, DecodedSize: 2048, Hash: uint64(k)<<8 | uint64(role)},
+	}
+	noisy := uint64(k)<<8 | uint64(role)
+	for i, name := range []string{"cache-control", "content-length", "content-type", "date", "etag", "server", "vary", "x-trace"} {
+		v := uint64(i + 1)
+		if name == "date" || name == "x-trace" {
+			v = noisy
+		}
+		d.Headers = append(d.Headers, &shadowdiffv1.HeaderDigest{Name: name, ValueHash: v, Shape: shadowdiffv1.ValueShape_VALUE_SHAPE_TEXT})
+	}
+	for f := range 50 {
+		e := &shadowdiffv1.FieldEntry{Path: fmt.Sprintf("order.f%02d", f), Type: shadowdiffv1.JsonType_JSON_TYPE_STRING,
+			Shape: shadowdiffv1.ValueShape_VALUE_SHAPE_TEXT, ValueHash: uint64(f) * 0x9e3779b97f4a7c15, UnorderedHash: uint64(f), Occurrences: 1}
+		switch {
+		case f == 0:
+			e.Path, e.Shape, e.ValueHash = "meta.generated_at", shadowdiffv1.ValueShape_VALUE_SHAPE_TIMESTAMP, noisy
+		case f == 1:
+			e.Path, e.Shape, e.ValueHash = "meta.request_id", shadowdiffv1.ValueShape_VALUE_SHAPE_UUID, noisy+1
+		case f == 2 && role == shadowdiffv1.Role_ROLE_CANDIDATE && k%10 == 0:
+			e.ValueHash++ // the regression
+		}
+		d.Body.Fields = append(d.Body.Fields, e)
+	}
+	return d
+}
+
+// encodedBatches are the wire forms of one batch per role; keyAt holds the
+// offsets of the request numbers in the pairing keys.
+type encodedBatches struct {
+	wire  [3][]byte
+	keyAt [3][]int
+}
+
+func newEncodedBatches(tb testing.TB, perBatch int) *encodedBatches {
+	var eb encodedBatches
+	start := time.Now()
+	for r, role := range []shadowdiffv1.Role{shadowdiffv1.Role_ROLE_PRIMARY, shadowdiffv1.Role_ROLE_SECONDARY, shadowdiffv1.Role_ROLE_CANDIDATE} {
+		batch := &shadowdiffv1.DigestBatch{Sequence: 1}
+		for k := range perBatch {
+			batch.Digests = append(batch.Digests, tripleDigest(k, role, start))
+		}
+		wire, err := batch.MarshalVT()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for k := range perBatch {
+			at := bytes.Index(wire, []byte(fmt.Sprintf("k%0*d-%03d", keyDigits, 0, k)))
+			if at < 0 {
+				tb.Fatalf("pairing key %d not found in the encoded batch", k)
+			}
+			eb.keyAt[r] = append(eb.keyAt[r], at+1)
+		}
+		eb.wire[r] = wire
+	}
+	return &eb
+}
+
+// renumber returns a copy of the role's batch for request number n.
+func (eb *encodedBatches) renumber(role int, n int) []byte {
+	w := bytes.Clone(eb.wire[role])
+	num := fmt.Appendf(nil, "%0*d", keyDigits, n)
+	for _, at := range eb.keyAt[role] {
+		copy(w[at:], num)
+	}
+	return w
+}
+
+// preEncoded is a message the client sends as is.
+type preEncoded []byte
+
+// rawCodec sends preEncoded messages without marshalling them and decodes
+// acks with vtprotobuf: the client's CPU is the transport only.
+type rawCodec struct{}
+
+func (rawCodec) Name() string { return "proto" }
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(v.(preEncoded))}, nil
+}
+
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	return v.(*shadowdiffv1.DigestAck).UnmarshalVT(data.Materialize())
+}
+
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkIngestEngine is the collector end to end: 50-field digests over
+// gRPC on loopback into the real engine, acknowledged once durable in
+// bbolt. Each iteration sends one 64-digest batch per role (primary,
+// secondary, candidate) for 64 new requests on one of `streams` streams.
+// digests/s is wall-clock throughput; digests/cpu-s divides by the CPU time
+// of the whole process (server, engine, store, GC and the client's gRPC
+// transport). Run with -cpu 1 for the per-core figure.
+func BenchmarkIngestEngine(b *testing.B) {
+	for _, streams := range []int{1, 16} {
+		b.Run(fmt.Sprintf("streams=%d", streams), func(b *testing.B) {
+			const perBatch = 64
+			eng, err := engine.Open(b.TempDir(), engine.Options{PairWindow: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer eng.Close()
+			r := start(b, eng, eng.QueryServer(), Options{})
+			eb := newEncodedBatches(b, perBatch)
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := cpuTime(b)
+			for range streams {
+				wg.Go(func() { sendBatches(b, r.conn, eb, &next, perBatch) })
+			}
+			wg.Wait()
+			cpu := cpuTime(b) - cpu0
+			b.StopTimer()
+			digests := float64(3 * perBatch * b.N)
+			b.ReportMetric(digests/b.Elapsed().Seconds(), "digests/s")
+			b.ReportMetric(digests/cpu.Seconds(), "digests/cpu-s")
+		})
+	}
+}
+
+// sendBatches opens a stream and sends iterations until b.N are taken.
+func sendBatches(b *testing.B, conn *grpc.ClientConn, eb *encodedBatches, next *atomic.Int64, perBatch int) {
+	desc := &shadowdiffv1.Collector_ServiceDesc.Streams[0]
+	stream, err := conn.NewStream(context.Background(), desc, "/"+shadowdiffv1.Collector_ServiceDesc.ServiceName+"/"+desc.StreamName,
+		grpc.ForceCodecV2(rawCodec{}))
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	defer stream.CloseSend()
+	seq := uint64(0)
+	for {
+		i := int(next.Add(1)) - 1
+		if i >= b.N {
+			return
+		}
+		for role := range 3 {
+			seq++
+			msg := eb.renumber(role, i)
+			// Sequence is field 1, a varint, first in the encoding: 0x08 0x01.
+			if msg[0] != 0x08 || msg[1] != 0x01 {
+				b.Error("unexpected batch encoding")
+				return
+			}
+			msg = setSequence(msg, seq)
+			if err := stream.SendMsg(preEncoded(msg)); err != nil {
+				b.Error(err)
+				return
+			}
+			var ack shadowdiffv1.DigestAck
+			if err := stream.RecvMsg(&ack); err != nil {
+				b.Error(err)
+				return
+			}
+			if ack.Accepted != uint32(perBatch) || len(ack.Rejections) != 0 {
+				b.Errorf("ack %v: want %d accepted", &ack, perBatch)
+				return
+			}
+		}
+	}
+}
+
+// setSequence replaces the leading sequence field (0x08 0x01) of an
+// encoded batch with seq.
+func setSequence(msg []byte, seq uint64) []byte {
+	head := []byte{0x08}
+	for seq >= 0x80 {
+		head = append(head, byte(seq)|0x80)
+		seq >>= 7
+	}
+	head = append(head, byte(seq))
+	return append(head, msg[2:]...)
+}
