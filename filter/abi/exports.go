@@ -16,6 +16,8 @@ func proxyABIVersion() {}
 
 //go:wasmexport proxy_on_context_create
 func proxyOnContextCreate(contextID, parentID uint32) {
+	enter()
+	defer leave()
 	if parentID == 0 {
 		roots[contextID] = plugin.NewRoot(host{}, nil)
 		return
@@ -30,6 +32,8 @@ func proxyOnVMStart(rootID, size uint32) uint32 { return 1 }
 
 //go:wasmexport proxy_on_configure
 func proxyOnConfigure(rootID, size uint32) uint32 {
+	enter()
+	defer leave()
 	r, ok := roots[rootID]
 	if !ok {
 		return 0
@@ -52,6 +56,8 @@ func action(a plugin.Action) uint32 { return uint32(a) }
 
 //go:wasmexport proxy_on_request_headers
 func proxyOnRequestHeaders(contextID, numHeaders, endOfStream uint32) uint32 {
+	enter()
+	defer leave()
 	if s, ok := streams[contextID]; ok {
 		return action(s.OnRequestHeaders(endOfStream != 0))
 	}
@@ -60,6 +66,8 @@ func proxyOnRequestHeaders(contextID, numHeaders, endOfStream uint32) uint32 {
 
 //go:wasmexport proxy_on_request_body
 func proxyOnRequestBody(contextID, size, endOfStream uint32) uint32 {
+	enter()
+	defer leave()
 	if s, ok := streams[contextID]; ok {
 		return action(s.OnRequestBody(int(size), endOfStream != 0))
 	}
@@ -68,6 +76,8 @@ func proxyOnRequestBody(contextID, size, endOfStream uint32) uint32 {
 
 //go:wasmexport proxy_on_response_headers
 func proxyOnResponseHeaders(contextID, numHeaders, endOfStream uint32) uint32 {
+	enter()
+	defer leave()
 	if s, ok := streams[contextID]; ok {
 		return action(s.OnResponseHeaders(endOfStream != 0))
 	}
@@ -76,6 +86,8 @@ func proxyOnResponseHeaders(contextID, numHeaders, endOfStream uint32) uint32 {
 
 //go:wasmexport proxy_on_response_body
 func proxyOnResponseBody(contextID, size, endOfStream uint32) uint32 {
+	enter()
+	defer leave()
 	if s, ok := streams[contextID]; ok {
 		return action(s.OnResponseBody(int(size), endOfStream != 0))
 	}
@@ -84,6 +96,8 @@ func proxyOnResponseBody(contextID, size, endOfStream uint32) uint32 {
 
 //go:wasmexport proxy_on_done
 func proxyOnDone(contextID uint32) uint32 {
+	enter()
+	defer leave()
 	if s, ok := streams[contextID]; ok {
 		s.OnDone()
 	}
@@ -92,12 +106,20 @@ func proxyOnDone(contextID uint32) uint32 {
 
 //go:wasmexport proxy_on_delete
 func proxyOnDelete(contextID uint32) {
-	delete(streams, contextID)
+	enter()
+	defer leave()
+	if s, ok := streams[contextID]; ok {
+		delete(streams, contextID)
+		s.Release()
+		return
+	}
 	delete(roots, contextID)
 }
 
 //go:wasmexport proxy_on_tick
 func proxyOnTick(rootID uint32) {
+	enter()
+	defer leave()
 	if r, ok := roots[rootID]; ok {
 		r.OnTick()
 	}
@@ -111,6 +133,8 @@ func proxyOnGrpcReceiveTrailingMetadata(rootID, id, n uint32) {}
 
 //go:wasmexport proxy_on_grpc_receive
 func proxyOnGrpcReceive(rootID, id, size uint32) {
+	enter()
+	defer leave()
 	r, ok := roots[rootID]
 	if !ok {
 		return
@@ -124,6 +148,8 @@ func proxyOnGrpcReceive(rootID, id, size uint32) {
 
 //go:wasmexport proxy_on_grpc_close
 func proxyOnGrpcClose(rootID, id, code uint32) {
+	enter()
+	defer leave()
 	if r, ok := roots[rootID]; ok {
 		r.OnStreamClose(id, int32(code), grpcStatusMessage())
 	}

@@ -24,6 +24,13 @@ const (
 // every call to the context whose callback is running.
 type host struct{}
 
+// Scratch space reused from call to call; what is returned from it is valid
+// until the callback returns (plugin.Host's contract).
+var (
+	requestHeaders, responseHeaders [][2]string
+	propertyScratch                 []byte
+)
+
 var _ plugin.Host = host{}
 
 func (host) Log(level plugin.LogLevel, msg string) {
@@ -38,16 +45,23 @@ func getBuffer(buffer uint32, size int) ([]byte, error) {
 	return take(p, n), nil
 }
 
-func getMap(mapType uint32) ([][2]string, error) {
+func getMap(mapType uint32, dst *[][2]string) ([][2]string, error) {
 	var p, n uint32
 	if err := check(proxyGetHeaderMapPairs(mapType, &p, &n)); err != nil {
 		return nil, err
 	}
-	return decodeMap(take(p, n))
+	m, err := decodeMap(*dst, take(p, n))
+	*dst = m
+	return m, err
 }
 
-func (host) RequestHeaders() ([]plugin.Header, error)  { return getMap(mapRequestHeaders) }
-func (host) ResponseHeaders() ([]plugin.Header, error) { return getMap(mapResponseHeaders) }
+func (host) RequestHeaders() ([]plugin.Header, error) {
+	return getMap(mapRequestHeaders, &requestHeaders)
+}
+
+func (host) ResponseHeaders() ([]plugin.Header, error) {
+	return getMap(mapResponseHeaders, &responseHeaders)
+}
 
 func (host) ReplaceRequestHeader(name, value string) error {
 	return check(proxyReplaceHeaderMapValue(mapRequestHeaders, strPtr(name), uint32(len(name)), strPtr(value), uint32(len(value))))
@@ -63,7 +77,8 @@ func (host) SendLocalResponse(code int, body []byte, headers []plugin.Header, de
 }
 
 func (host) Property(path ...string) ([]byte, bool) {
-	p := propertyPath(path)
+	p := appendPropertyPath(propertyScratch[:0], path)
+	propertyScratch = p
 	var rp, rn uint32
 	if proxyGetProperty(ptr(p), uint32(len(p)), &rp, &rn) != uint32(statusOK) {
 		return nil, false

@@ -8,6 +8,7 @@ package abi
 import (
 	"encoding/binary"
 	"errors"
+	"unsafe"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -37,37 +38,40 @@ func encodeMap(pairs [][2]string) []byte {
 
 var errBadMap = errors.New("malformed header map from host")
 
-// decodeMap parses the ABI's map format; an empty input is an empty map.
-func decodeMap(b []byte) ([][2]string, error) {
+// decodeMap parses the ABI's map format into dst[:0]; an empty input is an
+// empty map. The strings alias b: they are valid while b is.
+func decodeMap(dst [][2]string, b []byte) ([][2]string, error) {
+	dst = dst[:0]
 	if len(b) <= 1 {
-		return nil, nil
+		return dst, nil
 	}
 	if len(b) < 4 {
-		return nil, errBadMap
+		return dst, errBadMap
 	}
 	n := int(binary.LittleEndian.Uint32(b))
 	if n > (len(b)-4)/8 {
-		return nil, errBadMap
+		return dst, errBadMap
 	}
 	data := 4 + 8*n
-	out := make([][2]string, n)
 	for i := range n {
 		kl := int(binary.LittleEndian.Uint32(b[4+8*i:]))
 		vl := int(binary.LittleEndian.Uint32(b[8+8*i:]))
 		if kl+vl+2 > len(b)-data || kl < 0 || vl < 0 {
-			return nil, errBadMap
+			return dst[:0], errBadMap
 		}
-		out[i][0] = string(b[data : data+kl])
+		k := view(b[data : data+kl])
 		data += kl + 1
-		out[i][1] = string(b[data : data+vl])
+		dst = append(dst, [2]string{k, view(b[data : data+vl])})
 		data += vl + 1
 	}
-	return out, nil
+	return dst, nil
 }
 
-// propertyPath joins property segments with NULs, as Envoy expects.
-func propertyPath(segments []string) []byte {
-	var b []byte
+// view is b as a string without a copy; b must not change while it is used.
+func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// appendPropertyPath joins property segments with NULs, as Envoy expects.
+func appendPropertyPath(b []byte, segments []string) []byte {
 	for i, s := range segments {
 		if i > 0 {
 			b = append(b, 0)

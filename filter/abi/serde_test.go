@@ -10,7 +10,7 @@ import (
 
 func TestMapRoundTrip(t *testing.T) {
 	pairs := [][2]string{{":status", "200"}, {"x-a", ""}, {"", "v"}}
-	got, err := decodeMap(encodeMap(pairs))
+	got, err := decodeMap(nil, encodeMap(pairs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -18,11 +18,11 @@ func TestMapRoundTrip(t *testing.T) {
 		t.Error(diff)
 	}
 	for _, empty := range [][]byte{nil, {0}} {
-		if m, err := decodeMap(empty); err != nil || len(m) != 0 {
+		if m, err := decodeMap(nil, empty); err != nil || len(m) != 0 {
 			t.Errorf("empty map %v: %v %v", empty, m, err)
 		}
 	}
-	if _, err := decodeMap([]byte{9, 0, 0, 0, 1}); err == nil {
+	if _, err := decodeMap(nil, []byte{9, 0, 0, 0, 1}); err == nil {
 		t.Error("truncated map accepted")
 	}
 }
@@ -45,7 +45,7 @@ func TestGrpcService(t *testing.T) {
 }
 
 func TestPropertyPath(t *testing.T) {
-	if got := propertyPath([]string{"xds", "route_name"}); string(got) != "xds\x00route_name" {
+	if got := appendPropertyPath(nil, []string{"xds", "route_name"}); string(got) != "xds\x00route_name" {
 		t.Errorf("%q", got)
 	}
 }

@@ -36,7 +36,9 @@ const (
 type Header = [2]string
 
 // Host is what the plugin needs from the proxy. Stream calls act on the
-// stream whose callback is running.
+// stream whose callback is running. Headers, bodies and properties a Host
+// returns are only valid until the running callback returns (the Wasm host
+// reuses their memory): the plugin copies what it keeps.
 type Host interface {
 	Log(level LogLevel, msg string)
 
@@ -58,6 +60,7 @@ type Host interface {
 	// OpenStream opens a gRPC stream to an Envoy cluster; replies arrive
 	// through Root.OnStreamMessage and Root.OnStreamClose.
 	OpenStream(cluster, service, method string, metadata []Header) (uint32, error)
+	// SendOnStream copies msg: the plugin reuses its memory.
 	SendOnStream(id uint32, msg []byte) error
 	CloseStream(id uint32) error
 }

@@ -22,11 +22,13 @@ type metrics struct {
 	sent, bytesSent, dropped              Counter
 	shadowRequests, sideEffectsBlocked    Counter
 	streamReconnects, configErrors, acked Counter
-	byReason                              map[string]Counter
+	byReason                              map[reasonKey]Counter
 }
 
+type reasonKey struct{ prefix, reason string }
+
 func newMetrics(h Host) (*metrics, error) {
-	m := &metrics{host: h, byReason: map[string]Counter{}}
+	m := &metrics{host: h, byReason: map[reasonKey]Counter{}}
 	for _, c := range []struct {
 		name string
 		dst  *Counter
@@ -51,15 +53,15 @@ func newMetrics(h Host) (*metrics, error) {
 
 // reason returns the counter "<prefix>.<reason>", defined on first use.
 func (m *metrics) reason(prefix, reason string) Counter {
-	name := prefix + "." + reason
-	if c, ok := m.byReason[name]; ok {
+	k := reasonKey{prefix, reason}
+	if c, ok := m.byReason[k]; ok {
 		return c
 	}
-	c, err := m.host.DefineCounter(name)
+	c, err := m.host.DefineCounter(prefix + "." + reason)
 	if err != nil {
 		c = discard{}
 	}
-	m.byReason[name] = c
+	m.byReason[k] = c
 	return c
 }
 

@@ -29,6 +29,7 @@ type Root struct {
 	headers  digest.HeaderOptions
 	metrics  *metrics
 	sender   *sender
+	free     []*Stream
 }
 
 // NewRoot makes a plugin instance on host. now may be nil (time.Now).
@@ -167,7 +168,17 @@ func (r *Root) OnStreamClose(id uint32, grpcStatus int32, message string) {
 	}
 }
 
-// NewStream starts the per-request state of one HTTP stream.
+// maxFreeStreams bounds the released streams a root keeps for reuse: about
+// the streams one worker has in flight at once.
+const maxFreeStreams = 256
+
+// NewStream starts the per-request state of one HTTP stream, reusing a
+// released one when there is one.
 func (r *Root) NewStream() *Stream {
+	if n := len(r.free); n > 0 {
+		s := r.free[n-1]
+		r.free = r.free[:n-1]
+		return s
+	}
 	return &Stream{root: r}
 }

@@ -27,6 +27,10 @@ type sender struct {
 
 	queue      [][]byte
 	queueBytes int
+	// spare holds encoding buffers of sent or dropped digests for reuse,
+	// and msg the last batch's: the host copies what it sends.
+	spare [][]byte
+	msg   []byte
 	// dropped since the last batch sent: reported in DigestBatch.dropped.
 	unreported uint64
 
@@ -50,15 +54,42 @@ func newSender(h Host, cfg *config.Config, m *metrics, now func() time.Time) *se
 		backoff: time.Duration(cfg.Reconnect.InitialBackoff), lastFlush: now()}
 }
 
+// maxSpare bounds the buffers kept for reuse; larger ones are left to the GC.
+const (
+	maxSpare       = 128
+	maxSpareBuffer = 64 << 10
+)
+
+// buffer returns an empty buffer to encode the next digest into.
+func (s *sender) buffer() []byte {
+	if n := len(s.spare); n > 0 {
+		b := s.spare[n-1]
+		s.spare = s.spare[:n-1]
+		return b
+	}
+	return nil
+}
+
+// recycle keeps buffers whose digests were sent or dropped.
+func (s *sender) recycle(bufs ...[]byte) {
+	for _, b := range bufs {
+		if len(s.spare) < maxSpare && cap(b) <= maxSpareBuffer {
+			s.spare = append(s.spare, b[:0])
+		}
+	}
+}
+
 // enqueue takes one encoded ResponseDigest; it drops it when the queue is full.
 func (s *sender) enqueue(d []byte) {
 	size := wire.BatchDigestSize(len(d))
 	switch {
 	case size > s.cfg.Batch.MaxBytes:
 		s.drop(DropTooLarge, 1)
+		s.recycle(d)
 		return
 	case len(s.queue) >= s.cfg.Queue.MaxDigests || s.queueBytes+size > s.cfg.Queue.MaxBytes:
 		s.drop(DropQueueFull, 1)
+		s.recycle(d)
 		return
 	}
 	s.queue = append(s.queue, d)
@@ -91,7 +122,7 @@ func (s *sender) flush() {
 
 func (s *sender) sendBatch() bool {
 	s.sequence++
-	msg := wire.AppendBatchHeader(make([]byte, 0, min(s.queueBytes+16, s.cfg.Batch.MaxBytes+16)), s.sequence, s.unreported)
+	msg := wire.AppendBatchHeader(s.msg[:0], s.sequence, s.unreported)
 	n := 0
 	for n < len(s.queue) && n < s.cfg.Batch.MaxDigests {
 		size := wire.BatchDigestSize(len(s.queue[n]))
@@ -102,17 +133,22 @@ func (s *sender) sendBatch() bool {
 		s.queueBytes -= size
 		n++
 	}
-	batch := s.queue[:n]
-	s.queue = append(s.queue[:0:0], s.queue[n:]...)
+	s.recycle(s.queue[:n]...)
+	rest := copy(s.queue, s.queue[n:])
+	clear(s.queue[rest:])
+	s.queue = s.queue[:rest]
+	if cap(msg) <= maxSpareBuffer*4 {
+		s.msg = msg
+	}
 	if err := s.host.SendOnStream(s.streamID, msg); err != nil {
 		s.logErr(fmt.Sprintf("shadowdiff: send to collector: %v", err))
-		s.drop(DropStreamClosed, len(batch))
+		s.drop(DropStreamClosed, n)
 		s.lost(DropStreamClosed)
 		return false
 	}
 	s.unreported = 0
-	s.inflight[s.sequence] = inflightBatch{digests: len(batch), sent: s.now()}
-	s.metrics.sent.Add(uint64(len(batch)))
+	s.inflight[s.sequence] = inflightBatch{digests: n, sent: s.now()}
+	s.metrics.sent.Add(uint64(n))
 	s.metrics.bytesSent.Add(uint64(len(msg)))
 	return true
 }

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/shadowdiff/shadowdiff/filter/digest"
 	"github.com/shadowdiff/shadowdiff/filter/wire"
@@ -35,6 +36,46 @@ type Stream struct {
 	body        []byte
 	bodySize    uint64
 	truncated   bool
+	// kept holds the strings the stream keeps past a callback (see keep).
+	kept []byte
+}
+
+// routeNameProperty is Envoy's attribute for the route's name.
+var routeNameProperty = []string{"xds", "route_name"}
+
+// blockedReplyHeaders mark the local reply to a blocked mirrored write.
+var blockedReplyHeaders = []Header{{"x-shadowdiff", "side-effect-blocked"}}
+
+// keep copies v into the stream's own memory: what the host returns is only
+// valid during the callback. A full buffer is replaced, never grown in
+// place, so the strings kept before stay where they are.
+func (s *Stream) keep(v string) string {
+	if v == "" {
+		return ""
+	}
+	if cap(s.kept)-len(s.kept) < len(v) {
+		s.kept = make([]byte, 0, max(2*cap(s.kept), len(v), 512))
+	}
+	start := len(s.kept)
+	s.kept = append(s.kept, v...)
+	return unsafe.String(&s.kept[start], len(v))
+}
+
+// Release hands a finished stream back to its root for reuse; the proxy
+// calls no callback of it after. Its buffers stay, so a VM's steady traffic
+// allocates no per-stream memory.
+func (s *Stream) Release() {
+	r := s.root
+	*s = Stream{
+		root:        r,
+		digest:      wire.ResponseDigest{Headers: s.digest.Headers[:0]},
+		respHeaders: s.respHeaders[:0],
+		body:        s.body[:0],
+		kept:        s.kept[:0],
+	}
+	if len(r.free) < maxFreeStreams {
+		r.free = append(r.free, s)
+	}
 }
 
 // OnRequestHeaders decides whether the stream is digested, tags shadows and
@@ -86,7 +127,7 @@ func (s *Stream) OnRequestHeaders(endOfStream bool) Action {
 	case !r.sampled(key):
 		r.metrics.notDigested(NotDigestedSampledOut)
 	default:
-		s.start(key, method, urlPath, query, host)
+		s.start(s.keep(key), s.keep(method), s.keep(urlPath), query, s.keep(host))
 		if blocked {
 			s.skip = wire.SkipSideEffect
 		}
@@ -94,7 +135,7 @@ func (s *Stream) OnRequestHeaders(endOfStream bool) Action {
 	if blocked {
 		r.metrics.sideEffectsBlocked.Add(1)
 		_ = r.host.SendLocalResponse(r.cfg.SideEffects.LocalReplyStatus, nil,
-			[]Header{{"x-shadowdiff", "side-effect-blocked"}}, "shadowdiff_side_effect_blocked")
+			blockedReplyHeaders, "shadowdiff_side_effect_blocked")
 		return Pause
 	}
 	return Continue
@@ -107,6 +148,7 @@ func (s *Stream) start(key, method, urlPath, query, authority string) {
 	s.startTime = r.now()
 	s.reqHash = r.key.New()
 	s.digest = wire.ResponseDigest{
+		Headers:    s.digest.Headers[:0],
 		PairingKey: key, Role: r.role, Workload: r.workload, Shadow: s.shadow,
 		Endpoint:       wire.EndpointRef{Method: method, Path: urlPath, Authority: authority},
 		Request:        wire.RequestFingerprint{Method: method, Path: urlPath},
@@ -115,8 +157,8 @@ func (s *Stream) start(key, method, urlPath, query, authority string) {
 	if query != "" {
 		s.digest.Request.QueryHash = r.key.SumString(query)
 	}
-	if route, ok := r.host.Property("xds", "route_name"); ok {
-		s.digest.Endpoint.RouteName = string(route)
+	if route, ok := r.host.Property(routeNameProperty...); ok {
+		s.digest.Endpoint.RouteName = s.keep(unsafe.String(unsafe.SliceData(route), len(route)))
 	}
 }
 
@@ -186,12 +228,15 @@ func (s *Stream) OnResponseHeaders(endOfStream bool) Action {
 		case ":status":
 			s.digest.Status = parseStatus(h[1])
 		case "content-type":
-			s.contentType = h[1]
+			s.contentType = s.keep(h[1])
 		case "content-encoding":
-			s.encoding = h[1]
+			s.encoding = s.keep(h[1])
 		}
 	}
-	s.respHeaders = hs // digested in OnDone, off the request path
+	// Digested in OnDone, off the request path.
+	for _, h := range hs {
+		s.respHeaders = append(s.respHeaders, Header{s.keep(h[0]), s.keep(h[1])})
+	}
 	return Continue
 }
 
@@ -239,12 +284,11 @@ func (s *Stream) OnDone() {
 		d.Skip = wire.SkipNoResponse
 	default:
 		d.UpstreamLatencyMicros = uint64(s.respStart.Sub(s.startTime).Microseconds())
-		d.Headers = digest.DigestHeaders(s.respHeaders, &r.headers)
+		d.Headers = append(d.Headers[:0], digest.DigestHeaders(s.respHeaders, &r.headers)...)
 		d.Body = digest.DigestBody(digest.Body{ContentType: s.contentType, ContentEncoding: s.encoding,
 			Data: s.body, WireSize: s.bodySize, Truncated: s.truncated}, &r.body)
 	}
-	s.body, s.respHeaders = nil, nil
-	r.sender.enqueue(wire.AppendResponseDigest(nil, d))
+	r.sender.enqueue(wire.AppendResponseDigest(r.sender.buffer(), d))
 }
 
 func parseStatus(s string) uint32 {

@@ -89,7 +89,13 @@ func (h *httpContext) OnHttpResponseBody(size int, eos bool) types.Action {
 	return types.Action(h.stream.OnResponseBody(size, eos))
 }
 
-func (h *httpContext) OnHttpStreamDone() { h.stream.OnDone() }
+// OnHttpStreamDone is the stream's last callback: the SDK deletes the
+// context after it, so the stream goes back to its root for reuse.
+func (h *httpContext) OnHttpStreamDone() {
+	h.stream.OnDone()
+	h.stream.Release()
+	h.stream = nil
+}
 
 // host implements plugin.Host with the SDK's host calls.
 type host struct{ streams Streams }
