@@ -10,35 +10,48 @@ import (
 // StringShape classifies a string value so a field that is noise by value
 // (a timestamp, a random id) can still be compared by what it looks like.
 // It never allocates.
-func StringShape(s []byte) wire.Shape {
+func StringShape(s []byte) wire.Shape { return shapeOf(s, classOf(s)) }
+
+// shapeOf is StringShape given the byte classes of s (classOf), which the
+// JSON scanner gathers while it looks for the closing quote: they rule out
+// most shapes without another pass over s.
+func shapeOf(s []byte, class uint8) wire.Shape {
+	n := len(s)
 	switch {
-	case len(s) == 0:
+	case n == 0:
 		return wire.ShapeEmpty
-	case isUUID(s):
+	case n == 36 && isUUID(s):
 		return wire.ShapeUUID
-	case isDate(s):
-		if len(s) == 10 {
+	case n >= 10 && isDate(s):
+		if n == 10 {
 			return wire.ShapeDate
 		}
 		if isTimestampTail(s[10:]) {
 			return wire.ShapeTimestamp
 		}
-	case isHTTPDate(s):
+	case n == 29 && isHTTPDate(s):
 		return wire.ShapeTimestamp
 	}
 	switch {
-	case isNumeric(s):
+	case class&cNotNum == 0 && isNumeric(s):
 		return wire.ShapeNumeric
-	case len(s) >= 8 && allHex(s):
+	case n >= 8 && class&cNotHex == 0:
 		return wire.ShapeHex
-	case hasPrefix(s, "http://") || hasPrefix(s, "https://"):
+	case n >= 7 && (hasPrefix(s, "http://") || hasPrefix(s, "https://")):
 		return wire.ShapeURL
-	case isEmail(s):
+	case class&cAt != 0 && isEmail(s):
 		return wire.ShapeEmail
-	case len(s) >= 16 && isBase64Token(s):
+	case n >= 16 && class&cNotB64 == 0 && isBase64Token(s):
 		return wire.ShapeBase64
 	}
 	return wire.ShapeText
+}
+
+// shortText reports, from its length and byte classes alone, that a
+// string is TEXT: shorter than any other shape but NUMERIC and EMAIL, and
+// ruled out for both.
+func shortText(n int, class uint8) bool {
+	return n > 0 && n < 7 && class&(cNotNum|cAt) == cNotNum
 }
 
 // NumberShape classifies a JSON number literal.

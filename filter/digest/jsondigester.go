@@ -1,0 +1,157 @@
+package digest
+
+import (
+	"github.com/shadowdiff/shadowdiff/filter/wire"
+)
+
+// jsonDigester holds what digesting a document needs and keeps it for the
+// next one: the interned paths, the entry list, the container stack and
+// scratch buffers. Steady state, a document costs no allocation.
+type jsonDigester struct {
+	opts      *JSONOptions
+	keys      [numTags]Key    // per type tag
+	litHash   [numTags]uint64 // hashes of null, true and false
+	paths     pathTable
+	gen       uint32 // the document being digested, for pathNode.gen
+	fields    []wire.FieldEntry
+	truncated bool
+	stack     []frame
+	scratch   []byte // unescaped strings
+	canon     []byte // canonical numbers
+}
+
+// frame is an open container.
+type frame struct {
+	node, slot int32 // the container's path node and entry; -1: not listed
+	// elemNode and elemSlot: an array's "[]" child, looked up on the first
+	// element (elemNode -2 until then).
+	elemNode, elemSlot int32
+	array              bool
+	start              int    // offset of '{' or '['
+	n                  int    // members or elements so far
+	sum                uint64 // objects: sum of member hashes; arrays: the ordered hash
+	unordered          uint64 // arrays: sum of element hashes
+	keyHash            uint64 // objects: name hash of the member being parsed
+}
+
+func newJSONDigester(opts *JSONOptions) *jsonDigester {
+	d := &jsonDigester{opts: opts}
+	for tag := range d.keys {
+		d.keys[tag] = opts.Key.Tweak(byte(tag + 1))
+		d.litHash[tag] = d.keys[tag].Sum64(nil)
+	}
+	d.paths.allow = opts.Raw
+	return d
+}
+
+// digest digests src into d.fields and d.truncated, valid until the next
+// call.
+func (d *jsonDigester) digest(src []byte) error {
+	if d.paths.len() > maxCachedPaths || d.gen == ^uint32(0) {
+		d.paths.reset()
+		d.gen = 0
+	}
+	if cap(d.fields) > 2*maxCachedPaths {
+		d.fields = nil
+	}
+	d.gen++
+	clear(d.fields) // drop references to the last document's strings
+	d.fields = d.fields[:0]
+	d.truncated = false
+	err := d.parse(src)
+	if err != nil {
+		d.fields = d.fields[:0]
+	}
+	return err
+}
+
+// slotOf returns the entry of path node n in this document, listing it if
+// this is its first occurrence; -1 once MaxFields entries are listed.
+func (d *jsonDigester) slotOf(n int32) int32 {
+	p := &d.paths.nodes[n]
+	if p.gen == d.gen {
+		return p.field
+	}
+	p.gen = d.gen
+	p.field = -1
+	if d.opts.MaxFields > 0 && len(d.fields) >= d.opts.MaxFields {
+		d.truncated = true
+		return -1
+	}
+	p.field = int32(len(d.fields))
+	d.fields = append(d.fields, wire.FieldEntry{Path: p.path})
+	return p.field
+}
+
+// member returns the path node and entry of member key of parent (both -1
+// when it is not listed).
+func (d *jsonDigester) member(parent int32, key []byte, keyHash uint64) (int32, int32) {
+	n := d.paths.lookup(parent, key, keyHash)
+	if n < 0 {
+		if d.opts.MaxFields > 0 && len(d.fields) >= d.opts.MaxFields {
+			d.truncated = true
+			return -1, -1
+		}
+		n = d.paths.addMember(parent, key, keyHash)
+	}
+	s := d.slotOf(n)
+	if s < 0 {
+		return -1, -1
+	}
+	return n, s
+}
+
+// element returns the path node and entry of the "[]" child of parent.
+func (d *jsonDigester) element(parent int32) (int32, int32) {
+	e := d.paths.nodes[parent].elem
+	if e < 0 {
+		if d.opts.MaxFields > 0 && len(d.fields) >= d.opts.MaxFields {
+			d.truncated = true
+			return -1, -1
+		}
+		e = d.paths.element(parent)
+	}
+	s := d.slotOf(e)
+	if s < 0 {
+		return -1, -1
+	}
+	return e, s
+}
+
+// record folds one value into entry e.
+func record(e *wire.FieldEntry, typ wire.JSONType, shape wire.Shape, lb uint32, hash, unordered uint64, elements uint32) {
+	if e.Occurrences == 0 {
+		e.Type, e.Shape = typ, shape
+	} else {
+		if e.Type != typ {
+			e.Type = wire.TypeMixed
+		}
+		if e.Shape != shape {
+			e.Shape = wire.ShapeMixed
+		}
+	}
+	e.Occurrences++
+	e.ValueHash = mix(e.ValueHash, hash)
+	e.UnorderedHash += unordered
+	e.Elements += elements
+	e.LengthBucket = max(e.LengthBucket, lb)
+}
+
+// setRaw records v as the raw value of entry slot, whose path node allows
+// raw values (p is its pathNode.raw). The string is reused while the value
+// stays the same from document to document.
+func (d *jsonDigester) setRaw(slot int32, p *string, v []byte) {
+	if len(v) > maxRaw {
+		n := maxRaw
+		for n > 0 && !utf8RuneStart(v[n]) {
+			n--
+		}
+		v = v[:n]
+	}
+	if *p != string(v) {
+		*p = string(v)
+	}
+	d.fields[slot].Raw = p
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

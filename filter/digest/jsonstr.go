@@ -1,0 +1,145 @@
+package digest
+
+import (
+	"fmt"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Byte classes of string contents, one table load per byte: whether the
+// byte ends the plain run of a string literal, and what it rules out for
+// the shape of the string (see shapeOf).
+const (
+	cSpecial = 1 << iota // '"', '\\' or a control character
+	cNotHex              // not [0-9a-fA-F]
+	cNotNum              // not [0-9.+-]
+	cNotB64              // not [A-Za-z0-9+/_=-]
+	cAt                  // '@'
+)
+
+var byteClass = func() (t [256]uint8) {
+	for i := range t {
+		c := byte(i)
+		if c == '"' || c == '\\' || c < 0x20 {
+			t[i] |= cSpecial
+		}
+		if !isHexDigit(c) {
+			t[i] |= cNotHex
+		}
+		if !isDigit(c) && c != '.' && c != '+' && c != '-' {
+			t[i] |= cNotNum
+		}
+		letter := (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		if !letter && !isDigit(c) && c != '+' && c != '/' && c != '_' && c != '=' && c != '-' {
+			t[i] |= cNotB64
+		}
+		if c == '@' {
+			t[i] |= cAt
+		}
+	}
+	return t
+}()
+
+// classOf ORs the byte classes of s.
+func classOf(s []byte) uint8 {
+	var f uint8
+	for _, c := range s {
+		f |= byteClass[c]
+	}
+	return f
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
+
+func skipSpace(src []byte, pos int) int {
+	for pos < len(src) && isSpace(src[pos]) {
+		pos++
+	}
+	return pos
+}
+
+func syntaxErr(pos int, format string, args ...any) error {
+	return &SyntaxError{Offset: pos, Msg: fmt.Sprintf(format, args...)}
+}
+
+// strSlow finishes a string literal whose contents start at start, after
+// the plain run ended at pos on a byte of class cSpecial (or at the end of
+// src) that is not the closing quote. It returns the unescaped contents,
+// valid until the next call, and the offset after the closing quote.
+func (d *jsonDigester) strSlow(src []byte, start, pos int) ([]byte, int, error) {
+	if pos >= len(src) {
+		return nil, pos, syntaxErr(pos, "unterminated string")
+	}
+	if src[pos] != '\\' {
+		return nil, pos, syntaxErr(pos, "control character in a string")
+	}
+	out := append(d.scratch[:0], src[start:pos]...)
+	for pos < len(src) {
+		c := src[pos]
+		switch {
+		case c == '"':
+			d.scratch = out[:0]
+			return out, pos + 1, nil
+		case c < 0x20:
+			return nil, pos, syntaxErr(pos, "control character in a string")
+		case c != '\\':
+			out = append(out, c)
+			pos++
+			continue
+		}
+		if pos+1 >= len(src) {
+			break
+		}
+		e := src[pos+1]
+		pos += 2
+		switch e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := hex4(src, pos)
+			if !ok {
+				return nil, pos, syntaxErr(pos, "bad \\u escape")
+			}
+			pos += 4
+			if utf16.IsSurrogate(r) {
+				r2 := rune(-1)
+				if hasPrefix(src[pos:], `\u`) {
+					pos += 2
+					if r2, ok = hex4(src, pos); !ok {
+						return nil, pos, syntaxErr(pos, "bad \\u escape")
+					}
+					pos += 4
+				}
+				r = utf16.DecodeRune(r, r2)
+			}
+			out = utf8.AppendRune(out, r)
+		default:
+			return nil, pos, syntaxErr(pos, "bad escape \\%c", e)
+		}
+	}
+	d.scratch = out[:0]
+	return nil, pos, syntaxErr(pos, "unterminated string")
+}
+
+// hex4 reads the four hex digits of a \u escape at pos.
+func hex4(src []byte, pos int) (rune, bool) {
+	if pos+4 > len(src) {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(src[pos:pos+4]), 16, 32)
+	if err != nil {
+		return 0, false
+	}
+	return rune(v), true
+}
