@@ -1,29 +1,49 @@
 package wire
 
-import "google.golang.org/protobuf/encoding/protowire"
+import "encoding/binary"
 
 // Field numbers are those of digest.proto and collector.proto.
+//
+// The encoder writes protobuf by hand, every field number below 16 (one-byte
+// tags), with helpers small enough to inline: inside Go→wasm each call that
+// is not inlined costs as much as encoding several fields.
+
+// Wire types of the protobuf encoding.
+const (
+	wireVarint  = 0
+	wireFixed64 = 1
+	wireBytes   = 2
+)
 
 // AppendResponseDigest appends d's encoding (without a length prefix).
 func AppendResponseDigest(b []byte, d *ResponseDigest) []byte {
 	b = appendString(b, 1, d.PairingKey)
 	b = appendVarint(b, 2, uint64(d.Role))
-	b = appendMessage(b, 3, func(b []byte) []byte { return appendWorkload(b, &d.Workload) })
-	b = appendMessage(b, 4, func(b []byte) []byte { return appendEndpoint(b, &d.Endpoint) })
-	b = appendMessage(b, 5, func(b []byte) []byte { return appendFingerprint(b, &d.Request) })
+	b, m := beginMessage(b, 3)
+	b = appendWorkload(b, &d.Workload)
+	b = endMessage(b, m)
+	b, m = beginMessage(b, 4)
+	b = appendEndpoint(b, &d.Endpoint)
+	b = endMessage(b, m)
+	b, m = beginMessage(b, 5)
+	b = appendFingerprint(b, &d.Request)
+	b = endMessage(b, m)
 	b = appendVarint(b, 6, uint64(d.Status))
 	for i := range d.Headers {
-		b = appendMessage(b, 7, func(b []byte) []byte { return appendHeader(b, &d.Headers[i]) })
+		b, m = beginMessage(b, 7)
+		b = appendHeader(b, &d.Headers[i])
+		b = endMessage(b, m)
 	}
 	if d.Body != nil {
-		b = appendMessage(b, 8, func(b []byte) []byte { return appendBody(b, d.Body) })
+		b, m = beginMessage(b, 8)
+		b = appendBody(b, d.Body)
+		b = endMessage(b, m)
 	}
 	b = appendVarint(b, 9, d.UpstreamLatencyMicros)
 	b = appendVarint(b, 10, uint64(d.StartUnixNanos))
 	b = appendBool(b, 11, d.Shadow)
 	b = appendVarint(b, 12, uint64(d.Skip))
-	b = appendFixed64(b, 13, d.TrailersHash)
-	return b
+	return appendFixed64(b, 13, d.TrailersHash)
 }
 
 // AppendBatchHeader starts a DigestBatch: the sequence and dropped count;
@@ -35,12 +55,13 @@ func AppendBatchHeader(b []byte, sequence, dropped uint64) []byte {
 
 // AppendBatchDigest appends one already-encoded ResponseDigest to a batch.
 func AppendBatchDigest(b, encoded []byte) []byte {
-	b = protowire.AppendTag(b, 2, protowire.BytesType)
-	return protowire.AppendBytes(b, encoded)
+	b = append(b, tag(2, wireBytes))
+	b = appendRawVarint(b, uint64(len(encoded)))
+	return append(b, encoded...)
 }
 
 // BatchDigestSize is the bytes AppendBatchDigest adds for an encoded digest.
-func BatchDigestSize(n int) int { return 1 + protowire.SizeBytes(n) }
+func BatchDigestSize(n int) int { return 1 + varintSize(uint64(n)) + n }
 
 func appendWorkload(b []byte, w *Workload) []byte {
 	b = appendString(b, 1, w.Name)
@@ -84,12 +105,14 @@ func appendBody(b []byte, d *BodyDigest) []byte {
 	b = appendBool(b, 8, d.DecodeBudgetExceeded)
 	b = appendString(b, 9, d.Error)
 	for i := range d.Fields {
-		b = appendMessage(b, 10, func(b []byte) []byte { return appendField(b, &d.Fields[i]) })
+		b = appendField(b, &d.Fields[i])
 	}
 	return appendBool(b, 11, d.FieldsTruncated)
 }
 
+// appendField appends one FieldEntry as field 10 of a BodyDigest.
 func appendField(b []byte, f *FieldEntry) []byte {
+	b, m := beginMessage(b, 10)
 	b = appendString(b, 1, f.Path)
 	b = appendVarint(b, 2, uint64(f.Type))
 	b = appendVarint(b, 3, uint64(f.Shape))
@@ -98,65 +121,95 @@ func appendField(b []byte, f *FieldEntry) []byte {
 	b = appendFixed64(b, 6, f.UnorderedHash)
 	b = appendVarint(b, 7, uint64(f.Occurrences))
 	b = appendVarint(b, 8, uint64(f.Elements))
-	return appendOptionalString(b, 9, f.Raw)
+	b = appendOptionalString(b, 9, f.Raw)
+	return endMessage(b, m)
 }
 
 // Proto3 omits fields at their zero value; optional fields are present when set.
 
-func appendString(b []byte, num protowire.Number, s string) []byte {
+func tag(num, typ byte) byte { return num<<3 | typ }
+
+func appendRawVarint(b []byte, v uint64) []byte {
+	for v >= 0x80 {
+		b = append(b, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(b, byte(v))
+}
+
+func varintSize(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+func appendString(b []byte, num byte, s string) []byte {
 	if s == "" {
 		return b
 	}
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendString(b, s)
+	b = append(b, tag(num, wireBytes))
+	b = appendRawVarint(b, uint64(len(s)))
+	return append(b, s...)
 }
 
-func appendOptionalString(b []byte, num protowire.Number, s *string) []byte {
+func appendOptionalString(b []byte, num byte, s *string) []byte {
 	if s == nil {
 		return b
 	}
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendString(b, *s)
+	b = append(b, tag(num, wireBytes))
+	b = appendRawVarint(b, uint64(len(*s)))
+	return append(b, *s...)
 }
 
-func appendVarint(b []byte, num protowire.Number, v uint64) []byte {
+func appendVarint(b []byte, num byte, v uint64) []byte {
 	if v == 0 {
 		return b
 	}
-	b = protowire.AppendTag(b, num, protowire.VarintType)
-	return protowire.AppendVarint(b, v)
+	return appendRawVarint(append(b, tag(num, wireVarint)), v)
 }
 
-func appendBool(b []byte, num protowire.Number, v bool) []byte {
+func appendBool(b []byte, num byte, v bool) []byte {
 	if !v {
 		return b
 	}
-	return appendVarint(b, num, 1)
+	return append(b, tag(num, wireVarint), 1)
 }
 
-func appendFixed64(b []byte, num protowire.Number, v uint64) []byte {
+func appendFixed64(b []byte, num byte, v uint64) []byte {
 	if v == 0 {
 		return b
 	}
-	b = protowire.AppendTag(b, num, protowire.Fixed64Type)
-	return protowire.AppendFixed64(b, v)
+	return binary.LittleEndian.AppendUint64(append(b, tag(num, wireFixed64)), v)
 }
 
-// appendMessage appends a length-delimited sub-message written by fn. The
-// length is not known up front: reserve one byte, then shift if it grew.
-func appendMessage(b []byte, num protowire.Number, fn func([]byte) []byte) []byte {
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	start := len(b)
-	b = append(b, 0)
-	b = fn(b)
+// beginMessage starts a length-delimited sub-message. Its length is not
+// known yet: one byte is reserved, and endMessage shifts the contents when
+// the length needs more.
+func beginMessage(b []byte, num byte) ([]byte, int) {
+	b = append(b, tag(num, wireBytes), 0)
+	return b, len(b) - 1
+}
+
+func endMessage(b []byte, start int) []byte {
 	n := len(b) - start - 1
 	if n < 0x80 {
 		b[start] = byte(n)
 		return b
 	}
-	size := protowire.SizeVarint(uint64(n))
-	b = append(b, make([]byte, size-1)...)
-	copy(b[start+size:], b[start+1:start+1+n])
-	protowire.AppendVarint(b[start:start], uint64(n))
+	return widenLength(b, start, n)
+}
+
+// widenLength rewrites the one-byte length at start as the varint n,
+// shifting the n bytes of the message behind it.
+func widenLength(b []byte, start, n int) []byte {
+	extra := varintSize(uint64(n)) - 1
+	for range extra {
+		b = append(b, 0)
+	}
+	copy(b[start+1+extra:], b[start+1:start+1+n])
+	appendRawVarint(b[start:start], uint64(n))
 	return b
 }
