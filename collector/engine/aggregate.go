@@ -63,25 +63,25 @@ func newField(b *store.Bucket, path string, lim limits) *store.FieldCounts {
 // visitPaths calls fn with every query path of a response: status, its
 // headers, and its body fields (or "body" for a body without fields). The
 // slice is only valid during the call.
-func visitPaths(d *shadowdiffv1.ResponseDigest, fn func(path []byte)) {
-	buf := make([]byte, 0, 128)
+func visitPaths(v *response, fn func(path []byte)) {
+	var arr [128]byte
+	buf := arr[:0]
 	fn(append(buf, pathStatus...))
-	for _, h := range d.GetHeaders() {
+	for _, h := range v.d.GetHeaders() {
 		fn(append(append(buf, headerPrefix...), h.Name...))
 	}
-	fields := d.GetBody().GetFields()
-	if len(fields) == 0 && bodyKind(d.GetBody()) != shadowdiffv1.BodyKind_BODY_KIND_EMPTY {
+	if len(v.fields) == 0 && bodyKind(v.d.GetBody()) != shadowdiffv1.BodyKind_BODY_KIND_EMPTY {
 		fn(append(buf, pathBody...))
 	}
-	for _, f := range fields {
-		buf = appendQueryPath(buf[:0], f.Path)
+	for i := range v.fields {
+		buf = appendQueryPath(buf[:0], v.fields[i].path)
 		fn(buf)
 	}
 }
 
 // markSeen counts the paths of the primary plus those only the other sides
 // have (extra fields).
-func markSeen(b *store.Bucket, p *shadowdiffv1.ResponseDigest, cmp *comparison, noise bool, lim limits) {
+func markSeen(b *store.Bucket, p *response, cmp *comparison, noise bool, lim limits) {
 	see := func(fc *store.FieldCounts) {
 		if fc != nil {
 			fc.Seen++
@@ -98,8 +98,8 @@ func markSeen(b *store.Bucket, p *shadowdiffv1.ResponseDigest, cmp *comparison, 
 	}
 }
 
-// addCompared adds one compared request to the bucket.
-func addCompared(b *store.Bucket, p *shadowdiffv1.ResponseDigest, cmp *comparison, lim limits) {
+// countCompared adds one compared request to the bucket.
+func countCompared(b *store.Bucket, p *response, cmp *comparison, lim limits) {
 	ec := &b.Counts
 	ec.Requests++
 	ec.Compared++
@@ -177,11 +177,11 @@ func countOutcome(fc *store.FieldCounts, o fieldOutcome, withSecondary bool) {
 	}
 }
 
-// addRepeat adds the comparison of two responses of the primary to the
+// countRepeat adds the comparison of two responses of the primary to the
 // same request (same fingerprint): noise learnt without a secondary.
-func addRepeat(b *store.Bucket, prev, cur *shadowdiffv1.ResponseDigest, lim limits) {
+func countRepeat(b *store.Bucket, prev, cur *response, lim limits) {
 	b.Counts.RepeatPairs++
-	diffs := diffDigests(prev, cur)
+	diffs := diffResponses(nil, prev, cur)
 	visitPaths(cur, func(path []byte) {
 		if fc := fieldBytes(b, path, lim); fc != nil {
 			fc.NoiseSeen++

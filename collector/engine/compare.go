@@ -31,12 +31,12 @@ type comparison struct {
 	fields       []fieldOutcome // sorted by path
 }
 
-// compareRequest diffs primary against candidate and, when there is a
-// secondary, primary against secondary.
-func compareRequest(p, s, c *shadowdiffv1.ResponseDigest) *comparison {
-	cmp := &comparison{raw: diffDigests(p, c), hasSecondary: s != nil}
+// compareResponses diffs primary against candidate and, when there is a
+// secondary (s != nil), primary against secondary.
+func compareResponses(p, s, c *response) *comparison {
+	cmp := &comparison{raw: diffResponses(nil, p, c), hasSecondary: s != nil}
 	if s != nil {
-		cmp.noise = diffDigests(p, s)
+		cmp.noise = diffResponses(nil, p, s)
 	}
 	cmp.fields = joinOutcomes(cmp.raw, cmp.noise)
 	return cmp

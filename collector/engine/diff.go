@@ -60,25 +60,29 @@ func level(k shadowdiffv1.DiffKind) int {
 	return 1
 }
 
-// diffDigests compares two responses and returns their differences sorted
-// by path, at most one per path. It does not modify the digests; returned
-// entries point into them (or are synthesised for status, headers and
-// whole bodies).
-func diffDigests(l, r *shadowdiffv1.ResponseDigest) []fieldDiff {
-	var out []fieldDiff
-	if l.GetStatus() != r.GetStatus() {
-		out = append(out, fieldDiff{pathStatus, kindStatus, statusEntry(l.GetStatus()), statusEntry(r.GetStatus())})
+// diffResponses compares two responses and returns their differences
+// sorted by path, at most one per path, appended to out. It does not
+// modify the digests; returned entries point into them (or are
+// synthesised for status, headers, whole bodies and slim digests).
+func diffResponses(out []fieldDiff, l, r *response) []fieldDiff {
+	start := len(out)
+	if l.d.GetStatus() != r.d.GetStatus() {
+		out = append(out, fieldDiff{pathStatus, kindStatus, statusEntry(l.d.GetStatus()), statusEntry(r.d.GetStatus())})
 	}
-	out = diffHeaders(out, l.GetHeaders(), r.GetHeaders())
-	out = diffBodies(out, l.GetBody(), r.GetBody())
-	if l.GetTrailersHash() != r.GetTrailersHash() {
+	out = diffHeaders(out, l.d.GetHeaders(), r.d.GetHeaders())
+	out = diffBodies(out, l, r)
+	if l.d.GetTrailersHash() != r.d.GetTrailersHash() {
 		out = append(out, fieldDiff{pathTrailers, kindValue,
-			&shadowdiffv1.FieldEntry{Path: pathTrailers, ValueHash: l.GetTrailersHash()},
-			&shadowdiffv1.FieldEntry{Path: pathTrailers, ValueHash: r.GetTrailersHash()}})
+			&shadowdiffv1.FieldEntry{Path: pathTrailers, ValueHash: l.d.GetTrailersHash()},
+			&shadowdiffv1.FieldEntry{Path: pathTrailers, ValueHash: r.d.GetTrailersHash()}})
 	}
-	slices.SortFunc(out, func(a, b fieldDiff) int { return cmp.Compare(a.path, b.path) })
+	if diffs := out[start:]; !slices.IsSortedFunc(diffs, compareDiffPaths) {
+		slices.SortFunc(diffs, compareDiffPaths)
+	}
 	return out
 }
+
+func compareDiffPaths(a, b fieldDiff) int { return cmp.Compare(a.path, b.path) }
 
 func statusEntry(s uint32) *shadowdiffv1.FieldEntry {
 	v := strconv.FormatUint(uint64(s), 10)
@@ -153,7 +157,8 @@ func partial(b *shadowdiffv1.BodyDigest) bool {
 	return b.GetTruncated() || b.GetDecodeBudgetExceeded() || bodyKind(b) == shadowdiffv1.BodyKind_BODY_KIND_INVALID_JSON
 }
 
-func diffBodies(out []fieldDiff, l, r *shadowdiffv1.BodyDigest) []fieldDiff {
+func diffBodies(out []fieldDiff, lv, rv *response) []fieldDiff {
+	l, r := lv.d.GetBody(), rv.d.GetBody()
 	lk, rk := bodyKind(l), bodyKind(r)
 	const empty, jsonKind = shadowdiffv1.BodyKind_BODY_KIND_EMPTY, shadowdiffv1.BodyKind_BODY_KIND_JSON
 	switch {
@@ -169,7 +174,7 @@ func diffBodies(out []fieldDiff, l, r *shadowdiffv1.BodyDigest) []fieldDiff {
 	case lk != rk:
 		return append(out, fieldDiff{pathBody, kindType, bodyEntry(l), bodyEntry(r)})
 	}
-	return diffFields(out, l, r)
+	return diffFields(out, lv, rv)
 }
 
 // queryPath turns a body field path into its query path: "" -> "body",
@@ -193,25 +198,25 @@ func appendQueryPath(b []byte, p string) []byte {
 	return append(b, p...)
 }
 
-func diffFields(out []fieldDiff, lb, rb *shadowdiffv1.BodyDigest) []fieldDiff {
-	l := sortedBy(lb.GetFields(), (*shadowdiffv1.FieldEntry).GetPath)
-	r := sortedBy(rb.GetFields(), (*shadowdiffv1.FieldEntry).GetPath)
+func diffFields(out []fieldDiff, lv, rv *response) []fieldDiff {
+	l, r := lv.fields, rv.fields
+	lTrunc, rTrunc := lv.d.GetBody().GetFieldsTruncated(), rv.d.GetBody().GetFieldsTruncated()
 	i, j := 0, 0
 	for i < len(l) || j < len(r) {
 		switch {
-		case j == len(r) || (i < len(l) && l[i].Path < r[j].Path):
-			if !rb.GetFieldsTruncated() {
-				out = append(out, fieldDiff{queryPath(l[i].Path), kindMissing, l[i], nil})
+		case j == len(r) || (i < len(l) && l[i].path < r[j].path):
+			if !rTrunc {
+				out = append(out, fieldDiff{queryPath(l[i].path), kindMissing, lv.entry(i), nil})
 			}
 			i++
-		case i == len(l) || r[j].Path < l[i].Path:
-			if !lb.GetFieldsTruncated() {
-				out = append(out, fieldDiff{queryPath(r[j].Path), kindExtra, nil, r[j]})
+		case i == len(l) || r[j].path < l[i].path:
+			if !lTrunc {
+				out = append(out, fieldDiff{queryPath(r[j].path), kindExtra, nil, rv.entry(j)})
 			}
 			j++
 		default:
-			if k := compareEntries(l[i], r[j]); k != kindNone {
-				out = append(out, fieldDiff{queryPath(l[i].Path), k, l[i], r[j]})
+			if k := compareFlat(&l[i], &r[j]); k != kindNone {
+				out = append(out, fieldDiff{queryPath(l[i].path), k, lv.entry(i), rv.entry(j)})
 			}
 			i++
 			j++
@@ -220,31 +225,31 @@ func diffFields(out []fieldDiff, lb, rb *shadowdiffv1.BodyDigest) []fieldDiff {
 	return out
 }
 
-// compareEntries compares one path present on both sides. Objects only
+// compareFlat compares one path present on both sides. Objects only
 // differ by type (their children carry value differences); arrays by
 // length and order; scalars by order, shape and value.
-func compareEntries(l, r *shadowdiffv1.FieldEntry) shadowdiffv1.DiffKind {
-	if l.Type != r.Type {
+func compareFlat(l, r *flatEntry) shadowdiffv1.DiffKind {
+	if l.typ != r.typ {
 		return kindType
 	}
-	switch l.Type {
+	switch l.typ {
 	case shadowdiffv1.JsonType_JSON_TYPE_OBJECT:
 		return kindNone
 	case shadowdiffv1.JsonType_JSON_TYPE_ARRAY:
 		switch {
-		case l.Elements != r.Elements || l.LengthBucket != r.LengthBucket:
+		case l.elements != r.elements || l.lengthBucket != r.lengthBucket:
 			return kindArrayLength
-		case l.ValueHash != r.ValueHash && l.UnorderedHash == r.UnorderedHash:
+		case l.valueHash != r.valueHash && l.unorderedHash == r.unorderedHash:
 			return kindOrderOnly
 		}
 		return kindNone
 	}
 	switch {
-	case l.ValueHash == r.ValueHash:
+	case l.valueHash == r.valueHash:
 		return kindNone
-	case l.UnorderedHash == r.UnorderedHash && l.UnorderedHash != 0 && l.Occurrences > 1:
+	case l.unorderedHash == r.unorderedHash && l.unorderedHash != 0 && l.occurrences > 1:
 		return kindOrderOnly
-	case l.Shape != r.Shape:
+	case l.shape != r.shape:
 		return kindShape
 	}
 	return kindValue

@@ -100,6 +100,7 @@ type Engine struct {
 	aggs          *aggregates
 	secondarySeen map[string]bool
 	repeats       *repeatCache
+	paths         *interner // body field paths of slim digests
 	noiseRules    []*shadowdiffv1.NoiseRule
 	sampled       map[sampleSlot]sampleState
 	dropped       uint64
@@ -174,6 +175,7 @@ func (e *Engine) load() error {
 	e.aggs = newAggregates()
 	e.secondarySeen = map[string]bool{}
 	e.repeats = newRepeatCache(maxRepeatKeys)
+	e.paths = newInterner()
 	e.sampled = map[sampleSlot]sampleState{}
 	e.pairer = newPairer(e.opts.PairWindow, e.opts.MaxPending, e.complete)
 
@@ -213,8 +215,10 @@ func (e *Engine) load() error {
 			e.log.Warn("dropping undecodable pending digest", "err", err)
 			return nil
 		}
-		if r := e.pairer.restore(light(d), time.Unix(0, p.ArrivalNano)); r != nil {
-			r.raw[d.Role] = p.Digest
+		sortDigest(d) // stored sorted; older versions may not have
+		sd, fields := slim(d, e.paths)
+		if r := e.pairer.restore(sd, time.Unix(0, p.ArrivalNano)); r != nil {
+			r.fields[d.Role] = fields
 			n++
 		}
 		return nil

@@ -33,9 +33,6 @@ func (e *Engine) requestTime(r *pendingReq, now time.Time) time.Time {
 func (w *writer) finalize(c closedReq, now time.Time) {
 	e, r := w.e, c.req
 	w.release(r)
-	if err := r.inflate(); err != nil {
-		e.log.Error("pending digest lost", "err", err)
-	}
 	if c.reason == closedEvicted {
 		e.met.evicted.Inc()
 	}
@@ -73,12 +70,18 @@ func (w *writer) finalize(c closedReq, now time.Time) {
 		} else if e.secondarySeen[info.key] {
 			b.Counts.MissingSecondary++
 		}
-		cmp := compareRequest(p, s, cd)
-		addCompared(b, p, cmp, e.lim)
+		pv, cv := r.response(primary, &w.scratch[primary]), r.response(candidate, &w.scratch[candidate])
+		var sv *response
+		if s != nil {
+			v := r.response(secondary, &w.scratch[secondary])
+			sv = &v
+		}
+		cmp := compareResponses(&pv, sv, &cv)
+		countCompared(b, &pv, cmp, e.lim)
 		if s == nil {
 			if fp, ok := fingerprintOf(info.key, p); ok {
-				if prev := e.repeats.swap(fp, p); prev != nil {
-					addRepeat(b, prev, p, e.lim)
+				if prev := e.repeats.swap(fp, w.keep(&pv)); prev != nil {
+					countRepeat(b, prev, &pv, e.lim)
 				}
 			}
 		}
@@ -171,17 +174,17 @@ func compact(d *shadowdiffv1.ResponseDigest) *shadowdiffv1.ResponseDigest {
 	if d == nil {
 		return nil
 	}
-	c := &shadowdiffv1.ResponseDigest{
-		PairingKey: d.PairingKey, Role: d.Role, Workload: d.Workload, Endpoint: d.Endpoint, Request: d.Request,
-		Status: d.Status, Headers: d.Headers, UpstreamLatencyMicros: d.UpstreamLatencyMicros,
-		StartUnixNanos: d.StartUnixNanos, Shadow: d.Shadow, Skip: d.Skip, TrailersHash: d.TrailersHash,
+	return withoutFields(d)
+}
+
+// keep returns a response that may outlive the call: a flattened fresh
+// digest is made slim (its scratch fields are reused by the next request).
+func (w *writer) keep(v *response) *response {
+	if v.src == nil {
+		return &response{d: v.d, fields: v.fields}
 	}
-	if b := d.Body; b != nil {
-		c.Body = &shadowdiffv1.BodyDigest{ContentType: b.ContentType, ContentEncoding: b.ContentEncoding,
-			WireSize: b.WireSize, DecodedSize: b.DecodedSize, Hash: b.Hash, Kind: b.Kind, Truncated: b.Truncated,
-			DecodeBudgetExceeded: b.DecodeBudgetExceeded, Error: b.Error, FieldsTruncated: b.FieldsTruncated}
-	}
-	return c
+	d, fields := slim(v.d, w.e.paths)
+	return &response{d: d, fields: fields}
 }
 
 // sample offers the request as a sample for each field that differed. A
@@ -215,7 +218,7 @@ func (w *writer) sample(endpoint string, t time.Time, r *pendingReq, rec *shadow
 	w.b.Samples = append(w.b.Samples, refs...)
 	w.b.Full = append(w.b.Full, &shadowdiffv1.RequestRecord{
 		PairingKey: rec.PairingKey, Endpoint: rec.Endpoint, Time: rec.Time,
-		Primary: r.digests[primary], Secondary: r.digests[secondary], Candidate: r.digests[candidate],
+		Primary: r.full(primary), Secondary: r.full(secondary), Candidate: r.full(candidate),
 		Differences: rec.Differences,
 	})
 }

@@ -23,7 +23,7 @@ func (e *Engine) Ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest) 
 	valid := make([]*shadowdiffv1.ResponseDigest, 0, len(ds))
 	for i, d := range ds {
 		sortDigest(d)
-		if err := Validate(d); err != nil {
+		if err := validate(d, true); err != nil {
 			rejected = append(rejected, &shadowdiffv1.Rejection{Index: uint32(i), Reason: err.Error()})
 			reason := "digest"
 			var ve *ValidationError
@@ -135,6 +135,9 @@ type writer struct {
 	// end unless their request closed within the same call.
 	pending map[string][]*shadowdiffv1.ResponseDigest
 	b       store.Batch
+	// scratch holds the flat body fields of the digests of a closing
+	// request that arrived in this call, per role.
+	scratch [numRoles][]flatEntry
 }
 
 func newWriter(e *Engine) *writer {
@@ -152,7 +155,8 @@ func (w *writer) finish(closed []closedReq, now time.Time) (*store.Batch, error)
 	return b, err
 }
 
-// batch finishes the write: pending digests and dirty buckets.
+// batch finishes the write: pending digests and dirty buckets. A pending
+// digest is encoded for the store and kept in memory in slim form.
 func (w *writer) batch() (*store.Batch, error) {
 	for key, ds := range w.pending {
 		r := w.e.pairer.pending[key]
@@ -162,8 +166,7 @@ func (w *writer) batch() (*store.Batch, error) {
 				return nil, fmt.Errorf("engine: encode digest %q: %w", key, err)
 			}
 			w.b.PutPending = append(w.b.PutPending, store.PendingDigest{Key: key, Role: d.Role, ArrivalNano: r.arrival.UnixNano(), Digest: data})
-			r.raw[d.Role] = data
-			r.digests[d.Role] = light(d)
+			r.digests[d.Role], r.fields[d.Role] = slim(d, w.e.paths)
 		}
 	}
 	// Copies: the commit goroutine encodes them while new ingests go on.
@@ -171,29 +174,6 @@ func (w *writer) batch() (*store.Batch, error) {
 		w.b.Buckets = append(w.b.Buckets, b.Clone())
 	}
 	return &w.b, nil
-}
-
-// light is what a pending request keeps of a stored digest: enough to
-// pair, name the endpoint, check fingerprints and time the request.
-func light(d *shadowdiffv1.ResponseDigest) *shadowdiffv1.ResponseDigest {
-	return &shadowdiffv1.ResponseDigest{PairingKey: d.PairingKey, Role: d.Role, Workload: d.Workload,
-		Endpoint: d.Endpoint, Request: d.Request, Status: d.Status, StartUnixNanos: d.StartUnixNanos,
-		Shadow: d.Shadow, Skip: d.Skip, UpstreamLatencyMicros: d.UpstreamLatencyMicros}
-}
-
-// inflate decodes the full digests of the roles kept encoded.
-func (r *pendingReq) inflate() error {
-	for role, data := range r.raw {
-		if data == nil {
-			continue
-		}
-		d := &shadowdiffv1.ResponseDigest{}
-		if err := d.UnmarshalVT(data); err != nil {
-			return fmt.Errorf("decode pending %s digest of %q: %w", roleLabel(shadowdiffv1.Role(role)), r.key, err)
-		}
-		r.digests[role], r.raw[role] = d, nil
-	}
-	return nil
 }
 
 // release drops the pending digests of a closed request: those written by

@@ -22,12 +22,28 @@ type pendingReq struct {
 	key     string
 	arrival time.Time // first digest's arrival: the window starts here
 	digests [numRoles]*shadowdiffv1.ResponseDigest
-	// raw holds the encoded digest of a role once it is stored; digests
-	// then keeps only a light copy (no headers, no body fields) to bound
-	// memory, and inflate decodes the full digest when the request closes.
-	raw   [numRoles][]byte
-	dups  [numRoles]uint64
-	index int // in the expiry heap
+	// fields holds the body fields of a role's digest once it is stored:
+	// digests then keeps the message without them (see slim), to bound
+	// memory; response joins the two for the diff.
+	fields [numRoles][]flatEntry
+	dups   [numRoles]uint64
+	index  int // in the expiry heap
+}
+
+// response returns a role's digest as the diff sees it; a digest that
+// still has its body fields is flattened into scratch.
+func (r *pendingReq) response(role shadowdiffv1.Role, scratch *[]flatEntry) response {
+	if fs := r.fields[role]; fs != nil {
+		return response{d: r.digests[role], fields: fs}
+	}
+	v, grown := responseOf(r.digests[role], *scratch)
+	*scratch = grown
+	return v
+}
+
+// full returns a role's complete digest (nil when the role is missing).
+func (r *pendingReq) full(role shadowdiffv1.Role) *shadowdiffv1.ResponseDigest {
+	return full(r.digests[role], r.fields[role])
 }
 
 func (r *pendingReq) has(role shadowdiffv1.Role) bool { return r.digests[role] != nil }

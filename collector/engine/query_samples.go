@@ -180,18 +180,6 @@ func (e *Engine) pendingRecord(key string) *shadowdiffv1.RequestRecord {
 		PairingKey: key, Endpoint: e.endpoints.of(p.first()).key, Time: timestamppb.New(e.requestTime(p, e.opts.Now())),
 		NotComparedReason: "pending: waiting for " + strings.Join(waiting, ", "),
 	}
-	full := func(role shadowdiffv1.Role) *shadowdiffv1.ResponseDigest {
-		if data := p.raw[role]; data != nil {
-			d := &shadowdiffv1.ResponseDigest{}
-			if d.UnmarshalVT(data) == nil {
-				return d
-			}
-		}
-		if d := p.digests[role]; d != nil {
-			return d.CloneVT()
-		}
-		return nil
-	}
-	rec.Primary, rec.Secondary, rec.Candidate = full(primary), full(secondary), full(candidate)
+	rec.Primary, rec.Secondary, rec.Candidate = p.full(primary).CloneVT(), p.full(secondary).CloneVT(), p.full(candidate).CloneVT()
 	return rec
 }

@@ -33,7 +33,7 @@ type repeatCache struct {
 
 type repeatItem struct {
 	key fingerprint
-	d   *shadowdiffv1.ResponseDigest
+	d   *response
 }
 
 func newRepeatCache(max int) *repeatCache {
@@ -41,7 +41,7 @@ func newRepeatCache(max int) *repeatCache {
 }
 
 // swap stores d as the latest response to k and returns the previous one.
-func (c *repeatCache) swap(k fingerprint, d *shadowdiffv1.ResponseDigest) *shadowdiffv1.ResponseDigest {
+func (c *repeatCache) swap(k fingerprint, d *response) *response {
 	if el, ok := c.items[k]; ok {
 		it := el.Value.(*repeatItem)
 		prev := it.d

@@ -36,6 +36,12 @@ func invalid(field, format string, args ...any) error {
 
 // Validate reports why a digest is malformed, or nil.
 func Validate(d *shadowdiffv1.ResponseDigest) error {
+	return validate(d, slices.IsSortedFunc(d.GetBody().GetFields(), compareEntryPaths))
+}
+
+// validate is Validate for a digest whose body fields are known to be
+// sorted by path or not.
+func validate(d *shadowdiffv1.ResponseDigest, sorted bool) error {
 	if d == nil {
 		return invalid("digest", "missing")
 	}
@@ -57,7 +63,7 @@ func Validate(d *shadowdiffv1.ResponseDigest) error {
 	if err := validateHeaders(d.Headers); err != nil {
 		return err
 	}
-	return validateBody(d.Body)
+	return validateBody(d.Body, sorted)
 }
 
 func validateIdentity(d *shadowdiffv1.ResponseDigest) error {
@@ -120,7 +126,7 @@ func validateHeaders(hs []*shadowdiffv1.HeaderDigest) error {
 	return nil
 }
 
-func validateBody(b *shadowdiffv1.BodyDigest) error {
+func validateBody(b *shadowdiffv1.BodyDigest, sorted bool) error {
 	if b == nil {
 		return nil
 	}
@@ -131,7 +137,6 @@ func validateBody(b *shadowdiffv1.BodyDigest) error {
 		return invalid("body.fields", "%d fields, at most %d", len(b.Fields), maxFields)
 	}
 	// Sorted fields (as Ingest leaves them) show duplicates side by side.
-	sorted := slices.IsSortedFunc(b.Fields, func(x, y *shadowdiffv1.FieldEntry) int { return strings.Compare(x.GetPath(), y.GetPath()) })
 	var seen map[string]bool
 	if !sorted {
 		seen = make(map[string]bool, len(b.Fields))

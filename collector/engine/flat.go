@@ -1,0 +1,142 @@
+package engine
+
+import (
+	"strings"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// flatEntry is a body field in flat form: a digest's fields are one slice of
+// these instead of a heap object (and a path string) per field, so that
+// pending requests cost little memory and no pointers for the GC to chase.
+type flatEntry struct {
+	path          string
+	valueHash     uint64
+	unorderedHash uint64
+	typ           shadowdiffv1.JsonType
+	shape         shadowdiffv1.ValueShape
+	occurrences   uint32
+	elements      uint32
+	lengthBucket  uint32
+	rawValue      *string
+}
+
+func flatEntryOf(e *shadowdiffv1.FieldEntry) flatEntry {
+	return flatEntry{path: e.Path, valueHash: e.ValueHash, unorderedHash: e.UnorderedHash, typ: e.Type, shape: e.Shape,
+		occurrences: e.Occurrences, elements: e.Elements, lengthBucket: e.LengthBucket, rawValue: e.RawValue}
+}
+
+// entry materialises the field as a FieldEntry (for records and samples).
+func (f *flatEntry) entry() *shadowdiffv1.FieldEntry {
+	return &shadowdiffv1.FieldEntry{Path: f.path, Type: f.typ, Shape: f.shape, LengthBucket: f.lengthBucket,
+		ValueHash: f.valueHash, UnorderedHash: f.unorderedHash, Occurrences: f.occurrences, Elements: f.elements,
+		RawValue: f.rawValue}
+}
+
+// response is one response as the diff sees it: the digest (whose body fields
+// may have been dropped) and its body fields in flat form, sorted by path.
+// src, when set, holds the original entries in the order of fields, so
+// that differences point at them instead of copies.
+type response struct {
+	d      *shadowdiffv1.ResponseDigest
+	fields []flatEntry
+	src    []*shadowdiffv1.FieldEntry
+}
+
+// entry returns the FieldEntry of fields[i].
+func (v *response) entry(i int) *shadowdiffv1.FieldEntry {
+	if v.src != nil {
+		return v.src[i]
+	}
+	return v.fields[i].entry()
+}
+
+// responseOf flattens a full digest's body fields, sorted by path as
+// sortDigest leaves them, into scratch (reused when it has the capacity)
+// and returns the response and the grown scratch.
+func responseOf(d *shadowdiffv1.ResponseDigest, scratch []flatEntry) (response, []flatEntry) {
+	fs := d.GetBody().GetFields()
+	flat := scratch[:0]
+	for _, e := range fs {
+		flat = append(flat, flatEntryOf(e))
+	}
+	return response{d: d, fields: flat, src: fs}, flat
+}
+
+// slim is what a pending request keeps of a digest once it is stored: the
+// message without body fields, and the fields (sorted by path, as
+// sortDigest leaves them) in flat form with interned paths. full reverses
+// it.
+func slim(d *shadowdiffv1.ResponseDigest, in *interner) (*shadowdiffv1.ResponseDigest, []flatEntry) {
+	s := withoutFields(d)
+	fs := d.GetBody().GetFields()
+	if len(fs) == 0 {
+		return s, nil
+	}
+	flat := make([]flatEntry, len(fs))
+	for i, e := range fs {
+		flat[i] = flatEntryOf(e)
+		flat[i].path = in.intern(e.Path)
+	}
+	return s, flat
+}
+
+// withoutFields copies the digest's top level and body, without the body
+// fields; the other parts are shared.
+func withoutFields(d *shadowdiffv1.ResponseDigest) *shadowdiffv1.ResponseDigest {
+	return &shadowdiffv1.ResponseDigest{PairingKey: d.PairingKey, Role: d.Role, Workload: d.Workload,
+		Endpoint: d.Endpoint, Request: d.Request, Status: d.Status, Headers: d.Headers, Body: bodyMeta(d.Body),
+		UpstreamLatencyMicros: d.UpstreamLatencyMicros, StartUnixNanos: d.StartUnixNanos, Shadow: d.Shadow,
+		Skip: d.Skip, TrailersHash: d.TrailersHash}
+}
+
+// bodyMeta copies a body without its fields.
+func bodyMeta(b *shadowdiffv1.BodyDigest) *shadowdiffv1.BodyDigest {
+	if b == nil {
+		return nil
+	}
+	return &shadowdiffv1.BodyDigest{ContentType: b.ContentType, ContentEncoding: b.ContentEncoding,
+		WireSize: b.WireSize, DecodedSize: b.DecodedSize, Hash: b.Hash, Kind: b.Kind, Truncated: b.Truncated,
+		DecodeBudgetExceeded: b.DecodeBudgetExceeded, Error: b.Error, FieldsTruncated: b.FieldsTruncated}
+}
+
+// full rebuilds a complete digest from its slim form (nil stays nil). It
+// shares the slim digest's parts; callers that hand it out clone it.
+func full(d *shadowdiffv1.ResponseDigest, fields []flatEntry) *shadowdiffv1.ResponseDigest {
+	if d == nil || len(fields) == 0 {
+		return d
+	}
+	c := withoutFields(d)
+	if c.Body == nil {
+		c.Body = &shadowdiffv1.BodyDigest{}
+	}
+	c.Body.Fields = make([]*shadowdiffv1.FieldEntry, len(fields))
+	for i := range fields {
+		c.Body.Fields[i] = fields[i].entry()
+	}
+	return c
+}
+
+// maxInterned bounds the distinct field paths shared between digests;
+// beyond it, digests keep their own path strings.
+const maxInterned = 1 << 16
+
+// interner shares the path strings of stored digests: the same paths
+// come back in every response of an endpoint. Used under the engine's mu.
+type interner struct {
+	m map[string]string
+}
+
+func newInterner() *interner { return &interner{m: map[string]string{}} }
+
+func (in *interner) intern(s string) string {
+	if v, ok := in.m[s]; ok {
+		return v
+	}
+	if len(in.m) >= maxInterned {
+		return s
+	}
+	s = strings.Clone(s)
+	in.m[s] = s
+	return s
+}
