@@ -25,7 +25,7 @@ type Root struct {
 	role     wire.Role
 	workload wire.Workload
 	key      digest.Key
-	body     digest.BodyOptions
+	bodies   *digest.BodyDigester
 	headers  digest.HeaderOptions
 	metrics  *metrics
 	sender   *sender
@@ -74,11 +74,11 @@ func (r *Root) OnConfigure(data []byte) error {
 	}
 	r.key = digest.NewKey([]byte(secret))
 	r.workload = r.resolveWorkload()
-	r.body = digest.BodyOptions{
+	r.bodies = digest.NewBodyDigester(digest.BodyOptions{
 		MaxDecodedBytes: cfg.Body.MaxDecodedBytes,
 		JSON: digest.JSONOptions{Key: r.key, MaxFields: cfg.Body.MaxFields,
 			Raw: func(p string) bool { return cfg.RawAllowed(bodyField(p)) }},
-	}
+	})
 	exclude := cfg.Headers.Exclude
 	if len(exclude) == 0 {
 		exclude = digest.DefaultExcludedHeaders

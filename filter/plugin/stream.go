@@ -285,8 +285,10 @@ func (s *Stream) OnDone() {
 	default:
 		d.UpstreamLatencyMicros = uint64(s.respStart.Sub(s.startTime).Microseconds())
 		d.Headers = append(d.Headers[:0], digest.DigestHeaders(s.respHeaders, &r.headers)...)
-		d.Body = digest.DigestBody(digest.Body{ContentType: s.contentType, ContentEncoding: s.encoding,
-			Data: s.body, WireSize: s.bodySize, Truncated: s.truncated}, &r.body)
+		// The body digest lives in r.bodies until the next stream's OnDone:
+		// it is encoded below, before that.
+		d.Body = r.bodies.Digest(digest.Body{ContentType: s.contentType, ContentEncoding: s.encoding,
+			Data: s.body, WireSize: s.bodySize, Truncated: s.truncated})
 	}
 	r.sender.enqueue(wire.AppendResponseDigest(r.sender.buffer(), d))
 }
