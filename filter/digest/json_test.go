@@ -226,22 +226,3 @@ func catalogJSON(size int) []byte {
 	sb.WriteString(`]}`)
 	return []byte(sb.String())
 }
-
-func BenchmarkDigestJSON(b *testing.B) {
-	for _, size := range []int{1 << 10, 16 << 10, 256 << 10} {
-		src := catalogJSON(size)
-		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
-			opts := &JSONOptions{Key: testKey, MaxFields: 2048}
-			b.SetBytes(int64(len(src)))
-			var fields int
-			for b.Loop() {
-				d, err := DigestJSON(src, opts)
-				if err != nil {
-					b.Fatal(err)
-				}
-				fields = len(d.Fields)
-			}
-			b.ReportMetric(float64(fields), "fields")
-		})
-	}
-}

@@ -23,15 +23,17 @@ type jsonDigester struct {
 // frame is an open container.
 type frame struct {
 	node, slot int32 // the container's path node and entry; -1: not listed
-	// elemNode and elemSlot: an array's "[]" child, looked up on the first
-	// element (elemNode -2 until then).
-	elemNode, elemSlot int32
-	array              bool
-	start              int    // offset of '{' or '['
-	n                  int    // members or elements so far
-	sum                uint64 // objects: sum of member hashes; arrays: the ordered hash
-	unordered          uint64 // arrays: sum of element hashes
-	keyHash            uint64 // objects: name hash of the member being parsed
+	// objects: last is the node of the previous member, pred the node
+	// predicted for the next one (-1: none).
+	// arrays: last and pred are the node and entry of the "[]" child,
+	// looked up on the first element (last is -2 until then).
+	last, pred int32
+	n          int32 // members or elements so far
+	array      bool
+	start      int    // offset of '{' or '['
+	sum        uint64 // objects: sum of member hashes; arrays: the ordered hash
+	unordered  uint64 // arrays: sum of element hashes
+	keyHash    uint64 // objects: name hash of the member being parsed
 }
 
 func newJSONDigester(opts *JSONOptions) *jsonDigester {
@@ -118,23 +120,39 @@ func (d *jsonDigester) element(parent int32) (int32, int32) {
 	return e, s
 }
 
-// record folds one value into entry e.
-func record(e *wire.FieldEntry, typ wire.JSONType, shape wire.Shape, lb uint32, hash, unordered uint64, elements uint32) {
-	if e.Occurrences == 0 {
-		e.Type, e.Shape = typ, shape
-	} else {
-		if e.Type != typ {
-			e.Type = wire.TypeMixed
-		}
-		if e.Shape != shape {
-			e.Shape = wire.ShapeMixed
-		}
-	}
+// record folds one value into entry e; typ and shape as setType. Callers
+// check typed(e, typ, shape) first, so that both inline.
+func record(e *wire.FieldEntry, lb uint32, hash, unordered uint64, elements uint32) {
 	e.Occurrences++
 	e.ValueHash = mix(e.ValueHash, hash)
 	e.UnorderedHash += unordered
 	e.Elements += elements
-	e.LengthBucket = max(e.LengthBucket, lb)
+	if lb > e.LengthBucket {
+		e.LengthBucket = lb
+	}
+}
+
+// typed reports whether e already has type typ and shape shape from an
+// earlier occurrence; if not, setType must be called before record.
+func typed(e *wire.FieldEntry, typ wire.JSONType, shape wire.Shape) bool {
+	return e.Type == typ && e.Shape == shape && e.Occurrences != 0
+}
+
+// setType sets the type and shape of a first occurrence, or marks a
+// disagreement with earlier ones as mixed.
+//
+//go:noinline
+func setType(e *wire.FieldEntry, typ wire.JSONType, shape wire.Shape) {
+	if e.Occurrences == 0 {
+		e.Type, e.Shape = typ, shape
+		return
+	}
+	if e.Type != typ {
+		e.Type = wire.TypeMixed
+	}
+	if e.Shape != shape {
+		e.Shape = wire.ShapeMixed
+	}
 }
 
 // setRaw records v as the raw value of entry slot, whose path node allows

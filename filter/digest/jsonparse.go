@@ -1,6 +1,9 @@
 package digest
 
 import (
+	"encoding/binary"
+	"math/bits"
+
 	"github.com/shadowdiff/shadowdiff/filter/wire"
 )
 
@@ -22,12 +25,10 @@ func (d *jsonDigester) parse(src []byte) error {
 		h     uint64 // hash of the value just parsed
 		top   *frame
 		s     []byte
-		class uint8
 		err   error
 	)
 	node = d.paths.root()
-	slot = d.slotOf(node)
-	if slot < 0 {
+	if slot = d.slotOf(node); slot < 0 {
 		node = -1
 	}
 
@@ -35,7 +36,9 @@ value:
 	if depth > maxDepth {
 		return syntaxErr(pos, "nesting deeper than %d", maxDepth)
 	}
-	pos = skipSpace(src, pos)
+	for pos < len(src) && isSpace(src[pos]) {
+		pos++
+	}
 	if pos >= len(src) {
 		return syntaxErr(pos, "unexpected end of input")
 	}
@@ -43,32 +46,34 @@ value:
 	case c == '"':
 		start := pos + 1
 		i := start
-		class = 0
-		for i < len(src) {
-			k := byteClass[src[i]]
-			if k&cSpecial != 0 {
+		for i+8 <= len(src) {
+			if m := specialBytes(binary.LittleEndian.Uint64(src[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
 				break
 			}
-			class |= k
+			i += 8
+		}
+		for i < len(src) && byteClass[src[i]]&cSpecial == 0 {
 			i++
 		}
 		if i < len(src) && src[i] == '"' {
 			s, pos = src[start:i], i+1
-		} else {
-			if s, pos, err = d.strSlow(src, start, i); err != nil {
-				return err
-			}
-			class = classOf(s)
+		} else if s, pos, err = d.strSlow(src, start, i); err != nil {
+			return err
 		}
 		h = d.keys[tagString].Sum64(s)
 		if slot >= 0 {
 			shape := wire.ShapeText
-			if !shortText(len(s), class) {
-				shape = shapeOf(s, class)
+			if !shortText(s) {
+				shape = StringShape(s)
 			}
-			record(&d.fields[slot], wire.TypeString, shape, LengthBucket(len(s)), h, h, 0)
-			if p := d.paths.nodes[node].raw; p != nil && d.fields[slot].Raw == nil {
-				d.setRaw(slot, p, s)
+			e := &d.fields[slot]
+			if !typed(e, wire.TypeString, shape) {
+				setType(e, wire.TypeString, shape)
+			}
+			record(e, LengthBucket(len(s)), h, h, 0)
+			if e.Raw == nil && d.paths.nodes[node].raw != nil {
+				d.setRaw(slot, d.paths.nodes[node].raw, s)
 			}
 		}
 	case c == '{' || c == '[':
@@ -77,15 +82,22 @@ value:
 		}
 		top = &d.stack[depth]
 		depth++
-		*top = frame{node: node, slot: slot, elemNode: -2, array: c == '[', start: pos}
-		pos = skipSpace(src, pos+1)
+		*top = frame{node: node, slot: slot, last: -1, pred: -1, array: c == '[', start: pos}
+		pos++
+		for pos < len(src) && isSpace(src[pos]) {
+			pos++
+		}
 		if top.array {
+			top.last = -2
 			top.sum = tagArray
 			if pos < len(src) && src[pos] == ']' {
 				pos++
 				goto closeArray
 			}
 			goto element
+		}
+		if node >= 0 {
+			top.pred = d.paths.nodes[node].first
 		}
 		if pos < len(src) && src[pos] == '}' {
 			pos++
@@ -94,7 +106,7 @@ value:
 		goto member
 	case c == '-' || isDigit(c):
 		start := pos
-		integer := true
+		integer, exponent := true, false
 		if c == '-' {
 			pos++
 		}
@@ -117,7 +129,7 @@ value:
 			}
 		}
 		if pos < len(src) && (src[pos] == 'e' || src[pos] == 'E') {
-			integer = false
+			integer, exponent = false, true
 			pos++
 			if pos < len(src) && (src[pos] == '+' || src[pos] == '-') {
 				pos++
@@ -132,52 +144,60 @@ value:
 		}
 		lit := src[start:pos]
 		shape := wire.ShapeDecimal
-		if integer {
+		switch {
+		case integer:
 			// JSON integers have no leading zeros: the literal is its
 			// canonical form (but -0 is 0), and epochs are told by length.
 			s = lit
 			if string(lit) == "-0" {
 				s = append(d.canon[:0], '0')
 			}
-			switch {
-			case len(lit) == 10 && c != '-':
+			shape = wire.ShapeInteger
+			if c != '-' && len(lit) == 10 {
 				shape = wire.ShapeEpochSeconds
-			case len(lit) == 13 && c != '-':
+			} else if c != '-' && len(lit) == 13 {
 				shape = wire.ShapeEpochMillis
-			default:
-				shape = wire.ShapeInteger
 			}
-		} else {
+		case !exponent && lit[len(lit)-1] != '0':
+			s = lit // a decimal with no trailing zero is canonical
+		default:
 			s = canonicalNumber(lit, d.canon[:0])
 			d.canon = s[:0]
 		}
 		h = d.keys[tagNumber].Sum64(s)
 		if slot >= 0 {
-			record(&d.fields[slot], wire.TypeNumber, shape, 0, h, h, 0)
-			if p := d.paths.nodes[node].raw; p != nil && d.fields[slot].Raw == nil {
-				d.setRaw(slot, p, s)
+			e := &d.fields[slot]
+			if !typed(e, wire.TypeNumber, shape) {
+				setType(e, wire.TypeNumber, shape)
+			}
+			record(e, 0, h, h, 0)
+			if e.Raw == nil && d.paths.nodes[node].raw != nil {
+				d.setRaw(slot, d.paths.nodes[node].raw, s)
 			}
 		}
 	default:
 		var typ wire.JSONType
 		var shape wire.Shape
-		var tag, n int
+		var n int
 		switch {
 		case c == 'n' && hasPrefix(src[pos:], "null"):
-			typ, shape, tag, n = wire.TypeNull, wire.ShapeNull, tagNull, 4
+			typ, shape, h, n = wire.TypeNull, wire.ShapeNull, d.litHash[tagNull], 4
 		case c == 't' && hasPrefix(src[pos:], "true"):
-			typ, shape, tag, n = wire.TypeBool, wire.ShapeTrue, tagTrue, 4
+			typ, shape, h, n = wire.TypeBool, wire.ShapeTrue, d.litHash[tagTrue], 4
 		case c == 'f' && hasPrefix(src[pos:], "false"):
-			typ, shape, tag, n = wire.TypeBool, wire.ShapeFalse, tagFalse, 5
+			typ, shape, h, n = wire.TypeBool, wire.ShapeFalse, d.litHash[tagFalse], 5
 		default:
 			return syntaxErr(pos, "unexpected character %q", c)
 		}
 		pos += n
-		h = d.litHash[tag]
 		if slot >= 0 {
-			record(&d.fields[slot], typ, shape, 0, h, h, 0)
-			if p := d.paths.nodes[node].raw; p != nil && d.fields[slot].Raw == nil {
-				d.setRaw(slot, p, src[pos-n:pos])
+			e := &d.fields[slot]
+			if !typed(e, typ, shape) {
+				setType(e, typ, shape)
+			}
+			record(e, 0, h, h, 0)
+			if e.Raw == nil && d.paths.nodes[node].raw != nil {
+				d.setRaw(slot, d.paths.nodes[node].raw, src[pos-n:pos])
 			}
 		}
 	}
@@ -193,7 +213,9 @@ done:
 	}
 	top = &d.stack[depth-1]
 	top.n++
-	pos = skipSpace(src, pos)
+	for pos < len(src) && isSpace(src[pos]) {
+		pos++
+	}
 	if top.array {
 		top.sum = mix(top.sum, h)
 		top.unordered += mix(h, 0)
@@ -231,53 +253,93 @@ member:
 	}
 	{
 		start := pos + 1
-		i := start
-		kh := uint64(fnvOffset)
-		for i < len(src) {
-			c := src[i]
-			if byteClass[c]&cSpecial != 0 {
-				break
+		node = -1
+		// Objects at one path tend to list the same members in the same
+		// order: check the predicted name with a word compare before
+		// hashing the name and looking it up.
+		if p := top.pred; p >= 0 {
+			pn := &d.paths.nodes[p]
+			end := start + len(pn.key)
+			if pn.plain && end < len(src) && src[end] == '"' && start+8 <= len(src) &&
+				binary.LittleEndian.Uint64(src[start:])&(1<<(8*min(len(pn.key), 8))-1) == pn.keyWord &&
+				(len(pn.key) <= 8 || string(src[start+8:end]) == pn.key[8:]) {
+				node, pos, top.keyHash = p, end+1, pn.keyHash
 			}
-			kh = (kh ^ uint64(c)) * fnvPrime
-			i++
 		}
-		if i < len(src) && src[i] == '"' {
-			s, pos = src[start:i], i+1
-		} else {
-			if s, pos, err = d.strSlow(src, start, i); err != nil {
-				return err
+		if node < 0 {
+			i := start
+			kh := uint64(fnvOffset)
+			for i < len(src) {
+				c := src[i]
+				if byteClass[c]&cSpecial != 0 {
+					break
+				}
+				kh = (kh ^ uint64(c)) * fnvPrime
+				i++
 			}
-			kh = FNV1a(s)
+			if i < len(src) && src[i] == '"' {
+				s, pos = src[start:i], i+1
+			} else {
+				if s, pos, err = d.strSlow(src, start, i); err != nil {
+					return err
+				}
+				kh = FNV1a(s)
+			}
+			top.keyHash = kh // member names travel in clear in paths: no key needed
 		}
-		top.keyHash = kh // member names travel in clear in paths: no key needed
-		pos = skipSpace(src, pos)
+		for pos < len(src) && isSpace(src[pos]) {
+			pos++
+		}
 		if pos >= len(src) || src[pos] != ':' {
 			return syntaxErr(pos, "expected ':' after a member name")
 		}
 		pos++
-		node, slot = -1, -1
-		if top.node >= 0 {
-			node, slot = d.member(top.node, s, kh)
+		slot = -1
+		if top.node < 0 {
+			node = -1
+		} else {
+			if node < 0 {
+				node, slot = d.member(top.node, s, top.keyHash)
+			} else if slot = d.slotOf(node); slot < 0 {
+				node = -1
+			}
+			if node >= 0 {
+				if top.last >= 0 {
+					d.paths.nodes[top.last].next = node
+				} else {
+					d.paths.nodes[top.node].first = node
+				}
+				top.pred = d.paths.nodes[node].next
+			} else {
+				top.pred = -1
+			}
+			top.last = node
 		}
 	}
 	goto value
 
 	// At pos (after any space) an element is due.
 element:
-	if top.elemNode == -2 {
-		top.elemNode, top.elemSlot = -1, -1
+	if top.last == -2 {
+		top.last, top.pred = -1, -1
 		if top.node >= 0 {
-			top.elemNode, top.elemSlot = d.element(top.node)
+			top.last, top.pred = d.element(top.node)
 		}
 	}
-	node, slot = top.elemNode, top.elemSlot
+	node, slot = top.last, top.pred
 	goto value
 
 closeObject:
 	h = mix(mix(tagObject, top.sum), uint64(top.n))
 	if top.slot >= 0 {
-		record(&d.fields[top.slot], wire.TypeObject, wire.ShapeUnspecified, 0, h, h, 0)
-		d.containerRaw(top, src, pos)
+		e := &d.fields[top.slot]
+		if !typed(e, wire.TypeObject, wire.ShapeUnspecified) {
+			setType(e, wire.TypeObject, wire.ShapeUnspecified)
+		}
+		record(e, 0, h, h, 0)
+		if e.Raw == nil && d.paths.nodes[top.node].raw != nil {
+			d.containerRaw(top, src, pos)
+		}
 	}
 	depth--
 	goto done
@@ -285,17 +347,30 @@ closeObject:
 closeArray:
 	h = mix(top.sum, uint64(top.n))
 	if top.slot >= 0 {
-		record(&d.fields[top.slot], wire.TypeArray, wire.ShapeUnspecified, LengthBucket(top.n), h, mix(top.unordered, uint64(top.n)), uint32(top.n))
-		d.containerRaw(top, src, pos)
+		e := &d.fields[top.slot]
+		if !typed(e, wire.TypeArray, wire.ShapeUnspecified) {
+			setType(e, wire.TypeArray, wire.ShapeUnspecified)
+		}
+		record(e, LengthBucket(int(top.n)), h, mix(top.unordered, uint64(top.n)), uint32(top.n))
+		if e.Raw == nil && d.paths.nodes[top.node].raw != nil {
+			d.containerRaw(top, src, pos)
+		}
 	}
 	depth--
 	goto done
 }
 
 // containerRaw records the source text of a closed container as its raw
-// value when its path allows one.
+// value.
 func (d *jsonDigester) containerRaw(top *frame, src []byte, end int) {
-	if p := d.paths.nodes[top.node].raw; p != nil && d.fields[top.slot].Raw == nil {
-		d.setRaw(top.slot, p, src[top.start:min(end, top.start+maxRaw)])
-	}
+	d.setRaw(top.slot, d.paths.nodes[top.node].raw, src[top.start:min(end, top.start+maxRaw)])
+}
+
+// shortText reports that s is TEXT without classifying it fully: it is
+// shorter than any shape but NUMERIC and EMAIL, does not start like a
+// number and holds no '@'.
+func shortText(s []byte) bool {
+	n := len(s)
+	return n > 0 && n < 7 && byteClass[s[0]]&cNotNum != 0 && cap(s) >= 8 &&
+		!hasAt(binary.LittleEndian.Uint64(s[:8])&(1<<(8*n)-1))
 }

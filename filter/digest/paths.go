@@ -14,6 +14,14 @@ type pathNode struct {
 	keyHash uint64 // FNV1a(key)
 	parent  int32
 	elem    int32 // the "[]" child, or -1
+	// keyWord is the first 8 bytes of key (zero-padded), plain that key
+	// needs no escaping in a string literal: together they let the parser
+	// confirm a predicted member name with one compare.
+	keyWord uint64
+	plain   bool
+	// first and next predict member names: the first member of the last
+	// object at this path, and the member that followed this one.
+	first, next int32
 	// gen and field: the entry of this path in document gen, -1 if it is
 	// not listed (MaxFields reached).
 	gen   uint32
@@ -90,6 +98,8 @@ func (t *pathTable) addMember(parent int32, key []byte, keyHash uint64) int32 {
 	t.buf = b
 	s := string(b) // one allocation holds the path and the name
 	n := t.add(s[:pathLen], s[pathLen:], keyHash, parent)
+	t.nodes[n].keyWord = wordSlow(key)
+	t.nodes[n].plain = classOf(key)&cSpecial == 0
 	if 2*len(t.nodes) > len(t.index) {
 		t.grow()
 	} else {
@@ -109,7 +119,7 @@ func (t *pathTable) element(parent int32) int32 {
 }
 
 func (t *pathTable) add(path, key string, keyHash uint64, parent int32) int32 {
-	p := pathNode{path: path, key: key, keyHash: keyHash, parent: parent, elem: noNode, field: -1}
+	p := pathNode{path: path, key: key, keyHash: keyHash, parent: parent, elem: noNode, field: -1, first: noNode, next: noNode}
 	if t.allow != nil && t.allow(path) {
 		p.raw = new(string)
 	}

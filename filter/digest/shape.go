@@ -47,13 +47,6 @@ func shapeOf(s []byte, class uint8) wire.Shape {
 	return wire.ShapeText
 }
 
-// shortText reports, from its length and byte classes alone, that a
-// string is TEXT: shorter than any other shape but NUMERIC and EMAIL, and
-// ruled out for both.
-func shortText(n int, class uint8) bool {
-	return n > 0 && n < 7 && class&(cNotNum|cAt) == cNotNum
-}
-
 // NumberShape classifies a JSON number literal.
 func NumberShape(lit []byte) wire.Shape {
 	for _, c := range lit {

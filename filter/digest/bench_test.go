@@ -1,0 +1,80 @@
+package digest
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+)
+
+var benchSizes = []int{1 << 10, 16 << 10, 256 << 10}
+
+// benchLoop runs digest b.N times and reports the fields listed and the
+// heap allocations per listed field.
+func benchLoop(b *testing.B, size int, digest func() int) {
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	digest() // warm up: a reused digester has its paths and buffers from then on
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fields := 0
+	for b.Loop() {
+		fields = digest()
+	}
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(fields), "fields")
+	if fields > 0 && b.N > 0 {
+		b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(b.N)/float64(fields), "allocs/field")
+	}
+}
+
+// BenchmarkDigestJSON digests catalog documents with the one-shot
+// DigestJSON and with the reused digester a BodyDigester holds.
+func BenchmarkDigestJSON(b *testing.B) {
+	for _, size := range benchSizes {
+		src := catalogJSON(size)
+		opts := &JSONOptions{Key: testKey, MaxFields: 2048}
+		b.Run(fmt.Sprintf("oneshot/%dKiB", size>>10), func(b *testing.B) {
+			benchLoop(b, len(src), func() int {
+				d, err := DigestJSON(src, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				return len(d.Fields)
+			})
+		})
+		b.Run(fmt.Sprintf("reuse/%dKiB", size>>10), func(b *testing.B) {
+			d := newJSONDigester(opts)
+			benchLoop(b, len(src), func() int {
+				if err := d.digest(src); err != nil {
+					b.Fatal(err)
+				}
+				return len(d.fields)
+			})
+		})
+	}
+}
+
+// BenchmarkDigestBody is the whole body digest (body hash, kind, fields) of
+// a plain and a gzip JSON body, one-shot and reused.
+func BenchmarkDigestBody(b *testing.B) {
+	opts := BodyOptions{JSON: JSONOptions{Key: testKey, MaxFields: 2048,
+		Raw: func(p string) bool { return p == "meta.at" || p == "items[].vendor.country" }}}
+	for _, size := range benchSizes[:2] {
+		src := catalogJSON(size)
+		for _, body := range []struct {
+			name string
+			b    Body
+		}{
+			{"plain", Body{ContentType: "application/json", Data: src, WireSize: uint64(len(src))}},
+			{"gzip", Body{ContentType: "application/json", ContentEncoding: "gzip", Data: gzipBytes(b, src), WireSize: uint64(len(src))}},
+		} {
+			b.Run(fmt.Sprintf("oneshot/%s/%dKiB", body.name, size>>10), func(b *testing.B) {
+				benchLoop(b, len(src), func() int { return len(DigestBody(body.b, &opts).Fields) })
+			})
+			b.Run(fmt.Sprintf("reuse/%s/%dKiB", body.name, size>>10), func(b *testing.B) {
+				d := NewBodyDigester(opts)
+				benchLoop(b, len(src), func() int { return len(d.Digest(body.b).Fields) })
+			})
+		}
+	}
+}
