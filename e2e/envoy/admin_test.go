@@ -31,6 +31,9 @@ func TestAdminStatsAndReady(t *testing.T) {
 	for range 3 {
 		get(t, srv.url("in")+"/", nil)
 	}
+	// A client can have the whole response before its stream finished (the
+	// response statistics are counted then, as in Envoy).
+	srv.awaitStat(t, "http.in.downstream_rq_active", 0)
 	if code, body := adminGet(t, srv, "/ready"); code != 200 || body != "LIVE\n" {
 		t.Errorf("/ready: %d %q", code, body)
 	}

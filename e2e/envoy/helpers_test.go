@@ -173,6 +173,18 @@ func (s *testServer) stat(name string) uint64 {
 	return 0
 }
 
+// awaitStat waits until a statistic has the value want.
+func (s *testServer) awaitStat(t *testing.T, name string, want uint64) {
+	t.Helper()
+	deadline := time.Now().Add(guard)
+	for s.stat(name) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s = %d after %v, want %d", name, s.stat(name), guard, want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // seen is a request as a backend saw it.
 type seen struct {
 	Method, Path, Host string

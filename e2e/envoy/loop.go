@@ -9,7 +9,7 @@ import (
 // chunk, from its own goroutine.
 func (s *stream) readRequestBody() {
 	defer close(s.readerExited)
-	err := s.l.srv.readChunks(s.r.Body, func(b []byte) bool { return s.sendBody(bodyEvent{data: b}) })
+	err := s.l.srv.readChunks(stoppableBody{s}, func(b []byte) bool { return s.sendBody(bodyEvent{data: b}) })
 	switch {
 	case err == io.EOF:
 		s.sendBody(bodyEvent{end: true})
@@ -17,6 +17,11 @@ func (s *stream) readRequestBody() {
 		s.sendBody(bodyEvent{err: err})
 	}
 }
+
+// stoppableBody reads the request body unless stopBodyReader ran.
+type stoppableBody struct{ s *stream }
+
+func (b stoppableBody) Read(p []byte) (int, error) { return b.s.readBody(p) }
 
 func (s *stream) sendBody(ev bodyEvent) bool {
 	select {

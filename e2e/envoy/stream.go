@@ -2,6 +2,8 @@ package envoy
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -11,6 +13,9 @@ import (
 )
 
 const chunkSize = 32 << 10
+
+// errReaderStopped ends the body reader of a stream that ended.
+var errReaderStopped = errors.New("request body reader stopped")
 
 // stream is one downstream request and its response: Envoy's ActiveStream.
 // One goroutine (the HTTP handler's) runs it as an event loop, so filter
@@ -41,9 +46,14 @@ type stream struct {
 	readerDone chan struct{} // closed when the stream no longer takes body events
 	// readerExited is closed when readRequestBody returns; nil without a body.
 	readerExited chan struct{}
-	up           *upstream
-	router       router
-	timeout      *time.Timer
+	// readMu guards readerStopped (no Body.Read may start) and bodyEOF
+	// (Body.Read returned io.EOF: the body was read whole).
+	readMu        sync.Mutex
+	readerStopped bool
+	bodyEOF       bool
+	up            *upstream
+	router        router
+	timeout       *time.Timer
 
 	responseStarted bool
 	needFlush       bool // written to the downstream since the last flush
@@ -125,22 +135,50 @@ func (s *stream) run() {
 // stopBodyReader ends the request-body goroutine before the handler
 // returns: net/http forbids reading a request body after that (the stream
 // may end early, on a local reply or a reset, with the body still coming).
+//
+// A body read whole leaves the connection as it is: the reader exits by
+// itself once readerDone is closed. Otherwise the response went out with
+// "connection: close" (HTTP/1, see encodeSink.headers) and a read
+// deadline unblocks a reader waiting for the client and keeps net/http
+// from waiting for the rest of the body. Setting a deadline on a body read
+// whole would break a connection the client goes on using.
 func (s *stream) stopBodyReader() {
 	close(s.readerDone)
 	if s.readerExited == nil {
 		return
 	}
-	select {
-	case <-s.readerExited:
-		return
-	default:
-	}
-	// Unblock a Read waiting for the client; the connection is not reused.
-	if err := s.rc.SetReadDeadline(time.Now()); err != nil {
-		_ = s.r.Body.Close()
+	s.readMu.Lock()
+	s.readerStopped = true
+	complete := s.bodyEOF
+	s.readMu.Unlock()
+	if !complete {
+		if err := s.rc.SetReadDeadline(time.Now()); err != nil {
+			_ = s.r.Body.Close()
+		}
 	}
 	<-s.readerExited
 }
+
+// readBody reads the request body unless stopBodyReader ran.
+func (s *stream) readBody(p []byte) (int, error) {
+	s.readMu.Lock()
+	stopped := s.readerStopped
+	s.readMu.Unlock()
+	if stopped {
+		return 0, errReaderStopped
+	}
+	n, err := s.r.Body.Read(p)
+	if err == io.EOF {
+		s.readMu.Lock()
+		s.bodyEOF = true
+		s.readMu.Unlock()
+	}
+	return n, err
+}
+
+// requestComplete reports whether the loop has the whole request (Envoy's
+// remote decode complete).
+func (s *stream) requestComplete() bool { return s.reqBody == nil }
 
 func isUpgrade(r *http.Request) bool {
 	if r.Method == http.MethodConnect {
