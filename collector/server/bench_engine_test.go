@@ -63,17 +63,21 @@ func tripleDigest(k int, role shadowdiffv1.Role, start time.Time) *shadowdiffv1.
 }
 
 // encodedBatches are the wire forms of one batch per role; keyAt holds the
-// offsets of the request numbers in the pairing keys.
+// offsets of the request numbers in the pairing keys. Each batch starts
+// with its sequence as a 5-byte varint (seqLen bytes with the tag), so it
+// can be renumbered in place.
 type encodedBatches struct {
 	wire  [3][]byte
 	keyAt [3][]int
 }
 
+const seqLen = 6
+
 func newEncodedBatches(tb testing.TB, perBatch int) *encodedBatches {
 	var eb encodedBatches
 	start := time.Now()
 	for r, role := range []shadowdiffv1.Role{shadowdiffv1.Role_ROLE_PRIMARY, shadowdiffv1.Role_ROLE_SECONDARY, shadowdiffv1.Role_ROLE_CANDIDATE} {
-		batch := &shadowdiffv1.DigestBatch{Sequence: 1}
+		batch := &shadowdiffv1.DigestBatch{}
 		for k := range perBatch {
 			batch.Digests = append(batch.Digests, tripleDigest(k, role, start))
 		}
@@ -81,6 +85,7 @@ func newEncodedBatches(tb testing.TB, perBatch int) *encodedBatches {
 		if err != nil {
 			tb.Fatal(err)
 		}
+		wire = append(make([]byte, seqLen), wire...)
 		for k := range perBatch {
 			at := bytes.Index(wire, []byte(fmt.Sprintf("k%0*d-%03d", keyDigits, 0, k)))
 			if at < 0 {
@@ -93,14 +98,21 @@ func newEncodedBatches(tb testing.TB, perBatch int) *encodedBatches {
 	return &eb
 }
 
-// renumber returns a copy of the role's batch for request number n.
-func (eb *encodedBatches) renumber(role int, n int) []byte {
-	w := bytes.Clone(eb.wire[role])
-	num := fmt.Appendf(nil, "%0*d", keyDigits, n)
-	for _, at := range eb.keyAt[role] {
-		copy(w[at:], num)
+// number writes the sequence and the request number n into a copy of a
+// role's batch.
+func (eb *encodedBatches) number(msg []byte, role int, seq uint64, n int) {
+	msg[0] = 0x08 // field 1 (sequence), varint
+	for i := 1; i < seqLen; i++ {
+		msg[i] = byte(seq>>(7*(i-1)))&0x7f | 0x80
 	}
-	return w
+	msg[seqLen-1] &= 0x7f
+	var num [keyDigits]byte
+	for i, v := keyDigits-1, n; i >= 0; i, v = i-1, v/10 {
+		num[i] = byte('0' + v%10)
+	}
+	for _, at := range eb.keyAt[role] {
+		copy(msg[at:], num[:])
+	}
 }
 
 // preEncoded is a message the client sends as is.
@@ -174,6 +186,11 @@ func sendBatches(b *testing.B, conn *grpc.ClientConn, eb *encodedBatches, next *
 		return
 	}
 	defer stream.CloseSend()
+	// The client's own buffers, reused once the server acknowledged them.
+	var msgs [3][]byte
+	for role := range msgs {
+		msgs[role] = bytes.Clone(eb.wire[role])
+	}
 	seq := uint64(0)
 	for {
 		i := int(next.Add(1)) - 1
@@ -182,14 +199,8 @@ func sendBatches(b *testing.B, conn *grpc.ClientConn, eb *encodedBatches, next *
 		}
 		for role := range 3 {
 			seq++
-			msg := eb.renumber(role, i)
-			// Sequence is field 1, a varint, first in the encoding: 0x08 0x01.
-			if msg[0] != 0x08 || msg[1] != 0x01 {
-				b.Error("unexpected batch encoding")
-				return
-			}
-			msg = setSequence(msg, seq)
-			if err := stream.SendMsg(preEncoded(msg)); err != nil {
+			eb.number(msgs[role], role, seq, i)
+			if err := stream.SendMsg(preEncoded(msgs[role])); err != nil {
 				b.Error(err)
 				return
 			}
@@ -198,22 +209,10 @@ func sendBatches(b *testing.B, conn *grpc.ClientConn, eb *encodedBatches, next *
 				b.Error(err)
 				return
 			}
-			if ack.Accepted != uint32(perBatch) || len(ack.Rejections) != 0 {
-				b.Errorf("ack %v: want %d accepted", &ack, perBatch)
+			if ack.Sequence != seq || ack.Accepted != uint32(perBatch) || len(ack.Rejections) != 0 {
+				b.Errorf("ack %v: want sequence %d and %d accepted", &ack, seq, perBatch)
 				return
 			}
 		}
 	}
-}
-
-// setSequence replaces the leading sequence field (0x08 0x01) of an
-// encoded batch with seq.
-func setSequence(msg []byte, seq uint64) []byte {
-	head := []byte{0x08}
-	for seq >= 0x80 {
-		head = append(head, byte(seq)|0x80)
-		seq >>= 7
-	}
-	head = append(head, byte(seq))
-	return append(head, msg[2:]...)
 }

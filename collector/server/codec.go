@@ -4,12 +4,15 @@ import (
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
 // vtCodec is gRPC's proto codec with a fast path for messages that carry
 // vtprotobuf's generated methods (proto/shadowdiff/v1/*_vtproto.pb.go):
 // decoding digest batches without reflection is several times cheaper,
-// and ingest is where the collector spends its CPU. Other messages (health,
+// and ingest is where the collector spends its CPU; digest batches go
+// through unmarshalBatch, which allocates far less. Other messages (health,
 // reflection) go through the standard codec.
 type vtCodec struct{ std encoding.CodecV2 }
 
@@ -41,5 +44,8 @@ func (c vtCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	}
 	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
 	defer buf.Free()
+	if b, ok := v.(*shadowdiffv1.DigestBatch); ok {
+		return unmarshalBatch(buf.ReadOnlyData(), b)
+	}
 	return m.UnmarshalVT(buf.ReadOnlyData())
 }

@@ -1,0 +1,105 @@
+package server
+
+import (
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// decodeBoth decodes data with unmarshalBatch and with the generated
+// decoder and fails unless both fail or both give equal messages.
+func decodeBoth(t *testing.T, data []byte) *shadowdiffv1.DigestBatch {
+	t.Helper()
+	var fast, want shadowdiffv1.DigestBatch
+	errFast, errWant := unmarshalBatch(data, &fast), want.UnmarshalVT(data)
+	if (errFast == nil) != (errWant == nil) {
+		t.Fatalf("unmarshalBatch error %v, UnmarshalVT error %v", errFast, errWant)
+	}
+	if errWant != nil {
+		return nil
+	}
+	if !proto.Equal(&fast, &want) {
+		t.Fatalf("unmarshalBatch differs from UnmarshalVT:\n got %v\nwant %v", &fast, &want)
+	}
+	return &fast
+}
+
+func marshal(t testing.TB, b *shadowdiffv1.DigestBatch) []byte {
+	t.Helper()
+	data, err := b.MarshalVT()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestUnmarshalBatchMatchesGenerated(t *testing.T) {
+	raw := "v1"
+	ds := fiftyFieldDigests(3)
+	ds[0].Body.Fields[4].RawValue = &raw
+	ds[1].Headers = []*shadowdiffv1.HeaderDigest{{Name: "date", ValueHash: 7, RawValue: &raw}, {Name: "etag", ValueHash: 8}}
+	ds[2].Body.Fields = nil
+	plain := marshal(t, &shadowdiffv1.DigestBatch{Sequence: 9, Digests: ds, Dropped: 2})
+	got := decodeBoth(t, plain)
+	if n := len(got.Digests[0].Body.Fields); n != 50 || got.Digests[0].Body.Fields[7].Path != "items[].field07" {
+		t.Fatalf("decoded %d fields, field 7 %q", n, got.Digests[0].Body.Fields[7].GetPath())
+	}
+
+	// An unknown field inside a field entry, a digest and the batch; a body
+	// sent twice (merged); a field entry with a repeated path (last wins).
+	entry := protowire.AppendTag(nil, 1, protowire.BytesType)
+	entry = protowire.AppendString(entry, "a")
+	entry = protowire.AppendTag(entry, 1, protowire.BytesType)
+	entry = protowire.AppendString(entry, "b")
+	entry = protowire.AppendTag(entry, 99, protowire.VarintType)
+	entry = protowire.AppendVarint(entry, 5)
+	body := protowire.AppendTag(nil, bodyFields, protowire.BytesType)
+	body = protowire.AppendBytes(body, entry)
+	body2 := protowire.AppendTag(nil, 6, protowire.VarintType)
+	body2 = protowire.AppendVarint(body2, uint64(shadowdiffv1.BodyKind_BODY_KIND_JSON))
+	body2 = protowire.AppendTag(body2, bodyFields, protowire.BytesType)
+	body2 = protowire.AppendBytes(body2, entry[:3]) // path "a" only
+	digest := marshal(t, &shadowdiffv1.DigestBatch{Digests: ds[:1]})
+	_, _, n := protowire.ConsumeTag(digest)
+	first, _ := protowire.ConsumeBytes(digest[n:])
+	d := append([]byte(nil), first...)
+	d = protowire.AppendTag(d, digestBody, protowire.BytesType)
+	d = protowire.AppendBytes(d, body)
+	d = protowire.AppendTag(d, digestBody, protowire.BytesType)
+	d = protowire.AppendBytes(d, body2)
+	d = protowire.AppendTag(d, 77, protowire.Fixed32Type)
+	d = protowire.AppendFixed32(d, 1)
+	batch := protowire.AppendTag(nil, batchDigests, protowire.BytesType)
+	batch = protowire.AppendBytes(batch, d)
+	batch = protowire.AppendTag(batch, 50, protowire.BytesType)
+	batch = protowire.AppendString(batch, "future")
+	got = decodeBoth(t, append(plain, batch...))
+	fs := got.Digests[3].Body.Fields
+	if len(fs) != 50+2 || fs[50].Path != "b" || fs[51].Path != "a" {
+		t.Fatalf("merged body has %d fields", len(fs))
+	}
+
+	// Malformed input fails like the generated decoder, wherever it is.
+	for cut := 1; cut < len(batch); cut += 7 {
+		decodeBoth(t, append(plain, batch[:cut]...))
+	}
+	wrongType := protowire.AppendTag(nil, batchDigests, protowire.VarintType)
+	decodeBoth(t, protowire.AppendVarint(wrongType, 1))
+	badEntry := protowire.AppendTag(nil, 1, protowire.VarintType) // path with the wrong wire type
+	badEntry = protowire.AppendVarint(badEntry, 1)
+	badBody := protowire.AppendBytes(protowire.AppendTag(nil, bodyFields, protowire.BytesType), badEntry)
+	badDigest := protowire.AppendBytes(protowire.AppendTag(nil, digestBody, protowire.BytesType), badBody)
+	decodeBoth(t, protowire.AppendBytes(protowire.AppendTag(nil, batchDigests, protowire.BytesType), badDigest))
+}
+
+func FuzzUnmarshalBatch(f *testing.F) {
+	ds := fiftyFieldDigests(2)
+	raw := "x"
+	ds[1].Body.Fields[0].RawValue = &raw
+	f.Add(marshal(f, &shadowdiffv1.DigestBatch{Sequence: 1, Digests: ds}))
+	f.Add(marshal(f, &shadowdiffv1.DigestBatch{Sequence: 2, Digests: digests(2, shadowdiffv1.Role_ROLE_PRIMARY), Dropped: 1}))
+	f.Fuzz(func(t *testing.T, data []byte) { decodeBoth(t, data) })
+}
