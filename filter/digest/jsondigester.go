@@ -133,9 +133,10 @@ func record(e *wire.FieldEntry, lb uint32, hash, unordered uint64, elements uint
 }
 
 // typed reports whether e already has type typ and shape shape from an
-// earlier occurrence; if not, setType must be called before record.
+// earlier occurrence; if not, setType must be called before record. (A new
+// entry has type 0, which no value has: one compare covers all three.)
 func typed(e *wire.FieldEntry, typ wire.JSONType, shape wire.Shape) bool {
-	return e.Type == typ && e.Shape == shape && e.Occurrences != 0
+	return uint32(e.Type^typ)|uint32(e.Shape^shape) == 0
 }
 
 // setType sets the type and shape of a first occurrence, or marks a

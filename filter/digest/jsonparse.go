@@ -72,7 +72,7 @@ value:
 				setType(e, wire.TypeString, shape)
 			}
 			record(e, LengthBucket(len(s)), h, h, 0)
-			if e.Raw == nil && d.paths.nodes[node].raw != nil {
+			if d.paths.nodes[node].raw != nil && e.Raw == nil {
 				d.setRaw(slot, d.paths.nodes[node].raw, s)
 			}
 		}
@@ -111,6 +111,13 @@ value:
 			pos++
 		}
 		intStart := pos
+		for pos+8 <= len(src) {
+			if m := nonDigits(binary.LittleEndian.Uint64(src[pos:])); m != 0 {
+				pos += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			pos += 8
+		}
 		for pos < len(src) && isDigit(src[pos]) {
 			pos++
 		}
@@ -171,7 +178,7 @@ value:
 				setType(e, wire.TypeNumber, shape)
 			}
 			record(e, 0, h, h, 0)
-			if e.Raw == nil && d.paths.nodes[node].raw != nil {
+			if d.paths.nodes[node].raw != nil && e.Raw == nil {
 				d.setRaw(slot, d.paths.nodes[node].raw, s)
 			}
 		}
@@ -196,7 +203,7 @@ value:
 				setType(e, typ, shape)
 			}
 			record(e, 0, h, h, 0)
-			if e.Raw == nil && d.paths.nodes[node].raw != nil {
+			if d.paths.nodes[node].raw != nil && e.Raw == nil {
 				d.setRaw(slot, d.paths.nodes[node].raw, src[pos-n:pos])
 			}
 		}
@@ -225,7 +232,8 @@ done:
 		switch src[pos] {
 		case ',':
 			pos = skipSpace(src, pos+1)
-			goto element
+			node, slot = top.last, top.pred
+			goto value
 		case ']':
 			pos++
 			goto closeArray
@@ -337,7 +345,7 @@ closeObject:
 			setType(e, wire.TypeObject, wire.ShapeUnspecified)
 		}
 		record(e, 0, h, h, 0)
-		if e.Raw == nil && d.paths.nodes[top.node].raw != nil {
+		if d.paths.nodes[top.node].raw != nil && e.Raw == nil {
 			d.containerRaw(top, src, pos)
 		}
 	}
@@ -352,7 +360,7 @@ closeArray:
 			setType(e, wire.TypeArray, wire.ShapeUnspecified)
 		}
 		record(e, LengthBucket(int(top.n)), h, mix(top.unordered, uint64(top.n)), uint32(top.n))
-		if e.Raw == nil && d.paths.nodes[top.node].raw != nil {
+		if d.paths.nodes[top.node].raw != nil && e.Raw == nil {
 			d.containerRaw(top, src, pos)
 		}
 	}

@@ -16,6 +16,7 @@ const (
 	cNotNum              // not [0-9.+-]
 	cNotB64              // not [A-Za-z0-9+/_=-]
 	cAt                  // '@'
+	cSpace               // JSON whitespace
 )
 
 var byteClass = func() (t [256]uint8) {
@@ -37,6 +38,9 @@ var byteClass = func() (t [256]uint8) {
 		if c == '@' {
 			t[i] |= cAt
 		}
+		if c == ' ' || c == '\n' || c == '\r' || c == '\t' {
+			t[i] |= cSpace
+		}
 	}
 	return t
 }()
@@ -50,7 +54,7 @@ func classOf(s []byte) uint8 {
 	return f
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
+func isSpace(c byte) bool { return byteClass[c]&cSpace != 0 }
 
 func skipSpace(src []byte, pos int) int {
 	for pos < len(src) && isSpace(src[pos]) {

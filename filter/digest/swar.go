@@ -23,6 +23,12 @@ func specialBytes(w uint64) uint64 {
 	return ((q-lsb)&^q | (b-lsb)&^b | (w-lsb*0x20)&^w) & msb
 }
 
+// nonDigits has the high bit set in the first byte of w that is not an
+// ASCII digit, and possibly in later bytes, never earlier ones.
+func nonDigits(w uint64) uint64 {
+	return ((w-lsb*'0')&^w | (w + lsb*(127-'9')) | w) & msb
+}
+
 // scanPlain returns the offset of the first '"', '\\' or control character
 // at or after i, or len(src).
 func scanPlain(src []byte, i int) int {
