@@ -3,6 +3,7 @@ package digest
 import (
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/shadowdiff/shadowdiff/filter/wire"
 )
@@ -28,35 +29,81 @@ type HeaderOptions struct {
 // DigestHeaders digests response headers, one entry per name (values of a
 // repeated header joined by ","), sorted by name.
 func DigestHeaders(hs [][2]string, opts *HeaderOptions) []wire.HeaderDigest {
-	joined := map[string]string{}
-	var names []string
+	return AppendHeaderDigests(make([]wire.HeaderDigest, 0, len(hs)), hs, opts)
+}
+
+// AppendHeaderDigests appends the digests of hs to dst (DigestHeaders without the allocation of the result slice).
+//
+// It allocates only for what is rare in responses: names with upper-case
+// letters (HTTP/2 and Envoy lower-case them), repeated headers (their
+// values are joined) and raw values of allowlisted headers.
+func AppendHeaderDigests(dst []wire.HeaderDigest, hs [][2]string, opts *HeaderOptions) []wire.HeaderDigest {
+	base := len(dst)
 	for _, h := range hs {
 		name := strings.ToLower(h[0])
-		if !wanted(name, opts) {
+		if !wanted(name, opts) || slices.ContainsFunc(dst[base:], func(d wire.HeaderDigest) bool { return d.Name == name }) {
 			continue
 		}
-		if v, ok := joined[name]; ok {
-			joined[name] = v + "," + h[1]
-			continue
-		}
-		joined[name] = h[1]
-		names = append(names, name)
+		dst = append(dst, wire.HeaderDigest{Name: name})
 	}
-	slices.Sort(names)
-	out := make([]wire.HeaderDigest, 0, len(names))
-	for _, name := range names {
-		v := joined[name]
-		hd := wire.HeaderDigest{Name: name, ValueHash: opts.Key.SumString(v), Shape: StringShape([]byte(v))}
-		if opts.Raw != nil && opts.Raw(name) {
+	out := dst[base:]
+	slices.SortFunc(out, func(a, b wire.HeaderDigest) int { return strings.Compare(a.Name, b.Name) })
+	for i := range out {
+		hd := &out[i]
+		v := joinedValue(hs, hd.Name)
+		hd.ValueHash = opts.Key.SumString(v)
+		// StringShape only reads its argument: view v's bytes in place.
+		hd.Shape = StringShape(unsafe.Slice(unsafe.StringData(v), len(v)))
+		if opts.Raw != nil && opts.Raw(hd.Name) {
 			r := v
 			if len(r) > maxRaw {
 				r = truncateUTF8(r, maxRaw)
 			}
 			hd.Raw = &r
 		}
-		out = append(out, hd)
 	}
-	return out
+	return dst
+}
+
+// joinedValue returns the values of the headers named name (lower case),
+// joined by "," in order.
+func joinedValue(hs [][2]string, name string) string {
+	v, n := "", 0
+	for _, h := range hs {
+		if !lowerEqual(h[0], name) {
+			continue
+		}
+		if n == 0 {
+			v = h[1]
+		} else {
+			v = v + "," + h[1]
+		}
+		n++
+	}
+	return v
+}
+
+// lowerEqual reports whether strings.ToLower(s) == lower, without
+// allocating when s is ASCII.
+func lowerEqual(s, lower string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return strings.ToLower(s) == lower
+		}
+	}
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func wanted(name string, opts *HeaderOptions) bool {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -139,8 +140,22 @@ func FuzzDigestJSON(f *testing.F) {
 	for _, s := range []string{`{"a":[1,2,{"b":null}],"c":"\u00e9"}`, `[]`, `"x"`, `-0.5e3`, `{"a.b":{"[":true}}`, `[[],[[]]]`, `{"a":1,"a":2}`} {
 		f.Add([]byte(s))
 	}
+	// One digester for the whole run: each input is digested after
+	// whatever came before it, and then a fixed document after it.
+	reuseOpts := BodyOptions{JSON: JSONOptions{Key: testKey, MaxFields: 64,
+		Raw: func(p string) bool { return len(p)%3 == 0 }}}
+	reused := NewBodyDigester(reuseOpts)
+	fixed := catalogJSON(600)
 	f.Fuzz(func(t *testing.T, src []byte) {
 		got, err := DigestJSON(src, &JSONOptions{Key: testKey})
+		want, werr := refDigestJSON(src, &JSONOptions{Key: testKey})
+		if fmt.Sprint(err) != fmt.Sprint(werr) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("DigestJSON differs from the reference for %q: err %v, want %v", src, err, werr)
+		}
+		for _, doc := range [][]byte{src, fixed} {
+			b := Body{ContentType: "application/json", Data: doc, WireSize: uint64(len(doc))}
+			equalDigest(t, fmt.Sprintf("reused digester on %q", doc), reused.Digest(b), refDigestBody(b, &reuseOpts))
+		}
 		valid := json.Valid(src)
 		if (err == nil) != valid {
 			t.Fatalf("DigestJSON err=%v but json.Valid=%v for %q", err, valid, src)
