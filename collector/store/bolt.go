@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -22,6 +21,7 @@ type Bolt struct {
 	db      *bolt.DB
 	writeMu sync.Mutex // serialises writers so staged index changes apply in order
 	samples *sampleIndex
+	pending pendingIndex
 }
 
 var _ Store = (*Bolt)(nil)
@@ -92,7 +92,12 @@ func (s *Bolt) Apply(bs ...*Batch) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	st := s.samples.stage()
+	var pst *pendingStage
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if pst, err = s.applyPending(tx, bs); err != nil {
+			return err
+		}
 		for _, b := range bs {
 			if err := applyBatch(tx, st, b); err != nil {
 				return err
@@ -104,13 +109,35 @@ func (s *Bolt) Apply(bs ...*Batch) error {
 		return fmt.Errorf("store: apply batch: %w", err)
 	}
 	st.commit()
+	pst.commit()
 	return nil
 }
 
-func applyBatch(tx *bolt.Tx, st *sampleStage, b *Batch) error {
-	if err := applyPending(tx, b); err != nil {
-		return err
+// applyPending puts and deletes the pending digests of the batches, in
+// order, and returns the changes to the index.
+func (s *Bolt) applyPending(tx *bolt.Tx, bs []*Batch) (*pendingStage, error) {
+	if !s.pending.loaded {
+		if err := s.pending.load(tx, nil); err != nil {
+			return nil, fmt.Errorf("load pending index: %w", err)
+		}
 	}
+	pst := s.pending.stage()
+	for _, b := range bs {
+		for _, p := range b.PutPending {
+			if err := pst.put(tx, p); err != nil {
+				return nil, err
+			}
+		}
+		for _, r := range b.DeletePending {
+			if err := pst.delete(tx, r); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return pst, pst.write(tx)
+}
+
+func applyBatch(tx *bolt.Tx, st *sampleStage, b *Batch) error {
 	if err := applyRecords(tx, b.Records); err != nil {
 		return err
 	}
@@ -118,23 +145,6 @@ func applyBatch(tx *bolt.Tx, st *sampleStage, b *Batch) error {
 		return err
 	}
 	return applyBuckets(tx, b.Buckets, b.DeleteBuckets)
-}
-
-func applyPending(tx *bolt.Tx, b *Batch) error {
-	pb := tx.Bucket(bktPending)
-	for _, p := range b.PutPending {
-		v := make([]byte, 8, 8+len(p.Digest))
-		binary.BigEndian.PutUint64(v, uint64(p.ArrivalNano))
-		if err := pb.Put(pendingKey(p.Key, p.Role), append(v, p.Digest...)); err != nil {
-			return fmt.Errorf("put pending %q: %w", p.Key, err)
-		}
-	}
-	for _, r := range b.DeletePending {
-		if err := pb.Delete(pendingKey(r.Key, r.Role)); err != nil {
-			return fmt.Errorf("delete pending %q: %w", r.Key, err)
-		}
-	}
-	return nil
 }
 
 func applyRecords(tx *bolt.Tx, recs []*shadowdiffv1.RequestRecord) error {
@@ -234,19 +244,9 @@ func applyBuckets(tx *bolt.Tx, put []*Bucket, del []BucketRef) error {
 
 // LoadPending calls fn for every pending digest.
 func (s *Bolt) LoadPending(fn func(p PendingDigest) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bktPending).ForEach(func(k, v []byte) error {
-			if len(k) < 2 || k[len(k)-2] != 0 || len(v) < 8 {
-				return fmt.Errorf("store: pending entry %q: %w", k, errBadKey)
-			}
-			return fn(PendingDigest{
-				Key:         string(k[:len(k)-2]),
-				Role:        shadowdiffv1.Role(k[len(k)-1]),
-				ArrivalNano: int64(binary.BigEndian.Uint64(v)),
-				Digest:      append([]byte(nil), v[8:]...),
-			})
-		})
-	})
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	return s.db.View(func(tx *bolt.Tx) error { return s.pending.load(tx, fn) })
 }
 
 // LoadBuckets calls fn for every aggregate bucket.

@@ -10,17 +10,20 @@ import (
 
 // Names of the bbolt buckets.
 var (
-	bktPending       = []byte("pending")        // key\x00role -> arrival(8) + digest
-	bktRecords       = []byte("records")        // key -> compact RequestRecord
-	bktRecordTime    = []byte("record_time")    // time(8) + key -> endpoint
-	bktFull          = []byte("full")           // key -> full RequestRecord (kept while sampled)
-	bktSamples       = []byte("samples")        // sampleKey -> nothing
-	bktAggregates    = []byte("aggregates")     // lp(endpoint) + start(8) -> Bucket JSON
-	bktNoiseRules    = []byte("noise_rules")    // id -> NoiseRule
-	bktEndpointRules = []byte("endpoint_rules") // id -> EndpointRule
-	bktMeta          = []byte("meta")
+	bktPending = []byte("pending") // key\x00role -> arrival(8) + digest (before segments)
+	// seq(8) -> pending digests (see pending.go); seq(8) + index(4) -> nothing
+	bktPendingSegments = []byte("pending_segments")
+	bktPendingClosed   = []byte("pending_closed")
+	bktRecords         = []byte("records")        // key -> compact RequestRecord
+	bktRecordTime      = []byte("record_time")    // time(8) + key -> endpoint
+	bktFull            = []byte("full")           // key -> full RequestRecord (kept while sampled)
+	bktSamples         = []byte("samples")        // sampleKey -> nothing
+	bktAggregates      = []byte("aggregates")     // lp(endpoint) + start(8) -> Bucket JSON
+	bktNoiseRules      = []byte("noise_rules")    // id -> NoiseRule
+	bktEndpointRules   = []byte("endpoint_rules") // id -> EndpointRule
+	bktMeta            = []byte("meta")
 
-	allBuckets = [][]byte{bktPending, bktRecords, bktRecordTime, bktFull, bktSamples, bktAggregates, bktNoiseRules, bktEndpointRules, bktMeta}
+	allBuckets = [][]byte{bktPending, bktPendingSegments, bktPendingClosed, bktRecords, bktRecordTime, bktFull, bktSamples, bktAggregates, bktNoiseRules, bktEndpointRules, bktMeta}
 )
 
 var errBadKey = errors.New("malformed key")

@@ -1,0 +1,286 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// Pending digests are written in segments: the digests one transaction
+// puts (up to maxSegmentDigests), in one value in a bucket named by a
+// sequence number, so they are written once
+// and sequentially instead of as an entry each in the middle of a B-tree
+// (page splits on put, merges on delete). A digest of a segment that is
+// closed leaves a small tombstone; a segment whose digests are all closed
+// is deleted with its tombstones. Digests put and deleted within one
+// transaction are not written at all. Entries of the pending bucket, where
+// earlier versions kept each digest, are still loaded and deleted.
+
+// maxSegmentDigests bounds a segment, so one late digest keeps little
+// else on disk.
+const maxSegmentDigests = 256
+
+// slot is where a pending digest is stored.
+type slot struct {
+	seg uint64 // segment sequence; 0 for an entry of the pending bucket
+	idx uint32 // position in the segment
+}
+
+// staged marks a slot of a digest put by the current transaction (idx
+// into the stage's fresh digests).
+const staged = ^uint64(0)
+
+// pendingIndex locates every stored pending digest and counts the open
+// digests of each segment. Loaded from the store on first use; changed
+// only by committed transactions (see pendingStage). Guarded by the
+// store's writeMu.
+type pendingIndex struct {
+	loaded bool
+	slots  map[PendingRef]slot
+	live   map[uint64]int
+}
+
+// pendingStage is the pending part of one transaction.
+type pendingStage struct {
+	x     *pendingIndex
+	slots map[PendingRef]slot // refs put or deleted (absent: deleted)
+	gone  map[PendingRef]bool
+	live  map[uint64]int // open digests of the segments touched
+	fresh []freshDigest
+}
+
+type freshDigest struct {
+	p       PendingDigest
+	dropped bool
+}
+
+func (x *pendingIndex) stage() *pendingStage {
+	return &pendingStage{x: x, slots: map[PendingRef]slot{}, gone: map[PendingRef]bool{}, live: map[uint64]int{}}
+}
+
+func (st *pendingStage) lookup(r PendingRef) (slot, bool) {
+	if st.gone[r] {
+		return slot{}, false
+	}
+	if s, ok := st.slots[r]; ok {
+		return s, true
+	}
+	s, ok := st.x.slots[r]
+	return s, ok
+}
+
+// put stages a digest; a digest already stored under its ref is closed.
+func (st *pendingStage) put(tx *bolt.Tx, p PendingDigest) error {
+	r := PendingRef{Key: p.Key, Role: p.Role}
+	if err := st.delete(tx, r); err != nil {
+		return err
+	}
+	delete(st.gone, r)
+	st.slots[r] = slot{seg: staged, idx: uint32(len(st.fresh))}
+	st.fresh = append(st.fresh, freshDigest{p: p})
+	return nil
+}
+
+// delete closes the digest stored under r, if any.
+func (st *pendingStage) delete(tx *bolt.Tx, r PendingRef) error {
+	s, ok := st.lookup(r)
+	if !ok {
+		return nil
+	}
+	delete(st.slots, r)
+	st.gone[r] = true
+	switch s.seg {
+	case staged:
+		st.fresh[s.idx].dropped = true
+		return nil
+	case 0:
+		if err := tx.Bucket(bktPending).Delete(pendingKey(r.Key, r.Role)); err != nil {
+			return fmt.Errorf("delete pending %q: %w", r.Key, err)
+		}
+		return nil
+	}
+	n, ok := st.live[s.seg]
+	if !ok {
+		n = st.x.live[s.seg]
+	}
+	st.live[s.seg] = n - 1
+	if n > 1 {
+		if err := tx.Bucket(bktPendingClosed).Put(tombstoneKey(s), nil); err != nil {
+			return fmt.Errorf("close pending %q: %w", r.Key, err)
+		}
+		return nil
+	}
+	return deleteSegment(tx, s.seg)
+}
+
+// deleteSegment deletes a segment and its tombstones.
+func deleteSegment(tx *bolt.Tx, seg uint64) error {
+	key := binary.BigEndian.AppendUint64(nil, seg)
+	if err := tx.Bucket(bktPendingSegments).DeleteBucket(key); err != nil {
+		return fmt.Errorf("delete pending segment %d: %w", seg, err)
+	}
+	c := tx.Bucket(bktPendingClosed).Cursor()
+	for k, _ := c.Seek(key); k != nil && bytes.HasPrefix(k, key); k, _ = c.Seek(key) {
+		if err := c.Delete(); err != nil {
+			return fmt.Errorf("delete tombstone of segment %d: %w", seg, err)
+		}
+	}
+	return nil
+}
+
+// segmentValue is the key of a segment's one value in its bucket. Each
+// segment is a bucket of its own so that its pages are written once: a
+// large value next to others in a leaf would be written again with every
+// change to that leaf.
+var segmentValue = []byte{0}
+
+// write stores the digests put and not closed again by the transaction.
+func (st *pendingStage) write(tx *bolt.Tx) error {
+	var live []PendingDigest
+	for _, f := range st.fresh {
+		if !f.dropped {
+			live = append(live, f.p)
+		}
+	}
+	b := tx.Bucket(bktPendingSegments)
+	for len(live) > 0 {
+		n := min(len(live), maxSegmentDigests)
+		seg, err := b.NextSequence()
+		if err != nil {
+			return fmt.Errorf("pending segment sequence: %w", err)
+		}
+		size := 0
+		for _, p := range live[:n] {
+			size += segmentEntrySize(p)
+		}
+		val := make([]byte, 0, size)
+		for i, p := range live[:n] {
+			val = appendSegmentEntry(val, p)
+			st.slots[PendingRef{Key: p.Key, Role: p.Role}] = slot{seg: seg, idx: uint32(i)}
+		}
+		sb, err := b.CreateBucket(binary.BigEndian.AppendUint64(nil, seg))
+		if err == nil {
+			err = sb.Put(segmentValue, val)
+		}
+		if err != nil {
+			return fmt.Errorf("put pending segment %d: %w", seg, err)
+		}
+		st.live[seg] = n
+		live = live[n:]
+	}
+	return nil
+}
+
+// commit publishes the stage once its transaction is durable.
+func (st *pendingStage) commit() {
+	for r := range st.gone {
+		delete(st.x.slots, r)
+	}
+	for r, s := range st.slots {
+		st.x.slots[r] = s
+	}
+	for seg, n := range st.live {
+		if n > 0 {
+			st.x.live[seg] = n
+		} else {
+			delete(st.x.live, seg)
+		}
+	}
+}
+
+func tombstoneKey(s slot) []byte {
+	return binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(make([]byte, 0, 12), s.seg), s.idx)
+}
+
+// A segment entry: uvarint key length, key, role, arrival (8), uvarint
+// digest length, digest.
+func segmentEntrySize(p PendingDigest) int {
+	return 2*binary.MaxVarintLen64 + len(p.Key) + 9 + len(p.Digest)
+}
+
+func appendSegmentEntry(b []byte, p PendingDigest) []byte {
+	b = lp(b, p.Key)
+	b = append(b, byte(p.Role))
+	b = binary.BigEndian.AppendUint64(b, uint64(p.ArrivalNano))
+	b = binary.AppendUvarint(b, uint64(len(p.Digest)))
+	return append(b, p.Digest...)
+}
+
+func readSegmentEntry(b []byte) (PendingDigest, []byte, error) {
+	var p PendingDigest
+	var err error
+	if p.Key, b, err = readLP(b); err != nil || len(b) < 9 {
+		return p, nil, errBadKey
+	}
+	p.Role = shadowdiffv1.Role(b[0])
+	p.ArrivalNano = int64(binary.BigEndian.Uint64(b[1:9]))
+	n, k := binary.Uvarint(b[9:])
+	if k <= 0 || uint64(len(b)-9-k) < n {
+		return p, nil, errBadKey
+	}
+	start := 9 + k
+	p.Digest = append([]byte(nil), b[start:start+int(n)]...)
+	return p, b[start+int(n):], nil
+}
+
+// loadPending calls fn (when not nil) for every stored pending digest and
+// rebuilds the index.
+func (x *pendingIndex) load(tx *bolt.Tx, fn func(p PendingDigest) error) error {
+	x.slots, x.live, x.loaded = map[PendingRef]slot{}, map[uint64]int{}, false
+	emit := func(p PendingDigest, s slot) error {
+		x.slots[PendingRef{Key: p.Key, Role: p.Role}] = s
+		if fn == nil {
+			return nil
+		}
+		return fn(p)
+	}
+	err := tx.Bucket(bktPending).ForEach(func(k, v []byte) error {
+		if len(k) < 2 || k[len(k)-2] != 0 || len(v) < 8 {
+			return fmt.Errorf("store: pending entry %q: %w", k, errBadKey)
+		}
+		return emit(PendingDigest{Key: string(k[:len(k)-2]), Role: shadowdiffv1.Role(k[len(k)-1]),
+			ArrivalNano: int64(binary.BigEndian.Uint64(v)), Digest: append([]byte(nil), v[8:]...)}, slot{})
+	})
+	if err != nil {
+		return err
+	}
+	closed := tx.Bucket(bktPendingClosed).Cursor()
+	segs := tx.Bucket(bktPendingSegments)
+	err = segs.ForEach(func(k, _ []byte) error {
+		sb := segs.Bucket(k)
+		if len(k) != 8 || sb == nil {
+			return fmt.Errorf("store: pending segment key %x: %w", k, errBadKey)
+		}
+		seg, v := binary.BigEndian.Uint64(k), sb.Get(segmentValue)
+		dead := map[uint32]bool{}
+		for t, _ := closed.Seek(k); t != nil && bytes.HasPrefix(t, k); t, _ = closed.Next() {
+			if len(t) == 12 {
+				dead[binary.BigEndian.Uint32(t[8:])] = true
+			}
+		}
+		for idx := uint32(0); len(v) > 0; idx++ {
+			p, rest, err := readSegmentEntry(v)
+			if err != nil {
+				return fmt.Errorf("store: pending segment %d entry %d: %w", seg, idx, err)
+			}
+			v = rest
+			if dead[idx] {
+				continue
+			}
+			x.live[seg]++
+			if err := emit(p, slot{seg: seg, idx: idx}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	x.loaded = true
+	return nil
+}
