@@ -18,6 +18,21 @@ type jsonDigester struct {
 	stack     []frame
 	scratch   []byte // unescaped strings
 	canon     []byte // canonical numbers
+	hashes    *[hashCacheSize]hashEntry
+}
+
+// hashCacheSize is the number of short scalar hashes a digester keeps.
+const hashCacheSize = 256
+
+// hashEntry caches the keyed hash of a scalar of at most 8 bytes: word
+// holds its bytes, meta its length, type tag and a valid bit.
+type hashEntry struct {
+	word, meta, hash uint64
+}
+
+// hashSlot picks the cache entry of a short scalar.
+func hashSlot(word, meta uint64) uint8 {
+	return uint8(((word ^ meta<<40) * 0x9e3779b97f4a7c15) >> 56)
 }
 
 // frame is an open container.
@@ -37,7 +52,7 @@ type frame struct {
 }
 
 func newJSONDigester(opts *JSONOptions) *jsonDigester {
-	d := &jsonDigester{opts: opts}
+	d := &jsonDigester{opts: opts, hashes: new([hashCacheSize]hashEntry)}
 	for tag := range d.keys {
 		d.keys[tag] = opts.Key.Tweak(byte(tag + 1))
 		d.litHash[tag] = d.keys[tag].Sum64(nil)

@@ -36,9 +36,7 @@ value:
 	if depth > maxDepth {
 		return syntaxErr(pos, "nesting deeper than %d", maxDepth)
 	}
-	for pos < len(src) && isSpace(src[pos]) {
-		pos++
-	}
+	pos = ws(src, pos)
 	if pos >= len(src) {
 		return syntaxErr(pos, "unexpected end of input")
 	}
@@ -46,22 +44,33 @@ value:
 	case c == '"':
 		start := pos + 1
 		i := start
-		for i+8 <= len(src) {
-			if m := specialBytes(binary.LittleEndian.Uint64(src[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
-		for i < len(src) && byteClass[src[i]]&cSpecial == 0 {
-			i++
+		if i+8 > len(src) {
+			i = scanPlain(src, i)
+		} else if m := specialBytes(binary.LittleEndian.Uint64(src[i:])); m != 0 {
+			i += bits.TrailingZeros64(m) >> 3
+		} else {
+			i = scanPlain(src, i+8)
 		}
 		if i < len(src) && src[i] == '"' {
 			s, pos = src[start:i], i+1
 		} else if s, pos, err = d.strSlow(src, start, i); err != nil {
 			return err
 		}
-		h = d.keys[tagString].Sum64(s)
+		if n := len(s); n <= 8 && cap(s) >= 8 {
+			// Short values repeat (enums, flags, small numbers): look
+			// the hash up before computing it.
+			w := binary.LittleEndian.Uint64(s[:8]) & (^uint64(0) >> (64 - 8*n))
+			m := uint64(n) | tagString<<8 | 1<<16
+			e := &d.hashes[hashSlot(w, m)]
+			if e.word == w && e.meta == m {
+				h = e.hash
+			} else {
+				h = d.keys[tagString].Sum64(s)
+				e.word, e.meta, e.hash = w, m, h
+			}
+		} else {
+			h = d.keys[tagString].Sum64(s)
+		}
 		if slot >= 0 {
 			shape := wire.ShapeText
 			if !shortText(s) {
@@ -83,10 +92,7 @@ value:
 		top = &d.stack[depth]
 		depth++
 		*top = frame{node: node, slot: slot, last: -1, pred: -1, array: c == '[', start: pos}
-		pos++
-		for pos < len(src) && isSpace(src[pos]) {
-			pos++
-		}
+		pos = ws(src, pos+1)
 		if top.array {
 			top.last = -2
 			top.sum = tagArray
@@ -111,15 +117,12 @@ value:
 			pos++
 		}
 		intStart := pos
-		for pos+8 <= len(src) {
-			if m := nonDigits(binary.LittleEndian.Uint64(src[pos:])); m != 0 {
-				pos += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			pos += 8
-		}
-		for pos < len(src) && isDigit(src[pos]) {
-			pos++
+		if pos+8 > len(src) {
+			pos = scanDigits(src, pos)
+		} else if m := nonDigits(binary.LittleEndian.Uint64(src[pos:])); m != 0 {
+			pos += bits.TrailingZeros64(m) >> 3
+		} else {
+			pos = scanDigits(src, pos+8)
 		}
 		if pos == intStart || (src[intStart] == '0' && pos-intStart > 1) {
 			return syntaxErr(pos, "bad number")
@@ -171,7 +174,21 @@ value:
 			s = canonicalNumber(lit, d.canon[:0])
 			d.canon = s[:0]
 		}
-		h = d.keys[tagNumber].Sum64(s)
+		if n := len(s); n <= 8 && cap(s) >= 8 {
+			// Short values repeat (enums, flags, small numbers): look
+			// the hash up before computing it.
+			w := binary.LittleEndian.Uint64(s[:8]) & (^uint64(0) >> (64 - 8*n))
+			m := uint64(n) | tagNumber<<8 | 1<<16
+			e := &d.hashes[hashSlot(w, m)]
+			if e.word == w && e.meta == m {
+				h = e.hash
+			} else {
+				h = d.keys[tagNumber].Sum64(s)
+				e.word, e.meta, e.hash = w, m, h
+			}
+		} else {
+			h = d.keys[tagNumber].Sum64(s)
+		}
 		if slot >= 0 {
 			e := &d.fields[slot]
 			if !typed(e, wire.TypeNumber, shape) {
@@ -220,9 +237,7 @@ done:
 	}
 	top = &d.stack[depth-1]
 	top.n++
-	for pos < len(src) && isSpace(src[pos]) {
-		pos++
-	}
+	pos = ws(src, pos)
 	if top.array {
 		top.sum = mix(top.sum, h)
 		top.unordered += mix(h, 0)
@@ -231,7 +246,7 @@ done:
 		}
 		switch src[pos] {
 		case ',':
-			pos = skipSpace(src, pos+1)
+			pos = ws(src, pos+1)
 			node, slot = top.last, top.pred
 			goto value
 		case ']':
@@ -246,7 +261,7 @@ done:
 	}
 	switch src[pos] {
 	case ',':
-		pos = skipSpace(src, pos+1)
+		pos = ws(src, pos+1)
 		goto member
 	case '}':
 		pos++
@@ -295,9 +310,7 @@ member:
 			}
 			top.keyHash = kh // member names travel in clear in paths: no key needed
 		}
-		for pos < len(src) && isSpace(src[pos]) {
-			pos++
-		}
+		pos = ws(src, pos)
 		if pos >= len(src) || src[pos] != ':' {
 			return syntaxErr(pos, "expected ':' after a member name")
 		}

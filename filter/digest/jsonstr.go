@@ -56,6 +56,16 @@ func classOf(s []byte) uint8 {
 
 func isSpace(c byte) bool { return byteClass[c]&cSpace != 0 }
 
+// ws skips JSON whitespace at pos. Compact documents have none: the
+// loop is behind a call, which the compiler lays out as the unlikely path.
+func ws(src []byte, pos int) int {
+	if pos < len(src) && byteClass[src[pos]]&cSpace != 0 {
+		return skipSpace(src, pos)
+	}
+	return pos
+}
+
+//go:noinline
 func skipSpace(src []byte, pos int) int {
 	for pos < len(src) && isSpace(src[pos]) {
 		pos++
@@ -63,6 +73,7 @@ func skipSpace(src []byte, pos int) int {
 	return pos
 }
 
+//go:noinline
 func syntaxErr(pos int, format string, args ...any) error {
 	return &SyntaxError{Offset: pos, Msg: fmt.Sprintf(format, args...)}
 }

@@ -29,6 +29,22 @@ func nonDigits(w uint64) uint64 {
 	return ((w-lsb*'0')&^w | (w + lsb*(127-'9')) | w) & msb
 }
 
+// scanDigits returns the offset of the first byte at or after i that is not
+// an ASCII digit, or len(src).
+//
+//go:noinline
+func scanDigits(src []byte, i int) int {
+	for ; i+8 <= len(src); i += 8 {
+		if m := nonDigits(binary.LittleEndian.Uint64(src[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for i < len(src) && isDigit(src[i]) {
+		i++
+	}
+	return i
+}
+
 // scanPlain returns the offset of the first '"', '\\' or control character
 // at or after i, or len(src).
 func scanPlain(src []byte, i int) int {
