@@ -284,7 +284,7 @@ func (s *Stream) OnDone() {
 		d.Skip = wire.SkipNoResponse
 	default:
 		d.UpstreamLatencyMicros = uint64(s.respStart.Sub(s.startTime).Microseconds())
-		d.Headers = append(d.Headers[:0], digest.DigestHeaders(s.respHeaders, &r.headers)...)
+		d.Headers = digest.AppendHeaderDigests(d.Headers[:0], s.respHeaders, &r.headers)
 		// The body digest lives in r.bodies until the next stream's OnDone:
 		// it is encoded below, before that.
 		d.Body = r.bodies.Digest(digest.Body{ContentType: s.contentType, ContentEncoding: s.encoding,
