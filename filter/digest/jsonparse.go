@@ -40,8 +40,8 @@ value:
 	if pos >= len(src) {
 		return syntaxErr(pos, "unexpected end of input")
 	}
-	switch c := src[pos]; {
-	case c == '"':
+	switch c := src[pos]; valueKind[c] {
+	case kString:
 		start := pos + 1
 		i := start
 		if i+8 > len(src) {
@@ -85,7 +85,7 @@ value:
 				d.setRaw(slot, d.paths.nodes[node].raw, s)
 			}
 		}
-	case c == '{' || c == '[':
+	case kContainer:
 		if depth == len(d.stack) {
 			d.stack = append(d.stack, frame{})
 		}
@@ -110,7 +110,7 @@ value:
 			goto closeObject
 		}
 		goto member
-	case c == '-' || isDigit(c):
+	case kNumber:
 		start := pos
 		integer, exponent := true, false
 		if c == '-' {
@@ -380,6 +380,24 @@ closeArray:
 	depth--
 	goto done
 }
+
+// Kinds of value by their first byte.
+const (
+	kOther = iota
+	kString
+	kContainer
+	kNumber
+)
+
+var valueKind = func() (t [256]uint8) {
+	t['"'] = kString
+	t['{'], t['['] = kContainer, kContainer
+	t['-'] = kNumber
+	for c := '0'; c <= '9'; c++ {
+		t[c] = kNumber
+	}
+	return t
+}()
 
 // containerRaw records the source text of a closed container as its raw
 // value.
