@@ -19,8 +19,24 @@ var ErrClosed = errors.New("engine: closed")
 // The engine keeps the digests: callers must not modify them afterwards
 // (Ingest itself sorts their fields and headers in place).
 func (e *Engine) Ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest) (accepted int, rejected []*shadowdiffv1.Rejection, err error) {
+	return e.ingest(ctx, ds, nil)
+}
+
+// IngestEncoded is Ingest for digests received in wire form: wire[i] is
+// the protobuf encoding of ds[i]. A digest that waits for its other roles
+// is stored as wire[i] instead of being encoded again. The engine does not
+// keep wire's slices once it returns.
+func (e *Engine) IngestEncoded(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, wire [][]byte) (accepted int, rejected []*shadowdiffv1.Rejection, err error) {
+	if len(wire) != len(ds) {
+		return 0, nil, fmt.Errorf("engine: %d encodings for %d digests", len(wire), len(ds))
+	}
+	return e.ingest(ctx, ds, wire)
+}
+
+// ingest is Ingest; wire, when not nil, holds the encodings of ds.
+func (e *Engine) ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, wire [][]byte) (accepted int, rejected []*shadowdiffv1.Rejection, err error) {
 	start := time.Now()
-	valid := make([]*shadowdiffv1.ResponseDigest, 0, len(ds))
+	valid := make([]freshDigest, 0, len(ds))
 	for i, d := range ds {
 		sortDigest(d)
 		if err := validate(d, true); err != nil {
@@ -34,7 +50,11 @@ func (e *Engine) Ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest) 
 			e.met.digests.WithLabelValues(roleLabel(d.GetRole()), "rejected").Inc()
 			continue
 		}
-		valid = append(valid, d)
+		f := freshDigest{d: d}
+		if wire != nil {
+			f.wire = wire[i]
+		}
+		valid = append(valid, f)
 	}
 	if len(valid) == 0 {
 		return 0, rejected, nil
@@ -49,7 +69,8 @@ func (e *Engine) Ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest) 
 	now := e.opts.Now()
 	w := newWriter(e)
 	var closed []closedReq
-	for _, d := range valid {
+	for _, f := range valid {
+		d := f.d
 		if d.Role == secondary && d.Skip == shadowdiffv1.SkipReason_SKIP_REASON_UNSPECIFIED {
 			// From now on the endpoint's requests wait for their secondary.
 			e.secondarySeen[e.endpoints.of(d).key] = true
@@ -59,7 +80,7 @@ func (e *Engine) Ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest) 
 		res, r, closed = e.pairer.offer(d, now, closed)
 		switch res {
 		case offerPending:
-			w.pending[d.PairingKey] = append(w.pending[d.PairingKey], d)
+			w.pending[d.PairingKey] = append(w.pending[d.PairingKey], f)
 		case offerDuplicate:
 			if _, open := e.pairer.pending[r.key]; !open {
 				// A retry of a request already closed: count it now.
@@ -133,15 +154,22 @@ type writer struct {
 	e *Engine
 	// pending: digests of this call still waiting, by key; written at the
 	// end unless their request closed within the same call.
-	pending map[string][]*shadowdiffv1.ResponseDigest
+	pending map[string][]freshDigest
 	b       store.Batch
 	// scratch holds the flat body fields of the digests of a closing
 	// request that arrived in this call, per role.
 	scratch [numRoles][]flatEntry
 }
 
+// freshDigest is a digest of the current call, with its encoding when
+// the caller had it.
+type freshDigest struct {
+	d    *shadowdiffv1.ResponseDigest
+	wire []byte
+}
+
 func newWriter(e *Engine) *writer {
-	return &writer{e: e, pending: map[string][]*shadowdiffv1.ResponseDigest{}}
+	return &writer{e: e, pending: map[string][]freshDigest{}}
 }
 
 // finish finalizes the requests just closed and returns the batch to
@@ -160,10 +188,13 @@ func (w *writer) finish(closed []closedReq, now time.Time) (*store.Batch, error)
 func (w *writer) batch() (*store.Batch, error) {
 	for key, ds := range w.pending {
 		r := w.e.pairer.pending[key]
-		for _, d := range ds {
-			data, err := d.MarshalVT()
-			if err != nil {
-				return nil, fmt.Errorf("engine: encode digest %q: %w", key, err)
+		for _, f := range ds {
+			d, data := f.d, f.wire
+			if data == nil {
+				var err error
+				if data, err = d.MarshalVT(); err != nil {
+					return nil, fmt.Errorf("engine: encode digest %q: %w", key, err)
+				}
 			}
 			w.b.PutPending = append(w.b.PutPending, store.PendingDigest{Key: key, Role: d.Role, ArrivalNano: r.arrival.UnixNano(), Digest: data})
 			r.digests[d.Role], r.fields[d.Role] = slim(d, w.e.paths)
@@ -187,7 +218,7 @@ func (w *writer) release(r *pendingReq) {
 		}
 		isFresh := false
 		for _, f := range fresh {
-			if f == d {
+			if f.d == d {
 				isFresh = true
 			}
 		}

@@ -12,7 +12,9 @@ import (
 // vtprotobuf's generated methods (proto/shadowdiff/v1/*_vtproto.pb.go):
 // decoding digest batches without reflection is several times cheaper,
 // and ingest is where the collector spends its CPU; digest batches go
-// through unmarshalBatch, which allocates far less. Other messages (health,
+// through unmarshalBatch, which allocates far less (and the Ingest stream
+// receives wireBatch, which also keeps each digest's encoding). Other
+// messages (health,
 // reflection) go through the standard codec.
 type vtCodec struct{ std encoding.CodecV2 }
 
@@ -42,10 +44,32 @@ func (c vtCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if !ok {
 		return c.std.Unmarshal(data, v)
 	}
+	if w, ok := v.(*wireBatch); ok {
+		// Its digests' encodings outlive the call: a buffer of its own.
+		return w.UnmarshalVT(data.Materialize())
+	}
 	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
 	defer buf.Free()
 	if b, ok := v.(*shadowdiffv1.DigestBatch); ok {
-		return unmarshalBatch(buf.ReadOnlyData(), b)
+		_, err := unmarshalBatch(buf.ReadOnlyData(), b)
+		return err
 	}
 	return m.UnmarshalVT(buf.ReadOnlyData())
 }
+
+// wireBatch is a DigestBatch received with the encoding of each digest
+// (slices of the data it was decoded from), for an EncodedIngester. The
+// data must not change while the batch is in use.
+type wireBatch struct {
+	batch *shadowdiffv1.DigestBatch
+	wire  [][]byte
+}
+
+func (w *wireBatch) UnmarshalVT(data []byte) error {
+	w.batch = &shadowdiffv1.DigestBatch{}
+	var err error
+	w.wire, err = unmarshalBatch(data, w.batch)
+	return err
+}
+
+func (w *wireBatch) MarshalVT() ([]byte, error) { return w.batch.MarshalVT() }

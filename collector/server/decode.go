@@ -21,7 +21,9 @@ const (
 // string. Everything but those repeated messages, and any field entry that
 // is not in the plain form the filter sends, is decoded by the generated
 // code, so unknown fields and malformed input are handled as it does.
-func unmarshalBatch(data []byte, m *shadowdiffv1.DigestBatch) error {
+//
+// It returns the encoding of each digest, slices of data.
+func unmarshalBatch(data []byte, m *shadowdiffv1.DigestBatch) ([][]byte, error) {
 	var digests [][]byte
 	rest, err := split(data, nil, func(n protowire.Number, b []byte) bool {
 		if n == batchDigests {
@@ -30,10 +32,10 @@ func unmarshalBatch(data []byte, m *shadowdiffv1.DigestBatch) error {
 		return n == batchDigests
 	})
 	if err != nil {
-		return m.UnmarshalVT(data) // reports the error
+		return nil, m.UnmarshalVT(data) // reports the error
 	}
 	if err := m.UnmarshalVT(rest); err != nil {
-		return err
+		return nil, err
 	}
 	// One allocation per digest, not one for the batch: the engine keeps
 	// some digests longer than others.
@@ -41,10 +43,10 @@ func unmarshalBatch(data []byte, m *shadowdiffv1.DigestBatch) error {
 	for i, b := range digests {
 		m.Digests[i] = &shadowdiffv1.ResponseDigest{}
 		if rest, err = unmarshalDigest(b, m.Digests[i], rest); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return digests, nil
 }
 
 // split calls take with the payload of every length-delimited field of

@@ -14,7 +14,8 @@ import (
 func decodeBoth(t *testing.T, data []byte) *shadowdiffv1.DigestBatch {
 	t.Helper()
 	var fast, want shadowdiffv1.DigestBatch
-	errFast, errWant := unmarshalBatch(data, &fast), want.UnmarshalVT(data)
+	wire, errFast := unmarshalBatch(data, &fast)
+	errWant := want.UnmarshalVT(data)
 	if (errFast == nil) != (errWant == nil) {
 		t.Fatalf("unmarshalBatch error %v, UnmarshalVT error %v", errFast, errWant)
 	}
@@ -23,6 +24,15 @@ func decodeBoth(t *testing.T, data []byte) *shadowdiffv1.DigestBatch {
 	}
 	if !proto.Equal(&fast, &want) {
 		t.Fatalf("unmarshalBatch differs from UnmarshalVT:\n got %v\nwant %v", &fast, &want)
+	}
+	if len(wire) != len(want.Digests) {
+		t.Fatalf("%d encodings for %d digests", len(wire), len(want.Digests))
+	}
+	for i, w := range wire {
+		var d shadowdiffv1.ResponseDigest
+		if err := d.UnmarshalVT(w); err != nil || !proto.Equal(&d, want.Digests[i]) {
+			t.Fatalf("encoding of digest %d decodes to %v (%v), want %v", i, &d, err, want.Digests[i])
+		}
 	}
 	return &fast
 }

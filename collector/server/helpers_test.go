@@ -19,8 +19,12 @@ import (
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
-// The engine keeps count of the digests filters dropped.
-var _ DropRecorder = (*engine.Engine)(nil)
+// The engine keeps count of the digests filters dropped and stores
+// digests in the form they arrived in.
+var (
+	_ DropRecorder    = (*engine.Engine)(nil)
+	_ EncodedIngester = (*engine.Engine)(nil)
+)
 
 // newEngine opens the collector's real engine in a temporary directory.
 func newEngine(t testing.TB) *engine.Engine {

@@ -31,6 +31,7 @@ type collector struct {
 
 type received struct {
 	batch *shadowdiffv1.DigestBatch
+	wire  [][]byte // each digest's encoding
 	size  int
 	err   error
 }
@@ -54,13 +55,14 @@ func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBa
 	in := make(chan received)
 	go func() {
 		for {
-			b, err := stream.Recv()
+			var wb wireBatch
+			err := stream.RecvMsg(&wb)
 			size := 0
 			if err == nil {
-				size = receivedSize(ctx, b)
+				size = receivedSize(ctx, wb.batch)
 			}
 			select {
-			case in <- received{b, size, err}:
+			case in <- received{wb.batch, wb.wire, size, err}:
 			case <-ctx.Done():
 				return
 			}
@@ -94,7 +96,7 @@ func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBa
 				return err
 			}
 			last = r.batch.GetSequence()
-			ack, err := c.store(ctx, rpcIngest, r.batch, r.size)
+			ack, err := c.store(ctx, rpcIngest, r.batch, r.wire, r.size)
 			if err != nil {
 				log.Warn("ingest stream ended", "sequence", r.batch.GetSequence(), "error", err)
 				return err
@@ -130,7 +132,7 @@ func (c *collector) Report(ctx context.Context, b *shadowdiffv1.DigestBatch) (*s
 			}
 		}
 	}
-	ack, err := c.store(ctx, rpcReport, b, receivedSize(ctx, b))
+	ack, err := c.store(ctx, rpcReport, b, nil, receivedSize(ctx, b))
 	if err != nil {
 		return nil, err
 	}
@@ -143,8 +145,9 @@ func (c *collector) Report(ctx context.Context, b *shadowdiffv1.DigestBatch) (*s
 }
 
 // store checks the batch (of size bytes, decoded) against the limits and
-// passes it to the ingester.
-func (c *collector) store(ctx context.Context, rpc string, b *shadowdiffv1.DigestBatch, size int) (*shadowdiffv1.DigestAck, error) {
+// passes it to the ingester, with its digests' encodings (wire, may be
+// nil) when the ingester takes them.
+func (c *collector) store(ctx context.Context, rpc string, b *shadowdiffv1.DigestBatch, wire [][]byte, size int) (*shadowdiffv1.DigestAck, error) {
 	if n := len(b.GetDigests()); n > c.maxDigests {
 		c.metrics.batches.WithLabelValues(rpc, resultInvalid).Inc()
 		return nil, status.Errorf(codes.InvalidArgument,
@@ -172,7 +175,14 @@ func (c *collector) store(ctx context.Context, rpc string, b *shadowdiffv1.Diges
 		return ack, nil
 	}
 	start := time.Now()
-	accepted, rejections, err := c.ingester.Ingest(ctx, b.GetDigests())
+	var accepted int
+	var rejections []*shadowdiffv1.Rejection
+	var err error
+	if ei, ok := c.ingester.(EncodedIngester); ok && wire != nil {
+		accepted, rejections, err = ei.IngestEncoded(ctx, b.GetDigests(), wire)
+	} else {
+		accepted, rejections, err = c.ingester.Ingest(ctx, b.GetDigests())
+	}
 	c.metrics.latency.WithLabelValues(rpc).Observe(time.Since(start).Seconds())
 	if err != nil {
 		c.metrics.batches.WithLabelValues(rpc, resultError).Inc()

@@ -47,6 +47,14 @@ type DropRecorder interface {
 	RecordDropped(ctx context.Context, n uint64) error
 }
 
+// EncodedIngester is implemented by an Ingester that can store digests in
+// the wire form they arrived in (the engine): wire[i] is the encoding of
+// ds[i], valid until the call returns. The Ingest stream then passes the
+// encodings along so that they need not be made again. It is optional.
+type EncodedIngester interface {
+	IngestEncoded(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, wire [][]byte) (int, []*shadowdiffv1.Rejection, error)
+}
+
 // Options configures the server. The zero value is usable.
 type Options struct {
 	// MaxBatchDigests is the largest number of digests in one batch
