@@ -1,6 +1,8 @@
 package envoy
 
 import (
+	"bytes"
+
 	"github.com/shadowdiff/shadowdiff/e2e/httpfilter"
 )
 
@@ -148,7 +150,12 @@ func (d *direction) runData(from int, data []byte, end bool) {
 			data = b.Data
 			fs.buf, fs.buffering = nil, false
 		case httpfilter.StopAndBuffer:
-			fs.buffering, fs.buf = true, b.Data
+			if fs.buffering {
+				fs.buf = b.Data // fs.buf, or what the filter made of it
+			} else {
+				fs.buf = bytes.Clone(b.Data) // data is lent for this call
+			}
+			fs.buffering = true
 			if len(fs.buf) > d.limit {
 				d.s.bufferOverflow(d.encode)
 				return

@@ -7,14 +7,23 @@ import (
 
 // readRequestBody feeds the downstream request body to the loop, chunk by
 // chunk, from its own goroutine.
+// The last bytes and the end go together when the body's Read returns
+// them together (a body with a content-length does).
 func (s *stream) readRequestBody() {
 	defer close(s.readerExited)
-	err := s.l.srv.readChunks(stoppableBody{s}, func(b []byte) bool { return s.sendBody(bodyEvent{data: b}) })
-	switch {
-	case err == io.EOF:
-		s.sendBody(bodyEvent{end: true})
-	case err != nil:
-		s.sendBody(bodyEvent{err: err})
+	pool := &s.l.srv.chunks
+	for {
+		buf, data, err := pool.read(stoppableBody{s})
+		ev := bodyEvent{buf: buf, data: data, end: err == io.EOF}
+		if err != nil && !ev.end {
+			if buf != nil && !s.sendBody(ev) {
+				return
+			}
+			ev = bodyEvent{err: err}
+		}
+		if !s.sendBody(ev) || err != nil {
+			return
+		}
 	}
 }
 
@@ -23,11 +32,14 @@ type stoppableBody struct{ s *stream }
 
 func (b stoppableBody) Read(p []byte) (int, error) { return b.s.readBody(p) }
 
+// sendBody hands ev to the loop, which then owns its buffer; the buffer
+// goes back to the pool if the stream no longer takes body events.
 func (s *stream) sendBody(ev bodyEvent) bool {
 	select {
 	case s.reqBody <- ev:
 		return true
 	case <-s.readerDone:
+		s.l.srv.chunks.put(ev.buf)
 		return false
 	}
 }
@@ -74,7 +86,7 @@ func (s *stream) nextEvent(block bool) bool {
 		case ev := <-body:
 			s.onRequestBody(ev)
 		case ev := <-upEvents:
-			s.router.onUpstream(ev)
+			s.onUpstream(ev)
 		case <-timeout:
 			s.onTimeout()
 		case <-s.wake:
@@ -89,7 +101,7 @@ func (s *stream) nextEvent(block bool) bool {
 	case ev := <-body:
 		s.onRequestBody(ev)
 	case ev := <-upEvents:
-		s.router.onUpstream(ev)
+		s.onUpstream(ev)
 	case <-timeout:
 		s.onTimeout()
 	case <-s.wake:
@@ -97,6 +109,11 @@ func (s *stream) nextEvent(block bool) bool {
 		s.onDownstreamGone()
 	}
 	return true
+}
+
+func (s *stream) onUpstream(ev upstreamEvent) {
+	s.router.onUpstream(ev)
+	s.l.srv.chunks.put(ev.buf)
 }
 
 func (s *stream) onTimeout() {
@@ -110,20 +127,26 @@ func (s *stream) onDownstreamGone() {
 }
 
 func (s *stream) onRequestBody(ev bodyEvent) {
-	switch {
-	case ev.err != nil:
+	defer s.l.srv.chunks.put(ev.buf)
+	if ev.err != nil {
 		s.flag("DC")
 		s.doReset()
-	case ev.end:
-		s.reqBody = nil
-		if t := trailerHeaders(s.r.Trailer); t != nil {
-			s.reqTrailers = t
-			s.dec.runTrailers(0, t)
-		} else {
-			s.dec.runData(0, nil, true)
-		}
-	default:
+		return
+	}
+	if len(ev.data) > 0 {
 		s.info.BytesReceived += int64(len(ev.data))
+		// The filters see the last bytes, then the end, as from Envoy's
+		// HTTP/1 codec.
 		s.dec.runData(0, ev.data, false)
+		if !ev.end || s.dec.halted {
+			return
+		}
+	}
+	s.reqBody = nil
+	if t := trailerHeaders(s.r.Trailer); t != nil {
+		s.reqTrailers = t
+		s.dec.runTrailers(0, t)
+	} else {
+		s.dec.runData(0, nil, true)
 	}
 }

@@ -133,6 +133,14 @@ func (e encodeSink) trailers(t *httpfilter.Headers) {
 		return
 	}
 	s.respTrailers = t
+	if s.needFlush && s.r.ProtoMajor == 1 {
+		// Trailers need a chunked body: send what was written so far now,
+		// or net/http could answer with a content-length and drop them.
+		e.flush()
+		if s.reset {
+			return
+		}
+	}
 	for k, v := range httpHeader(t) {
 		s.w.Header()[http.TrailerPrefix+k] = v
 	}

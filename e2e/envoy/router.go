@@ -1,6 +1,7 @@
 package envoy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -64,15 +65,17 @@ func (rt *router) headers(h *httpfilter.Headers, end bool) {
 	}
 	// Shadows copy the headers exactly as the router sends them upstream.
 	rt.startMirrors(h, end)
-	req, body, err := rt.newRequest(s.ctx(), h, end, host)
+	ctx, cancel := context.WithCancel(s.ctx())
+	req, body, err := rt.newRequest(ctx, h, end, host)
 	if err != nil {
+		cancel()
 		s.localReply(http.StatusBadRequest, []byte(err.Error()), nil, "invalid_request")
 		return
 	}
 	rt.primary = body
 	rt.start = time.Now()
-	s.up = startUpstream(s.ctx(), s.l.srv, c, req)
-	rt.cancels = append(rt.cancels, s.up.cancel)
+	s.up = startUpstream(ctx, cancel, s.l.srv, c, req)
+	rt.cancels = append(rt.cancels, cancel)
 	if end {
 		rt.requestComplete()
 	}
@@ -84,10 +87,11 @@ func (rt *router) newRequest(ctx context.Context, h *httpfilter.Headers, end boo
 	method, _ := h.Get(":method")
 	path, _ := h.Get(":path")
 	authority, _ := h.Get(":authority")
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+host+"/", nil)
+	req, err := http.NewRequestWithContext(ctx, method, "", nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("invalid :method %q: %w", method, err)
 	}
+	req.URL.Scheme, req.URL.Host = "http", host
 	if !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//") {
 		u, err := url.ParseRequestURI(path)
 		if err != nil {
@@ -156,7 +160,7 @@ func (rt *router) startMirrors(h *httpfilter.Headers, end bool) {
 		}
 		rt.mirrors = append(rt.mirrors, &mirror{cluster: c, body: body})
 		s.l.srv.mirrorsRunning.Add(1)
-		go runMirror(ctx, c, req, func() {
+		go runMirror(c, req, func() {
 			cancel()
 			s.l.srv.mirrorsRunning.Done()
 		})
@@ -164,6 +168,11 @@ func (rt *router) startMirrors(h *httpfilter.Headers, end bool) {
 }
 
 func (rt *router) data(b []byte, end bool) {
+	if len(b) > 0 && (rt.primary != nil || len(rt.mirrors) > 0) {
+		// b is lent for this call (see chunkPool): the upstream bodies keep
+		// one copy, which they share as they only read it.
+		b = bytes.Clone(b)
+	}
 	if rt.primary != nil && len(b) > 0 {
 		rt.primary.Push(b)
 	}
@@ -241,6 +250,14 @@ func (rt *router) onUpstream(ev upstreamEvent) {
 		if s.timeout != nil {
 			s.timeout.Stop()
 			s.timeout = nil
+		}
+		// The filters see the last bytes, then the end, as from Envoy's
+		// HTTP/1 codec.
+		if len(ev.data) > 0 {
+			s.enc.runData(0, ev.data, false)
+			if s.enc.halted {
+				return
+			}
 		}
 		if t := trailerHeaders(ev.trailer); t != nil {
 			s.respTrailers = t

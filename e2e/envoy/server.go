@@ -1,12 +1,10 @@
 package envoy
 
 import (
-	"bytes"
 	"context"
 	crand "crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -56,7 +54,7 @@ type Server struct {
 	ctx            context.Context // mirrors and DNS refresh live in it
 	stop           context.CancelFunc
 	mirrorsRunning sync.WaitGroup
-	scratch        sync.Pool // *[]byte of chunkSize: read buffers
+	chunks         chunkPool // buffers bodies are read into
 	serving        sync.WaitGroup
 }
 
@@ -184,26 +182,6 @@ func (s *Server) mirrorContext(timeout time.Duration) (context.Context, context.
 }
 
 func (s *Server) streamID() uint64 { return s.opts.StreamID() }
-
-// readChunks reads r until EOF or an error, handing each chunk (a copy of
-// exactly the bytes read) to emit; it stops when emit returns false.
-func (s *Server) readChunks(r io.Reader, emit func([]byte) bool) error {
-	buf, _ := s.scratch.Get().(*[]byte)
-	if buf == nil {
-		b := make([]byte, chunkSize)
-		buf = &b
-	}
-	defer s.scratch.Put(buf)
-	for {
-		n, err := r.Read(*buf)
-		if n > 0 && !emit(bytes.Clone((*buf)[:n])) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
 
 // newRequestID returns a UUID v4, as Envoy's x-request-id.
 func (s *Server) newRequestID() string {

@@ -63,7 +63,10 @@ type stream struct {
 	flags           []string
 }
 
+// bodyEvent is a step of the request body; data, if any, is lent from
+// buf (see chunkPool) and may come with the end.
 type bodyEvent struct {
+	buf  *[]byte
 	data []byte
 	end  bool
 	err  error

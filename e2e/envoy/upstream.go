@@ -17,9 +17,12 @@ const (
 	upError
 )
 
+// upstreamEvent is one step of the primary's response. upData and upEnd
+// may carry bytes, lent from buf (see chunkPool).
 type upstreamEvent struct {
 	kind    upstreamEventKind
 	resp    *http.Response
+	buf     *[]byte
 	data    []byte
 	trailer http.Header
 	err     error
@@ -34,10 +37,10 @@ type upstream struct {
 	cancel context.CancelFunc
 }
 
-func startUpstream(parent context.Context, srv *Server, c *cluster, req *http.Request) *upstream {
-	ctx, cancel := context.WithCancel(parent)
+// startUpstream sends req, whose context is ctx, which cancel ends.
+func startUpstream(ctx context.Context, cancel context.CancelFunc, srv *Server, c *cluster, req *http.Request) *upstream {
 	u := &upstream{srv: srv, events: make(chan upstreamEvent), cancel: cancel}
-	go u.run(ctx, c, req.WithContext(ctx))
+	go u.run(ctx, c, req)
 	return u
 }
 
@@ -51,22 +54,34 @@ func (u *upstream) run(ctx context.Context, c *cluster, req *http.Request) {
 	if !u.send(ctx, upstreamEvent{kind: upHeaders, resp: resp}) {
 		return
 	}
-	err = u.srv.readChunks(resp.Body, func(b []byte) bool {
-		return u.send(ctx, upstreamEvent{kind: upData, data: b})
-	})
-	switch {
-	case err == io.EOF:
-		u.send(ctx, upstreamEvent{kind: upEnd, trailer: resp.Trailer})
-	case err != nil:
-		u.send(ctx, upstreamEvent{kind: upError, err: err})
+	for {
+		buf, data, err := u.srv.chunks.read(resp.Body)
+		ev := upstreamEvent{kind: upData, buf: buf, data: data}
+		switch {
+		case err == io.EOF:
+			// The last bytes and the end go together: one hand-off less.
+			ev.kind, ev.trailer = upEnd, resp.Trailer
+		case err != nil:
+			if buf != nil && !u.send(ctx, ev) {
+				return
+			}
+			u.send(ctx, upstreamEvent{kind: upError, err: err})
+			return
+		}
+		if !u.send(ctx, ev) || ev.kind == upEnd {
+			return
+		}
 	}
 }
 
+// send hands ev to the stream's loop, which then owns its buffer; the
+// buffer goes back to the pool if the stream is gone.
 func (u *upstream) send(ctx context.Context, ev upstreamEvent) bool {
 	select {
 	case u.events <- ev:
 		return true
 	case <-ctx.Done():
+		u.srv.chunks.put(ev.buf)
 		return false
 	}
 }
@@ -88,10 +103,11 @@ type mirror struct {
 	dropped bool
 }
 
-// runMirror sends a shadow request and discards its response.
-func runMirror(ctx context.Context, c *cluster, req *http.Request, done func()) {
+// runMirror sends a shadow request, whose context bounds it, and discards
+// its response.
+func runMirror(c *cluster, req *http.Request, done func()) {
 	defer done()
-	resp, err := c.send(req.WithContext(ctx))
+	resp, err := c.send(req)
 	if err != nil {
 		if req.Body != nil {
 			req.Body.Close()
