@@ -1,6 +1,9 @@
 package server
 
 import (
+	"encoding/binary"
+	"iter"
+
 	"google.golang.org/protobuf/encoding/protowire"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
@@ -24,191 +27,228 @@ const (
 //
 // It returns the encoding of each digest, slices of data.
 func unmarshalBatch(data []byte, m *shadowdiffv1.DigestBatch) ([][]byte, error) {
-	var digests [][]byte
-	rest, err := split(data, nil, func(n protowire.Number, b []byte) bool {
-		if n == batchDigests {
-			digests = append(digests, b)
-		}
-		return n == batchDigests
-	})
+	var dec decoder
+	n, err := dec.scan(data, batchDigests, -1, nil)
 	if err != nil {
-		return nil, m.UnmarshalVT(data) // reports the error
+		return generated(data, m)
 	}
-	if err := m.UnmarshalVT(rest); err != nil {
+	if err := m.UnmarshalVT(dec.rest); err != nil {
 		return nil, err
 	}
+	wire := make([][]byte, 0, n)
 	// One allocation per digest, not one for the batch: the engine keeps
 	// some digests longer than others.
-	m.Digests = make([]*shadowdiffv1.ResponseDigest, len(digests))
-	for i, b := range digests {
-		m.Digests[i] = &shadowdiffv1.ResponseDigest{}
-		if rest, err = unmarshalDigest(b, m.Digests[i], rest); err != nil {
+	m.Digests = make([]*shadowdiffv1.ResponseDigest, 0, n)
+	for b := range payloads(data, batchDigests) {
+		d := &shadowdiffv1.ResponseDigest{}
+		if err := dec.digest(b, d); err != nil {
+			return nil, err
+		}
+		m.Digests = append(m.Digests, d)
+		wire = append(wire, b)
+	}
+	return wire, nil
+}
+
+// generated decodes with the generated code what protowire refuses
+// (which may be malformed, or only unusual: mismatched group ends), and
+// encodes the digests again.
+func generated(data []byte, m *shadowdiffv1.DigestBatch) ([][]byte, error) {
+	if err := m.UnmarshalVT(data); err != nil {
+		return nil, err
+	}
+	wire := make([][]byte, len(m.Digests))
+	for i, d := range m.Digests {
+		var err error
+		if wire[i], err = d.MarshalVT(); err != nil {
 			return nil, err
 		}
 	}
-	return digests, nil
+	return wire, nil
 }
 
-// split calls take with the payload of every length-delimited field of
-// the message in data, in order, and returns the fields it did not take
-// appended to rest[:0]. It fails on malformed input.
-func split(data, rest []byte, take func(n protowire.Number, payload []byte) bool) ([]byte, error) {
-	rest = rest[:0]
+// decoder holds the scratch space of one batch's decoding.
+type decoder struct {
+	rest   []byte     // the other fields of the message being decoded
+	body   []byte     // bodies sent more than once, concatenated
+	paths  []byte     // the field paths of the body being decoded
+	bounds [][2]int32 // of each field's path in paths; -1 when decoded otherwise
+}
+
+// scan checks the message in data, counts its length-delimited fields
+// num and collects the others in d.rest. Fields num2 (when not -1) are
+// counted apart and passed to also.
+func (d *decoder) scan(data []byte, num, num2 protowire.Number, also func([]byte)) (n int, err error) {
+	d.rest = d.rest[:0]
 	for len(data) > 0 {
-		n, typ, tagLen := protowire.ConsumeTag(data)
-		if tagLen < 0 {
-			return nil, protowire.ParseError(tagLen)
+		f, typ, k := protowire.ConsumeTag(data)
+		if k < 0 {
+			return 0, protowire.ParseError(k)
 		}
-		valLen := protowire.ConsumeFieldValue(n, typ, data[tagLen:])
-		if valLen < 0 {
-			return nil, protowire.ParseError(valLen)
+		v := protowire.ConsumeFieldValue(f, typ, data[k:])
+		if v < 0 {
+			return 0, protowire.ParseError(v)
 		}
-		taken := false
-		if typ == protowire.BytesType {
-			v, _ := protowire.ConsumeBytes(data[tagLen:])
-			taken = take(n, v)
+		switch {
+		case typ == protowire.BytesType && f == num:
+			n++
+		case typ == protowire.BytesType && f == num2:
+			p, _ := protowire.ConsumeBytes(data[k:])
+			also(p)
+		default:
+			d.rest = append(d.rest, data[:k+v]...)
 		}
-		if !taken {
-			rest = append(rest, data[:tagLen+valLen]...)
-		}
-		data = data[tagLen+valLen:]
+		data = data[k+v:]
 	}
-	return rest, nil
+	return n, nil
 }
 
-// unmarshalDigest decodes one ResponseDigest into d; scratch is reused
-// and returned.
-func unmarshalDigest(data []byte, d *shadowdiffv1.ResponseDigest, scratch []byte) ([]byte, error) {
-	var headers [][]byte
+// payloads yields the payload of each length-delimited field num of a
+// message that scan has checked.
+func payloads(data []byte, num protowire.Number) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for len(data) > 0 {
+			f, typ, k := protowire.ConsumeTag(data)
+			if k < 0 {
+				return
+			}
+			v := protowire.ConsumeFieldValue(f, typ, data[k:])
+			if v < 0 {
+				return
+			}
+			if f == num && typ == protowire.BytesType {
+				if p, _ := protowire.ConsumeBytes(data[k:]); !yield(p) {
+					return
+				}
+			}
+			data = data[k+v:]
+		}
+	}
+}
+
+// digest decodes one ResponseDigest into m.
+func (d *decoder) digest(data []byte, m *shadowdiffv1.ResponseDigest) error {
 	var body []byte
 	bodies := 0
-	rest, err := split(data, scratch, func(n protowire.Number, b []byte) bool {
-		switch n {
-		case digestHeaders:
-			headers = append(headers, b)
-		case digestBody:
-			// Repeated occurrences of a message field merge, as their
-			// concatenation decodes.
-			if bodies++; bodies == 1 {
-				body = b
-			} else {
-				body = append(body[:len(body):len(body)], b...)
-			}
-		default:
-			return false
+	headers, err := d.scan(data, digestHeaders, digestBody, func(b []byte) {
+		// Repeated occurrences of a message field merge, as their
+		// concatenation decodes.
+		if bodies++; bodies == 1 {
+			body = b
+		} else {
+			d.body = append(append(d.body[:0], body...), b...)
+			body = d.body
 		}
-		return true
 	})
 	if err != nil {
-		return scratch, d.UnmarshalVT(data)
+		return m.UnmarshalVT(data)
 	}
-	if err := d.UnmarshalVT(rest); err != nil {
-		return rest, err
+	if err := m.UnmarshalVT(d.rest); err != nil {
+		return err
 	}
-	if len(headers) > 0 {
-		hs := make([]shadowdiffv1.HeaderDigest, len(headers))
-		d.Headers = make([]*shadowdiffv1.HeaderDigest, len(headers))
-		for i, b := range headers {
-			if err := hs[i].UnmarshalVT(b); err != nil {
-				return rest, err
+	if headers > 0 {
+		hs := make([]shadowdiffv1.HeaderDigest, headers)
+		m.Headers = make([]*shadowdiffv1.HeaderDigest, 0, headers)
+		for b := range payloads(data, digestHeaders) {
+			h := &hs[len(m.Headers)]
+			if err := h.UnmarshalVT(b); err != nil {
+				return err
 			}
-			d.Headers[i] = &hs[i]
+			m.Headers = append(m.Headers, h)
 		}
 	}
 	if bodies > 0 {
-		d.Body = &shadowdiffv1.BodyDigest{}
-		if err := unmarshalBody(body, d.Body); err != nil {
-			return rest, err
-		}
+		m.Body = &shadowdiffv1.BodyDigest{}
+		return d.bodyDigest(body, m.Body)
 	}
-	return rest, nil
+	return nil
 }
 
-// unmarshalBody decodes a BodyDigest into b.
-func unmarshalBody(data []byte, b *shadowdiffv1.BodyDigest) error {
-	var fields [][]byte
-	rest, err := split(data, nil, func(n protowire.Number, f []byte) bool {
-		if n == bodyFields {
-			fields = append(fields, f)
-		}
-		return n == bodyFields
-	})
+// bodyDigest decodes a BodyDigest into b.
+func (d *decoder) bodyDigest(data []byte, b *shadowdiffv1.BodyDigest) error {
+	n, err := d.scan(data, bodyFields, -1, nil)
 	if err != nil {
 		return b.UnmarshalVT(data)
 	}
-	if err := b.UnmarshalVT(rest); err != nil {
+	if err := b.UnmarshalVT(d.rest); err != nil {
 		return err
 	}
-	if len(fields) == 0 {
+	if n == 0 {
 		return nil
 	}
-	entries := make([]shadowdiffv1.FieldEntry, len(fields))
-	b.Fields = make([]*shadowdiffv1.FieldEntry, len(fields))
-	paths := make([]byte, 0, 32*len(fields))
-	bounds := make([][2]int, len(fields))
-	for i, f := range fields {
+	entries := make([]shadowdiffv1.FieldEntry, n)
+	b.Fields = make([]*shadowdiffv1.FieldEntry, 0, n)
+	d.paths, d.bounds = d.paths[:0], d.bounds[:0]
+	for f := range payloads(data, bodyFields) {
+		e := &entries[len(b.Fields)]
 		var ok bool
-		if paths, ok = plainEntry(f, &entries[i], paths, &bounds[i]); !ok {
-			entries[i] = shadowdiffv1.FieldEntry{}
-			bounds[i] = [2]int{-1, -1}
-			if err := entries[i].UnmarshalVT(f); err != nil {
+		start := len(d.paths)
+		bound := [2]int32{int32(start), int32(start)}
+		if d.paths, ok = plainEntry(f, e, d.paths, &bound); !ok {
+			*e = shadowdiffv1.FieldEntry{}
+			d.paths, bound = d.paths[:start], [2]int32{-1, -1}
+			if err := e.UnmarshalVT(f); err != nil {
 				return err
 			}
 		}
-		b.Fields[i] = &entries[i]
+		d.bounds = append(d.bounds, bound)
+		b.Fields = append(b.Fields, e)
 	}
-	all := string(paths)
-	for i := range entries {
-		if bounds[i][0] >= 0 {
-			entries[i].Path = all[bounds[i][0]:bounds[i][1]]
+	all := string(d.paths)
+	for i, bound := range d.bounds {
+		if bound[0] >= 0 {
+			entries[i].Path = all[bound[0]:bound[1]]
 		}
 	}
 	return nil
 }
 
 // plainEntry decodes a FieldEntry made only of its known fields with
-// their declared wire types; the path's bytes go to paths and its bounds
-// in paths to bound. ok is false for anything else.
-func plainEntry(data []byte, e *shadowdiffv1.FieldEntry, paths []byte, bound *[2]int) (_ []byte, ok bool) {
-	*bound = [2]int{len(paths), len(paths)}
-	for len(data) > 0 {
-		n, typ, k := protowire.ConsumeTag(data)
-		if k < 0 {
-			return paths, false
-		}
-		data = data[k:]
-		switch {
-		case typ == protowire.BytesType && (n == 1 || n == 9):
-			v, k := protowire.ConsumeBytes(data)
-			if k < 0 {
+// their declared wire types (the form the filter sends, one-byte tags);
+// the path's bytes go to paths and its bounds in paths to bound. ok is
+// false for anything else, and for what protowire would refuse.
+func plainEntry(data []byte, e *shadowdiffv1.FieldEntry, paths []byte, bound *[2]int32) (_ []byte, ok bool) {
+	const (
+		bytesTag = 2
+		fixedTag = 1
+	)
+	for i := 0; i < len(data); {
+		tag := data[i]
+		i++
+		switch tag {
+		case 1<<3 | bytesTag, 9<<3 | bytesTag: // path, raw_value
+			n, k := uvarint(data[i:])
+			if k <= 0 || n > uint64(len(data)-i-k) {
 				return paths, false
 			}
-			data = data[k:]
-			if n == 1 {
-				*bound = [2]int{len(paths), len(paths) + len(v)}
+			i += k
+			v := data[i : i+int(n)]
+			i += int(n)
+			if tag>>3 == 1 {
+				*bound = [2]int32{int32(len(paths)), int32(len(paths) + len(v))}
 				paths = append(paths, v...)
 			} else {
 				s := string(v)
 				e.RawValue = &s
 			}
-		case typ == protowire.Fixed64Type && (n == 5 || n == 6):
-			v, k := protowire.ConsumeFixed64(data)
-			if k < 0 {
+		case 5<<3 | fixedTag, 6<<3 | fixedTag: // value_hash, unordered_hash
+			if len(data)-i < 8 {
 				return paths, false
 			}
-			data = data[k:]
-			if n == 5 {
+			v := binary.LittleEndian.Uint64(data[i:])
+			i += 8
+			if tag>>3 == 5 {
 				e.ValueHash = v
 			} else {
 				e.UnorderedHash = v
 			}
-		case typ == protowire.VarintType && (n == 2 || n == 3 || n == 4 || n == 7 || n == 8):
-			v, k := protowire.ConsumeVarint(data)
-			if k < 0 {
+		case 2 << 3, 3 << 3, 4 << 3, 7 << 3, 8 << 3: // varints
+			v, k := uvarint(data[i:])
+			if k <= 0 {
 				return paths, false
 			}
-			data = data[k:]
-			switch n {
+			i += k
+			switch tag >> 3 {
 			case 2:
 				e.Type = shadowdiffv1.JsonType(v)
 			case 3:
@@ -225,4 +265,12 @@ func plainEntry(data []byte, e *shadowdiffv1.FieldEntry, paths []byte, bound *[2
 		}
 	}
 	return paths, true
+}
+
+// uvarint is protowire.ConsumeVarint with the one-byte case inlined.
+func uvarint(b []byte) (uint64, int) {
+	if len(b) > 0 && b[0] < 0x80 {
+		return uint64(b[0]), 1
+	}
+	return protowire.ConsumeVarint(b)
 }
