@@ -113,10 +113,7 @@ func (c *cluster) send(out *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	c.stats.rqClass.inc(resp.StatusCode)
-	resp.Body = &countedBody{ReadCloser: resp.Body, done: func() {
-		c.stats.rqActive.Add(-1)
-		c.stats.rqCompleted.Add(1)
-	}}
+	resp.Body = &countedBody{ReadCloser: resp.Body, stats: c.stats}
 	return resp, nil
 }
 
@@ -159,17 +156,20 @@ func (c *cluster) resolveOnce(ctx context.Context) {
 
 func (c *cluster) close() { c.transport.CloseIdleConnections() }
 
-// countedBody calls done once, when the body is closed.
+// countedBody counts its response as completed once, when it is closed.
 type countedBody struct {
 	ReadCloser io.ReadCloser
 	once       sync.Once
-	done       func()
+	stats      *clusterStats
 }
 
 func (b *countedBody) Read(p []byte) (int, error) { return b.ReadCloser.Read(p) }
 
 func (b *countedBody) Close() error {
-	b.once.Do(b.done)
+	b.once.Do(func() {
+		b.stats.rqActive.Add(-1)
+		b.stats.rqCompleted.Add(1)
+	})
 	return b.ReadCloser.Close()
 }
 

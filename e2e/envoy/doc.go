@@ -60,6 +60,9 @@
 //     none of them has run yet, straight to the client otherwise.
 //   - The router matches the route again after the filters (Envoy clears
 //     the route cache when a filter changes the headers).
+//   - An HTTP/1 response that starts before the request is complete
+//     carries "connection: close", and the connection is closed after it,
+//     as Envoy does rather than wait for the rest of the request.
 //   - A shadow whose upstream reads its body more slowly than the primary
 //     is dropped once it lags by more than the buffer limit
 //     (cluster.<name>.upstream_rq_shadow_dropped) instead of slowing the

@@ -2,7 +2,7 @@ package envoy
 
 import (
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -43,24 +43,31 @@ func responseHeaders(resp *http.Response) *httpfilter.Headers {
 	return h
 }
 
-// trailerHeaders builds a trailer map, skipping empty announced keys.
+// trailerHeaders builds a trailer map, skipping empty announced keys; nil
+// if there is none.
 func trailerHeaders(t http.Header) *httpfilter.Headers {
-	h := &httpfilter.Headers{}
-	appendFields(h, t)
-	if len(h.Fields) == 0 {
-		return nil
+	for _, v := range t {
+		if len(v) > 0 {
+			h := &httpfilter.Headers{}
+			appendFields(h, t)
+			if len(h.Fields) == 0 {
+				return nil
+			}
+			return h
+		}
 	}
-	return h
+	return nil
 }
 
 func appendFields(h *httpfilter.Headers, hdr http.Header) {
-	names := make([]string, 0, len(hdr))
+	var stack [32]string
+	names := stack[:0]
 	for name := range hdr {
 		names = append(names, name)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	for _, name := range names {
-		lower := strings.ToLower(name)
+		lower := knownHeaders.toLower(name)
 		if hopByHop[lower] {
 			continue
 		}
@@ -74,20 +81,28 @@ func appendFields(h *httpfilter.Headers, hdr http.Header) {
 // http.Header, leaving out the names in skip.
 func httpHeader(h *httpfilter.Headers, skip ...string) http.Header {
 	out := make(http.Header, len(h.Fields))
-fields:
+	addHTTPFields(out, h, skip...)
+	return out
+}
+
+// addHTTPFields adds the regular fields of h to out, but those in skip.
+// The values share one backing array: a name's first value is a slice of
+// it whose capacity ends with it, so appending a second value copies.
+func addHTTPFields(out http.Header, h *httpfilter.Headers, skip ...string) {
+	values := make([]string, 0, len(h.Fields))
 	for _, f := range h.Fields {
-		if strings.HasPrefix(f.Name, ":") || hopByHop[f.Name] && !(f.Name == "te" && f.Value == "trailers") {
+		if strings.HasPrefix(f.Name, ":") || hopByHop[f.Name] && !(f.Name == "te" && f.Value == "trailers") ||
+			slices.Contains(skip, f.Name) {
 			continue
 		}
-		for _, s := range skip {
-			if f.Name == s {
-				continue fields
-			}
+		key := knownHeaders.toCanonical(f.Name)
+		if prev, ok := out[key]; ok {
+			out[key] = append(prev, f.Value)
+			continue
 		}
-		key := http.CanonicalHeaderKey(f.Name)
-		out[key] = append(out[key], f.Value)
+		values = append(values, f.Value)
+		out[key] = values[len(values)-1 : len(values) : len(values)]
 	}
-	return out
 }
 
 // contentLength returns the content-length field, or -1.

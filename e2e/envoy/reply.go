@@ -81,9 +81,7 @@ func (e encodeSink) headers(h *httpfilter.Headers, end bool) {
 	}
 	status := statusOf(h)
 	hdr := s.w.Header()
-	for k, v := range httpHeader(h) {
-		hdr[k] = v
-	}
+	addHTTPFields(hdr, h)
 	if _, ok := hdr["Content-Type"]; !ok {
 		hdr["Content-Type"] = nil // no content sniffing: Envoy adds nothing
 	}
@@ -141,8 +139,9 @@ func (e encodeSink) trailers(t *httpfilter.Headers) {
 			return
 		}
 	}
+	hdr := s.w.Header()
 	for k, v := range httpHeader(t) {
-		s.w.Header()[http.TrailerPrefix+k] = v
+		hdr[http.TrailerPrefix+k] = v
 	}
 	s.complete = true
 }

@@ -23,7 +23,7 @@ type router struct {
 	route       *Route
 	cluster     *cluster
 	primary     *bodyQueue
-	mirrors     []*mirror
+	mirrors     []mirror
 	cancels     []context.CancelFunc
 	requestDone bool
 	headersSeen bool
@@ -64,9 +64,11 @@ func (rt *router) headers(h *httpfilter.Headers, end bool) {
 		h.Set("x-envoy-expected-rq-timeout-ms", strconv.FormatInt(route.Timeout.Milliseconds(), 10))
 	}
 	// Shadows copy the headers exactly as the router sends them upstream.
-	rt.startMirrors(h, end)
+	head := newUpstreamHead(h)
+	authority, _ := h.Get(":authority")
+	rt.startMirrors(&head, authority, end)
 	ctx, cancel := context.WithCancel(s.ctx())
-	req, body, err := rt.newRequest(ctx, h, end, host)
+	req, body, err := rt.newRequest(ctx, &head, head.header, authority, end, host)
 	if err != nil {
 		cancel()
 		s.localReply(http.StatusBadRequest, []byte(err.Error()), nil, "invalid_request")
@@ -81,12 +83,30 @@ func (rt *router) headers(h *httpfilter.Headers, end bool) {
 	}
 }
 
-// newRequest builds an upstream request from a header map; its body, if
-// the request has one, is a queue the router feeds.
-func (rt *router) newRequest(ctx context.Context, h *httpfilter.Headers, end bool, host string) (*http.Request, *bodyQueue, error) {
+// upstreamHead is what the upstream requests of a stream (the primary
+// and its shadows) share: the request line and the header fields, taken
+// once from the header map the router sends.
+type upstreamHead struct {
+	method, path  string
+	header        http.Header
+	contentLength int64 // -1 if unknown
+}
+
+func newUpstreamHead(h *httpfilter.Headers) upstreamHead {
 	method, _ := h.Get(":method")
 	path, _ := h.Get(":path")
-	authority, _ := h.Get(":authority")
+	header := httpHeader(h, "content-length", "expect", "host")
+	if _, ok := header["User-Agent"]; !ok {
+		header["User-Agent"] = []string{""} // Go would add its own
+	}
+	return upstreamHead{method: method, path: path, header: header, contentLength: contentLength(h)}
+}
+
+// newRequest builds an upstream request with header (head's or a copy:
+// requests never share one); its body, if the request has one, is a queue
+// the router feeds.
+func (rt *router) newRequest(ctx context.Context, head *upstreamHead, header http.Header, authority string, end bool, host string) (*http.Request, *bodyQueue, error) {
+	method, path := head.method, head.path
 	req, err := http.NewRequestWithContext(ctx, method, "", nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("invalid :method %q: %w", method, err)
@@ -103,15 +123,12 @@ func (rt *router) newRequest(ctx context.Context, h *httpfilter.Headers, end boo
 		req.URL.Opaque = path
 	}
 	req.Host = authority
-	req.Header = httpHeader(h, "content-length", "expect", "host")
-	if _, ok := req.Header["User-Agent"]; !ok {
-		req.Header["User-Agent"] = []string{""} // Go would add its own
-	}
+	req.Header = header
 	if end {
 		return req, nil, nil
 	}
 	body := newBodyQueue(rt.s.notify)
-	req.Body, req.ContentLength = body, contentLength(h)
+	req.Body, req.ContentLength = body, head.contentLength
 	if req.ContentLength < 0 {
 		req.ContentLength = 0 // with a body: unknown length, sent chunked
 	}
@@ -129,7 +146,7 @@ func (rt *router) newRequest(ctx context.Context, h *httpfilter.Headers, end boo
 
 // startMirrors starts the route's shadow requests the stream id selects:
 // id % denominator < numerator, one id for every policy, as Envoy does.
-func (rt *router) startMirrors(h *httpfilter.Headers, end bool) {
+func (rt *router) startMirrors(head *upstreamHead, authority string, end bool) {
 	s := rt.s
 	for _, p := range rt.route.Mirrors {
 		if p.Denominator == 0 || s.id%p.Denominator >= p.Numerator {
@@ -144,26 +161,22 @@ func (rt *router) startMirrors(h *httpfilter.Headers, end bool) {
 			c.stats.shadowDropped.Add(1)
 			continue
 		}
-		mh := h.Clone()
-		authority, _ := mh.Get(":authority")
+		shadow := authority
 		switch {
 		case p.HostRewrite != "":
-			mh.Set(":authority", p.HostRewrite)
+			shadow = p.HostRewrite
 		case !p.DisableShadowSuffix:
-			mh.Set(":authority", shadowAuthority(authority))
+			shadow = shadowAuthority(authority)
 		}
 		ctx, cancel := s.l.srv.mirrorContext(rt.route.Timeout)
-		req, body, err := rt.newRequest(ctx, mh, end, host)
+		req, body, err := rt.newRequest(ctx, head, head.header.Clone(), shadow, end, host)
 		if err != nil {
 			cancel()
 			continue
 		}
-		rt.mirrors = append(rt.mirrors, &mirror{cluster: c, body: body})
+		rt.mirrors = append(rt.mirrors, mirror{cluster: c, body: body})
 		s.l.srv.mirrorsRunning.Add(1)
-		go runMirror(c, req, func() {
-			cancel()
-			s.l.srv.mirrorsRunning.Done()
-		})
+		go s.l.srv.runMirror(c, req, cancel)
 	}
 }
 
@@ -176,7 +189,8 @@ func (rt *router) data(b []byte, end bool) {
 	if rt.primary != nil && len(b) > 0 {
 		rt.primary.Push(b)
 	}
-	for _, m := range rt.mirrors {
+	for i := range rt.mirrors {
+		m := &rt.mirrors[i]
 		if m.dropped || m.body == nil || len(b) == 0 {
 			continue
 		}

@@ -80,7 +80,7 @@ func newStream(l *listener, w http.ResponseWriter, r *http.Request) *stream {
 		Protocol:                protocolName(r),
 		DownstreamRemoteAddress: r.RemoteAddr,
 		ListenerName:            l.cfg.Name,
-		FilterState:             map[string][]byte{},
+		// FilterState stays nil until a filter writes (proxywasm creates it).
 	}
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(interface{ String() string }); ok {
 		s.info.DownstreamLocalAddress = a.String()

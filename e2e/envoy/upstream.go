@@ -103,10 +103,11 @@ type mirror struct {
 	dropped bool
 }
 
-// runMirror sends a shadow request, whose context bounds it, and discards
-// its response.
-func runMirror(c *cluster, req *http.Request, done func()) {
-	defer done()
+// runMirror sends a shadow request, whose context bounds it and which
+// cancel ends, and discards its response.
+func (s *Server) runMirror(c *cluster, req *http.Request, cancel context.CancelFunc) {
+	defer s.mirrorsRunning.Done()
+	defer cancel()
 	resp, err := c.send(req)
 	if err != nil {
 		if req.Body != nil {
