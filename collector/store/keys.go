@@ -11,7 +11,8 @@ import (
 // Names of the bbolt buckets.
 var (
 	bktPending = []byte("pending") // key\x00role -> arrival(8) + digest (before segments)
-	// seq(8) -> pending digests (see pending.go); seq(8) + index(4) -> nothing
+	// seq(8) -> bucket with the pending digests (see pending.go); seq(8) ->
+	// bitmap of its closed digests
 	bktPendingSegments = []byte("pending_segments")
 	bktPendingClosed   = []byte("pending_closed")
 	bktRecords         = []byte("records")        // key -> compact RequestRecord

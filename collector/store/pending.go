@@ -14,9 +14,10 @@ import (
 // puts (up to maxSegmentDigests), in one value in a bucket named by a
 // sequence number, so they are written once
 // and sequentially instead of as an entry each in the middle of a B-tree
-// (page splits on put, merges on delete). A digest of a segment that is
-// closed leaves a small tombstone; a segment whose digests are all closed
-// is deleted with its tombstones. Digests put and deleted within one
+// (page splits on put, merges on delete). The digests of a segment that
+// are closed are marked in a bitmap per segment (one small write per
+// segment and transaction); a segment whose digests are all closed is
+// deleted with its bitmap. Digests put and deleted within one
 // transaction are not written at all. Entries of the pending bucket, where
 // earlier versions kept each digest, are still loaded and deleted.
 
@@ -42,7 +43,11 @@ type pendingIndex struct {
 	loaded bool
 	slots  map[PendingRef]slot
 	live   map[uint64]int
+	closed map[uint64][]byte // bitmaps of the segments with closed digests
 }
+
+// closedBitmapLen is the size of a segment's bitmap of closed digests.
+const closedBitmapLen = (maxSegmentDigests + 7) / 8
 
 // pendingStage is the pending part of one transaction.
 type pendingStage struct {
@@ -50,7 +55,10 @@ type pendingStage struct {
 	slots map[PendingRef]slot // refs put or deleted (absent: deleted)
 	gone  map[PendingRef]bool
 	live  map[uint64]int // open digests of the segments touched
-	fresh []freshDigest
+	// closed holds the new bitmaps of the segments touched (nil: the
+	// segment was deleted).
+	closed map[uint64][]byte
+	fresh  []freshDigest
 }
 
 type freshDigest struct {
@@ -59,7 +67,8 @@ type freshDigest struct {
 }
 
 func (x *pendingIndex) stage() *pendingStage {
-	return &pendingStage{x: x, slots: map[PendingRef]slot{}, gone: map[PendingRef]bool{}, live: map[uint64]int{}}
+	return &pendingStage{x: x, slots: map[PendingRef]slot{}, gone: map[PendingRef]bool{}, live: map[uint64]int{},
+		closed: map[uint64][]byte{}}
 }
 
 func (st *pendingStage) lookup(r PendingRef) (slot, bool) {
@@ -109,24 +118,40 @@ func (st *pendingStage) delete(tx *bolt.Tx, r PendingRef) error {
 	}
 	st.live[s.seg] = n - 1
 	if n > 1 {
-		if err := tx.Bucket(bktPendingClosed).Put(tombstoneKey(s), nil); err != nil {
-			return fmt.Errorf("close pending %q: %w", r.Key, err)
+		bm, ok := st.closed[s.seg]
+		if !ok {
+			bm = make([]byte, closedBitmapLen)
+			copy(bm, st.x.closed[s.seg])
+			st.closed[s.seg] = bm
 		}
+		bm[s.idx/8] |= 1 << (s.idx % 8)
 		return nil
 	}
+	st.closed[s.seg] = nil
 	return deleteSegment(tx, s.seg)
 }
 
-// deleteSegment deletes a segment and its tombstones.
+// deleteSegment deletes a segment and its bitmap.
 func deleteSegment(tx *bolt.Tx, seg uint64) error {
 	key := binary.BigEndian.AppendUint64(nil, seg)
 	if err := tx.Bucket(bktPendingSegments).DeleteBucket(key); err != nil {
 		return fmt.Errorf("delete pending segment %d: %w", seg, err)
 	}
-	c := tx.Bucket(bktPendingClosed).Cursor()
-	for k, _ := c.Seek(key); k != nil && bytes.HasPrefix(k, key); k, _ = c.Seek(key) {
-		if err := c.Delete(); err != nil {
-			return fmt.Errorf("delete tombstone of segment %d: %w", seg, err)
+	if err := tx.Bucket(bktPendingClosed).Delete(key); err != nil {
+		return fmt.Errorf("delete closed digests of segment %d: %w", seg, err)
+	}
+	return nil
+}
+
+// writeClosed stores the bitmaps of the segments that are still there.
+func (st *pendingStage) writeClosed(tx *bolt.Tx) error {
+	b := tx.Bucket(bktPendingClosed)
+	for seg, bm := range st.closed {
+		if bm == nil {
+			continue
+		}
+		if err := b.Put(binary.BigEndian.AppendUint64(nil, seg), bm); err != nil {
+			return fmt.Errorf("mark closed digests of segment %d: %w", seg, err)
 		}
 	}
 	return nil
@@ -138,8 +163,12 @@ func deleteSegment(tx *bolt.Tx, seg uint64) error {
 // change to that leaf.
 var segmentValue = []byte{0}
 
-// write stores the digests put and not closed again by the transaction.
+// write stores the digests put and not closed again by the transaction,
+// and the closed marks.
 func (st *pendingStage) write(tx *bolt.Tx) error {
+	if err := st.writeClosed(tx); err != nil {
+		return err
+	}
 	var live []PendingDigest
 	for _, f := range st.fresh {
 		if !f.dropped {
@@ -190,10 +219,13 @@ func (st *pendingStage) commit() {
 			delete(st.x.live, seg)
 		}
 	}
-}
-
-func tombstoneKey(s slot) []byte {
-	return binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(make([]byte, 0, 12), s.seg), s.idx)
+	for seg, bm := range st.closed {
+		if bm != nil {
+			st.x.closed[seg] = bm
+		} else {
+			delete(st.x.closed, seg)
+		}
+	}
 }
 
 // A segment entry: uvarint key length, key, role, arrival (8), uvarint
@@ -230,7 +262,7 @@ func readSegmentEntry(b []byte) (PendingDigest, []byte, error) {
 // loadPending calls fn (when not nil) for every stored pending digest and
 // rebuilds the index.
 func (x *pendingIndex) load(tx *bolt.Tx, fn func(p PendingDigest) error) error {
-	x.slots, x.live, x.loaded = map[PendingRef]slot{}, map[uint64]int{}, false
+	x.slots, x.live, x.closed, x.loaded = map[PendingRef]slot{}, map[uint64]int{}, map[uint64][]byte{}, false
 	emit := func(p PendingDigest, s slot) error {
 		x.slots[PendingRef{Key: p.Key, Role: p.Role}] = s
 		if fn == nil {
@@ -248,7 +280,7 @@ func (x *pendingIndex) load(tx *bolt.Tx, fn func(p PendingDigest) error) error {
 	if err != nil {
 		return err
 	}
-	closed := tx.Bucket(bktPendingClosed).Cursor()
+	closed := tx.Bucket(bktPendingClosed)
 	segs := tx.Bucket(bktPendingSegments)
 	err = segs.ForEach(func(k, _ []byte) error {
 		sb := segs.Bucket(k)
@@ -256,11 +288,13 @@ func (x *pendingIndex) load(tx *bolt.Tx, fn func(p PendingDigest) error) error {
 			return fmt.Errorf("store: pending segment key %x: %w", k, errBadKey)
 		}
 		seg, v := binary.BigEndian.Uint64(k), sb.Get(segmentValue)
-		dead := map[uint32]bool{}
-		for t, _ := closed.Seek(k); t != nil && bytes.HasPrefix(t, k); t, _ = closed.Next() {
-			if len(t) == 12 {
-				dead[binary.BigEndian.Uint32(t[8:])] = true
+		var dead []byte
+		if bm := closed.Get(k); bm != nil {
+			if len(bm) != closedBitmapLen {
+				return fmt.Errorf("store: closed digests of pending segment %d: %w", seg, errBadKey)
 			}
+			dead = bytes.Clone(bm)
+			x.closed[seg] = dead
 		}
 		for idx := uint32(0); len(v) > 0; idx++ {
 			p, rest, err := readSegmentEntry(v)
@@ -268,7 +302,7 @@ func (x *pendingIndex) load(tx *bolt.Tx, fn func(p PendingDigest) error) error {
 				return fmt.Errorf("store: pending segment %d entry %d: %w", seg, idx, err)
 			}
 			v = rest
-			if dead[idx] {
+			if dead != nil && dead[idx/8]&(1<<(idx%8)) != 0 {
 				continue
 			}
 			x.live[seg]++

@@ -67,7 +67,7 @@ func TestPendingSegmentLifecycle(t *testing.T) {
 	apply(t, s, &Batch{PutPending: []PendingDigest{pd("a", rolePrimary, 1), pd("b", rolePrimary, 2), pd("c", rolePrimary, 3)}})
 	apply(t, s, &Batch{DeletePending: []PendingRef{ref("b", rolePrimary), ref("zz", rolePrimary)}})
 	if n := entries(t, s, bktPendingClosed); n != 1 {
-		t.Errorf("%d tombstones after closing one digest of three, want 1", n)
+		t.Errorf("%d bitmaps after closing one digest of three, want 1", n)
 	}
 	s.Close()
 
@@ -83,7 +83,7 @@ func TestPendingSegmentLifecycle(t *testing.T) {
 		t.Fatalf("pending = %v, want none", got)
 	}
 	if segs, tombs := entries(t, s, bktPendingSegments), entries(t, s, bktPendingClosed); segs != 0 || tombs != 0 {
-		t.Errorf("%d segments and %d tombstones left once every digest is closed", segs, tombs)
+		t.Errorf("%d segments and %d bitmaps left once every digest is closed", segs, tombs)
 	}
 }
 
@@ -100,7 +100,7 @@ func TestPendingPutDeleteInOneTransaction(t *testing.T) {
 		t.Fatalf("pending = %v, want b only", got)
 	}
 	if n := entries(t, s, bktPendingClosed); n != 0 {
-		t.Errorf("%d tombstones for digests that were never written", n)
+		t.Errorf("%d bitmaps for digests that were never written", n)
 	}
 	apply(t, s, &Batch{PutPending: []PendingDigest{pd("b", rolePrimary, 5)}})
 	if got := loaded(t, s); !slices.Equal(got, []string{"b/1@5"}) {
