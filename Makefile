@@ -18,7 +18,7 @@ PROTOC_GEN_VTPROTO_VERSION := v0.6.0
 # Go commands that become binaries in bin/ (bin/collector, bin/shadowdiff, bin/sidecar, ...).
 CMDS := $(wildcard collector/cmd/* e2e/cmd/*)
 
-.PHONY: all build filter cmds test vet unit fuzz proto demo bench clean apt-protoc
+.PHONY: all build filter cmds test vet unit fuzz proto demo bench bench-wasm clean apt-protoc
 
 all: build
 
@@ -51,6 +51,21 @@ fuzz:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# The filter's packages compiled to Wasm, benchmarked natively, on wazero (the
+# harness's engine) and on V8 (Envoy's default engine; needs node).
+WASM_BENCH_PKGS := digest wire
+bench-wasm:
+	@mkdir -p $(BIN)/wasm-bench
+	@for p in $(WASM_BENCH_PKGS); do \
+	  GOOS=wasip1 GOARCH=wasm $(GO) test -c -o $(BIN)/wasm-bench/$$p.wasm ./filter/$$p/ || exit 1; \
+	  echo "== filter/$$p native"; $(GO) test -run='^$$' -bench=. -benchmem ./filter/$$p/ | grep '^Bench'; \
+	  echo "== filter/$$p wazero"; $(GO) run github.com/tetratelabs/wazero/cmd/wazero run $(BIN)/wasm-bench/$$p.wasm \
+	    -test.run='^$$' -test.bench=. -test.benchmem | grep '^Bench'; \
+	  if command -v node >/dev/null; then echo "== filter/$$p V8 (node $$(node --version))"; \
+	    node --no-warnings e2e/v8/wasi.mjs $(BIN)/wasm-bench/$$p.wasm -test.run='^$$' -test.bench=. -test.benchmem | grep '^Bench'; \
+	  else echo "== V8 skipped: node not installed"; fi; \
+	done
 
 # Regenerate proto/ Go code with pinned generators.
 proto: apt-protoc
