@@ -7,15 +7,10 @@ import (
 	"unicode/utf8"
 )
 
-// Byte classes of string contents, one table load per byte: whether the
-// byte ends the plain run of a string literal, and what it rules out for
-// the shape of the string (see shapeOf).
+// Byte classes, one table load per byte.
 const (
-	cSpecial = 1 << iota // '"', '\\' or a control character
-	cNotHex              // not [0-9a-fA-F]
-	cNotNum              // not [0-9.+-]
-	cNotB64              // not [A-Za-z0-9+/_=-]
-	cAt                  // '@'
+	cSpecial = 1 << iota // ends the plain run of a string literal: '"', '\\' or a control character
+	cNotNum              // not [0-9.+-]: a string starting with it is not NUMERIC
 	cSpace               // JSON whitespace
 )
 
@@ -25,18 +20,8 @@ var byteClass = func() (t [256]uint8) {
 		if c == '"' || c == '\\' || c < 0x20 {
 			t[i] |= cSpecial
 		}
-		if !isHexDigit(c) {
-			t[i] |= cNotHex
-		}
 		if !isDigit(c) && c != '.' && c != '+' && c != '-' {
 			t[i] |= cNotNum
-		}
-		letter := (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-		if !letter && !isDigit(c) && c != '+' && c != '/' && c != '_' && c != '=' && c != '-' {
-			t[i] |= cNotB64
-		}
-		if c == '@' {
-			t[i] |= cAt
 		}
 		if c == ' ' || c == '\n' || c == '\r' || c == '\t' {
 			t[i] |= cSpace

@@ -1,6 +1,7 @@
 package digest
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"strconv"
 
@@ -10,12 +11,7 @@ import (
 // StringShape classifies a string value so a field that is noise by value
 // (a timestamp, a random id) can still be compared by what it looks like.
 // It never allocates.
-func StringShape(s []byte) wire.Shape { return shapeOf(s, classOf(s)) }
-
-// shapeOf is StringShape given the byte classes of s (classOf), which the
-// JSON scanner gathers while it looks for the closing quote: they rule out
-// most shapes without another pass over s.
-func shapeOf(s []byte, class uint8) wire.Shape {
+func StringShape(s []byte) wire.Shape {
 	n := len(s)
 	switch {
 	case n == 0:
@@ -32,19 +28,32 @@ func shapeOf(s []byte, class uint8) wire.Shape {
 	case n == 29 && isHTTPDate(s):
 		return wire.ShapeTimestamp
 	}
+	// Each test but isEmail stops at the first byte that rules it out;
+	// isEmail runs only on strings holding an '@'.
 	switch {
-	case class&cNotNum == 0 && isNumeric(s):
+	case isNumeric(s):
 		return wire.ShapeNumeric
-	case n >= 8 && class&cNotHex == 0:
+	case n >= 8 && allHex(s):
 		return wire.ShapeHex
 	case n >= 7 && (hasPrefix(s, "http://") || hasPrefix(s, "https://")):
 		return wire.ShapeURL
-	case class&cAt != 0 && isEmail(s):
+	case containsAt(s) && isEmail(s):
 		return wire.ShapeEmail
-	case n >= 16 && class&cNotB64 == 0 && isBase64Token(s):
+	case n >= 16 && isBase64Token(s):
 		return wire.ShapeBase64
 	}
 	return wire.ShapeText
+}
+
+// containsAt reports whether s holds an '@', a word at a time.
+func containsAt(s []byte) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if hasAt(binary.LittleEndian.Uint64(s[i:])) {
+			return true
+		}
+	}
+	return i < len(s) && hasAt(word(s[i:]))
 }
 
 // NumberShape classifies a JSON number literal.

@@ -56,3 +56,16 @@ func TestLengthBucket(t *testing.T) {
 		}
 	}
 }
+
+// FuzzStringShape checks StringShape against the reference classifier.
+func FuzzStringShape(f *testing.F) {
+	for _, s := range []string{"", "2026-11-26T11:41:52Z", "Sun, 06 Nov 1994 08:49:37 GMT", "123e4567-e89b-12d3-a456-426614174000",
+		"12.50", "deadbeef01", "https://example.com/a", "ops@example.com", "a@b@c.d", "eyJhbGciOiJIUzI1NiJ9abc", "gold", "+", "@"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, s []byte) {
+		if got, want := StringShape(s), refStringShape(s); got != want {
+			t.Fatalf("StringShape(%q) = %v, want %v", s, got, want)
+		}
+	})
+}
