@@ -381,35 +381,8 @@ closeArray:
 	goto done
 }
 
-// Kinds of value by their first byte.
-const (
-	kOther = iota
-	kString
-	kContainer
-	kNumber
-)
-
-var valueKind = func() (t [256]uint8) {
-	t['"'] = kString
-	t['{'], t['['] = kContainer, kContainer
-	t['-'] = kNumber
-	for c := '0'; c <= '9'; c++ {
-		t[c] = kNumber
-	}
-	return t
-}()
-
 // containerRaw records the source text of a closed container as its raw
 // value.
 func (d *jsonDigester) containerRaw(top *frame, src []byte, end int) {
 	d.setRaw(top.slot, d.paths.nodes[top.node].raw, src[top.start:min(end, top.start+maxRaw)])
-}
-
-// shortText reports that s is TEXT without classifying it fully: it is
-// shorter than any shape but NUMERIC and EMAIL, does not start like a
-// number and holds no '@'.
-func shortText(s []byte) bool {
-	n := len(s)
-	return n > 0 && n < 7 && byteClass[s[0]]&cNotNum != 0 && cap(s) >= 8 &&
-		!hasAt(binary.LittleEndian.Uint64(s[:8])&(1<<(8*n)-1))
 }

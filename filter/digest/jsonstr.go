@@ -1,6 +1,7 @@
 package digest
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"unicode/utf16"
@@ -142,4 +143,31 @@ func hex4(src []byte, pos int) (rune, bool) {
 		return 0, false
 	}
 	return rune(v), true
+}
+
+// Kinds of value by their first byte.
+const (
+	kOther = iota
+	kString
+	kContainer
+	kNumber
+)
+
+var valueKind = func() (t [256]uint8) {
+	t['"'] = kString
+	t['{'], t['['] = kContainer, kContainer
+	t['-'] = kNumber
+	for c := '0'; c <= '9'; c++ {
+		t[c] = kNumber
+	}
+	return t
+}()
+
+// shortText reports that s is TEXT without classifying it fully: it is
+// shorter than any shape but NUMERIC and EMAIL, does not start like a
+// number and holds no '@'.
+func shortText(s []byte) bool {
+	n := len(s)
+	return n > 0 && n < 7 && byteClass[s[0]]&cNotNum != 0 && cap(s) >= 8 &&
+		!hasAt(binary.LittleEndian.Uint64(s[:8])&(1<<(8*n)-1))
 }
