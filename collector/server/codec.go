@@ -45,8 +45,15 @@ func (c vtCodec) Unmarshal(data mem.BufferSlice, v any) error {
 		return c.std.Unmarshal(data, v)
 	}
 	if w, ok := v.(*wireBatch); ok {
-		// Its digests' encodings outlive the call: a buffer of its own.
-		return w.UnmarshalVT(data.Materialize())
+		// Its digests' encodings outlive the call: the buffer goes back
+		// to the pool when the batch is done with (wireBatch.free).
+		buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+		if err := w.UnmarshalVT(buf.ReadOnlyData()); err != nil {
+			buf.Free()
+			return err
+		}
+		w.buf = buf
+		return nil
 	}
 	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
 	defer buf.Free()
@@ -59,10 +66,20 @@ func (c vtCodec) Unmarshal(data mem.BufferSlice, v any) error {
 
 // wireBatch is a DigestBatch received with the encoding of each digest
 // (slices of the data it was decoded from), for an EncodedIngester. The
-// data must not change while the batch is in use.
+// data must not change while the batch is in use; free releases it (the
+// decoded messages do not refer to it).
 type wireBatch struct {
 	batch *shadowdiffv1.DigestBatch
 	wire  [][]byte
+	buf   mem.Buffer
+}
+
+// free returns the received data to gRPC's pool; wire is invalid then.
+func (w *wireBatch) free() {
+	if w.buf != nil {
+		w.buf.Free()
+		w.buf, w.wire = nil, nil
+	}
 }
 
 func (w *wireBatch) UnmarshalVT(data []byte) error {

@@ -30,10 +30,9 @@ type collector struct {
 }
 
 type received struct {
-	batch *shadowdiffv1.DigestBatch
-	wire  [][]byte // each digest's encoding
-	size  int
-	err   error
+	*wireBatch
+	size int
+	err  error
 }
 
 // Ingest acknowledges each batch of the stream once the ingester stored it.
@@ -55,15 +54,16 @@ func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBa
 	in := make(chan received)
 	go func() {
 		for {
-			var wb wireBatch
-			err := stream.RecvMsg(&wb)
+			wb := &wireBatch{}
+			err := stream.RecvMsg(wb)
 			size := 0
 			if err == nil {
 				size = receivedSize(ctx, wb.batch)
 			}
 			select {
-			case in <- received{wb.batch, wb.wire, size, err}:
+			case in <- received{wb, size, err}:
 			case <-ctx.Done():
+				wb.free()
 				return
 			}
 			if err != nil {
@@ -97,6 +97,7 @@ func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBa
 			}
 			last = r.batch.GetSequence()
 			ack, err := c.store(ctx, rpcIngest, r.batch, r.wire, r.size)
+			r.free() // the ingester is done with the encodings
 			if err != nil {
 				log.Warn("ingest stream ended", "sequence", r.batch.GetSequence(), "error", err)
 				return err
