@@ -73,7 +73,8 @@
 // names the YAML path of the unsupported field; nothing is ignored.
 //
 // Admin: /stats (Envoy's "name: value" text format, ?filter=REGEX) with
-// http.<stat_prefix>.downstream_rq_{total,1xx..5xx,active,too_large,timeout},
+// http.<stat_prefix>.downstream_rq_{total,1xx..5xx,active,too_large,timeout,
+// response_before_rq_complete},
 // downstream_cx_{total,active}, no_route, no_cluster;
 // cluster.<name>.upstream_rq_{total,1xx..5xx,active,completed,timeout,tx_reset,shadow_dropped},
 // upstream_cx_{total,connect_fail}; server.live; and Options.ExtraStats

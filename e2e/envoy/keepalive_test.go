@@ -46,6 +46,9 @@ func TestProxiedPostsShareOneConnection(t *testing.T) {
 	if closed := postMany(t, srv.url("in")+"/orders", n, http.StatusOK, "ok /orders"); closed != 0 {
 		t.Errorf("%d of %d responses closed the connection", closed, n)
 	}
+	if got := srv.stat("http.in.downstream_rq_response_before_rq_complete"); got != 0 {
+		t.Errorf("downstream_rq_response_before_rq_complete = %d, want 0", got)
+	}
 	if got := srv.stat("http.in.downstream_cx_total"); got != 1 {
 		t.Errorf("%d requests on a keep-alive client took %d connections, want 1", n, got)
 	}
@@ -67,6 +70,9 @@ func TestResponseBeforeRequestCompleteClosesConnection(t *testing.T) {
 	const n = 50
 	if closed := postMany(t, srv.url("in")+"/orders", n, http.StatusForbidden, "no"); closed != n {
 		t.Errorf("%d of %d responses closed the connection, want all", closed, n)
+	}
+	if got := srv.stat("http.in.downstream_rq_response_before_rq_complete"); got != n {
+		t.Errorf("downstream_rq_response_before_rq_complete = %d, want %d", got, n)
 	}
 	if len(app.requests()) != 0 {
 		t.Errorf("the app saw %d requests, want none", len(app.requests()))

@@ -86,10 +86,13 @@ func (e encodeSink) headers(h *httpfilter.Headers, end bool) {
 		hdr["Content-Type"] = nil // no content sniffing: Envoy adds nothing
 	}
 	hdr.Set("Server", "envoy") // Envoy's server_header_transformation OVERWRITE
-	if s.r.ProtoMajor == 1 && !s.requestComplete() {
-		// Envoy closes an HTTP/1 connection whose response starts before
-		// the request is complete rather than wait for the rest of it.
-		hdr.Set("Connection", "close")
+	if !s.requestComplete() {
+		s.l.stats.rqResponseBeforeComplete.Add(1)
+		if s.r.ProtoMajor == 1 {
+			// Envoy closes an HTTP/1 connection whose response starts
+			// before the request is complete rather than wait for the rest.
+			hdr.Set("Connection", "close")
+		}
 	}
 	s.w.WriteHeader(status)
 	s.responseStarted = true

@@ -85,6 +85,7 @@ func (c classCounters) inc(status int) {
 // hcmStats are Envoy's http.<stat_prefix>.* statistics.
 type hcmStats struct {
 	rqTotal, cxTotal, rqTooLarge, noRoute, noCluster, rqTimeout *atomic.Uint64
+	rqResponseBeforeComplete                                    *atomic.Uint64
 	rqActive, cxActive                                          *atomic.Int64
 	rqClass                                                     classCounters
 }
@@ -92,15 +93,16 @@ type hcmStats struct {
 func newHCMStats(s *statStore, statPrefix string) *hcmStats {
 	p := "http." + statPrefix + "."
 	return &hcmStats{
-		rqTotal:    s.counter(p + "downstream_rq_total"),
-		cxTotal:    s.counter(p + "downstream_cx_total"),
-		rqTooLarge: s.counter(p + "downstream_rq_too_large"),
-		noRoute:    s.counter(p + "no_route"),
-		noCluster:  s.counter(p + "no_cluster"),
-		rqTimeout:  s.counter(p + "downstream_rq_timeout"),
-		rqActive:   s.gauge(p + "downstream_rq_active"),
-		cxActive:   s.gauge(p + "downstream_cx_active"),
-		rqClass:    newClassCounters(s, p+"downstream_rq"),
+		rqTotal:                  s.counter(p + "downstream_rq_total"),
+		cxTotal:                  s.counter(p + "downstream_cx_total"),
+		rqTooLarge:               s.counter(p + "downstream_rq_too_large"),
+		noRoute:                  s.counter(p + "no_route"),
+		noCluster:                s.counter(p + "no_cluster"),
+		rqTimeout:                s.counter(p + "downstream_rq_timeout"),
+		rqResponseBeforeComplete: s.counter(p + "downstream_rq_response_before_rq_complete"),
+		rqActive:                 s.gauge(p + "downstream_rq_active"),
+		cxActive:                 s.gauge(p + "downstream_cx_active"),
+		rqClass:                  newClassCounters(s, p+"downstream_rq"),
 	}
 }
 
