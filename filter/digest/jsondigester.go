@@ -21,6 +21,9 @@ type jsonDigester struct {
 	hashes    *[hashCacheSize]hashEntry
 }
 
+// maxKeptScratch bounds the unescaping buffer kept between documents.
+const maxKeptScratch = 64 << 10
+
 // hashCacheSize is the number of short scalar hashes a digester keeps.
 const hashCacheSize = 256
 
@@ -70,6 +73,9 @@ func (d *jsonDigester) digest(src []byte) error {
 	}
 	if cap(d.fields) > 2*maxCachedPaths {
 		d.fields = nil
+	}
+	if cap(d.scratch) > maxKeptScratch {
+		d.scratch = nil // one huge escaped string is no reason to keep its memory
 	}
 	d.gen++
 	clear(d.fields) // drop references to the last document's strings
@@ -135,8 +141,8 @@ func (d *jsonDigester) element(parent int32) (int32, int32) {
 	return e, s
 }
 
-// record folds one value into entry e; typ and shape as setType. Callers
-// check typed(e, typ, shape) first, so that both inline.
+// record folds one value into entry e. Callers settle its type and shape
+// first (typed, else setType): split so that record and typed inline.
 func record(e *wire.FieldEntry, lb uint32, hash, unordered uint64, elements uint32) {
 	e.Occurrences++
 	e.ValueHash = mix(e.ValueHash, hash)
