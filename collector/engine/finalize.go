@@ -169,10 +169,11 @@ func fingerprintMismatch(r *pendingReq) string {
 }
 
 // compact returns the digest without its body fields (the stored request
-// record keeps only the differing entries; samples keep everything).
+// record keeps only the differing entries; samples keep everything): a
+// slim digest as it is.
 func compact(d *shadowdiffv1.ResponseDigest) *shadowdiffv1.ResponseDigest {
-	if d == nil {
-		return nil
+	if d == nil || len(d.GetBody().GetFields()) == 0 {
+		return d
 	}
 	return withoutFields(d)
 }

@@ -76,8 +76,8 @@ func slim(d *shadowdiffv1.ResponseDigest, in *interner) (*shadowdiffv1.ResponseD
 	flat := make([]flatEntry, len(fs))
 	for i, e := range fs {
 		flat[i] = flatEntryOf(e)
-		flat[i].path = in.intern(e.Path)
 	}
+	in.paths(flat)
 	return s, flat
 }
 
@@ -117,17 +117,29 @@ func full(d *shadowdiffv1.ResponseDigest, fields []flatEntry) *shadowdiffv1.Resp
 	return c
 }
 
-// maxInterned bounds the distinct field paths shared between digests;
-// beyond it, digests keep their own path strings.
+// maxInterned bounds the distinct field paths shared between digests, and
+// the path lists remembered; beyond it, digests keep their own strings.
 const maxInterned = 1 << 16
 
 // interner shares the path strings of stored digests: the same paths
 // come back in every response of an endpoint. Used under the engine's mu.
 type interner struct {
 	m map[string]string
+	// last holds the interned paths of the last digest with the same
+	// shape: responses of an endpoint list the same paths, so comparing
+	// with them saves a lookup per field.
+	last map[pathsShape][]string
 }
 
-func newInterner() *interner { return &interner{m: map[string]string{}} }
+// pathsShape tells the path lists of different responses apart cheaply.
+type pathsShape struct {
+	first, last string
+	n           int
+}
+
+func newInterner() *interner {
+	return &interner{m: map[string]string{}, last: map[pathsShape][]string{}}
+}
 
 func (in *interner) intern(s string) string {
 	if v, ok := in.m[s]; ok {
@@ -139,4 +151,27 @@ func (in *interner) intern(s string) string {
 	s = strings.Clone(s)
 	in.m[s] = s
 	return s
+}
+
+// paths replaces the paths of fields (not empty) with interned ones.
+func (in *interner) paths(fields []flatEntry) {
+	shape := pathsShape{first: fields[0].path, last: fields[len(fields)-1].path, n: len(fields)}
+	prev := in.last[shape]
+	same := prev != nil
+	for i := range fields {
+		if same && prev[i] == fields[i].path {
+			fields[i].path = prev[i]
+			continue
+		}
+		same = false
+		fields[i].path = in.intern(fields[i].path)
+	}
+	if same || len(in.last) >= maxInterned {
+		return
+	}
+	cur := make([]string, len(fields))
+	for i := range fields {
+		cur[i] = fields[i].path
+	}
+	in.last[pathsShape{first: cur[0], last: cur[len(cur)-1], n: len(cur)}] = cur
 }
