@@ -47,7 +47,7 @@ func BenchmarkDigestJSON(b *testing.B) {
 			})
 		})
 		b.Run(fmt.Sprintf("reuse/%dKiB", size>>10), func(b *testing.B) {
-			d := newJSONDigester(opts)
+			d := newJSONDigester(opts, hashCacheSize, 0)
 			benchLoop(b, len(src), func() int {
 				if err := d.digest(src); err != nil {
 					b.Fatal(err)

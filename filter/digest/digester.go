@@ -20,7 +20,7 @@ type BodyDigester struct {
 // NewBodyDigester returns a digester for bodies under opts.
 func NewBodyDigester(opts BodyOptions) *BodyDigester {
 	d := &BodyDigester{opts: opts}
-	d.json = newJSONDigester(&d.opts.JSON)
+	d.json = newJSONDigester(&d.opts.JSON, hashCacheSize, 0)
 	return d
 }
 

@@ -38,7 +38,7 @@ type JSONDigest struct {
 // canonical form each hash covers). Trailing whitespace is allowed; anything
 // else after the value is an error.
 func DigestJSON(src []byte, opts *JSONOptions) (JSONDigest, error) {
-	d := newJSONDigester(opts)
+	d := newJSONDigester(opts, oneShotHashCacheSize, 32)
 	if err := d.digest(src); err != nil {
 		return JSONDigest{}, err
 	}

@@ -16,16 +16,20 @@ type jsonDigester struct {
 	fields    []wire.FieldEntry
 	truncated bool
 	stack     []frame
-	scratch   []byte // unescaped strings
-	canon     []byte // canonical numbers
-	hashes    *[hashCacheSize]hashEntry
+	scratch   []byte      // unescaped strings
+	canon     []byte      // canonical numbers
+	hashes    []hashEntry // a power of two of them
 }
 
 // maxKeptScratch bounds the unescaping buffer kept between documents.
 const maxKeptScratch = 64 << 10
 
-// hashCacheSize is the number of short scalar hashes a digester keeps.
-const hashCacheSize = 256
+// Short scalar hashes a digester keeps: a reused one many, a one-shot
+// one (DigestJSON) a few.
+const (
+	hashCacheSize        = 256
+	oneShotHashCacheSize = 16
+)
 
 // hashEntry caches the keyed hash of a scalar of at most 8 bytes: word
 // holds its bytes, meta its length, type tag and a valid bit.
@@ -33,9 +37,10 @@ type hashEntry struct {
 	word, meta, hash uint64
 }
 
-// hashSlot picks the cache entry of a short scalar.
-func hashSlot(word, meta uint64) uint8 {
-	return uint8(((word ^ meta<<40) * 0x9e3779b97f4a7c15) >> 56)
+// hashSlot picks the cache entry of a short scalar in a cache of mask+1
+// entries.
+func hashSlot(word, meta uint64, mask int) int {
+	return int(((word^meta<<40)*0x9e3779b97f4a7c15)>>56) & mask
 }
 
 // frame is an open container.
@@ -54,8 +59,12 @@ type frame struct {
 	keyHash    uint64 // objects: name hash of the member being parsed
 }
 
-func newJSONDigester(opts *JSONOptions) *jsonDigester {
-	d := &jsonDigester{opts: opts, hashes: new([hashCacheSize]hashEntry)}
+// newJSONDigester returns a digester with a hash cache of cacheSize
+// entries (a power of two) and room for sizeHint paths.
+func newJSONDigester(opts *JSONOptions, cacheSize, sizeHint int) *jsonDigester {
+	d := &jsonDigester{opts: opts, hashes: make([]hashEntry, cacheSize),
+		fields: make([]wire.FieldEntry, 0, sizeHint)}
+	d.paths.nodes = make([]pathNode, 0, sizeHint)
 	for tag := range d.keys {
 		d.keys[tag] = opts.Key.Tweak(byte(tag + 1))
 		d.litHash[tag] = d.keys[tag].Sum64(nil)

@@ -61,7 +61,7 @@ value:
 			// the hash up before computing it.
 			w := binary.LittleEndian.Uint64(s[:8]) & (^uint64(0) >> (64 - 8*n))
 			m := uint64(n) | tagString<<8 | 1<<16
-			e := &d.hashes[hashSlot(w, m)]
+			e := &d.hashes[hashSlot(w, m, len(d.hashes)-1)]
 			if e.word == w && e.meta == m {
 				h = e.hash
 			} else {
@@ -179,7 +179,7 @@ value:
 			// the hash up before computing it.
 			w := binary.LittleEndian.Uint64(s[:8]) & (^uint64(0) >> (64 - 8*n))
 			m := uint64(n) | tagNumber<<8 | 1<<16
-			e := &d.hashes[hashSlot(w, m)]
+			e := &d.hashes[hashSlot(w, m, len(d.hashes)-1)]
 			if e.word == w && e.meta == m {
 				h = e.hash
 			} else {
