@@ -6,9 +6,9 @@ import (
 )
 
 // readRequestBody feeds the downstream request body to the loop, chunk by
-// chunk, from its own goroutine.
-// The last bytes and the end go together when the body's Read returns
-// them together (a body with a content-length does).
+// chunk, from its own goroutine. The last bytes and the end go together
+// when the body's Read returns them together (a body with a
+// content-length does).
 func (s *stream) readRequestBody() {
 	defer close(s.readerExited)
 	pool := &s.l.srv.chunks
