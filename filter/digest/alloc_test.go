@@ -74,3 +74,34 @@ func TestSteadyStateAllocations(t *testing.T) {
 		t.Errorf("AppendHeaderDigests: %v allocations, want 0", n)
 	}
 }
+
+func TestNeedsLower(t *testing.T) {
+	for _, s := range []string{"", "a", "content-type", "x-envoy-upstream-service-time", "Content-Type", "x-long-header-name-Z",
+		"@[`{", "x-\u0130", "x-abcdefgh\x80", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz0123456789-_:"} {
+		lower := strings.ToLower(s)
+		if got := needsLower(s); !got && lower != s {
+			t.Errorf("needsLower(%q) = false, but ToLower changes it", s)
+		} else if got && lower == s && strings.ToLower(s) == s && isASCII(s) {
+			t.Errorf("needsLower(%q) = true for a lower-case ASCII name", s)
+		}
+	}
+	for c := 0; c < 256; c++ {
+		s := "abcdefgh" + string(rune(c))[:1] + "ijklmnop"
+		want := c >= 0x80 || ('A' <= c && c <= 'Z')
+		if got := needsLower(s[:8] + string([]byte{byte(c)}) + s[9:]); got != want {
+			t.Errorf("byte %#x: needsLower = %v, want %v", c, got, want)
+		}
+		if got := needsLower(string([]byte{byte(c)}) + "-------"); got != want {
+			t.Errorf("byte %#x in a word: needsLower = %v, want %v", c, got, want)
+		}
+	}
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+
+	"github.com/shadowdiff/shadowdiff/filter/wire"
 )
 
 var benchSizes = []int{1 << 10, 16 << 10, 256 << 10}
@@ -81,4 +83,20 @@ func BenchmarkDigestBody(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkAppendHeaderDigests digests a typical set of response headers
+// into a reused slice.
+func BenchmarkAppendHeaderDigests(b *testing.B) {
+	hs := [][2]string{{":status", "200"}, {"content-type", "application/json"}, {"content-length", "1024"},
+		{"date", "Thu, 26 Nov 2026 10:00:00 GMT"}, {"server", "envoy"}, {"cache-control", "no-store"},
+		{"etag", `"5d8c72a5edda8d6a"`}, {"vary", "accept-encoding"}, {"x-request-id", "123e4567-e89b-12d3-a456-426614174000"},
+		{"x-envoy-upstream-service-time", "3"}, {"set-cookie", "a=1"}, {"set-cookie", "b=2"}, {"x-ratelimit-remaining", "99"}}
+	opts := &HeaderOptions{Key: testKey, Exclude: DefaultExcludedHeaders, Raw: func(n string) bool { return n == "cache-control" }}
+	buf := make([]wire.HeaderDigest, 0, len(hs))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendHeaderDigests(buf[:0], hs, opts)
+	}
+	b.ReportMetric(float64(len(buf)), "headers")
 }

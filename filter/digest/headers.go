@@ -1,6 +1,7 @@
 package digest
 
 import (
+	"encoding/binary"
 	"slices"
 	"strings"
 	"unsafe"
@@ -39,18 +40,35 @@ func DigestHeaders(hs [][2]string, opts *HeaderOptions) []wire.HeaderDigest {
 // values are joined) and raw values of allowlisted headers.
 func AppendHeaderDigests(dst []wire.HeaderDigest, hs [][2]string, opts *HeaderOptions) []wire.HeaderDigest {
 	base := len(dst)
-	for _, h := range hs {
-		name := strings.ToLower(h[0])
-		if !wanted(name, opts) || slices.ContainsFunc(dst[base:], func(d wire.HeaderDigest) bool { return d.Name == name }) {
+	// One entry per wanted name, in insertion-sorted order. Until its
+	// digest is computed an entry holds, in ValueHash, the index in hs of
+	// the name's first header and, in Shape, how many headers have it.
+	for i, h := range hs {
+		name := h[0]
+		if needsLower(name) {
+			name = strings.ToLower(name)
+		}
+		if !wanted(name, opts) {
 			continue
 		}
-		dst = append(dst, wire.HeaderDigest{Name: name})
+		j := base
+		for j < len(dst) && dst[j].Name < name {
+			j++
+		}
+		if j < len(dst) && dst[j].Name == name {
+			dst[j].Shape++
+			continue
+		}
+		dst = append(dst, wire.HeaderDigest{})
+		copy(dst[j+1:], dst[j:])
+		dst[j] = wire.HeaderDigest{Name: name, ValueHash: uint64(i), Shape: 1}
 	}
-	out := dst[base:]
-	slices.SortFunc(out, func(a, b wire.HeaderDigest) int { return strings.Compare(a.Name, b.Name) })
-	for i := range out {
-		hd := &out[i]
-		v := joinedValue(hs, hd.Name)
+	for i := base; i < len(dst); i++ {
+		hd := &dst[i]
+		v := hs[hd.ValueHash][1]
+		if hd.Shape > 1 {
+			v = joinedValue(hs, hd.Name)
+		}
 		hd.ValueHash = opts.Key.SumString(v)
 		// StringShape only reads its argument: view v's bytes in place.
 		hd.Shape = StringShape(unsafe.Slice(unsafe.StringData(v), len(v)))
@@ -63,6 +81,31 @@ func AppendHeaderDigests(dst []wire.HeaderDigest, hs [][2]string, opts *HeaderOp
 		}
 	}
 	return dst
+}
+
+// needsLower reports whether strings.ToLower might change s: whether it
+// has an upper-case ASCII letter or a non-ASCII byte. A word at a time.
+func needsLower(s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if upperOrHigh(binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))) {
+			return true
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || ('A' <= c && c <= 'Z') {
+			return true
+		}
+	}
+	return false
+}
+
+// upperOrHigh reports whether a byte of w is in 'A'..'Z' or >= 0x80.
+func upperOrHigh(w uint64) bool {
+	low := w &^ msb // each byte's low 7 bits: sums below cannot carry out
+	geA := low + lsb*(0x80-'A')
+	gtZ := low + lsb*(0x80-'Z'-1)
+	return (w|geA&^gtZ)&msb != 0
 }
 
 // joinedValue returns the values of the headers named name (lower case),

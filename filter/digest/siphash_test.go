@@ -71,3 +71,17 @@ func BenchmarkSipHash1KiB(b *testing.B) {
 		k.Sum64(data)
 	}
 }
+
+func TestSumStringMatchesSum64(t *testing.T) {
+	k := NewKey([]byte("0123456789abcdef"))
+	for _, s := range []string{"", "a", "seven77", "eight888", "a longer header value, past one block and more"} {
+		if got, want := k.SumString(s), k.Sum64([]byte(s)); got != want {
+			t.Errorf("SumString(%q) = %#x, want %#x", s, got, want)
+		}
+		h := k.New()
+		h.WriteString(s)
+		if got := h.Sum64(); got != k.SumString(s) {
+			t.Errorf("streaming %q = %#x, want %#x", s, got, k.SumString(s))
+		}
+	}
+}
