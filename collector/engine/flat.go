@@ -26,6 +26,8 @@ func flatEntryOf(e *shadowdiffv1.FieldEntry) flatEntry {
 		occurrences: e.Occurrences, elements: e.Elements, lengthBucket: e.LengthBucket, rawValue: e.RawValue}
 }
 
+func compareFlatPaths(a, b flatEntry) int { return strings.Compare(a.path, b.path) }
+
 // entry materialises the field as a FieldEntry (for records and samples).
 func (f *flatEntry) entry() *shadowdiffv1.FieldEntry {
 	return &shadowdiffv1.FieldEntry{Path: f.path, Type: f.typ, Shape: f.shape, LengthBucket: f.lengthBucket,

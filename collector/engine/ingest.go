@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/shadowdiff/shadowdiff/collector/store"
@@ -23,9 +24,12 @@ func (e *Engine) Ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest) 
 }
 
 // IngestEncoded is Ingest for digests received in wire form: wire[i] is
-// the protobuf encoding of ds[i]. A digest that waits for its other roles
-// is stored as wire[i] instead of being encoded again. The engine does not
-// keep wire's slices once it returns.
+// the protobuf encoding of ds[i], except that ds[i] may come without its
+// body fields (Body.Fields empty): the engine then reads them from wire[i]
+// into its own form, which costs far less than decoding them into
+// messages. A digest that waits for its other roles is stored as wire[i]
+// instead of being encoded again. The engine does not keep wire's slices
+// once it returns.
 func (e *Engine) IngestEncoded(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, wire [][]byte) (accepted int, rejected []*shadowdiffv1.Rejection, err error) {
 	if len(wire) != len(ds) {
 		return 0, nil, fmt.Errorf("engine: %d encodings for %d digests", len(wire), len(ds))
@@ -38,8 +42,19 @@ func (e *Engine) ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, 
 	start := time.Now()
 	valid := make([]freshDigest, 0, len(ds))
 	for i, d := range ds {
-		sortDigest(d)
-		if err := validate(d, true); err != nil {
+		f := freshDigest{d: d}
+		if wire != nil {
+			f.wire = wire[i]
+		}
+		err := f.read()
+		if err == nil {
+			sortDigest(d)
+			err = validate(d, true)
+		}
+		if err == nil && f.fields != nil {
+			err = validateFlat(f.fields)
+		}
+		if err != nil {
 			rejected = append(rejected, &shadowdiffv1.Rejection{Index: uint32(i), Reason: err.Error()})
 			reason := "digest"
 			var ve *ValidationError
@@ -49,10 +64,6 @@ func (e *Engine) ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, 
 			e.met.rejected.WithLabelValues(reason).Inc()
 			e.met.digests.WithLabelValues(roleLabel(d.GetRole()), "rejected").Inc()
 			continue
-		}
-		f := freshDigest{d: d}
-		if wire != nil {
-			f.wire = wire[i]
 		}
 		valid = append(valid, f)
 	}
@@ -78,6 +89,9 @@ func (e *Engine) ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, 
 		var res offerResult
 		var r *pendingReq
 		res, r, closed = e.pairer.offer(d, now, closed)
+		if f.fields != nil && (res == offerPending || res == offerCompleted) {
+			r.fields[d.Role] = f.fields
+		}
 		switch res {
 		case offerPending:
 			w.pending[d.PairingKey] = append(w.pending[d.PairingKey], f)
@@ -162,10 +176,29 @@ type writer struct {
 }
 
 // freshDigest is a digest of the current call, with its encoding when
-// the caller had it.
+// the caller had it, and its body fields read from that encoding when the
+// digest came without them.
 type freshDigest struct {
-	d    *shadowdiffv1.ResponseDigest
-	wire []byte
+	d      *shadowdiffv1.ResponseDigest
+	wire   []byte
+	fields []flatEntry // sorted by path
+}
+
+// read fills fields from the encoding of a digest that has a body but no
+// body fields.
+func (f *freshDigest) read() error {
+	if f.wire == nil || f.d.GetBody() == nil || len(f.d.Body.Fields) > 0 {
+		return nil
+	}
+	fields, err := wireFields(f.wire)
+	if err != nil {
+		return invalid("body.fields", "undecodable: %v", err)
+	}
+	if !slices.IsSortedFunc(fields, compareFlatPaths) {
+		slices.SortStableFunc(fields, compareFlatPaths)
+	}
+	f.fields = fields
+	return nil
 }
 
 func newWriter(e *Engine) *writer {
@@ -190,6 +223,12 @@ func (w *writer) batch() (*store.Batch, error) {
 		r := w.e.pairer.pending[key]
 		for _, f := range ds {
 			d, data := f.d, f.wire
+			if f.fields != nil {
+				// Already slim: only the paths are to be shared.
+				w.e.paths.paths(f.fields)
+			} else {
+				r.digests[d.Role], r.fields[d.Role] = slim(d, w.e.paths)
+			}
 			if data == nil {
 				var err error
 				if data, err = d.MarshalVT(); err != nil {
@@ -197,7 +236,6 @@ func (w *writer) batch() (*store.Batch, error) {
 				}
 			}
 			w.b.PutPending = append(w.b.PutPending, store.PendingDigest{Key: key, Role: d.Role, ArrivalNano: r.arrival.UnixNano(), Digest: data})
-			r.digests[d.Role], r.fields[d.Role] = slim(d, w.e.paths)
 		}
 	}
 	// Copies: the commit goroutine encodes them while new ingests go on.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -50,5 +51,63 @@ func TestIngestEncodedStoresWireForm(t *testing.T) {
 	ingest(t, e, at(clk, dg("k1", candidate, "/x", 200, f{"a", tStr, sText, "1"}, f{"b", tStr, sText, "3"})))
 	if got := counts(endpointsOf(t, e)["GET /x"]); got != "req=1 cmp=1 skip=0 inc=0(p0 s0 c0) fm=0 dup=0 raw=1 noise=0 reg=1" {
 		t.Errorf("summary = %s", got)
+	}
+}
+
+// withoutBodyFields is a digest as the server passes it with its encoding.
+func withoutBodyFields(t *testing.T, d *shadowdiffv1.ResponseDigest) (*shadowdiffv1.ResponseDigest, []byte) {
+	t.Helper()
+	wire, err := d.MarshalVT()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := d.CloneVT()
+	c.Body.Fields = nil
+	return c, wire
+}
+
+// Digests that come without their body fields are diffed, stored and
+// validated on the fields read from their encodings.
+func TestIngestEncodedReadsBodyFields(t *testing.T) {
+	clk := newClock()
+	dir := t.TempDir()
+	e := openEngine(t, dir, clk, Options{})
+	p, pw := withoutBodyFields(t, at(clk, dg("k1", primary, "/x", 200, f{"b", tStr, sText, "2"}, f{"a", tStr, sText, "1"})))
+	if n, rej, err := e.IngestEncoded(context.Background(), []*shadowdiffv1.ResponseDigest{p}, [][]byte{pw}); err != nil || n != 1 || len(rej) != 0 {
+		t.Fatalf("IngestEncoded: %d %v %v", n, rej, err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e = openEngine(t, dir, clk, Options{})
+	defer e.Close()
+	c, cw := withoutBodyFields(t, at(clk, dg("k1", candidate, "/x", 200, f{"a", tStr, sText, "1"}, f{"b", tStr, sText, "3"})))
+	if n, rej, err := e.IngestEncoded(context.Background(), []*shadowdiffv1.ResponseDigest{c}, [][]byte{cw}); err != nil || n != 1 || len(rej) != 0 {
+		t.Fatalf("IngestEncoded: %d %v %v", n, rej, err)
+	}
+	rec, err := e.QueryServer().GetRequest(context.Background(), &shadowdiffv1.GetRequestRequest{PairingKey: "k1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, d := range rec.Differences {
+		paths = append(paths, d.Path+"="+d.Kind.String())
+		if d.Left.GetPath() != "b" || d.Right.GetPath() != "b" {
+			t.Errorf("difference entries %v / %v", d.Left, d.Right)
+		}
+	}
+	if len(paths) != 1 || paths[0] != "body.b=DIFF_KIND_VALUE" {
+		t.Errorf("differences = %v, want body.b by value", paths)
+	}
+
+	// The fields read from the encoding are validated like a digest's.
+	dup, dupWire := withoutBodyFields(t, at(clk, dg("k2", primary, "/x", 200, f{"a", tStr, sText, "1"}, f{"a", tStr, sText, "2"})))
+	bad, _ := withoutBodyFields(t, at(clk, dg("k3", primary, "/x", 200, f{"a", tStr, sText, "1"})))
+	n, rej, err := e.IngestEncoded(context.Background(), []*shadowdiffv1.ResponseDigest{dup, bad}, [][]byte{dupWire, {0xff}})
+	if err != nil || n != 0 || len(rej) != 2 {
+		t.Fatalf("IngestEncoded of bad digests: %d %v %v", n, rej, err)
+	}
+	if !strings.Contains(rej[0].Reason, `path "a" listed twice`) || !strings.Contains(rej[1].Reason, "body.fields: undecodable") {
+		t.Errorf("reasons = %q, %q", rej[0].Reason, rej[1].Reason)
 	}
 }

@@ -142,23 +142,52 @@ func validateBody(b *shadowdiffv1.BodyDigest, sorted bool) error {
 		seen = make(map[string]bool, len(b.Fields))
 	}
 	for i, f := range b.Fields {
-		switch {
-		case f == nil:
+		if f == nil {
 			return invalid("body.fields", "field %d is empty", i)
-		case len(f.Path) > maxFieldPathLen:
-			return invalid("body.fields", "field %d: path longer than %d bytes", i, maxFieldPathLen)
-		case seen[f.Path] || (sorted && i > 0 && b.Fields[i-1].Path == f.Path):
-			return invalid("body.fields", "path %q listed twice", truncate(f.Path, 80))
-		case f.Type < 0 || f.Type > shadowdiffv1.JsonType_JSON_TYPE_MIXED:
-			return invalid("body.fields", "path %q: unknown type %d", truncate(f.Path, 80), f.Type)
-		case !validShape(f.Shape):
-			return invalid("body.fields", "path %q: unknown shape %d", truncate(f.Path, 80), f.Shape)
-		case len(f.GetRawValue()) > maxRawValueLen:
-			return invalid("body.fields", "path %q: raw value longer than %d bytes", truncate(f.Path, 80), maxRawValueLen)
+		}
+		dup := seen[f.Path] || (sorted && i > 0 && b.Fields[i-1].Path == f.Path)
+		if err := validateField(i, f.Path, f.Type, f.Shape, len(f.GetRawValue()), dup); err != nil {
+			return err
 		}
 		if !sorted {
 			seen[f.Path] = true
 		}
+	}
+	return nil
+}
+
+// validateFlat checks body fields in flat form, sorted by path, as
+// validateBody checks them in a digest.
+func validateFlat(fields []flatEntry) error {
+	if len(fields) > maxFields {
+		return invalid("body.fields", "%d fields, at most %d", len(fields), maxFields)
+	}
+	for i := range fields {
+		f := &fields[i]
+		raw := 0
+		if f.rawValue != nil {
+			raw = len(*f.rawValue)
+		}
+		if err := validateField(i, f.path, f.typ, f.shape, raw, i > 0 && fields[i-1].path == f.path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateField checks the i-th body field; dup says its path came before.
+func validateField(i int, path string, typ shadowdiffv1.JsonType, shape shadowdiffv1.ValueShape, rawLen int, dup bool) error {
+	switch {
+	case len(path) > maxFieldPathLen:
+		return invalid("body.fields", "field %d: path longer than %d bytes", i, maxFieldPathLen)
+	case dup:
+		return invalid("body.fields", "path %q listed twice", truncate(path, 80))
+	case typ < 0 || typ > shadowdiffv1.JsonType_JSON_TYPE_MIXED:
+		return invalid("body.fields", "path %q: unknown type %d", truncate(path, 80), typ)
+	case !validShape(shape):
+		return invalid("body.fields", "path %q: unknown shape %d", truncate(path, 80), shape)
+	case rawLen > maxRawValueLen:
+		return invalid("body.fields", "path %q: raw value longer than %d bytes", truncate(path, 80), maxRawValueLen)
 	}
 	return nil
 }

@@ -69,9 +69,12 @@ func (c vtCodec) Unmarshal(data mem.BufferSlice, v any) error {
 // data must not change while the batch is in use; free releases it (the
 // decoded messages do not refer to it).
 type wireBatch struct {
-	batch *shadowdiffv1.DigestBatch
-	wire  [][]byte
-	buf   mem.Buffer
+	// skipFields leaves the digests' body fields out of batch: the
+	// EncodedIngester reads them from wire.
+	skipFields bool
+	batch      *shadowdiffv1.DigestBatch
+	wire       [][]byte
+	buf        mem.Buffer
 }
 
 // free returns the received data to gRPC's pool; wire is invalid then.
@@ -85,7 +88,7 @@ func (w *wireBatch) free() {
 func (w *wireBatch) UnmarshalVT(data []byte) error {
 	w.batch = &shadowdiffv1.DigestBatch{}
 	var err error
-	w.wire, err = unmarshalBatch(data, w.batch)
+	w.wire, err = decodeBatch(data, w.batch, w.skipFields)
 	return err
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/binary"
+	"errors"
 	"iter"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -27,7 +28,14 @@ const (
 //
 // It returns the encoding of each digest, slices of data.
 func unmarshalBatch(data []byte, m *shadowdiffv1.DigestBatch) ([][]byte, error) {
-	var dec decoder
+	return decodeBatch(data, m, false)
+}
+
+// decodeBatch is unmarshalBatch; with skipFields, the digests' body fields
+// are left out (for an EncodedIngester, which reads them from the
+// encodings).
+func decodeBatch(data []byte, m *shadowdiffv1.DigestBatch, skipFields bool) ([][]byte, error) {
+	dec := decoder{skipFields: skipFields}
 	n, err := dec.scan(data, batchDigests, -1, nil)
 	if err != nil {
 		return generated(data, m)
@@ -69,6 +77,7 @@ func generated(data []byte, m *shadowdiffv1.DigestBatch) ([][]byte, error) {
 
 // decoder holds the scratch space of one batch's decoding.
 type decoder struct {
+	skipFields bool
 	rest   []byte     // the other fields of the message being decoded
 	body   []byte     // bodies sent more than once, concatenated
 	paths  []byte     // the field paths of the body being decoded
@@ -81,24 +90,19 @@ type decoder struct {
 func (d *decoder) scan(data []byte, num, num2 protowire.Number, also func([]byte)) (n int, err error) {
 	d.rest = d.rest[:0]
 	for len(data) > 0 {
-		f, typ, k := protowire.ConsumeTag(data)
-		if k < 0 {
-			return 0, protowire.ParseError(k)
-		}
-		v := protowire.ConsumeFieldValue(f, typ, data[k:])
-		if v < 0 {
-			return 0, protowire.ParseError(v)
+		f, p, rest, ok := nextField(data)
+		if !ok {
+			return 0, errors.New("malformed message")
 		}
 		switch {
-		case typ == protowire.BytesType && f == num:
+		case p != nil && f == num:
 			n++
-		case typ == protowire.BytesType && f == num2:
-			p, _ := protowire.ConsumeBytes(data[k:])
+		case p != nil && f == num2:
 			also(p)
 		default:
-			d.rest = append(d.rest, data[:k+v]...)
+			d.rest = append(d.rest, data[:len(data)-len(rest)]...)
 		}
-		data = data[k+v:]
+		data = rest
 	}
 	return n, nil
 }
@@ -108,22 +112,45 @@ func (d *decoder) scan(data []byte, num, num2 protowire.Number, also func([]byte
 func payloads(data []byte, num protowire.Number) iter.Seq[[]byte] {
 	return func(yield func([]byte) bool) {
 		for len(data) > 0 {
-			f, typ, k := protowire.ConsumeTag(data)
-			if k < 0 {
+			f, p, rest, ok := nextField(data)
+			if !ok {
 				return
 			}
-			v := protowire.ConsumeFieldValue(f, typ, data[k:])
-			if v < 0 {
+			if f == num && p != nil && !yield(p) {
 				return
 			}
-			if f == num && typ == protowire.BytesType {
-				if p, _ := protowire.ConsumeBytes(data[k:]); !yield(p) {
-					return
-				}
-			}
-			data = data[k+v:]
+			data = rest
 		}
 	}
+}
+
+// nextField reads the first field of a message: its number, its payload
+// when it is length-delimited (else nil), and the fields after it. ok is
+// false when protowire would refuse it.
+func nextField(data []byte) (num protowire.Number, payload, rest []byte, ok bool) {
+	var typ protowire.Type
+	if data[0] < 0x80 && data[0] >= 1<<3 {
+		num, typ, data = protowire.Number(data[0]>>3), protowire.Type(data[0]&7), data[1:]
+	} else {
+		n, t, k := protowire.ConsumeTag(data)
+		if k < 0 {
+			return 0, nil, nil, false
+		}
+		num, typ, data = n, t, data[k:]
+	}
+	if typ == protowire.BytesType {
+		n, k := uvarint(data)
+		if k <= 0 || n > uint64(len(data)-k) {
+			return 0, nil, nil, false
+		}
+		end := k + int(n)
+		return num, data[k:end:end], data[end:], true
+	}
+	v := protowire.ConsumeFieldValue(num, typ, data)
+	if v < 0 {
+		return 0, nil, nil, false
+	}
+	return num, nil, data[v:], true
 }
 
 // digest decodes one ResponseDigest into m.
@@ -173,7 +200,7 @@ func (d *decoder) bodyDigest(data []byte, b *shadowdiffv1.BodyDigest) error {
 	if err := b.UnmarshalVT(d.rest); err != nil {
 		return err
 	}
-	if n == 0 {
+	if n == 0 || d.skipFields {
 		return nil
 	}
 	entries := make([]shadowdiffv1.FieldEntry, n)

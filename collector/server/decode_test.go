@@ -34,6 +34,27 @@ func decodeBoth(t *testing.T, data []byte) *shadowdiffv1.DigestBatch {
 			t.Fatalf("encoding of digest %d decodes to %v (%v), want %v", i, &d, err, want.Digests[i])
 		}
 	}
+	// Without body fields, for an EncodedIngester.
+	var slim shadowdiffv1.DigestBatch
+	if _, err := decodeBatch(data, &slim, true); err != nil {
+		t.Fatalf("decodeBatch without fields: %v", err)
+	}
+	for _, d := range want.Digests {
+		if d.GetBody() != nil {
+			d.Body.Fields = nil
+		}
+	}
+	if !proto.Equal(&slim, &want) {
+		// The generated code decodes what protowire refuses, fields and all.
+		for _, d := range slim.Digests {
+			if d.GetBody() != nil {
+				d.Body.Fields = nil
+			}
+		}
+		if !proto.Equal(&slim, &want) {
+			t.Fatalf("decodeBatch without fields differs:\n got %v\nwant %v", &slim, &want)
+		}
+	}
 	return &fast
 }
 

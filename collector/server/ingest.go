@@ -52,9 +52,10 @@ func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBa
 	// Receive on a goroutine so that a shutdown can end a stream that is
 	// waiting for its next batch.
 	in := make(chan received)
+	_, encoded := c.ingester.(EncodedIngester)
 	go func() {
 		for {
-			wb := &wireBatch{}
+			wb := &wireBatch{skipFields: encoded}
 			err := stream.RecvMsg(wb)
 			size := 0
 			if err == nil {

@@ -50,7 +50,9 @@ type DropRecorder interface {
 // EncodedIngester is implemented by an Ingester that can store digests in
 // the wire form they arrived in (the engine): wire[i] is the encoding of
 // ds[i], valid until the call returns. The Ingest stream then passes the
-// encodings along so that they need not be made again. It is optional.
+// encodings along so that they need not be made again, and leaves the
+// digests' body fields (most of a digest) out of ds: the ingester reads
+// them from wire. It is optional.
 type EncodedIngester interface {
 	IngestEncoded(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, wire [][]byte) (int, []*shadowdiffv1.Rejection, error)
 }
