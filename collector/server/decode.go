@@ -78,10 +78,10 @@ func generated(data []byte, m *shadowdiffv1.DigestBatch) ([][]byte, error) {
 // decoder holds the scratch space of one batch's decoding.
 type decoder struct {
 	skipFields bool
-	rest   []byte     // the other fields of the message being decoded
-	body   []byte     // bodies sent more than once, concatenated
-	paths  []byte     // the field paths of the body being decoded
-	bounds [][2]int32 // of each field's path in paths; -1 when decoded otherwise
+	rest       []byte     // the other fields of the message being decoded
+	body       []byte     // bodies sent more than once, concatenated
+	paths      []byte     // the field paths of the body being decoded
+	bounds     [][2]int32 // of each field's path in paths; -1 when decoded otherwise
 }
 
 // scan checks the message in data, counts its length-delimited fields
