@@ -7,11 +7,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"syscall"
@@ -34,6 +36,8 @@ type cpuCase struct {
 // so the process's CPU is the client's and the sidecar's; direct sends the
 // same requests straight to the app, and proxy-cpu-µs/op is cpu-µs/op less
 // direct's for the same shape (measured just before, in the same run).
+// nofilter+accesslog adds the listener's access log as bin/sidecar writes
+// it (slog text, one unbuffered write per record, here to /dev/null);
 // reverseproxy is httputil.ReverseProxy in the same process, for scale.
 func BenchmarkSidecarCPU(b *testing.B) {
 	apps := startBenchApps(b)
@@ -56,6 +60,10 @@ func BenchmarkSidecarCPU(b *testing.B) {
 		})
 		b.Run("nofilter/"+c.name, func(b *testing.B) {
 			cpu := cpuLoad(b, c, "http://"+srv.Addrs()["plain"]+query, nil)
+			b.ReportMetric(cpu-direct, "proxy-cpu-µs/op")
+		})
+		b.Run("nofilter+accesslog/"+c.name, func(b *testing.B) {
+			cpu := cpuLoad(b, c, "http://"+srv.Addrs()["logged"]+query, nil)
 			b.ReportMetric(cpu-direct, "proxy-cpu-µs/op")
 		})
 		b.Run("reverseproxy/"+c.name, func(b *testing.B) {
@@ -145,12 +153,13 @@ func stat(srv *Server, name string) uint64 {
 	return 0
 }
 
-// startCPUSidecar runs two listeners without filters nor access log:
-// "plain" routes to apps[0]; "mirror" routes there too and mirrors every
-// request to apps[1] and apps[2] (clusters shadow-a and shadow-b).
+// startCPUSidecar runs listeners without filters: "plain" routes to
+// apps[0]; "logged" too, with an access log; "mirror" routes there too and
+// mirrors every request to apps[1] and apps[2] (clusters shadow-a and
+// shadow-b).
 func startCPUSidecar(b *testing.B, apps []string) *Server {
 	b.Helper()
-	listener := func(name, mirrors string) string {
+	listener := func(name, accessLog, mirrors string) string {
 		return fmt.Sprintf(`
   - name: %[1]s
     address: {socket_address: {address: 127.0.0.1, port_value: 0}}
@@ -159,7 +168,7 @@ func startCPUSidecar(b *testing.B, apps []string) *Server {
       - name: envoy.filters.network.http_connection_manager
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: %[1]s
+          stat_prefix: %[1]s%[3]s
           route_config:
             name: %[1]s
             virtual_hosts:
@@ -171,7 +180,7 @@ func startCPUSidecar(b *testing.B, apps []string) *Server {
                 route: {cluster: app, timeout: 15s%[2]s}
           http_filters:
           - name: envoy.filters.http.router
-            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}`, name, mirrors)
+            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}`, name, mirrors, accessLog)
 	}
 	cluster := func(name, addr string) string {
 		host, port, _ := net.SplitHostPort(addr)
@@ -186,14 +195,23 @@ func startCPUSidecar(b *testing.B, apps []string) *Server {
         - endpoint: {address: {socket_address: {address: %[2]s, port_value: %[3]s}}}`, name, host, port)
 	}
 	yaml := "static_resources:\n  listeners:" +
-		listener("plain", "") +
-		listener("mirror", ", request_mirror_policies: [{cluster: shadow-a}, {cluster: shadow-b}]") +
+		listener("plain", "", "") +
+		listener("logged", `
+          access_log:
+          - name: envoy.access_loggers.stdout
+            typed_config: {"@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog}`, "") +
+		listener("mirror", "", ", request_mirror_policies: [{cluster: shadow-a}, {cluster: shadow-b}]") +
 		"\n  clusters:" + cluster("app", apps[0]) + cluster("shadow-a", apps[1]) + cluster("shadow-b", apps[2]) + "\n"
 	cfg, err := Parse([]byte(yaml))
 	if err != nil {
 		b.Fatalf("parse: %v\n%s", err, strings.TrimSpace(yaml))
 	}
-	srv, err := Start(context.Background(), cfg, Options{})
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { devNull.Close() })
+	srv, err := Start(context.Background(), cfg, Options{AccessLogger: slog.New(slog.NewTextHandler(devNull, nil))})
 	if err != nil {
 		b.Fatalf("start: %v", err)
 	}
