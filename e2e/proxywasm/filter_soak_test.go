@@ -3,6 +3,7 @@ package proxywasm
 import (
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/shadowdiff/shadowdiff/e2e/internal/testenv"
@@ -79,6 +80,11 @@ func TestFilterLinearMemory(t *testing.T) {
 		t.Logf("%9d %12.2f %10d %9d %10.1f %10.1f", s.requests, float64(s.memory)/(1<<20), s.acked, s.dropped, s.path, s.done)
 	}
 	t.Logf("at the end: %d digests acknowledged, %d dropped", acked, dropped)
+	for _, m := range rt.Metrics() {
+		if strings.HasPrefix(m.Name, "shadowdiff.digests_dropped.") && m.Value > 0 {
+			t.Logf("  %s: %d", m.Name, m.Value)
+		}
+	}
 
 	v := p.vms[0]
 	v.mu.Lock()
