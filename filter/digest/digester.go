@@ -10,6 +10,10 @@ import (
 // BodyDigester digests response bodies, reusing its memory from call to call.
 // The result, and everything it references (Fields, their Path and Raw strings), stays valid
 // until the next call of Digest. Not safe for concurrent use (one per Wasm VM).
+//
+// Create one with NewBodyDigester. It asks opts.JSON.Raw once per path and
+// remembers the answer, so the allowlist must not change under it: make a
+// new digester when the configuration changes.
 type BodyDigester struct {
 	opts    BodyOptions
 	json    *jsonDigester
