@@ -34,16 +34,23 @@ type comparison struct {
 // compareResponses diffs primary against candidate and, when there is a
 // secondary (s != nil), primary against secondary.
 func compareResponses(p, s, c *response) *comparison {
-	cmp := &comparison{raw: diffResponses(nil, p, c), hasSecondary: s != nil}
-	if s != nil {
-		cmp.noise = diffResponses(nil, p, s)
-	}
-	cmp.fields = joinOutcomes(cmp.raw, cmp.noise)
+	cmp := &comparison{}
+	cmp.compare(p, s, c)
 	return cmp
 }
 
-func joinOutcomes(raw, noise []fieldDiff) []fieldOutcome {
-	out := make([]fieldOutcome, 0, len(raw)+len(noise))
+// compare is compareResponses into cmp, reusing its slices.
+func (cmp *comparison) compare(p, s, c *response) {
+	cmp.raw, cmp.hasSecondary = diffResponses(cmp.raw[:0], p, c), s != nil
+	cmp.noise = cmp.noise[:0]
+	if s != nil {
+		cmp.noise = diffResponses(cmp.noise, p, s)
+	}
+	cmp.fields = joinOutcomes(cmp.fields[:0], cmp.raw, cmp.noise)
+}
+
+// joinOutcomes appends the outcomes of the paths in raw or noise to out.
+func joinOutcomes(out []fieldOutcome, raw, noise []fieldDiff) []fieldOutcome {
 	i, j := 0, 0
 	for i < len(raw) || j < len(noise) {
 		switch {
@@ -76,25 +83,32 @@ func (c *comparison) outcome(path string) fieldOutcome {
 // definite (secondary agreed) or noise (same-request noise explains them),
 // then the noise ones.
 func (c *comparison) differences() []*shadowdiffv1.FieldDifference {
-	out := make([]*shadowdiffv1.FieldDifference, 0, len(c.raw)+len(c.noise))
+	n := len(c.raw) + len(c.noise)
+	if n == 0 {
+		return nil
+	}
+	all := make([]shadowdiffv1.FieldDifference, n) // one allocation for the lot
+	out := make([]*shadowdiffv1.FieldDifference, 0, n)
+	next := func() *shadowdiffv1.FieldDifference {
+		fd := &all[len(out)]
+		out = append(out, fd)
+		return fd
+	}
 	k := 0
 	for _, d := range c.raw {
 		for c.fields[k].path != d.path {
 			k++
 		}
 		o := c.fields[k]
-		out = append(out, &shadowdiffv1.FieldDifference{
-			Path: d.path, Kind: d.kind, Comparison: shadowdiffv1.Comparison_COMPARISON_RAW,
-			Left: d.left, Right: d.right,
-			Definite: c.hasSecondary && o.noise == kindNone,
-			Noise:    o.explained(),
-		})
+		fd := next()
+		fd.Path, fd.Kind, fd.Comparison = d.path, d.kind, shadowdiffv1.Comparison_COMPARISON_RAW
+		fd.Left, fd.Right = d.left, d.right
+		fd.Definite, fd.Noise = c.hasSecondary && o.noise == kindNone, o.explained()
 	}
 	for _, d := range c.noise {
-		out = append(out, &shadowdiffv1.FieldDifference{
-			Path: d.path, Kind: d.kind, Comparison: shadowdiffv1.Comparison_COMPARISON_NOISE,
-			Left: d.left, Right: d.right, Noise: true,
-		})
+		fd := next()
+		fd.Path, fd.Kind, fd.Comparison = d.path, d.kind, shadowdiffv1.Comparison_COMPARISON_NOISE
+		fd.Left, fd.Right, fd.Noise = d.left, d.right, true
 	}
 	return out
 }

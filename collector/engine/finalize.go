@@ -76,7 +76,8 @@ func (w *writer) finalize(c closedReq, now time.Time) {
 			v := r.response(secondary, &w.scratch[secondary])
 			sv = &v
 		}
-		cmp := compareResponses(&pv, sv, &cv)
+		cmp := &w.cmp
+		cmp.compare(&pv, sv, &cv)
 		countCompared(b, &pv, cmp, e.lim)
 		if s == nil {
 			if fp, ok := fingerprintOf(info.key, p); ok {

@@ -171,8 +171,10 @@ type writer struct {
 	pending map[string][]freshDigest
 	b       store.Batch
 	// scratch holds the flat body fields of the digests of a closing
-	// request that arrived in this call, per role.
+	// request that arrived in this call, per role; cmp the comparison of
+	// the request being finalized.
 	scratch [numRoles][]flatEntry
+	cmp     comparison
 }
 
 // freshDigest is a digest of the current call, with its encoding when
