@@ -43,8 +43,10 @@ body fields, plus its differences). Samples keep full digests, per
 (endpoint, field, definite or not) the SamplesPerField newest; once a
 field has its samples it takes at most one new one per second, which
 bounds the writes of full records. Pending digests are written on ingest
-and reloaded on Open; Ingest returns once its batch is committed
-(concurrent ingests share one transaction).
+(as received, when the server passes their encoding) and reloaded on
+Open; in memory they are kept slim: the message without body fields, and
+the fields in one flat slice with shared paths. Ingest returns once its
+batch is committed (concurrent ingests share one transaction).
 
 Diffy's numbers are served alongside: relative = |r-n|/(r+n)·100,
 absolute = |r-n|/T·100, reported iff r > n, relative > 20, absolute > 0.03.
