@@ -40,6 +40,7 @@ func main() {
 type flags struct {
 	config, cache, logLevel string
 	concurrency             int
+	flushInterval           time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -51,6 +52,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.cache, "compilation-cache", "", "directory caching compiled Wasm modules (faster restarts)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.IntVar(&f.concurrency, "concurrency", 2, "VMs per Wasm plugin, like Envoy's worker threads")
+	flushMillis := fs.Int("file-flush-interval-msec", 1000, "interval of access log flushes, as Envoy's flag (Envoy's default is 10000)")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -63,6 +65,10 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	if f.concurrency < 1 {
 		return f, fmt.Errorf("--concurrency must be at least 1, got %d", f.concurrency)
 	}
+	if *flushMillis < 1 {
+		return f, fmt.Errorf("--file-flush-interval-msec must be at least 1, got %d", *flushMillis)
+	}
+	f.flushInterval = time.Duration(*flushMillis) * time.Millisecond
 	return f, nil
 }
 
@@ -82,9 +88,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	host := newWasmHost(f.cache, f.concurrency, cfg.Node.Metadata, logger.With("component", "wasm"))
+	accessLog := newFlushWriter(stdout, f.flushInterval)
+	defer accessLog.Close()
 	srv, err := envoy.Start(ctx, cfg, envoy.Options{
 		Logger:       logger,
-		AccessLogger: slog.New(slog.NewTextHandler(stdout, nil)),
+		AccessLogger: slog.New(slog.NewTextHandler(accessLog, nil)),
 		WasmLoader:   host.load,
 		ExtraStats:   host.stats,
 	})
