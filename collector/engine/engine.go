@@ -101,6 +101,7 @@ type Engine struct {
 	secondarySeen map[string]bool
 	repeats       *repeatCache
 	paths         *interner // body field paths of slim digests
+	fin           finalizeScratch
 	noiseRules    []*shadowdiffv1.NoiseRule
 	sampled       map[sampleSlot]sampleState
 	dropped       uint64

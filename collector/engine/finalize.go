@@ -70,13 +70,13 @@ func (w *writer) finalize(c closedReq, now time.Time) {
 		} else if e.secondarySeen[info.key] {
 			b.Counts.MissingSecondary++
 		}
-		pv, cv := r.response(primary, &w.scratch[primary]), r.response(candidate, &w.scratch[candidate])
+		pv, cv := r.response(primary, &w.fin.fields[primary]), r.response(candidate, &w.fin.fields[candidate])
 		var sv *response
 		if s != nil {
-			v := r.response(secondary, &w.scratch[secondary])
+			v := r.response(secondary, &w.fin.fields[secondary])
 			sv = &v
 		}
-		cmp := &w.cmp
+		cmp := &w.fin.cmp
 		cmp.compare(&pv, sv, &cv)
 		countCompared(b, &pv, cmp, e.lim)
 		if s == nil {

@@ -170,11 +170,16 @@ type writer struct {
 	// end unless their request closed within the same call.
 	pending map[string][]freshDigest
 	b       store.Batch
-	// scratch holds the flat body fields of the digests of a closing
-	// request that arrived in this call, per role; cmp the comparison of
-	// the request being finalized.
-	scratch [numRoles][]flatEntry
-	cmp     comparison
+	fin     *finalizeScratch
+}
+
+// finalizeScratch is the memory finalize reuses from one request to the
+// next (and from one call to the next: it belongs to the engine, under
+// mu): the flat body fields of the digests of a closing request that
+// arrived in the same call, per role, and the request's comparison.
+type finalizeScratch struct {
+	fields [numRoles][]flatEntry
+	cmp    comparison
 }
 
 // freshDigest is a digest of the current call, with its encoding when
@@ -204,7 +209,7 @@ func (f *freshDigest) read() error {
 }
 
 func newWriter(e *Engine) *writer {
-	return &writer{e: e, pending: map[string][]freshDigest{}}
+	return &writer{e: e, pending: map[string][]freshDigest{}, fin: &e.fin}
 }
 
 // finish finalizes the requests just closed and returns the batch to
