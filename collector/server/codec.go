@@ -1,6 +1,8 @@
 package server
 
 import (
+	"sync"
+
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
@@ -45,15 +47,7 @@ func (c vtCodec) Unmarshal(data mem.BufferSlice, v any) error {
 		return c.std.Unmarshal(data, v)
 	}
 	if w, ok := v.(*wireBatch); ok {
-		// Its digests' encodings outlive the call: the buffer goes back
-		// to the pool when the batch is done with (wireBatch.free).
-		buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
-		if err := w.UnmarshalVT(buf.ReadOnlyData()); err != nil {
-			buf.Free()
-			return err
-		}
-		w.buf = buf
-		return nil
+		return w.receive(data)
 	}
 	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
 	defer buf.Free()
@@ -66,21 +60,43 @@ func (c vtCodec) Unmarshal(data mem.BufferSlice, v any) error {
 
 // wireBatch is a DigestBatch received with the encoding of each digest
 // (slices of the data it was decoded from), for an EncodedIngester. The
-// data must not change while the batch is in use; free releases it (the
-// decoded messages do not refer to it).
+// data is a buffer from pool (*[]byte), which free returns once the batch
+// is done with (the decoded messages do not refer to it). Unlike gRPC's
+// pool, this one does not clear buffers: they are overwritten.
 type wireBatch struct {
 	// skipFields leaves the digests' body fields out of batch: the
 	// EncodedIngester reads them from wire.
 	skipFields bool
+	pool       *sync.Pool
 	batch      *shadowdiffv1.DigestBatch
 	wire       [][]byte
-	buf        mem.Buffer
+	buf        *[]byte
 }
 
-// free returns the received data to gRPC's pool; wire is invalid then.
+// receive decodes data, copied into a buffer of the pool.
+func (w *wireBatch) receive(data mem.BufferSlice) error {
+	bp, _ := w.pool.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	n := data.Len()
+	if cap(*bp) < n {
+		*bp = make([]byte, n)
+	}
+	b := (*bp)[:n]
+	data.CopyTo(b)
+	w.buf = bp
+	if err := w.UnmarshalVT(b); err != nil {
+		w.free()
+		return err
+	}
+	return nil
+}
+
+// free returns the received data to the pool; wire is invalid then.
 func (w *wireBatch) free() {
 	if w.buf != nil {
-		w.buf.Free()
+		w.pool.Put(w.buf)
 		w.buf, w.wire = nil, nil
 	}
 }

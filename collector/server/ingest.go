@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -27,6 +28,8 @@ type collector struct {
 	metrics    *metrics
 	log        *slog.Logger
 	draining   <-chan struct{}
+	// buffers receives the Ingest streams' batches (*[]byte, see wireBatch).
+	buffers sync.Pool
 }
 
 type received struct {
@@ -55,7 +58,7 @@ func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBa
 	_, encoded := c.ingester.(EncodedIngester)
 	go func() {
 		for {
-			wb := &wireBatch{skipFields: encoded}
+			wb := &wireBatch{skipFields: encoded, pool: &c.buffers}
 			err := stream.RecvMsg(wb)
 			size := 0
 			if err == nil {
