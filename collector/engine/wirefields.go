@@ -4,8 +4,7 @@ import (
 	"encoding/binary"
 	"strings"
 
-	"google.golang.org/protobuf/encoding/protowire"
-
+	"github.com/shadowdiff/shadowdiff/collector/internal/protoscan"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
@@ -45,7 +44,7 @@ func wireFields(wire []byte) ([]flatEntry, error) {
 func plainFields(wire []byte) (_ []flatEntry, ok bool) {
 	n := 0
 	for rest := wire; len(rest) > 0; {
-		num, body, r, ok := nextField(rest)
+		num, body, r, ok := protoscan.NextField(rest)
 		if !ok {
 			return nil, false
 		}
@@ -54,7 +53,7 @@ func plainFields(wire []byte) (_ []flatEntry, ok bool) {
 			continue
 		}
 		for len(body) > 0 {
-			num, entry, r, ok := nextField(body)
+			num, entry, r, ok := protoscan.NextField(body)
 			if !ok {
 				return nil, false
 			}
@@ -73,13 +72,13 @@ func plainFields(wire []byte) (_ []flatEntry, ok bool) {
 	var paths strings.Builder
 	paths.Grow(24 * n)
 	for rest := wire; len(rest) > 0; {
-		num, body, r, _ := nextField(rest)
+		num, body, r, _ := protoscan.NextField(rest)
 		rest = r
 		if num != wireDigestBody || body == nil {
 			continue
 		}
 		for len(body) > 0 {
-			num, entry, r, _ := nextField(body)
+			num, entry, r, _ := protoscan.NextField(body)
 			body = r
 			if num != wireBodyFields || entry == nil {
 				continue
@@ -103,35 +102,6 @@ func plainFields(wire []byte) (_ []flatEntry, ok bool) {
 	return out, true
 }
 
-// nextField reads the first field of a message: its number, its payload
-// when it is length-delimited (else nil), and the fields after it. ok is
-// false when protowire would refuse it.
-func nextField(data []byte) (num protowire.Number, payload, rest []byte, ok bool) {
-	var typ protowire.Type
-	if data[0] < 0x80 && data[0] >= 1<<3 {
-		num, typ, data = protowire.Number(data[0]>>3), protowire.Type(data[0]&7), data[1:]
-	} else {
-		n, t, k := protowire.ConsumeTag(data)
-		if k < 0 {
-			return 0, nil, nil, false
-		}
-		num, typ, data = n, t, data[k:]
-	}
-	if typ == protowire.BytesType {
-		n, k := uvarint(data)
-		if k <= 0 || n > uint64(len(data)-k) {
-			return 0, nil, nil, false
-		}
-		end := k + int(n)
-		return num, data[k:end:end], data[end:], true
-	}
-	v := protowire.ConsumeFieldValue(num, typ, data)
-	if v < 0 {
-		return 0, nil, nil, false
-	}
-	return num, nil, data[v:], true
-}
-
 // plainFlatEntry reads a FieldEntry made only of its known fields with
 // their declared wire types (one-byte tags) into e, writing the path to
 // paths. bound is where the last path written starts (-1: none). ok is
@@ -144,7 +114,7 @@ func plainFlatEntry(data []byte, e *flatEntry, paths *strings.Builder) (bound in
 		i++
 		switch tag {
 		case 1<<3 | bytesTag, 9<<3 | bytesTag: // path, raw_value
-			n, k := uvarint(data[i:])
+			n, k := protoscan.Uvarint(data[i:])
 			if k <= 0 || n > uint64(len(data)-i-k) {
 				return 0, false
 			}
@@ -170,7 +140,7 @@ func plainFlatEntry(data []byte, e *flatEntry, paths *strings.Builder) (bound in
 				e.unorderedHash = v
 			}
 		case 2 << 3, 3 << 3, 4 << 3, 7 << 3, 8 << 3: // varints
-			v, k := uvarint(data[i:])
+			v, k := protoscan.Uvarint(data[i:])
 			if k <= 0 {
 				return 0, false
 			}
@@ -192,12 +162,4 @@ func plainFlatEntry(data []byte, e *flatEntry, paths *strings.Builder) (bound in
 		}
 	}
 	return bound, true
-}
-
-// uvarint is protowire.ConsumeVarint with the one-byte case inlined.
-func uvarint(b []byte) (uint64, int) {
-	if len(b) > 0 && b[0] < 0x80 {
-		return uint64(b[0]), 1
-	}
-	return protowire.ConsumeVarint(b)
 }

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/shadowdiff/shadowdiff/collector/internal/protoscan"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
@@ -90,7 +91,7 @@ type decoder struct {
 func (d *decoder) scan(data []byte, num, num2 protowire.Number, also func([]byte)) (n int, err error) {
 	d.rest = d.rest[:0]
 	for len(data) > 0 {
-		f, p, rest, ok := nextField(data)
+		f, p, rest, ok := protoscan.NextField(data)
 		if !ok {
 			return 0, errors.New("malformed message")
 		}
@@ -112,7 +113,7 @@ func (d *decoder) scan(data []byte, num, num2 protowire.Number, also func([]byte
 func payloads(data []byte, num protowire.Number) iter.Seq[[]byte] {
 	return func(yield func([]byte) bool) {
 		for len(data) > 0 {
-			f, p, rest, ok := nextField(data)
+			f, p, rest, ok := protoscan.NextField(data)
 			if !ok {
 				return
 			}
@@ -122,35 +123,6 @@ func payloads(data []byte, num protowire.Number) iter.Seq[[]byte] {
 			data = rest
 		}
 	}
-}
-
-// nextField reads the first field of a message: its number, its payload
-// when it is length-delimited (else nil), and the fields after it. ok is
-// false when protowire would refuse it.
-func nextField(data []byte) (num protowire.Number, payload, rest []byte, ok bool) {
-	var typ protowire.Type
-	if data[0] < 0x80 && data[0] >= 1<<3 {
-		num, typ, data = protowire.Number(data[0]>>3), protowire.Type(data[0]&7), data[1:]
-	} else {
-		n, t, k := protowire.ConsumeTag(data)
-		if k < 0 {
-			return 0, nil, nil, false
-		}
-		num, typ, data = n, t, data[k:]
-	}
-	if typ == protowire.BytesType {
-		n, k := uvarint(data)
-		if k <= 0 || n > uint64(len(data)-k) {
-			return 0, nil, nil, false
-		}
-		end := k + int(n)
-		return num, data[k:end:end], data[end:], true
-	}
-	v := protowire.ConsumeFieldValue(num, typ, data)
-	if v < 0 {
-		return 0, nil, nil, false
-	}
-	return num, nil, data[v:], true
 }
 
 // digest decodes one ResponseDigest into m.
@@ -244,7 +216,7 @@ func plainEntry(data []byte, e *shadowdiffv1.FieldEntry, paths []byte, bound *[2
 		i++
 		switch tag {
 		case 1<<3 | bytesTag, 9<<3 | bytesTag: // path, raw_value
-			n, k := uvarint(data[i:])
+			n, k := protoscan.Uvarint(data[i:])
 			if k <= 0 || n > uint64(len(data)-i-k) {
 				return paths, false
 			}
@@ -270,7 +242,7 @@ func plainEntry(data []byte, e *shadowdiffv1.FieldEntry, paths []byte, bound *[2
 				e.UnorderedHash = v
 			}
 		case 2 << 3, 3 << 3, 4 << 3, 7 << 3, 8 << 3: // varints
-			v, k := uvarint(data[i:])
+			v, k := protoscan.Uvarint(data[i:])
 			if k <= 0 {
 				return paths, false
 			}
@@ -292,12 +264,4 @@ func plainEntry(data []byte, e *shadowdiffv1.FieldEntry, paths []byte, bound *[2
 		}
 	}
 	return paths, true
-}
-
-// uvarint is protowire.ConsumeVarint with the one-byte case inlined.
-func uvarint(b []byte) (uint64, int) {
-	if len(b) > 0 && b[0] < 0x80 {
-		return uint64(b[0]), 1
-	}
-	return protowire.ConsumeVarint(b)
 }
