@@ -129,8 +129,11 @@ type interner struct {
 	m map[string]string
 	// last holds the interned paths of the last digest with the same
 	// shape: responses of an endpoint list the same paths, so comparing
-	// with them saves a lookup per field.
-	last map[pathsShape][]string
+	// with them saves a lookup per field. lastPaths counts the strings
+	// the lists hold: bounded by maxInterned, so responses whose keys vary
+	// (ids as keys) cannot make the lists grow without limit.
+	last      map[pathsShape][]string
+	lastPaths int
 }
 
 // pathsShape tells the path lists of different responses apart cheaply.
@@ -168,9 +171,17 @@ func (in *interner) paths(fields []flatEntry) {
 		same = false
 		fields[i].path = in.intern(fields[i].path)
 	}
-	if same || len(in.last) >= maxInterned {
+	if same {
 		return
 	}
+	if in.lastPaths+len(fields) > maxInterned {
+		clear(in.last)
+		in.lastPaths = 0
+		if len(fields) > maxInterned {
+			return
+		}
+	}
+	in.lastPaths += len(fields)
 	cur := make([]string, len(fields))
 	for i := range fields {
 		cur[i] = fields[i].path
