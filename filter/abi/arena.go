@@ -54,7 +54,7 @@ func (a *arena) take(p uintptr, size uint32) []byte {
 	}
 	if base := addr(a.buf); p >= base && p-base < uintptr(a.used) {
 		off := int(p - base)
-		end := min(off+int(size), a.used)
+		end := min(off+int(size), a.used, len(a.buf))
 		return a.buf[off:end:end]
 	}
 	b, ok := a.heap[p]
@@ -75,7 +75,7 @@ func (a *arena) leave() {
 	}
 	a.used = 0
 	if a.wanted > len(a.buf) && a.wanted <= a.max {
-		a.buf = make([]byte, min(a.max, 2*a.wanted))
+		a.buf = make([]byte, min(a.max, 2*a.wanted)&^(arenaAlign-1))
 	}
 	a.wanted = 0
 }

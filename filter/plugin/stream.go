@@ -61,8 +61,13 @@ func (s *Stream) keep(v string) string {
 	return unsafe.String(&s.kept[start], len(v))
 }
 
+// maxPooledBuffer bounds the body and string buffers a released stream
+// keeps: a burst of large responses must not stay held by 256 pooled streams.
+const maxPooledBuffer = 64 << 10
+
 // Release hands a finished stream back to its root for reuse; the proxy
-// calls no callback of it after. Its buffers stay, so a VM's steady traffic
+// calls no callback of it after, and the strings keep handed out end here.
+// Its buffers stay (up to maxPooledBuffer), so a VM's steady traffic
 // allocates no per-stream memory.
 func (s *Stream) Release() {
 	r := s.root
@@ -70,8 +75,8 @@ func (s *Stream) Release() {
 		root:        r,
 		digest:      wire.ResponseDigest{Headers: s.digest.Headers[:0]},
 		respHeaders: s.respHeaders[:0],
-		body:        s.body[:0],
-		kept:        s.kept[:0],
+		body:        pooled(s.body),
+		kept:        pooled(s.kept),
 	}
 	if len(r.free) < maxFreeStreams {
 		r.free = append(r.free, s)
@@ -175,6 +180,14 @@ func (s *Stream) sideEffectAllowed(method, path string) bool {
 	return false
 }
 
+// pooled is b emptied for reuse, or nil when it is too large to keep.
+func pooled(b []byte) []byte {
+	if cap(b) > maxPooledBuffer {
+		return nil
+	}
+	return b[:0]
+}
+
 // stripShadowSuffix removes Envoy's "-shadow" from the host part of an
 // authority: "shop-shadow:8080" → "shop:8080".
 func stripShadowSuffix(authority string) (string, bool) {
@@ -223,19 +236,18 @@ func (s *Stream) OnResponseHeaders(endOfStream bool) Action {
 	}
 	s.sawResponse = true
 	s.respStart = s.root.now()
+	// Kept for OnDone, which digests them off the request path.
 	for _, h := range hs {
-		switch h[0] {
+		kh := Header{s.keep(h[0]), s.keep(h[1])}
+		s.respHeaders = append(s.respHeaders, kh)
+		switch kh[0] {
 		case ":status":
-			s.digest.Status = parseStatus(h[1])
+			s.digest.Status = parseStatus(kh[1])
 		case "content-type":
-			s.contentType = s.keep(h[1])
+			s.contentType = kh[1]
 		case "content-encoding":
-			s.encoding = s.keep(h[1])
+			s.encoding = kh[1]
 		}
-	}
-	// Digested in OnDone, off the request path.
-	for _, h := range hs {
-		s.respHeaders = append(s.respHeaders, Header{s.keep(h[0]), s.keep(h[1])})
 	}
 	return Continue
 }
