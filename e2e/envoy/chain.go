@@ -153,7 +153,10 @@ func (d *direction) runData(from int, data []byte, end bool) {
 			if fs.buffering {
 				fs.buf = b.Data // fs.buf, or what the filter made of it
 			} else {
-				fs.buf = bytes.Clone(b.Data) // data is lent for this call
+				// data is lent for this call; the filter's buffer must
+				// not keep pointing at it either (the host may read it later).
+				fs.buf = bytes.Clone(b.Data)
+				b.Data = fs.buf
 			}
 			fs.buffering = true
 			if len(fs.buf) > d.limit {
@@ -167,6 +170,8 @@ func (d *direction) runData(from int, data []byte, end bool) {
 		default: // StopNoBuffer (and StopIteration, which Envoy treats alike for data)
 			if fs.buffering {
 				fs.buf = b.Data
+			} else {
+				b.Data = bytes.Clone(b.Data) // the lent chunk goes back to its pool
 			}
 			if end {
 				fs.stop, fs.end = stoppedData, true
