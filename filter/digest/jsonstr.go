@@ -114,15 +114,20 @@ func (d *jsonDigester) strSlow(src []byte, start, pos int) ([]byte, int, error) 
 			}
 			pos += 4
 			if utf16.IsSurrogate(r) {
+				// A pair takes the next \u escape; anything else makes this
+				// one U+FFFD and is read on its own, as encoding/json does.
 				r2 := rune(-1)
 				if hasPrefix(src[pos:], `\u`) {
-					pos += 2
-					if r2, ok = hex4(src, pos); !ok {
-						return nil, pos, syntaxErr(pos, "bad \\u escape")
+					if v, ok := hex4(src, pos+2); ok {
+						r2 = v
 					}
-					pos += 4
 				}
-				r = utf16.DecodeRune(r, r2)
+				if pair := utf16.DecodeRune(r, r2); pair != utf8.RuneError {
+					r = pair
+					pos += 6
+				} else {
+					r = utf8.RuneError
+				}
 			}
 			out = utf8.AppendRune(out, r)
 		default:

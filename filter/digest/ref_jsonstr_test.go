@@ -91,15 +91,20 @@ func (d *refJsonDigester) strEscaped(start int) ([]byte, error) {
 				return nil, d.errorf("bad \\u escape")
 			}
 			if utf16.IsSurrogate(r) {
-				r2 := rune(-1)
+				// Fixed after the copy (as in jsonstr.go): only a valid pair
+				// takes the next \u escape.
+				r2, save := rune(-1), d.pos
 				if refHasPrefix(d.src[d.pos:], `\u`) {
 					d.pos += 2
-					var ok bool
-					if r2, ok = d.hex4(); !ok {
-						return nil, d.errorf("bad \\u escape")
+					if v, ok := d.hex4(); ok {
+						r2 = v
 					}
 				}
-				r = utf16.DecodeRune(r, r2)
+				if pair := utf16.DecodeRune(r, r2); pair != utf8.RuneError {
+					r = pair
+				} else {
+					r, d.pos = utf8.RuneError, save
+				}
 			}
 			out = utf8.AppendRune(out, r)
 		default:
