@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/binary"
 	"strings"
 
 	"github.com/shadowdiff/shadowdiff/collector/internal/protoscan"
@@ -85,14 +84,20 @@ func plainFields(wire []byte) (_ []flatEntry, ok bool) {
 			}
 			i := len(bounds)
 			start := int32(paths.Len())
-			bound, ok := plainFlatEntry(entry, &out[i], &paths)
+			pe, ok := protoscan.PlainFieldEntry(entry)
 			if !ok {
 				return nil, false
 			}
-			if bound < 0 {
-				bound = start
+			paths.Write(pe.Path)
+			fe := &out[i]
+			fe.typ, fe.shape = shadowdiffv1.JsonType(pe.Type), shadowdiffv1.ValueShape(pe.Shape)
+			fe.lengthBucket, fe.occurrences, fe.elements = pe.LengthBucket, pe.Occurrences, pe.Elements
+			fe.valueHash, fe.unorderedHash = pe.ValueHash, pe.UnorderedHash
+			if pe.HasRaw {
+				raw := string(pe.Raw)
+				fe.rawValue = &raw
 			}
-			bounds = append(bounds, [2]int32{bound, int32(paths.Len())})
+			bounds = append(bounds, [2]int32{start, int32(paths.Len())})
 		}
 	}
 	all := paths.String()
@@ -100,66 +105,4 @@ func plainFields(wire []byte) (_ []flatEntry, ok bool) {
 		out[i].path = all[b[0]:b[1]]
 	}
 	return out, true
-}
-
-// plainFlatEntry reads a FieldEntry made only of its known fields with
-// their declared wire types (one-byte tags) into e, writing the path to
-// paths. bound is where the last path written starts (-1: none). ok is
-// false for anything else.
-func plainFlatEntry(data []byte, e *flatEntry, paths *strings.Builder) (bound int32, ok bool) {
-	const bytesTag, fixedTag = 2, 1
-	bound = -1
-	for i := 0; i < len(data); {
-		tag := data[i]
-		i++
-		switch tag {
-		case 1<<3 | bytesTag, 9<<3 | bytesTag: // path, raw_value
-			n, k := protoscan.Uvarint(data[i:])
-			if k <= 0 || n > uint64(len(data)-i-k) {
-				return 0, false
-			}
-			i += k
-			v := data[i : i+int(n)]
-			i += int(n)
-			if tag>>3 == 1 {
-				bound = int32(paths.Len())
-				paths.Write(v)
-			} else {
-				s := string(v)
-				e.rawValue = &s
-			}
-		case 5<<3 | fixedTag, 6<<3 | fixedTag: // value_hash, unordered_hash
-			if len(data)-i < 8 {
-				return 0, false
-			}
-			v := binary.LittleEndian.Uint64(data[i:])
-			i += 8
-			if tag>>3 == 5 {
-				e.valueHash = v
-			} else {
-				e.unorderedHash = v
-			}
-		case 2 << 3, 3 << 3, 4 << 3, 7 << 3, 8 << 3: // varints
-			v, k := protoscan.Uvarint(data[i:])
-			if k <= 0 {
-				return 0, false
-			}
-			i += k
-			switch tag >> 3 {
-			case 2:
-				e.typ = shadowdiffv1.JsonType(v)
-			case 3:
-				e.shape = shadowdiffv1.ValueShape(v)
-			case 4:
-				e.lengthBucket = uint32(v)
-			case 7:
-				e.occurrences = uint32(v)
-			case 8:
-				e.elements = uint32(v)
-			}
-		default:
-			return 0, false
-		}
-	}
-	return bound, true
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/binary"
 	"errors"
 	"iter"
 
@@ -180,12 +179,26 @@ func (d *decoder) bodyDigest(data []byte, b *shadowdiffv1.BodyDigest) error {
 	d.paths, d.bounds = d.paths[:0], d.bounds[:0]
 	for f := range payloads(data, bodyFields) {
 		e := &entries[len(b.Fields)]
-		var ok bool
+		var (
+			pe protoscan.FieldEntry
+			ok bool
+		)
 		start := len(d.paths)
 		bound := [2]int32{int32(start), int32(start)}
-		if d.paths, ok = plainEntry(f, e, d.paths, &bound); !ok {
-			*e = shadowdiffv1.FieldEntry{}
-			d.paths, bound = d.paths[:start], [2]int32{-1, -1}
+		if pe, ok = protoscan.PlainFieldEntry(f); ok {
+			d.paths = append(d.paths, pe.Path...)
+			bound[1] = int32(len(d.paths))
+			*e = shadowdiffv1.FieldEntry{
+				Type: shadowdiffv1.JsonType(pe.Type), Shape: shadowdiffv1.ValueShape(pe.Shape),
+				LengthBucket: pe.LengthBucket, ValueHash: pe.ValueHash, UnorderedHash: pe.UnorderedHash,
+				Occurrences: pe.Occurrences, Elements: pe.Elements,
+			}
+			if pe.HasRaw {
+				raw := string(pe.Raw)
+				e.RawValue = &raw
+			}
+		} else {
+			bound = [2]int32{-1, -1}
 			if err := e.UnmarshalVT(f); err != nil {
 				return err
 			}
@@ -200,68 +213,4 @@ func (d *decoder) bodyDigest(data []byte, b *shadowdiffv1.BodyDigest) error {
 		}
 	}
 	return nil
-}
-
-// plainEntry decodes a FieldEntry made only of its known fields with
-// their declared wire types (the form the filter sends, one-byte tags);
-// the path's bytes go to paths and its bounds in paths to bound. ok is
-// false for anything else, and for what protowire would refuse.
-func plainEntry(data []byte, e *shadowdiffv1.FieldEntry, paths []byte, bound *[2]int32) (_ []byte, ok bool) {
-	const (
-		bytesTag = 2
-		fixedTag = 1
-	)
-	for i := 0; i < len(data); {
-		tag := data[i]
-		i++
-		switch tag {
-		case 1<<3 | bytesTag, 9<<3 | bytesTag: // path, raw_value
-			n, k := protoscan.Uvarint(data[i:])
-			if k <= 0 || n > uint64(len(data)-i-k) {
-				return paths, false
-			}
-			i += k
-			v := data[i : i+int(n)]
-			i += int(n)
-			if tag>>3 == 1 {
-				*bound = [2]int32{int32(len(paths)), int32(len(paths) + len(v))}
-				paths = append(paths, v...)
-			} else {
-				s := string(v)
-				e.RawValue = &s
-			}
-		case 5<<3 | fixedTag, 6<<3 | fixedTag: // value_hash, unordered_hash
-			if len(data)-i < 8 {
-				return paths, false
-			}
-			v := binary.LittleEndian.Uint64(data[i:])
-			i += 8
-			if tag>>3 == 5 {
-				e.ValueHash = v
-			} else {
-				e.UnorderedHash = v
-			}
-		case 2 << 3, 3 << 3, 4 << 3, 7 << 3, 8 << 3: // varints
-			v, k := protoscan.Uvarint(data[i:])
-			if k <= 0 {
-				return paths, false
-			}
-			i += k
-			switch tag >> 3 {
-			case 2:
-				e.Type = shadowdiffv1.JsonType(v)
-			case 3:
-				e.Shape = shadowdiffv1.ValueShape(v)
-			case 4:
-				e.LengthBucket = uint32(v)
-			case 7:
-				e.Occurrences = uint32(v)
-			case 8:
-				e.Elements = uint32(v)
-			}
-		default:
-			return paths, false
-		}
-	}
-	return paths, true
 }

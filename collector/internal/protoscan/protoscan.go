@@ -5,7 +5,11 @@
 // for anything else.
 package protoscan
 
-import "google.golang.org/protobuf/encoding/protowire"
+import (
+	"encoding/binary"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
 
 // NextField reads the first field of a message: its number, its payload
 // when it is length-delimited (else nil), and the fields after it. ok is
@@ -42,4 +46,73 @@ func Uvarint(b []byte) (uint64, int) {
 		return uint64(b[0]), 1
 	}
 	return protowire.ConsumeVarint(b)
+}
+
+// FieldEntry is a shadowdiff.v1.FieldEntry read by PlainFieldEntry. Path and
+// Raw alias the input.
+type FieldEntry struct {
+	Path, Raw                           []byte
+	HasRaw                              bool
+	Type, Shape                         uint64
+	LengthBucket, Occurrences, Elements uint32
+	ValueHash, UnorderedHash            uint64
+}
+
+// PlainFieldEntry reads a FieldEntry made only of its known fields with
+// their declared wire types and one-byte tags, as the filter writes them;
+// ok is false for anything else (the caller then uses the generated
+// decoder).
+func PlainFieldEntry(data []byte) (e FieldEntry, ok bool) {
+	const bytesTag, fixedTag = 2, 1
+	for i := 0; i < len(data); {
+		tag := data[i]
+		i++
+		switch tag {
+		case 1<<3 | bytesTag, 9<<3 | bytesTag: // path, raw_value
+			n, k := Uvarint(data[i:])
+			if k <= 0 || n > uint64(len(data)-i-k) {
+				return e, false
+			}
+			i += k
+			v := data[i : i+int(n) : i+int(n)]
+			i += int(n)
+			if tag>>3 == 1 {
+				e.Path = v
+			} else {
+				e.Raw, e.HasRaw = v, true
+			}
+		case 5<<3 | fixedTag, 6<<3 | fixedTag: // value_hash, unordered_hash
+			if len(data)-i < 8 {
+				return e, false
+			}
+			v := binary.LittleEndian.Uint64(data[i:])
+			i += 8
+			if tag>>3 == 5 {
+				e.ValueHash = v
+			} else {
+				e.UnorderedHash = v
+			}
+		case 2 << 3, 3 << 3, 4 << 3, 7 << 3, 8 << 3: // varints
+			v, k := Uvarint(data[i:])
+			if k <= 0 {
+				return e, false
+			}
+			i += k
+			switch tag >> 3 {
+			case 2:
+				e.Type = v
+			case 3:
+				e.Shape = v
+			case 4:
+				e.LengthBucket = uint32(v)
+			case 7:
+				e.Occurrences = uint32(v)
+			case 8:
+				e.Elements = uint32(v)
+			}
+		default:
+			return e, false
+		}
+	}
+	return e, true
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
 func TestNextFieldWalksEveryWireType(t *testing.T) {
@@ -55,5 +57,28 @@ func TestUvarint(t *testing.T) {
 	}
 	if _, n := Uvarint(nil); n >= 0 {
 		t.Errorf("empty input: n=%d", n)
+	}
+}
+
+func TestPlainFieldEntryReadsWhatTheGeneratedCodeWrites(t *testing.T) {
+	raw := "gold"
+	want := &shadowdiffv1.FieldEntry{Path: "items[].tier", Type: shadowdiffv1.JsonType_JSON_TYPE_STRING,
+		Shape: shadowdiffv1.ValueShape_VALUE_SHAPE_TEXT, LengthBucket: 3, ValueHash: 1 << 63, UnorderedHash: 7,
+		Occurrences: 300, Elements: 2, RawValue: &raw}
+	data, err := want.MarshalVT()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, ok := PlainFieldEntry(data)
+	if !ok {
+		t.Fatal("refused a plain entry")
+	}
+	if string(e.Path) != want.Path || shadowdiffv1.JsonType(e.Type) != want.Type || shadowdiffv1.ValueShape(e.Shape) != want.Shape ||
+		e.LengthBucket != want.LengthBucket || e.ValueHash != want.ValueHash || e.UnorderedHash != want.UnorderedHash ||
+		e.Occurrences != want.Occurrences || e.Elements != want.Elements || !e.HasRaw || string(e.Raw) != raw {
+		t.Errorf("read %+v, want %v", e, want)
+	}
+	if _, ok := PlainFieldEntry(protowire.AppendVarint(append([]byte(nil), data...), 99<<3)); ok {
+		t.Error("accepted an unknown field")
 	}
 }
