@@ -152,7 +152,8 @@ func appendEscapedKey(b, key []byte) []byte {
 	return b
 }
 
-func truncateUTF8(s string, n int) string {
+// truncateUTF8 cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncateUTF8[T string | []byte](s T, n int) T {
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}

@@ -191,16 +191,10 @@ func setType(e *wire.FieldEntry, typ wire.JSONType, shape wire.Shape) {
 // stays the same from document to document.
 func (d *jsonDigester) setRaw(slot int32, p *string, v []byte) {
 	if len(v) > maxRaw {
-		n := maxRaw
-		for n > 0 && !utf8RuneStart(v[n]) {
-			n--
-		}
-		v = v[:n]
+		v = truncateUTF8(v, maxRaw)
 	}
 	if *p != string(v) {
 		*p = string(v)
 	}
 	d.fields[slot].Raw = p
 }
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
