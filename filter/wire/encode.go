@@ -1,6 +1,10 @@
 package wire
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
 
 // Field numbers are those of digest.proto and collector.proto.
 //
@@ -61,7 +65,7 @@ func AppendBatchDigest(b, encoded []byte) []byte {
 }
 
 // BatchDigestSize is the bytes AppendBatchDigest adds for an encoded digest.
-func BatchDigestSize(n int) int { return 1 + varintSize(uint64(n)) + n }
+func BatchDigestSize(n int) int { return 1 + protowire.SizeVarint(uint64(n)) + n }
 
 func appendWorkload(b []byte, w *Workload) []byte {
 	b = appendString(b, 1, w.Name)
@@ -137,15 +141,6 @@ func appendRawVarint(b []byte, v uint64) []byte {
 	return append(b, byte(v))
 }
 
-func varintSize(v uint64) int {
-	n := 1
-	for v >= 0x80 {
-		v >>= 7
-		n++
-	}
-	return n
-}
-
 func appendString(b []byte, num byte, s string) []byte {
 	if s == "" {
 		return b
@@ -205,7 +200,7 @@ func endMessage(b []byte, start int) []byte {
 // widenLength rewrites the one-byte length at start as the varint n,
 // shifting the n bytes of the message behind it.
 func widenLength(b []byte, start, n int) []byte {
-	extra := varintSize(uint64(n)) - 1
+	extra := protowire.SizeVarint(uint64(n)) - 1
 	for range extra {
 		b = append(b, 0)
 	}
