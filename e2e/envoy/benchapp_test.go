@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/shadowdiff/shadowdiff/e2e/internal/testenv"
 )
 
 // benchAppEnv, when set in the environment, makes the test binary serve
@@ -42,7 +44,7 @@ func TestMain(m *testing.M) {
 func serveBenchApps(in io.Reader, out io.Writer) error {
 	bodies := map[int][]byte{}
 	for _, size := range []int{1 << 10, 64 << 10} {
-		bodies[size] = sidecarJSON(size)
+		bodies[size] = testenv.JSONBody(size)
 	}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shadowdiff/shadowdiff/e2e/internal/testenv"
 )
 
 // cpuCase is one request shape of BenchmarkSidecarCPU.
@@ -94,7 +96,7 @@ func cpuLoad(b *testing.B, c cpuCase, target string, srv *Server) float64 {
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
 	reqBody := bytes.Repeat([]byte("x"), c.reqBody)
-	want := int64(len(sidecarJSON(c.respSize))) // what the bench apps answer
+	want := int64(len(testenv.JSONBody(c.respSize))) // what the bench apps answer
 	b.SetParallelism((sidecarClients + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,21 +20,6 @@ import (
 
 // sidecarClients is the number of concurrent closed-loop clients.
 const sidecarClients = 4
-
-// sidecarJSON is an API-like JSON document of about size bytes.
-func sidecarJSON(size int) []byte {
-	var sb strings.Builder
-	sb.WriteString(`{"page":1,"items":[`)
-	for i := 0; sb.Len() < size-64; i++ {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		fmt.Fprintf(&sb, `{"id":%d,"name":"widget %d","price":%d.99,"in_stock":%t,"tags":["a","b"],"dims":{"w":%d,"h":3}}`,
-			i, i, 10+i%90, i%3 != 0, i%7)
-	}
-	sb.WriteString(`],"total":12345,"next":"/items?page=2"}`)
-	return []byte(sb.String())
-}
 
 // sidecarTarget is one way to reach the app; requests counts what was sent
 // through it, digests (when set) is the Wasm host whose filter digests it.
@@ -59,7 +43,7 @@ func BenchmarkSidecar(b *testing.B) {
 	collector := testenv.StartCollector(b)
 	cacheDir := b.TempDir()
 	for _, size := range []int{1 << 10, 64 << 10} {
-		body := sidecarJSON(size)
+		body := testenv.JSONBody(size)
 		app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Content-Length", strconv.Itoa(len(body)))

@@ -12,7 +12,6 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -67,22 +66,6 @@ func loadPlugin(tb testing.TB, code []byte, collector string) (*Runtime, *Plugin
 		tb.Fatalf("load: %v", err)
 	}
 	return rt, p
-}
-
-// jsonBody is an API-like JSON document of about size bytes: an array of
-// objects with strings, numbers, booleans, an array and a nested object.
-func jsonBody(size int) []byte {
-	var sb strings.Builder
-	sb.WriteString(`{"page":1,"items":[`)
-	for i := 0; sb.Len() < size-64; i++ {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		fmt.Fprintf(&sb, `{"id":%d,"name":"widget %d","price":%d.99,"in_stock":%t,"tags":["a","b"],"dims":{"w":%d,"h":3}}`,
-			i, i, 10+i%90, i%3 != 0, i%7)
-	}
-	sb.WriteString(`],"total":12345,"next":"/items?page=2"}`)
-	return []byte(sb.String())
 }
 
 // chunks splits body as the Envoy subset's reads would.
@@ -256,7 +239,7 @@ func BenchmarkShadowdiffFilter(b *testing.B) {
 	code := buildShadowdiffFilter(b)
 	collector := testenv.StartCollector(b)
 	for _, size := range []int{1 << 10, 64 << 10} {
-		body := jsonBody(size)
+		body := testenv.JSONBody(size)
 		ex := newPrimaryExchange(body)
 		name := strconv.Itoa(size>>10) + "KiB"
 		b.Run("filter/"+name, func(b *testing.B) {

@@ -40,8 +40,8 @@ func TestFilterLinearMemory(t *testing.T) {
 	}
 	code := buildShadowdiffFilter(t)
 	rt, p := loadPlugin(t, code, testenv.StartCollector(t))
-	small := newPrimaryExchange(jsonBody(1 << 10))
-	large := newPrimaryExchange(jsonBody(64 << 10))
+	small := newPrimaryExchange(testenv.JSONBody(1 << 10))
+	large := newPrimaryExchange(testenv.JSONBody(64 << 10))
 	mem := p.vms[0].mod.Memory()
 
 	type sample struct {
