@@ -3,15 +3,19 @@ package envoy_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -199,34 +203,47 @@ func TestLocalTopologyRunsInTheHarness(t *testing.T) {
 		go srv.Serve(ln)
 		t.Cleanup(func() { srv.Close() })
 	}
-	// Every other port (listeners, admin, collector) becomes a free one, as e2e/stack does.
-	rewritten := stackPortValue.ReplaceAllFunc(data, func(m []byte) []byte {
-		sub := stackPortValue.FindSubmatch(m)
-		p, _ := strconv.Atoi(string(sub[2]))
-		if _, ok := free[p]; !ok {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
+	// Every other port (listeners, admin, collector) becomes a free one, as
+	// e2e/stack does. A port found free can be taken before the harness
+	// binds it: then the ports are chosen again.
+	start := func() (*harness.Server, error) {
+		rewritten := stackPortValue.ReplaceAllFunc(data, func(m []byte) []byte {
+			sub := stackPortValue.FindSubmatch(m)
+			p, _ := strconv.Atoi(string(sub[2]))
+			if _, ok := free[p]; !ok {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				free[p] = port(t, ln.Addr().String())
+				ln.Close()
 			}
-			free[p] = port(t, ln.Addr().String())
-			ln.Close()
+			return []byte(string(sub[1]) + strconv.Itoa(free[p]))
+		})
+		cfg, err := harness.Parse(rewritten)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return []byte(string(sub[1]) + strconv.Itoa(free[p]))
-	})
-	cfg, err := harness.Parse(rewritten)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range cfg.Listeners {
-		for _, f := range l.HCM.Filters {
-			f.Wasm.Code = []byte("stand-in") // the loader below replaces the module
+		for _, l := range cfg.Listeners {
+			for _, f := range l.HCM.Filters {
+				f.Wasm.Code = []byte("stand-in") // the loader below replaces the module
+			}
 		}
+		return harness.Start(context.Background(), cfg, harness.Options{
+			WasmLoader: func(_ context.Context, _ httpfilter.Clusters, w *harness.WasmConfig) (httpfilter.Factory, error) {
+				return roleFactory(role(t, w)), nil
+			},
+		})
 	}
-	srv, err := harness.Start(context.Background(), cfg, harness.Options{
-		WasmLoader: func(_ context.Context, _ httpfilter.Clusters, w *harness.WasmConfig) (httpfilter.Factory, error) {
-			return roleFactory(role(t, w)), nil
-		},
-	})
+	srv, err := start()
+	for try := 1; errors.Is(err, syscall.EADDRINUSE) && try < 3; try++ {
+		for p := range free {
+			if !slices.Contains(slices.Collect(maps.Values(roleApps)), p) {
+				delete(free, p)
+			}
+		}
+		srv, err = start()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,9 +255,20 @@ func TestLocalTopologyRunsInTheHarness(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	// Mirrors are fire and forget: the client has its answer before they
+	// reach the inbound listeners, and Shutdown closes those listeners
+	// first. Wait until both shadows have answered.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		mu.Lock()
+		n := len(seen["secondary"]) + len(seen["candidate"])
+		mu.Unlock()
+		if n >= 2 || time.Now().After(deadline) {
+			break
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil { // waits for the mirrors
+	if err := srv.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if string(body) != "answered by primary" {
