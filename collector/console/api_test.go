@@ -138,7 +138,7 @@ func TestAPIEndpointsRankedWithRatings(t *testing.T) {
 
 func TestAPITimeWindow(t *testing.T) {
 	srv, _ := newAPIServer(t)
-	// The traffic was seeded two minutes ago.
+	// The traffic was seeded three minutes ago.
 	for q, want := range map[string]int{
 		"window=1h": 4, "window=7d": 4, "window=all": 4, "": 4,
 		"start=2020-01-01T00:00:00Z":                          4,

@@ -87,12 +87,15 @@ func openEngine(t testing.TB) (*engine.Engine, *offsetClock) {
 // seedPairWindow is the engine's pairing window in the tests.
 const seedPairWindow = 5 * time.Second
 
-// ingestSeed ingests the synthetic traffic two minutes in the past, ends
-// the pairing window of the incomplete requests and flushes them.
+// ingestSeed ingests the synthetic traffic three minutes in the past, ends
+// the pairing window of the incomplete requests and flushes them. Three,
+// not two: a window counts every minute bucket it touches, so with the
+// seed (~1.2 s long) straddling a minute boundary two minutes back, a
+// 1-minute window starting a few ms later touched its last bucket.
 func ingestSeed(t testing.TB, eng *engine.Engine, clk *offsetClock) {
 	t.Helper()
 	ctx := context.Background()
-	start := time.Now().Add(-2 * time.Minute)
+	start := time.Now().Add(-3 * time.Minute)
 	digests := append(seedDigests(start), seedIncompleteDigests(start)...)
 	for i := 0; i < len(digests); i += 600 { // whole triples per batch
 		batch := digests[i:min(i+600, len(digests))]
