@@ -20,6 +20,7 @@ import (
 	"time"
 
 	harness "github.com/shadowdiff/shadowdiff/e2e/envoy"
+	"github.com/shadowdiff/shadowdiff/e2e/freeport"
 	"github.com/shadowdiff/shadowdiff/e2e/httpfilter"
 	"github.com/shadowdiff/shadowdiff/e2e/stack"
 )
@@ -211,12 +212,11 @@ func TestLocalTopologyRunsInTheHarness(t *testing.T) {
 			sub := stackPortValue.FindSubmatch(m)
 			p, _ := strconv.Atoi(string(sub[2]))
 			if _, ok := free[p]; !ok {
-				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				fp, err := freeport.Pick()
 				if err != nil {
 					t.Fatal(err)
 				}
-				free[p] = port(t, ln.Addr().String())
-				ln.Close()
+				free[p] = fp
 			}
 			return []byte(string(sub[1]) + strconv.Itoa(free[p]))
 		})

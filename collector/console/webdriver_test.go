@@ -7,13 +7,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/shadowdiff/shadowdiff/e2e/freeport"
 )
 
 // A minimal W3C WebDriver client over net/http, driving Debian's chromium
@@ -60,12 +61,11 @@ func requireBrowser(t *testing.T) {
 
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.Pick()
 	if err != nil {
 		t.Fatalf("free port: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // startBrowser runs chromedriver and opens a headless session at laptop size.

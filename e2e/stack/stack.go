@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,6 +19,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/shadowdiff/shadowdiff/e2e/freeport"
 )
 
 // Ports of envoy/local.yaml (see docs in that file).
@@ -225,13 +226,12 @@ func portMap(bootstrap []byte, free bool) (map[int]int, error) {
 	if !free {
 		return ports, nil
 	}
+	picked, err := freeport.PickN(len(ports))
+	if err != nil {
+		return nil, fmt.Errorf("find free ports: %w", err)
+	}
 	for p := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		ports[p] = l.Addr().(*net.TCPAddr).Port
-		l.Close()
+		ports[p], picked = picked[0], picked[1:]
 	}
 	return ports, nil
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shadowdiff/shadowdiff/e2e/freeport"
 	"github.com/shadowdiff/shadowdiff/e2e/internal/testenv"
 )
 
@@ -36,14 +37,14 @@ func TestFlagErrors(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
+// freePorts returns n distinct ports that were free a moment ago.
+func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := freeport.PickN(n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // startSidecar runs the command's run on config until the test ends and
@@ -76,6 +77,7 @@ func startSidecar(t *testing.T, config string, adminPort int, args ...string) (s
 		}
 		select {
 		case err := <-done:
+			done <- err // for the cleanup, which waits for the exit
 			t.Fatalf("the sidecar exited: %v\n%s", err, stderr)
 		default:
 		}
@@ -94,7 +96,8 @@ func TestRunServesAndStops(t *testing.T) {
 	}
 	go app.Serve(ln)
 	defer app.Close()
-	admin, listen := freePort(t), freePort(t)
+	free := freePorts(t, 2)
+	admin, listen := free[0], free[1]
 	config := filepath.Join(t.TempDir(), "envoy.yaml")
 	yaml := fmt.Sprintf(`admin: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}
 static_resources:
@@ -138,19 +141,40 @@ static_resources:
 
 var portValue = regexp.MustCompile(`(port_value:\s*)(\d+)`)
 
-// localConfig rewrites envoy/local.yaml as e2e/stack does: the given port
-// mapping (others become free ports) and the module path.
-func localConfig(t *testing.T, wasm string, ports map[int]int) string {
+// localBootstrap is envoy/local.yaml.
+func localBootstrap(t *testing.T) []byte {
 	t.Helper()
 	data, err := os.ReadFile("../../../envoy/local.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := portValue.ReplaceAllFunc(data, func(m []byte) []byte {
+	return data
+}
+
+// localPorts maps every port of envoy/local.yaml to a distinct free one.
+func localPorts(t *testing.T) map[int]int {
+	t.Helper()
+	ports := map[int]int{}
+	for _, m := range portValue.FindAllSubmatch(localBootstrap(t), -1) {
+		p, _ := strconv.Atoi(string(m[2]))
+		ports[p] = 0
+	}
+	free := freePorts(t, len(ports))
+	for p := range ports {
+		ports[p], free = free[0], free[1:]
+	}
+	return ports
+}
+
+// localConfig rewrites envoy/local.yaml as e2e/stack does: the port
+// mapping of localPorts and the module path.
+func localConfig(t *testing.T, wasm string, ports map[int]int) string {
+	t.Helper()
+	out := portValue.ReplaceAllFunc(localBootstrap(t), func(m []byte) []byte {
 		sub := portValue.FindSubmatch(m)
 		p, _ := strconv.Atoi(string(sub[2]))
 		if _, ok := ports[p]; !ok {
-			ports[p] = freePort(t)
+			t.Fatalf("port %d of envoy/local.yaml is not mapped", p)
 		}
 		return []byte(string(sub[1]) + strconv.Itoa(ports[p]))
 	})

@@ -70,10 +70,7 @@ func TestRealFilterDigestsReachTheCollector(t *testing.T) {
 		t.Skip("builds and compiles filter.wasm (minutes under -race)")
 	}
 	wasm := testenv.FilterWasm(t)
-	ports := map[int]int{}
-	for _, p := range []int{18001, 18002, 18003, 9090, 9901, 10000} {
-		ports[p] = freePort(t)
-	}
+	ports := localPorts(t)
 	for i, p := range []int{18001, 18002, 18003} {
 		version := []string{"v1", "v1", "v2"}[i]
 		serve(t, ports[p], http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
