@@ -179,9 +179,9 @@ func countOutcome(fc *store.FieldCounts, o fieldOutcome, withSecondary bool) {
 
 // countRepeat adds the comparison of two responses of the primary to the
 // same request (same fingerprint): noise learnt without a secondary.
-func countRepeat(b *store.Bucket, prev, cur *response, lim limits) {
+func countRepeat(b *store.Bucket, df *differ, prev, cur *response, lim limits) {
 	b.Counts.RepeatPairs++
-	diffs := diffResponses(nil, prev, cur)
+	diffs := df.responses(nil, prev, cur)
 	visitPaths(cur, func(path []byte) {
 		if fc := fieldBytes(b, path, lim); fc != nil {
 			fc.NoiseSeen++

@@ -26,6 +26,7 @@ func (o fieldOutcome) shapeChange() bool {
 
 // comparison is the result of diffing one request's responses.
 type comparison struct {
+	df           differ
 	raw, noise   []fieldDiff
 	hasSecondary bool
 	fields       []fieldOutcome // sorted by path
@@ -41,10 +42,10 @@ func compareResponses(p, s, c *response) *comparison {
 
 // compare is compareResponses into cmp, reusing its slices.
 func (cmp *comparison) compare(p, s, c *response) {
-	cmp.raw, cmp.hasSecondary = diffResponses(cmp.raw[:0], p, c), s != nil
+	cmp.raw, cmp.hasSecondary = cmp.df.responses(cmp.raw[:0], p, c), s != nil
 	cmp.noise = cmp.noise[:0]
 	if s != nil {
-		cmp.noise = diffResponses(cmp.noise, p, s)
+		cmp.noise = cmp.df.responses(cmp.noise, p, s)
 	}
 	cmp.fields = joinOutcomes(cmp.fields[:0], cmp.raw, cmp.noise)
 }

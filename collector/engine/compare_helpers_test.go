@@ -19,7 +19,7 @@ func responseFor(d *shadowdiffv1.ResponseDigest) *response {
 }
 
 func diffDigests(l, r *shadowdiffv1.ResponseDigest) []fieldDiff {
-	return diffResponses(nil, responseFor(l), responseFor(r))
+	return (&differ{}).responses(nil, responseFor(l), responseFor(r))
 }
 
 func compareRequest(p, s, c *shadowdiffv1.ResponseDigest) *comparison {
@@ -31,5 +31,5 @@ func addCompared(b *store.Bucket, p *shadowdiffv1.ResponseDigest, cmp *compariso
 }
 
 func addRepeat(b *store.Bucket, prev, cur *shadowdiffv1.ResponseDigest, lim limits) {
-	countRepeat(b, responseFor(prev), responseFor(cur), lim)
+	countRepeat(b, &differ{}, responseFor(prev), responseFor(cur), lim)
 }

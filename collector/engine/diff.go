@@ -60,17 +60,17 @@ func level(k shadowdiffv1.DiffKind) int {
 	return 1
 }
 
-// diffResponses compares two responses and returns their differences
+// responses compares two responses and returns their differences
 // sorted by path, at most one per path, appended to out. It does not
 // modify the digests; returned entries point into them (or are
 // synthesised for status, headers, whole bodies and slim digests).
-func diffResponses(out []fieldDiff, l, r *response) []fieldDiff {
+func (df *differ) responses(out []fieldDiff, l, r *response) []fieldDiff {
 	start := len(out)
 	if l.d.GetStatus() != r.d.GetStatus() {
 		out = append(out, fieldDiff{pathStatus, kindStatus, statusEntry(l.d.GetStatus()), statusEntry(r.d.GetStatus())})
 	}
-	out = diffHeaders(out, l.d.GetHeaders(), r.d.GetHeaders())
-	out = diffBodies(out, l, r)
+	out = df.headers(out, l.d.GetHeaders(), r.d.GetHeaders())
+	out = df.bodies(out, l, r)
 	if l.d.GetTrailersHash() != r.d.GetTrailersHash() {
 		out = append(out, fieldDiff{pathTrailers, kindValue,
 			&shadowdiffv1.FieldEntry{Path: pathTrailers, ValueHash: l.d.GetTrailersHash()},
@@ -90,21 +90,18 @@ func statusEntry(s uint32) *shadowdiffv1.FieldEntry {
 		Shape: shadowdiffv1.ValueShape_VALUE_SHAPE_INTEGER, ValueHash: uint64(s), Occurrences: 1, RawValue: &v}
 }
 
-func headerEntry(h *shadowdiffv1.HeaderDigest) *shadowdiffv1.FieldEntry {
-	return &shadowdiffv1.FieldEntry{Path: headerPrefix + h.Name, Type: shadowdiffv1.JsonType_JSON_TYPE_STRING,
-		Shape: h.Shape, ValueHash: h.ValueHash, UnorderedHash: h.ValueHash, Occurrences: 1, RawValue: h.RawValue}
-}
-
-func diffHeaders(out []fieldDiff, l, r []*shadowdiffv1.HeaderDigest) []fieldDiff {
+func (df *differ) headers(out []fieldDiff, l, r []*shadowdiffv1.HeaderDigest) []fieldDiff {
 	l, r = sortedBy(l, (*shadowdiffv1.HeaderDigest).GetName), sortedBy(r, (*shadowdiffv1.HeaderDigest).GetName)
 	i, j := 0, 0
 	for i < len(l) || j < len(r) {
 		switch {
 		case j == len(r) || (i < len(l) && l[i].Name < r[j].Name):
-			out = append(out, fieldDiff{headerPrefix + l[i].Name, kindMissing, headerEntry(l[i]), nil})
+			p := df.paths.headerName(l[i].Name)
+			out = append(out, fieldDiff{p, kindMissing, df.headerEntry(l[i], p), nil})
 			i++
 		case i == len(l) || r[j].Name < l[i].Name:
-			out = append(out, fieldDiff{headerPrefix + r[j].Name, kindExtra, nil, headerEntry(r[j])})
+			p := df.paths.headerName(r[j].Name)
+			out = append(out, fieldDiff{p, kindExtra, nil, df.headerEntry(r[j], p)})
 			j++
 		default:
 			if l[i].ValueHash != r[j].ValueHash {
@@ -112,7 +109,8 @@ func diffHeaders(out []fieldDiff, l, r []*shadowdiffv1.HeaderDigest) []fieldDiff
 				if l[i].Shape != r[j].Shape {
 					k = kindShape
 				}
-				out = append(out, fieldDiff{headerPrefix + l[i].Name, k, headerEntry(l[i]), headerEntry(r[j])})
+				p := df.paths.headerName(l[i].Name)
+				out = append(out, fieldDiff{p, k, df.headerEntry(l[i], p), df.headerEntry(r[j], p)})
 			}
 			i++
 			j++
@@ -157,7 +155,7 @@ func partial(b *shadowdiffv1.BodyDigest) bool {
 	return b.GetTruncated() || b.GetDecodeBudgetExceeded() || bodyKind(b) == shadowdiffv1.BodyKind_BODY_KIND_INVALID_JSON
 }
 
-func diffBodies(out []fieldDiff, lv, rv *response) []fieldDiff {
+func (df *differ) bodies(out []fieldDiff, lv, rv *response) []fieldDiff {
 	l, r := lv.d.GetBody(), rv.d.GetBody()
 	lk, rk := bodyKind(l), bodyKind(r)
 	const empty, jsonKind = shadowdiffv1.BodyKind_BODY_KIND_EMPTY, shadowdiffv1.BodyKind_BODY_KIND_JSON
@@ -174,7 +172,7 @@ func diffBodies(out []fieldDiff, lv, rv *response) []fieldDiff {
 	case lk != rk:
 		return append(out, fieldDiff{pathBody, kindType, bodyEntry(l), bodyEntry(r)})
 	}
-	return diffFields(out, lv, rv)
+	return df.fields(out, lv, rv)
 }
 
 // queryPath turns a body field path into its query path: "" -> "body",
@@ -198,7 +196,7 @@ func appendQueryPath(b []byte, p string) []byte {
 	return append(b, p...)
 }
 
-func diffFields(out []fieldDiff, lv, rv *response) []fieldDiff {
+func (df *differ) fields(out []fieldDiff, lv, rv *response) []fieldDiff {
 	l, r := lv.fields, rv.fields
 	lTrunc, rTrunc := lv.d.GetBody().GetFieldsTruncated(), rv.d.GetBody().GetFieldsTruncated()
 	i, j := 0, 0
@@ -206,17 +204,17 @@ func diffFields(out []fieldDiff, lv, rv *response) []fieldDiff {
 		switch {
 		case j == len(r) || (i < len(l) && l[i].path < r[j].path):
 			if !rTrunc {
-				out = append(out, fieldDiff{queryPath(l[i].path), kindMissing, lv.entry(i), nil})
+				out = append(out, fieldDiff{df.paths.bodyField(l[i].path), kindMissing, df.fieldEntry(lv, i), nil})
 			}
 			i++
 		case i == len(l) || r[j].path < l[i].path:
 			if !lTrunc {
-				out = append(out, fieldDiff{queryPath(r[j].path), kindExtra, nil, rv.entry(j)})
+				out = append(out, fieldDiff{df.paths.bodyField(r[j].path), kindExtra, nil, df.fieldEntry(rv, j)})
 			}
 			j++
 		default:
 			if k := compareFlat(&l[i], &r[j]); k != kindNone {
-				out = append(out, fieldDiff{queryPath(l[i].path), k, lv.entry(i), rv.entry(j)})
+				out = append(out, fieldDiff{df.paths.bodyField(l[i].path), k, df.fieldEntry(lv, i), df.fieldEntry(rv, j)})
 			}
 			i++
 			j++

@@ -82,7 +82,7 @@ func (w *writer) finalize(c closedReq, now time.Time) {
 		if s == nil {
 			if fp, ok := fingerprintOf(info.key, p); ok {
 				if prev := e.repeats.swap(fp, w.keep(&pv)); prev != nil {
-					countRepeat(b, prev, &pv, e.lim)
+					countRepeat(b, &cmp.df, prev, &pv, e.lim)
 				}
 			}
 		}

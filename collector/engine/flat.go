@@ -28,11 +28,11 @@ func flatEntryOf(e *shadowdiffv1.FieldEntry) flatEntry {
 
 func compareFlatPaths(a, b flatEntry) int { return strings.Compare(a.path, b.path) }
 
-// entry materialises the field as a FieldEntry (for records and samples).
-func (f *flatEntry) entry() *shadowdiffv1.FieldEntry {
-	return &shadowdiffv1.FieldEntry{Path: f.path, Type: f.typ, Shape: f.shape, LengthBucket: f.lengthBucket,
-		ValueHash: f.valueHash, UnorderedHash: f.unorderedHash, Occurrences: f.occurrences, Elements: f.elements,
-		RawValue: f.rawValue}
+// fill sets e (a zero FieldEntry) to the field, for records and samples.
+func (f *flatEntry) fill(e *shadowdiffv1.FieldEntry) {
+	e.Path, e.Type, e.Shape, e.LengthBucket = f.path, f.typ, f.shape, f.lengthBucket
+	e.ValueHash, e.UnorderedHash, e.Occurrences, e.Elements = f.valueHash, f.unorderedHash, f.occurrences, f.elements
+	e.RawValue = f.rawValue
 }
 
 // response is one response as the diff sees it: the digest (whose body fields
@@ -43,14 +43,6 @@ type response struct {
 	d      *shadowdiffv1.ResponseDigest
 	fields []flatEntry
 	src    []*shadowdiffv1.FieldEntry
-}
-
-// entry returns the FieldEntry of fields[i].
-func (v *response) entry(i int) *shadowdiffv1.FieldEntry {
-	if v.src != nil {
-		return v.src[i]
-	}
-	return v.fields[i].entry()
 }
 
 // responseOf flattens a full digest's body fields, sorted by path as
@@ -113,8 +105,10 @@ func full(d *shadowdiffv1.ResponseDigest, fields []flatEntry) *shadowdiffv1.Resp
 		c.Body = &shadowdiffv1.BodyDigest{}
 	}
 	c.Body.Fields = make([]*shadowdiffv1.FieldEntry, len(fields))
+	entries := make([]shadowdiffv1.FieldEntry, len(fields)) // one allocation for all
 	for i := range fields {
-		c.Body.Fields[i] = fields[i].entry()
+		fields[i].fill(&entries[i])
+		c.Body.Fields[i] = &entries[i]
 	}
 	return c
 }

@@ -1,0 +1,89 @@
+package engine
+
+import (
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// differ diffs responses (diff.go). Every request that differs somewhere
+// yields entries and query paths for its differences (the date header
+// always does); the differ hands the entries out of chunks and keeps the
+// paths it built, so a difference costs no allocation of its own. It is
+// used under the engine's mu; the zero value is ready.
+type differ struct {
+	entries entryArena
+	paths   queryPaths
+}
+
+// entryChunk is how many entries one allocation holds.
+const entryChunk = 64
+
+// entryArena allocates FieldEntries in chunks. Records and samples keep
+// the entries after the comparison, so a chunk is never reused: it is
+// freed once nothing points into it.
+type entryArena struct{ chunk []shadowdiffv1.FieldEntry }
+
+func (a *entryArena) alloc() *shadowdiffv1.FieldEntry {
+	if len(a.chunk) == cap(a.chunk) {
+		a.chunk = make([]shadowdiffv1.FieldEntry, 0, entryChunk)
+	}
+	a.chunk = a.chunk[:len(a.chunk)+1]
+	return &a.chunk[len(a.chunk)-1]
+}
+
+// maxQueryPaths bounds each cache of queryPaths; beyond it, paths are
+// built per difference (ids as keys cannot grow the caches).
+const maxQueryPaths = 1 << 14
+
+// queryPaths caches the query paths of body fields and headers.
+type queryPaths struct {
+	body, header map[string]string
+}
+
+// bodyField returns queryPath(p).
+func (q *queryPaths) bodyField(p string) string {
+	if s, ok := q.body[p]; ok {
+		return s
+	}
+	s := queryPath(p)
+	if q.body == nil {
+		q.body = map[string]string{}
+	}
+	if len(q.body) < maxQueryPaths {
+		q.body[s[len(s)-len(p):]] = s // the key shares s's bytes
+	}
+	return s
+}
+
+// headerName returns the query path of a header.
+func (q *queryPaths) headerName(name string) string {
+	if s, ok := q.header[name]; ok {
+		return s
+	}
+	s := headerPrefix + name
+	if q.header == nil {
+		q.header = map[string]string{}
+	}
+	if len(q.header) < maxQueryPaths {
+		q.header[s[len(headerPrefix):]] = s
+	}
+	return s
+}
+
+// headerEntry is a header as a FieldEntry.
+func (df *differ) headerEntry(h *shadowdiffv1.HeaderDigest, path string) *shadowdiffv1.FieldEntry {
+	e := df.entries.alloc()
+	e.Path, e.Type, e.Shape = path, shadowdiffv1.JsonType_JSON_TYPE_STRING, h.Shape
+	e.ValueHash, e.UnorderedHash, e.Occurrences, e.RawValue = h.ValueHash, h.ValueHash, 1, h.RawValue
+	return e
+}
+
+// fieldEntry returns the FieldEntry of v.fields[i]: the digest's own when
+// it has them, else one made from the flat form.
+func (df *differ) fieldEntry(v *response, i int) *shadowdiffv1.FieldEntry {
+	if v.src != nil {
+		return v.src[i]
+	}
+	e := df.entries.alloc()
+	v.fields[i].fill(e)
+	return e
+}
