@@ -210,10 +210,12 @@ func (e *Engine) load() error {
 		return err
 	}
 	n := 0
+	var undecodable []store.PendingRef
 	err = e.st.LoadPending(func(p store.PendingDigest) error {
 		d := &shadowdiffv1.ResponseDigest{}
 		if err := d.UnmarshalVT(p.Digest); err != nil {
-			e.log.Warn("dropping undecodable pending digest", "err", err)
+			e.log.Warn("dropping undecodable pending digest", "pairing_key", p.Key, "role", roleLabel(p.Role), "err", err)
+			undecodable = append(undecodable, store.PendingRef{Key: p.Key, Role: p.Role})
 			return nil
 		}
 		sortDigest(d) // stored sorted; older versions may not have
@@ -226,6 +228,13 @@ func (e *Engine) load() error {
 	})
 	if err != nil {
 		return err
+	}
+	// Deleted, or they would keep their segments on disk for good. The
+	// store holds one digest per (key, role), so this deletes only them.
+	if len(undecodable) > 0 {
+		if err := e.st.Apply(&store.Batch{DeletePending: undecodable}); err != nil {
+			return fmt.Errorf("delete undecodable pending digests: %w", err)
+		}
 	}
 	e.met.pending.Set(float64(e.pairer.len()))
 	e.log.Info("engine state loaded", "pending_digests", n, "endpoints", len(e.aggs.eps))

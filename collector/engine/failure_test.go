@@ -56,3 +56,50 @@ func TestIngestStoreFailureReloadsState(t *testing.T) {
 		t.Error("k2 from the failed batch is known")
 	}
 }
+
+// A stored pending digest that no longer decodes is dropped at load and
+// deleted from the store, so its segment does not stay on disk for good;
+// the others are kept.
+func TestOpenDeletesUndecodablePendingDigests(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.OpenBolt(dir, store.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := dg("good", primary, "/z", 200, okBody()...).MarshalVT()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := newClock().Now().UnixNano()
+	err = st.Apply(&store.Batch{PutPending: []store.PendingDigest{
+		{Key: "good", Role: primary, ArrivalNano: now, Digest: good},
+		{Key: "bad", Role: candidate, ArrivalNano: now, Digest: []byte{0xff, 0xff, 0xff}},
+	}})
+	if cerr := st.Close(); err != nil || cerr != nil {
+		t.Fatalf("seed the store: %v, close: %v", err, cerr)
+	}
+
+	e, err := Open(dir, Options{Now: newClock().Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := e.pairer.len(); n != 1 {
+		t.Errorf("%d pending requests after load, want 1 (good)", n)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	st, err = store.OpenBolt(dir, store.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var keys []string
+	if err := st.LoadPending(func(p store.PendingDigest) error { keys = append(keys, p.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0] != "good" {
+		t.Errorf("stored pending digests after the engine's load: %v, want [good]", keys)
+	}
+}
