@@ -20,11 +20,13 @@ const (
 
 // unmarshalBatch decodes a DigestBatch into m (which must be empty) with
 // the result of m.UnmarshalVT(data), but with a few allocations per digest
-// instead of two per body field: the headers and body fields of a digest
-// are allocated in one slice each and the paths of its fields share one
-// string. Everything but those repeated messages, and any field entry that
-// is not in the plain form the filter sends, is decoded by the generated
-// code, so unknown fields and malformed input are handled as it does.
+// instead of a few per string and sub-message: a digest in the plain form
+// the filter sends (decode_plain.go) is allocated with its sub-messages,
+// its headers in one slice, its body fields in another, its strings that
+// repeat from digest to digest shared within the batch and the others
+// copied into one string. Everything else (unknown fields, unusual
+// encodings, malformed input) is decoded by the generated code, at the
+// level of the batch, the digest or the body field it is found in.
 //
 // It returns the encoding of each digest, slices of data.
 func unmarshalBatch(data []byte, m *shadowdiffv1.DigestBatch) ([][]byte, error) {
@@ -36,6 +38,10 @@ func unmarshalBatch(data []byte, m *shadowdiffv1.DigestBatch) ([][]byte, error) 
 // encodings).
 func decodeBatch(data []byte, m *shadowdiffv1.DigestBatch, skipFields bool) ([][]byte, error) {
 	dec := decoder{skipFields: skipFields}
+	// Room for a typical digest, grown for a bigger one.
+	dec.headers = make([][]byte, 0, 16)
+	dec.pending = make([]pendingString, 0, 64)
+	dec.strs = make([]byte, 0, 512)
 	n, err := dec.scan(data, batchDigests, -1, nil)
 	if err != nil {
 		return generated(data, m)
@@ -48,8 +54,8 @@ func decodeBatch(data []byte, m *shadowdiffv1.DigestBatch, skipFields bool) ([][
 	// some digests longer than others.
 	m.Digests = make([]*shadowdiffv1.ResponseDigest, 0, n)
 	for b := range payloads(data, batchDigests) {
-		d := &shadowdiffv1.ResponseDigest{}
-		if err := dec.digest(b, d); err != nil {
+		d, err := dec.digest(b)
+		if err != nil {
 			return nil, err
 		}
 		m.Digests = append(m.Digests, d)
@@ -75,13 +81,17 @@ func generated(data []byte, m *shadowdiffv1.DigestBatch) ([][]byte, error) {
 	return wire, nil
 }
 
-// decoder holds the scratch space of one batch's decoding.
+// decoder holds the scratch space of one batch's decoding. Its interner
+// lives as long as the batch: the strings that repeat are shared by the
+// digests of a batch, and a hostile batch fills a table that goes with it.
 type decoder struct {
 	skipFields bool
-	rest       []byte     // the other fields of the message being decoded
-	body       []byte     // bodies sent more than once, concatenated
-	paths      []byte     // the field paths of the body being decoded
-	bounds     [][2]int32 // of each field's path in paths; -1 when decoded otherwise
+	rest       []byte          // the other fields of the message being decoded
+	body       []byte          // bodies sent more than once, concatenated
+	headers    [][]byte        // the header payloads of the digest being decoded
+	strs       []byte          // the digest's strings, gathered (decode_strings.go)
+	pending    []pendingString // where they go
+	names      interner
 }
 
 // scan checks the message in data, counts its length-delimited fields
@@ -124,19 +134,32 @@ func payloads(data []byte, num protowire.Number) iter.Seq[[]byte] {
 	}
 }
 
-// digest decodes one ResponseDigest into m.
-func (d *decoder) digest(data []byte, m *shadowdiffv1.ResponseDigest) error {
+// digest decodes one ResponseDigest.
+func (d *decoder) digest(data []byte) (*shadowdiffv1.ResponseDigest, error) {
+	p := &digestParts{}
+	m := &p.digest
+	ok, err := d.plainDigest(data, p)
+	if !ok {
+		d.dropPending()
+		m = &shadowdiffv1.ResponseDigest{}
+		err = d.anyDigest(data, m)
+	}
+	if err != nil {
+		d.dropPending()
+		return nil, err
+	}
+	d.setStrings()
+	return m, nil
+}
+
+// anyDigest decodes a digest in any form into m, with the generated code
+// but for its headers and body fields.
+func (d *decoder) anyDigest(data []byte, m *shadowdiffv1.ResponseDigest) error {
 	var body []byte
 	bodies := 0
 	headers, err := d.scan(data, digestHeaders, digestBody, func(b []byte) {
-		// Repeated occurrences of a message field merge, as their
-		// concatenation decodes.
-		if bodies++; bodies == 1 {
-			body = b
-		} else {
-			d.body = append(append(d.body[:0], body...), b...)
-			body = d.body
-		}
+		body = d.mergeBody(body, bodies, b)
+		bodies++
 	})
 	if err != nil {
 		return m.UnmarshalVT(data)
@@ -174,42 +197,32 @@ func (d *decoder) bodyDigest(data []byte, b *shadowdiffv1.BodyDigest) error {
 	if n == 0 || d.skipFields {
 		return nil
 	}
+	return d.fieldEntries(data, n, b)
+}
+
+// fieldEntries decodes the n field entries of a body (data) into b, in
+// one slice, their strings pending.
+func (d *decoder) fieldEntries(data []byte, n int, b *shadowdiffv1.BodyDigest) error {
 	entries := make([]shadowdiffv1.FieldEntry, n)
 	b.Fields = make([]*shadowdiffv1.FieldEntry, 0, n)
-	d.paths, d.bounds = d.paths[:0], d.bounds[:0]
 	for f := range payloads(data, bodyFields) {
 		e := &entries[len(b.Fields)]
-		var (
-			pe protoscan.FieldEntry
-			ok bool
-		)
-		start := len(d.paths)
-		bound := [2]int32{int32(start), int32(start)}
-		if pe, ok = protoscan.PlainFieldEntry(f); ok {
-			d.paths = append(d.paths, pe.Path...)
-			bound[1] = int32(len(d.paths))
-			*e = shadowdiffv1.FieldEntry{
-				Type: shadowdiffv1.JsonType(pe.Type), Shape: shadowdiffv1.ValueShape(pe.Shape),
-				LengthBucket: pe.LengthBucket, ValueHash: pe.ValueHash, UnorderedHash: pe.UnorderedHash,
-				Occurrences: pe.Occurrences, Elements: pe.Elements,
-			}
-			if pe.HasRaw {
-				raw := string(pe.Raw)
-				e.RawValue = &raw
-			}
-		} else {
-			bound = [2]int32{-1, -1}
+		b.Fields = append(b.Fields, e)
+		pe, ok := protoscan.PlainFieldEntry(f)
+		if !ok {
 			if err := e.UnmarshalVT(f); err != nil {
 				return err
 			}
+			continue
 		}
-		d.bounds = append(d.bounds, bound)
-		b.Fields = append(b.Fields, e)
-	}
-	all := string(d.paths)
-	for i, bound := range d.bounds {
-		if bound[0] >= 0 {
-			entries[i].Path = all[bound[0]:bound[1]]
+		d.keep(&e.Path, pe.Path)
+		*e = shadowdiffv1.FieldEntry{
+			Type: shadowdiffv1.JsonType(pe.Type), Shape: shadowdiffv1.ValueShape(pe.Shape),
+			LengthBucket: pe.LengthBucket, ValueHash: pe.ValueHash, UnorderedHash: pe.UnorderedHash,
+			Occurrences: pe.Occurrences, Elements: pe.Elements,
+		}
+		if pe.HasRaw {
+			d.keepRaw(&e.RawValue, pe.Raw)
 		}
 	}
 	return nil

@@ -1,0 +1,283 @@
+package server
+
+import (
+	"encoding/binary"
+
+	"github.com/shadowdiff/shadowdiff/collector/internal/protoscan"
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// Wire types of the tags the filter writes.
+const (
+	wireVarint  = 0
+	wireFixed64 = 1
+	wireBytes   = 2
+)
+
+// digestParts is a digest and the sub-messages a digest usually has,
+// allocated together: the engine keeps or drops them together. So are the
+// pointers to its headers when there are few (the filter sends a handful).
+type digestParts struct {
+	headers  [8]*shadowdiffv1.HeaderDigest
+	digest   shadowdiffv1.ResponseDigest
+	workload shadowdiffv1.Workload
+	endpoint shadowdiffv1.EndpointRef
+	request  shadowdiffv1.RequestFingerprint
+	body     shadowdiffv1.BodyDigest
+}
+
+// plainFields calls field for each field of a message in the plain form
+// the filter writes: one-byte tags (field numbers 1 to 15) of varints,
+// fixed64s and length-delimited fields. v is a varint's or fixed64's
+// value, b a length-delimited payload (a slice of data). It returns false
+// as soon as field does, or on anything else (which the generated decoder
+// may accept, or refuse).
+func plainFields(data []byte, field func(tag byte, v uint64, b []byte) bool) bool {
+	for i := 0; i < len(data); {
+		tag := data[i]
+		i++
+		if tag < 1<<3 || tag >= 0x80 {
+			return false
+		}
+		var (
+			v uint64
+			b []byte
+		)
+		switch tag & 7 {
+		case wireVarint:
+			x, k := protoscan.Uvarint(data[i:])
+			if k <= 0 {
+				return false
+			}
+			v, i = x, i+k
+		case wireFixed64:
+			if len(data)-i < 8 {
+				return false
+			}
+			v, i = binary.LittleEndian.Uint64(data[i:]), i+8
+		case wireBytes:
+			n, k := protoscan.Uvarint(data[i:])
+			if k <= 0 || n > uint64(len(data)-i-k) {
+				return false
+			}
+			i += k
+			end := i + int(n)
+			b, i = data[i:end:end], end
+		default:
+			return false
+		}
+		if !field(tag, v, b) {
+			return false
+		}
+	}
+	return true
+}
+
+// plainDigest decodes a digest in the plain form into p.digest, its
+// strings pending. ok is false (p and the pending strings are then to be
+// dropped) when data is in any other form, including any of its
+// sub-messages but the body's field entries, which are decoded one by one.
+// Merging follows the generated code: the last of a repeated scalar wins,
+// repeated sub-messages decode into the same message.
+func (d *decoder) plainDigest(data []byte, p *digestParts) (ok bool, err error) {
+	m := &p.digest
+	d.headers = d.headers[:0]
+	var body []byte
+	bodies := 0
+	ok = plainFields(data, func(tag byte, v uint64, b []byte) bool {
+		switch tag {
+		case 1<<3 | wireBytes:
+			d.keep(&m.PairingKey, b)
+		case 2<<3 | wireVarint:
+			m.Role = shadowdiffv1.Role(int32(v))
+		case 3<<3 | wireBytes:
+			if m.Workload == nil {
+				m.Workload = &p.workload
+			}
+			return d.plainWorkload(b, m.Workload)
+		case 4<<3 | wireBytes:
+			if m.Endpoint == nil {
+				m.Endpoint = &p.endpoint
+			}
+			return d.plainEndpoint(b, m.Endpoint)
+		case 5<<3 | wireBytes:
+			if m.Request == nil {
+				m.Request = &p.request
+			}
+			return d.plainRequest(b, m.Request)
+		case 6<<3 | wireVarint:
+			m.Status = uint32(v)
+		case 7<<3 | wireBytes:
+			d.headers = append(d.headers, b)
+		case 8<<3 | wireBytes:
+			body = d.mergeBody(body, bodies, b)
+			bodies++
+		case 9<<3 | wireVarint:
+			m.UpstreamLatencyMicros = v
+		case 10<<3 | wireVarint:
+			m.StartUnixNanos = int64(v)
+		case 11<<3 | wireVarint:
+			m.Shadow = v != 0
+		case 12<<3 | wireVarint:
+			m.Skip = shadowdiffv1.SkipReason(int32(v))
+		case 13<<3 | wireFixed64:
+			m.TrailersHash = v
+		default:
+			return false
+		}
+		return true
+	})
+	if !ok {
+		return false, nil
+	}
+	if n := len(d.headers); n > 0 {
+		hs := make([]shadowdiffv1.HeaderDigest, n)
+		if n <= len(p.headers) {
+			m.Headers = p.headers[:n:n] // full: an append copies
+		} else {
+			m.Headers = make([]*shadowdiffv1.HeaderDigest, n)
+		}
+		for i, b := range d.headers {
+			m.Headers[i] = &hs[i]
+			if !d.plainHeader(b, &hs[i]) {
+				return false, nil
+			}
+		}
+	}
+	if bodies == 0 {
+		return true, nil
+	}
+	m.Body = &p.body
+	fields, ok := d.plainBody(body, m.Body)
+	if !ok {
+		return false, nil
+	}
+	if fields == 0 || d.skipFields {
+		return true, nil
+	}
+	return true, d.fieldEntries(body, fields, m.Body)
+}
+
+// mergeBody returns the body made of the previous occurrences' (prev, of
+// n occurrences) and b: repeated occurrences of a message field merge, as
+// their concatenation decodes.
+func (d *decoder) mergeBody(prev []byte, n int, b []byte) []byte {
+	if n == 0 {
+		return b
+	}
+	d.body = append(append(d.body[:0], prev...), b...)
+	return d.body
+}
+
+func (d *decoder) plainWorkload(data []byte, w *shadowdiffv1.Workload) bool {
+	return plainFields(data, func(tag byte, _ uint64, b []byte) bool {
+		switch tag {
+		case 1<<3 | wireBytes:
+			d.keepShared(&w.Name, b)
+		case 2<<3 | wireBytes:
+			d.keepShared(&w.Namespace, b)
+		case 3<<3 | wireBytes:
+			d.keepShared(&w.Version, b)
+		case 4<<3 | wireBytes:
+			d.keepShared(&w.Instance, b)
+		case 5<<3 | wireBytes:
+			d.keepShared(&w.PluginName, b)
+		default:
+			return false
+		}
+		return true
+	})
+}
+
+// plainEndpoint shares all but the path, which may hold identifiers.
+func (d *decoder) plainEndpoint(data []byte, e *shadowdiffv1.EndpointRef) bool {
+	return plainFields(data, func(tag byte, _ uint64, b []byte) bool {
+		switch tag {
+		case 1<<3 | wireBytes:
+			d.keepShared(&e.Method, b)
+		case 2<<3 | wireBytes:
+			d.keepShared(&e.RouteName, b)
+		case 3<<3 | wireBytes:
+			d.keep(&e.Path, b)
+		case 4<<3 | wireBytes:
+			d.keepShared(&e.Authority, b)
+		default:
+			return false
+		}
+		return true
+	})
+}
+
+func (d *decoder) plainRequest(data []byte, r *shadowdiffv1.RequestFingerprint) bool {
+	return plainFields(data, func(tag byte, v uint64, b []byte) bool {
+		switch tag {
+		case 1<<3 | wireBytes:
+			d.keepShared(&r.Method, b)
+		case 2<<3 | wireBytes:
+			d.keep(&r.Path, b)
+		case 3<<3 | wireFixed64:
+			r.QueryHash = v
+		case 4<<3 | wireFixed64:
+			r.BodyHash = v
+		case 5<<3 | wireVarint:
+			r.BodySize = v
+		case 6<<3 | wireVarint:
+			r.BodyTruncated = v != 0
+		default:
+			return false
+		}
+		return true
+	})
+}
+
+func (d *decoder) plainHeader(data []byte, h *shadowdiffv1.HeaderDigest) bool {
+	return plainFields(data, func(tag byte, v uint64, b []byte) bool {
+		switch tag {
+		case 1<<3 | wireBytes:
+			d.keepShared(&h.Name, b)
+		case 2<<3 | wireFixed64:
+			h.ValueHash = v
+		case 3<<3 | wireVarint:
+			h.Shape = shadowdiffv1.ValueShape(int32(v))
+		case 4<<3 | wireBytes:
+			d.keepRaw(&h.RawValue, b)
+		default:
+			return false
+		}
+		return true
+	})
+}
+
+// plainBody decodes all of a body but its field entries, which it counts.
+func (d *decoder) plainBody(data []byte, m *shadowdiffv1.BodyDigest) (fields int, ok bool) {
+	ok = plainFields(data, func(tag byte, v uint64, b []byte) bool {
+		switch tag {
+		case 1<<3 | wireBytes:
+			d.keepShared(&m.ContentType, b)
+		case 2<<3 | wireBytes:
+			d.keepShared(&m.ContentEncoding, b)
+		case 3<<3 | wireVarint:
+			m.WireSize = v
+		case 4<<3 | wireVarint:
+			m.DecodedSize = v
+		case 5<<3 | wireFixed64:
+			m.Hash = v
+		case 6<<3 | wireVarint:
+			m.Kind = shadowdiffv1.BodyKind(int32(v))
+		case 7<<3 | wireVarint:
+			m.Truncated = v != 0
+		case 8<<3 | wireVarint:
+			m.DecodeBudgetExceeded = v != 0
+		case 9<<3 | wireBytes:
+			d.keep(&m.Error, b)
+		case 10<<3 | wireBytes:
+			fields++
+		case 11<<3 | wireVarint:
+			m.FieldsTruncated = v != 0
+		default:
+			return false
+		}
+		return true
+	})
+	return fields, ok
+}

@@ -1,0 +1,82 @@
+package server
+
+// The strings of a digest are copied, never sliced from the received data
+// (a pooled buffer, overwritten after the batch). Those that repeat from
+// digest to digest come from the decoder's interner; the others are
+// gathered and copied into one string per digest, which they slice.
+
+// pendingString is a string field of the digest being decoded, set when
+// the digest is done: dst (or, for an optional field, raw) receives the
+// gathered bytes [from, to), or s when from < 0.
+type pendingString struct {
+	dst      *string
+	raw      **string
+	s        string
+	from, to int // in decoder.strs; from < 0 when s is the value
+}
+
+// keep sets *dst to a copy of b once the digest is done.
+func (d *decoder) keep(dst *string, b []byte) {
+	from := len(d.strs)
+	d.strs = append(d.strs, b...)
+	d.pending = append(d.pending, pendingString{dst: dst, from: from, to: len(d.strs)})
+}
+
+// keepRaw sets *dst to a pointer to a copy of b once the digest is done.
+func (d *decoder) keepRaw(dst **string, b []byte) {
+	from := len(d.strs)
+	d.strs = append(d.strs, b...)
+	d.pending = append(d.pending, pendingString{raw: dst, from: from, to: len(d.strs)})
+}
+
+// keepShared sets *dst to the interned b, or a copy when the interner does
+// not keep it. It is deferred like keep, so that the last occurrence of a
+// field wins whichever way each was stored.
+func (d *decoder) keepShared(dst *string, b []byte) {
+	s, ok := d.names.intern(b)
+	if !ok {
+		d.keep(dst, b)
+		return
+	}
+	d.pending = append(d.pending, pendingString{dst: dst, s: s, from: -1})
+}
+
+// dropPending forgets the strings of a digest that will be decoded again.
+func (d *decoder) dropPending() {
+	d.strs, d.pending = d.strs[:0], d.pending[:0]
+}
+
+// setStrings sets the digest's pending strings, in the order they were
+// read, from one copy of the gathered bytes; the optional ones point into
+// one slice.
+func (d *decoder) setStrings() {
+	if len(d.pending) == 0 {
+		return
+	}
+	all := string(d.strs)
+	raws := 0
+	for i := range d.pending {
+		if d.pending[i].raw != nil {
+			raws++
+		}
+	}
+	var slab []string
+	if raws > 0 {
+		slab = make([]string, raws)
+	}
+	for i := range d.pending {
+		p := &d.pending[i]
+		s := p.s
+		if p.from >= 0 {
+			s = all[p.from:p.to]
+		}
+		if p.raw != nil {
+			slab[0] = s
+			*p.raw = &slab[0]
+			slab = slab[1:]
+		} else {
+			*p.dst = s
+		}
+	}
+	d.dropPending()
+}
