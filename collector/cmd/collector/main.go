@@ -31,6 +31,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(cfg, stderr)
+	planMemory(os.Getenv, os.ReadFile).apply(log) // the runtime reads the real environment
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, cfg, log, stop, nil); err != nil {
