@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -14,7 +16,10 @@ import (
 func decodeBoth(t *testing.T, data []byte) *shadowdiffv1.DigestBatch {
 	t.Helper()
 	var fast, want shadowdiffv1.DigestBatch
-	wire, errFast := unmarshalBatch(data, &fast)
+	// A copy that is overwritten once decoded, like the pooled receive
+	// buffer: the decoded strings must not refer to it.
+	buf := bytes.Clone(data)
+	wire, errFast := unmarshalBatch(buf, &fast)
 	errWant := want.UnmarshalVT(data)
 	if (errFast == nil) != (errWant == nil) {
 		t.Fatalf("unmarshalBatch error %v, UnmarshalVT error %v", errFast, errWant)
@@ -25,20 +30,18 @@ func decodeBoth(t *testing.T, data []byte) *shadowdiffv1.DigestBatch {
 	if !proto.Equal(&fast, &want) {
 		t.Fatalf("unmarshalBatch differs from UnmarshalVT:\n got %v\nwant %v", &fast, &want)
 	}
-	if len(wire) != len(want.Digests) {
-		t.Fatalf("%d encodings for %d digests", len(wire), len(want.Digests))
-	}
-	for i, w := range wire {
-		var d shadowdiffv1.ResponseDigest
-		if err := d.UnmarshalVT(w); err != nil || !proto.Equal(&d, want.Digests[i]) {
-			t.Fatalf("encoding of digest %d decodes to %v (%v), want %v", i, &d, err, want.Digests[i])
-		}
+	checkWire(t, wire, &want)
+	scribble(buf)
+	if !proto.Equal(&fast, &want) {
+		t.Fatalf("unmarshalBatch refers to its input, overwritten:\n got %v\nwant %v", &fast, &want)
 	}
 	// Without body fields, for an EncodedIngester.
 	var slim shadowdiffv1.DigestBatch
-	if _, err := decodeBatch(data, &slim, true); err != nil {
+	copy(buf, data)
+	if _, err := decodeBatch(buf, &slim, true); err != nil {
 		t.Fatalf("decodeBatch without fields: %v", err)
 	}
+	scribble(buf)
 	for _, d := range want.Digests {
 		if d.GetBody() != nil {
 			d.Body.Fields = nil
@@ -56,6 +59,27 @@ func decodeBoth(t *testing.T, data []byte) *shadowdiffv1.DigestBatch {
 		}
 	}
 	return &fast
+}
+
+// scribble overwrites b, as the next batch received into a buffer does.
+func scribble(b []byte) {
+	for i := range b {
+		b[i] ^= 0xa5
+	}
+}
+
+// checkWire fails unless wire holds the encoding of each digest of want.
+func checkWire(t *testing.T, wire [][]byte, want *shadowdiffv1.DigestBatch) {
+	t.Helper()
+	if len(wire) != len(want.Digests) {
+		t.Fatalf("%d encodings for %d digests", len(wire), len(want.Digests))
+	}
+	for i, w := range wire {
+		var d shadowdiffv1.ResponseDigest
+		if err := d.UnmarshalVT(w); err != nil || !proto.Equal(&d, want.Digests[i]) {
+			t.Fatalf("encoding of digest %d decodes to %v (%v), want %v", i, &d, err, want.Digests[i])
+		}
+	}
 }
 
 func marshal(t testing.TB, b *shadowdiffv1.DigestBatch) []byte {
@@ -132,5 +156,10 @@ func FuzzUnmarshalBatch(f *testing.F) {
 	ds[1].Body.Fields[0].RawValue = &raw
 	f.Add(marshal(f, &shadowdiffv1.DigestBatch{Sequence: 1, Digests: ds}))
 	f.Add(marshal(f, &shadowdiffv1.DigestBatch{Sequence: 2, Digests: digests(2, shadowdiffv1.Role_ROLE_PRIMARY), Dropped: 1}))
+	f.Add(marshal(f, &shadowdiffv1.DigestBatch{Sequence: 3, Digests: []*shadowdiffv1.ResponseDigest{
+		tripleDigest(1, shadowdiffv1.Role_ROLE_PRIMARY, time.Unix(1, 0)), tripleDigest(2, shadowdiffv1.Role_ROLE_CANDIDATE, time.Unix(2, 0))}}))
+	for _, c := range unusualDigests() {
+		f.Add(batchOf(c.digest))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) { decodeBoth(t, data) })
 }
