@@ -22,6 +22,7 @@ type Bolt struct {
 	writeMu sync.Mutex // serialises writers so staged index changes apply in order
 	samples *sampleIndex
 	pending pendingIndex
+	arena   txArena // values of the transaction in Apply
 }
 
 var _ Store = (*Bolt)(nil)
@@ -93,13 +94,14 @@ func (s *Bolt) Apply(bs ...*Batch) error {
 	defer s.writeMu.Unlock()
 	st := s.samples.stage()
 	var pst *pendingStage
+	defer s.arena.reset() // after Update: bbolt holds the values until then
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		if pst, err = s.applyPending(tx, bs); err != nil {
 			return err
 		}
 		for _, b := range bs {
-			if err := applyBatch(tx, st, b); err != nil {
+			if err := applyBatch(tx, st, b, &s.arena); err != nil {
 				return err
 			}
 		}
@@ -134,11 +136,11 @@ func (s *Bolt) applyPending(tx *bolt.Tx, bs []*Batch) (*pendingStage, error) {
 			}
 		}
 	}
-	return pst, pst.write(tx)
+	return pst, pst.write(tx, &s.arena)
 }
 
-func applyBatch(tx *bolt.Tx, st *sampleStage, b *Batch) error {
-	if err := applyRecords(tx, b.Records); err != nil {
+func applyBatch(tx *bolt.Tx, st *sampleStage, b *Batch, arena *txArena) error {
+	if err := applyRecords(tx, b.Records, arena); err != nil {
 		return err
 	}
 	if err := applySamples(tx, st, b.Samples, b.Full); err != nil {
@@ -147,11 +149,11 @@ func applyBatch(tx *bolt.Tx, st *sampleStage, b *Batch) error {
 	return applyBuckets(tx, b.Buckets, b.DeleteBuckets)
 }
 
-func applyRecords(tx *bolt.Tx, recs []*shadowdiffv1.RequestRecord) error {
+func applyRecords(tx *bolt.Tx, recs []*shadowdiffv1.RequestRecord, arena *txArena) error {
 	rb, tb := tx.Bucket(bktRecords), tx.Bucket(bktRecordTime)
 	for _, r := range recs {
-		data, err := r.MarshalVT()
-		if err != nil {
+		data := arena.take(r.SizeVT())
+		if _, err := r.MarshalToSizedBufferVT(data); err != nil {
 			return fmt.Errorf("encode record %q: %w", r.PairingKey, err)
 		}
 		if old := rb.Get([]byte(r.PairingKey)); old != nil {

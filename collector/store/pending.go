@@ -161,8 +161,8 @@ func (st *pendingStage) writeClosed(tx *bolt.Tx) error {
 var segmentValue = []byte{0}
 
 // write stores the digests put and not closed again by the transaction,
-// and the closed marks.
-func (st *pendingStage) write(tx *bolt.Tx) error {
+// and the closed marks; segment values are taken from arena.
+func (st *pendingStage) write(tx *bolt.Tx, arena *txArena) error {
 	if err := st.writeClosed(tx); err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func (st *pendingStage) write(tx *bolt.Tx) error {
 		for _, p := range live[:n] {
 			size += segmentEntrySize(p)
 		}
-		val := make([]byte, 0, size)
+		val := arena.take(size)[:0]
 		for i, p := range live[:n] {
 			val = appendSegmentEntry(val, p)
 			st.slots[PendingRef{Key: p.Key, Role: p.Role}] = slot{seg: seg, idx: uint32(i)}
