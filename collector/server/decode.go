@@ -86,11 +86,13 @@ func generated(data []byte, m *shadowdiffv1.DigestBatch) ([][]byte, error) {
 // digests of a batch, and a hostile batch fills a table that goes with it.
 type decoder struct {
 	skipFields bool
-	rest       []byte          // the other fields of the message being decoded
-	body       []byte          // bodies sent more than once, concatenated
-	headers    [][]byte        // the header payloads of the digest being decoded
-	strs       []byte          // the digest's strings, gathered (decode_strings.go)
-	pending    []pendingString // where they go
+	rest       []byte                    // the other fields of the message being decoded
+	body       []byte                    // bodies sent more than once, concatenated
+	headers    [][]byte                  // the header payloads of the digest being decoded
+	strs       []byte                    // the digest's strings, gathered (decode_strings.go)
+	pending    []pendingString           // where they go
+	entries    []shadowdiffv1.FieldEntry // the body fields of the digest
+	paths      []pendingPath             // and where their paths are
 	names      interner
 }
 
@@ -205,8 +207,10 @@ func (d *decoder) bodyDigest(data []byte, b *shadowdiffv1.BodyDigest) error {
 func (d *decoder) fieldEntries(data []byte, n int, b *shadowdiffv1.BodyDigest) error {
 	entries := make([]shadowdiffv1.FieldEntry, n)
 	b.Fields = make([]*shadowdiffv1.FieldEntry, 0, n)
+	d.entries = entries
 	for f := range payloads(data, bodyFields) {
-		e := &entries[len(b.Fields)]
+		i := len(b.Fields)
+		e := &entries[i]
 		b.Fields = append(b.Fields, e)
 		pe, ok := protoscan.PlainFieldEntry(f)
 		if !ok {
@@ -215,12 +219,12 @@ func (d *decoder) fieldEntries(data []byte, n int, b *shadowdiffv1.BodyDigest) e
 			}
 			continue
 		}
-		d.keep(&e.Path, pe.Path)
-		*e = shadowdiffv1.FieldEntry{
-			Type: shadowdiffv1.JsonType(pe.Type), Shape: shadowdiffv1.ValueShape(pe.Shape),
-			LengthBucket: pe.LengthBucket, ValueHash: pe.ValueHash, UnorderedHash: pe.UnorderedHash,
-			Occurrences: pe.Occurrences, Elements: pe.Elements,
-		}
+		// Field by field: e is zero, and a struct assignment would
+		// write its pointers too.
+		d.keepPath(i, pe.Path)
+		e.Type, e.Shape = shadowdiffv1.JsonType(pe.Type), shadowdiffv1.ValueShape(pe.Shape)
+		e.LengthBucket, e.Occurrences, e.Elements = pe.LengthBucket, pe.Occurrences, pe.Elements
+		e.ValueHash, e.UnorderedHash = pe.ValueHash, pe.UnorderedHash
 		if pe.HasRaw {
 			d.keepRaw(&e.RawValue, pe.Raw)
 		}

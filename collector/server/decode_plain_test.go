@@ -129,6 +129,20 @@ func TestDecodeUnusualDigests(t *testing.T) {
 	}
 }
 
+// The pending paths of a digest go with it, even when all are empty.
+func TestDecodePathsStayWithTheirDigest(t *testing.T) {
+	entry := func(path string, extra []byte) string {
+		return string(append(fixedField(bytesField(nil, 1, path), 5, 1), extra...))
+	}
+	emptyPaths := bytesField(bytesField(nil, bodyFields, entry("", nil)), bodyFields, entry("", nil))
+	unusual := bytesField(bytesField(nil, bodyFields, entry("x", varintField(nil, 99, 1))), bodyFields, entry("y", nil))
+	got := decodeBoth(t, batchOf(bytesField(nil, digestBody, string(emptyPaths)), bytesField(nil, digestBody, string(unusual)),
+		bytesField(nil, 1, "no body")))
+	if fs := got.Digests[1].Body.Fields; fs[0].Path != "x" || fs[1].Path != "y" {
+		t.Errorf("paths %q, %q", fs[0].Path, fs[1].Path)
+	}
+}
+
 // Digests of a batch share the strings that repeat, but not those that
 // identify a request.
 func TestDecodeSharesRepeatedStrings(t *testing.T) {

@@ -22,6 +22,18 @@ func (d *decoder) keep(dst *string, b []byte) {
 	d.pending = append(d.pending, pendingString{dst: dst, from: from, to: len(d.strs)})
 }
 
+// pendingPath is the path of the body field d.entries[entry]: a body has
+// many, gathered without writing pointers.
+type pendingPath struct{ entry, from, to int }
+
+// keepPath sets the path of d.entries[i] to a copy of b once the digest
+// is done.
+func (d *decoder) keepPath(i int, b []byte) {
+	from := len(d.strs)
+	d.strs = append(d.strs, b...)
+	d.paths = append(d.paths, pendingPath{i, from, len(d.strs)})
+}
+
 // keepRaw sets *dst to a pointer to a copy of b once the digest is done.
 func (d *decoder) keepRaw(dst **string, b []byte) {
 	from := len(d.strs)
@@ -41,19 +53,22 @@ func (d *decoder) keepShared(dst *string, b []byte) {
 	d.pending = append(d.pending, pendingString{dst: dst, s: s, from: -1})
 }
 
-// dropPending forgets the strings of a digest that will be decoded again.
+// dropPending forgets the digest's pending strings: set, or to be
+// decoded again by the generated code.
 func (d *decoder) dropPending() {
 	d.strs, d.pending = d.strs[:0], d.pending[:0]
+	d.entries, d.paths = nil, d.paths[:0]
 }
 
-// setStrings sets the digest's pending strings, in the order they were
-// read, from one copy of the gathered bytes; the optional ones point into
-// one slice.
+// setStrings sets the digest's pending strings and paths, in the order
+// they were read, from one copy of the gathered bytes; the optional ones
+// point into one slice.
 func (d *decoder) setStrings() {
-	if len(d.pending) == 0 {
-		return
-	}
+	defer d.dropPending()
 	all := string(d.strs)
+	for _, p := range d.paths {
+		d.entries[p.entry].Path = all[p.from:p.to]
+	}
 	raws := 0
 	for i := range d.pending {
 		if d.pending[i].raw != nil {
@@ -78,5 +93,4 @@ func (d *decoder) setStrings() {
 			*p.dst = s
 		}
 	}
-	d.dropPending()
 }
