@@ -119,6 +119,18 @@ func (d *decoder) scan(data []byte, num, num2 protowire.Number, also func([]byte
 	return n, nil
 }
 
+// wellFormed reports whether protowire reads data as a message.
+func wellFormed(data []byte) bool {
+	for len(data) > 0 {
+		_, _, rest, ok := protoscan.NextField(data)
+		if !ok {
+			return false
+		}
+		data = rest
+	}
+	return true
+}
+
 // payloads yields the payload of each length-delimited field num of a
 // message that scan has checked.
 func payloads(data []byte, num protowire.Number) iter.Seq[[]byte] {
@@ -158,12 +170,14 @@ func (d *decoder) digest(data []byte) (*shadowdiffv1.ResponseDigest, error) {
 // but for its headers and body fields.
 func (d *decoder) anyDigest(data []byte, m *shadowdiffv1.ResponseDigest) error {
 	var body []byte
-	bodies := 0
+	bodies, whole := 0, true
 	headers, err := d.scan(data, digestHeaders, digestBody, func(b []byte) {
 		body = d.mergeBody(body, bodies, b)
 		bodies++
+		// Concatenated, occurrences that are not whole may be.
+		whole = whole && wellFormed(b)
 	})
-	if err != nil {
+	if err != nil || !whole {
 		return m.UnmarshalVT(data)
 	}
 	if err := m.UnmarshalVT(d.rest); err != nil {

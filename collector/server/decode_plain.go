@@ -83,7 +83,7 @@ func (d *decoder) plainDigest(data []byte, p *digestParts) (ok bool, err error) 
 	m := &p.digest
 	d.headers = d.headers[:0]
 	var body []byte
-	bodies := 0
+	bodies, fields := 0, 0
 	ok = plainFields(data, func(tag byte, v uint64, b []byte) bool {
 		switch tag {
 		case 1<<3 | wireBytes:
@@ -110,8 +110,16 @@ func (d *decoder) plainDigest(data []byte, p *digestParts) (ok bool, err error) 
 		case 7<<3 | wireBytes:
 			d.headers = append(d.headers, b)
 		case 8<<3 | wireBytes:
+			// Each occurrence must be whole: concatenated they may be
+			// when one is not.
+			if m.Body == nil {
+				m.Body = &p.body
+			}
+			n, ok := d.plainBody(b, m.Body)
 			body = d.mergeBody(body, bodies, b)
 			bodies++
+			fields += n
+			return ok
 		case 9<<3 | wireVarint:
 			m.UpstreamLatencyMicros = v
 		case 10<<3 | wireVarint:
@@ -143,14 +151,6 @@ func (d *decoder) plainDigest(data []byte, p *digestParts) (ok bool, err error) 
 				return false, nil
 			}
 		}
-	}
-	if bodies == 0 {
-		return true, nil
-	}
-	m.Body = &p.body
-	fields, ok := d.plainBody(body, m.Body)
-	if !ok {
-		return false, nil
 	}
 	if fields == 0 || d.skipFields {
 		return true, nil

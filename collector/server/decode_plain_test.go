@@ -94,6 +94,12 @@ func unusualDigests() []unusualDigest {
 	body2 := bytesField(varintField(nil, 8, 1), 2, "gzip")
 	body2 = bytesField(body2, bodyFields, string(bytesField(varintField(nil, 99, 1), 1, "b"))) // not a plain entry
 	add("body sent twice, merged", true, bytesField(nil, digestBody, string(body)), bytesField(nil, digestBody, string(body2)))
+	// A body cut inside a field, completed by the next occurrence: the
+	// generated code refuses it, their concatenation decodes.
+	cut := []byte{6 << 3}
+	add("body occurrence cut short", false, bytesField(nil, digestBody, string(cut)), bytesField(nil, digestBody, "\x01"))
+	add("body occurrence cut short, in an unknown digest field", false, bytesField(nil, digestBody, string(cut)),
+		bytesField(nil, digestBody, "\x01"), varintField(nil, 14, 1))
 	add("unknown field in a body", false, bytesField(nil, digestBody, string(varintField(body, 12, 1))))
 
 	add("scalars out of range of their types", true, varintField(nil, 2, 1<<40|3), varintField(nil, 6, 1<<33|200),
