@@ -67,6 +67,10 @@ type wireBatch struct {
 	// skipFields leaves the digests' body fields out of batch: the
 	// EncodedIngester reads them from wire.
 	skipFields bool
+	// maxDigests, when > 0, is the most digests decoded: a batch with
+	// more is decoded without them, and over is their number.
+	maxDigests int
+	over       int
 	pool       *sync.Pool
 	batch      *shadowdiffv1.DigestBatch
 	wire       [][]byte
@@ -104,7 +108,7 @@ func (w *wireBatch) free() {
 func (w *wireBatch) UnmarshalVT(data []byte) error {
 	w.batch = &shadowdiffv1.DigestBatch{}
 	var err error
-	w.wire, err = decodeBatch(data, w.batch, w.skipFields)
+	w.wire, w.over, err = decodeBatch(data, w.batch, w.skipFields, w.maxDigests)
 	return err
 }
 

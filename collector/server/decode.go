@@ -30,38 +30,48 @@ const (
 //
 // It returns the encoding of each digest, slices of data.
 func unmarshalBatch(data []byte, m *shadowdiffv1.DigestBatch) ([][]byte, error) {
-	return decodeBatch(data, m, false)
+	wire, _, err := decodeBatch(data, m, false, 0)
+	return wire, err
 }
 
 // decodeBatch is unmarshalBatch; with skipFields, the digests' body fields
 // are left out (for an EncodedIngester, which reads them from the
-// encodings).
-func decodeBatch(data []byte, m *shadowdiffv1.DigestBatch, skipFields bool) ([][]byte, error) {
+// encodings). With maxDigests > 0, a batch of more digests is decoded
+// without its digests (a flood of tiny digests costs far more memory
+// decoded than sent) and over is their number; the caller refuses it.
+func decodeBatch(data []byte, m *shadowdiffv1.DigestBatch, skipFields bool, maxDigests int) (wire [][]byte, over int, err error) {
 	dec := decoder{skipFields: skipFields}
+	n, err := dec.scan(data, batchDigests, -1, nil)
+	if maxDigests > 0 && n > maxDigests {
+		// Refused by its count: only the other fields are decoded, for
+		// the refusal to name the batch.
+		_ = m.UnmarshalVT(dec.rest)
+		return nil, n, nil
+	}
+	if err != nil {
+		wire, err := generated(data, m)
+		return wire, 0, err
+	}
+	if err := m.UnmarshalVT(dec.rest); err != nil {
+		return nil, 0, err
+	}
 	// Room for a typical digest, grown for a bigger one.
 	dec.headers = make([][]byte, 0, 16)
 	dec.pending = make([]pendingString, 0, 64)
 	dec.strs = make([]byte, 0, 512)
-	n, err := dec.scan(data, batchDigests, -1, nil)
-	if err != nil {
-		return generated(data, m)
-	}
-	if err := m.UnmarshalVT(dec.rest); err != nil {
-		return nil, err
-	}
-	wire := make([][]byte, 0, n)
+	wire = make([][]byte, 0, n)
 	// One allocation per digest, not one for the batch: the engine keeps
 	// some digests longer than others.
 	m.Digests = make([]*shadowdiffv1.ResponseDigest, 0, n)
 	for b := range payloads(data, batchDigests) {
 		d, err := dec.digest(b)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		m.Digests = append(m.Digests, d)
 		wire = append(wire, b)
 	}
-	return wire, nil
+	return wire, 0, nil
 }
 
 // generated decodes with the generated code what protowire refuses
@@ -98,13 +108,14 @@ type decoder struct {
 
 // scan checks the message in data, counts its length-delimited fields
 // num and collects the others in d.rest. Fields num2 (when not -1) are
-// counted apart and passed to also.
+// counted apart and passed to also. On error, n and d.rest hold what
+// came before the field protowire refuses.
 func (d *decoder) scan(data []byte, num, num2 protowire.Number, also func([]byte)) (n int, err error) {
 	d.rest = d.rest[:0]
 	for len(data) > 0 {
 		f, p, rest, ok := protoscan.NextField(data)
 		if !ok {
-			return 0, errors.New("malformed message")
+			return n, errors.New("malformed message")
 		}
 		switch {
 		case p != nil && f == num:
@@ -174,7 +185,9 @@ func (d *decoder) anyDigest(data []byte, m *shadowdiffv1.ResponseDigest) error {
 	headers, err := d.scan(data, digestHeaders, digestBody, func(b []byte) {
 		body = d.mergeBody(body, bodies, b)
 		bodies++
-		// Concatenated, occurrences that are not whole may be.
+		// A field cut at the end of one occurrence and finished by the
+		// next decodes from the joined bytes, but the generated code
+		// refuses it: such a digest goes to the generated code whole.
 		whole = whole && wellFormed(b)
 	})
 	if err != nil || !whole {
@@ -199,6 +212,21 @@ func (d *decoder) anyDigest(data []byte, m *shadowdiffv1.ResponseDigest) error {
 		return d.bodyDigest(body, m.Body)
 	}
 	return nil
+}
+
+// mergeBody returns the body made of the previous occurrences' (prev, of
+// n occurrences) and b: repeated occurrences of a message field merge, as
+// their concatenation decodes. Each occurrence is appended once, so many
+// of them cost linear time.
+func (d *decoder) mergeBody(prev []byte, n int, b []byte) []byte {
+	switch n {
+	case 0:
+		return b
+	case 1:
+		d.body = append(d.body[:0], prev...)
+	}
+	d.body = append(d.body, b...) // prev is d.body from here on
+	return d.body
 }
 
 // bodyDigest decodes a BodyDigest into b.

@@ -28,17 +28,26 @@ type digestParts struct {
 
 // plainFields calls field for each field of a message in the plain form
 // the filter writes: one-byte tags (field numbers 1 to 15) of varints,
-// fixed64s and length-delimited fields. v is a varint's or fixed64's
-// value, b a length-delimited payload (a slice of data). It returns false
-// as soon as field does, or on anything else (which the generated decoder
-// may accept, or refuse).
-func plainFields(data []byte, field func(tag byte, v uint64, b []byte) bool) bool {
+// fixed64s and length-delimited fields, each field once but those whose
+// bit (1<<number) is set in repeated. v is a varint's or fixed64's value,
+// b a length-delimited payload (a slice of data). It returns false as soon
+// as field does, or on anything else (which the generated decoder may
+// accept, or refuse). A field sent twice is not plain: the generated code
+// merges it, and a value it overwrites is not kept alive with the digest's
+// strings (decode_strings.go).
+func plainFields(data []byte, repeated uint16, field func(tag byte, v uint64, b []byte) bool) bool {
+	var seen uint16
 	for i := 0; i < len(data); {
 		tag := data[i]
 		i++
 		if tag < 1<<3 || tag >= 0x80 {
 			return false
 		}
+		bit := uint16(1) << (tag >> 3)
+		if seen&bit&^repeated != 0 {
+			return false
+		}
+		seen |= bit
 		var (
 			v uint64
 			b []byte
@@ -77,14 +86,13 @@ func plainFields(data []byte, field func(tag byte, v uint64, b []byte) bool) boo
 // strings pending. ok is false (p and the pending strings are then to be
 // dropped) when data is in any other form, including any of its
 // sub-messages but the body's field entries, which are decoded one by one.
-// Merging follows the generated code: the last of a repeated scalar wins,
-// repeated sub-messages decode into the same message.
+// In that form each field but the headers comes once (see plainFields).
 func (d *decoder) plainDigest(data []byte, p *digestParts) (ok bool, err error) {
 	m := &p.digest
 	d.headers = d.headers[:0]
 	var body []byte
-	bodies, fields := 0, 0
-	ok = plainFields(data, func(tag byte, v uint64, b []byte) bool {
+	fields := 0
+	ok = plainFields(data, 1<<7, func(tag byte, v uint64, b []byte) bool {
 		switch tag {
 		case 1<<3 | wireBytes:
 			d.keep(&m.PairingKey, b)
@@ -110,15 +118,9 @@ func (d *decoder) plainDigest(data []byte, p *digestParts) (ok bool, err error) 
 		case 7<<3 | wireBytes:
 			d.headers = append(d.headers, b)
 		case 8<<3 | wireBytes:
-			// Each occurrence must be whole: concatenated they may be
-			// when one is not.
-			if m.Body == nil {
-				m.Body = &p.body
-			}
+			m.Body, body = &p.body, b
 			n, ok := d.plainBody(b, m.Body)
-			body = d.mergeBody(body, bodies, b)
-			bodies++
-			fields += n
+			fields = n
 			return ok
 		case 9<<3 | wireVarint:
 			m.UpstreamLatencyMicros = v
@@ -158,19 +160,8 @@ func (d *decoder) plainDigest(data []byte, p *digestParts) (ok bool, err error) 
 	return true, d.fieldEntries(body, fields, m.Body)
 }
 
-// mergeBody returns the body made of the previous occurrences' (prev, of
-// n occurrences) and b: repeated occurrences of a message field merge, as
-// their concatenation decodes.
-func (d *decoder) mergeBody(prev []byte, n int, b []byte) []byte {
-	if n == 0 {
-		return b
-	}
-	d.body = append(append(d.body[:0], prev...), b...)
-	return d.body
-}
-
 func (d *decoder) plainWorkload(data []byte, w *shadowdiffv1.Workload) bool {
-	return plainFields(data, func(tag byte, _ uint64, b []byte) bool {
+	return plainFields(data, 0, func(tag byte, _ uint64, b []byte) bool {
 		switch tag {
 		case 1<<3 | wireBytes:
 			d.keepShared(&w.Name, b)
@@ -191,7 +182,7 @@ func (d *decoder) plainWorkload(data []byte, w *shadowdiffv1.Workload) bool {
 
 // plainEndpoint shares all but the path, which may hold identifiers.
 func (d *decoder) plainEndpoint(data []byte, e *shadowdiffv1.EndpointRef) bool {
-	return plainFields(data, func(tag byte, _ uint64, b []byte) bool {
+	return plainFields(data, 0, func(tag byte, _ uint64, b []byte) bool {
 		switch tag {
 		case 1<<3 | wireBytes:
 			d.keepShared(&e.Method, b)
@@ -209,7 +200,7 @@ func (d *decoder) plainEndpoint(data []byte, e *shadowdiffv1.EndpointRef) bool {
 }
 
 func (d *decoder) plainRequest(data []byte, r *shadowdiffv1.RequestFingerprint) bool {
-	return plainFields(data, func(tag byte, v uint64, b []byte) bool {
+	return plainFields(data, 0, func(tag byte, v uint64, b []byte) bool {
 		switch tag {
 		case 1<<3 | wireBytes:
 			d.keepShared(&r.Method, b)
@@ -231,7 +222,7 @@ func (d *decoder) plainRequest(data []byte, r *shadowdiffv1.RequestFingerprint) 
 }
 
 func (d *decoder) plainHeader(data []byte, h *shadowdiffv1.HeaderDigest) bool {
-	return plainFields(data, func(tag byte, v uint64, b []byte) bool {
+	return plainFields(data, 0, func(tag byte, v uint64, b []byte) bool {
 		switch tag {
 		case 1<<3 | wireBytes:
 			d.keepShared(&h.Name, b)
@@ -250,7 +241,7 @@ func (d *decoder) plainHeader(data []byte, h *shadowdiffv1.HeaderDigest) bool {
 
 // plainBody decodes all of a body but its field entries, which it counts.
 func (d *decoder) plainBody(data []byte, m *shadowdiffv1.BodyDigest) (fields int, ok bool) {
-	ok = plainFields(data, func(tag byte, v uint64, b []byte) bool {
+	ok = plainFields(data, 1<<10, func(tag byte, v uint64, b []byte) bool {
 		switch tag {
 		case 1<<3 | wireBytes:
 			d.keepShared(&m.ContentType, b)

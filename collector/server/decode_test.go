@@ -38,7 +38,7 @@ func decodeBoth(t *testing.T, data []byte) *shadowdiffv1.DigestBatch {
 	// Without body fields, for an EncodedIngester.
 	var slim shadowdiffv1.DigestBatch
 	copy(buf, data)
-	if _, err := decodeBatch(buf, &slim, true); err != nil {
+	if _, _, err := decodeBatch(buf, &slim, true, 0); err != nil {
 		t.Fatalf("decodeBatch without fields: %v", err)
 	}
 	scribble(buf)

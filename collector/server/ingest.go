@@ -58,7 +58,7 @@ func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBa
 	_, encoded := c.ingester.(EncodedIngester)
 	go func() {
 		for {
-			wb := &wireBatch{skipFields: encoded, pool: &c.buffers}
+			wb := &wireBatch{skipFields: encoded, maxDigests: c.maxDigests, pool: &c.buffers}
 			err := stream.RecvMsg(wb)
 			size := 0
 			if err == nil {
@@ -100,6 +100,12 @@ func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBa
 				return err
 			}
 			last = r.batch.GetSequence()
+			if r.over > 0 {
+				r.free()
+				err := c.tooManyDigests(rpcIngest, r.batch.GetSequence(), r.over)
+				log.Warn("ingest stream ended", "sequence", r.batch.GetSequence(), "error", err)
+				return err
+			}
 			ack, err := c.store(ctx, rpcIngest, r.batch, r.wire, r.size)
 			r.free() // the ingester is done with the encodings
 			if err != nil {
@@ -149,15 +155,20 @@ func (c *collector) Report(ctx context.Context, b *shadowdiffv1.DigestBatch) (*s
 	return ack, nil
 }
 
+// tooManyDigests counts and returns the refusal of batch seq of n
+// digests, over --max-batch-digests.
+func (c *collector) tooManyDigests(rpc string, seq uint64, n int) error {
+	c.metrics.batches.WithLabelValues(rpc, resultInvalid).Inc()
+	return status.Errorf(codes.InvalidArgument,
+		"batch %d has %d digests, more than the collector's limit of %d (--max-batch-digests)", seq, n, c.maxDigests)
+}
+
 // store checks the batch (of size bytes, decoded) against the limits and
 // passes it to the ingester, with its digests' encodings (wire, may be
 // nil) when the ingester takes them.
 func (c *collector) store(ctx context.Context, rpc string, b *shadowdiffv1.DigestBatch, wire [][]byte, size int) (*shadowdiffv1.DigestAck, error) {
 	if n := len(b.GetDigests()); n > c.maxDigests {
-		c.metrics.batches.WithLabelValues(rpc, resultInvalid).Inc()
-		return nil, status.Errorf(codes.InvalidArgument,
-			"batch %d has %d digests, more than the collector's limit of %d (--max-batch-digests)",
-			b.GetSequence(), n, c.maxDigests)
+		return nil, c.tooManyDigests(rpc, b.GetSequence(), n)
 	}
 	if size > c.maxBytes {
 		c.metrics.batches.WithLabelValues(rpc, resultInvalid).Inc()

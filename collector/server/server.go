@@ -138,7 +138,7 @@ func New(ingester Ingester, query shadowdiffv1.QueryServer, opts Options) (*Serv
 	}
 	s.grpc = grpc.NewServer(append(gopts, opts.ServerOptions...)...)
 
-	shadowdiffv1.RegisterCollectorServer(s.grpc, &collector{
+	s.grpc.RegisterService(collectorDesc(), &collector{
 		ingester:   ingester,
 		maxDigests: opts.MaxBatchDigests,
 		maxBytes:   opts.MaxRecvBytes,
