@@ -175,7 +175,12 @@ func (m *endpointMapper) of(d *shadowdiffv1.ResponseDigest) endpointInfo {
 	m.cacheMu.Lock()
 	info, ok := m.cache[ck]
 	if !ok {
-		info = m.lookup(method, path)
+		// Copies: a digest's strings may share one allocation with the
+		// rest of it (collector/server's decoder), which the cache
+		// would otherwise keep alive.
+		ck = [2]string{strings.Clone(method), strings.Clone(path)}
+		info = m.lookup(ck[0], ck[1])
+		info.method, info.pathTemplate = strings.Clone(info.method), strings.Clone(info.pathTemplate)
 		if len(m.cache) >= maxEndpointCache {
 			clear(m.cache)
 		}

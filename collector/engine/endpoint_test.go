@@ -1,7 +1,12 @@
 package engine
 
 import (
+	"fmt"
+	"runtime"
+	"strings"
 	"testing"
+	"unsafe"
+	"weak"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -71,4 +76,30 @@ func TestEndpointRules(t *testing.T) {
 			t.Errorf("rule %v accepted", bad)
 		}
 	}
+}
+
+// The endpoint cache and the aggregates keep copies of a digest's path and
+// route name, not the digest's memory: the collector's decoder cuts all of
+// a digest's strings from one allocation.
+func TestEndpointsDoNotKeepTheDigestsMemory(t *testing.T) {
+	m := newEndpointMapper()
+	a := newAggregates()
+	var probes []weak.Pointer[byte]
+	for i := range 8 {
+		all := strings.Repeat("x", 1<<20) + fmt.Sprintf("/api/orders/%d", i) + "route-of-the-orders"
+		path, route := all[1<<20:len(all)-len("route-of-the-orders")], all[len(all)-len("route-of-the-orders"):]
+		d := &shadowdiffv1.ResponseDigest{Endpoint: &shadowdiffv1.EndpointRef{Method: "GET", Path: path, RouteName: route}}
+		a.endpoint(m.of(d))
+		probes = append(probes, weak.Make(unsafe.StringData(all)))
+	}
+	runtime.GC()
+	for i, p := range probes {
+		if p.Value() != nil {
+			t.Errorf("digest %d's strings are still reachable", i)
+		}
+	}
+	if got := a.eps["GET /api/orders/{id}"]; got == nil || got.routeName != "route-of-the-orders" {
+		t.Errorf("endpoint = %+v, want GET /api/orders/{id} with its route name", got)
+	}
+	runtime.KeepAlive(m) // its cache is what is checked
 }

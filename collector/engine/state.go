@@ -2,6 +2,7 @@ package engine
 
 import (
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/shadowdiff/shadowdiff/collector/store"
@@ -44,8 +45,8 @@ func (a *aggregates) endpoint(info endpointInfo) *endpointAgg {
 		ea = &endpointAgg{key: info.key, method: info.method, pathTemplate: info.pathTemplate, buckets: map[int64]*store.Bucket{}}
 		a.eps[info.key] = ea
 	}
-	if info.routeName != "" {
-		ea.routeName = info.routeName
+	if info.routeName != "" && info.routeName != ea.routeName {
+		ea.routeName = strings.Clone(info.routeName) // not the digest's memory
 	}
 	return ea
 }
