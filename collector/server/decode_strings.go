@@ -15,11 +15,17 @@ type pendingString struct {
 	from, to int // in decoder.strs; from < 0 when s is the value
 }
 
+// gather appends b to the digest's strings and returns where it is.
+func (d *decoder) gather(b []byte) (from, to int) {
+	from = len(d.strs)
+	d.strs = append(d.strs, b...)
+	return from, len(d.strs)
+}
+
 // keep sets *dst to a copy of b once the digest is done.
 func (d *decoder) keep(dst *string, b []byte) {
-	from := len(d.strs)
-	d.strs = append(d.strs, b...)
-	d.pending = append(d.pending, pendingString{dst: dst, from: from, to: len(d.strs)})
+	from, to := d.gather(b)
+	d.pending = append(d.pending, pendingString{dst: dst, from: from, to: to})
 }
 
 // pendingPath is the path of the body field d.entries[entry]: a body has
@@ -29,16 +35,14 @@ type pendingPath struct{ entry, from, to int }
 // keepPath sets the path of d.entries[i] to a copy of b once the digest
 // is done.
 func (d *decoder) keepPath(i int, b []byte) {
-	from := len(d.strs)
-	d.strs = append(d.strs, b...)
-	d.paths = append(d.paths, pendingPath{i, from, len(d.strs)})
+	from, to := d.gather(b)
+	d.paths = append(d.paths, pendingPath{i, from, to})
 }
 
 // keepRaw sets *dst to a pointer to a copy of b once the digest is done.
 func (d *decoder) keepRaw(dst **string, b []byte) {
-	from := len(d.strs)
-	d.strs = append(d.strs, b...)
-	d.pending = append(d.pending, pendingString{raw: dst, from: from, to: len(d.strs)})
+	from, to := d.gather(b)
+	d.pending = append(d.pending, pendingString{raw: dst, from: from, to: to})
 }
 
 // keepShared sets *dst to the interned b, or a copy when the interner does
