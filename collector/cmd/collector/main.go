@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -31,7 +32,7 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(cfg, stderr)
-	planMemory(os.Getenv, os.ReadFile).apply(log) // the runtime reads the real environment
+	planMemory(os.Getenv, os.ReadFile, debug.SetMemoryLimit(-1)).apply(log) // the runtime reads the real environment
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, cfg, log, stop, nil); err != nil {

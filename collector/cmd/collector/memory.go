@@ -2,9 +2,8 @@ package main
 
 import (
 	"log/slog"
+	"math"
 	"runtime/debug"
-	"strconv"
-	"strings"
 )
 
 // The collector keeps pending digests in memory. In a container with a
@@ -15,56 +14,41 @@ import (
 // and with a memory limit in force, unless GOGC is set, it collects less
 // often (relaxedGCPercent): the limit, not GOGC, then bounds the heap, and
 // ingest spends less CPU in the GC (about +20% digests per CPU-second,
-// docs/BENCHMARKS.md).
+// docs/BENCHMARKS.md). The cost: once the live heap passes about a fifth
+// of the limit, the heap grows to the limit, leaving the page cache (the
+// store's mapped file) the last tenth; set GOGC to trade CPU back for it.
 const (
 	limitShare       = 0.9
 	relaxedGCPercent = 400
 )
 
-// cgroupLimitFiles hold the container's memory limit: cgroup v2, then v1.
-var cgroupLimitFiles = []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}
-
-// memoryPlan is what tuneMemory decided; zero fields leave the runtime as is.
+// memoryPlan is what planMemory decided; zero fields leave the runtime as is.
 type memoryPlan struct {
 	limit     int64 // bytes for debug.SetMemoryLimit
 	gcPercent int   // for debug.SetGCPercent
 	container int64 // the container's limit, when one was found
 }
 
-// planMemory decides from the environment and the cgroup files (read with
-// readFile) what to change.
-func planMemory(getenv func(string) string, readFile func(string) ([]byte, error)) memoryPlan {
+// planMemory decides what to change from the environment, the cgroup
+// files (read with readFile) and the memory limit in force (inForce, as
+// debug.SetMemoryLimit(-1) reports it: math.MaxInt64 for none). GOGC is
+// relaxed only under a limit that bounds the heap within the container:
+// not with GOMEMLIMIT=off, nor with one above the container's limit.
+func planMemory(getenv func(string) string, readFile func(string) ([]byte, error), inForce int64) memoryPlan {
 	var p memoryPlan
-	for _, name := range cgroupLimitFiles {
-		data, err := readFile(name)
-		if err != nil {
-			continue
-		}
-		if n, ok := parseCgroupLimit(data); ok {
-			p.container = n
-		}
-		break
+	if n, ok := containerMemoryLimit(readFile); ok {
+		p.container = n
 	}
-	limited := getenv("GOMEMLIMIT") != ""
-	if !limited && p.container > 0 {
+	effective := inForce
+	if getenv("GOMEMLIMIT") == "" && p.container > 0 {
 		p.limit = int64(float64(p.container) * limitShare)
-		limited = true
+		effective = p.limit
 	}
-	if limited && getenv("GOGC") == "" {
+	bounded := effective < math.MaxInt64 && (p.container == 0 || effective <= p.container)
+	if bounded && getenv("GOGC") == "" {
 		p.gcPercent = relaxedGCPercent
 	}
 	return p
-}
-
-// parseCgroupLimit reads a memory limit file: "max" (v2) or a value
-// near the maximum int64 (v1) mean no limit.
-func parseCgroupLimit(data []byte) (int64, bool) {
-	s := strings.TrimSpace(string(data))
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 || n >= 1<<62 {
-		return 0, false
-	}
-	return n, true
 }
 
 // apply sets the runtime's memory limit and GC percent as planned and
