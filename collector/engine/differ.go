@@ -19,7 +19,9 @@ const entryChunk = 64
 
 // entryArena allocates FieldEntries in chunks. Records and samples keep
 // the entries after the comparison, so a chunk is never reused: it is
-// freed once nothing points into it.
+// freed once nothing points into it. Until then it also keeps what its
+// entries point at (paths, raw values of digests): bounded, since records
+// leave memory once stored and the current chunk is replaced once full.
 type entryArena struct{ chunk []shadowdiffv1.FieldEntry }
 
 func (a *entryArena) alloc() *shadowdiffv1.FieldEntry {
@@ -30,8 +32,10 @@ func (a *entryArena) alloc() *shadowdiffv1.FieldEntry {
 	return &a.chunk[len(a.chunk)-1]
 }
 
-// maxQueryPaths bounds each cache of queryPaths; beyond it, paths are
-// built per difference (ids as keys cannot grow the caches).
+// maxQueryPaths bounds each cache of queryPaths. A full cache stops
+// taking paths rather than starting over: it holds the paths responses
+// keep sending, and a flood of one-off ones (ids as keys) then costs an
+// allocation per difference, not memory.
 const maxQueryPaths = 1 << 14
 
 // queryPaths caches the query paths of body fields and headers.
@@ -45,12 +49,7 @@ func (q *queryPaths) bodyField(p string) string {
 		return s
 	}
 	s := queryPath(p)
-	if q.body == nil {
-		q.body = map[string]string{}
-	}
-	if len(q.body) < maxQueryPaths {
-		q.body[s[len(s)-len(p):]] = s // the key shares s's bytes
-	}
+	cachePath(&q.body, s, len(s)-len(p))
 	return s
 }
 
@@ -60,13 +59,18 @@ func (q *queryPaths) headerName(name string) string {
 		return s
 	}
 	s := headerPrefix + name
-	if q.header == nil {
-		q.header = map[string]string{}
-	}
-	if len(q.header) < maxQueryPaths {
-		q.header[s[len(headerPrefix):]] = s
-	}
+	cachePath(&q.header, s, len(headerPrefix))
 	return s
+}
+
+// cachePath caches s under its suffix from keyFrom (the key shares s's bytes).
+func cachePath(cache *map[string]string, s string, keyFrom int) {
+	if *cache == nil {
+		*cache = map[string]string{}
+	}
+	if len(*cache) < maxQueryPaths {
+		(*cache)[s[keyFrom:]] = s
+	}
 }
 
 // headerEntry is a header as a FieldEntry.

@@ -179,8 +179,7 @@ func (m *endpointMapper) of(d *shadowdiffv1.ResponseDigest) endpointInfo {
 		// rest of it (collector/server's decoder), which the cache
 		// would otherwise keep alive.
 		ck = [2]string{strings.Clone(method), strings.Clone(path)}
-		info = m.lookup(ck[0], ck[1])
-		info.method, info.pathTemplate = strings.Clone(info.method), strings.Clone(info.pathTemplate)
+		info = m.lookup(ck[0], ck[1]) // its strings are built anew or are ck's
 		if len(m.cache) >= maxEndpointCache {
 			clear(m.cache)
 		}

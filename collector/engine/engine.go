@@ -231,9 +231,11 @@ func (e *Engine) load() error {
 	}
 	// Deleted, or they would keep their segments on disk for good. The
 	// store holds one digest per (key, role), so this deletes only them.
+	// Housekeeping: a failure (a full disk) must not keep the engine from
+	// starting; the next load tries again.
 	if len(undecodable) > 0 {
 		if err := e.st.Apply(&store.Batch{DeletePending: undecodable}); err != nil {
-			return fmt.Errorf("delete undecodable pending digests: %w", err)
+			e.log.Warn("could not delete undecodable pending digests", "count", len(undecodable), "err", err)
 		}
 	}
 	e.met.pending.Set(float64(e.pairer.len()))
