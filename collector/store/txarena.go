@@ -1,8 +1,10 @@
 package store
 
 // maxArenaKeep bounds the buffer a txArena keeps between transactions, so
-// one burst does not hold its memory for good.
-const maxArenaKeep = 32 << 20
+// one burst does not hold its memory for good (the collector may run
+// close to its memory limit): a group commit of sixteen 64-digest batches
+// writes about 3 MiB of values.
+const maxArenaKeep = 8 << 20
 
 // txArena hands out the byte slices of one write transaction's values
 // (pending segments, encoded records). bbolt keeps references to put
