@@ -208,16 +208,23 @@ func TestLocalTopologyRunsInTheHarness(t *testing.T) {
 	// e2e/stack does. A port found free can be taken before the harness
 	// binds it: then the ports are chosen again.
 	start := func() (*harness.Server, error) {
+		var missing []int
+		for _, m := range stackPortValue.FindAllSubmatch(data, -1) {
+			p, _ := strconv.Atoi(string(m[2]))
+			if _, ok := free[p]; !ok && !slices.Contains(missing, p) {
+				missing = append(missing, p)
+			}
+		}
+		picked, err := freeport.PickN(len(missing))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range missing {
+			free[p] = picked[i]
+		}
 		rewritten := stackPortValue.ReplaceAllFunc(data, func(m []byte) []byte {
 			sub := stackPortValue.FindSubmatch(m)
 			p, _ := strconv.Atoi(string(sub[2]))
-			if _, ok := free[p]; !ok {
-				fp, err := freeport.Pick()
-				if err != nil {
-					t.Fatal(err)
-				}
-				free[p] = fp
-			}
 			return []byte(string(sub[1]) + strconv.Itoa(free[p]))
 		})
 		cfg, err := harness.Parse(rewritten)
