@@ -134,8 +134,9 @@ Every flag can also be set with the environment variable shown; a flag on
 the command line wins over the environment.
 
 Memory: in a container with a memory limit, the collector sets the Go
-runtime's memory limit to 90% of it (unless GOMEMLIMIT is set) and, with a
-memory limit in force, collects garbage at GOGC=400 (unless GOGC is set).
+runtime's memory limit to 90% of it (unless GOMEMLIMIT is set) and, while a
+limit within the container's is in force, collects garbage at GOGC=400
+(unless GOGC is set).
 
 Flags:
 `)
