@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,16 +19,8 @@ import (
 	"time"
 
 	harness "github.com/shadowdiff/shadowdiff/e2e/envoy"
-	"github.com/shadowdiff/shadowdiff/e2e/freeport"
 	"github.com/shadowdiff/shadowdiff/e2e/httpfilter"
 	"github.com/shadowdiff/shadowdiff/e2e/stack"
-)
-
-// The two rewrites e2e/stack applies to local.yaml (stack.go's portValue
-// and wasmFilename).
-var (
-	stackPortValue    = regexp.MustCompile(`(port_value:\s*)(\d+)`)
-	stackWasmFilename = regexp.MustCompile(`(filename:\s*)\S*filter\.wasm`)
 )
 
 var roleApps = map[string]int{
@@ -126,17 +117,13 @@ func TestLocalYAMLFitsStackRewrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ports := map[int]bool{}
-	for _, m := range stackPortValue.FindAllSubmatch(data, -1) {
-		p, _ := strconv.Atoi(string(m[2]))
-		ports[p] = true
-	}
+	ports := stack.BootstrapPorts(data)
 	for _, want := range []int{stack.PortFront, stack.PortAppPrimary, stack.PortAppSecondary, stack.PortAppCandidate, stack.PortCollectorGRPC, stack.PortAdmin} {
-		if !ports[want] {
+		if !slices.Contains(ports, want) {
 			t.Errorf("no port_value: %d line for e2e/stack to rewrite", want)
 		}
 	}
-	if n := len(stackWasmFilename.FindAll(data, -1)); n != 3 {
+	if n := stack.WasmFilenames(data); n != 3 {
 		t.Errorf("%d filter.wasm filenames for e2e/stack to rewrite, want 3", n)
 	}
 }
@@ -207,27 +194,13 @@ func TestLocalTopologyRunsInTheHarness(t *testing.T) {
 	// Every other port (listeners, admin, collector) becomes a free one, as
 	// e2e/stack does. A port found free can be taken before the harness
 	// binds it: then the ports are chosen again.
+	apps := maps.Clone(free)
 	start := func() (*harness.Server, error) {
-		var missing []int
-		for _, m := range stackPortValue.FindAllSubmatch(data, -1) {
-			p, _ := strconv.Atoi(string(m[2]))
-			if _, ok := free[p]; !ok && !slices.Contains(missing, p) {
-				missing = append(missing, p)
-			}
-		}
-		picked, err := freeport.PickN(len(missing))
-		if err != nil {
+		var err error
+		if free, err = stack.FreePorts(stack.BootstrapPorts(data), apps); err != nil {
 			t.Fatal(err)
 		}
-		for i, p := range missing {
-			free[p] = picked[i]
-		}
-		rewritten := stackPortValue.ReplaceAllFunc(data, func(m []byte) []byte {
-			sub := stackPortValue.FindSubmatch(m)
-			p, _ := strconv.Atoi(string(sub[2]))
-			return []byte(string(sub[1]) + strconv.Itoa(free[p]))
-		})
-		cfg, err := harness.Parse(rewritten)
+		cfg, err := harness.Parse(stack.Rewrite(data, free, ""))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -244,11 +217,6 @@ func TestLocalTopologyRunsInTheHarness(t *testing.T) {
 	}
 	srv, err := start()
 	for try := 1; errors.Is(err, syscall.EADDRINUSE) && try < 3; try++ {
-		for p := range free {
-			if !slices.Contains(slices.Collect(maps.Values(roleApps)), p) {
-				delete(free, p)
-			}
-		}
 		srv, err = start()
 	}
 	if err != nil {

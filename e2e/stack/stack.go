@@ -12,15 +12,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-
-	"github.com/shadowdiff/shadowdiff/e2e/freeport"
 )
 
 // Ports of envoy/local.yaml (see docs in that file).
@@ -208,48 +205,32 @@ func (s *Stack) Close() error {
 	return errors.Join(errs...)
 }
 
-var portValue = regexp.MustCompile(`(port_value:\s*)(\d+)`)
-
 // portMap maps each port of the bootstrap (and the collector's HTTP port,
 // which the bootstrap does not name) to itself or to a free port.
 func portMap(bootstrap []byte, free bool) (map[int]int, error) {
-	ports := map[int]int{PortCollectorHTTP: PortCollectorHTTP}
-	for _, m := range portValue.FindAllSubmatch(bootstrap, -1) {
-		p, _ := strconv.Atoi(string(m[2]))
-		ports[p] = p
-	}
+	ports := append(BootstrapPorts(bootstrap), PortCollectorHTTP)
 	for _, want := range []int{PortFront, PortAppPrimary, PortAppSecondary, PortAppCandidate, PortCollectorGRPC, PortAdmin} {
-		if _, ok := ports[want]; !ok {
+		if !slices.Contains(ports, want) {
 			return nil, fmt.Errorf("bootstrap has no port %d: it is not the local topology", want)
 		}
 	}
-	if !free {
-		return ports, nil
+	if free {
+		return FreePorts(ports, nil)
 	}
-	picked, err := freeport.PickN(len(ports))
-	if err != nil {
-		return nil, fmt.Errorf("find free ports: %w", err)
+	same := map[int]int{}
+	for _, p := range ports {
+		same[p] = p
 	}
-	for p := range ports {
-		ports[p], picked = picked[0], picked[1:]
-	}
-	return ports, nil
+	return same, nil
 }
-
-var wasmFilename = regexp.MustCompile(`(filename:\s*)\S*filter\.wasm`)
 
 // rewrite applies the port map and points the Wasm code at binDir.
 func rewrite(bootstrap []byte, ports map[int]int, binDir string) []byte {
-	out := portValue.ReplaceAllFunc(bootstrap, func(m []byte) []byte {
-		sub := portValue.FindSubmatch(m)
-		p, _ := strconv.Atoi(string(sub[2]))
-		return []byte(string(sub[1]) + strconv.Itoa(ports[p]))
-	})
 	abs, err := filepath.Abs(filepath.Join(binDir, "filter.wasm"))
 	if err != nil {
 		abs = filepath.Join(binDir, "filter.wasm")
 	}
-	return wasmFilename.ReplaceAll(out, []byte("${1}"+abs))
+	return Rewrite(bootstrap, ports, abs)
 }
 
 func httpOK(url string) func(context.Context) error {

@@ -8,14 +8,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shadowdiff/shadowdiff/e2e/freeport"
 	"github.com/shadowdiff/shadowdiff/e2e/internal/testenv"
+	"github.com/shadowdiff/shadowdiff/e2e/stack"
 )
 
 // guard turns a hang into a failure; it measures nothing.
@@ -139,8 +138,6 @@ static_resources:
 	}
 }
 
-var portValue = regexp.MustCompile(`(port_value:\s*)(\d+)`)
-
 // localBootstrap is envoy/local.yaml.
 func localBootstrap(t *testing.T) []byte {
 	t.Helper()
@@ -154,14 +151,9 @@ func localBootstrap(t *testing.T) []byte {
 // localPorts maps every port of envoy/local.yaml to a distinct free one.
 func localPorts(t *testing.T) map[int]int {
 	t.Helper()
-	ports := map[int]int{}
-	for _, m := range portValue.FindAllSubmatch(localBootstrap(t), -1) {
-		p, _ := strconv.Atoi(string(m[2]))
-		ports[p] = 0
-	}
-	free := freePorts(t, len(ports))
-	for p := range ports {
-		ports[p], free = free[0], free[1:]
+	ports, err := stack.FreePorts(stack.BootstrapPorts(localBootstrap(t)), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return ports
 }
@@ -170,15 +162,7 @@ func localPorts(t *testing.T) map[int]int {
 // mapping of localPorts and the module path.
 func localConfig(t *testing.T, wasm string, ports map[int]int) string {
 	t.Helper()
-	out := portValue.ReplaceAllFunc(localBootstrap(t), func(m []byte) []byte {
-		sub := portValue.FindSubmatch(m)
-		p, _ := strconv.Atoi(string(sub[2]))
-		if _, ok := ports[p]; !ok {
-			t.Fatalf("port %d of envoy/local.yaml is not mapped", p)
-		}
-		return []byte(string(sub[1]) + strconv.Itoa(ports[p]))
-	})
-	out = regexp.MustCompile(`(filename:\s*)\S*filter\.wasm`).ReplaceAll(out, []byte("${1}"+wasm))
+	out := stack.Rewrite(localBootstrap(t), ports, wasm)
 	path := filepath.Join(t.TempDir(), "envoy.yaml")
 	if err := os.WriteFile(path, out, 0o644); err != nil {
 		t.Fatal(err)
