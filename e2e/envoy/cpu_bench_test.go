@@ -217,12 +217,6 @@ func startCPUSidecar(b *testing.B, apps []string) *Server {
 	if err != nil {
 		b.Fatalf("start: %v", err)
 	}
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			b.Errorf("shutdown: %v", err)
-		}
-	})
+	shutdownAtCleanup(b, srv)
 	return srv
 }

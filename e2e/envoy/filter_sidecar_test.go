@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/shadowdiff/shadowdiff/e2e/httpfilter"
 	"github.com/shadowdiff/shadowdiff/e2e/proxywasm"
@@ -132,17 +131,13 @@ func startSidecar(tb testing.TB, yaml string, host *wasmHost) string {
 	if err != nil {
 		tb.Fatalf("start: %v", err)
 	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			tb.Errorf("shutdown: %v", err)
-		}
+	tb.Cleanup(func() { // after the shutdown below: cleanups run last first
 		if host.rt != nil {
-			if err := host.rt.Close(ctx); err != nil {
+			if err := host.rt.Close(context.Background()); err != nil {
 				tb.Errorf("close wasm runtime: %v", err)
 			}
 		}
 	})
+	shutdownAtCleanup(tb, srv)
 	return "http://" + srv.Addrs()["inbound_primary"]
 }

@@ -144,12 +144,20 @@ func startServer(t *testing.T, yaml string, o startOpts) *testServer {
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
+	shutdownAtCleanup(t, srv)
 	return &testServer{Server: srv, logs: logs}
+}
+
+// shutdownAtCleanup shuts srv down when the test ends and reports a
+// shutdown that fails.
+func shutdownAtCleanup(tb testing.TB, srv *Server) {
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			tb.Errorf("shutdown: %v", err)
+		}
+	})
 }
 
 func (s *testServer) url(listener string) string { return "http://" + s.Addrs()[listener] }
