@@ -1,6 +1,8 @@
 package digest
 
 import (
+	"encoding/binary"
+
 	"github.com/shadowdiff/shadowdiff/filter/wire"
 )
 
@@ -41,6 +43,23 @@ type hashEntry struct {
 // entries.
 func hashSlot(word, meta uint64, mask int) int {
 	return int(((word^meta<<40)*0x9e3779b97f4a7c15)>>56) & mask
+}
+
+// scalarHash is the keyed hash of a string or number value under tag.
+// Short values repeat (enums, flags, small numbers): their hashes are
+// looked up in the cache before being computed.
+func (d *jsonDigester) scalarHash(s []byte, tag int) uint64 {
+	n := len(s)
+	if n > 8 || cap(s) < 8 {
+		return d.keys[tag].Sum64(s)
+	}
+	w := binary.LittleEndian.Uint64(s[:8]) & (^uint64(0) >> (64 - 8*n))
+	m := uint64(n) | uint64(tag)<<8 | 1<<16
+	e := &d.hashes[hashSlot(w, m, len(d.hashes)-1)]
+	if e.word != w || e.meta != m {
+		e.word, e.meta, e.hash = w, m, d.keys[tag].Sum64(s)
+	}
+	return e.hash
 }
 
 // frame is an open container.

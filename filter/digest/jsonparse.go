@@ -56,21 +56,7 @@ value:
 		} else if s, pos, err = d.strSlow(src, start, i); err != nil {
 			return err
 		}
-		if n := len(s); n <= 8 && cap(s) >= 8 {
-			// Short values repeat (enums, flags, small numbers): look
-			// the hash up before computing it.
-			w := binary.LittleEndian.Uint64(s[:8]) & (^uint64(0) >> (64 - 8*n))
-			m := uint64(n) | tagString<<8 | 1<<16
-			e := &d.hashes[hashSlot(w, m, len(d.hashes)-1)]
-			if e.word == w && e.meta == m {
-				h = e.hash
-			} else {
-				h = d.keys[tagString].Sum64(s)
-				e.word, e.meta, e.hash = w, m, h
-			}
-		} else {
-			h = d.keys[tagString].Sum64(s)
-		}
+		h = d.scalarHash(s, tagString)
 		if slot >= 0 {
 			shape := wire.ShapeText
 			if !shortText(s) {
@@ -174,21 +160,7 @@ value:
 			s = canonicalNumber(lit, d.canon[:0])
 			d.canon = s[:0]
 		}
-		if n := len(s); n <= 8 && cap(s) >= 8 {
-			// Short values repeat (enums, flags, small numbers): look
-			// the hash up before computing it.
-			w := binary.LittleEndian.Uint64(s[:8]) & (^uint64(0) >> (64 - 8*n))
-			m := uint64(n) | tagNumber<<8 | 1<<16
-			e := &d.hashes[hashSlot(w, m, len(d.hashes)-1)]
-			if e.word == w && e.meta == m {
-				h = e.hash
-			} else {
-				h = d.keys[tagNumber].Sum64(s)
-				e.word, e.meta, e.hash = w, m, h
-			}
-		} else {
-			h = d.keys[tagNumber].Sum64(s)
-		}
+		h = d.scalarHash(s, tagNumber)
 		if slot >= 0 {
 			e := &d.fields[slot]
 			if !typed(e, wire.TypeNumber, shape) {
