@@ -100,7 +100,8 @@ type Engine struct {
 	aggs          *aggregates
 	secondarySeen map[string]bool
 	repeats       *repeatCache
-	paths         *interner // body field paths of slim digests
+	paths         *interner    // body field paths of slim digests
+	bodyFields    *fieldSource // reads and recycles the body fields of encoded digests
 	fin           finalizeScratch
 	noiseRules    []*shadowdiffv1.NoiseRule
 	sampled       map[sampleSlot]sampleState
@@ -152,11 +153,12 @@ func openStore(st store.Store, opts Options) (*Engine, error) {
 	}
 	e := &Engine{
 		opts: opts, log: opts.Logger, st: st, met: met,
-		cfg:   statConfig{alpha: 1 - opts.Confidence, minSamples: uint64(opts.MinSamples)},
-		lim:   limits{maxFields: maxFieldsPerBucket, maxSignatures: maxSignatures},
-		watch: newWatchHub(met.watchDropped),
-		cq:    newCommitQueue(),
-		stop:  make(chan struct{}), done: make(chan struct{}),
+		cfg:        statConfig{alpha: 1 - opts.Confidence, minSamples: uint64(opts.MinSamples)},
+		lim:        limits{maxFields: maxFieldsPerBucket, maxSignatures: maxSignatures},
+		watch:      newWatchHub(met.watchDropped),
+		cq:         newCommitQueue(),
+		bodyFields: newFieldSource(newPathTable()),
+		stop:       make(chan struct{}), done: make(chan struct{}),
 	}
 	if err := e.load(); err != nil {
 		st.Close()
@@ -176,7 +178,7 @@ func (e *Engine) load() error {
 	e.aggs = newAggregates()
 	e.secondarySeen = map[string]bool{}
 	e.repeats = newRepeatCache(maxRepeatKeys)
-	e.paths = newInterner()
+	e.paths = newInterner(e.bodyFields.paths)
 	e.sampled = map[sampleSlot]sampleState{}
 	e.pairer = newPairer(e.opts.PairWindow, e.opts.MaxPending, e.complete)
 

@@ -44,6 +44,7 @@ func (w *writer) finalize(c closedReq, now time.Time) {
 		b.Counts.Duplicates += n
 	}
 	rec := &shadowdiffv1.RequestRecord{PairingKey: r.key, Endpoint: info.key, Time: timestamppb.New(t)}
+	var kept []flatEntry // fields the repeat cache keeps
 	p, s, cd := r.digests[primary], r.digests[secondary], r.digests[candidate]
 	outcome := "compared"
 	switch {
@@ -81,8 +82,11 @@ func (w *writer) finalize(c closedReq, now time.Time) {
 		countCompared(b, &pv, cmp, e.lim)
 		if s == nil {
 			if fp, ok := fingerprintOf(info.key, p); ok {
-				if prev := e.repeats.swap(fp, w.keep(&pv)); prev != nil {
+				k := w.keep(&pv)
+				kept = k.fields
+				if prev := e.repeats.swap(fp, k); prev != nil {
 					countRepeat(b, &cmp.df, prev, &pv, e.lim)
+					e.bodyFields.recycle(prev.fields)
 				}
 			}
 		}
@@ -92,6 +96,19 @@ func (w *writer) finalize(c closedReq, now time.Time) {
 	rec.Primary, rec.Secondary, rec.Candidate = compact(p), compact(r.digests[secondary]), compact(cd)
 	w.b.Records = append(w.b.Records, rec)
 	e.met.requests.WithLabelValues(e.met.endpoint(info.key), outcome).Inc()
+	// Nothing refers to the request's fields now (records and samples
+	// hold copies) but the repeat cache, which may keep the primary's.
+	for role, fs := range r.fields {
+		if fs != nil && !sameSlice(fs, kept) {
+			e.bodyFields.recycle(fs)
+		}
+		r.fields[role] = nil
+	}
+}
+
+// sameSlice: a and b share their first element.
+func sameSlice(a, b []flatEntry) bool {
+	return len(a) > 0 && len(b) > 0 && &a[0] == &b[0]
 }
 
 // incomplete counts a request that lacks the primary or the candidate

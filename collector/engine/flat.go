@@ -118,9 +118,10 @@ func full(d *shadowdiffv1.ResponseDigest, fields []flatEntry) *shadowdiffv1.Resp
 const maxInterned = 1 << 16
 
 // interner shares the path strings of stored digests: the same paths
-// come back in every response of an endpoint. Used under the engine's mu.
+// come back in every response of an endpoint. Used under the engine's mu;
+// its table is shared with the engine's fieldSource.
 type interner struct {
-	m map[string]string
+	tbl *pathTable
 	// last holds the interned paths of the last digest with the same
 	// shape: responses of an endpoint list the same paths, so comparing
 	// with them saves a lookup per field. lastPaths counts the strings
@@ -136,21 +137,11 @@ type pathsShape struct {
 	n           int
 }
 
-func newInterner() *interner {
-	return &interner{m: map[string]string{}, last: map[pathsShape][]string{}}
+func newInterner(tbl *pathTable) *interner {
+	return &interner{tbl: tbl, last: map[pathsShape][]string{}}
 }
 
-func (in *interner) intern(s string) string {
-	if v, ok := in.m[s]; ok {
-		return v
-	}
-	if len(in.m) >= maxInterned {
-		return s
-	}
-	s = strings.Clone(s)
-	in.m[s] = s
-	return s
-}
+func (in *interner) intern(s string) string { return in.tbl.intern(s) }
 
 // paths replaces the paths of fields (not empty) with interned ones.
 func (in *interner) paths(fields []flatEntry) {

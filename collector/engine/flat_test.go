@@ -17,7 +17,7 @@ func TestSlimKeepsEverything(t *testing.T) {
 	d.Body.Fields[2].RawValue = &raw
 	d.Body.FieldsTruncated = true
 	sortDigest(d)
-	in := newInterner()
+	in := newInterner(newPathTable())
 	light, fields := slim(d, in)
 	if len(light.GetBody().GetFields()) != 0 || len(fields) != 3 {
 		t.Fatalf("slim kept %d fields in the message, %d flat", len(light.GetBody().GetFields()), len(fields))
@@ -43,7 +43,7 @@ func TestSlimKeepsEverything(t *testing.T) {
 
 func TestSlimWithoutBody(t *testing.T) {
 	d := &shadowdiffv1.ResponseDigest{PairingKey: "k", Role: primary, Status: 204}
-	light, fields := slim(d, newInterner())
+	light, fields := slim(d, newInterner(newPathTable()))
 	if fields != nil || !proto.Equal(full(light, fields), d) {
 		t.Fatalf("slim of a digest without body = %v %v", light, fields)
 	}

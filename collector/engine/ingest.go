@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/shadowdiff/shadowdiff/collector/store"
@@ -46,7 +45,7 @@ func (e *Engine) ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, 
 		if wire != nil {
 			f.wire = wire[i]
 		}
-		err := f.read()
+		err := f.read(e.bodyFields)
 		if err == nil {
 			sortDigest(d)
 			err = validate(d, true)
@@ -63,6 +62,7 @@ func (e *Engine) ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, 
 			}
 			e.met.rejected.WithLabelValues(reason).Inc()
 			e.met.digests.WithLabelValues(roleLabel(d.GetRole()), "rejected").Inc()
+			e.bodyFields.recycle(f.fields)
 			continue
 		}
 		valid = append(valid, f)
@@ -89,8 +89,12 @@ func (e *Engine) ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, 
 		var res offerResult
 		var r *pendingReq
 		res, r, closed = e.pairer.offer(d, now, closed)
-		if f.fields != nil && (res == offerPending || res == offerCompleted) {
-			r.fields[d.Role] = f.fields
+		if res == offerPending || res == offerCompleted {
+			if f.fields != nil {
+				r.fields[d.Role] = f.fields
+			}
+		} else {
+			e.bodyFields.recycle(f.fields)
 		}
 		switch res {
 		case offerPending:
@@ -193,16 +197,13 @@ type freshDigest struct {
 
 // read fills fields from the encoding of a digest that has a body but no
 // body fields.
-func (f *freshDigest) read() error {
+func (f *freshDigest) read(src *fieldSource) error {
 	if f.wire == nil || f.d.GetBody() == nil || len(f.d.Body.Fields) > 0 {
 		return nil
 	}
-	fields, err := wireFields(f.wire)
+	fields, err := src.read(f.wire)
 	if err != nil {
 		return invalid("body.fields", "undecodable: %v", err)
-	}
-	if !slices.IsSortedFunc(fields, compareFlatPaths) {
-		slices.SortStableFunc(fields, compareFlatPaths)
 	}
 	f.fields = fields
 	return nil
@@ -230,10 +231,8 @@ func (w *writer) batch() (*store.Batch, error) {
 		r := w.e.pairer.pending[key]
 		for _, f := range ds {
 			d, data := f.d, f.wire
-			if f.fields != nil {
-				// Already slim: only the paths are to be shared.
-				w.e.paths.paths(f.fields)
-			} else {
+			if f.fields == nil {
+				// Already slim (read from the encoding, paths shared) otherwise.
 				r.digests[d.Role], r.fields[d.Role] = slim(d, w.e.paths)
 			}
 			if data == nil {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -109,5 +110,40 @@ func TestIngestEncodedReadsBodyFields(t *testing.T) {
 	}
 	if !strings.Contains(rej[0].Reason, `path "a" listed twice`) || !strings.Contains(rej[1].Reason, "body.fields: undecodable") {
 		t.Errorf("reasons = %q, %q", rej[0].Reason, rej[1].Reason)
+	}
+}
+
+// The fields of closed requests are recycled for the next digests read,
+// except those the repeat cache keeps: without a secondary, the primary of
+// a repeated request is compared with the previous one, which must still
+// hold its own values when the next requests come.
+func TestRecycledFieldsKeepRepeatedPrimaries(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{})
+	defer e.Close()
+	send := func(d *shadowdiffv1.ResponseDigest) {
+		t.Helper()
+		m, wire := withoutBodyFields(t, at(clk, d))
+		if n, rej, err := e.IngestEncoded(context.Background(), []*shadowdiffv1.ResponseDigest{m}, [][]byte{wire}); err != nil || n != 1 || len(rej) != 0 {
+			t.Fatalf("IngestEncoded: %d %v %v", n, rej, err)
+		}
+	}
+	// Two repeats of the same request: b varies between them on the
+	// primary (noise learnt from repeats), a never does.
+	for i, b := range []string{"x", "y"} {
+		key := fmt.Sprintf("k%d", i)
+		send(dg(key, primary, "/x", 200, f{"a", tStr, sText, "1"}, f{"b", tStr, sText, b}))
+		send(dg(key, candidate, "/x", 200, f{"a", tStr, sText, "1"}, f{"b", tStr, sText, b}))
+	}
+	fields, err := e.QueryServer().ListFields(context.Background(), &shadowdiffv1.ListFieldsRequest{Endpoint: "GET /x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noise := map[string]uint64{}
+	for _, fs := range fields.Fields {
+		noise[fs.Path] = fs.NoiseDifferences
+	}
+	if noise["body.b"] == 0 || noise["body.a"] != 0 {
+		t.Errorf("noise learnt from repeats = %v, want some on body.b, none on body.a", noise)
 	}
 }

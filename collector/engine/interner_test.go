@@ -9,7 +9,7 @@ import (
 // Responses whose keys vary (ids as keys) give every digest its own path
 // list: what the interner remembers of them must stay bounded.
 func TestInternerPathListsStayBounded(t *testing.T) {
-	in := newInterner()
+	in := newInterner(newPathTable())
 	for i := range maxInterned + 5000 {
 		fields := []flatEntry{{path: "items." + strconv.Itoa(i)}, {path: "items." + strconv.Itoa(i) + ".price"}}
 		in.paths(fields)
@@ -24,13 +24,13 @@ func TestInternerPathListsStayBounded(t *testing.T) {
 	if held > maxInterned || held != in.lastPaths {
 		t.Errorf("lists hold %d paths, counted %d (bound %d)", held, in.lastPaths, maxInterned)
 	}
-	if len(in.m) > maxInterned {
-		t.Errorf("%d interned strings, over %d", len(in.m), maxInterned)
+	if in.tbl.len() > maxInterned {
+		t.Errorf("%d interned strings, over %d", in.tbl.len(), maxInterned)
 	}
 }
 
 func TestInternerSharesRepeatedPathLists(t *testing.T) {
-	in := newInterner()
+	in := newInterner(newPathTable())
 	a := []flatEntry{{path: "user.id"}, {path: "user.name"}}
 	b := []flatEntry{{path: "user.id"}, {path: "user.name"}}
 	in.paths(a)

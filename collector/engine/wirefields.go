@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/shadowdiff/shadowdiff/collector/internal/protoscan"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
@@ -13,38 +15,72 @@ const (
 	wireBodyFields = 10 // BodyDigest.fields
 )
 
-// wireFields reads the body fields of an encoded ResponseDigest straight
-// into flat form: one slice, and one string for all their paths. Entries
-// in the plain form the filter sends are read directly; anything else is
-// decoded by the generated code (which also reports malformed input).
-func wireFields(wire []byte) ([]flatEntry, error) {
-	if fields, ok := plainFields(wire); ok {
-		return fields, nil
-	}
-	var d shadowdiffv1.ResponseDigest
-	if err := d.UnmarshalVT(wire); err != nil {
-		return nil, err
-	}
-	fs := d.GetBody().GetFields()
-	if len(fs) == 0 {
-		return nil, nil
-	}
-	out := make([]flatEntry, len(fs))
-	for i, e := range fs {
-		if e != nil {
-			out[i] = flatEntryOf(e)
-		}
-	}
-	return out, nil
+// fieldSource reads the body fields of encoded digests into flat form. It
+// runs outside the engine's lock, on every ingesting stream at once, so
+// what it shares is safe for concurrent use: the path table, the slices
+// of closed requests (recycled: a digest's fields were the largest
+// allocation of an ingest) and the readers' path caches.
+type fieldSource struct {
+	paths   *pathTable
+	flats   flatPool
+	readers sync.Pool // of *pathCache
 }
 
-// plainFields is wireFields for digests whose every field entry is plain;
-// ok is false otherwise.
-func plainFields(wire []byte) (_ []flatEntry, ok bool) {
-	n := 0
+func newFieldSource(paths *pathTable) *fieldSource {
+	s := &fieldSource{paths: paths}
+	s.readers.New = func() any { return new(pathCache) }
+	return s
+}
+
+// pathCache holds the paths of the last digest a reader read: responses
+// of an endpoint list the same paths, so comparing with them saves a
+// lookup in the shared table per field.
+type pathCache struct {
+	paths  []string
+	sorted bool
+}
+
+// read returns the body fields of an encoded ResponseDigest, sorted by
+// path, their paths from the shared table. Entries in the plain form the
+// filter sends are read directly; anything else is decoded by the
+// generated code (which also reports malformed input). The slice is the
+// caller's; recycle hands it back once nothing refers to it.
+func (s *fieldSource) read(wire []byte) ([]flatEntry, error) {
+	fields, ok := s.plain(wire)
+	if !ok {
+		var d shadowdiffv1.ResponseDigest
+		if err := d.UnmarshalVT(wire); err != nil {
+			return nil, err
+		}
+		fs := d.GetBody().GetFields()
+		if len(fs) == 0 {
+			return nil, nil
+		}
+		fields = make([]flatEntry, len(fs))
+		for i, e := range fs {
+			if e != nil {
+				fields[i] = flatEntryOf(e)
+				fields[i].path = s.paths.intern(e.Path)
+			}
+		}
+		if !slices.IsSortedFunc(fields, compareFlatPaths) {
+			slices.SortStableFunc(fields, compareFlatPaths)
+		}
+	}
+	return fields, nil
+}
+
+// plain is read for digests whose every field entry is plain; ok is false
+// otherwise.
+func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok bool) {
+	pc := s.readers.Get().(*pathCache)
+	defer s.readers.Put(pc)
+	out := s.flats.get()
+	same := true // so far, the same paths as the cached list
 	for rest := wire; len(rest) > 0; {
 		num, body, r, ok := protoscan.NextField(rest)
 		if !ok {
+			s.flats.put(out)
 			return nil, false
 		}
 		rest = r
@@ -54,55 +90,150 @@ func plainFields(wire []byte) (_ []flatEntry, ok bool) {
 		for len(body) > 0 {
 			num, entry, r, ok := protoscan.NextField(body)
 			if !ok {
+				s.flats.put(out)
 				return nil, false
 			}
-			body = r
-			if num == wireBodyFields && entry != nil {
-				n++
-			}
-		}
-	}
-	if n == 0 {
-		return nil, true
-	}
-	out := make([]flatEntry, n)
-	var boundsArr [128][2]int32
-	bounds := boundsArr[:0]
-	var paths strings.Builder
-	paths.Grow(24 * n)
-	for rest := wire; len(rest) > 0; {
-		num, body, r, _ := protoscan.NextField(rest)
-		rest = r
-		if num != wireDigestBody || body == nil {
-			continue
-		}
-		for len(body) > 0 {
-			num, entry, r, _ := protoscan.NextField(body)
 			body = r
 			if num != wireBodyFields || entry == nil {
 				continue
 			}
-			i := len(bounds)
-			start := int32(paths.Len())
 			pe, ok := protoscan.PlainFieldEntry(entry)
 			if !ok {
+				s.flats.put(out)
 				return nil, false
 			}
-			paths.Write(pe.Path)
-			fe := &out[i]
-			fe.typ, fe.shape = shadowdiffv1.JsonType(pe.Type), shadowdiffv1.ValueShape(pe.Shape)
-			fe.lengthBucket, fe.occurrences, fe.elements = pe.LengthBucket, pe.Occurrences, pe.Elements
-			fe.valueHash, fe.unorderedHash = pe.ValueHash, pe.UnorderedHash
+			i := len(out)
+			var path string
+			if same && i < len(pc.paths) && pc.paths[i] == string(pe.Path) {
+				path = pc.paths[i]
+			} else {
+				same = false
+				path = s.paths.lookup(pe.Path)
+			}
+			fe := flatEntry{path: path, typ: shadowdiffv1.JsonType(pe.Type), shape: shadowdiffv1.ValueShape(pe.Shape),
+				lengthBucket: pe.LengthBucket, occurrences: pe.Occurrences, elements: pe.Elements,
+				valueHash: pe.ValueHash, unorderedHash: pe.UnorderedHash}
 			if pe.HasRaw {
 				raw := string(pe.Raw)
 				fe.rawValue = &raw
 			}
-			bounds = append(bounds, [2]int32{start, int32(paths.Len())})
+			out = append(out, fe)
 		}
 	}
-	all := paths.String()
-	for i, b := range bounds {
-		out[i].path = all[b[0]:b[1]]
+	if len(out) == 0 {
+		s.flats.put(out)
+		return nil, true
+	}
+	if !same || len(out) != len(pc.paths) {
+		// A new list of paths: cache it, and whether it is in order (the
+		// filter sends them sorted; the cached answer saves comparing
+		// every pair again for the next digest with the same paths).
+		pc.paths = pc.paths[:0]
+		for i := range out {
+			pc.paths = append(pc.paths, out[i].path)
+		}
+		pc.sorted = slices.IsSortedFunc(out, compareFlatPaths)
+	}
+	if !pc.sorted {
+		slices.SortStableFunc(out, compareFlatPaths)
 	}
 	return out, true
+}
+
+// recycle takes back fields read by s (or built elsewhere) that nothing
+// refers to any more.
+func (s *fieldSource) recycle(fields []flatEntry) { s.flats.put(fields) }
+
+// flatPool keeps slices of body fields for reuse, bounded in count and
+// size so that a burst of large digests is not kept alive for good.
+type flatPool struct {
+	mu    sync.Mutex
+	slabs [][]flatEntry
+}
+
+const (
+	maxPooledSlices = 4096
+	maxPooledFields = 1024 // a larger slice goes to the GC
+	newSliceFields  = 64   // the capacity of a new slice
+)
+
+func (p *flatPool) get() []flatEntry {
+	p.mu.Lock()
+	if n := len(p.slabs); n > 0 {
+		s := p.slabs[n-1]
+		p.slabs[n-1] = nil
+		p.slabs = p.slabs[:n-1]
+		p.mu.Unlock()
+		return s
+	}
+	p.mu.Unlock()
+	return make([]flatEntry, 0, newSliceFields)
+}
+
+func (p *flatPool) put(s []flatEntry) {
+	if cap(s) == 0 || cap(s) > maxPooledFields {
+		return
+	}
+	// Cleared so that a pooled slice keeps no path or raw value alive.
+	s = s[:cap(s)]
+	clear(s)
+	p.mu.Lock()
+	if len(p.slabs) < maxPooledSlices {
+		p.slabs = append(p.slabs, s[:0])
+	}
+	p.mu.Unlock()
+}
+
+// pathTable is the set of field path strings shared by every digest the
+// engine holds, bounded by maxInterned: beyond it, digests keep their own
+// strings. Safe for concurrent use.
+type pathTable struct {
+	mu sync.RWMutex
+	m  map[string]string
+}
+
+func newPathTable() *pathTable { return &pathTable{m: map[string]string{}} }
+
+// lookup returns the shared string equal to b (adding it while there is
+// room), else a new one.
+func (t *pathTable) lookup(b []byte) string {
+	t.mu.RLock()
+	v, ok := t.m[string(b)]
+	t.mu.RUnlock()
+	if ok {
+		return v
+	}
+	return t.add(string(b))
+}
+
+// intern is lookup for a string, returned as it is when there is no room.
+func (t *pathTable) intern(s string) string {
+	t.mu.RLock()
+	v, ok := t.m[s]
+	t.mu.RUnlock()
+	if ok {
+		return v
+	}
+	return t.add(strings.Clone(s))
+}
+
+// add interns s (which must not alias a caller's buffer) while there is
+// room.
+func (t *pathTable) add(s string) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if v, ok := t.m[s]; ok {
+		return v
+	}
+	if len(t.m) >= maxInterned {
+		return s
+	}
+	t.m[s] = s
+	return s
+}
+
+func (t *pathTable) len() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.m)
 }
