@@ -2,6 +2,7 @@ package engine
 
 import (
 	"container/heap"
+	"strings"
 	"time"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
@@ -222,7 +223,7 @@ func (p *pairer) remember(r *pendingReq, now time.Time) {
 		delete(p.recent, p.recentOrder[0].key)
 		p.recentOrder = p.recentOrder[1:]
 	}
-	rec := recentReq{first: r.first(), expires: now.Add(recentWindows * p.window)}
+	rec := recentReq{first: closedStub(r.first()), expires: now.Add(recentWindows * p.window)}
 	for role, d := range r.digests {
 		rec.roles[role] = d != nil
 	}
@@ -256,4 +257,39 @@ func (h *expiryHeap) Pop() any {
 	*h = old[:len(old)-1]
 	r.index = -1
 	return r
+}
+
+// closedStub keeps of a closed request's first digest what a later
+// duplicate is counted by (its endpoint: see endpointMapper.of), in
+// memory of its own: the digest shares allocations with its headers and
+// strings (collector/server's decoder), which the recent keys, up to
+// MaxPending of them, would otherwise keep alive (~1.5 KB each).
+func closedStub(d *shadowdiffv1.ResponseDigest) *shadowdiffv1.ResponseDigest {
+	if d == nil {
+		return nil
+	}
+	st := &struct {
+		d  shadowdiffv1.ResponseDigest
+		ep shadowdiffv1.EndpointRef
+		rq shadowdiffv1.RequestFingerprint
+	}{}
+	st.d.Role = d.Role
+	ep, rq := d.GetEndpoint(), d.GetRequest()
+	// One string for all five; each is cut from it.
+	all := strings.Join([]string{d.PairingKey, ep.GetMethod(), ep.GetPath(), ep.GetRouteName(), rq.GetMethod(), rq.GetPath()}, "")
+	cut := func(n int) string {
+		s := all[:n]
+		all = all[n:]
+		return s
+	}
+	st.d.PairingKey = cut(len(d.PairingKey))
+	if ep != nil {
+		st.ep.Method, st.ep.Path, st.ep.RouteName = cut(len(ep.Method)), cut(len(ep.Path)), cut(len(ep.RouteName))
+		st.d.Endpoint = &st.ep
+	}
+	if rq != nil {
+		st.rq.Method, st.rq.Path = cut(len(rq.Method)), cut(len(rq.Path))
+		st.d.Request = &st.rq
+	}
+	return &st.d
 }

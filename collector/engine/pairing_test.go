@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 	"time"
+	"unsafe"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -120,5 +121,31 @@ func TestPairerRestore(t *testing.T) {
 	res, r, _ := p.offer(dg("k", secondary, "/x", 200), t0.Add(2*time.Second), nil)
 	if res != offerCompleted || !needTriple(r) {
 		t.Errorf("restored request did not complete: %v", res)
+	}
+}
+
+// A closed request is remembered by a stub of its first digest: it must
+// name the same endpoint and share no memory with the digest.
+func TestClosedStubKeepsTheEndpointOnly(t *testing.T) {
+	m := newEndpointMapper()
+	for _, d := range []*shadowdiffv1.ResponseDigest{
+		dg("k1", primary, "/orders/42", 200, f{"a", tStr, sText, "1"}),
+		{PairingKey: "k2", Role: candidate, Endpoint: &shadowdiffv1.EndpointRef{Method: "post", Path: "/x/7", RouteName: "orders"}},
+		{PairingKey: "k3", Role: secondary, Request: &shadowdiffv1.RequestFingerprint{Method: "PUT", Path: "/y/9"}},
+		{PairingKey: "k4"},
+	} {
+		s := closedStub(d)
+		if got, want := m.of(s), m.of(d); got != want {
+			t.Errorf("%s: endpoint of the stub = %+v, want %+v", d.PairingKey, got, want)
+		}
+		if s.Role != d.Role || s.Body != nil || s.Headers != nil {
+			t.Errorf("%s: stub = %v", d.PairingKey, s)
+		}
+		if d.Endpoint != nil && (s.Endpoint == d.Endpoint || unsafe.StringData(s.Endpoint.Path) == unsafe.StringData(d.Endpoint.Path)) {
+			t.Errorf("%s: the stub shares the digest's endpoint", d.PairingKey)
+		}
+	}
+	if closedStub(nil) != nil {
+		t.Error("closedStub(nil) != nil")
 	}
 }

@@ -152,7 +152,7 @@ type flatPool struct {
 }
 
 const (
-	maxPooledSlices = 4096
+	maxPooledSlices = 1024
 	maxPooledFields = 1024 // a larger slice goes to the GC
 	newSliceFields  = 64   // the capacity of a new slice
 )
