@@ -91,6 +91,16 @@ func BenchmarkListFields1M(b *testing.B) {
 // BenchmarkPendingMemory reports the heap held per pending request (a
 // 40-field primary digest waiting for its candidate).
 func BenchmarkPendingMemory(b *testing.B) {
+	// messages: digests as Ingest takes them; encoded: as the server
+	// passes them (IngestEncoded: body fields read from the encoding).
+	for _, encoded := range []bool{false, true} {
+		b.Run(map[bool]string{false: "from=messages", true: "from=encoded"}[encoded], func(b *testing.B) {
+			benchPendingMemory(b, encoded)
+		})
+	}
+}
+
+func benchPendingMemory(b *testing.B, encoded bool) {
 	const n = 10000
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -104,19 +114,34 @@ func BenchmarkPendingMemory(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		// The decoded digests count: the engine keeps them until paired.
 		batch := make([]*shadowdiffv1.ResponseDigest, 0, n)
+		var wire [][]byte
 		for k := range n {
 			d := realisticTriple(k, clk)[0]
 			d.PairingKey = fmt.Sprint("pending-", k)
+			if encoded {
+				w, err := d.MarshalVT()
+				if err != nil {
+					b.Fatal(err)
+				}
+				wire = append(wire, w)
+				d.Body.Fields = nil
+			}
 			batch = append(batch, d)
 		}
 		b.StartTimer()
 		for k := 0; k < n; k += 500 {
-			if _, _, err := e.Ingest(context.Background(), batch[k:k+500]); err != nil {
+			var err error
+			if encoded {
+				_, _, err = e.IngestEncoded(context.Background(), batch[k:k+500], wire[k:k+500])
+			} else {
+				_, _, err = e.Ingest(context.Background(), batch[k:k+500])
+			}
+			if err != nil {
 				b.Fatal(err)
 			}
 		}
 		b.StopTimer()
-		batch = nil
+		batch, wire = nil, nil
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap-bytes/pending")

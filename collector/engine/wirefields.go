@@ -38,6 +38,8 @@ func newFieldSource(paths *pathTable) *fieldSource {
 type pathCache struct {
 	paths  []string
 	sorted bool
+	// scratch holds the fields being read, until their number is known.
+	scratch []flatEntry
 }
 
 // read returns the body fields of an encoded ResponseDigest, sorted by
@@ -56,7 +58,7 @@ func (s *fieldSource) read(wire []byte) ([]flatEntry, error) {
 		if len(fs) == 0 {
 			return nil, nil
 		}
-		fields = make([]flatEntry, len(fs))
+		fields = s.flats.get(len(fs))
 		for i, e := range fs {
 			if e != nil {
 				fields[i] = flatEntryOf(e)
@@ -75,12 +77,18 @@ func (s *fieldSource) read(wire []byte) ([]flatEntry, error) {
 func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok bool) {
 	pc := s.readers.Get().(*pathCache)
 	defer s.readers.Put(pc)
-	out := s.flats.get()
+	out := pc.scratch[:0]
+	defer func() {
+		clear(out) // keeps no raw value alive
+		pc.scratch = out[:0]
+		if cap(out) > maxPooledFields {
+			pc.scratch = nil // an outsized digest's
+		}
+	}()
 	same := true // so far, the same paths as the cached list
 	for rest := wire; len(rest) > 0; {
 		num, body, r, ok := protoscan.NextField(rest)
 		if !ok {
-			s.flats.put(out)
 			return nil, false
 		}
 		rest = r
@@ -90,7 +98,6 @@ func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok bool) {
 		for len(body) > 0 {
 			num, entry, r, ok := protoscan.NextField(body)
 			if !ok {
-				s.flats.put(out)
 				return nil, false
 			}
 			body = r
@@ -99,7 +106,6 @@ func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok bool) {
 			}
 			pe, ok := protoscan.PlainFieldEntry(entry)
 			if !ok {
-				s.flats.put(out)
 				return nil, false
 			}
 			i := len(out)
@@ -121,7 +127,6 @@ func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok bool) {
 		}
 	}
 	if len(out) == 0 {
-		s.flats.put(out)
 		return nil, true
 	}
 	if !same || len(out) != len(pc.paths) {
@@ -134,52 +139,64 @@ func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok bool) {
 		}
 		pc.sorted = slices.IsSortedFunc(out, compareFlatPaths)
 	}
+	fields := s.flats.get(len(out))
+	copy(fields, out)
 	if !pc.sorted {
-		slices.SortStableFunc(out, compareFlatPaths)
+		slices.SortStableFunc(fields, compareFlatPaths)
 	}
-	return out, true
+	return fields, true
 }
 
 // recycle takes back fields read by s (or built elsewhere) that nothing
 // refers to any more.
 func (s *fieldSource) recycle(fields []flatEntry) { s.flats.put(fields) }
 
-// flatPool keeps slices of body fields for reuse, bounded in count and
-// size so that a burst of large digests is not kept alive for good.
+// flatPool keeps slices of body fields for reuse, by capacity: a slice
+// is handed out with its length rounded up to a multiple of 8 (pending
+// digests keep theirs, so little is wasted), and the pool is bounded in
+// count and size so that a burst of large digests is not kept for good.
 type flatPool struct {
-	mu    sync.Mutex
-	slabs [][]flatEntry
+	mu     sync.Mutex
+	byCap  map[int][][]flatEntry
+	pooled int
 }
 
 const (
 	maxPooledSlices = 1024
 	maxPooledFields = 1024 // a larger slice goes to the GC
-	newSliceFields  = 64   // the capacity of a new slice
 )
 
-func (p *flatPool) get() []flatEntry {
+// get returns a slice of n fields (not cleared: the caller sets them all).
+func (p *flatPool) get(n int) []flatEntry {
+	c := (n + 7) &^ 7
 	p.mu.Lock()
-	if n := len(p.slabs); n > 0 {
-		s := p.slabs[n-1]
-		p.slabs[n-1] = nil
-		p.slabs = p.slabs[:n-1]
+	if l := p.byCap[c]; len(l) > 0 {
+		s := l[len(l)-1]
+		l[len(l)-1] = nil
+		p.byCap[c] = l[:len(l)-1]
+		p.pooled--
 		p.mu.Unlock()
-		return s
+		return s[:n]
 	}
 	p.mu.Unlock()
-	return make([]flatEntry, 0, newSliceFields)
+	return make([]flatEntry, n, c)
 }
 
 func (p *flatPool) put(s []flatEntry) {
-	if cap(s) == 0 || cap(s) > maxPooledFields {
+	c := cap(s)
+	if c == 0 || c%8 != 0 || c > maxPooledFields {
 		return
 	}
 	// Cleared so that a pooled slice keeps no path or raw value alive.
-	s = s[:cap(s)]
+	s = s[:c]
 	clear(s)
 	p.mu.Lock()
-	if len(p.slabs) < maxPooledSlices {
-		p.slabs = append(p.slabs, s[:0])
+	if p.pooled < maxPooledSlices {
+		if p.byCap == nil {
+			p.byCap = map[int][][]flatEntry{}
+		}
+		p.byCap[c] = append(p.byCap[c], s)
+		p.pooled++
 	}
 	p.mu.Unlock()
 }
