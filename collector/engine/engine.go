@@ -178,6 +178,7 @@ func (e *Engine) load() error {
 	e.aggs = newAggregates()
 	e.secondarySeen = map[string]bool{}
 	e.repeats = newRepeatCache(maxRepeatKeys)
+	e.bodyFields.paths.reset() // paths of what is dropped with the state
 	e.paths = newInterner(e.bodyFields.paths)
 	e.sampled = map[sampleSlot]sampleState{}
 	e.pairer = newPairer(e.opts.PairWindow, e.opts.MaxPending, e.complete)

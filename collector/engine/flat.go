@@ -50,6 +50,11 @@ type response struct {
 // and returns the response and the grown scratch.
 func responseOf(d *shadowdiffv1.ResponseDigest, scratch []flatEntry) (response, []flatEntry) {
 	fs := d.GetBody().GetFields()
+	if len(fs) == 0 {
+		// No fields, and no scratch in the response: keep would hand it
+		// to the repeat cache, and from there to the field pool.
+		return response{d: d}, scratch
+	}
 	flat := scratch[:0]
 	for _, e := range fs {
 		flat = append(flat, flatEntryOf(e))

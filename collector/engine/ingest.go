@@ -71,10 +71,12 @@ func (e *Engine) ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, 
 		return 0, rejected, nil
 	}
 	if err := ctx.Err(); err != nil {
+		e.recycleFresh(valid)
 		return 0, rejected, err
 	}
 	gen, err := e.beginWrite()
 	if err != nil {
+		e.recycleFresh(valid)
 		return 0, rejected, err
 	}
 	now := e.opts.Now()
@@ -122,6 +124,14 @@ func (e *Engine) ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, 
 	}
 	e.met.ingestSeconds.Observe(time.Since(start).Seconds())
 	return len(valid), rejected, nil
+}
+
+// recycleFresh hands back the fields of digests that were read but not
+// offered.
+func (e *Engine) recycleFresh(fs []freshDigest) {
+	for _, f := range fs {
+		e.bodyFields.recycle(f.fields)
+	}
 }
 
 // expire closes the requests whose window ended.

@@ -147,3 +147,49 @@ func TestRecycledFieldsKeepRepeatedPrimaries(t *testing.T) {
 		t.Errorf("noise learnt from repeats = %v, want some on body.b, none on body.a", noise)
 	}
 }
+
+// The engine's own scratch for full digests' fields never reaches the
+// field pool: a primary without body fields, kept by the repeat cache,
+// once took the scratch with it (empty, but with its capacity), and each
+// later repeat handed it to the pool again, so that pending digests and
+// the next request's diff shared one array.
+func TestFinalizeScratchStaysOutOfThePool(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{})
+	defer e.Close()
+	var fs []f
+	for i := range 8 {
+		fs = append(fs, f{fmt.Sprintf("f%d", i), tStr, sText, "v"})
+	}
+	// Full digests (not encoded) grow the scratch; then repeats whose
+	// primary has no body fields.
+	ingest(t, e, at(clk, dg("a", primary, "/a", 200, fs...)), at(clk, dg("a", candidate, "/a", 200, fs...)))
+	for i := range 3 {
+		k := fmt.Sprintf("b%d", i)
+		ingest(t, e, at(clk, dg(k, primary, "/b", 200)), at(clk, dg(k, candidate, "/b", 200)))
+	}
+	send := func(d *shadowdiffv1.ResponseDigest) {
+		t.Helper()
+		m, wire := withoutBodyFields(t, at(clk, d))
+		if n, rej, err := e.IngestEncoded(context.Background(), []*shadowdiffv1.ResponseDigest{m}, [][]byte{wire}); err != nil || n != 1 || len(rej) != 0 {
+			t.Fatalf("IngestEncoded: %d %v %v", n, rej, err)
+		}
+	}
+	vals := func(v string) []f {
+		var out []f
+		for i := range 8 {
+			out = append(out, f{fmt.Sprintf("g%d", i), tStr, sText, v})
+		}
+		return out
+	}
+	send(dg("k1", primary, "/c", 200, vals("1")...))
+	send(dg("k2", primary, "/c", 200, vals("2")...))
+	send(dg("k1", candidate, "/c", 200, vals("1")...))
+	rec, err := e.QueryServer().GetRequest(context.Background(), &shadowdiffv1.GetRequestRequest{PairingKey: "k1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Differences) != 0 {
+		t.Errorf("identical primary and candidate differ in %d fields: %v", len(rec.Differences), rec.Differences)
+	}
+}

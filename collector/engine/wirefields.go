@@ -38,8 +38,6 @@ func newFieldSource(paths *pathTable) *fieldSource {
 type pathCache struct {
 	paths  []string
 	sorted bool
-	// scratch holds the fields being read, until their number is known.
-	scratch []flatEntry
 }
 
 // read returns the body fields of an encoded ResponseDigest, sorted by
@@ -77,19 +75,18 @@ func (s *fieldSource) read(wire []byte) ([]flatEntry, error) {
 func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok bool) {
 	pc := s.readers.Get().(*pathCache)
 	defer s.readers.Put(pc)
-	out := pc.scratch[:0]
-	defer func() {
-		clear(out) // keeps no raw value alive
-		pc.scratch = out[:0]
-		if cap(out) > maxPooledFields {
-			pc.scratch = nil // an outsized digest's
-		}
-	}()
+	// Sized for as many fields as the reader's last digest had: most
+	// digests in a row come from the same endpoints.
+	out := s.flats.get(max(len(pc.paths), 1))[:0]
+	fail := func() ([]flatEntry, bool) {
+		s.flats.put(out)
+		return nil, false
+	}
 	same := true // so far, the same paths as the cached list
 	for rest := wire; len(rest) > 0; {
 		num, body, r, ok := protoscan.NextField(rest)
 		if !ok {
-			return nil, false
+			return fail()
 		}
 		rest = r
 		if num != wireDigestBody || body == nil {
@@ -98,7 +95,7 @@ func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok bool) {
 		for len(body) > 0 {
 			num, entry, r, ok := protoscan.NextField(body)
 			if !ok {
-				return nil, false
+				return fail()
 			}
 			body = r
 			if num != wireBodyFields || entry == nil {
@@ -106,7 +103,7 @@ func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok bool) {
 			}
 			pe, ok := protoscan.PlainFieldEntry(entry)
 			if !ok {
-				return nil, false
+				return fail()
 			}
 			i := len(out)
 			var path string
@@ -127,7 +124,16 @@ func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok bool) {
 		}
 	}
 	if len(out) == 0 {
+		s.flats.put(out)
 		return nil, true
+	}
+	if c := cap(out); c%8 != 0 || c-len(out) >= 8 {
+		// Sized for another digest (or grown by append): into a slice
+		// of this one's size, as pending digests keep theirs.
+		fields := s.flats.get(len(out))
+		copy(fields, out)
+		s.flats.put(out)
+		out = fields
 	}
 	if !same || len(out) != len(pc.paths) {
 		// A new list of paths: cache it, and whether it is in order (the
@@ -139,12 +145,10 @@ func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok bool) {
 		}
 		pc.sorted = slices.IsSortedFunc(out, compareFlatPaths)
 	}
-	fields := s.flats.get(len(out))
-	copy(fields, out)
 	if !pc.sorted {
-		slices.SortStableFunc(fields, compareFlatPaths)
+		slices.SortStableFunc(out, compareFlatPaths)
 	}
-	return fields, true
+	return out, true
 }
 
 // recycle takes back fields read by s (or built elsewhere) that nothing
@@ -153,20 +157,22 @@ func (s *fieldSource) recycle(fields []flatEntry) { s.flats.put(fields) }
 
 // flatPool keeps slices of body fields for reuse, by capacity: a slice
 // is handed out with its length rounded up to a multiple of 8 (pending
-// digests keep theirs, so little is wasted), and the pool is bounded in
-// count and size so that a burst of large digests is not kept for good.
+// digests keep theirs, so little is wasted); it keeps at most maxPooled
+// fields in all, so a burst of large digests costs little afterwards.
 type flatPool struct {
 	mu     sync.Mutex
 	byCap  map[int][][]flatEntry
-	pooled int
+	pooled int // fields, counted by capacity
 }
 
+// maxPooled bounds the fields the pool keeps (64 bytes each: 4 MiB);
+// maxPooledFields, one slice.
 const (
-	maxPooledSlices = 1024
-	maxPooledFields = 1024 // a larger slice goes to the GC
+	maxPooled       = 1 << 16
+	maxPooledFields = 1024
 )
 
-// get returns a slice of n fields (not cleared: the caller sets them all).
+// get returns a slice of n fields, not cleared: the caller sets them all.
 func (p *flatPool) get(n int) []flatEntry {
 	c := (n + 7) &^ 7
 	p.mu.Lock()
@@ -174,7 +180,7 @@ func (p *flatPool) get(n int) []flatEntry {
 		s := l[len(l)-1]
 		l[len(l)-1] = nil
 		p.byCap[c] = l[:len(l)-1]
-		p.pooled--
+		p.pooled -= c
 		p.mu.Unlock()
 		return s[:n]
 	}
@@ -187,16 +193,16 @@ func (p *flatPool) put(s []flatEntry) {
 	if c == 0 || c%8 != 0 || c > maxPooledFields {
 		return
 	}
-	// Cleared so that a pooled slice keeps no path or raw value alive.
-	s = s[:c]
-	clear(s)
+	// Not cleared (get's callers set every entry): a pooled slice may keep
+	// paths and raw values of closed requests alive, at most maxPooled.
+	s = s[:0]
 	p.mu.Lock()
-	if p.pooled < maxPooledSlices {
+	if p.pooled+c <= maxPooled {
 		if p.byCap == nil {
 			p.byCap = map[int][][]flatEntry{}
 		}
 		p.byCap[c] = append(p.byCap[c], s)
-		p.pooled++
+		p.pooled += c
 	}
 	p.mu.Unlock()
 }
@@ -216,9 +222,13 @@ func newPathTable() *pathTable { return &pathTable{m: map[string]string{}} }
 func (t *pathTable) lookup(b []byte) string {
 	t.mu.RLock()
 	v, ok := t.m[string(b)]
+	full := len(t.m) >= maxInterned
 	t.mu.RUnlock()
-	if ok {
+	switch {
+	case ok:
 		return v
+	case full:
+		return string(b)
 	}
 	return t.add(string(b))
 }
@@ -227,11 +237,22 @@ func (t *pathTable) lookup(b []byte) string {
 func (t *pathTable) intern(s string) string {
 	t.mu.RLock()
 	v, ok := t.m[s]
+	full := len(t.m) >= maxInterned
 	t.mu.RUnlock()
-	if ok {
+	switch {
+	case ok:
 		return v
+	case full:
+		return s
 	}
 	return t.add(strings.Clone(s))
+}
+
+// reset empties the table (strings handed out stay valid).
+func (t *pathTable) reset() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	clear(t.m)
 }
 
 // add interns s (which must not alias a caller's buffer) while there is
