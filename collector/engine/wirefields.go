@@ -113,14 +113,21 @@ func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok bool) {
 				same = false
 				path = s.paths.lookup(pe.Path)
 			}
-			fe := flatEntry{path: path, typ: shadowdiffv1.JsonType(pe.Type), shape: shadowdiffv1.ValueShape(pe.Shape),
-				lengthBucket: pe.LengthBucket, occurrences: pe.Occurrences, elements: pe.Elements,
-				valueHash: pe.ValueHash, unorderedHash: pe.UnorderedHash}
+			if i == cap(out) {
+				out = slices.Grow(out, 8)
+			}
+			// Set in place, field by field: appending a whole entry moved
+			// it with a bulk write barrier while the GC was marking.
+			out = out[:i+1]
+			fe := &out[i]
+			fe.path, fe.typ, fe.shape = path, shadowdiffv1.JsonType(pe.Type), shadowdiffv1.ValueShape(pe.Shape)
+			fe.lengthBucket, fe.occurrences, fe.elements = pe.LengthBucket, pe.Occurrences, pe.Elements
+			fe.valueHash, fe.unorderedHash = pe.ValueHash, pe.UnorderedHash
+			fe.rawValue = nil
 			if pe.HasRaw {
 				raw := string(pe.Raw)
 				fe.rawValue = &raw
 			}
-			out = append(out, fe)
 		}
 	}
 	if len(out) == 0 {
