@@ -202,21 +202,23 @@ func (df *differ) fields(out []fieldDiff, lv, rv *response) []fieldDiff {
 	i, j := 0, 0
 	for i < len(l) || j < len(r) {
 		switch {
+		// Equal paths first: they are the common case, and interned
+		// paths compare equal by pointer without reading their bytes.
+		case i < len(l) && j < len(r) && l[i].path == r[j].path:
+			if k := compareFlat(&l[i], &r[j]); k != kindNone {
+				out = append(out, fieldDiff{df.paths.bodyField(l[i].path), k, df.fieldEntry(lv, i), df.fieldEntry(rv, j)})
+			}
+			i++
+			j++
 		case j == len(r) || (i < len(l) && l[i].path < r[j].path):
 			if !rTrunc {
 				out = append(out, fieldDiff{df.paths.bodyField(l[i].path), kindMissing, df.fieldEntry(lv, i), nil})
 			}
 			i++
-		case i == len(l) || r[j].path < l[i].path:
+		default:
 			if !lTrunc {
 				out = append(out, fieldDiff{df.paths.bodyField(r[j].path), kindExtra, nil, df.fieldEntry(rv, j)})
 			}
-			j++
-		default:
-			if k := compareFlat(&l[i], &r[j]); k != kindNone {
-				out = append(out, fieldDiff{df.paths.bodyField(l[i].path), k, df.fieldEntry(lv, i), df.fieldEntry(rv, j)})
-			}
-			i++
 			j++
 		}
 	}
