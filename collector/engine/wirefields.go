@@ -58,6 +58,7 @@ func (s *fieldSource) read(wire []byte) ([]flatEntry, error) {
 		}
 		fields = s.flats.get(len(fs))
 		for i, e := range fs {
+			fields[i] = flatEntry{} // a pooled slice holds old entries
 			if e != nil {
 				fields[i] = flatEntryOf(e)
 				fields[i].path = s.paths.intern(e.Path)
@@ -75,9 +76,10 @@ func (s *fieldSource) read(wire []byte) ([]flatEntry, error) {
 func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok bool) {
 	pc := s.readers.Get().(*pathCache)
 	defer s.readers.Put(pc)
-	// Sized for as many fields as the reader's last digest had: most
-	// digests in a row come from the same endpoints.
-	out := s.flats.get(max(len(pc.paths), 1))[:0]
+	// Sized for as many fields as the reader's last digest had (most
+	// digests in a row come from the same endpoints), within what the pool
+	// keeps: an outsized digest must not make every later one allocate.
+	out := s.flats.get(min(max(len(pc.paths), 1), maxPooledFields))[:0]
 	fail := func() ([]flatEntry, bool) {
 		s.flats.put(out)
 		return nil, false

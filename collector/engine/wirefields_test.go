@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -62,5 +64,40 @@ func sameFields(t *testing.T, got []flatEntry, fs []*shadowdiffv1.FieldEntry) {
 			(g.rawValue == nil) != (w.rawValue == nil) || (g.rawValue != nil && *g.rawValue != *w.rawValue) {
 			t.Fatalf("field %d = %+v, want %+v", i, g, w)
 		}
+	}
+}
+
+// A reader that once read an outsized digest (more fields than the pool
+// keeps) must not allocate that size again for every later digest.
+func TestOutsizedDigestLeavesLaterReadsCheap(t *testing.T) {
+	wireOf := func(n int) []byte {
+		var fs []f
+		for i := range n {
+			fs = append(fs, f{fmt.Sprintf("f%05d", i), tStr, sText, "v"})
+		}
+		w, err := dg("k", primary, "/x", 200, fs...).MarshalVT()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	s := newFieldSource(newPathTable())
+	if _, err := s.read(wireOf(4 * maxPooledFields)); err != nil {
+		t.Fatal(err)
+	}
+	empty := wireOf(0)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := s.read(empty); err != nil {
+			t.Fatal(err)
+		}
+	})
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 100 {
+		s.read(empty)
+	}
+	runtime.ReadMemStats(&after)
+	if perRead := (after.TotalAlloc - before.TotalAlloc) / 100; perRead > 4096 {
+		t.Errorf("a digest without fields after an outsized one allocates %d bytes per read (%.0f allocations)", perRead, allocs)
 	}
 }
