@@ -90,12 +90,61 @@ func markSeen(b *store.Bucket, p *response, cmp *comparison, noise bool, lim lim
 			}
 		}
 	}
-	visitPaths(p, func(path []byte) { see(fieldBytes(b, path, lim)) })
+	for _, fc := range cmp.seen.counters(b, p, lim) {
+		see(fc)
+	}
 	for _, o := range cmp.fields {
 		if o.raw == kindExtra || (o.raw == kindNone && o.noise == kindExtra) {
 			see(field(b, o.path, lim))
 		}
 	}
+}
+
+// seenCounters remembers the counters of every query path of the last
+// response counted in a bucket: responses of an endpoint list the same
+// headers and fields (their paths interned, so equal by pointer), and
+// comparing the lists costs far less than looking each path up. A
+// bucket's counters are never replaced (Merge only adds), so they stay
+// valid while the bucket is the same.
+type seenCounters struct {
+	b       *store.Bucket
+	headers []string
+	fields  []string
+	body    bool // the bare "body" path was counted (a body without fields)
+	list    []*store.FieldCounts
+}
+
+// counters returns the counters of visitPaths(p) in b (nil where the
+// bucket is full), from the last call's when its paths were the same.
+func (c *seenCounters) counters(b *store.Bucket, p *response, lim limits) []*store.FieldCounts {
+	hs := p.d.GetHeaders()
+	body := len(p.fields) == 0 && bodyKind(p.d.GetBody()) != shadowdiffv1.BodyKind_BODY_KIND_EMPTY
+	if c.b == b && c.body == body && len(c.headers) == len(hs) && len(c.fields) == len(p.fields) {
+		same := true
+		for i, h := range hs {
+			if h.Name != c.headers[i] {
+				same = false
+				break
+			}
+		}
+		for i := 0; same && i < len(p.fields); i++ {
+			same = p.fields[i].path == c.fields[i]
+		}
+		if same {
+			return c.list
+		}
+	}
+	c.b, c.body = b, body
+	c.headers, c.fields = c.headers[:0], c.fields[:0]
+	for _, h := range hs {
+		c.headers = append(c.headers, h.Name)
+	}
+	for i := range p.fields {
+		c.fields = append(c.fields, p.fields[i].path)
+	}
+	c.list = c.list[:0]
+	visitPaths(p, func(path []byte) { c.list = append(c.list, fieldBytes(b, path, lim)) })
+	return c.list
 }
 
 // countCompared adds one compared request to the bucket.

@@ -27,6 +27,7 @@ func (o fieldOutcome) shapeChange() bool {
 // comparison is the result of diffing one request's responses.
 type comparison struct {
 	df           differ
+	seen         seenCounters
 	raw, noise   []fieldDiff
 	hasSecondary bool
 	fields       []fieldOutcome // sorted by path

@@ -221,3 +221,49 @@ func TestNormalQuantile(t *testing.T) {
 		}
 	}
 }
+
+// The counters of the paths a response lists are remembered from the last
+// response counted with the same comparison scratch: whatever changes
+// between responses (bucket, headers, fields, a body without fields) must
+// give each path its own count.
+func TestSeenCountersFollowEachResponse(t *testing.T) {
+	var a, b store.Bucket
+	cmp := &comparison{}
+	in := newInterner(newPathTable())
+	count := func(bk *store.Bucket, d *shadowdiffv1.ResponseDigest) {
+		t.Helper()
+		v := responseFor(d)
+		if len(v.fields) > 0 {
+			in.paths(v.fields) // interned, as the engine's are
+		}
+		cmp.compare(v, nil, v)
+		countCompared(bk, v, cmp, testLimits)
+	}
+	x, y, z := f{"x", tStr, sText, "1"}, f{"y", tStr, sText, "1"}, f{"z", tStr, sText, "1"}
+	count(&a, withHeaders(dg("k1", primary, "/p", 200, x, y), "etag", "1"))
+	count(&a, withHeaders(dg("k2", primary, "/p", 200, x, y), "etag", "2"))
+	count(&a, withHeaders(dg("k3", primary, "/p", 200, x, z), "etag", "3"))
+	count(&a, withHeaders(dg("k4", primary, "/p", 200, x, z), "vary", "3"))
+	count(&b, withHeaders(dg("k5", primary, "/p", 200, x, z), "vary", "3"))
+	empty := withHeaders(dg("k6", primary, "/p", 200), "vary", "3")
+	empty.Body = &shadowdiffv1.BodyDigest{Kind: shadowdiffv1.BodyKind_BODY_KIND_EMPTY}
+	count(&b, empty)
+	text := withHeaders(dg("k7", primary, "/p", 200), "vary", "3")
+	text.Body = &shadowdiffv1.BodyDigest{Kind: shadowdiffv1.BodyKind_BODY_KIND_TEXT, Hash: 1}
+	count(&b, text)
+	seen := func(bk *store.Bucket) map[string]uint64 {
+		m := map[string]uint64{}
+		for p, fc := range bk.Fields {
+			m[p] = fc.Seen
+		}
+		return m
+	}
+	want := map[string]uint64{"status": 4, "headers.etag": 3, "headers.vary": 1, "body.x": 4, "body.y": 2, "body.z": 2}
+	if got := seen(&a); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("bucket a: seen = %v\nwant %v", got, want)
+	}
+	want = map[string]uint64{"status": 3, "headers.vary": 3, "body.x": 1, "body.z": 1, "body": 1}
+	if got := seen(&b); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("bucket b: seen = %v\nwant %v", got, want)
+	}
+}
