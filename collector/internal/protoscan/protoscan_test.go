@@ -82,3 +82,18 @@ func TestPlainFieldEntryReadsWhatTheGeneratedCodeWrites(t *testing.T) {
 		t.Error("accepted an unknown field")
 	}
 }
+
+func BenchmarkPlainFieldEntry(b *testing.B) {
+	data, err := (&shadowdiffv1.FieldEntry{Path: "order.items[].price", Type: shadowdiffv1.JsonType_JSON_TYPE_NUMBER,
+		Shape: shadowdiffv1.ValueShape_VALUE_SHAPE_DECIMAL, LengthBucket: 2, ValueHash: 0x9e3779b97f4a7c15, UnorderedHash: 42,
+		Occurrences: 3}).MarshalVT()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if e, ok := PlainFieldEntry(data); !ok || e.Occurrences != 3 {
+			b.Fatal("not read")
+		}
+	}
+}
