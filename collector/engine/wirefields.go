@@ -24,6 +24,9 @@ type fieldSource struct {
 	paths   *pathTable
 	flats   flatPool
 	readers sync.Pool // of *pathCache
+	// keepAll turns recycling off, for tests that compare the results
+	// with and without it.
+	keepAll bool
 }
 
 func newFieldSource(paths *pathTable) *fieldSource {
@@ -162,7 +165,11 @@ func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok bool) {
 
 // recycle takes back fields read by s (or built elsewhere) that nothing
 // refers to any more.
-func (s *fieldSource) recycle(fields []flatEntry) { s.flats.put(fields) }
+func (s *fieldSource) recycle(fields []flatEntry) {
+	if !s.keepAll {
+		s.flats.put(fields)
+	}
+}
 
 // flatPool keeps slices of body fields for reuse, by capacity: a slice
 // is handed out with its length rounded up to a multiple of 8 (pending
