@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/shadowdiff/shadowdiff/collector/store"
@@ -105,7 +106,8 @@ func markSeen(b *store.Bucket, p *response, cmp *comparison, noise bool, lim lim
 // headers and fields (their paths interned, so equal by pointer), and
 // comparing the lists costs far less than looking each path up. A
 // bucket's counters are never replaced (Merge only adds), so they stay
-// valid while the bucket is the same.
+// valid while the bucket is the same; a list with a nil (bucket full) is
+// not kept.
 type seenCounters struct {
 	b       *store.Bucket
 	headers []string
@@ -144,6 +146,11 @@ func (c *seenCounters) counters(b *store.Bucket, p *response, lim limits) []*sto
 	}
 	c.list = c.list[:0]
 	visitPaths(p, func(path []byte) { c.list = append(c.list, fieldBytes(b, path, lim)) })
+	if slices.Contains(c.list, nil) {
+		// A full bucket: not remembered, so a path Merge adds later is
+		// looked up again.
+		c.b = nil
+	}
 	return c.list
 }
 

@@ -267,3 +267,23 @@ func TestSeenCountersFollowEachResponse(t *testing.T) {
 		t.Errorf("bucket b: seen = %v\nwant %v", got, want)
 	}
 }
+
+// A full bucket's missing counter is not remembered: a path Merge adds
+// later is counted from then on.
+func TestSeenCountersForgetFullBuckets(t *testing.T) {
+	lim := limits{maxFields: 2, maxSignatures: 512}
+	var b store.Bucket
+	cmp := &comparison{}
+	count := func() {
+		v := responseFor(dg("k", primary, "/p", 200, f{"x", tStr, sText, "1"}))
+		cmp.compare(v, nil, v)
+		countCompared(&b, v, cmp, lim)
+	}
+	b.Fields = map[string]*store.FieldCounts{"a": {}, "status": {}} // full
+	count()
+	b.Merge(&store.Bucket{Fields: map[string]*store.FieldCounts{"body.x": {Seen: 5}}}, 512)
+	count()
+	if got := b.Fields["body.x"].Seen; got != 6 {
+		t.Errorf("seen = %d, want 6", got)
+	}
+}
