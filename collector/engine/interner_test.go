@@ -41,3 +41,9 @@ func TestInternerSharesRepeatedPathLists(t *testing.T) {
 		}
 	}
 }
+
+func (t *pathTable) len() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.m)
+}

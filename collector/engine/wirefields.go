@@ -285,9 +285,3 @@ func (t *pathTable) add(s string) string {
 	t.m[s] = s
 	return s
 }
-
-func (t *pathTable) len() int {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	return len(t.m)
-}
