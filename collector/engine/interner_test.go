@@ -47,3 +47,13 @@ func (t *pathTable) len() int {
 	defer t.mu.RUnlock()
 	return len(t.m)
 }
+
+// A path the table holds is found by its bytes without allocating.
+func TestPathTableLookupDoesNotAllocate(t *testing.T) {
+	tbl := newPathTable()
+	b := []byte("order.items[].price")
+	tbl.lookup(b)
+	if n := testing.AllocsPerRun(100, func() { tbl.lookup(b) }); n != 0 {
+		t.Errorf("lookup of a held path: %v allocations", n)
+	}
+}

@@ -236,12 +236,9 @@ func newPathTable() *pathTable { return &pathTable{m: map[string]string{}} }
 // lookup returns the shared string equal to b (adding it while there is
 // room), else a new one.
 func (t *pathTable) lookup(b []byte) string {
-	t.mu.RLock()
-	v, ok := t.m[string(b)]
-	full := len(t.m) >= maxInterned
-	t.mu.RUnlock()
+	v, found, full := find(t, b)
 	switch {
-	case ok:
+	case found:
 		return v
 	case full:
 		return string(b)
@@ -251,17 +248,24 @@ func (t *pathTable) lookup(b []byte) string {
 
 // intern is lookup for a string, returned as it is when there is no room.
 func (t *pathTable) intern(s string) string {
-	t.mu.RLock()
-	v, ok := t.m[s]
-	full := len(t.m) >= maxInterned
-	t.mu.RUnlock()
+	v, found, full := find(t, s)
 	switch {
-	case ok:
+	case found:
 		return v
 	case full:
 		return s
 	}
 	return t.add(strings.Clone(s))
+}
+
+// find looks key up under the read lock; generic so that a lookup by
+// bytes converts them in the map index, where the conversion does not
+// allocate.
+func find[K string | []byte](t *pathTable, key K) (v string, found, full bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	v, found = t.m[string(key)]
+	return v, found, len(t.m) >= maxInterned
 }
 
 // reset empties the table (strings handed out stay valid).
