@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -100,8 +101,11 @@ func (s *Bolt) Apply(bs ...*Batch) error {
 		if pst, err = s.applyPending(tx, bs); err != nil {
 			return err
 		}
+		if err := putRecords(tx, records(bs), &s.arena); err != nil {
+			return err
+		}
 		for _, b := range bs {
-			if err := applyBatch(tx, st, b, &s.arena); err != nil {
+			if err := applyBatch(tx, st, b); err != nil {
 				return err
 			}
 		}
@@ -139,40 +143,25 @@ func (s *Bolt) applyPending(tx *bolt.Tx, bs []*Batch) (*pendingStage, error) {
 	return pst, pst.write(tx, &s.arena)
 }
 
-func applyBatch(tx *bolt.Tx, st *sampleStage, b *Batch, arena *txArena) error {
-	if err := applyRecords(tx, b.Records, arena); err != nil {
-		return err
+// records are the records of bs, in order: one segment for the
+// transaction.
+func records(bs []*Batch) []*shadowdiffv1.RequestRecord {
+	var recs []*shadowdiffv1.RequestRecord
+	for _, b := range bs {
+		if len(recs) == 0 && len(b.Records) > 0 {
+			recs = b.Records[:len(b.Records):len(b.Records)] // appending copies
+			continue
+		}
+		recs = append(recs, b.Records...)
 	}
+	return recs
+}
+
+func applyBatch(tx *bolt.Tx, st *sampleStage, b *Batch) error {
 	if err := applySamples(tx, st, b.Samples, b.Full); err != nil {
 		return err
 	}
 	return applyBuckets(tx, b.Buckets, b.DeleteBuckets)
-}
-
-func applyRecords(tx *bolt.Tx, recs []*shadowdiffv1.RequestRecord, arena *txArena) error {
-	rb, tb := tx.Bucket(bktRecords), tx.Bucket(bktRecordTime)
-	for _, r := range recs {
-		data := arena.take(r.SizeVT())
-		if _, err := r.MarshalToSizedBufferVT(data); err != nil {
-			return fmt.Errorf("encode record %q: %w", r.PairingKey, err)
-		}
-		if old := rb.Get([]byte(r.PairingKey)); old != nil {
-			// A key reused after its record was written: replace the time index entry.
-			prev := &shadowdiffv1.RequestRecord{}
-			if prev.UnmarshalVT(old) == nil {
-				if err := tb.Delete(recordTimeKey(prev.GetTime().AsTime().UnixNano(), r.PairingKey)); err != nil {
-					return err
-				}
-			}
-		}
-		if err := rb.Put([]byte(r.PairingKey), data); err != nil {
-			return fmt.Errorf("put record %q: %w", r.PairingKey, err)
-		}
-		if err := tb.Put(recordTimeKey(r.GetTime().AsTime().UnixNano(), r.PairingKey), []byte(r.Endpoint)); err != nil {
-			return fmt.Errorf("put record time %q: %w", r.PairingKey, err)
-		}
-	}
-	return nil
 }
 
 func applySamples(tx *bolt.Tx, st *sampleStage, refs []SampleRef, full []*shadowdiffv1.RequestRecord) error {
@@ -272,10 +261,12 @@ func (s *Bolt) Record(key string) (*shadowdiffv1.RequestRecord, bool, error) {
 			data = append([]byte(nil), v...)
 			return nil
 		}
-		if v := tx.Bucket(bktRecords).Get([]byte(key)); v != nil {
-			data = append([]byte(nil), v...)
+		v, err := getRecord(tx, key)
+		if v == nil && err == nil {
+			v = tx.Bucket(bktRecords).Get([]byte(key)) // written by an earlier version
 		}
-		return nil
+		data = bytes.Clone(v)
+		return err
 	})
 	if err != nil || data == nil {
 		return nil, false, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -18,8 +19,8 @@ func (s *Bolt) Clear(endpoint string) (uint64, error) {
 	var n uint64
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
-		n, err = deleteRecords(tx, func(_ int64, ep []byte) (bool, bool) {
-			return endpoint == "" || string(ep) == endpoint, true
+		n, err = deleteRecords(tx, math.MaxInt64, func(ep []byte) bool {
+			return endpoint == "" || string(ep) == endpoint
 		})
 		if err != nil {
 			return err
@@ -47,9 +48,7 @@ func (s *Bolt) DeleteBefore(t time.Time) (uint64, error) {
 	var n uint64
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
-		n, err = deleteRecords(tx, func(nano int64, _ []byte) (bool, bool) {
-			return nano < cut, nano < cut
-		})
+		n, err = deleteRecords(tx, cut, func([]byte) bool { return true })
 		if err != nil {
 			return err
 		}
@@ -64,35 +63,6 @@ func (s *Bolt) DeleteBefore(t time.Time) (uint64, error) {
 	}
 	st.commit()
 	return n, nil
-}
-
-// deleteRecords walks the time index in order; match says whether to
-// delete an entry and whether to go on.
-func deleteRecords(tx *bolt.Tx, match func(nano int64, endpoint []byte) (del, more bool)) (uint64, error) {
-	rb, tb := tx.Bucket(bktRecords), tx.Bucket(bktRecordTime)
-	var doomed [][]byte
-	c := tb.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if len(k) < 8 {
-			return 0, fmt.Errorf("record time key %x: %w", k, errBadKey)
-		}
-		del, more := match(getTime(k[:8]), v)
-		if del {
-			doomed = append(doomed, bytes.Clone(k))
-		}
-		if !more {
-			break
-		}
-	}
-	for _, k := range doomed {
-		if err := tb.Delete(k); err != nil {
-			return 0, err
-		}
-		if err := rb.Delete(k[8:]); err != nil {
-			return 0, err
-		}
-	}
-	return uint64(len(doomed)), nil
 }
 
 func dropSamples(tx *bolt.Tx, st *sampleStage, groups []sampleGroup, drop func(SampleRef) bool) error {

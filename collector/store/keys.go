@@ -15,16 +15,20 @@ var (
 	// bitmap of its closed digests
 	bktPendingSegments = []byte("pending_segments")
 	bktPendingClosed   = []byte("pending_closed")
-	bktRecords         = []byte("records")        // key -> compact RequestRecord
-	bktRecordTime      = []byte("record_time")    // time(8) + key -> endpoint
-	bktFull            = []byte("full")           // key -> full RequestRecord (kept while sampled)
-	bktSamples         = []byte("samples")        // sampleKey -> nothing
-	bktAggregates      = []byte("aggregates")     // lp(endpoint) + start(8) -> Bucket JSON
-	bktNoiseRules      = []byte("noise_rules")    // id -> NoiseRule
-	bktEndpointRules   = []byte("endpoint_rules") // id -> EndpointRule
-	bktMeta            = []byte("meta")
+	// time(8) of the oldest record + seq(8) -> records of one transaction;
+	// pairing key -> segment key + offset (see records.go)
+	bktRecordSegments = []byte("record_segments")
+	bktRecordKeys     = []byte("record_keys")
+	bktRecords        = []byte("records")        // key -> compact RequestRecord (earlier versions)
+	bktRecordTime     = []byte("record_time")    // time(8) + key -> endpoint (earlier versions)
+	bktFull           = []byte("full")           // key -> full RequestRecord (kept while sampled)
+	bktSamples        = []byte("samples")        // sampleKey -> nothing
+	bktAggregates     = []byte("aggregates")     // lp(endpoint) + start(8) -> Bucket JSON
+	bktNoiseRules     = []byte("noise_rules")    // id -> NoiseRule
+	bktEndpointRules  = []byte("endpoint_rules") // id -> EndpointRule
+	bktMeta           = []byte("meta")
 
-	allBuckets = [][]byte{bktPending, bktPendingSegments, bktPendingClosed, bktRecords, bktRecordTime, bktFull, bktSamples, bktAggregates, bktNoiseRules, bktEndpointRules, bktMeta}
+	allBuckets = [][]byte{bktPending, bktPendingSegments, bktPendingClosed, bktRecordSegments, bktRecordKeys, bktRecords, bktRecordTime, bktFull, bktSamples, bktAggregates, bktNoiseRules, bktEndpointRules, bktMeta}
 )
 
 var errBadKey = errors.New("malformed key")
@@ -41,10 +45,6 @@ func putTime(b []byte, nano int64) []byte {
 }
 
 func getTime(b []byte) int64 { return int64(binary.BigEndian.Uint64(b) ^ (1 << 63)) }
-
-func recordTimeKey(nano int64, key string) []byte {
-	return append(putTime(make([]byte, 0, 8+len(key)), nano), key...)
-}
 
 // lp appends a length-prefixed string, so keys never depend on a separator
 // that could occur in the string.

@@ -1,0 +1,166 @@
+package store
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+var recordsBase = time.Unix(1_800_000_000, 0)
+
+// at is the test's n-th minute.
+func at(n int) time.Time { return recordsBase.Add(time.Duration(n) * time.Minute) }
+
+// wantRecord checks that key reads as want, or is unknown when want is nil.
+func wantRecord(t *testing.T, s *Bolt, key string, want *shadowdiffv1.RequestRecord) {
+	t.Helper()
+	got, ok, err := s.Record(key)
+	switch {
+	case err != nil:
+		t.Fatalf("Record(%s): %v", key, err)
+	case want == nil && ok:
+		t.Errorf("Record(%s) = %v, want none", key, got)
+	case want != nil && !ok:
+		t.Errorf("Record(%s) unknown, want the record of %s", key, want.Time.AsTime())
+	case want != nil && !proto.Equal(got, want):
+		t.Errorf("Record(%s) = %v, want %v", key, got, want)
+	}
+}
+
+func TestRecordSegmentsReadEveryRecord(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir, 3)
+	var recs []*shadowdiffv1.RequestRecord
+	for txn := range 3 {
+		var b1, b2 Batch // two batches, one transaction, one segment
+		for i := range 5 {
+			r := record(fmt.Sprintf("k%d-%d", txn, i), "GET /a", at(i), false)
+			r.NotComparedReason = fmt.Sprintf("reason %d", i) // records differ beyond their keys
+			recs = append(recs, r)
+			if i%2 == 0 {
+				b1.Records = append(b1.Records, r)
+			} else {
+				b2.Records = append(b2.Records, r)
+			}
+		}
+		apply(t, s, &b1, &b2)
+	}
+	if n := entries(t, s, bktRecordSegments); n != 3 {
+		t.Errorf("%d segments, want 3 (one per transaction)", n)
+	}
+	s.Close()
+	s = openTest(t, dir, 3)
+	defer s.Close()
+	for _, r := range recs {
+		wantRecord(t, s, r.PairingKey, r)
+	}
+	wantRecord(t, s, "unknown", nil)
+}
+
+func TestRecordSegmentsReplaceAReusedKey(t *testing.T) {
+	s := openTest(t, t.TempDir(), 3)
+	defer s.Close()
+	old, mid, last := record("k", "GET /a", at(1), false), record("k", "GET /a", at(3), false), record("k", "GET /b", at(5), false)
+	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{old}})
+	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{mid}}, &Batch{Records: []*shadowdiffv1.RequestRecord{last}})
+	wantRecord(t, s, "k", last)
+	// The old copies are dead: deleting by age or endpoint does not count
+	// or delete them, nor the live one.
+	if n, err := s.DeleteBefore(at(4)); err != nil || n != 0 {
+		t.Errorf("DeleteBefore(minute 4) = %d %v, want 0 (only replaced copies are that old)", n, err)
+	}
+	if n := entries(t, s, bktRecordSegments); n != 1 {
+		t.Errorf("%d segments, want 1: the first held only a replaced copy", n)
+	}
+	if n, err := s.Clear("GET /a"); err != nil || n != 0 {
+		t.Errorf("Clear(GET /a) = %d %v, want 0", n, err)
+	}
+	wantRecord(t, s, "k", last)
+	if n, err := s.Clear(""); err != nil || n != 1 {
+		t.Errorf("Clear() = %d %v, want 1", n, err)
+	}
+	wantRecord(t, s, "k", nil)
+	if segs, keys := entries(t, s, bktRecordSegments), entries(t, s, bktRecordKeys); segs+keys != 0 {
+		t.Errorf("%d segments and %d keys left", segs, keys)
+	}
+}
+
+// A segment's records go one by one, by age or endpoint; the segment goes
+// with its last.
+func TestRecordSegmentsDeletePartly(t *testing.T) {
+	s := openTest(t, t.TempDir(), 3)
+	defer s.Close()
+	recs := []*shadowdiffv1.RequestRecord{
+		record("a3", "GET /a", at(3), false), record("b1", "GET /b", at(1), false),
+		record("a2", "GET /a", at(2), false), record("b4", "GET /b", at(4), false),
+	}
+	later := record("a9", "GET /a", at(9), false)
+	apply(t, s, &Batch{Records: recs})
+	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{later}})
+	if n, err := s.DeleteBefore(at(3)); err != nil || n != 2 {
+		t.Fatalf("DeleteBefore(minute 3) = %d %v, want 2 (b1, a2)", n, err)
+	}
+	wantRecord(t, s, "b1", nil)
+	wantRecord(t, s, "a2", nil)
+	wantRecord(t, s, "a3", recs[0])
+	if n, err := s.Clear("GET /b"); err != nil || n != 1 {
+		t.Fatalf("Clear(GET /b) = %d %v, want 1 (b4)", n, err)
+	}
+	wantRecord(t, s, "b4", nil)
+	wantRecord(t, s, "a3", recs[0])
+	if n := entries(t, s, bktRecordSegments); n != 2 {
+		t.Fatalf("%d segments, want 2 (a3 keeps the first)", n)
+	}
+	if n, err := s.DeleteBefore(at(5)); err != nil || n != 1 {
+		t.Fatalf("DeleteBefore(minute 5) = %d %v, want 1 (a3)", n, err)
+	}
+	if n := entries(t, s, bktRecordSegments); n != 1 {
+		t.Errorf("%d segments, want 1 (the later one)", n)
+	}
+	wantRecord(t, s, "a9", later)
+}
+
+// Records stored by earlier versions, one entry each with a time index,
+// are still read and deleted; a key written again reads as the new record
+// and its old entry goes uncounted.
+func TestLegacyRecords(t *testing.T) {
+	s := openTest(t, t.TempDir(), 3)
+	defer s.Close()
+	legacy := []*shadowdiffv1.RequestRecord{record("old1", "GET /a", at(1), false), record("old2", "GET /a", at(2), false)}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, r := range legacy {
+			data, err := r.MarshalVT()
+			if err != nil {
+				return err
+			}
+			if err := tx.Bucket(bktRecords).Put([]byte(r.PairingKey), data); err != nil {
+				return err
+			}
+			k := append(putTime(nil, r.Time.AsTime().UnixNano()), r.PairingKey...)
+			if err := tx.Bucket(bktRecordTime).Put(k, []byte(r.Endpoint)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRecord(t, s, "old1", legacy[0])
+	again := record("old2", "GET /a", at(3), false)
+	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{again}})
+	wantRecord(t, s, "old2", again)
+	if n, err := s.DeleteBefore(at(3)); err != nil || n != 1 {
+		t.Errorf("DeleteBefore(minute 3) = %d %v, want 1 (old1; old2 was written again)", n, err)
+	}
+	wantRecord(t, s, "old1", nil)
+	wantRecord(t, s, "old2", again)
+	if n, m := entries(t, s, bktRecords), entries(t, s, bktRecordTime); n+m != 0 {
+		t.Errorf("%d legacy records and %d time entries left", n, m)
+	}
+}
