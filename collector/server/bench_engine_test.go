@@ -164,7 +164,7 @@ func BenchmarkIngestEngine(b *testing.B) {
 			b.ResetTimer()
 			cpu0 := cpuTime(b)
 			for range streams {
-				wg.Go(func() { sendBatches(b, r.conn, eb, &next, perBatch) })
+				wg.Go(func() { sendBatches(b, r.conn, eb, &next, b.N, perBatch) })
 			}
 			wg.Wait()
 			cpu := cpuTime(b) - cpu0
@@ -176,8 +176,8 @@ func BenchmarkIngestEngine(b *testing.B) {
 	}
 }
 
-// sendBatches opens a stream and sends iterations until b.N are taken.
-func sendBatches(b *testing.B, conn *grpc.ClientConn, eb *encodedBatches, next *atomic.Int64, perBatch int) {
+// sendBatches opens a stream and sends iterations until n are taken.
+func sendBatches(b testing.TB, conn *grpc.ClientConn, eb *encodedBatches, next *atomic.Int64, n, perBatch int) {
 	desc := &shadowdiffv1.Collector_ServiceDesc.Streams[0]
 	stream, err := conn.NewStream(context.Background(), desc, "/"+shadowdiffv1.Collector_ServiceDesc.ServiceName+"/"+desc.StreamName,
 		grpc.ForceCodecV2(rawCodec{}))
@@ -194,7 +194,7 @@ func sendBatches(b *testing.B, conn *grpc.ClientConn, eb *encodedBatches, next *
 	seq := uint64(0)
 	for {
 		i := int(next.Add(1)) - 1
-		if i >= b.N {
+		if i >= n {
 			return
 		}
 		for role := range 3 {
