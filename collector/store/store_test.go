@@ -11,7 +11,7 @@ import (
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
-func openTest(t *testing.T, dir string, n int) *Bolt {
+func openTest(t testing.TB, dir string, n int) *Bolt {
 	t.Helper()
 	s, err := OpenBolt(dir, BoltOptions{SamplesPerField: n})
 	if err != nil {
