@@ -181,7 +181,10 @@ func deleteRecords(tx *bolt.Tx, before int64, match func(endpoint []byte) bool) 
 }
 
 func deleteSegmentRecords(tx *bolt.Tx, before int64, match func(endpoint []byte) bool) (uint64, error) {
-	sb, kb := tx.Bucket(bktRecordSegments), tx.Bucket(bktRecordKeys)
+	sb, kb, rb := tx.Bucket(bktRecordSegments), tx.Bucket(bktRecordKeys), tx.Bucket(bktRecords)
+	// A deleted record's legacy copy, one it replaced, goes with it (its
+	// time entry, seen without its record, goes with the legacy records).
+	legacy, _ := rb.Cursor().First()
 	var (
 		n        uint64
 		doomed   [][]byte
@@ -222,6 +225,11 @@ func deleteSegmentRecords(tx *bolt.Tx, before int64, match func(endpoint []byte)
 			if err := kb.Delete(key); err != nil {
 				return 0, fmt.Errorf("delete record key %q: %w", key, err)
 			}
+			if legacy != nil {
+				if err := rb.Delete(key); err != nil {
+					return 0, fmt.Errorf("delete legacy record %q: %w", key, err)
+				}
+			}
 		}
 		n += uint64(len(liveKeys))
 		if live == 0 {
@@ -238,7 +246,8 @@ func deleteSegmentRecords(tx *bolt.Tx, before int64, match func(endpoint []byte)
 
 // deleteLegacyRecords deletes records of earlier versions, which kept each
 // in the records bucket under its pairing key with a time index. One whose
-// key has since been written to a segment is replaced: it goes, uncounted.
+// key has since been written to a segment is replaced: it goes, uncounted,
+// and so does a time entry whose record went with its replacement.
 func deleteLegacyRecords(tx *bolt.Tx, before int64, match func(endpoint []byte) bool) (uint64, error) {
 	rb, tb, kb := tx.Bucket(bktRecords), tx.Bucket(bktRecordTime), tx.Bucket(bktRecordKeys)
 	var (
@@ -253,7 +262,7 @@ func deleteLegacyRecords(tx *bolt.Tx, before int64, match func(endpoint []byte) 
 		if getTime(k[:8]) >= before {
 			break
 		}
-		replaced := kb.Get(k[8:]) != nil
+		replaced := kb.Get(k[8:]) != nil || rb.Get(k[8:]) == nil
 		if replaced || match(ep) {
 			doomed = append(doomed, bytes.Clone(k))
 			if !replaced {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -132,8 +133,27 @@ func TestLegacyRecords(t *testing.T) {
 	s := openTest(t, t.TempDir(), 3)
 	defer s.Close()
 	legacy := []*shadowdiffv1.RequestRecord{record("old1", "GET /a", at(1), false), record("old2", "GET /a", at(2), false)}
+	putLegacy(t, s, legacy...)
+	wantRecord(t, s, "old1", legacy[0])
+	again := record("old2", "GET /a", at(3), false)
+	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{again}})
+	wantRecord(t, s, "old2", again)
+	if n, err := s.DeleteBefore(at(3)); err != nil || n != 1 {
+		t.Errorf("DeleteBefore(minute 3) = %d %v, want 1 (old1; old2 was written again)", n, err)
+	}
+	wantRecord(t, s, "old1", nil)
+	wantRecord(t, s, "old2", again)
+	if n, m := entries(t, s, bktRecords), entries(t, s, bktRecordTime); n+m != 0 {
+		t.Errorf("%d legacy records and %d time entries left", n, m)
+	}
+}
+
+// putLegacy stores records as earlier versions did: each under its key,
+// with a time index entry.
+func putLegacy(t *testing.T, s *Bolt, recs ...*shadowdiffv1.RequestRecord) {
+	t.Helper()
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, r := range legacy {
+		for _, r := range recs {
 			data, err := r.MarshalVT()
 			if err != nil {
 				return err
@@ -151,16 +171,86 @@ func TestLegacyRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRecord(t, s, "old1", legacy[0])
-	again := record("old2", "GET /a", at(3), false)
-	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{again}})
-	wantRecord(t, s, "old2", again)
-	if n, err := s.DeleteBefore(at(3)); err != nil || n != 1 {
-		t.Errorf("DeleteBefore(minute 3) = %d %v, want 1 (old1; old2 was written again)", n, err)
+}
+
+// Random writes (keys written again, several batches per transaction),
+// deletions by age and endpoint and reopenings, starting from legacy
+// records, against a map of what each key should read as; deletions must
+// count what they delete, and nothing may stay behind.
+func TestRecordsMatchAModel(t *testing.T) {
+	const keys, steps = 30, 200
+	eps := []string{"GET /a", "GET /b", "GET /c"}
+	for seed := range uint64(10) {
+		rng := rand.New(rand.NewPCG(seed, 9))
+		dir := t.TempDir()
+		s := openTest(t, dir, 3)
+		model := map[string]*shadowdiffv1.RequestRecord{}
+		newRecord := func(key, step int) *shadowdiffv1.RequestRecord {
+			r := record(fmt.Sprintf("k%d", key), eps[rng.IntN(len(eps))], at(rng.IntN(100)), false)
+			r.NotComparedReason = fmt.Sprintf("step %d", step)
+			model[r.PairingKey] = r
+			return r
+		}
+		for key := range keys / 3 { // earlier versions kept one entry per key
+			putLegacy(t, s, newRecord(key, -1))
+		}
+		for step := range steps {
+			switch op := rng.IntN(20); {
+			case op < 14:
+				bs := make([]*Batch, 1+rng.IntN(3))
+				for i := range bs {
+					bs[i] = &Batch{}
+					for range rng.IntN(6) {
+						bs[i].Records = append(bs[i].Records, newRecord(rng.IntN(keys), step))
+					}
+				}
+				apply(t, s, bs...)
+			case op < 16:
+				cut := at(rng.IntN(100))
+				want := forget(model, func(r *shadowdiffv1.RequestRecord) bool { return r.Time.AsTime().Before(cut) })
+				if n, err := s.DeleteBefore(cut); err != nil || n != want {
+					t.Fatalf("seed %d step %d: DeleteBefore = %d %v, want %d", seed, step, n, err, want)
+				}
+			case op < 18:
+				ep := eps[rng.IntN(len(eps))]
+				if rng.IntN(3) == 0 {
+					ep = ""
+				}
+				want := forget(model, func(r *shadowdiffv1.RequestRecord) bool { return ep == "" || r.Endpoint == ep })
+				if n, err := s.Clear(ep); err != nil || n != want {
+					t.Fatalf("seed %d step %d: Clear(%q) = %d %v, want %d", seed, step, ep, n, err, want)
+				}
+			default:
+				s.Close()
+				s = openTest(t, dir, 3)
+			}
+			for i := range keys {
+				key := fmt.Sprintf("k%d", i)
+				if got, ok, err := s.Record(key); err != nil || ok != (model[key] != nil) || ok && got.NotComparedReason != model[key].NotComparedReason {
+					t.Fatalf("seed %d step %d: Record(%s) = %v %v %v, want %v", seed, step, key, got, ok, err, model[key])
+				}
+			}
+		}
+		if n, err := s.Clear(""); err != nil || n != uint64(len(model)) {
+			t.Fatalf("seed %d: Clear() = %d %v, want %d", seed, n, err, len(model))
+		}
+		for _, bkt := range [][]byte{bktRecordSegments, bktRecordKeys, bktRecords, bktRecordTime} {
+			if n := entries(t, s, bkt); n != 0 {
+				t.Errorf("seed %d: %d entries left in %s", seed, n, bkt)
+			}
+		}
+		s.Close()
 	}
-	wantRecord(t, s, "old1", nil)
-	wantRecord(t, s, "old2", again)
-	if n, m := entries(t, s, bktRecords), entries(t, s, bktRecordTime); n+m != 0 {
-		t.Errorf("%d legacy records and %d time entries left", n, m)
+}
+
+// forget deletes the records that match from the model and counts them.
+func forget(model map[string]*shadowdiffv1.RequestRecord, match func(*shadowdiffv1.RequestRecord) bool) uint64 {
+	var n uint64
+	for k, r := range model {
+		if match(r) {
+			delete(model, k)
+			n++
+		}
 	}
+	return n
 }
