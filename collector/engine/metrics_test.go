@@ -45,3 +45,40 @@ func TestMetricsLabelsAreBounded(t *testing.T) {
 		t.Error("a second engine on the same registry should fail to register")
 	}
 }
+
+// Digests and requests are counted by their labels (the engine adds a
+// call's counts at its end).
+func TestMetricsCountDigestsAndRequests(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{Registerer: reg})
+	defer e.Close()
+	ingest(t, e, at(clk, dg("k1", primary, "/users/42", 200)), at(clk, dg("k1", candidate, "/users/42", 200)),
+		at(clk, dg("k2", primary, "/users/7", 200)))
+	ingest(t, e, at(clk, dg("k1", primary, "/users/42", 200)), at(clk, dg("k2", candidate, "/users/7", 500)),
+		at(clk, dg("k3", candidate, "/orders", 200)))
+	got := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.Metric {
+			name := strings.TrimPrefix(mf.GetName(), "shadowdiff_collector_")
+			for _, l := range m.Label {
+				name += " " + l.GetValue()
+			}
+			got[name] += m.GetCounter().GetValue()
+		}
+	}
+	want := map[string]float64{
+		// Labels in name order: result, role.
+		"digests_total accepted primary": 2, "digests_total accepted candidate": 3, "digests_total duplicate primary": 1,
+		"requests_total GET /users/{id} compared": 2,
+	}
+	for name, n := range want {
+		if got[name] != n {
+			t.Errorf("%s = %v, want %v (all: %v)", name, got[name], n, got)
+		}
+	}
+}
