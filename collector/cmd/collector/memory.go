@@ -14,9 +14,10 @@ import (
 // and with a memory limit in force, unless GOGC is set, it collects less
 // often (relaxedGCPercent): the limit, not GOGC, then bounds the heap, and
 // ingest spends less CPU in the GC (+20% digests per CPU-second when the
-// GC's share was larger, a few percent since; more as the live heap grows:
-// docs/BENCHMARKS.md sections 7 and 8). The cost: once the live heap passes about a fifth
-// of the limit, the heap grows to the limit, leaving the page cache (the
+// GC's share was larger; +6%, within the noise, since, and none with
+// 50,000 requests waiting: docs/BENCHMARKS.md sections 7 to 9). The cost:
+// once the live heap passes about a fifth of the limit, the heap grows to
+// the limit, leaving the page cache (the
 // store's mapped file) the last tenth; set GOGC to trade CPU back for it.
 const (
 	limitShare       = 0.9
