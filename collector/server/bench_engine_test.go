@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,9 @@ func tripleDigest(k int, role shadowdiffv1.Role, start time.Time) *shadowdiffv1.
 type encodedBatches struct {
 	wire  [3][]byte
 	keyAt [3][]int
+	// randomKeys scatters the request numbers over the key space, as
+	// x-request-id UUIDs are, instead of numbering them in order.
+	randomKeys bool
 }
 
 const seqLen = 6
@@ -106,6 +110,9 @@ func (eb *encodedBatches) number(msg []byte, role int, seq uint64, n int) {
 		msg[i] = byte(seq>>(7*(i-1)))&0x7f | 0x80
 	}
 	msg[seqLen-1] &= 0x7f
+	if eb.randomKeys {
+		n = scatter(n)
+	}
 	var num [keyDigits]byte
 	for i, v := keyDigits-1, n; i >= 0; i, v = i-1, v/10 {
 		num[i] = byte('0' + v%10)
@@ -113,6 +120,15 @@ func (eb *encodedBatches) number(msg []byte, role int, seq uint64, n int) {
 	for _, at := range eb.keyAt[role] {
 		copy(msg[at:], num[:])
 	}
+}
+
+// scatter maps [0, 10^keyDigits) onto itself one to one, in no order:
+// multiplying by a number prime to 10 is a bijection modulo 10^12.
+func scatter(n int) int {
+	const space, mult = 1_000_000_000_000, 0x5DEECE66D
+	hi, lo := bits.Mul64(uint64(n), mult)
+	_, rem := bits.Div64(hi%space, lo, space)
+	return int(rem)
 }
 
 // preEncoded is a message the client sends as is.
@@ -152,11 +168,18 @@ func cpuTime(tb testing.TB) time.Duration {
 // through the run (a window of an hour): in production the pairing window
 // holds rate x window requests, which the GC marks on every cycle.
 func BenchmarkIngestEngine(b *testing.B) {
-	for _, c := range []struct{ streams, pending int }{{1, 0}, {16, 0}, {16, 50_000}} {
+	cases := []struct {
+		streams, pending int
+		randomKeys       bool
+	}{{1, 0, false}, {16, 0, false}, {16, 50_000, false}, {16, 0, true}}
+	for _, c := range cases {
 		streams := c.streams
 		name := fmt.Sprintf("streams=%d", streams)
 		if c.pending > 0 {
 			name += fmt.Sprintf(",pending=%dk", c.pending/1000)
+		}
+		if c.randomKeys {
+			name += ",keys=random"
 		}
 		b.Run(name, func(b *testing.B) {
 			const perBatch = 64
@@ -167,6 +190,7 @@ func BenchmarkIngestEngine(b *testing.B) {
 			defer eng.Close()
 			r := start(b, eng, eng.QueryServer(), Options{})
 			eb := newEncodedBatches(b, perBatch)
+			eb.randomKeys = c.randomKeys
 			if c.pending > 0 {
 				// Numbered after any request the run sends.
 				var filled atomic.Int64
