@@ -2,9 +2,12 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -82,21 +85,60 @@ func uvarintLen(n int) int {
 	return l
 }
 
-// putRecords writes recs as one segment and points record_keys at them;
-// a later record of the same key replaces an earlier one.
+// segmentSpan bounds the times of a segment's records. A deletion by age
+// that ends inside a segment leaves it in place for its younger records,
+// and every later deletion reads it again: without a bound, one record
+// with a skewed clock in each transaction would keep nearly every segment
+// in every retention walk.
+const segmentSpan = int64(time.Minute)
+
+// putRecords writes recs as segments, one per segmentSpan of their times,
+// and points record_keys at them; a later record of a key replaces an
+// earlier one.
 func putRecords(tx *bolt.Tx, recs []*shadowdiffv1.RequestRecord, arena *txArena) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	sb, kb := tx.Bucket(bktRecordSegments), tx.Bucket(bktRecordKeys)
+	times := make([]int64, len(recs))
+	order := make([]int, len(recs))
+	for i, r := range recs {
+		times[i], order[i] = r.GetTime().AsTime().UnixNano(), i
+	}
+	span := func(i int) int64 { return floorDiv(times[i], segmentSpan) }
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(span(a), span(b)) })
+	keys := make([][]byte, len(recs))
+	refs := arena.take(recordRefLen * len(recs))
+	for start := 0; start < len(order); {
+		end := start + 1
+		for end < len(order) && span(order[end]) == span(order[start]) {
+			end++
+		}
+		if err := putSegment(sb, recs, times, order[start:end], keys, refs, arena); err != nil {
+			return err
+		}
+		start = end
+	}
+	for i := range recs {
+		if err := kb.Put(keys[i], refs[i*recordRefLen:(i+1)*recordRefLen]); err != nil {
+			return fmt.Errorf("put record key %q: %w", recs[i].PairingKey, err)
+		}
+	}
+	return nil
+}
+
+// putSegment writes the records recs[i] for i in which as one segment and
+// sets keys[i] (the key's bytes in the segment) and their references.
+func putSegment(sb *bolt.Bucket, recs []*shadowdiffv1.RequestRecord, times []int64, which []int, keys [][]byte, refs []byte, arena *txArena) error {
 	oldest := int64(math.MaxInt64)
 	total := 0
-	sizes := make([]int, len(recs))
-	for i, r := range recs {
-		oldest = min(oldest, r.GetTime().AsTime().UnixNano())
-		sizes[i] = r.SizeVT()
+	sizes := make([]int, len(which))
+	for n, i := range which {
+		r := recs[i]
+		oldest = min(oldest, times[i])
+		sizes[n] = r.SizeVT()
 		total += uvarintLen(len(r.PairingKey)) + len(r.PairingKey) + uvarintLen(len(r.Endpoint)) + len(r.Endpoint) +
-			8 + uvarintLen(sizes[i]) + sizes[i]
+			8 + uvarintLen(sizes[n]) + sizes[n]
 	}
 	seq, err := sb.NextSequence()
 	if err != nil {
@@ -104,25 +146,22 @@ func putRecords(tx *bolt.Tx, recs []*shadowdiffv1.RequestRecord, arena *txArena)
 	}
 	segKey := binary.BigEndian.AppendUint64(putTime(arena.take(recordSegmentKeyLen)[:0], oldest), seq)
 	seg := arena.take(total)[:0]
-	refs := arena.take(recordRefLen * len(recs))
-	for i, r := range recs {
+	for n, i := range which {
+		r := recs[i]
 		off := len(seg)
 		seg = lpBytes(seg, r.PairingKey)
-		key := seg[len(seg)-len(r.PairingKey):]
+		keys[i] = seg[len(seg)-len(r.PairingKey):]
 		seg = lpBytes(seg, r.Endpoint)
-		seg = putTime(seg, r.GetTime().AsTime().UnixNano())
-		seg = binary.AppendUvarint(seg, uint64(sizes[i]))
-		end := len(seg) + sizes[i]
+		seg = putTime(seg, times[i])
+		seg = binary.AppendUvarint(seg, uint64(sizes[n]))
+		end := len(seg) + sizes[n]
 		if _, err := r.MarshalToSizedBufferVT(seg[len(seg):end]); err != nil {
 			return fmt.Errorf("encode record %q: %w", r.PairingKey, err)
 		}
 		seg = seg[:end]
-		ref := refs[i*recordRefLen : (i+1)*recordRefLen : (i+1)*recordRefLen]
+		ref := refs[i*recordRefLen : (i+1)*recordRefLen]
 		copy(ref, segKey)
 		binary.BigEndian.PutUint32(ref[recordSegmentKeyLen:], uint32(off))
-		if err := kb.Put(key, ref); err != nil {
-			return fmt.Errorf("put record key %q: %w", r.PairingKey, err)
-		}
 	}
 	b, err := sb.CreateBucket(segKey) // a bucket of its own, as pending segments (see segmentValue)
 	if err == nil {
@@ -132,6 +171,15 @@ func putRecords(tx *bolt.Tx, recs []*shadowdiffv1.RequestRecord, arena *txArena)
 		return fmt.Errorf("put record segment: %w", err)
 	}
 	return nil
+}
+
+// floorDiv is a / b rounded down (b > 0), for times before 1970 too.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
 }
 
 // recordSegment returns the value of the segment with key k, nil if none.

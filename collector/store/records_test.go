@@ -40,7 +40,7 @@ func TestRecordSegmentsReadEveryRecord(t *testing.T) {
 	for txn := range 3 {
 		var b1, b2 Batch // two batches, one transaction, one segment
 		for i := range 5 {
-			r := record(fmt.Sprintf("k%d-%d", txn, i), "GET /a", at(i), false)
+			r := record(fmt.Sprintf("k%d-%d", txn, i), "GET /a", at(0).Add(time.Duration(i)*time.Second), false)
 			r.NotComparedReason = fmt.Sprintf("reason %d", i) // records differ beyond their keys
 			recs = append(recs, r)
 			if i%2 == 0 {
@@ -52,7 +52,7 @@ func TestRecordSegmentsReadEveryRecord(t *testing.T) {
 		apply(t, s, &b1, &b2)
 	}
 	if n := entries(t, s, bktRecordSegments); n != 3 {
-		t.Errorf("%d segments, want 3 (one per transaction)", n)
+		t.Errorf("%d segments, want 3 (one per transaction and minute)", n)
 	}
 	s.Close()
 	s = openTest(t, dir, 3)
@@ -70,6 +70,16 @@ func TestRecordSegmentsReplaceAReusedKey(t *testing.T) {
 	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{old}})
 	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{mid}}, &Batch{Records: []*shadowdiffv1.RequestRecord{last}})
 	wantRecord(t, s, "k", last)
+	// In one transaction the later record wins, whatever the minutes of
+	// their segments.
+	late, early := record("j", "GET /a", at(9), false), record("j", "GET /a", at(2), false)
+	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{late, early}})
+	wantRecord(t, s, "j", early)
+	if _, err := s.Clear(""); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{old}})
+	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{mid}}, &Batch{Records: []*shadowdiffv1.RequestRecord{last}})
 	// The old copies are dead: deleting by age or endpoint does not count
 	// or delete them, nor the live one.
 	if n, err := s.DeleteBefore(at(4)); err != nil || n != 0 {
@@ -88,6 +98,36 @@ func TestRecordSegmentsReplaceAReusedKey(t *testing.T) {
 	wantRecord(t, s, "k", nil)
 	if segs, keys := entries(t, s, bktRecordSegments), entries(t, s, bktRecordKeys); segs+keys != 0 {
 		t.Errorf("%d segments and %d keys left", segs, keys)
+	}
+}
+
+// A transaction's records are split by minute, so a record with a skewed
+// clock does not keep its transaction's segment in every retention walk:
+// once the old record goes, no segment starts before the cut.
+func TestRecordSegmentsSpanAMinute(t *testing.T) {
+	s := openTest(t, t.TempDir(), 3)
+	defer s.Close()
+	skewed, now1, now2 := record("skewed", "GET /a", at(0), false), record("n1", "GET /a", at(10), false),
+		record("n2", "GET /a", at(10).Add(30*time.Second), false)
+	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{now1, skewed, now2}})
+	if n := entries(t, s, bktRecordSegments); n != 2 {
+		t.Fatalf("%d segments, want 2 (minutes 0 and 10)", n)
+	}
+	if n, err := s.DeleteBefore(at(5)); err != nil || n != 1 {
+		t.Fatalf("DeleteBefore(minute 5) = %d %v, want 1", n, err)
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(bktRecordSegments).Cursor().First()
+		if k == nil || getTime(k) < at(5).UnixNano() {
+			t.Errorf("first segment %x starts before the cut", k)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*shadowdiffv1.RequestRecord{now1, now2} {
+		wantRecord(t, s, r.PairingKey, r)
 	}
 }
 
@@ -115,7 +155,7 @@ func TestRecordSegmentsDeletePartly(t *testing.T) {
 	wantRecord(t, s, "b4", nil)
 	wantRecord(t, s, "a3", recs[0])
 	if n := entries(t, s, bktRecordSegments); n != 2 {
-		t.Fatalf("%d segments, want 2 (a3 keeps the first)", n)
+		t.Fatalf("%d segments, want 2 (a3's and a9's)", n)
 	}
 	if n, err := s.DeleteBefore(at(5)); err != nil || n != 1 {
 		t.Fatalf("DeleteBefore(minute 5) = %d %v, want 1 (a3)", n, err)
