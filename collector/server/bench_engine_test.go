@@ -70,7 +70,7 @@ func tripleDigest(k int, role shadowdiffv1.Role, start time.Time) *shadowdiffv1.
 type encodedBatches struct {
 	wire  [3][]byte
 	keyAt [3][]int
-	// randomKeys scatters the request numbers over the key space, as
+	// randomKeys scatters every pairing key over the key space, as
 	// x-request-id UUIDs are, instead of numbering them in order.
 	randomKeys bool
 }
@@ -110,15 +110,16 @@ func (eb *encodedBatches) number(msg []byte, role int, seq uint64, n int) {
 		msg[i] = byte(seq>>(7*(i-1)))&0x7f | 0x80
 	}
 	msg[seqLen-1] &= 0x7f
-	if eb.randomKeys {
-		n = scatter(n)
-	}
-	var num [keyDigits]byte
-	for i, v := keyDigits-1, n; i >= 0; i, v = i-1, v/10 {
-		num[i] = byte('0' + v%10)
-	}
-	for _, at := range eb.keyAt[role] {
-		copy(msg[at:], num[:])
+	for k, at := range eb.keyAt[role] {
+		v := n
+		if eb.randomKeys {
+			// Each key of the batch on its own: batches of keys next
+			// to each other would touch a page or two of an index each.
+			v = scatter(n*len(eb.keyAt[role]) + k)
+		}
+		for i := keyDigits - 1; i >= 0; i, v = i-1, v/10 {
+			msg[at+i] = byte('0' + v%10)
+		}
 	}
 }
 
@@ -192,9 +193,10 @@ func BenchmarkIngestEngine(b *testing.B) {
 			eb := newEncodedBatches(b, perBatch)
 			eb.randomKeys = c.randomKeys
 			if c.pending > 0 {
-				// Numbered after any request the run sends.
+				// Numbered after any request the run sends (and, times
+				// the batch size, within the keys' 12 digits).
 				var filled atomic.Int64
-				sendRoles(b, r.conn, eb, &filled, c.pending/perBatch, perBatch, 1, 1e11)
+				sendRoles(b, r.conn, eb, &filled, c.pending/perBatch, perBatch, 1, 1e9)
 			}
 			var next atomic.Int64
 			var wg sync.WaitGroup
