@@ -95,7 +95,7 @@ func (w *writer) finalize(c closedReq, now time.Time) {
 	}
 	rec.Primary, rec.Secondary, rec.Candidate = compact(p), compact(r.digests[secondary]), compact(cd)
 	w.b.Records = append(w.b.Records, rec)
-	w.requests[requestOutcome{info.key, outcome}]++
+	w.countRequest(info.key, outcome)
 	// Nothing refers to the request's fields now (records and samples
 	// hold copies) but the repeat cache, which may keep the primary's.
 	for role, fs := range r.fields {

@@ -189,10 +189,20 @@ type writer struct {
 	// up by its labels per digest and request cost ~2% of ingest.
 	digests  [numRoles][offerLate + 1]float64
 	requests map[requestOutcome]float64
+	outcomes []requestOutcome // requests' keys in the order first counted
 }
 
 // requestOutcome labels a closed request (metrics.requests).
 type requestOutcome struct{ endpoint, outcome string }
+
+// countRequest counts a closed request for the metrics.
+func (w *writer) countRequest(endpoint, outcome string) {
+	o := requestOutcome{endpoint, outcome}
+	if _, ok := w.requests[o]; !ok {
+		w.outcomes = append(w.outcomes, o)
+	}
+	w.requests[o]++
+}
 
 // finalizeScratch is the memory finalize reuses from one request to the
 // next (and from one call to the next: it belongs to the engine, under
@@ -251,8 +261,10 @@ func (w *writer) countMetrics() {
 			}
 		}
 	}
-	for o, n := range w.requests {
-		m.requests.WithLabelValues(m.endpoint(o.endpoint), o.outcome).Add(n)
+	// In the order requests closed, so that which endpoints get labels
+	// before the cap does not depend on map order.
+	for _, o := range w.outcomes {
+		m.requests.WithLabelValues(m.endpoint(o.endpoint), o.outcome).Add(w.requests[o])
 	}
 	m.pending.Set(float64(w.e.pairer.len()))
 }

@@ -82,3 +82,40 @@ func TestMetricsCountDigestsAndRequests(t *testing.T) {
 		}
 	}
 }
+
+// Past the cap on endpoint labels, the endpoints that closed requests last
+// share "other", however the call's counts were kept.
+func TestMetricsEndpointCapFollowsCloseOrder(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{Registerer: reg})
+	defer e.Close()
+	var ds []*shadowdiffv1.ResponseDigest
+	name := func(i int) string { return "/" + string(rune('a'+i/26)) + string(rune('a'+i%26)) }
+	for i := range maxEndpointLabels + 1 {
+		key := "k" + name(i)
+		ds = append(ds, at(clk, dg(key, primary, name(i), 200)), at(clk, dg(key, candidate, name(i), 200)))
+	}
+	ingest(t, e, ds...)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]bool{}
+	for _, mf := range mfs {
+		if mf.GetName() != "shadowdiff_collector_requests_total" {
+			continue
+		}
+		for _, m := range mf.Metric {
+			for _, l := range m.Label {
+				if l.GetName() == "endpoint" {
+					labels[l.GetValue()] = true
+				}
+			}
+		}
+	}
+	last := "GET " + name(maxEndpointLabels)
+	if labels[last] || !labels["other"] || !labels["GET "+name(0)] || len(labels) != maxEndpointLabels+1 {
+		t.Errorf("endpoint labels: %d, %q labelled %v, other %v; want the first %d and other", len(labels), last, labels[last], labels["other"], maxEndpointLabels)
+	}
+}

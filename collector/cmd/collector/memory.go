@@ -17,8 +17,8 @@ import (
 // GC's share was larger; +6%, within the noise, since, and none with
 // 50,000 requests waiting: docs/BENCHMARKS.md sections 7 to 9). The cost:
 // once the live heap passes about a fifth of the limit, the heap grows to
-// the limit, leaving the page cache (the
-// store's mapped file) the last tenth; set GOGC to trade CPU back for it.
+// the limit, leaving the page cache (the store's mapped file) the last
+// tenth; set GOGC to trade CPU back for it.
 const (
 	limitShare       = 0.9
 	relaxedGCPercent = 400
