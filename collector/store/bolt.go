@@ -23,6 +23,7 @@ type Bolt struct {
 	writeMu sync.Mutex // serialises writers so staged index changes apply in order
 	samples *sampleIndex
 	pending pendingIndex
+	keys    *keyIndex
 	arena   txArena // values of the transaction in Apply
 }
 
@@ -33,6 +34,10 @@ type BoltOptions struct {
 	// SamplesPerField bounds the samples kept per (endpoint, field) and
 	// per kind of evidence (definite or not). Default 20.
 	SamplesPerField int
+
+	// Bounds of the runs in which record keys are written (keyindex.go);
+	// tests set them low. Defaults keyRunMin and keyChunkMin.
+	keyRunMin, keyChunkMin int
 }
 
 // OpenBolt opens or creates the store in dir.
@@ -51,12 +56,15 @@ func OpenBolt(dir string, opts BoltOptions) (*Bolt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", filepath.Join(dir, FileName), err)
 	}
-	s := &Bolt{db: db, samples: newSampleIndex(opts.SamplesPerField)}
+	s := &Bolt{db: db, samples: newSampleIndex(opts.SamplesPerField), keys: newKeyIndex(opts.keyRunMin, opts.keyChunkMin)}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
+		}
+		if err := s.keys.load(tx); err != nil {
+			return fmt.Errorf("load record keys: %w", err)
 		}
 		return tx.Bucket(bktSamples).ForEach(func(k, _ []byte) error {
 			r, err := parseSampleKey(k)
@@ -94,6 +102,7 @@ func (s *Bolt) Apply(bs ...*Batch) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	st := s.samples.stage()
+	kst := s.keys.stage()
 	var pst *pendingStage
 	defer s.arena.reset() // after Update: bbolt holds the values until then
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -101,7 +110,11 @@ func (s *Bolt) Apply(bs ...*Batch) error {
 		if pst, err = s.applyPending(tx, bs); err != nil {
 			return err
 		}
-		if err := putRecords(tx, records(bs), &s.arena); err != nil {
+		recs := records(bs)
+		if err := kst.writeChunk(tx, len(recs)); err != nil {
+			return err
+		}
+		if err := putRecords(tx, recs, &s.arena, kst); err != nil {
 			return err
 		}
 		for _, b := range bs {
@@ -116,6 +129,7 @@ func (s *Bolt) Apply(bs ...*Batch) error {
 	}
 	st.commit()
 	pst.commit()
+	kst.commit()
 	return nil
 }
 
@@ -255,13 +269,23 @@ func (s *Bolt) LoadBuckets(fn func(b *Bucket) error) error {
 
 // Record returns a stored request, with full digests while it is sampled.
 func (s *Bolt) Record(key string) (*shadowdiffv1.RequestRecord, bool, error) {
+	// Under the key index's read lock for the whole read: a key leaves it
+	// only once it is in record_keys of a committed transaction.
+	s.keys.mu.RLock()
+	defer s.keys.mu.RUnlock()
 	var data []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
+		var ref []byte
+		if r, ok := s.keys.pending[key]; ok {
+			ref = r.ref[:]
+		} else {
+			ref = tx.Bucket(bktRecordKeys).Get([]byte(key))
+		}
 		if v := tx.Bucket(bktFull).Get([]byte(key)); v != nil {
 			data = append([]byte(nil), v...)
 			return nil
 		}
-		v, err := getRecord(tx, key)
+		v, err := recordAt(tx, key, ref)
 		if v == nil && err == nil {
 			v = tx.Bucket(bktRecords).Get([]byte(key)) // written by an earlier version
 		}

@@ -16,12 +16,16 @@ func (s *Bolt) Clear(endpoint string) (uint64, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	st := s.samples.stage()
+	kst := s.keys.stage()
 	var n uint64
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := kst.writeAll(tx); err != nil {
+			return err
+		}
 		var err error
 		n, err = deleteRecords(tx, math.MaxInt64, func(ep []byte) bool {
 			return endpoint == "" || string(ep) == endpoint
-		})
+		}, kst)
 		if err != nil {
 			return err
 		}
@@ -35,6 +39,7 @@ func (s *Bolt) Clear(endpoint string) (uint64, error) {
 		return 0, fmt.Errorf("store: clear %q: %w", endpoint, err)
 	}
 	st.commit()
+	kst.commit()
 	return n, nil
 }
 
@@ -45,10 +50,16 @@ func (s *Bolt) DeleteBefore(t time.Time) (uint64, error) {
 	defer s.writeMu.Unlock()
 	cut := t.UnixNano()
 	st := s.samples.stage()
+	kst := s.keys.stage()
 	var n uint64
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		if kst.needsAll(tx, cut) {
+			if err := kst.writeAll(tx); err != nil {
+				return err
+			}
+		}
 		var err error
-		n, err = deleteRecords(tx, cut, func([]byte) bool { return true })
+		n, err = deleteRecords(tx, cut, func([]byte) bool { return true }, kst)
 		if err != nil {
 			return err
 		}
@@ -62,6 +73,7 @@ func (s *Bolt) DeleteBefore(t time.Time) (uint64, error) {
 		return 0, fmt.Errorf("store: delete before %s: %w", t.Format(time.RFC3339), err)
 	}
 	st.commit()
+	kst.commit()
 	return n, nil
 }
 

@@ -93,43 +93,49 @@ func uvarintLen(n int) int {
 const segmentSpan = int64(time.Minute)
 
 // putRecords writes recs as segments, one per segmentSpan of their times,
-// and points record_keys at them; a later record of a key replaces an
-// earlier one.
-func putRecords(tx *bolt.Tx, recs []*shadowdiffv1.RequestRecord, arena *txArena) error {
+// and stages their keys (keyindex.go); of records of the same key only the
+// last is written: it replaces the others.
+func putRecords(tx *bolt.Tx, recs []*shadowdiffv1.RequestRecord, arena *txArena, st *keyStage) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	sb, kb := tx.Bucket(bktRecordSegments), tx.Bucket(bktRecordKeys)
+	sb := tx.Bucket(bktRecordSegments)
 	times := make([]int64, len(recs))
-	order := make([]int, len(recs))
+	order := make([]int, 0, len(recs))
+	last := make(map[string]int, len(recs))
 	for i, r := range recs {
-		times[i], order[i] = r.GetTime().AsTime().UnixNano(), i
+		last[r.PairingKey] = i
+	}
+	for i, r := range recs {
+		times[i] = r.GetTime().AsTime().UnixNano()
+		if last[r.PairingKey] == i {
+			order = append(order, i)
+		}
 	}
 	span := func(i int) int64 { return floorDiv(times[i], segmentSpan) }
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(span(a), span(b)) })
-	keys := make([][]byte, len(recs))
 	refs := arena.take(recordRefLen * len(recs))
 	for start := 0; start < len(order); {
 		end := start + 1
 		for end < len(order) && span(order[end]) == span(order[start]) {
 			end++
 		}
-		if err := putSegment(sb, recs, times, order[start:end], keys, refs, arena); err != nil {
+		if err := putSegment(sb, recs, times, order[start:end], refs, arena); err != nil {
 			return err
 		}
 		start = end
 	}
-	for i := range recs {
-		if err := kb.Put(keys[i], refs[i*recordRefLen:(i+1)*recordRefLen]); err != nil {
-			return fmt.Errorf("put record key %q: %w", recs[i].PairingKey, err)
-		}
+	for _, i := range order {
+		r := keyRef{nano: times[i]}
+		copy(r.ref[:], refs[i*recordRefLen:(i+1)*recordRefLen])
+		st.puts[recs[i].PairingKey] = r
 	}
 	return nil
 }
 
 // putSegment writes the records recs[i] for i in which as one segment and
-// sets keys[i] (the key's bytes in the segment) and their references.
-func putSegment(sb *bolt.Bucket, recs []*shadowdiffv1.RequestRecord, times []int64, which []int, keys [][]byte, refs []byte, arena *txArena) error {
+// sets their references in refs.
+func putSegment(sb *bolt.Bucket, recs []*shadowdiffv1.RequestRecord, times []int64, which []int, refs []byte, arena *txArena) error {
 	oldest := int64(math.MaxInt64)
 	total := 0
 	sizes := make([]int, len(which))
@@ -150,7 +156,6 @@ func putSegment(sb *bolt.Bucket, recs []*shadowdiffv1.RequestRecord, times []int
 		r := recs[i]
 		off := len(seg)
 		seg = lpBytes(seg, r.PairingKey)
-		keys[i] = seg[len(seg)-len(r.PairingKey):]
 		seg = lpBytes(seg, r.Endpoint)
 		seg = putTime(seg, times[i])
 		seg = binary.AppendUvarint(seg, uint64(sizes[n]))
@@ -196,10 +201,9 @@ func lpBytes(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// getRecord returns the encoded record of key from the segments (nil when
-// there is none), valid for the transaction.
-func getRecord(tx *bolt.Tx, key string) ([]byte, error) {
-	ref := tx.Bucket(bktRecordKeys).Get([]byte(key))
+// recordAt returns the encoded record ref points to (from record_keys or
+// the keys waiting for it; nil: none), valid for the transaction.
+func recordAt(tx *bolt.Tx, key string, ref []byte) ([]byte, error) {
 	if ref == nil {
 		return nil, nil
 	}
@@ -219,16 +223,17 @@ func getRecord(tx *bolt.Tx, key string) ([]byte, error) {
 
 // deleteRecords deletes the live records older than before whose endpoint
 // matches, from the segments and from legacy buckets, and counts them.
-func deleteRecords(tx *bolt.Tx, before int64, match func(endpoint []byte) bool) (uint64, error) {
-	n, err := deleteSegmentRecords(tx, before, match)
+// Keys that wait (st) must not be among them: see keyStage.needsAll.
+func deleteRecords(tx *bolt.Tx, before int64, match func(endpoint []byte) bool, st *keyStage) (uint64, error) {
+	n, err := deleteSegmentRecords(tx, before, match, st)
 	if err != nil {
 		return 0, err
 	}
-	m, err := deleteLegacyRecords(tx, before, match)
+	m, err := deleteLegacyRecords(tx, before, match, st)
 	return n + m, err
 }
 
-func deleteSegmentRecords(tx *bolt.Tx, before int64, match func(endpoint []byte) bool) (uint64, error) {
+func deleteSegmentRecords(tx *bolt.Tx, before int64, match func(endpoint []byte) bool, st *keyStage) (uint64, error) {
 	sb, kb, rb := tx.Bucket(bktRecordSegments), tx.Bucket(bktRecordKeys), tx.Bucket(bktRecords)
 	// A deleted record's legacy copy, one it replaced, goes with it (its
 	// time entry, seen without its record, goes with the legacy records).
@@ -258,10 +263,13 @@ func deleteSegmentRecords(tx *bolt.Tx, before int64, match func(endpoint []byte)
 			}
 			binary.BigEndian.PutUint32(ref[recordSegmentKeyLen:], uint32(off))
 			off = next
-			if !bytes.Equal(kb.Get(e.key), ref[:]) {
+			if !bytes.Equal(st.ref(kb, e.key), ref[:]) {
 				continue // dead: replaced or deleted
 			}
 			if e.nano < before && match(e.endpoint) {
+				if st.waits(e.key) {
+					return 0, fmt.Errorf("record %q: deleted while its key waits for the index", e.key)
+				}
 				liveKeys = append(liveKeys, e.key)
 				continue
 			}
@@ -296,7 +304,7 @@ func deleteSegmentRecords(tx *bolt.Tx, before int64, match func(endpoint []byte)
 // in the records bucket under its pairing key with a time index. One whose
 // key has since been written to a segment is replaced: it goes, uncounted,
 // and so does a time entry whose record went with its replacement.
-func deleteLegacyRecords(tx *bolt.Tx, before int64, match func(endpoint []byte) bool) (uint64, error) {
+func deleteLegacyRecords(tx *bolt.Tx, before int64, match func(endpoint []byte) bool, st *keyStage) (uint64, error) {
 	rb, tb, kb := tx.Bucket(bktRecords), tx.Bucket(bktRecordTime), tx.Bucket(bktRecordKeys)
 	var (
 		n      uint64
@@ -310,7 +318,7 @@ func deleteLegacyRecords(tx *bolt.Tx, before int64, match func(endpoint []byte) 
 		if getTime(k[:8]) >= before {
 			break
 		}
-		replaced := kb.Get(k[8:]) != nil || rb.Get(k[8:]) == nil
+		replaced := st.ref(kb, k[8:]) != nil || rb.Get(k[8:]) == nil
 		if replaced || match(ep) {
 			doomed = append(doomed, bytes.Clone(k))
 			if !replaced {

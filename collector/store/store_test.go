@@ -13,7 +13,9 @@ import (
 
 func openTest(t testing.TB, dir string, n int) *Bolt {
 	t.Helper()
-	s, err := OpenBolt(dir, BoltOptions{SamplesPerField: n})
+	// Small runs of record keys, so that tests write, reopen and delete
+	// in the middle of them.
+	s, err := OpenBolt(dir, BoltOptions{SamplesPerField: n, keyRunMin: 5, keyChunkMin: 2})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
