@@ -276,7 +276,7 @@ func (s *Bolt) Record(key string) (*shadowdiffv1.RequestRecord, bool, error) {
 	var data []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var ref []byte
-		if r, ok := s.keys.pending[key]; ok {
+		if r, ok := s.keys.waiting[key]; ok {
 			ref = r.ref[:]
 		} else {
 			ref = tx.Bucket(bktRecordKeys).Get([]byte(key))

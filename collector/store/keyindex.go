@@ -15,7 +15,7 @@ import (
 // UUIDs, so a put into the index of every record as it is written dirties
 // a page of the index per record: ~35% of the collector's CPU with 192k
 // stored requests. Instead, the keys of new records wait in memory
-// (keyIndex.pending) and are written in runs: once enough wait, they are
+// (keyIndex.waiting) and are written in runs: once enough wait, they are
 // sorted and each transaction writes the next slice of them, so that a
 // page of the index takes many keys at once.
 //
@@ -48,7 +48,7 @@ type keyRef struct {
 // transaction is open, so it sees a key either here or in the index.
 type keyIndex struct {
 	mu       sync.RWMutex
-	pending  map[string]keyRef
+	waiting  map[string]keyRef
 	through  uint64   // record_keys has every key of the segments up to this sequence
 	run      []string // the run being written, sorted
 	next     int      // run[:next] is written
@@ -64,7 +64,7 @@ func newKeyIndex(runMin, chunkMin int) *keyIndex {
 	if chunkMin <= 0 {
 		chunkMin = keyChunkMin
 	}
-	return &keyIndex{pending: map[string]keyRef{}, runMin: runMin, chunkMin: chunkMin}
+	return &keyIndex{waiting: map[string]keyRef{}, runMin: runMin, chunkMin: chunkMin}
 }
 
 // load reads through and the keys of the segments after it.
@@ -95,7 +95,7 @@ func (x *keyIndex) load(tx *bolt.Tx) error {
 			copy(r.ref[:], k)
 			binary.BigEndian.PutUint32(r.ref[recordSegmentKeyLen:], uint32(off))
 			r.nano = e.nano
-			x.pending[string(e.key)] = r
+			x.waiting[string(e.key)] = r
 			off = next
 		}
 	}
@@ -131,7 +131,7 @@ func (x *keyIndex) stage() *keyStage {
 // (deletions use it; they put no records).
 func (st *keyStage) ref(kb *bolt.Bucket, key []byte) []byte {
 	if !st.all {
-		if r, ok := st.x.pending[string(key)]; ok {
+		if r, ok := st.x.waiting[string(key)]; ok {
 			return r.ref[:]
 		}
 	}
@@ -140,7 +140,7 @@ func (st *keyStage) ref(kb *bolt.Bucket, key []byte) []byte {
 
 // waits reports whether key's latest record is not in record_keys yet.
 func (st *keyStage) waits(key []byte) bool {
-	_, ok := st.x.pending[string(key)]
+	_, ok := st.x.waiting[string(key)]
 	return ok && !st.all
 }
 
@@ -149,10 +149,10 @@ func (st *keyStage) waits(key []byte) bool {
 // keys wait. Call before the transaction puts records.
 func (st *keyStage) writeChunk(tx *bolt.Tx, inflow int) error {
 	if st.next >= len(st.run) {
-		if len(st.x.pending) < st.x.runMin {
+		if len(st.x.waiting) < st.x.runMin {
 			return nil
 		}
-		st.run = slices.Sorted(maps.Keys(st.x.pending))
+		st.run = slices.Sorted(maps.Keys(st.x.waiting))
 		st.next = 0
 		st.runSeq = tx.Bucket(bktRecordSegments).Sequence()
 	}
@@ -170,7 +170,7 @@ func (st *keyStage) writeChunk(tx *bolt.Tx, inflow int) error {
 // writeAll writes every waiting key; deletions call it first when they
 // could take a record whose key waits.
 func (st *keyStage) writeAll(tx *bolt.Tx) error {
-	if err := st.write(tx, slices.Sorted(maps.Keys(st.x.pending))); err != nil {
+	if err := st.write(tx, slices.Sorted(maps.Keys(st.x.waiting))); err != nil {
 		return err
 	}
 	st.all, st.run, st.next = true, nil, 0
@@ -180,7 +180,7 @@ func (st *keyStage) writeAll(tx *bolt.Tx) error {
 func (st *keyStage) write(tx *bolt.Tx, keys []string) error {
 	kb := tx.Bucket(bktRecordKeys)
 	for _, k := range keys {
-		r, ok := st.x.pending[k]
+		r, ok := st.x.waiting[k]
 		if !ok {
 			continue // written since the run began
 		}
@@ -218,16 +218,16 @@ func (st *keyStage) commit() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if st.all {
-		clear(x.pending)
+		clear(x.waiting)
 	} else {
 		for _, w := range st.written {
-			if r, ok := x.pending[w.key]; ok && r.ref == w.ref {
-				delete(x.pending, w.key)
+			if r, ok := x.waiting[w.key]; ok && r.ref == w.ref {
+				delete(x.waiting, w.key)
 			}
 		}
 	}
 	for k, r := range st.puts {
-		x.pending[k] = r
+		x.waiting[k] = r
 	}
 	x.run, x.next, x.runSeq, x.through = st.run, st.next, st.runSeq, st.through
 }
