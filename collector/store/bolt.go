@@ -275,8 +275,10 @@ func (s *Bolt) Record(key string) (*shadowdiffv1.RequestRecord, bool, error) {
 	defer s.keys.mu.RUnlock()
 	var data []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
+		// A waiting key whose segment is gone was written by a deletion
+		// that committed after this read began: record_keys has it.
 		var ref []byte
-		if r, ok := s.keys.waiting[key]; ok {
+		if r, ok := s.keys.waiting[key]; ok && recordSegment(tx.Bucket(bktRecordSegments), r.ref[:recordSegmentKeyLen]) != nil {
 			ref = r.ref[:]
 		} else {
 			ref = tx.Bucket(bktRecordKeys).Get([]byte(key))

@@ -69,10 +69,17 @@ func newKeyIndex(runMin, chunkMin int) *keyIndex {
 
 // load reads through and the keys of the segments after it.
 func (x *keyIndex) load(tx *bolt.Tx) error {
+	sb := tx.Bucket(bktRecordSegments)
 	if v := tx.Bucket(bktMeta).Get(metaKeysThrough); len(v) == 8 {
 		x.through = binary.BigEndian.Uint64(v)
+	} else {
+		// Written before keys waited: every live key is in record_keys,
+		// and the segments also hold dead entries that must not return.
+		x.through = sb.Sequence()
+		if err := tx.Bucket(bktMeta).Put(metaKeysThrough, binary.BigEndian.AppendUint64(nil, x.through)); err != nil {
+			return fmt.Errorf("put %s: %w", metaKeysThrough, err)
+		}
 	}
-	sb := tx.Bucket(bktRecordSegments)
 	var later [][]byte // keys of the segments after through
 	c := sb.Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {

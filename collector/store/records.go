@@ -104,6 +104,9 @@ func putRecords(tx *bolt.Tx, recs []*shadowdiffv1.RequestRecord, arena *txArena,
 	order := make([]int, 0, len(recs))
 	last := make(map[string]int, len(recs))
 	for i, r := range recs {
+		if len(r.PairingKey) == 0 || len(r.PairingKey) > bolt.MaxKeySize {
+			return fmt.Errorf("record key %q: %d bytes, want 1 to %d", r.PairingKey, len(r.PairingKey), bolt.MaxKeySize)
+		}
 		last[r.PairingKey] = i
 	}
 	for i, r := range recs {
