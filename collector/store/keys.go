@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 
+	"google.golang.org/protobuf/encoding/protowire"
+
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
@@ -53,12 +55,24 @@ func lp(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
+// lpSize is the length of lp(nil, s).
+func lpSize(s string) int { return protowire.SizeVarint(uint64(len(s))) + len(s) }
+
 func readLP(b []byte) (string, []byte, error) {
-	n, k := binary.Uvarint(b)
-	if k <= 0 || uint64(len(b)-k) < n {
+	s, rest, ok := cutLP(b)
+	if !ok {
 		return "", nil, errBadKey
 	}
-	return string(b[k : k+int(n)]), b[k+int(n):], nil
+	return string(s), rest, nil
+}
+
+// cutLP splits a length-prefixed byte string off b, without copying it.
+func cutLP(b []byte) (s, rest []byte, ok bool) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || uint64(len(b)-k) < n {
+		return nil, nil, false
+	}
+	return b[k : k+int(n)], b[k+int(n):], true
 }
 
 func aggregateKey(endpoint string, startUnix int64) []byte {

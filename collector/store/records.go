@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -66,23 +67,6 @@ func parseRecordEntry(seg []byte, off int) (e recordEntry, next int, err error) 
 		return e, 0, fmt.Errorf("record entry at %d: record: %w", off, errBadKey)
 	}
 	return e, len(seg) - len(b), nil
-}
-
-// cutLP splits a length-prefixed byte string off b.
-func cutLP(b []byte) (s, rest []byte, ok bool) {
-	n, k := binary.Uvarint(b)
-	if k <= 0 || uint64(len(b)-k) < n {
-		return nil, nil, false
-	}
-	return b[k : k+int(n)], b[k+int(n):], true
-}
-
-func uvarintLen(n int) int {
-	l := 1
-	for ; n >= 0x80; n >>= 7 {
-		l++
-	}
-	return l
 }
 
 // segmentSpan bounds the times of a segment's records. A deletion by age
@@ -146,8 +130,7 @@ func putSegment(sb *bolt.Bucket, recs []*shadowdiffv1.RequestRecord, times []int
 		r := recs[i]
 		oldest = min(oldest, times[i])
 		sizes[n] = r.SizeVT()
-		total += uvarintLen(len(r.PairingKey)) + len(r.PairingKey) + uvarintLen(len(r.Endpoint)) + len(r.Endpoint) +
-			8 + uvarintLen(sizes[n]) + sizes[n]
+		total += lpSize(r.PairingKey) + lpSize(r.Endpoint) + 8 + protowire.SizeVarint(uint64(sizes[n])) + sizes[n]
 	}
 	seq, err := sb.NextSequence()
 	if err != nil {
@@ -158,8 +141,8 @@ func putSegment(sb *bolt.Bucket, recs []*shadowdiffv1.RequestRecord, times []int
 	for n, i := range which {
 		r := recs[i]
 		off := len(seg)
-		seg = lpBytes(seg, r.PairingKey)
-		seg = lpBytes(seg, r.Endpoint)
+		seg = lp(seg, r.PairingKey)
+		seg = lp(seg, r.Endpoint)
 		seg = putTime(seg, times[i])
 		seg = binary.AppendUvarint(seg, uint64(sizes[n]))
 		end := len(seg) + sizes[n]
@@ -196,12 +179,6 @@ func recordSegment(sb *bolt.Bucket, k []byte) []byte {
 		return b.Get(segmentValue)
 	}
 	return nil
-}
-
-// lpBytes is lp for a slice with room: it never allocates then.
-func lpBytes(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
 }
 
 // recordAt returns the encoded record ref points to (from record_keys or
