@@ -98,11 +98,7 @@ func (x *keyIndex) load(tx *bolt.Tx) error {
 			if err != nil {
 				return fmt.Errorf("record segment %x: %w", k, err)
 			}
-			var r keyRef
-			copy(r.ref[:], k)
-			binary.BigEndian.PutUint32(r.ref[recordSegmentKeyLen:], uint32(off))
-			r.nano = e.nano
-			x.waiting[string(e.key)] = r
+			x.waiting[string(e.key)] = keyRef{ref: recordRef(k, off), nano: e.nano}
 			off = next
 		}
 	}

@@ -101,28 +101,30 @@ func putRecords(tx *bolt.Tx, recs []*shadowdiffv1.RequestRecord, arena *txArena,
 	}
 	span := func(i int) int64 { return floorDiv(times[i], segmentSpan) }
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(span(a), span(b)) })
-	refs := arena.take(recordRefLen * len(recs))
 	for start := 0; start < len(order); {
 		end := start + 1
 		for end < len(order) && span(order[end]) == span(order[start]) {
 			end++
 		}
-		if err := putSegment(sb, recs, times, order[start:end], refs, arena); err != nil {
+		if err := putSegment(sb, recs, times, order[start:end], st, arena); err != nil {
 			return err
 		}
 		start = end
 	}
-	for _, i := range order {
-		r := keyRef{nano: times[i]}
-		copy(r.ref[:], refs[i*recordRefLen:(i+1)*recordRefLen])
-		st.puts[recs[i].PairingKey] = r
-	}
 	return nil
 }
 
+// recordRef is the record_keys value of the entry at off of the segment
+// with key segKey.
+func recordRef(segKey []byte, off int) (ref [recordRefLen]byte) {
+	copy(ref[:], segKey)
+	binary.BigEndian.PutUint32(ref[recordSegmentKeyLen:], uint32(off))
+	return ref
+}
+
 // putSegment writes the records recs[i] for i in which as one segment and
-// sets their references in refs.
-func putSegment(sb *bolt.Bucket, recs []*shadowdiffv1.RequestRecord, times []int64, which []int, refs []byte, arena *txArena) error {
+// stages their keys.
+func putSegment(sb *bolt.Bucket, recs []*shadowdiffv1.RequestRecord, times []int64, which []int, st *keyStage, arena *txArena) error {
 	oldest := int64(math.MaxInt64)
 	total := 0
 	sizes := make([]int, len(which))
@@ -150,9 +152,7 @@ func putSegment(sb *bolt.Bucket, recs []*shadowdiffv1.RequestRecord, times []int
 			return fmt.Errorf("encode record %q: %w", r.PairingKey, err)
 		}
 		seg = seg[:end]
-		ref := refs[i*recordRefLen : (i+1)*recordRefLen]
-		copy(ref, segKey)
-		binary.BigEndian.PutUint32(ref[recordSegmentKeyLen:], uint32(off))
+		st.puts[r.PairingKey] = keyRef{ref: recordRef(segKey, off), nano: times[i]}
 	}
 	b, err := sb.CreateBucket(segKey) // a bucket of its own, as pending segments (see segmentValue)
 	if err == nil {
@@ -221,7 +221,6 @@ func deleteSegmentRecords(tx *bolt.Tx, before int64, match func(endpoint []byte)
 	var (
 		n        uint64
 		doomed   [][]byte
-		ref      [recordRefLen]byte
 		liveKeys [][]byte
 	)
 	c := sb.Cursor()
@@ -233,7 +232,6 @@ func deleteSegmentRecords(tx *bolt.Tx, before int64, match func(endpoint []byte)
 		if getTime(k) >= before {
 			break // this segment and every later one hold no older record
 		}
-		copy(ref[:], k)
 		live := 0
 		liveKeys = liveKeys[:0]
 		for off := 0; off < len(seg); {
@@ -241,7 +239,7 @@ func deleteSegmentRecords(tx *bolt.Tx, before int64, match func(endpoint []byte)
 			if err != nil {
 				return 0, fmt.Errorf("record segment %x: %w", k, err)
 			}
-			binary.BigEndian.PutUint32(ref[recordSegmentKeyLen:], uint32(off))
+			ref := recordRef(k, off)
 			off = next
 			if !bytes.Equal(st.ref(kb, e.key), ref[:]) {
 				continue // dead: replaced or deleted
