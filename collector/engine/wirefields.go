@@ -88,6 +88,7 @@ func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok bool) {
 		return nil, false
 	}
 	same := true // so far, the same paths as the cached list
+	var pe protoscan.FieldEntry
 	for rest := wire; len(rest) > 0; {
 		num, body, r, ok := protoscan.NextField(rest)
 		if !ok {
@@ -106,8 +107,7 @@ func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok bool) {
 			if num != wireBodyFields || entry == nil {
 				continue
 			}
-			pe, ok := protoscan.PlainFieldEntry(entry)
-			if !ok {
+			if !protoscan.PlainFieldEntry(entry, &pe) {
 				return fail()
 			}
 			i := len(out)

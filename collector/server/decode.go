@@ -250,12 +250,12 @@ func (d *decoder) fieldEntries(data []byte, n int, b *shadowdiffv1.BodyDigest) e
 	entries := make([]shadowdiffv1.FieldEntry, n)
 	b.Fields = make([]*shadowdiffv1.FieldEntry, 0, n)
 	d.entries = entries
+	var pe protoscan.FieldEntry
 	for f := range payloads(data, bodyFields) {
 		i := len(b.Fields)
 		e := &entries[i]
 		b.Fields = append(b.Fields, e)
-		pe, ok := protoscan.PlainFieldEntry(f)
-		if !ok {
+		if !protoscan.PlainFieldEntry(f, &pe) {
 			if err := e.UnmarshalVT(f); err != nil {
 				return err
 			}

@@ -69,7 +69,8 @@ func TestPlainFieldEntryReadsWhatTheGeneratedCodeWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, ok := PlainFieldEntry(data)
+	var e FieldEntry
+	ok := PlainFieldEntry(data, &e)
 	if !ok {
 		t.Fatal("refused a plain entry")
 	}
@@ -78,7 +79,7 @@ func TestPlainFieldEntryReadsWhatTheGeneratedCodeWrites(t *testing.T) {
 		e.Occurrences != want.Occurrences || e.Elements != want.Elements || !e.HasRaw || string(e.Raw) != raw {
 		t.Errorf("read %+v, want %v", e, want)
 	}
-	if _, ok := PlainFieldEntry(protowire.AppendVarint(append([]byte(nil), data...), 99<<3)); ok {
+	if PlainFieldEntry(protowire.AppendVarint(append([]byte(nil), data...), 99<<3), &e) {
 		t.Error("accepted an unknown field")
 	}
 }
@@ -91,8 +92,9 @@ func BenchmarkPlainFieldEntry(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(len(data)))
+	var e FieldEntry
 	for b.Loop() {
-		if e, ok := PlainFieldEntry(data); !ok || e.Occurrences != 3 {
+		if !PlainFieldEntry(data, &e) || e.Occurrences != 3 {
 			b.Fatal("not read")
 		}
 	}
