@@ -50,7 +50,7 @@ func (e *Engine) ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, 
 			sortDigest(d)
 			err = validate(d, true)
 		}
-		if err == nil && f.fields != nil {
+		if err == nil && f.fields != nil && !f.checked {
 			err = validateFlat(f.fields)
 		}
 		if err != nil {
@@ -220,6 +220,8 @@ type freshDigest struct {
 	d      *shadowdiffv1.ResponseDigest
 	wire   []byte
 	fields []flatEntry // sorted by path
+	// checked says fields passed validateFlat's checks as they were read.
+	checked bool
 }
 
 // read fills fields from the encoding of a digest that has a body but no
@@ -228,11 +230,11 @@ func (f *freshDigest) read(src *fieldSource) error {
 	if f.wire == nil || f.d.GetBody() == nil || len(f.d.Body.Fields) > 0 {
 		return nil
 	}
-	fields, err := src.read(f.wire)
+	fields, checked, err := src.read(f.wire)
 	if err != nil {
 		return invalid("body.fields", "undecodable: %v", err)
 	}
-	f.fields = fields
+	f.fields, f.checked = fields, checked
 	return nil
 }
 

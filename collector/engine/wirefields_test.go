@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
@@ -35,13 +36,16 @@ func FuzzWireFields(fz *testing.F) {
 		// Read after another digest, then again: the reader's cache of
 		// the last paths must give the same answers as the table.
 		src := newFieldSource(newPathTable())
-		if _, err := src.read(other); err != nil {
+		if _, _, err := src.read(other); err != nil {
 			t.Fatal(err)
 		}
 		for range 2 {
-			got, err := src.read(wire)
+			got, checked, err := src.read(wire)
 			if err != nil || len(got) != len(fs) {
 				t.Fatalf("read = %d fields (%v), want %d", len(got), err, len(fs))
+			}
+			if err := validateFlat(got); checked && err != nil {
+				t.Fatalf("read says the fields are checked, validateFlat says %v", err)
 			}
 			sameFields(t, got, fs)
 			src.recycle(got)
@@ -82,12 +86,12 @@ func TestOutsizedDigestLeavesLaterReadsCheap(t *testing.T) {
 		return w
 	}
 	s := newFieldSource(newPathTable())
-	if _, err := s.read(wireOf(4 * maxPooledFields)); err != nil {
+	if _, _, err := s.read(wireOf(4 * maxPooledFields)); err != nil {
 		t.Fatal(err)
 	}
 	empty := wireOf(0)
 	allocs := testing.AllocsPerRun(100, func() {
-		if _, err := s.read(empty); err != nil {
+		if _, _, err := s.read(empty); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -99,5 +103,57 @@ func TestOutsizedDigestLeavesLaterReadsCheap(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	if perRead := (after.TotalAlloc - before.TotalAlloc) / 100; perRead > 4096 {
 		t.Errorf("a digest without fields after an outsized one allocates %d bytes per read (%.0f allocations)", perRead, allocs)
+	}
+}
+
+// read checks fields as validateFlat does when it says so, and leaves
+// every invalid digest to it.
+func TestReadChecksFieldsAsValidateFlat(t *testing.T) {
+	long := strings.Repeat("x", maxRawValueLen+1)
+	cases := []struct {
+		name    string
+		edit    func(d *shadowdiffv1.ResponseDigest)
+		invalid bool
+	}{
+		{"valid", func(*shadowdiffv1.ResponseDigest) {}, false},
+		{"path too long", func(d *shadowdiffv1.ResponseDigest) {
+			d.Body.Fields[2].Path = "c" + strings.Repeat("x", maxFieldPathLen)
+		}, true},
+		{"path twice", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields[1].Path = "a" }, true},
+		{"unknown type", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields[0].Type = 99 }, true},
+		{"unknown shape", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields[1].Shape = 99 }, true},
+		{"raw value too long", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields[2].RawValue = &long }, true},
+		{"out of order", func(d *shadowdiffv1.ResponseDigest) {
+			fs := d.Body.Fields
+			fs[0], fs[2] = fs[2], fs[0]
+		}, false},
+	}
+	src := newFieldSource(newPathTable())
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := dg("k", primary, "/x", 200, f{"a", tStr, sText, "x"}, f{"b", tArr, 0, "1,2"}, f{"c", tNum, sInt, "7"})
+			c.edit(d)
+			wire, err := d.MarshalVT()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Twice: the second read has the first one's paths cached.
+			for range 2 {
+				got, checked, err := src.read(wire)
+				if err != nil {
+					t.Fatal(err)
+				}
+				verr := validateFlat(got)
+				if (verr != nil) != c.invalid {
+					t.Fatalf("validateFlat = %v, want invalid %v", verr, c.invalid)
+				}
+				if checked && verr != nil {
+					t.Errorf("read says checked, validateFlat says %v", verr)
+				}
+				if !c.invalid && c.name == "valid" && !checked {
+					t.Error("a valid digest in order was not checked on the way")
+				}
+			}
+		})
 	}
 }
