@@ -54,6 +54,10 @@ func plainFields(data []byte, repeated uint16, field func(tag byte, v uint64, b 
 		)
 		switch tag & 7 {
 		case wireVarint:
+			if i < len(data) && data[i] < 0x80 { // protoscan.Uvarint in line
+				v, i = uint64(data[i]), i+1
+				break
+			}
 			x, k := protoscan.Uvarint(data[i:])
 			if k <= 0 {
 				return false
@@ -65,7 +69,12 @@ func plainFields(data []byte, repeated uint16, field func(tag byte, v uint64, b 
 			}
 			v, i = binary.LittleEndian.Uint64(data[i:]), i+8
 		case wireBytes:
-			n, k := protoscan.Uvarint(data[i:])
+			n, k := uint64(0), 1
+			if i < len(data) && data[i] < 0x80 { // protoscan.Uvarint in line
+				n = uint64(data[i])
+			} else {
+				n, k = protoscan.Uvarint(data[i:])
+			}
 			if k <= 0 || n > uint64(len(data)-i-k) {
 				return false
 			}

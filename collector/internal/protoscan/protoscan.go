@@ -26,7 +26,14 @@ func NextField(data []byte) (num protowire.Number, payload, rest []byte, ok bool
 		num, typ, data = n, t, data[k:]
 	}
 	if typ == protowire.BytesType {
-		n, k := Uvarint(data)
+		// Uvarint in line (it is not inlined): a length is one byte
+		// but for large payloads.
+		n, k := uint64(0), 1
+		if len(data) > 0 && data[0] < 0x80 {
+			n = uint64(data[0])
+		} else {
+			n, k = protowire.ConsumeVarint(data)
+		}
 		if k <= 0 || n > uint64(len(data)-k) {
 			return 0, nil, nil, false
 		}
