@@ -119,11 +119,11 @@ func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok, checked bool) {
 			}
 			i := len(out)
 			var path string
-			if same && i < len(pc.paths) && pc.paths[i] == string(pe.Path) {
+			if same && i < len(pc.paths) && pc.paths[i] == string(pe.Path(entry)) {
 				path = pc.paths[i]
 			} else {
 				same = false
-				path = s.paths.lookup(pe.Path)
+				path = s.paths.lookup(pe.Path(entry))
 			}
 			if i == cap(out) {
 				out = slices.Grow(out, 8)
@@ -134,14 +134,16 @@ func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok, checked bool) {
 			fe := &out[i]
 			typ, shape := shadowdiffv1.JsonType(pe.Type), shadowdiffv1.ValueShape(pe.Shape)
 			bad = bad || len(path) > maxFieldPathLen || typ < 0 || typ > shadowdiffv1.JsonType_JSON_TYPE_MIXED ||
-				!validShape(shape) || len(pe.Raw) > maxRawValueLen
+				!validShape(shape) || pe.RawLen() > maxRawValueLen
 			fe.path, fe.typ, fe.shape = path, typ, shape
 			fe.lengthBucket, fe.occurrences, fe.elements = pe.LengthBucket, pe.Occurrences, pe.Elements
 			fe.valueHash, fe.unorderedHash = pe.ValueHash, pe.UnorderedHash
-			fe.rawValue = nil
-			if pe.HasRaw {
-				raw := string(pe.Raw)
+			switch {
+			case pe.HasRaw:
+				raw := string(pe.Raw(entry))
 				fe.rawValue = &raw
+			case fe.rawValue != nil: // a pooled slice's: written only then, as a pointer write runs the GC's barrier
+				fe.rawValue = nil
 			}
 		}
 	}

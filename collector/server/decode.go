@@ -263,12 +263,12 @@ func (d *decoder) fieldEntries(data []byte, n int, b *shadowdiffv1.BodyDigest) e
 		}
 		// Field by field: e is zero, and a struct assignment would
 		// write its pointers too.
-		d.keepPath(i, pe.Path)
+		d.keepPath(i, pe.Path(f))
 		e.Type, e.Shape = shadowdiffv1.JsonType(pe.Type), shadowdiffv1.ValueShape(pe.Shape)
 		e.LengthBucket, e.Occurrences, e.Elements = pe.LengthBucket, pe.Occurrences, pe.Elements
 		e.ValueHash, e.UnorderedHash = pe.ValueHash, pe.UnorderedHash
 		if pe.HasRaw {
-			d.keepRaw(&e.RawValue, pe.Raw)
+			d.keepRaw(&e.RawValue, pe.Raw(f))
 		}
 	}
 	return nil

@@ -55,15 +55,26 @@ func Uvarint(b []byte) (uint64, int) {
 	return protowire.ConsumeVarint(b)
 }
 
-// FieldEntry is a shadowdiff.v1.FieldEntry read by PlainFieldEntry. Path and
-// Raw alias the input.
+// FieldEntry is a shadowdiff.v1.FieldEntry read by PlainFieldEntry. It
+// holds no pointers: the path and raw value are where they are in the
+// input (Path and Raw slice it), so filling an entry needs no GC write
+// barrier, which ran for every field while the GC was marking.
 type FieldEntry struct {
-	Path, Raw                           []byte
+	pathFrom, pathTo, rawFrom, rawTo    int
 	HasRaw                              bool
 	Type, Shape                         uint64
 	LengthBucket, Occurrences, Elements uint32
 	ValueHash, UnorderedHash            uint64
 }
+
+// Path returns the entry's path in data, the input it was read from.
+func (e *FieldEntry) Path(data []byte) []byte { return data[e.pathFrom:e.pathTo:e.pathTo] }
+
+// Raw returns the entry's raw value in data, the input it was read from.
+func (e *FieldEntry) Raw(data []byte) []byte { return data[e.rawFrom:e.rawTo:e.rawTo] }
+
+// RawLen is the length of the entry's raw value.
+func (e *FieldEntry) RawLen() int { return e.rawTo - e.rawFrom }
 
 // PlainFieldEntry reads into e a FieldEntry made only of its known fields
 // with their declared wire types and one-byte tags, as the filter writes
@@ -71,7 +82,7 @@ type FieldEntry struct {
 // decoder). It is the collector's innermost loop (a digest has tens of
 // fields): it fills the caller's entry instead of returning a copy, and
 // reads one-byte lengths and varints in line, as Uvarint cannot be inlined
-// (together ~35% faster).
+// (together ~35% faster than returning an entry with slices).
 func PlainFieldEntry(data []byte, e *FieldEntry) (ok bool) {
 	const bytesTag, fixedTag = 2, 1
 	*e = FieldEntry{}
@@ -118,9 +129,9 @@ func PlainFieldEntry(data []byte, e *FieldEntry) (ok bool) {
 			}
 			end := i + int(v)
 			if tag == 1<<3|bytesTag {
-				e.Path = data[i:end:end]
+				e.pathFrom, e.pathTo = i, end
 			} else {
-				e.Raw, e.HasRaw = data[i:end:end], true
+				e.rawFrom, e.rawTo, e.HasRaw = i, end, true
 			}
 			i = end
 		case 2 << 3:

@@ -74,9 +74,9 @@ func TestPlainFieldEntryReadsWhatTheGeneratedCodeWrites(t *testing.T) {
 	if !ok {
 		t.Fatal("refused a plain entry")
 	}
-	if string(e.Path) != want.Path || shadowdiffv1.JsonType(e.Type) != want.Type || shadowdiffv1.ValueShape(e.Shape) != want.Shape ||
+	if string(e.Path(data)) != want.Path || shadowdiffv1.JsonType(e.Type) != want.Type || shadowdiffv1.ValueShape(e.Shape) != want.Shape ||
 		e.LengthBucket != want.LengthBucket || e.ValueHash != want.ValueHash || e.UnorderedHash != want.UnorderedHash ||
-		e.Occurrences != want.Occurrences || e.Elements != want.Elements || !e.HasRaw || string(e.Raw) != raw {
+		e.Occurrences != want.Occurrences || e.Elements != want.Elements || !e.HasRaw || string(e.Raw(data)) != raw {
 		t.Errorf("read %+v, want %v", e, want)
 	}
 	if PlainFieldEntry(protowire.AppendVarint(append([]byte(nil), data...), 99<<3), &e) {
