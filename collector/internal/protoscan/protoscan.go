@@ -90,19 +90,17 @@ func PlainFieldEntry(data []byte, e *FieldEntry) (ok bool) {
 		tag := data[i]
 		i++
 		switch tag {
-		case 5<<3 | fixedTag: // value_hash
+		case 5<<3 | fixedTag, 6<<3 | fixedTag: // value_hash, unordered_hash
 			if len(data)-i < 8 {
 				return false
 			}
-			e.ValueHash = binary.LittleEndian.Uint64(data[i:])
+			v := binary.LittleEndian.Uint64(data[i:])
 			i += 8
-			continue
-		case 6<<3 | fixedTag: // unordered_hash
-			if len(data)-i < 8 {
-				return false
+			if tag == 5<<3|fixedTag {
+				e.ValueHash = v
+			} else {
+				e.UnorderedHash = v
 			}
-			e.UnorderedHash = binary.LittleEndian.Uint64(data[i:])
-			i += 8
 			continue
 		case 1<<3 | bytesTag, 9<<3 | bytesTag, 2 << 3, 3 << 3, 4 << 3, 7 << 3, 8 << 3:
 		default:
