@@ -16,7 +16,11 @@ func FuzzWireFields(fz *testing.F) {
 	raw := "7"
 	d := dg("k", primary, "/x", 200, f{"a", tStr, sText, "x"}, f{"b", tArr, 0, "1,2"}, f{"c", tNum, sInt, "7"})
 	d.Body.Fields[2].RawValue = &raw
-	for _, d := range []*shadowdiffv1.ResponseDigest{d, dg("k", candidate, "/x", 200), {PairingKey: "k"}} {
+	// And one that fails validation (an unknown type), so the check that
+	// read's checked fields pass validateFlat starts from a case it must
+	// catch.
+	bad := dg("k", primary, "/x", 200, f{"a", tStr, sText, "x"}, f{"b", 99, sText, "y"})
+	for _, d := range []*shadowdiffv1.ResponseDigest{d, dg("k", candidate, "/x", 200), {PairingKey: "k"}, bad} {
 		wire, err := d.MarshalVT()
 		if err != nil {
 			fz.Fatal(err)
@@ -121,12 +125,19 @@ func TestReadChecksFieldsAsValidateFlat(t *testing.T) {
 		}, true},
 		{"path twice", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields[1].Path = "a" }, true},
 		{"unknown type", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields[0].Type = 99 }, true},
+		{"negative type", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields[1].Type = -1 }, true},
 		{"unknown shape", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields[1].Shape = 99 }, true},
 		{"raw value too long", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields[2].RawValue = &long }, true},
 		{"out of order", func(d *shadowdiffv1.ResponseDigest) {
 			fs := d.Body.Fields
 			fs[0], fs[2] = fs[2], fs[0]
 		}, false},
+		{"too many fields", func(d *shadowdiffv1.ResponseDigest) {
+			d.Body.Fields = d.Body.Fields[:0]
+			for i := range maxFields + 1 {
+				d.Body.Fields = append(d.Body.Fields, entryOf(f{fmt.Sprintf("f%05d", i), tStr, sText, "x"}))
+			}
+		}, true},
 	}
 	src := newFieldSource(newPathTable())
 	for _, c := range cases {
@@ -150,8 +161,10 @@ func TestReadChecksFieldsAsValidateFlat(t *testing.T) {
 				if checked && verr != nil {
 					t.Errorf("read says checked, validateFlat says %v", verr)
 				}
-				if !c.invalid && c.name == "valid" && !checked {
-					t.Error("a valid digest in order was not checked on the way")
+				// Out of order, read sorts them: only validateFlat
+				// can tell the order is strict.
+				if wantChecked := c.name == "valid"; checked != wantChecked {
+					t.Errorf("checked = %v, want %v", checked, wantChecked)
 				}
 			}
 		})

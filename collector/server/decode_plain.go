@@ -3,7 +3,8 @@ package server
 import (
 	"encoding/binary"
 
-	"github.com/shadowdiff/shadowdiff/collector/internal/protoscan"
+	"google.golang.org/protobuf/encoding/protowire"
+
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
@@ -54,12 +55,12 @@ func plainFields(data []byte, repeated uint16, field func(tag byte, v uint64, b 
 		)
 		switch tag & 7 {
 		case wireVarint:
-			if i < len(data) && data[i] < 0x80 { // protoscan.Uvarint in line
+			if i < len(data) && data[i] < 0x80 { // one byte: see protoscan.Uvarint
 				v, i = uint64(data[i]), i+1
 				break
 			}
-			x, k := protoscan.Uvarint(data[i:])
-			if k <= 0 {
+			x, k := protowire.ConsumeVarint(data[i:])
+			if k < 0 {
 				return false
 			}
 			v, i = x, i+k
@@ -70,12 +71,12 @@ func plainFields(data []byte, repeated uint16, field func(tag byte, v uint64, b 
 			v, i = binary.LittleEndian.Uint64(data[i:]), i+8
 		case wireBytes:
 			n, k := uint64(0), 1
-			if i < len(data) && data[i] < 0x80 { // protoscan.Uvarint in line
+			if i < len(data) && data[i] < 0x80 { // one byte: see protoscan.Uvarint
 				n = uint64(data[i])
 			} else {
-				n, k = protoscan.Uvarint(data[i:])
+				n, k = protowire.ConsumeVarint(data[i:])
 			}
-			if k <= 0 || n > uint64(len(data)-i-k) {
+			if k < 0 || n > uint64(len(data)-i-k) {
 				return false
 			}
 			i += k
@@ -92,8 +93,9 @@ func plainFields(data []byte, repeated uint16, field func(tag byte, v uint64, b 
 }
 
 // plainDigest decodes a digest in the plain form into p.digest, its
-// strings pending. ok is false (p and the pending strings are then to be
-// dropped) when data is in any other form, including any of its
+// interned strings set and the others pending. ok is false (p, which may
+// hold some of the strings, and the pending ones are then to be dropped)
+// when data is in any other form, including any of its
 // sub-messages but the body's field entries, which are decoded one by one.
 // In that form each field but the headers comes once (see plainFields).
 func (d *decoder) plainDigest(data []byte, p *digestParts) (ok bool, err error) {

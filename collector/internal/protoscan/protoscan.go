@@ -47,7 +47,10 @@ func NextField(data []byte) (num protowire.Number, payload, rest []byte, ok bool
 	return num, nil, data[v:], true
 }
 
-// Uvarint is protowire.ConsumeVarint with the one-byte case inlined.
+// Uvarint is protowire.ConsumeVarint with the one-byte case first. It is
+// not inlined (over the compiler's budget), so the hottest loops
+// (PlainFieldEntry, NextField, collector/server's plainFields) test for
+// a one-byte varint themselves and call protowire for the rest.
 func Uvarint(b []byte) (uint64, int) {
 	if len(b) > 0 && b[0] < 0x80 {
 		return uint64(b[0]), 1
@@ -67,10 +70,11 @@ type FieldEntry struct {
 	ValueHash, UnorderedHash            uint64
 }
 
-// Path returns the entry's path in data, the input it was read from.
+// Path returns the entry's path in data, which must be the very slice
+// PlainFieldEntry read (offsets into any other give other bytes).
 func (e *FieldEntry) Path(data []byte) []byte { return data[e.pathFrom:e.pathTo:e.pathTo] }
 
-// Raw returns the entry's raw value in data, the input it was read from.
+// Raw returns the entry's raw value in data, the slice PlainFieldEntry read.
 func (e *FieldEntry) Raw(data []byte) []byte { return data[e.rawFrom:e.rawTo:e.rawTo] }
 
 // RawLen is the length of the entry's raw value.
