@@ -39,9 +39,11 @@ func newFieldSource(paths *pathTable) *fieldSource {
 // of an endpoint list the same paths, so comparing with them saves a
 // lookup in the shared table per field.
 type pathCache struct {
-	paths  []string
-	sorted bool
-	strict bool // sorted, and no path twice
+	paths []string
+	// strict says the paths are in increasing order, none twice. Fields
+	// that are not are sorted (stable: a path listed twice stays so, for
+	// validateFlat to refuse).
+	strict bool
 }
 
 // read returns the body fields of an encoded ResponseDigest, sorted by
@@ -167,10 +169,9 @@ func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok, checked bool) {
 		for i := range out {
 			pc.paths = append(pc.paths, out[i].path)
 		}
-		pc.sorted = slices.IsSortedFunc(out, compareFlatPaths)
-		pc.strict = pc.sorted && strictlySorted(out)
+		pc.strict = strictlySorted(out)
 	}
-	if !pc.sorted {
+	if !pc.strict {
 		slices.SortStableFunc(out, compareFlatPaths)
 	}
 	return out, true, !bad && pc.strict && len(out) <= maxFields
