@@ -269,20 +269,12 @@ func (s *Bolt) LoadBuckets(fn func(b *Bucket) error) error {
 
 // Record returns a stored request, with full digests while it is sampled.
 func (s *Bolt) Record(key string) (*shadowdiffv1.RequestRecord, bool, error) {
-	// Under the key index's read lock for the whole read: a key leaves it
-	// only once it is in record_keys of a committed transaction.
+	// Under the key index's read lock for the whole read (see keyIndex.ref).
 	s.keys.mu.RLock()
 	defer s.keys.mu.RUnlock()
 	var data []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
-		// A waiting key whose segment is gone was written by a deletion
-		// that committed after this read began: record_keys has it.
-		var ref []byte
-		if r, ok := s.keys.waiting[key]; ok && recordSegment(tx.Bucket(bktRecordSegments), r.ref[:recordSegmentKeyLen]) != nil {
-			ref = r.ref[:]
-		} else {
-			ref = tx.Bucket(bktRecordKeys).Get([]byte(key))
-		}
+		ref := s.keys.ref(tx, key)
 		if v := tx.Bucket(bktFull).Get([]byte(key)); v != nil {
 			data = append([]byte(nil), v...)
 			return nil

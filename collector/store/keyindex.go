@@ -105,6 +105,19 @@ func (x *keyIndex) load(tx *bolt.Tx) error {
 	return nil
 }
 
+// ref returns the record_keys value of key as a reader sees it in tx: its
+// waiting reference, or the index's. Call with mu read-locked for all of
+// tx: a key leaves waiting only once it is in record_keys of a committed
+// transaction. A waiting key whose segment is gone was written by a
+// deletion that committed after tx began (Clear writes every key first):
+// record_keys then answers for it (written, or deleted with its record).
+func (x *keyIndex) ref(tx *bolt.Tx, key string) []byte {
+	if r, ok := x.waiting[key]; ok && recordSegment(tx.Bucket(bktRecordSegments), r.ref[:recordSegmentKeyLen]) != nil {
+		return r.ref[:]
+	}
+	return tx.Bucket(bktRecordKeys).Get([]byte(key))
+}
+
 func segmentSeq(k []byte) uint64 { return binary.BigEndian.Uint64(k[8:recordSegmentKeyLen]) }
 
 // writtenKey is a key written to record_keys, and what it points to.
