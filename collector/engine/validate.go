@@ -107,23 +107,49 @@ func validateHeaders(hs []*shadowdiffv1.HeaderDigest) error {
 	if len(hs) > maxHeaders {
 		return invalid("headers", "%d headers, at most %d", len(hs), maxHeaders)
 	}
-	seen := make(map[string]bool, len(hs))
+	// The filter sends names in order, where a name listed twice is next
+	// to itself; a set of the names is built only for a list out of order.
+	var seen map[string]bool
 	for i, h := range hs {
 		switch {
 		case h == nil || h.Name == "":
 			return invalid("headers", "header %d has no name", i)
 		case len(h.Name) > maxHeaderNameLen || hasControl(h.Name):
 			return invalid("headers", "header %d: bad name", i)
-		case seen[h.Name]:
+		case headerListed(hs, i, &seen):
 			return invalid("headers", "header %q listed twice", truncate(h.Name, 40))
 		case len(h.GetRawValue()) > maxRawValueLen:
 			return invalid("headers", "header %q: raw value longer than %d bytes", truncate(h.Name, 40), maxRawValueLen)
 		case !validShape(h.Shape):
 			return invalid("headers", "header %q: unknown shape %d", truncate(h.Name, 40), h.Shape)
 		}
-		seen[h.Name] = true
 	}
 	return nil
+}
+
+// headerListed reports whether the name of hs[i] is among hs[:i], whose
+// names are valid and distinct. While the names are in strictly increasing
+// order only the previous one can be equal; *seen, the set of the names
+// from the first one out of order on, is nil until then.
+func headerListed(hs []*shadowdiffv1.HeaderDigest, i int, seen *map[string]bool) bool {
+	name := hs[i].Name
+	if *seen == nil {
+		if i == 0 || hs[i-1].Name < name {
+			return false
+		}
+		if hs[i-1].Name == name {
+			return true
+		}
+		*seen = make(map[string]bool, len(hs))
+		for _, h := range hs[:i] {
+			(*seen)[h.Name] = true
+		}
+	}
+	if (*seen)[name] {
+		return true
+	}
+	(*seen)[name] = true
+	return false
 }
 
 func validateBody(b *shadowdiffv1.BodyDigest, sorted bool) error {

@@ -69,3 +69,36 @@ func TestValidate(t *testing.T) {
 		t.Error("nil digest accepted")
 	}
 }
+
+// TestValidateHeaderNames covers a name listed twice with the names in
+// order (side by side) and out of order (anywhere before), and that the
+// first bad header by position is the one reported.
+func TestValidateHeaderNames(t *testing.T) {
+	for _, tc := range []struct {
+		names []string
+		want  string // part of the reason; "" for valid
+	}{
+		{[]string{"a", "b", "c"}, ""},
+		{[]string{"c", "a", "b"}, ""},
+		{[]string{"b", "c", "a", "d"}, ""},
+		{[]string{"a", "b", "b", "c"}, `"b" listed twice`},
+		{[]string{"a", "b", "a"}, `"a" listed twice`},
+		{[]string{"c", "a", "c"}, `"c" listed twice`},
+		{[]string{"b", "a", "c", "d", "a"}, `"a" listed twice`},
+		{[]string{"a", "c", "b", "c"}, `"c" listed twice`},
+		{[]string{"a", "a", ""}, `"a" listed twice`},
+		{[]string{"b", "a", "", "a"}, "header 2 has no name"},
+	} {
+		d := dg("k1", primary, "/users/1", 200, f{"a", tStr, sText, "x"})
+		for _, n := range tc.names {
+			d = withHeaders(d, n, "v")
+		}
+		err := Validate(d)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%q: %v", tc.names, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%q: got %v, want an error with %s", tc.names, err, tc.want)
+		}
+	}
+}

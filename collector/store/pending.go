@@ -29,8 +29,12 @@ type slot struct {
 }
 
 // staged marks a slot of a digest put by the current transaction (idx
-// into the stage's fresh digests).
-const staged = ^uint64(0)
+// into the stage's fresh digests); closedRef, in a stage, one the
+// transaction closed.
+const (
+	staged    = ^uint64(0)
+	closedRef = staged - 1
+)
 
 // pendingIndex locates every stored pending digest and counts the open
 // digests of each segment. Loaded from the store on first use; changed
@@ -49,9 +53,8 @@ const closedBitmapLen = (maxSegmentDigests + 7) / 8
 // pendingStage is the pending part of one transaction.
 type pendingStage struct {
 	x     *pendingIndex
-	slots map[PendingRef]slot // refs put or deleted (absent: deleted)
-	gone  map[PendingRef]bool
-	live  map[uint64]int // open digests of the segments touched
+	slots map[PendingRef]slot // refs put or closed by the transaction
+	live  map[uint64]int      // open digests of the segments touched
 	// closed holds the new bitmaps of the segments touched (nil: the
 	// segment was deleted).
 	closed map[uint64][]byte
@@ -64,16 +67,12 @@ type freshDigest struct {
 }
 
 func (x *pendingIndex) stage() *pendingStage {
-	return &pendingStage{x: x, slots: map[PendingRef]slot{}, gone: map[PendingRef]bool{}, live: map[uint64]int{},
-		closed: map[uint64][]byte{}}
+	return &pendingStage{x: x, slots: map[PendingRef]slot{}, live: map[uint64]int{}, closed: map[uint64][]byte{}}
 }
 
 func (st *pendingStage) lookup(r PendingRef) (slot, bool) {
-	if st.gone[r] {
-		return slot{}, false
-	}
 	if s, ok := st.slots[r]; ok {
-		return s, true
+		return s, s.seg != closedRef
 	}
 	s, ok := st.x.slots[r]
 	return s, ok
@@ -85,7 +84,6 @@ func (st *pendingStage) put(tx *bolt.Tx, p PendingDigest) error {
 	if err := st.delete(tx, r); err != nil {
 		return err
 	}
-	delete(st.gone, r)
 	st.slots[r] = slot{seg: staged, idx: uint32(len(st.fresh))}
 	st.fresh = append(st.fresh, freshDigest{p: p})
 	return nil
@@ -97,8 +95,7 @@ func (st *pendingStage) delete(tx *bolt.Tx, r PendingRef) error {
 	if !ok {
 		return nil
 	}
-	delete(st.slots, r)
-	st.gone[r] = true
+	st.slots[r] = slot{seg: closedRef}
 	switch s.seg {
 	case staged:
 		st.fresh[s.idx].dropped = true
@@ -203,11 +200,12 @@ func (st *pendingStage) write(tx *bolt.Tx, arena *txArena) error {
 
 // commit publishes the stage once its transaction is durable.
 func (st *pendingStage) commit() {
-	for r := range st.gone {
-		delete(st.x.slots, r)
-	}
 	for r, s := range st.slots {
-		st.x.slots[r] = s
+		if s.seg == closedRef {
+			delete(st.x.slots, r)
+		} else {
+			st.x.slots[r] = s
+		}
 	}
 	for seg, n := range st.live {
 		if n > 0 {
