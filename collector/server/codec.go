@@ -71,13 +71,18 @@ type wireBatch struct {
 	// more is decoded without them, and over is their number.
 	maxDigests int
 	over       int
-	pool       *sync.Pool
-	batch      *shadowdiffv1.DigestBatch
-	wire       [][]byte
-	buf        *[]byte
+	// malformed is why the batch could not be decoded. The codec does
+	// not return it: gRPC would send it as Internal, and a malformed
+	// batch is the sender's error (InvalidArgument).
+	malformed error
+	pool      *sync.Pool
+	batch     *shadowdiffv1.DigestBatch
+	wire      [][]byte
+	buf       *[]byte
 }
 
-// receive decodes data, copied into a buffer of the pool.
+// receive decodes data, copied into a buffer of the pool; a batch that
+// cannot be decoded is left empty, with malformed set.
 func (w *wireBatch) receive(data mem.BufferSlice) error {
 	bp, _ := w.pool.Get().(*[]byte)
 	if bp == nil {
@@ -92,7 +97,7 @@ func (w *wireBatch) receive(data mem.BufferSlice) error {
 	w.buf = bp
 	if err := w.UnmarshalVT(b); err != nil {
 		w.free()
-		return err
+		w.batch, w.malformed = &shadowdiffv1.DigestBatch{}, err
 	}
 	return nil
 }

@@ -38,7 +38,8 @@ func unmarshalBatch(data []byte, m *shadowdiffv1.DigestBatch) ([][]byte, error) 
 // are left out (for an EncodedIngester, which reads them from the
 // encodings). With maxDigests > 0, a batch of more digests is decoded
 // without its digests (a flood of tiny digests costs far more memory
-// decoded than sent) and over is their number; the caller refuses it.
+// decoded than sent) and over is their number; the caller refuses it. A
+// bounded decoding also refuses a batch protowire cannot read.
 func decodeBatch(data []byte, m *shadowdiffv1.DigestBatch, skipFields bool, maxDigests int) (wire [][]byte, over int, err error) {
 	dec := decoder{skipFields: skipFields}
 	n, err := dec.scan(data, batchDigests, -1, nil)
@@ -49,6 +50,12 @@ func decodeBatch(data []byte, m *shadowdiffv1.DigestBatch, skipFields bool, maxD
 		return nil, n, nil
 	}
 	if err != nil {
+		if maxDigests > 0 {
+			// The generated code reads some of what protowire refuses
+			// (an overlong varint) but has no bound: a bounded decoding
+			// refuses the batch, as the reference decoder does.
+			return nil, 0, err
+		}
 		wire, err := generated(data, m)
 		return wire, 0, err
 	}

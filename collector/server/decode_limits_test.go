@@ -55,3 +55,21 @@ func TestDecodeBatchOverTheDigestLimit(t *testing.T) {
 		t.Errorf("batch at the limit: over %d, %d digests, err %v; want all %d decoded", over, len(m.Digests), err, limit)
 	}
 }
+
+// The generated code reads some of what protowire refuses, such as a
+// 10-byte varint whose last byte is over 1, but reads it without the
+// digest limit: a bounded decoding refuses such a batch instead of
+// handing it to the generated code (a flood of empty digests behind an
+// overlong sequence was decoded whole).
+func TestBoundedDecodeRefusesWhatProtowireRefuses(t *testing.T) {
+	overlong := []byte{1<<3 | 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}
+	data := append(overlong, bytes.Repeat([]byte{batchDigests<<3 | 2, 0}, 100_000)...)
+	var m shadowdiffv1.DigestBatch
+	if wire, over, err := decodeBatch(data, &m, true, 1024); err == nil || len(m.Digests) != 0 || wire != nil || over != 0 {
+		t.Errorf("bounded: %d digests decoded, over %d, err %v; want an error and none decoded", len(m.Digests), over, err)
+	}
+	// Unbounded, it decodes as the generated code does (decodeBoth).
+	if got := decodeBoth(t, append(overlong, batchDigests<<3|2, 0)); len(got.GetDigests()) != 1 {
+		t.Errorf("unbounded: %v, want the generated code's one digest", got)
+	}
+}

@@ -39,8 +39,8 @@ type received struct {
 }
 
 // Ingest acknowledges each batch of the stream once the ingester stored it.
-// A batch over the limits, or whose sequence does not increase, ends the
-// stream with InvalidArgument; an ingester failure ends it with Unavailable
+// A batch that cannot be decoded, is over the limits, or whose sequence
+// does not increase ends the stream with InvalidArgument; an ingester failure ends it with Unavailable
 // (the sender reconnects and resends what was not acknowledged).
 func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBatch, shadowdiffv1.DigestAck]) error {
 	ctx := stream.Context()
@@ -90,6 +90,11 @@ func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBa
 			}
 			if r.err != nil {
 				return c.recvError(log, r.err)
+			}
+			if r.malformed != nil {
+				err := c.malformedBatch(rpcIngest, r.malformed)
+				log.Warn("ingest stream refused", "error", err)
+				return err
 			}
 			if r.batch.GetSequence() <= last {
 				c.metrics.batches.WithLabelValues(rpcIngest, resultInvalid).Inc()
@@ -153,6 +158,13 @@ func (c *collector) Report(ctx context.Context, b *shadowdiffv1.DigestBatch) (*s
 			first.GetIndex(), first.GetReason(), len(ack.Rejections), ack.GetAccepted())
 	}
 	return ack, nil
+}
+
+// malformedBatch counts and returns the refusal of a batch that could not
+// be decoded.
+func (c *collector) malformedBatch(rpc string, err error) error {
+	c.metrics.batches.WithLabelValues(rpc, resultInvalid).Inc()
+	return status.Errorf(codes.InvalidArgument, "batch is not a valid DigestBatch: %v", err)
 }
 
 // tooManyDigests counts and returns the refusal of batch seq of n

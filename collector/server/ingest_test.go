@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -122,6 +123,37 @@ func TestIngestRefusesBadBatches(t *testing.T) {
 				t.Errorf("invalid batches = %v, want 1", got)
 			}
 		})
+	}
+}
+
+// A batch that is not a DigestBatch (a digest whose length runs past the
+// end) is the sender's error: InvalidArgument with the decoder's reason,
+// counted as invalid, on both RPCs. gRPC would send a codec error as
+// Internal.
+func TestMalformedBatchIsInvalidArgument(t *testing.T) {
+	malformed := preEncoded{batchDigests<<3 | 2, 5, 0x0a}
+	r := start(t, &memIngester{}, fixedQuery{}, Options{})
+	var ack shadowdiffv1.DigestAck
+	err := r.conn.Invoke(context.Background(), shadowdiffv1.Collector_Report_FullMethodName, malformed, &ack, grpc.ForceCodecV2(rawCodec{}))
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "not a valid DigestBatch") {
+		t.Errorf("Report: %v, want InvalidArgument saying the batch is not a valid DigestBatch", err)
+	}
+	desc := &shadowdiffv1.Collector_ServiceDesc.Streams[0]
+	stream, err := r.conn.NewStream(context.Background(), desc, shadowdiffv1.Collector_Ingest_FullMethodName, grpc.ForceCodecV2(rawCodec{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.SendMsg(malformed); err != nil {
+		t.Fatal(err)
+	}
+	err = stream.RecvMsg(&ack)
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "not a valid DigestBatch") {
+		t.Errorf("Ingest: %v, want InvalidArgument saying the batch is not a valid DigestBatch", err)
+	}
+	for _, rpc := range []string{"report", "ingest"} {
+		if got := metricValue(t, r.reg, "shadowdiff_server_ingest_batches_total", map[string]string{"rpc": rpc, "result": "invalid"}); got != 1 {
+			t.Errorf("%s: invalid batches = %v, want 1", rpc, got)
+		}
 	}
 }
 

@@ -13,8 +13,9 @@ import (
 // decoding of Report's request: the generated handler decodes the whole
 // batch before Report can check its size, and a flood of tiny digests
 // costs hundreds of times its wire size decoded. Here a batch over
-// --max-batch-digests is refused by its count, with InvalidArgument (an
-// error from the codec would reach the client as Internal).
+// --max-batch-digests is refused by its count, and a batch that cannot be
+// decoded as malformed, both with InvalidArgument (an error from the codec
+// would reach the client as Internal).
 func collectorDesc() *grpc.ServiceDesc {
 	desc := shadowdiffv1.Collector_ServiceDesc
 	desc.Methods = slices.Clone(desc.Methods)
@@ -35,6 +36,9 @@ func reportHandler(srv any, ctx context.Context, dec func(any) error, intercepto
 		return nil, err
 	}
 	wb.free() // Report stores the decoded digests, not their encodings
+	if wb.malformed != nil {
+		return nil, c.malformedBatch(rpcReport, wb.malformed)
+	}
 	if wb.over > 0 {
 		return nil, c.tooManyDigests(rpcReport, wb.batch.GetSequence(), wb.over)
 	}
