@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -82,14 +83,19 @@ func parseEndpointRule(r *shadowdiffv1.EndpointRule) (*endpointRule, error) {
 	if r.Method != "" && !isToken(r.Method) {
 		return nil, fmt.Errorf("rule.method: not an HTTP method: %q", r.Method)
 	}
-	if !strings.HasPrefix(r.PathPattern, "/") {
-		return nil, fmt.Errorf("rule.path_pattern: must start with \"/\": %q", r.PathPattern)
-	}
-	if strings.TrimSpace(r.Endpoint) == "" {
+	switch {
+	case !strings.HasPrefix(r.PathPattern, "/"):
+		return nil, fmt.Errorf("rule.path_pattern: must start with \"/\": %q", truncate(r.PathPattern, 80))
+	case len(r.PathPattern) > maxPathLen:
+		return nil, fmt.Errorf("rule.path_pattern: longer than %d bytes", maxPathLen)
+	case !utf8.ValidString(r.PathPattern):
+		return nil, errors.New("rule.path_pattern: not valid UTF-8")
+	case strings.TrimSpace(r.Endpoint) == "":
 		return nil, errors.New("rule.endpoint: required")
-	}
-	if len(r.Endpoint) > maxEndpointLen {
+	case len(r.Endpoint) > maxEndpointLen:
 		return nil, fmt.Errorf("rule.endpoint: longer than %d bytes", maxEndpointLen)
+	case !utf8.ValidString(r.Endpoint):
+		return nil, errors.New("rule.endpoint: not valid UTF-8")
 	}
 	segs := strings.Split(r.PathPattern, "/")[1:]
 	er := &endpointRule{rule: r}

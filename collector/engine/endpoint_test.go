@@ -71,6 +71,9 @@ func TestEndpointRules(t *testing.T) {
 		{PathPattern: "/a/{b", Endpoint: "x"},
 		{PathPattern: "/a", Endpoint: " "},
 		{PathPattern: "/a", Endpoint: "x", Method: "G T"},
+		{PathPattern: "/caf\xe9", Endpoint: "x"},
+		{PathPattern: "/a", Endpoint: "caf\xe9"},
+		{PathPattern: "/" + strings.Repeat("a", maxPathLen), Endpoint: "x"},
 	} {
 		if _, err := parseEndpointRule(bad); err == nil {
 			t.Errorf("rule %v accepted", bad)

@@ -213,12 +213,18 @@ func (e *Engine) load() error {
 		return err
 	}
 	n := 0
-	var undecodable []store.PendingRef
+	var refused []store.PendingRef
 	err = e.st.LoadPending(func(p store.PendingDigest) error {
 		d := &shadowdiffv1.ResponseDigest{}
-		if err := d.UnmarshalVT(p.Digest); err != nil {
-			e.log.Warn("dropping undecodable pending digest", "pairing_key", p.Key, "role", roleLabel(p.Role), "err", err)
-			undecodable = append(undecodable, store.PendingRef{Key: p.Key, Role: p.Role})
+		err := d.UnmarshalVT(p.Digest)
+		if err == nil {
+			// Stored by a version that checked less (strings that are
+			// not UTF-8 made the engine panic at the window's end).
+			err = Validate(d)
+		}
+		if err != nil {
+			e.log.Warn("dropping invalid pending digest", "pairing_key", p.Key, "role", roleLabel(p.Role), "err", err)
+			refused = append(refused, store.PendingRef{Key: p.Key, Role: p.Role})
 			return nil
 		}
 		sortDigest(d) // stored sorted; older versions may not have
@@ -236,9 +242,9 @@ func (e *Engine) load() error {
 	// store holds one digest per (key, role), so this deletes only them.
 	// Housekeeping: a failure (a full disk) must not keep the engine from
 	// starting; the next load tries again.
-	if len(undecodable) > 0 {
-		if err := e.st.Apply(&store.Batch{DeletePending: undecodable}); err != nil {
-			e.log.Warn("could not delete undecodable pending digests", "count", len(undecodable), "err", err)
+	if len(refused) > 0 {
+		if err := e.st.Apply(&store.Batch{DeletePending: refused}); err != nil {
+			e.log.Warn("could not delete refused pending digests", "count", len(refused), "err", err)
 		}
 	}
 	e.met.pending.Set(float64(e.pairer.len()))

@@ -57,10 +57,12 @@ func TestIngestStoreFailureReloadsState(t *testing.T) {
 	}
 }
 
-// A stored pending digest that no longer decodes is dropped at load and
-// deleted from the store, so its segment does not stay on disk for good;
-// the others are kept.
-func TestOpenDeletesUndecodablePendingDigests(t *testing.T) {
+// A stored pending digest that no longer decodes, or that an older
+// version accepted but Validate refuses (a path that is not UTF-8 made the
+// engine panic at the window's end, after every restart), is dropped at
+// load and deleted from the store, so its segment does not stay on disk
+// for good; the others are kept.
+func TestOpenDeletesInvalidPendingDigests(t *testing.T) {
 	dir := t.TempDir()
 	st, err := store.OpenBolt(dir, store.BoltOptions{})
 	if err != nil {
@@ -70,10 +72,15 @@ func TestOpenDeletesUndecodablePendingDigests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	latin1, err := dg("latin1", primary, "/caf\xe9", 200, okBody()...).MarshalVT()
+	if err != nil {
+		t.Fatal(err)
+	}
 	now := newClock().Now().UnixNano()
 	err = st.Apply(&store.Batch{PutPending: []store.PendingDigest{
 		{Key: "good", Role: primary, ArrivalNano: now, Digest: good},
 		{Key: "bad", Role: candidate, ArrivalNano: now, Digest: []byte{0xff, 0xff, 0xff}},
+		{Key: "latin1", Role: primary, ArrivalNano: now, Digest: latin1},
 	}})
 	if cerr := st.Close(); err != nil || cerr != nil {
 		t.Fatalf("seed the store: %v, close: %v", err, cerr)

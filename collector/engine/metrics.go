@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,6 +63,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 // endpoint returns the label value of an endpoint, "other" past the cap.
+// Digests with strings that are not UTF-8 are refused, but a label that is
+// not would make Prometheus panic in the engine's loop, so it is made
+// valid here too.
 func (m *metrics) endpoint(ep string) string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -71,6 +75,7 @@ func (m *metrics) endpoint(ep string) string {
 	if len(m.labels) >= maxEndpointLabels {
 		return "other"
 	}
+	ep = strings.ToValidUTF8(ep, "\uFFFD")
 	m.labels[ep] = true
 	return ep
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -27,6 +28,8 @@ func validPrefix(p string) error {
 		return fmt.Errorf("rule.path_prefix: required")
 	case len(p) > maxFieldPathLen:
 		return fmt.Errorf("rule.path_prefix: longer than %d bytes", maxFieldPathLen)
+	case !utf8.ValidString(p):
+		return fmt.Errorf("rule.path_prefix: not valid UTF-8")
 	case p == pathStatus || p == pathBody || p == pathTrailers || p == "headers":
 		return nil
 	case strings.HasPrefix(p, headerPrefix) && len(p) > len(headerPrefix):
@@ -47,6 +50,9 @@ func (q *queryServer) CreateNoiseRule(ctx context.Context, r *shadowdiffv1.Creat
 	}
 	if len(rule.Endpoint) > maxEndpointLen || len(rule.Comment) > maxCommentLen {
 		return nil, status.Errorf(codes.InvalidArgument, "rule: endpoint at most %d bytes, comment at most %d", maxEndpointLen, maxCommentLen)
+	}
+	if !utf8.ValidString(rule.Endpoint) || !utf8.ValidString(rule.Comment) {
+		return nil, status.Error(codes.InvalidArgument, "rule: endpoint and comment must be valid UTF-8")
 	}
 	e := q.e
 	rule = proto.Clone(rule).(*shadowdiffv1.NoiseRule)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -47,6 +48,9 @@ func validate(d *shadowdiffv1.ResponseDigest, sorted bool) error {
 	}
 	if err := validateIdentity(d); err != nil {
 		return err
+	}
+	if field, ok := validStrings(d); !ok {
+		return invalid(field, "not valid UTF-8")
 	}
 	if d.Skip < 0 || d.Skip > shadowdiffv1.SkipReason_SKIP_REASON_NO_RESPONSE {
 		return invalid("skip", "unknown value %d", d.Skip)
@@ -172,7 +176,7 @@ func validateBody(b *shadowdiffv1.BodyDigest, sorted bool) error {
 			return invalid("body.fields", "field %d is empty", i)
 		}
 		dup := seen[f.Path] || (sorted && i > 0 && b.Fields[i-1].Path == f.Path)
-		if err := validateField(i, f.Path, f.Type, f.Shape, len(f.GetRawValue()), dup); err != nil {
+		if err := validateField(i, f.Path, f.Type, f.Shape, f.GetRawValue(), dup); err != nil {
 			return err
 		}
 		if !sorted {
@@ -190,9 +194,9 @@ func validateFlat(fields []flatEntry) error {
 	}
 	for i := range fields {
 		f := &fields[i]
-		raw := 0
+		raw := ""
 		if f.rawValue != nil {
-			raw = len(*f.rawValue)
+			raw = *f.rawValue
 		}
 		if err := validateField(i, f.path, f.typ, f.shape, raw, i > 0 && fields[i-1].path == f.path); err != nil {
 			return err
@@ -202,18 +206,22 @@ func validateFlat(fields []flatEntry) error {
 }
 
 // validateField checks the i-th body field; dup says its path came before.
-func validateField(i int, path string, typ shadowdiffv1.JsonType, shape shadowdiffv1.ValueShape, rawLen int, dup bool) error {
+func validateField(i int, path string, typ shadowdiffv1.JsonType, shape shadowdiffv1.ValueShape, raw string, dup bool) error {
 	switch {
 	case len(path) > maxFieldPathLen:
 		return invalid("body.fields", "field %d: path longer than %d bytes", i, maxFieldPathLen)
+	case !utf8.ValidString(path):
+		return invalid("body.fields", "field %d: path %q is not valid UTF-8", i, truncate(path, 80))
 	case dup:
 		return invalid("body.fields", "path %q listed twice", truncate(path, 80))
 	case typ < 0 || typ > shadowdiffv1.JsonType_JSON_TYPE_MIXED:
 		return invalid("body.fields", "path %q: unknown type %d", truncate(path, 80), typ)
 	case !validShape(shape):
 		return invalid("body.fields", "path %q: unknown shape %d", truncate(path, 80), shape)
-	case rawLen > maxRawValueLen:
+	case len(raw) > maxRawValueLen:
 		return invalid("body.fields", "path %q: raw value longer than %d bytes", truncate(path, 80), maxRawValueLen)
+	case !utf8.ValidString(raw):
+		return invalid("body.fields", "path %q: raw value is not valid UTF-8", truncate(path, 80))
 	}
 	return nil
 }
@@ -262,6 +270,36 @@ func isSeparator(c byte) bool {
 		}
 	}
 	return false
+}
+
+// validStrings reports whether the digest's string fields but its body
+// fields' (validateField checks those) are valid UTF-8, as protobuf
+// requires: stored, a string that is not cannot be sent back to a client
+// (protobuf-go refuses to encode it) nor be a metric label (Prometheus
+// panics). It names the first field that is not.
+func validStrings(d *shadowdiffv1.ResponseDigest) (field string, ok bool) {
+	w, ep, rq, b := d.GetWorkload(), d.GetEndpoint(), d.GetRequest(), d.GetBody()
+	for _, f := range [...]struct {
+		name, s string
+	}{
+		{"pairing_key", d.PairingKey},
+		{"workload.name", w.GetName()}, {"workload.namespace", w.GetNamespace()}, {"workload.version", w.GetVersion()},
+		{"workload.instance", w.GetInstance()}, {"workload.plugin_name", w.GetPluginName()},
+		{"endpoint.method", ep.GetMethod()}, {"endpoint.route_name", ep.GetRouteName()},
+		{"endpoint.path", ep.GetPath()}, {"endpoint.authority", ep.GetAuthority()},
+		{"request.method", rq.GetMethod()}, {"request.path", rq.GetPath()},
+		{"body.content_type", b.GetContentType()}, {"body.content_encoding", b.GetContentEncoding()}, {"body.error", b.GetError()},
+	} {
+		if !utf8.ValidString(f.s) {
+			return f.name, false
+		}
+	}
+	for _, h := range d.Headers {
+		if !utf8.ValidString(h.GetName()) || !utf8.ValidString(h.GetRawValue()) {
+			return "headers", false
+		}
+	}
+	return "", true
 }
 
 func hasControl(s string) bool {

@@ -1,11 +1,16 @@
 package engine
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -100,5 +105,93 @@ func TestValidateHeaderNames(t *testing.T) {
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%q: got %v, want an error with %s", tc.names, err, tc.want)
 		}
+	}
+}
+
+// TestValidateRefusesInvalidUTF8 sets each string field of a digest, found
+// by reflection so that a field added to the proto is covered, to bytes
+// that are not UTF-8: every one is refused, naming a field. Stored, such a
+// string could not be sent back to clients, and as a metric label it made
+// Prometheus panic in the engine's loop (after a restart too, as the
+// digest was pending).
+func TestValidateRefusesInvalidUTF8(t *testing.T) {
+	full := func() *shadowdiffv1.ResponseDigest {
+		d := withHeaders(dg("k1", primary, "/users/1", 200, f{"a", tStr, sText, "x"}), "date", "d")
+		d.Workload = &shadowdiffv1.Workload{Name: "n", Namespace: "ns", Version: "v1", Instance: "i", PluginName: "p"}
+		d.Endpoint.RouteName, d.Endpoint.Authority = "r", "a"
+		d.Body.ContentEncoding, d.Body.Error = "gzip", "e"
+		d.Headers[0].RawValue = proto.String("v")
+		d.Body.Fields[0].RawValue = proto.String("x")
+		return d
+	}
+	if err := Validate(full()); err != nil {
+		t.Fatalf("valid digest rejected: %v", err)
+	}
+	var paths [][]protoreflect.FieldDescriptor
+	var walk func(m protoreflect.Message, at []protoreflect.FieldDescriptor)
+	walk = func(m protoreflect.Message, at []protoreflect.FieldDescriptor) {
+		fds := m.Descriptor().Fields()
+		for i := range fds.Len() {
+			fd := fds.Get(i)
+			here := append(slices.Clone(at), fd)
+			switch {
+			case fd.Kind() == protoreflect.StringKind && !fd.IsList():
+				paths = append(paths, here)
+			case fd.Kind() == protoreflect.MessageKind && fd.IsList() && m.Get(fd).List().Len() > 0:
+				walk(m.Get(fd).List().Get(0).Message(), here)
+			case fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap() && m.Has(fd):
+				walk(m.Get(fd).Message(), here)
+			}
+		}
+	}
+	walk(full().ProtoReflect(), nil)
+	if len(paths) < 19 {
+		t.Fatalf("found %d string fields, want every one of the digest's", len(paths))
+	}
+	for _, path := range paths {
+		d := full()
+		m := d.ProtoReflect()
+		for _, fd := range path[:len(path)-1] {
+			if fd.IsList() {
+				m = m.Get(fd).List().Get(0).Message()
+			} else {
+				m = m.Mutable(fd).Message()
+			}
+		}
+		last := path[len(path)-1]
+		m.Set(last, protoreflect.ValueOfString(m.Get(last).String()+"\xff"))
+		// Methods must be HTTP tokens (ASCII), checked before.
+		var ve *ValidationError
+		if err := Validate(d); !errors.As(err, &ve) || (ve.Field != "method" && !strings.Contains(ve.Reason, "UTF-8")) {
+			t.Errorf("%v set to invalid UTF-8: %v, want a validation error saying UTF-8", fieldPath(path), err)
+		}
+	}
+}
+
+func fieldPath(path []protoreflect.FieldDescriptor) string {
+	var names []string
+	for _, fd := range path {
+		names = append(names, string(fd.Name()))
+	}
+	return strings.Join(names, ".")
+}
+
+// Rules whose strings are not UTF-8 are refused with InvalidArgument
+// before the store, whose encoder refused them with Internal. (A gRPC
+// client built on protobuf-go cannot send them, other clients can.)
+func TestRulesRefuseInvalidUTF8(t *testing.T) {
+	e := openEngine(t, t.TempDir(), newClock(), Options{})
+	q, ctx := e.QueryServer(), context.Background()
+	for _, r := range []*shadowdiffv1.NoiseRule{
+		{PathPrefix: "body.\xff"}, {PathPrefix: "body.a", Endpoint: "GET /\xff"}, {PathPrefix: "body.a", Comment: "\xff"},
+	} {
+		_, err := q.CreateNoiseRule(ctx, &shadowdiffv1.CreateNoiseRuleRequest{Rule: r})
+		wantCode(t, fmt.Sprintf("noise rule %v", r), err, codes.InvalidArgument)
+	}
+	for _, r := range []*shadowdiffv1.EndpointRule{
+		{PathPattern: "/caf\xe9", Endpoint: "x"}, {PathPattern: "/a", Endpoint: "caf\xe9"},
+	} {
+		_, err := q.CreateEndpointRule(ctx, &shadowdiffv1.CreateEndpointRuleRequest{Rule: r})
+		wantCode(t, fmt.Sprintf("endpoint rule %v", r), err, codes.InvalidArgument)
 	}
 }

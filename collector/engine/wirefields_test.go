@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
@@ -128,6 +130,8 @@ func TestReadChecksFieldsAsValidateFlat(t *testing.T) {
 		{"negative type", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields[1].Type = -1 }, true},
 		{"unknown shape", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields[1].Shape = 99 }, true},
 		{"raw value too long", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields[2].RawValue = &long }, true},
+		{"path not UTF-8", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields[1].Path = "b\xff" }, true},
+		{"raw value not UTF-8", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields[2].RawValue = proto.String("\xff") }, true},
 		{"out of order", func(d *shadowdiffv1.ResponseDigest) {
 			fs := d.Body.Fields
 			fs[0], fs[2] = fs[2], fs[0]
