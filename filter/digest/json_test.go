@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/shadowdiff/shadowdiff/filter/wire"
 )
@@ -51,6 +53,23 @@ func TestPathsInDocumentOrder(t *testing.T) {
 	}
 	if got := strings.Join(paths(t, `[{"id":1}]`), " | "); got != ` | [] | [].id` {
 		t.Errorf("root array paths: %s", got)
+	}
+}
+
+// Member names that are not UTF-8 (a Latin-1 service) give paths that are,
+// as protobuf strings must be (the collector refuses others): each such
+// byte is written \xNN, so "café" and "cafè" keep two paths, and neither
+// can be confused with a name that has a backslash of its own.
+func TestPathsOfLatin1Names(t *testing.T) {
+	got := paths(t, "{\"caf\xe9\":1,\"caf\xe8\":2,\"caf\u00e9\":3,\"a\\\\xE9\":4}")
+	want := []string{"", `caf\xE9`, `caf\xE8`, "caf\u00e9", `a\\xE9`}
+	if !slices.Equal(got, want) {
+		t.Errorf("paths %q, want %q", got, want)
+	}
+	for _, p := range got {
+		if !utf8.ValidString(p) {
+			t.Errorf("path %q is not UTF-8", p)
+		}
 	}
 }
 
@@ -139,7 +158,7 @@ func TestInvalidJSON(t *testing.T) {
 // exactly the valid documents, and re-encoding a document (other spacing,
 // key order, escapes) never changes a hash.
 func FuzzDigestJSON(f *testing.F) {
-	for _, s := range []string{`{"a":[1,2,{"b":null}],"c":"\u00e9"}`, `[]`, `"x"`, `-0.5e3`, `{"a.b":{"[":true}}`, `[[],[[]]]`, `{"a":1,"a":2}`} {
+	for _, s := range []string{`{"a":[1,2,{"b":null}],"c":"\u00e9"}`, `[]`, `"x"`, `-0.5e3`, `{"a.b":{"[":true}}`, `[[],[[]]]`, `{"a":1,"a":2}`, "{\"caf\xe9\":{\"\xff\xfe\":[1]}}"} {
 		f.Add([]byte(s))
 	}
 	// One digester for the whole run: each input is digested after

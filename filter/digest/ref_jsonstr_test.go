@@ -7,6 +7,7 @@ package digest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"unicode/utf16"
@@ -236,11 +237,23 @@ func refCanonicalDecimal(lit, buf []byte) ([]byte, bool) {
 
 // refAppendEscapedKey escapes the path metacharacters '.', '[', ']' and '\'.
 // An empty key is written `""` so it cannot be confused with its parent.
+// Changed on 27 Nov 2026 with appendEscapedKey, the one change to the
+// reference: a byte that is not part of valid UTF-8 is written `\xNN`.
 func refAppendEscapedKey(b, key []byte) []byte {
 	if len(key) == 0 {
 		return append(b, `""`...)
 	}
-	for _, c := range key {
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if c >= utf8.RuneSelf {
+			if r, n := utf8.DecodeRune(key[i:]); r == utf8.RuneError && n == 1 {
+				b = fmt.Appendf(b, "\\x%02X", c)
+			} else {
+				b = append(b, key[i:i+n]...)
+				i += n - 1
+			}
+			continue
+		}
 		switch c {
 		case '.', '[', ']', '\\':
 			b = append(b, '\\')

@@ -2,6 +2,8 @@ package wire
 
 import (
 	"encoding/binary"
+	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -145,18 +147,27 @@ func appendString(b []byte, num byte, s string) []byte {
 	if s == "" {
 		return b
 	}
-	b = append(b, tag(num, wireBytes))
-	b = appendRawVarint(b, uint64(len(s)))
-	return append(b, s...)
+	return appendStringValue(b, num, s)
 }
 
 func appendOptionalString(b []byte, num byte, s *string) []byte {
 	if s == nil {
 		return b
 	}
+	return appendStringValue(b, num, *s)
+}
+
+// appendStringValue writes s with each run of bytes that are not valid
+// UTF-8 replaced by U+FFFD (strings.ToValidUTF8): protobuf strings must be
+// UTF-8 (the collector refuses a digest with one that is not), and header
+// values, request paths and raw values come from traffic as bytes.
+func appendStringValue(b []byte, num byte, s string) []byte {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
 	b = append(b, tag(num, wireBytes))
-	b = appendRawVarint(b, uint64(len(*s)))
-	return append(b, *s...)
+	b = appendRawVarint(b, uint64(len(s)))
+	return append(b, s...)
 }
 
 func appendVarint(b []byte, num byte, v uint64) []byte {

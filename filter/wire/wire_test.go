@@ -85,6 +85,29 @@ func TestBatchDecodesWithGeneratedCode(t *testing.T) {
 	}
 }
 
+// Strings that come from traffic as bytes (a request id, a path, header
+// and raw values) are sent as UTF-8, each run of other bytes as U+FFFD:
+// protobuf-go, which checks, decodes the digest, and the collector does
+// not refuse it.
+func TestStringsAreSentAsUTF8(t *testing.T) {
+	d := &ResponseDigest{PairingKey: "id-\xff", Role: RolePrimary,
+		Endpoint: EndpointRef{Method: "GET", Path: "/caf\xe9"},
+		Headers:  []HeaderDigest{{Name: "x-name", Raw: ptr("Jos\xe9 \xff\xfe!")}},
+		Body:     &BodyDigest{Fields: []FieldEntry{{Path: "name", Raw: ptr("Ren\xe9e")}}}}
+	var got pb.ResponseDigest
+	if err := proto.Unmarshal(AppendResponseDigest(nil, d), &got); err != nil {
+		t.Fatalf("protobuf-go refuses the digest: %v", err)
+	}
+	for _, c := range []struct{ got, want string }{
+		{got.PairingKey, "id-\uFFFD"}, {got.Endpoint.Path, "/caf\uFFFD"},
+		{got.Headers[0].GetRawValue(), "Jos\uFFFD \uFFFD!"}, {got.Body.Fields[0].GetRawValue(), "Ren\uFFFDe"},
+	} {
+		if c.got != c.want {
+			t.Errorf("sent %q, want %q", c.got, c.want)
+		}
+	}
+}
+
 func TestParseDigestAck(t *testing.T) {
 	b, err := proto.Marshal(&pb.DigestAck{Sequence: 9, Accepted: 62, Rejections: []*pb.Rejection{{Index: 3, Reason: "pairing_key: empty"}, {Index: 0}}})
 	if err != nil {
