@@ -36,35 +36,12 @@ type config struct {
 	shutdownTimeout time.Duration
 }
 
-// errHelp is returned when --help was asked for: usage was printed, exit 0.
-var errHelp = flag.ErrHelp
-
 // parseConfig reads the flags, falling back to environment variables for
-// flags not given on the command line. Usage goes to usage on --help or a
-// bad flag.
-func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*config, error) {
-	c := &config{maxRecvBytes: 16 << 20, logLevel: slog.LevelInfo}
-	fs := flag.NewFlagSet("collector", flag.ContinueOnError)
-	fs.SetOutput(usage)
-	fs.StringVar(&c.grpcAddr, "grpc-addr", ":9090", "`address` of the gRPC listener: ingest from the filters, the query API, health and reflection")
-	fs.StringVar(&c.httpAddr, "http-addr", ":9091", "`address` of the HTTP listener: web console at /, Prometheus /metrics, /healthz (empty: no HTTP listener)")
-	fs.StringVar(&c.dataDir, "data-dir", "./shadowdiff-data", "`directory` of the embedded store; created if missing")
-	fs.DurationVar(&c.pairWindow, "pair-window", 30*time.Second, "how long to wait for the other digests of a request before counting it as incomplete")
-	fs.IntVar(&c.maxPending, "max-pending", 100000, "most requests waiting for their other digests; beyond it the oldest are counted incomplete")
-	fs.DurationVar(&c.retention, "retention", 168*time.Hour, "how long stored results and samples are kept")
-	fs.IntVar(&c.samplesPerField, "samples-per-field", 20, "sample requests kept per endpoint and field")
-	fs.Float64Var(&c.confidence, "confidence", 0.99, "confidence (0..1) a field needs to be called a significant regression")
-	fs.IntVar(&c.minSamples, "min-samples", 200, "compared requests an endpoint needs before a verdict")
-	fs.IntVar(&c.maxBatchDigests, "max-batch-digests", 1024, "most digests in one batch; larger batches are refused with InvalidArgument")
-	fs.Var(&c.maxRecvBytes, "max-recv-bytes", "largest batch in `bytes` (a number, or with KiB/MiB/GiB); larger batches are refused")
-	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `file` of the gRPC listener (with --tls-key); empty: plaintext")
-	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert")
-	fs.StringVar(&c.tlsClientCA, "tls-client-ca", "", "PEM CA bundle `file`: require and verify client certificates (mutual TLS)")
-	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
-	fs.StringVar(&c.logFormat, "log-format", "json", "log `format`: json or text")
-	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGINT/SIGTERM, how long open calls may take to finish before they are cancelled")
-	fs.Lookup("log-level").DefValue = "info"
-	fs.Usage = func() { printUsage(fs) }
+// flags not given on the command line. It prints nothing: on --help or -h
+// it returns flag.ErrHelp, and the caller prints the usage.
+func parseConfig(args []string, getenv func(string) string) (*config, error) {
+	c := &config{}
+	fs := newFlagSet(c)
 
 	// Environment first, so the command line wins.
 	var envErrs []error
@@ -83,9 +60,38 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q: the collector takes flags only (see --help)", fs.Arg(0))
+		return nil, fmt.Errorf("unexpected argument %q: the collector takes flags only", fs.Arg(0))
 	}
 	return c, c.validate()
+}
+
+// newFlagSet defines the flags, with their defaults, on c.
+func newFlagSet(c *config) *flag.FlagSet {
+	c.maxRecvBytes = 16 << 20
+	fs := flag.NewFlagSet("collector", flag.ContinueOnError)
+	fs.StringVar(&c.grpcAddr, "grpc-addr", ":9090", "`address` of the gRPC listener: ingest from the filters, the query API, health and reflection")
+	fs.StringVar(&c.httpAddr, "http-addr", ":9091", "`address` of the HTTP listener: web console at /, Prometheus /metrics, /healthz (empty: no HTTP listener)")
+	fs.StringVar(&c.dataDir, "data-dir", "./shadowdiff-data", "`directory` of the embedded store; created if missing")
+	fs.DurationVar(&c.pairWindow, "pair-window", 30*time.Second, "how long to wait for the other digests of a request before counting it as incomplete")
+	fs.IntVar(&c.maxPending, "max-pending", 100000, "most requests waiting for their other digests; beyond it the oldest are counted incomplete")
+	fs.DurationVar(&c.retention, "retention", 168*time.Hour, "how long stored results and samples are kept")
+	fs.IntVar(&c.samplesPerField, "samples-per-field", 20, "sample requests kept per endpoint and field")
+	fs.Float64Var(&c.confidence, "confidence", 0.99, "confidence (0..1) a field needs to be called a significant regression")
+	fs.IntVar(&c.minSamples, "min-samples", 200, "compared requests an endpoint needs before a verdict")
+	fs.IntVar(&c.maxBatchDigests, "max-batch-digests", 1024, "most digests in one batch; larger batches are refused with InvalidArgument")
+	fs.Var(&c.maxRecvBytes, "max-recv-bytes", "largest batch in `bytes` (a number, or with KiB/MiB/GiB); larger batches are refused")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `file` of the gRPC listener (with --tls-key); empty: plaintext")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert")
+	fs.StringVar(&c.tlsClientCA, "tls-client-ca", "", "PEM CA bundle `file`: require and verify client certificates (mutual TLS)")
+	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "json", "log `format`: json or text")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGINT/SIGTERM, how long open calls may take to finish before they are cancelled")
+	fs.Lookup("log-level").DefValue = "info"
+	// The flag package would print the error and the whole usage on
+	// stderr; run prints one line instead, and the usage only on --help.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
 }
 
 func (c *config) validate() error {
@@ -117,8 +123,9 @@ func envName(flagName string) string {
 	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-func printUsage(fs *flag.FlagSet) {
-	w := fs.Output()
+// printUsage writes the --help text to w.
+func printUsage(w io.Writer) {
+	fs := newFlagSet(&config{})
 	fmt.Fprint(w, `Usage: collector [flags]
 
 The shadowdiff collector receives response digests from the shadowdiff

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -13,7 +14,7 @@ func env(m map[string]string) func(string) string {
 }
 
 func TestConfigDefaults(t *testing.T) {
-	c, err := parseConfig(nil, env(nil), &bytes.Buffer{})
+	c, err := parseConfig(nil, env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +38,7 @@ func TestConfigEnvironmentAndFlags(t *testing.T) {
 			"SHADOWDIFF_MAX_RECV_BYTES": "4MiB",
 			"SHADOWDIFF_LOG_LEVEL":      "debug",
 			"SHADOWDIFF_CONFIDENCE":     "0.95",
-		}), &bytes.Buffer{})
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +67,7 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"extra"}, nil, `unexpected argument "extra"`},
 		{nil, map[string]string{"SHADOWDIFF_MAX_PENDING": "lots"}, `environment SHADOWDIFF_MAX_PENDING="lots"`},
 	} {
-		_, err := parseConfig(c.args, env(c.env), &bytes.Buffer{})
+		_, err := parseConfig(c.args, env(c.env))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("parseConfig(%q, %v) = %v, want an error containing %q", c.args, c.env, err, c.want)
 		}
@@ -75,7 +76,7 @@ func TestConfigErrors(t *testing.T) {
 
 func TestHelpNamesEveryFlagAndVariable(t *testing.T) {
 	var out bytes.Buffer
-	if code := run([]string{"--help"}, env(nil), &out); code != 0 {
+	if code := run([]string{"--help"}, env(nil), &out, io.Discard); code != 0 {
 		t.Fatalf("--help exit code %d, want 0", code)
 	}
 	for _, name := range []string{"grpc-addr", "http-addr", "data-dir", "pair-window", "max-pending", "retention",
@@ -85,8 +86,37 @@ func TestHelpNamesEveryFlagAndVariable(t *testing.T) {
 			t.Errorf("--help does not explain --%s with %s:\n%s", name, envName(name), out.String())
 		}
 	}
-	if code := run([]string{"--bogus"}, env(nil), &out); code != 2 {
-		t.Errorf("unknown flag: exit code %d, want 2", code)
+}
+
+// The usage goes to stdout (collector --help | less), and only on --help.
+func TestHelpGoesToStdout(t *testing.T) {
+	for _, arg := range []string{"--help", "-h", "-help"} {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{arg}, env(nil), &stdout, &stderr)
+		if code != 0 || !strings.HasPrefix(stdout.String(), "Usage: collector") || stderr.Len() != 0 {
+			t.Errorf("%s: exit code %d, stdout %.40q, stderr %.40q; want 0 and the usage on stdout only", arg, code, stdout.String(), stderr.String())
+		}
+	}
+}
+
+// A bad setting gets one line per problem and a hint on stderr, exit code
+// 2: not the usage, whose 60 lines would hide the problem.
+func TestBadSettingIsOneLine(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--bogus"}, "collector: flag provided but not defined: -bogus\n"},
+		{[]string{"--confidence", "1"}, "collector: --confidence must be between 0 and 1 (exclusive), got 1\n"},
+		{[]string{"--grpc-addr", "", "--data-dir", ""}, "collector: --grpc-addr must not be empty\ncollector: --data-dir must not be empty\n"},
+		{[]string{"extra"}, "collector: unexpected argument \"extra\": the collector takes flags only\n"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(c.args, env(nil), &stdout, &stderr)
+		want := c.want + "run 'collector --help' for usage\n"
+		if code != 2 || stdout.Len() != 0 || stderr.String() != want {
+			t.Errorf("%q: exit code %d, stdout %q, stderr\n%s\nwant exit code 2, nothing on stdout, stderr\n%s", c.args, code, stdout.String(), stderr.String(), want)
+		}
 	}
 }
 

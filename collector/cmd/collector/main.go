@@ -7,28 +7,36 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
 // run is main without the process: it returns the exit code (0 after a
 // clean shutdown or --help, 1 on a runtime failure, 2 on bad settings).
-func run(args []string, getenv func(string) string, stderr io.Writer) int {
-	cfg, err := parseConfig(args, getenv, stderr)
-	if errors.Is(err, errHelp) {
+// The usage goes to stdout, so that `collector --help | less` shows it; a
+// bad setting gets one line per problem on stderr, not the usage.
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := parseConfig(args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		printUsage(stdout)
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "collector: %v\n", err)
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "collector: %s\n", line)
+		}
+		fmt.Fprintln(stderr, "run 'collector --help' for usage")
 		return 2
 	}
 	log := newLogger(cfg, stderr)

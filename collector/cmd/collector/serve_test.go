@@ -26,7 +26,7 @@ type addrs struct{ grpc, http net.Addr }
 func startCollector(t *testing.T, args ...string) (addrs, func() error) {
 	t.Helper()
 	cfg, err := parseConfig(append([]string{"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-		"--data-dir", t.TempDir()}, args...), env(nil), io.Discard)
+		"--data-dir", t.TempDir()}, args...), env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestServeFailsOnBusyPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	cfg, err := parseConfig([]string{"--grpc-addr", l.Addr().String(), "--http-addr", "", "--data-dir", t.TempDir()}, env(nil), io.Discard)
+	cfg, err := parseConfig([]string{"--grpc-addr", l.Addr().String(), "--http-addr", "", "--data-dir", t.TempDir()}, env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
