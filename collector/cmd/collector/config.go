@@ -42,6 +42,10 @@ type config struct {
 func parseConfig(args []string, getenv func(string) string) (*config, error) {
 	c := &config{}
 	fs := newFlagSet(c)
+	var refused error // the value fs.Parse stopped at, described
+	fs.VisitAll(func(f *flag.Flag) {
+		f.Value = describedValue{f.Value, f.Name, &refused}
+	})
 
 	// Environment first, so the command line wins.
 	var envErrs []error
@@ -57,6 +61,9 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 		return nil, err
 	}
 	if err := fs.Parse(args); err != nil {
+		if refused != nil {
+			return nil, refused
+		}
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -162,6 +169,53 @@ Flags:
 	})
 }
 
+// describedValue is a flag's Value whose refusals say what was wanted. The
+// flag package reports a refused value as `invalid value "x" for flag
+// -name: parse error` for a number, and the Value's error, which cannot
+// know the flag, in other cases; so Set keeps its own report in refused,
+// which quotes the value as given, for parseConfig to return instead.
+type describedValue struct {
+	flag.Value
+	name    string
+	refused *error
+}
+
+func (v describedValue) Set(s string) error {
+	err := v.Value.Set(s)
+	if err == nil {
+		return nil
+	}
+	err = describe(v.Value, s, err)
+	*v.refused = fmt.Errorf("--%s %q: %w", v.name, s, err)
+	return err
+}
+
+// describe says what is wrong with s, which v refused with err: for a
+// number, the flag package's err is only "parse error" or "value out of range".
+func describe(v flag.Value, s string, err error) error {
+	g, ok := v.(flag.Getter)
+	if !ok {
+		return err
+	}
+	switch g.Get().(type) {
+	case int:
+		if _, err := strconv.ParseInt(s, 0, strconv.IntSize); errors.Is(err, strconv.ErrRange) {
+			return errors.New("out of range")
+		}
+		return errors.New("not an integer")
+	case float64:
+		if _, err := strconv.ParseFloat(s, 64); errors.Is(err, strconv.ErrRange) {
+			return errors.New("out of range")
+		}
+		return errors.New("not a number")
+	case time.Duration:
+		return errors.New("not a duration (like 90s, 5m or 168h)")
+	case *slog.Level:
+		return errors.New("not a log level (debug, info, warn or error)")
+	}
+	return err
+}
+
 // byteSize is a flag value in bytes: "16777216", "16MiB", "512KiB", "1GiB".
 type byteSize int
 
@@ -179,12 +233,14 @@ func (b *byteSize) Set(s string) error {
 			break
 		}
 	}
+	// The errors do not quote s: the caller quotes the value as given,
+	// with its unit (s has lost it here).
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
-		return fmt.Errorf("not a size in bytes (like 16777216 or 16MiB): %q", s)
+		return errors.New("not a size in bytes: a number, or one with KiB, MiB or GiB (like 16MiB)")
 	}
 	if n > math.MaxInt32/int64(mult) {
-		return fmt.Errorf("%q is too large: at most 2GiB", s)
+		return fmt.Errorf("too large (at most %d bytes: 2GiB less one)", math.MaxInt32)
 	}
 	*b = byteSize(n * int64(mult))
 	return nil

@@ -107,6 +107,7 @@ func TestBadSettingIsOneLine(t *testing.T) {
 		want string
 	}{
 		{[]string{"--bogus"}, "collector: flag provided but not defined: -bogus\n"},
+		{[]string{"--retention", "1w"}, "collector: --retention \"1w\": not a duration (like 90s, 5m or 168h)\n"},
 		{[]string{"--confidence", "1"}, "collector: --confidence must be between 0 and 1 (exclusive), got 1\n"},
 		{[]string{"--grpc-addr", "", "--data-dir", ""}, "collector: --grpc-addr must not be empty\ncollector: --data-dir must not be empty\n"},
 		{[]string{"extra"}, "collector: unexpected argument \"extra\": the collector takes flags only\n"},
@@ -120,14 +121,39 @@ func TestBadSettingIsOneLine(t *testing.T) {
 	}
 }
 
+// A refused value is quoted as given, with what was wanted: not the part
+// the parser had left ("3" of 3GiB, "16M" of 16MB), nor "parse error".
+func TestRefusedValueIsQuotedAsGiven(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--max-recv-bytes", "3GiB"}, nil, `--max-recv-bytes "3GiB": too large (at most 2147483647 bytes: 2GiB less one)`},
+		{[]string{"--max-recv-bytes", "16MB"}, nil, `--max-recv-bytes "16MB": not a size in bytes: a number, or one with KiB, MiB or GiB (like 16MiB)`},
+		{[]string{"--max-pending", "lots"}, nil, `--max-pending "lots": not an integer`},
+		{[]string{"--max-pending", "99999999999999999999"}, nil, `--max-pending "99999999999999999999": out of range`},
+		{[]string{"--pair-window", "30"}, nil, `--pair-window "30": not a duration (like 90s, 5m or 168h)`},
+		{[]string{"--confidence", "high"}, nil, `--confidence "high": not a number`},
+		{[]string{"--log-level", "loud"}, nil, `--log-level "loud": not a log level (debug, info, warn or error)`},
+		{nil, map[string]string{"SHADOWDIFF_MAX_RECV_BYTES": "3GiB"}, `environment SHADOWDIFF_MAX_RECV_BYTES="3GiB": too large (at most 2147483647 bytes: 2GiB less one)`},
+		{nil, map[string]string{"SHADOWDIFF_SHUTDOWN_TIMEOUT": "20"}, `environment SHADOWDIFF_SHUTDOWN_TIMEOUT="20": not a duration (like 90s, 5m or 168h)`},
+	} {
+		_, err := parseConfig(c.args, env(c.env))
+		if err == nil || err.Error() != c.want {
+			t.Errorf("parseConfig(%q, %v) = %v\nwant %s", c.args, c.env, err, c.want)
+		}
+	}
+}
+
 func TestByteSize(t *testing.T) {
-	for in, want := range map[string]byteSize{"1024": 1024, "16MiB": 16 << 20, "512 KiB": 512 << 10, "1GiB": 1 << 30, "2048B": 2048} {
+	for in, want := range map[string]byteSize{"1024": 1024, "16MiB": 16 << 20, "512 KiB": 512 << 10, "1GiB": 1 << 30, "2048B": 2048, "2047MiB": 2047 << 20} {
 		var b byteSize
 		if err := b.Set(in); err != nil || b != want {
 			t.Errorf("Set(%q) = %d, %v; want %d", in, b, err, want)
 		}
 	}
-	for _, in := range []string{"", "-1", "1.5MiB", "3GiB", "16MB"} {
+	for _, in := range []string{"", "-1", "1.5MiB", "2GiB", "3GiB", "16MB"} {
 		var b byteSize
 		if err := b.Set(in); err == nil {
 			t.Errorf("Set(%q) = %d, want an error", in, b)
