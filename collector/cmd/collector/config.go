@@ -37,9 +37,11 @@ type config struct {
 }
 
 // parseConfig reads the flags, falling back to environment variables for
-// flags not given on the command line. It prints nothing: on --help or -h
+// flags not given on the command line. A variable set to the empty string
+// counts as set: SHADOWDIFF_HTTP_ADDR= turns HTTP off as --http-addr ""
+// does, and an empty number is an error. It prints nothing: on --help or -h
 // it returns flag.ErrHelp, and the caller prints the usage.
-func parseConfig(args []string, getenv func(string) string) (*config, error) {
+func parseConfig(args []string, lookupEnv func(string) (string, bool)) (*config, error) {
 	c := &config{}
 	fs := newFlagSet(c)
 	var refused error // the value fs.Parse stopped at, described
@@ -51,10 +53,17 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 	var envErrs []error
 	fs.VisitAll(func(f *flag.Flag) {
 		name := envName(f.Name)
-		if v := getenv(name); v != "" {
-			if err := fs.Set(f.Name, v); err != nil {
-				envErrs = append(envErrs, fmt.Errorf("environment %s=%q: %w", name, v, err))
+		v, ok := lookupEnv(name)
+		if !ok {
+			return
+		}
+		if err := fs.Set(f.Name, v); err != nil {
+			if v == "" {
+				err = fmt.Errorf("environment %s is set but empty: %w (unset it for the default, %s)", name, err, f.DefValue)
+			} else {
+				err = fmt.Errorf("environment %s=%q: %w", name, v, err)
 			}
+			envErrs = append(envErrs, err)
 		}
 	})
 	if err := errors.Join(envErrs...); err != nil {
@@ -108,20 +117,22 @@ func (c *config) validate() error {
 			errs = append(errs, fmt.Errorf(format, args...))
 		}
 	}
-	check(c.grpcAddr != "", "--grpc-addr must not be empty")
-	check(c.dataDir != "", "--data-dir must not be empty")
-	check(c.pairWindow > 0, "--pair-window must be positive, got %s", c.pairWindow)
-	check(c.maxPending > 0, "--max-pending must be positive, got %d", c.maxPending)
-	check(c.retention > 0, "--retention must be positive, got %s", c.retention)
-	check(c.samplesPerField > 0, "--samples-per-field must be positive, got %d", c.samplesPerField)
-	check(c.confidence > 0 && c.confidence < 1, "--confidence must be between 0 and 1 (exclusive), got %g", c.confidence)
-	check(c.minSamples > 0, "--min-samples must be positive, got %d", c.minSamples)
-	check(c.maxBatchDigests > 0, "--max-batch-digests must be positive, got %d", c.maxBatchDigests)
-	check(c.maxRecvBytes >= 1024, "--max-recv-bytes must be at least 1KiB, got %d", c.maxRecvBytes)
+	// A value may come from either, so both are named.
+	flagEnv := func(name string) string { return "--" + name + " (" + envName(name) + ")" }
+	check(c.grpcAddr != "", "%s must not be empty", flagEnv("grpc-addr"))
+	check(c.dataDir != "", "%s must not be empty", flagEnv("data-dir"))
+	check(c.pairWindow > 0, "%s must be positive, got %s", flagEnv("pair-window"), c.pairWindow)
+	check(c.maxPending > 0, "%s must be positive, got %d", flagEnv("max-pending"), c.maxPending)
+	check(c.retention > 0, "%s must be positive, got %s", flagEnv("retention"), c.retention)
+	check(c.samplesPerField > 0, "%s must be positive, got %d", flagEnv("samples-per-field"), c.samplesPerField)
+	check(c.confidence > 0 && c.confidence < 1, "%s must be between 0 and 1 (exclusive), got %g", flagEnv("confidence"), c.confidence)
+	check(c.minSamples > 0, "%s must be positive, got %d", flagEnv("min-samples"), c.minSamples)
+	check(c.maxBatchDigests > 0, "%s must be positive, got %d", flagEnv("max-batch-digests"), c.maxBatchDigests)
+	check(c.maxRecvBytes >= 1024, "%s must be at least 1KiB, got %d", flagEnv("max-recv-bytes"), c.maxRecvBytes)
 	check((c.tlsCert == "") == (c.tlsKey == ""), "--tls-cert and --tls-key go together")
 	check(c.tlsClientCA == "" || c.tlsCert != "", "--tls-client-ca needs --tls-cert and --tls-key")
-	check(c.logFormat == "json" || c.logFormat == "text", "--log-format must be json or text, got %q", c.logFormat)
-	check(c.shutdownTimeout > 0, "--shutdown-timeout must be positive, got %s", c.shutdownTimeout)
+	check(c.logFormat == "json" || c.logFormat == "text", "%s must be json or text, got %q", flagEnv("log-format"), c.logFormat)
+	check(c.shutdownTimeout > 0, "%s must be positive, got %s", flagEnv("shutdown-timeout"), c.shutdownTimeout)
 	return errors.Join(errs...)
 }
 
@@ -145,7 +156,8 @@ Example:
   collector --data-dir /var/lib/shadowdiff --log-format text
 
 Every flag can also be set with the environment variable shown; a flag on
-the command line wins over the environment.
+the command line wins over the environment. A variable set to the empty
+string counts: SHADOWDIFF_HTTP_ADDR= turns HTTP off as --http-addr "" does.
 
 Memory: in a container with a memory limit, the collector sets the Go
 runtime's memory limit to 90% of it (unless GOMEMLIMIT is set) and, while a

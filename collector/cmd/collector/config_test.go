@@ -9,8 +9,11 @@ import (
 	"time"
 )
 
-func env(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
 }
 
 func TestConfigDefaults(t *testing.T) {
@@ -50,20 +53,48 @@ func TestConfigEnvironmentAndFlags(t *testing.T) {
 	}
 }
 
+// A variable set to the empty string counts as set: SHADOWDIFF_HTTP_ADDR=
+// turns HTTP off, and an empty number is an error naming the variable.
+func TestEmptyEnvironmentCounts(t *testing.T) {
+	c, err := parseConfig(nil, env(map[string]string{"SHADOWDIFF_HTTP_ADDR": "", "SHADOWDIFF_TLS_CERT": "", "SHADOWDIFF_TLS_KEY": ""}))
+	if err != nil || c.httpAddr != "" || c.tlsCert != "" {
+		t.Errorf("SHADOWDIFF_HTTP_ADDR= and empty TLS files: %+v, %v; want no HTTP listener, plaintext", c, err)
+	}
+	c, err = parseConfig([]string{"--http-addr", ":8080"}, env(map[string]string{"SHADOWDIFF_HTTP_ADDR": ""}))
+	if err != nil || c.httpAddr != ":8080" {
+		t.Errorf("--http-addr with SHADOWDIFF_HTTP_ADDR=: %+v, %v; want the flag", c, err)
+	}
+	for name, want := range map[string]string{
+		"SHADOWDIFF_MAX_PENDING":    "environment SHADOWDIFF_MAX_PENDING is set but empty: not an integer (unset it for the default, 100000)",
+		"SHADOWDIFF_CONFIDENCE":     "environment SHADOWDIFF_CONFIDENCE is set but empty: not a number (unset it for the default, 0.99)",
+		"SHADOWDIFF_RETENTION":      "environment SHADOWDIFF_RETENTION is set but empty: not a duration (like 90s, 5m or 168h) (unset it for the default, 168h0m0s)",
+		"SHADOWDIFF_MAX_RECV_BYTES": "environment SHADOWDIFF_MAX_RECV_BYTES is set but empty: not a size in bytes: a number, or one with KiB, MiB or GiB (like 16MiB) (unset it for the default, 16777216)",
+		"SHADOWDIFF_LOG_LEVEL":      "environment SHADOWDIFF_LOG_LEVEL is set but empty: not a log level (debug, info, warn or error) (unset it for the default, info)",
+		"SHADOWDIFF_GRPC_ADDR":      "--grpc-addr (SHADOWDIFF_GRPC_ADDR) must not be empty",
+		"SHADOWDIFF_DATA_DIR":       "--data-dir (SHADOWDIFF_DATA_DIR) must not be empty",
+		"SHADOWDIFF_LOG_FORMAT":     `--log-format (SHADOWDIFF_LOG_FORMAT) must be json or text, got ""`,
+	} {
+		_, err := parseConfig(nil, env(map[string]string{name: ""}))
+		if err == nil || err.Error() != want {
+			t.Errorf("%s=: %v\nwant %s", name, err, want)
+		}
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	for _, c := range []struct {
 		args []string
 		env  map[string]string
 		want string
 	}{
-		{[]string{"--confidence", "1"}, nil, "--confidence must be between 0 and 1"},
+		{[]string{"--confidence", "1"}, nil, "--confidence (SHADOWDIFF_CONFIDENCE) must be between 0 and 1"},
 		{[]string{"--tls-cert", "c.pem"}, nil, "--tls-cert and --tls-key go together"},
 		{[]string{"--tls-client-ca", "ca.pem"}, nil, "--tls-client-ca needs --tls-cert"},
-		{[]string{"--log-format", "xml"}, nil, "--log-format must be json or text"},
+		{[]string{"--log-format", "xml"}, nil, "--log-format (SHADOWDIFF_LOG_FORMAT) must be json or text"},
 		{[]string{"--log-level", "loud"}, nil, "log-level"},
 		{[]string{"--max-recv-bytes", "12XB"}, nil, "not a size in bytes"},
 		{[]string{"--max-recv-bytes", "100"}, nil, "at least 1KiB"},
-		{[]string{"--pair-window", "0s", "--min-samples", "0"}, nil, "--min-samples must be positive"},
+		{[]string{"--pair-window", "0s", "--min-samples", "0"}, nil, "--min-samples (SHADOWDIFF_MIN_SAMPLES) must be positive"},
 		{[]string{"extra"}, nil, `unexpected argument "extra"`},
 		{nil, map[string]string{"SHADOWDIFF_MAX_PENDING": "lots"}, `environment SHADOWDIFF_MAX_PENDING="lots"`},
 	} {
@@ -108,8 +139,8 @@ func TestBadSettingIsOneLine(t *testing.T) {
 	}{
 		{[]string{"--bogus"}, "collector: flag provided but not defined: -bogus\n"},
 		{[]string{"--retention", "1w"}, "collector: --retention \"1w\": not a duration (like 90s, 5m or 168h)\n"},
-		{[]string{"--confidence", "1"}, "collector: --confidence must be between 0 and 1 (exclusive), got 1\n"},
-		{[]string{"--grpc-addr", "", "--data-dir", ""}, "collector: --grpc-addr must not be empty\ncollector: --data-dir must not be empty\n"},
+		{[]string{"--confidence", "1"}, "collector: --confidence (SHADOWDIFF_CONFIDENCE) must be between 0 and 1 (exclusive), got 1\n"},
+		{[]string{"--grpc-addr", "", "--data-dir", ""}, "collector: --grpc-addr (SHADOWDIFF_GRPC_ADDR) must not be empty\ncollector: --data-dir (SHADOWDIFF_DATA_DIR) must not be empty\n"},
 		{[]string{"extra"}, "collector: unexpected argument \"extra\": the collector takes flags only\n"},
 	} {
 		var stdout, stderr bytes.Buffer

@@ -19,15 +19,15 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
 }
 
 // run is main without the process: it returns the exit code (0 after a
 // clean shutdown or --help, 1 on a runtime failure, 2 on bad settings).
 // The usage goes to stdout, so that `collector --help | less` shows it; a
 // bad setting gets one line per problem on stderr, not the usage.
-func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	cfg, err := parseConfig(args, getenv)
+func run(args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) int {
+	cfg, err := parseConfig(args, lookupEnv)
 	if errors.Is(err, flag.ErrHelp) {
 		printUsage(stdout)
 		return 0
