@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shadowdiff/shadowdiff/collector/engine"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -174,6 +178,31 @@ func TestRefusedValueIsQuotedAsGiven(t *testing.T) {
 		if err == nil || err.Error() != c.want {
 			t.Errorf("parseConfig(%q, %v) = %v\nwant %s", c.args, c.env, err, c.want)
 		}
+	}
+}
+
+// Every value validate accepts, the engine and the server accept: the
+// smallest of each starts the collector. And --retention is refused below
+// the engine's minimum before the data directory is created.
+func TestLimitsAgreeWithEngine(t *testing.T) {
+	startCollector(t, "--pair-window", "1ns", "--max-pending", "1", "--retention", minRetention.String(),
+		"--samples-per-field", "1", "--confidence", "0.000001", "--min-samples", "1",
+		"--max-batch-digests", "1", "--max-recv-bytes", "1KiB")
+	startCollector(t, "--confidence", "0.999999", "--max-recv-bytes", "2047MiB")
+
+	if e, err := engine.Open(t.TempDir(), engine.Options{Retention: minRetention - time.Nanosecond}); err == nil {
+		e.Close()
+		t.Errorf("engine.Open accepts a retention of %s: lower minRetention", minRetention-time.Nanosecond)
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	var stderr bytes.Buffer
+	code := run([]string{"--retention", "59s", "--data-dir", dir}, env(nil), io.Discard, &stderr)
+	want := "collector: --retention (SHADOWDIFF_RETENTION) must be at least 1m0s, got 59s\n"
+	if code != 2 || !strings.HasPrefix(stderr.String(), want) {
+		t.Errorf("--retention 59s: exit code %d, stderr %q; want 2 and %q", code, stderr.String(), want)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("--retention 59s: the data directory was created (%v)", err)
 	}
 }
 
