@@ -99,7 +99,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.Float64Var(&c.confidence, "confidence", 0.99, "confidence (0..1) a field needs to be called a significant regression")
 	fs.IntVar(&c.minSamples, "min-samples", 200, "compared requests an endpoint needs before a verdict")
 	fs.IntVar(&c.maxBatchDigests, "max-batch-digests", 1024, "most digests in one batch; larger batches are refused with InvalidArgument")
-	fs.Var(&c.maxRecvBytes, "max-recv-bytes", "largest batch in `bytes` (a number, or with KiB/MiB/GiB); larger batches are refused")
+	fs.Var(&c.maxRecvBytes, "max-recv-bytes", "largest batch in `bytes` (a number, or with KiB/MiB/GiB); larger batches are refused with InvalidArgument, those over twice this by gRPC with ResourceExhausted")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `file` of the gRPC listener (with --tls-key); empty: plaintext")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert")
 	fs.StringVar(&c.tlsClientCA, "tls-client-ca", "", "PEM CA bundle `file`: require and verify client certificates (mutual TLS)")
