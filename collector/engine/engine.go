@@ -19,11 +19,15 @@ import (
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
+// MinRetention is the shortest Retention: stored results are rolled up
+// and deleted by a maintenance pass that runs about once a minute.
+const MinRetention = time.Minute
+
 // Options configure an Engine; zero values take defaults.
 type Options struct {
 	PairWindow      time.Duration // default 30s
 	MaxPending      int           // default 100000
-	Retention       time.Duration // default 168h
+	Retention       time.Duration // default 168h, at least MinRetention
 	SamplesPerField int           // default 20
 	Confidence      float64       // default 0.99
 	MinSamples      int           // default 200
@@ -62,11 +66,11 @@ func (o *Options) setDefaults() error {
 		return errors.New("engine: PairWindow must be positive")
 	case o.MaxPending < 0:
 		return errors.New("engine: MaxPending must be positive")
-	case o.Retention < time.Minute:
-		return errors.New("engine: Retention must be at least a minute")
+	case o.Retention < MinRetention:
+		return fmt.Errorf("engine: Retention must be at least %s", MinRetention)
 	case o.SamplesPerField < 0:
 		return errors.New("engine: SamplesPerField must be positive")
-	case o.Confidence <= 0 || o.Confidence >= 1:
+	case !(o.Confidence > 0 && o.Confidence < 1): // NaN too
 		return errors.New("engine: Confidence must be in (0, 1)")
 	case o.MinSamples < 0:
 		return errors.New("engine: MinSamples must be positive")

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -96,5 +97,19 @@ func TestEngineSmoke(t *testing.T) {
 	eps := endpointsOf(t, e)
 	if got := counts(eps["GET /users/{id}"]); got != "req=5 cmp=5 skip=0 inc=0(p0 s0 c0) fm=0 dup=0 raw=5 noise=5 reg=5" {
 		t.Errorf("summary = %s", got)
+	}
+}
+
+// Options out of range are refused by Open, NaN confidence included (it
+// passed both comparisons of a range check).
+func TestOpenRefusesBadOptions(t *testing.T) {
+	for _, o := range []Options{
+		{PairWindow: -time.Second}, {MaxPending: -1}, {Retention: MinRetention - time.Nanosecond},
+		{SamplesPerField: -1}, {Confidence: 1}, {Confidence: -0.5}, {Confidence: math.NaN()},
+	} {
+		if e, err := Open(t.TempDir(), o); err == nil {
+			e.Close()
+			t.Errorf("Open accepted %+v", o)
+		}
 	}
 }

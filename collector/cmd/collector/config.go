@@ -10,14 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shadowdiff/shadowdiff/collector/engine"
 )
 
 // envPrefix: every flag can be set with SHADOWDIFF_<FLAG_NAME_IN_UPPER_SNAKE>.
 const envPrefix = "SHADOWDIFF_"
-
-// minRetention is the shortest --retention engine.Open accepts. The engine
-// exports no constant for it; TestLimitsAgreeWithEngine checks the two agree.
-const minRetention = time.Minute
 
 // config holds every setting of the collector.
 type config struct {
@@ -94,7 +92,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.dataDir, "data-dir", "./shadowdiff-data", "`directory` of the embedded store; created if missing")
 	fs.DurationVar(&c.pairWindow, "pair-window", 30*time.Second, "how long to wait for the other digests of a request before counting it as incomplete")
 	fs.IntVar(&c.maxPending, "max-pending", 100000, "most requests waiting for their other digests; beyond it the oldest are counted incomplete")
-	fs.DurationVar(&c.retention, "retention", 168*time.Hour, "how long stored results and samples are kept; at least "+minRetention.String())
+	fs.DurationVar(&c.retention, "retention", 168*time.Hour, "how long stored results and samples are kept; at least "+engine.MinRetention.String())
 	fs.IntVar(&c.samplesPerField, "samples-per-field", 20, "sample requests kept per endpoint and field")
 	fs.Float64Var(&c.confidence, "confidence", 0.99, "confidence (0..1) a field needs to be called a significant regression")
 	fs.IntVar(&c.minSamples, "min-samples", 200, "compared requests an endpoint needs before a verdict")
@@ -127,7 +125,7 @@ func (c *config) validate() error {
 	check(c.dataDir != "", "%s must not be empty", flagEnv("data-dir"))
 	check(c.pairWindow > 0, "%s must be positive, got %s", flagEnv("pair-window"), c.pairWindow)
 	check(c.maxPending > 0, "%s must be positive, got %d", flagEnv("max-pending"), c.maxPending)
-	check(c.retention >= minRetention, "%s must be at least %s, got %s", flagEnv("retention"), minRetention, c.retention)
+	check(c.retention >= engine.MinRetention, "%s must be at least %s, got %s", flagEnv("retention"), engine.MinRetention, c.retention)
 	check(c.samplesPerField > 0, "%s must be positive, got %d", flagEnv("samples-per-field"), c.samplesPerField)
 	check(c.confidence > 0 && c.confidence < 1, "%s must be between 0 and 1 (exclusive), got %g", flagEnv("confidence"), c.confidence)
 	check(c.minSamples > 0, "%s must be positive, got %d", flagEnv("min-samples"), c.minSamples)

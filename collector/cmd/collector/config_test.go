@@ -185,14 +185,14 @@ func TestRefusedValueIsQuotedAsGiven(t *testing.T) {
 // smallest of each starts the collector. And --retention is refused below
 // the engine's minimum before the data directory is created.
 func TestLimitsAgreeWithEngine(t *testing.T) {
-	startCollector(t, "--pair-window", "1ns", "--max-pending", "1", "--retention", minRetention.String(),
+	startCollector(t, "--pair-window", "1ns", "--max-pending", "1", "--retention", engine.MinRetention.String(),
 		"--samples-per-field", "1", "--confidence", "0.000001", "--min-samples", "1",
 		"--max-batch-digests", "1", "--max-recv-bytes", "1KiB")
 	startCollector(t, "--confidence", "0.999999", "--max-recv-bytes", "2047MiB")
 
-	if e, err := engine.Open(t.TempDir(), engine.Options{Retention: minRetention - time.Nanosecond}); err == nil {
+	if e, err := engine.Open(t.TempDir(), engine.Options{Retention: engine.MinRetention - time.Nanosecond}); err == nil {
 		e.Close()
-		t.Errorf("engine.Open accepts a retention of %s: lower minRetention", minRetention-time.Nanosecond)
+		t.Errorf("engine.Open accepts a retention of %s: lower engine.MinRetention", engine.MinRetention-time.Nanosecond)
 	}
 	dir := filepath.Join(t.TempDir(), "data")
 	var stderr bytes.Buffer
