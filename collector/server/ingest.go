@@ -80,6 +80,12 @@ func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBa
 	batches := 0
 	for {
 		select {
+		case <-ctx.Done():
+			// The sender went away without closing its side: the receive
+			// goroutine may have dropped its error, so nothing else ends
+			// the handler.
+			log.Debug("ingest stream ended by its context", "batches", batches, "error", ctx.Err())
+			return status.FromContextError(ctx.Err()).Err()
 		case <-c.draining:
 			log.Debug("ingest stream ended by shutdown", "batches", batches)
 			return status.Error(codes.Unavailable, "collector is shutting down; reconnect and resend unacknowledged batches")

@@ -5,10 +5,12 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/shadowdiff/shadowdiff/collector/engine"
@@ -280,4 +282,37 @@ func histogramCount(t *testing.T, reg *prometheus.Registry, name string, labels 
 	}
 	t.Fatalf("no metric %s%v", name, labels)
 	return 0
+}
+
+// A sender that exits without CloseSend (its connection closes after an
+// ack) must not leave its handler behind: the stream gauge goes back to 0.
+func TestIngestEndsWhenSenderGoesAway(t *testing.T) {
+	r := start(t, &memIngester{}, fixedQuery{}, Options{})
+	// Several senders: without the fix each handler had an even chance to
+	// see its receive error rather than wait for ever.
+	const senders = 8
+	for range senders {
+		conn, err := grpc.NewClient(r.conn.Target(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream, err := shadowdiffv1.NewCollectorClient(conn).Ingest(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := stream.Send(&shadowdiffv1.DigestBatch{Sequence: 1, Digests: digests(1, shadowdiffv1.Role_ROLE_PRIMARY)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stream.Recv(); err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for metricValue(t, r.reg, "shadowdiff_server_ingest_streams_active", nil) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%v ingest streams still active 10 s after their senders went away", metricValue(t, r.reg, "shadowdiff_server_ingest_streams_active", nil))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
