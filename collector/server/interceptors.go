@@ -46,7 +46,8 @@ func panicked(log *slog.Logger, method string, r any) error {
 // drainStreams cancels the context of long-lived server streams (the query
 // API's WatchRegressions, reflection) when the server starts draining, so a
 // graceful stop is not held up by watchers. The ingest stream ends itself
-// after its current batch, and health watches are left to see NOT_SERVING.
+// after its current batch, and a health watch once it has sent NOT_SERVING
+// (healthServer.Watch): cancelled at once, it could miss it.
 func drainStreams(draining <-chan struct{}) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		switch info.FullMethod {

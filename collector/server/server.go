@@ -148,7 +148,7 @@ func New(ingester Ingester, query shadowdiffv1.QueryServer, opts Options) (*Serv
 		draining:   s.draining,
 	})
 	shadowdiffv1.RegisterQueryServer(s.grpc, query)
-	healthgrpc.RegisterHealthServer(s.grpc, s.health)
+	healthgrpc.RegisterHealthServer(s.grpc, &healthServer{Server: s.health, draining: s.draining})
 	reflection.Register(s.grpc)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	for _, svc := range healthServices {
@@ -192,11 +192,11 @@ func (s *Server) Serving() bool {
 	}
 }
 
-// Shutdown reports NOT_SERVING on every health service, ends the ingest
-// streams (each after acknowledging the batch it is storing, so senders
-// resend only what was not acknowledged) and stops gracefully; when ctx
-// ends first, the remaining calls are cancelled. It returns ctx's error in
-// that case.
+// Shutdown reports NOT_SERVING on every health service (health watches end
+// once they have sent it), ends the ingest streams (each after
+// acknowledging the batch it is storing, so senders resend only what was
+// not acknowledged) and stops gracefully; when ctx ends first, the
+// remaining calls are cancelled. It returns ctx's error in that case.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.drainOnce.Do(func() {
 		s.health.Shutdown()

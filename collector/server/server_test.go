@@ -167,3 +167,49 @@ func TestReflectionListsServices(t *testing.T) {
 		t.Errorf("after CloseSend: %v", err)
 	}
 }
+
+// Health watchers see NOT_SERVING at shutdown and then their streams end,
+// so they do not hold the graceful stop up until its timeout; a watch of
+// a service the server does not know ends too.
+func TestHealthWatchEndsOnShutdown(t *testing.T) {
+	r := start(t, &memIngester{}, fixedQuery{}, Options{})
+	health := healthpb.NewHealthClient(r.conn)
+	ctx := context.Background()
+	watches := map[string]healthpb.HealthCheckResponse_ServingStatus{
+		"":                        healthpb.HealthCheckResponse_SERVING,
+		"shadowdiff.v1.Collector": healthpb.HealthCheckResponse_SERVING,
+		"nope":                    healthpb.HealthCheckResponse_SERVICE_UNKNOWN,
+	}
+	streams := map[string]healthpb.Health_WatchClient{}
+	for svc, want := range watches {
+		watch, err := health.Watch(ctx, &healthpb.HealthCheckRequest{Service: svc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp, err := watch.Recv(); err != nil || resp.GetStatus() != want {
+			t.Fatalf("first status of %q = %v, %v; want %v", svc, resp, err, want)
+		}
+		streams[svc] = watch
+	}
+
+	// The bound is the test's only timing: without the fix Shutdown
+	// waits for it and fails.
+	shutdownCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- r.srv.Shutdown(shutdownCtx) }()
+
+	for svc, watch := range streams {
+		if watches[svc] == healthpb.HealthCheckResponse_SERVING {
+			if resp, err := watch.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+				t.Errorf("status of %q after Shutdown = %v, %v; want NOT_SERVING", svc, resp, err)
+			}
+		}
+		if resp, err := watch.Recv(); err == nil {
+			t.Errorf("watch of %q after Shutdown sent %v, want the end of the stream", svc, resp)
+		}
+	}
+	if err := <-shutdown; err != nil {
+		t.Fatalf("Shutdown: %v (a health watch held it up)", err)
+	}
+}
