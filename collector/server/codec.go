@@ -16,8 +16,8 @@ import (
 // and ingest is where the collector spends its CPU; digest batches go
 // through unmarshalBatch, which allocates far less (and the Ingest stream
 // receives wireBatch, which also keeps each digest's encoding). Other
-// messages (health,
-// reflection) go through the standard codec.
+// messages (health, reflection) go through the standard codec. A request
+// (requests.go) gets its decoding error recorded instead of returned.
 type vtCodec struct{ std encoding.CodecV2 }
 
 type vtMessage interface {
@@ -42,6 +42,10 @@ func (c vtCodec) Marshal(v any) (mem.BufferSlice, error) {
 }
 
 func (c vtCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if r, ok := v.(*request); ok {
+		r.err = c.Unmarshal(data, r.msg)
+		return nil
+	}
 	m, ok := v.(vtMessage)
 	if !ok {
 		return c.std.Unmarshal(data, v)

@@ -128,7 +128,7 @@ func New(ingester Ingester, query shadowdiffv1.QueryServer, opts Options) (*Serv
 		grpc.StatsHandler(sizeRecorder{}),
 		grpc.ForceServerCodecV2(newVTCodec()),
 		grpc.ChainUnaryInterceptor(recoverUnary(log)),
-		grpc.ChainStreamInterceptor(recoverStream(log), drainStreams(s.draining)),
+		grpc.ChainStreamInterceptor(recoverStream(log), drainStreams(s.draining), invalidStreamRequests),
 		// Sidecars keep one stream open for hours; let their keepalive
 		// pings through instead of answering them with GOAWAY.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
@@ -147,8 +147,10 @@ func New(ingester Ingester, query shadowdiffv1.QueryServer, opts Options) (*Serv
 		log:        log,
 		draining:   s.draining,
 	})
-	shadowdiffv1.RegisterQueryServer(s.grpc, query)
-	healthgrpc.RegisterHealthServer(s.grpc, &healthServer{Server: s.health, draining: s.draining})
+	// A malformed request is InvalidArgument on every service (see
+	// request); Report decodes its batch itself (collectorDesc).
+	s.grpc.RegisterService(invalidRequests(&shadowdiffv1.Query_ServiceDesc), query)
+	s.grpc.RegisterService(invalidRequests(&healthgrpc.Health_ServiceDesc), &healthServer{Server: s.health, draining: s.draining})
 	reflection.Register(s.grpc)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	for _, svc := range healthServices {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
@@ -211,5 +212,50 @@ func TestHealthWatchEndsOnShutdown(t *testing.T) {
 	}
 	if err := <-shutdown; err != nil {
 		t.Fatalf("Shutdown: %v (a health watch held it up)", err)
+	}
+}
+
+// A request that is not a valid message is the client's error on every
+// service and kind of call: InvalidArgument naming the message, not the
+// Internal gRPC sends for a codec's error.
+func TestMalformedRequestIsInvalidArgument(t *testing.T) {
+	r := start(t, &memIngester{}, fixedQuery{}, Options{})
+	malformed := preEncoded{0xff, 0xff, 0xff} // a tag whose varint never ends
+	var reply shadowdiffv1.DigestAck          // never decoded: the calls fail
+	for _, c := range []struct{ method, message string }{
+		{shadowdiffv1.Query_ListEndpoints_FullMethodName, "ListEndpointsRequest"},
+		{shadowdiffv1.Query_GetRequest_FullMethodName, "GetRequestRequest"},
+		{healthpb.Health_Check_FullMethodName, "HealthCheckRequest"},
+	} {
+		err := r.conn.Invoke(context.Background(), c.method, malformed, &reply, grpc.ForceCodecV2(rawCodec{}))
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "request is not a valid "+c.message+": ") {
+			t.Errorf("%s: %v, want InvalidArgument saying the request is not a valid %s", c.method, err, c.message)
+		}
+	}
+	for _, c := range []struct {
+		desc            *grpc.StreamDesc
+		method, message string
+	}{
+		{&shadowdiffv1.Query_ServiceDesc.Streams[0], shadowdiffv1.Query_WatchRegressions_FullMethodName, "WatchRegressionsRequest"},
+		{&healthpb.Health_ServiceDesc.Streams[0], healthpb.Health_Watch_FullMethodName, "HealthCheckRequest"},
+	} {
+		stream, err := r.conn.NewStream(context.Background(), c.desc, c.method, grpc.ForceCodecV2(rawCodec{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := stream.SendMsg(malformed); err != nil {
+			t.Fatal(err)
+		}
+		if err := stream.CloseSend(); err != nil {
+			t.Fatal(err)
+		}
+		err = stream.RecvMsg(&reply)
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "request is not a valid "+c.message+": ") {
+			t.Errorf("%s: %v, want InvalidArgument saying the request is not a valid %s", c.method, err, c.message)
+		}
+	}
+	// A valid request still goes through.
+	if _, err := healthpb.NewHealthClient(r.conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+		t.Errorf("health check: %v", err)
 	}
 }
