@@ -181,6 +181,14 @@ func (c *collector) tooManyDigests(rpc string, seq uint64, n int) error {
 		"batch %d has %d digests, more than the collector's limit of %d (--max-batch-digests)", seq, n, c.maxDigests)
 }
 
+// maxDropped is the most digests one batch may report dropped: 2^53,
+// centuries of drops at a million requests a second, and the largest
+// count the float64 of a Prometheus counter holds exactly. A larger count
+// is a bug or forged. Refusing it keeps the store's total, which adds
+// without saturating, from wrapping around (two batches of 2^64-1 left it
+// at 2^64-2); only over 2,000 batches at the bound still could.
+const maxDropped = 1 << 53
+
 // store checks the batch (of size bytes, decoded) against the limits and
 // passes it to the ingester, with its digests' encodings (wire, may be
 // nil) when the ingester takes them.
@@ -194,7 +202,14 @@ func (c *collector) store(ctx context.Context, rpc string, b *shadowdiffv1.Diges
 			"batch %d is %d bytes, more than the collector's limit of %d bytes (--max-recv-bytes)",
 			b.GetSequence(), size, c.maxBytes)
 	}
-	if d := b.GetDropped(); d > 0 {
+	d := b.GetDropped()
+	if d > maxDropped {
+		c.metrics.batches.WithLabelValues(rpc, resultInvalid).Inc()
+		return nil, status.Errorf(codes.InvalidArgument,
+			"batch %d reports %d digests dropped, more than the collector accepts in one batch (%d)",
+			b.GetSequence(), d, uint64(maxDropped))
+	}
+	if d > 0 {
 		c.metrics.filterDropped.WithLabelValues(rpc).Add(float64(d))
 		if r, ok := c.ingester.(DropRecorder); ok {
 			if err := r.RecordDropped(ctx, d); err != nil {

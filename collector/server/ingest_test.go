@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"io"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -314,5 +315,45 @@ func TestIngestEndsWhenSenderGoesAway(t *testing.T) {
 			t.Fatalf("%v ingest streams still active 10 s after their senders went away", metricValue(t, r.reg, "shadowdiff_server_ingest_streams_active", nil))
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A batch reporting more drops than any filter makes is refused, so the
+// engine's count of digests dropped by filters cannot wrap around.
+func TestDroppedBeyondBoundIsRefused(t *testing.T) {
+	eng := newEngine(t)
+	r := start(t, eng, eng.QueryServer(), Options{})
+	client := shadowdiffv1.NewCollectorClient(r.conn)
+	ctx := context.Background()
+	for range 2 {
+		if _, err := client.Report(ctx, &shadowdiffv1.DigestBatch{Sequence: 1, Dropped: maxDropped}); err != nil {
+			t.Fatalf("Report of %d dropped (the bound): %v", uint64(maxDropped), err)
+		}
+	}
+	for range 2 {
+		_, err := client.Report(ctx, &shadowdiffv1.DigestBatch{Sequence: 1, Dropped: math.MaxUint64})
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "digests dropped") {
+			t.Errorf("Report of 2^64-1 dropped: %v, want InvalidArgument", err)
+		}
+	}
+	stream, err := client.Ingest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&shadowdiffv1.DigestBatch{Sequence: 1, Dropped: maxDropped + 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "digests dropped") {
+		t.Errorf("Ingest of 2^53+1 dropped: %v, want InvalidArgument", err)
+	}
+	list, err := eng.QueryServer().ListEndpoints(ctx, &shadowdiffv1.ListEndpointsRequest{})
+	if want := uint64(2 * maxDropped); err != nil || list.GetTotals().GetDroppedByFilters() != want {
+		t.Errorf("dropped_by_filters = %d, %v; want %d (the refused batches not added)", list.GetTotals().GetDroppedByFilters(), err, want)
+	}
+	for _, rpc := range []string{"report", "ingest"} {
+		want := map[string]float64{"report": 2, "ingest": 1}[rpc]
+		if got := metricValue(t, r.reg, "shadowdiff_server_ingest_batches_total", map[string]string{"rpc": rpc, "result": "invalid"}); got != want {
+			t.Errorf("%s: invalid batches = %v, want %v", rpc, got, want)
+		}
 	}
 }
