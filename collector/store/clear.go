@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -125,7 +126,11 @@ func (s *Bolt) AddDropped(n uint64) (uint64, error) {
 		if v := b.Get([]byte("dropped")); len(v) == 8 {
 			total = binary.BigEndian.Uint64(v)
 		}
-		total += n
+		// Saturates: the server bounds each batch's count, not their sum.
+		var carry uint64
+		if total, carry = bits.Add64(total, n, 0); carry != 0 {
+			total = math.MaxUint64
+		}
 		return b.Put([]byte("dropped"), binary.BigEndian.AppendUint64(nil, total))
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -263,5 +264,21 @@ func TestBucketMergeOverflowsSignatures(t *testing.T) {
 	c.Fields["f"].Raw = 100
 	if a.Fields["f"].Raw != 3 || c.SignatureOverflow != a.SignatureOverflow || fmt.Sprint(c.Signatures) != fmt.Sprint(a.Signatures) {
 		t.Errorf("clone %+v differs from or shares with %+v", c, a)
+	}
+}
+
+// The count of digests filters dropped saturates instead of wrapping: the
+// server bounds each batch's count, not their sum.
+func TestAddDroppedSaturates(t *testing.T) {
+	s := openTest(t, t.TempDir(), 3)
+	defer s.Close()
+	for _, c := range []struct{ add, want uint64 }{{7, 7}, {math.MaxUint64 - 10, math.MaxUint64 - 3}, {5, math.MaxUint64}, {1, math.MaxUint64}} {
+		got, err := s.AddDropped(c.add)
+		if err != nil || got != c.want {
+			t.Fatalf("AddDropped(%d) = %d, %v; want %d", c.add, got, err, c.want)
+		}
+	}
+	if got, err := s.Dropped(); err != nil || got != math.MaxUint64 {
+		t.Errorf("Dropped = %d, %v; want the maximum", got, err)
 	}
 }
