@@ -232,6 +232,9 @@ func (e *Engine) load() error {
 			return nil
 		}
 		sortDigest(d) // stored sorted; older versions may not have
+		if d.Role == secondary && d.Skip == shadowdiffv1.SkipReason_SKIP_REASON_UNSPECIFIED {
+			e.secondarySeen[e.endpoints.of(d).key] = true // as ingest set it
+		}
 		sd, fields := slim(d, e.paths)
 		if r := e.pairer.restore(sd, time.Unix(0, p.ArrivalNano)); r != nil {
 			r.fields[d.Role] = fields

@@ -38,11 +38,12 @@ func (w *writer) finalize(c closedReq, now time.Time) {
 	}
 	first := r.first()
 	info := e.endpoints.of(first)
+	if c.reason != closedComplete && w.retried(r, info, now) {
+		w.dropFields(r, nil)
+		return
+	}
 	t := e.requestTime(r, now)
 	b := e.aggs.bucket(info, t)
-	for _, n := range r.dups {
-		b.Counts.Duplicates += n
-	}
 	rec := &shadowdiffv1.RequestRecord{PairingKey: r.key, Endpoint: info.key, Time: timestamppb.New(t)}
 	var kept []flatEntry // fields the repeat cache keeps
 	p, s, cd := r.digests[primary], r.digests[secondary], r.digests[candidate]
@@ -98,12 +99,43 @@ func (w *writer) finalize(c closedReq, now time.Time) {
 	w.countRequest(info.key, outcome)
 	// Nothing refers to the request's fields now (records and samples
 	// hold copies) but the repeat cache, which may keep the primary's.
+	w.dropFields(r, kept)
+}
+
+// dropFields recycles the request's body fields but kept.
+func (w *writer) dropFields(r *pendingReq, kept []flatEntry) {
 	for role, fs := range r.fields {
 		if fs != nil && !sameSlice(fs, kept) {
-			e.bodyFields.recycle(fs)
+			w.e.bodyFields.recycle(fs)
 		}
 		r.fields[role] = nil
 	}
+}
+
+// retried reports whether a request that closed without completing is a
+// retry of one already recorded, which the recent keys no longer knew (the
+// engine restarted since, or more than MaxPending requests closed): its
+// digests of roles the record has are counted as duplicates, the others
+// are late, and the record stays. Recording it replaced the compared
+// request with an incomplete one and counted the request twice. Only
+// requests that did not complete are looked up: they are few.
+func (w *writer) retried(r *pendingReq, info endpointInfo, now time.Time) bool {
+	e := w.e
+	rec, ok, err := e.st.Record(r.key)
+	if err != nil {
+		e.log.Warn("could not look up an earlier record of a closing request", "pairing_key", r.key, "err", err)
+	}
+	if !ok {
+		return false
+	}
+	had := [numRoles]bool{primary: rec.Primary != nil, secondary: rec.Secondary != nil, candidate: rec.Candidate != nil}
+	b := e.aggs.bucket(info, now)
+	for role, d := range r.digests {
+		if d != nil && had[role] {
+			b.Counts.Duplicates++
+		}
+	}
+	return true
 }
 
 // sameSlice: a and b share their first element.

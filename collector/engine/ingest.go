@@ -102,11 +102,16 @@ func (e *Engine) ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, 
 		case offerPending:
 			w.pending[d.PairingKey] = append(w.pending[d.PairingKey], f)
 		case offerDuplicate:
-			if _, open := e.pairer.pending[r.key]; !open {
-				// A retry of a request already closed: count it now.
-				info := e.endpoints.of(r.first())
-				e.aggs.bucket(info, now).Counts.Duplicates++
+			// Counted at once, in the bucket the request is (or will be)
+			// counted in, so the count is stored with the acknowledgement:
+			// kept with an open request until it closed, it was lost with
+			// a restart. A retry of a request already closed has only a
+			// stub, without a start time: it counts now.
+			t := now
+			if _, open := e.pairer.pending[r.key]; open {
+				t = e.requestTime(r, now)
 			}
+			e.aggs.bucket(e.endpoints.of(r.first()), t).Counts.Duplicates++
 		case offerLate:
 		}
 		w.digests[d.Role][res]++

@@ -27,7 +27,6 @@ type pendingReq struct {
 	// digests then keeps the message without them (see slim), to bound
 	// memory; response joins the two for the diff.
 	fields [numRoles][]flatEntry
-	dups   [numRoles]uint64
 	index  int // in the expiry heap
 }
 
@@ -124,7 +123,6 @@ func (p *pairer) len() int { return len(p.pending) }
 func (p *pairer) offer(d *shadowdiffv1.ResponseDigest, now time.Time, closed []closedReq) (offerResult, *pendingReq, []closedReq) {
 	if r, ok := p.pending[d.PairingKey]; ok {
 		if r.has(d.Role) {
-			r.dups[d.Role]++
 			return offerDuplicate, r, closed
 		}
 		r.digests[d.Role] = d

@@ -246,3 +246,117 @@ func TestEngineLearnsToWaitForSecondary(t *testing.T) {
 		t.Errorf("after k2's secondary: %s, has secondary %v", counts(s), s.HasSecondary)
 	}
 }
+
+// A retry of a digest whose request was compared just before a restart is
+// a duplicate, as it is without a restart (the recent keys): it opened a
+// new request, which expired incomplete, replaced the record and counted
+// the request twice.
+func TestRetryOfRecordedRequestAcrossRestart(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		dir := t.TempDir()
+		clk := newClock()
+		e := openEngine(t, dir, clk, Options{})
+		ingest(t, e, at(clk, dg("k", primary, "/r", 200, okBody()...)), at(clk, dg("k", candidate, "/r", 200, okBody()...)))
+		if restart {
+			if err := e.Close(); err != nil {
+				t.Fatal(err)
+			}
+			e = openEngine(t, dir, clk, Options{})
+		}
+		clk.Add(time.Second)
+		ingest(t, e, at(clk, dg("k", primary, "/r", 200, okBody()...))) // the filter retries
+		clk.Add(11 * time.Second)
+		if err := e.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		got := counts(endpointsOf(t, e)["GET /r"])
+		rec, err := e.QueryServer().GetRequest(context.Background(), &shadowdiffv1.GetRequestRequest{PairingKey: "k"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != "req=1 cmp=1 skip=0 inc=0(p0 s0 c0) fm=0 dup=1 raw=0 noise=0 reg=0" {
+			t.Errorf("restart=%v: %s, want the retry counted as a duplicate", restart, got)
+		}
+		if rec.GetNotComparedReason() != "" {
+			t.Errorf("restart=%v: record of k replaced: %q", restart, rec.GetNotComparedReason())
+		}
+		e.Close()
+	}
+}
+
+// A duplicate of a pending digest, acknowledged before a restart, is still
+// counted once the request closes after it (the count was kept with the
+// request, in memory).
+func TestDuplicateOfPendingDigestCountedAcrossRestart(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		dir := t.TempDir()
+		clk := newClock()
+		e := openEngine(t, dir, clk, Options{})
+		ingest(t, e, at(clk, dg("k", primary, "/q", 200, okBody()...)))
+		ingest(t, e, at(clk, dg("k", primary, "/q", 200, okBody()...))) // retry: duplicate
+		if restart {
+			if err := e.Close(); err != nil {
+				t.Fatal(err)
+			}
+			e = openEngine(t, dir, clk, Options{})
+		}
+		ingest(t, e, at(clk, dg("k", candidate, "/q", 200, okBody()...)))
+		got := counts(endpointsOf(t, e)["GET /q"])
+		if got != "req=1 cmp=1 skip=0 inc=0(p0 s0 c0) fm=0 dup=1 raw=0 noise=0 reg=0" {
+			t.Errorf("restart=%v: %s, want dup=1", restart, got)
+		}
+		e.Close()
+	}
+}
+
+// An endpoint that learnt to wait for secondaries from a secondary still
+// pending waits after a restart too (only stored buckets taught it).
+func TestPendingSecondaryKeepsEndpointWaitingAcrossRestart(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		dir := t.TempDir()
+		clk := newClock()
+		e := openEngine(t, dir, clk, Options{})
+		ingest(t, e, at(clk, dg("a", secondary, "/s", 200, okBody()...))) // first secondary ever, pending
+		if restart {
+			if err := e.Close(); err != nil {
+				t.Fatal(err)
+			}
+			e = openEngine(t, dir, clk, Options{})
+		}
+		ingest(t, e, at(clk, dg("b", primary, "/s", 200, okBody()...)), at(clk, dg("b", candidate, "/s", 200, okBody()...)))
+		got := endpointsOf(t, e)["GET /s"].GetCompared()
+		if got != 0 {
+			t.Errorf("restart=%v: b compared without waiting for its secondary", restart)
+		}
+		e.Close()
+	}
+}
+
+// The same without a restart, once MaxPending other requests closed after
+// k: the recent keys are bounded by MaxPending.
+func TestRetryOfRecordedRequestPastRecentBound(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{MaxPending: 2})
+	defer e.Close()
+	ingest(t, e, at(clk, dg("k", primary, "/r", 200, okBody()...)), at(clk, dg("k", candidate, "/r", 200, okBody()...)))
+	for _, o := range []string{"o1", "o2"} {
+		ingest(t, e, at(clk, dg(o, primary, "/r", 200, okBody()...)), at(clk, dg(o, candidate, "/r", 200, okBody()...)))
+	}
+	clk.Add(time.Second)
+	ingest(t, e, at(clk, dg("k", primary, "/r", 200, okBody()...))) // retry, 1 s later
+	clk.Add(11 * time.Second)
+	if err := e.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := counts(endpointsOf(t, e)["GET /r"])
+	rec, err := e.QueryServer().GetRequest(context.Background(), &shadowdiffv1.GetRequestRequest{PairingKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.GetNotComparedReason() != "" {
+		t.Errorf("record of compared request k replaced by %q", rec.GetNotComparedReason())
+	}
+	if got != "req=3 cmp=3 skip=0 inc=0(p0 s0 c0) fm=0 dup=1 raw=0 noise=0 reg=0" {
+		t.Errorf("%s, want three compared requests and the retry counted as a duplicate", got)
+	}
+}

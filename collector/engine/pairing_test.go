@@ -66,12 +66,12 @@ func TestPairerDuplicatesFirstWins(t *testing.T) {
 	p := newPairer(30*time.Second, 100, needTriple)
 	first := dg("k", primary, "/x", 200)
 	p.offer(first, t0, nil)
-	if res, r, _ := p.offer(dg("k", primary, "/x", 500), t0, nil); res != offerDuplicate || r.digests[primary] != first || r.dups[primary] != 1 {
+	if res, r, _ := p.offer(dg("k", primary, "/x", 500), t0, nil); res != offerDuplicate || r.digests[primary] != first {
 		t.Fatalf("duplicate = %v", res)
 	}
 	p.offer(dg("k", secondary, "/x", 200), t0, nil)
 	res, r, _ := p.offer(dg("k", candidate, "/x", 200), t0, nil)
-	if res != offerCompleted || r.digests[primary].Status != 200 || r.dups[primary] != 1 {
+	if res != offerCompleted || r.digests[primary].Status != 200 {
 		t.Fatalf("completion = %v, primary %v", res, r.digests[primary])
 	}
 	// Retries after completion are duplicates, not new requests.
