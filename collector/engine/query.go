@@ -86,7 +86,7 @@ func (q *queryServer) ListFields(ctx context.Context, r *shadowdiffv1.ListFields
 	defer e.mu.RUnlock()
 	ea := e.aggs.eps[r.Endpoint]
 	if ea == nil {
-		return nil, status.Errorf(codes.NotFound, "endpoint %q not found", r.Endpoint)
+		return nil, status.Errorf(codes.NotFound, "endpoint %q not found", truncate(r.Endpoint, maxEndpointLen))
 	}
 	resp := &shadowdiffv1.ListFieldsResponse{}
 	v, ok := e.viewLocked(ea, rng, true)
@@ -150,7 +150,7 @@ func (q *queryServer) Clear(ctx context.Context, r *shadowdiffv1.ClearRequest) (
 	_, known := e.aggs.eps[r.GetEndpoint()]
 	e.mu.RUnlock()
 	if r.GetEndpoint() != "" && !known {
-		return nil, status.Errorf(codes.NotFound, "endpoint %q not found", r.Endpoint)
+		return nil, status.Errorf(codes.NotFound, "endpoint %q not found", truncate(r.Endpoint, maxEndpointLen))
 	}
 	n, err := e.st.Clear(r.GetEndpoint())
 	if err != nil {

@@ -21,23 +21,41 @@ const (
 	suggestMinObservations = 20
 )
 
-// validPrefix checks a noise rule prefix against the query path namespaces.
-func validPrefix(p string) error {
+// validPrefix checks a query path prefix (of the request field named
+// field) against the query path namespaces.
+func validPrefix(field, p string) error {
 	switch {
 	case p == "":
-		return fmt.Errorf("rule.path_prefix: required")
+		return fmt.Errorf("%s: required", field)
 	case len(p) > maxFieldPathLen:
-		return fmt.Errorf("rule.path_prefix: longer than %d bytes", maxFieldPathLen)
+		return fmt.Errorf("%s: longer than %d bytes", field, maxFieldPathLen)
 	case !utf8.ValidString(p):
-		return fmt.Errorf("rule.path_prefix: not valid UTF-8")
+		return fmt.Errorf("%s: not valid UTF-8", field)
 	case p == pathStatus || p == pathBody || p == pathTrailers || p == "headers":
 		return nil
 	case strings.HasPrefix(p, headerPrefix) && len(p) > len(headerPrefix):
 		return nil
-	case strings.HasPrefix(p, pathBody+".") || strings.HasPrefix(p, pathBody+"["):
+	case (strings.HasPrefix(p, pathBody+".") || strings.HasPrefix(p, pathBody+"[")) && !emptyMember(p[len(pathBody):]):
 		return nil
 	}
-	return fmt.Errorf("rule.path_prefix: %q is not a query path (status, headers.<name>, body, body.<field>)", truncate(p, 80))
+	return fmt.Errorf("%s: %q is not a query path (status, headers.<name>, body, body.<field>)", field, truncate(p, 80))
+}
+
+// emptyMember reports whether a body path suffix (".a.b", "[].c") names an
+// empty member: a '.' that ends it or comes before another one. A member
+// named "" is written `""`, and an escaped "\." is part of a name.
+func emptyMember(p string) bool {
+	for i := 0; i < len(p); i++ {
+		switch p[i] {
+		case '\\':
+			i++ // the escaped character
+		case '.':
+			if i+1 == len(p) || p[i+1] == '.' || p[i+1] == '[' {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (q *queryServer) CreateNoiseRule(ctx context.Context, r *shadowdiffv1.CreateNoiseRuleRequest) (*shadowdiffv1.NoiseRule, error) {
@@ -45,7 +63,7 @@ func (q *queryServer) CreateNoiseRule(ctx context.Context, r *shadowdiffv1.Creat
 	if rule == nil {
 		return nil, status.Error(codes.InvalidArgument, "rule: required")
 	}
-	if err := validPrefix(rule.PathPrefix); err != nil {
+	if err := validPrefix("rule.path_prefix", rule.PathPrefix); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	if len(rule.Endpoint) > maxEndpointLen || len(rule.Comment) > maxCommentLen {
@@ -60,6 +78,18 @@ func (q *queryServer) CreateNoiseRule(ctx context.Context, r *shadowdiffv1.Creat
 	rule.Created = now(e)
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
+	e.mu.RLock()
+	i := slices.IndexFunc(e.noiseRules, func(o *shadowdiffv1.NoiseRule) bool {
+		return o.Endpoint == rule.Endpoint && o.PathPrefix == rule.PathPrefix
+	})
+	var same string
+	if i >= 0 {
+		same = e.noiseRules[i].Id
+	}
+	e.mu.RUnlock()
+	if i >= 0 {
+		return nil, status.Errorf(codes.AlreadyExists, "noise rule %s already marks %q as noise for this endpoint", same, truncate(rule.PathPrefix, 80))
+	}
 	stored, err := e.st.PutNoiseRule(rule)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "store rule: %v", err)
@@ -77,7 +107,7 @@ func (q *queryServer) ListNoiseRules(ctx context.Context, r *shadowdiffv1.ListNo
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if r.GetEndpoint() != "" && e.aggs.eps[r.Endpoint] == nil && !slices.ContainsFunc(e.noiseRules, func(n *shadowdiffv1.NoiseRule) bool { return n.Endpoint == r.Endpoint }) {
-		return nil, status.Errorf(codes.NotFound, "endpoint %q not found", r.Endpoint)
+		return nil, status.Errorf(codes.NotFound, "endpoint %q not found", truncate(r.Endpoint, maxEndpointLen))
 	}
 	resp := &shadowdiffv1.ListNoiseRulesResponse{}
 	for _, rule := range e.noiseRules {
@@ -137,7 +167,7 @@ func (q *queryServer) DeleteNoiseRule(ctx context.Context, r *shadowdiffv1.Delet
 		return nil, status.Errorf(codes.Internal, "delete rule: %v", err)
 	}
 	if !found {
-		return nil, status.Errorf(codes.NotFound, "noise rule %q not found", r.Id)
+		return nil, status.Errorf(codes.NotFound, "noise rule %q not found", truncate(r.Id, 80))
 	}
 	e.mu.Lock()
 	e.noiseRules = slices.DeleteFunc(e.noiseRules, func(n *shadowdiffv1.NoiseRule) bool { return n.Id == r.Id })
@@ -192,7 +222,7 @@ func (q *queryServer) DeleteEndpointRule(ctx context.Context, r *shadowdiffv1.De
 		return nil, status.Errorf(codes.Internal, "delete rule: %v", err)
 	}
 	if !found {
-		return nil, status.Errorf(codes.NotFound, "endpoint rule %q not found", r.Id)
+		return nil, status.Errorf(codes.NotFound, "endpoint rule %q not found", truncate(r.Id, 80))
 	}
 	if err := e.reloadEndpointRules(); err != nil {
 		return nil, status.Errorf(codes.Internal, "reload rules: %v", err)

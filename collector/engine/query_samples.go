@@ -26,6 +26,11 @@ func (q *queryServer) ListSamples(ctx context.Context, r *shadowdiffv1.ListSampl
 	if r.GetLimit() > maxSampleLimit {
 		return nil, status.Errorf(codes.InvalidArgument, "limit: at most %d", maxSampleLimit)
 	}
+	if r.GetPath() != "" {
+		if err := validPrefix("path", r.GetPath()); err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+	}
 	limit := int(r.GetLimit())
 	if limit == 0 {
 		limit = defaultSampleLimit
@@ -43,7 +48,7 @@ func (q *queryServer) ListSamples(ctx context.Context, r *shadowdiffv1.ListSampl
 	_, known := e.aggs.eps[r.Endpoint]
 	e.mu.RUnlock()
 	if !known {
-		return nil, status.Errorf(codes.NotFound, "endpoint %q not found", r.Endpoint)
+		return nil, status.Errorf(codes.NotFound, "endpoint %q not found", truncate(r.Endpoint, maxEndpointLen))
 	}
 	sq := store.SampleQuery{Endpoint: r.Endpoint, PathPrefix: r.GetPath(), DefiniteOnly: r.GetDefiniteOnly()}
 	if !rng.start.IsZero() {
@@ -156,7 +161,7 @@ func (q *queryServer) GetRequest(ctx context.Context, r *shadowdiffv1.GetRequest
 		return nil, status.Errorf(codes.Internal, "request %q: %v", r.PairingKey, err)
 	}
 	if !ok {
-		return nil, status.Errorf(codes.NotFound, "request %q not found", r.PairingKey)
+		return nil, status.Errorf(codes.NotFound, "request %q not found", truncate(r.PairingKey, maxPairingKeyLen))
 	}
 	e.annotate(rec.Endpoint, rec)
 	return rec, nil

@@ -149,6 +149,8 @@ func TestQueryOverGRPC(t *testing.T) {
 	wantCode(t, "bad page token", err, codes.InvalidArgument)
 	_, err = c.ListSamples(ctx, &shadowdiffv1.ListSamplesRequest{Endpoint: "GET /orders/{id}", Limit: 5000})
 	wantCode(t, "huge limit", err, codes.InvalidArgument)
+	_, err = c.ListSamples(ctx, &shadowdiffv1.ListSamplesRequest{Endpoint: "GET /orders/{id}", Path: "bogus"})
+	wantCode(t, "samples of a path that is not a query path", err, codes.InvalidArgument)
 	_, err = c.GetRequest(ctx, &shadowdiffv1.GetRequestRequest{PairingKey: "missing"})
 	wantCode(t, "GetRequest unknown", err, codes.NotFound)
 	_, err = c.GetRequest(ctx, &shadowdiffv1.GetRequestRequest{})
@@ -186,13 +188,19 @@ func TestQueryNoiseRulesApplyToStoredResults(t *testing.T) {
 		t.Errorf("suggested = %v, want the always-noisy timestamp and date", suggested)
 	}
 
-	for _, bad := range []*shadowdiffv1.NoiseRule{nil, {}, {PathPrefix: "order.total"}, {PathPrefix: "headers."}} {
+	for _, bad := range []*shadowdiffv1.NoiseRule{nil, {}, {PathPrefix: "order.total"}, {PathPrefix: "headers."},
+		{PathPrefix: "body..x"}, {PathPrefix: "body.a."}, {PathPrefix: "body.a.[]"}} {
 		_, err := c.CreateNoiseRule(ctx, &shadowdiffv1.CreateNoiseRuleRequest{Rule: bad})
 		wantCode(t, fmt.Sprintf("rule %v", bad), err, codes.InvalidArgument)
 	}
 	rule, err := c.CreateNoiseRule(ctx, &shadowdiffv1.CreateNoiseRuleRequest{Rule: &shadowdiffv1.NoiseRule{Endpoint: ep, PathPrefix: "body.order", Comment: "rounding is fine"}})
 	if err != nil || rule.Id == "" || rule.Created == nil {
 		t.Fatalf("create rule = %v %v", rule, err)
+	}
+	_, err = c.CreateNoiseRule(ctx, &shadowdiffv1.CreateNoiseRuleRequest{Rule: &shadowdiffv1.NoiseRule{Endpoint: ep, PathPrefix: "body.order"}})
+	wantCode(t, "the same rule again", err, codes.AlreadyExists)
+	if _, err := c.CreateNoiseRule(ctx, &shadowdiffv1.CreateNoiseRuleRequest{Rule: &shadowdiffv1.NoiseRule{PathPrefix: `body.a\..b`}}); err != nil {
+		t.Errorf("a rule for member \"a.\"'s child b: %v", err)
 	}
 	fields, err := c.ListFields(ctx, &shadowdiffv1.ListFieldsRequest{Endpoint: ep})
 	if err != nil {

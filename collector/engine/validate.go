@@ -120,6 +120,10 @@ func validateHeaders(hs []*shadowdiffv1.HeaderDigest) error {
 			return invalid("headers", "header %d has no name", i)
 		case len(h.Name) > maxHeaderNameLen || hasControl(h.Name):
 			return invalid("headers", "header %d: bad name", i)
+		case strings.ToLower(h.Name) != h.Name:
+			// As Envoy and HTTP/2 write them: "Date" and "date" would be
+			// two paths.
+			return invalid("headers", "header %q: name is not lower-case", truncate(h.Name, 40))
 		case headerListed(hs, i, &seen):
 			return invalid("headers", "header %q listed twice", truncate(h.Name, 40))
 		case len(h.GetRawValue()) > maxRawValueLen:

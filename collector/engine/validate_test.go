@@ -93,6 +93,7 @@ func TestValidateHeaderNames(t *testing.T) {
 		{[]string{"a", "c", "b", "c"}, `"c" listed twice`},
 		{[]string{"a", "a", ""}, `"a" listed twice`},
 		{[]string{"b", "a", "", "a"}, "header 2 has no name"},
+		{[]string{"date", "X-Upper"}, `"X-Upper": name is not lower-case`},
 	} {
 		d := dg("k1", primary, "/users/1", 200, f{"a", tStr, sText, "x"})
 		for _, n := range tc.names {

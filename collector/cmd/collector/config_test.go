@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"os"
@@ -218,5 +219,18 @@ func TestByteSize(t *testing.T) {
 		if err := b.Set(in); err == nil {
 			t.Errorf("Set(%q) = %d, want an error", in, b)
 		}
+	}
+}
+
+// JSON logs write durations as the flags take them, not as nanoseconds.
+func TestJSONLogDurationsAreText(t *testing.T) {
+	var buf bytes.Buffer
+	newLogger(&config{logLevel: slog.LevelInfo, logFormat: "json"}, &buf).Info("x", "timeout", 20*time.Second)
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatal(err)
+	}
+	if line["timeout"] != "20s" {
+		t.Errorf("timeout logged as %v, want \"20s\"", line["timeout"])
 	}
 }

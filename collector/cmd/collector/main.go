@@ -55,5 +55,15 @@ func newLogger(cfg *config, w io.Writer) *slog.Logger {
 	if cfg.logFormat == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
+	opts.ReplaceAttr = durationsAsText
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// durationsAsText writes durations as the flags take them ("20s"): the
+// JSON handler writes nanoseconds, which nobody reads at a glance.
+func durationsAsText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
 }
