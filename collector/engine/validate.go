@@ -120,7 +120,7 @@ func validateHeaders(hs []*shadowdiffv1.HeaderDigest) error {
 			return invalid("headers", "header %d has no name", i)
 		case len(h.Name) > maxHeaderNameLen || hasControl(h.Name):
 			return invalid("headers", "header %d: bad name", i)
-		case strings.ToLower(h.Name) != h.Name:
+		case hasUpper(h.Name):
 			// As Envoy and HTTP/2 write them: "Date" and "date" would be
 			// two paths.
 			return invalid("headers", "header %q: name is not lower-case", truncate(h.Name, 40))
@@ -283,19 +283,27 @@ func isSeparator(c byte) bool {
 // panics). It names the first field that is not.
 func validStrings(d *shadowdiffv1.ResponseDigest) (field string, ok bool) {
 	w, ep, rq, b := d.GetWorkload(), d.GetEndpoint(), d.GetRequest(), d.GetBody()
-	for _, f := range [...]struct {
-		name, s string
-	}{
-		{"pairing_key", d.PairingKey},
-		{"workload.name", w.GetName()}, {"workload.namespace", w.GetNamespace()}, {"workload.version", w.GetVersion()},
-		{"workload.instance", w.GetInstance()}, {"workload.plugin_name", w.GetPluginName()},
-		{"endpoint.method", ep.GetMethod()}, {"endpoint.route_name", ep.GetRouteName()},
-		{"endpoint.path", ep.GetPath()}, {"endpoint.authority", ep.GetAuthority()},
-		{"request.method", rq.GetMethod()}, {"request.path", rq.GetPath()},
-		{"body.content_type", b.GetContentType()}, {"body.content_encoding", b.GetContentEncoding()}, {"body.error", b.GetError()},
-	} {
-		if !utf8.ValidString(f.s) {
-			return f.name, false
+	strs := [...]string{d.PairingKey, w.GetName(), w.GetNamespace(), w.GetVersion(), w.GetInstance(), w.GetPluginName(),
+		ep.GetMethod(), ep.GetRouteName(), ep.GetPath(), ep.GetAuthority(), rq.GetMethod(), rq.GetPath(),
+		b.GetContentType(), b.GetContentEncoding(), b.GetError()}
+	// Nearly always ASCII: one pass over the bytes instead of a call per
+	// string (23 calls of utf8.ValidString took ~200 ns a digest).
+	var or byte
+	for _, s := range strs {
+		or |= orBytes(s)
+	}
+	for _, h := range d.Headers {
+		or |= orBytes(h.GetName()) | orBytes(h.GetRawValue())
+	}
+	if or < utf8.RuneSelf {
+		return "", true
+	}
+	names := [len(strs)]string{"pairing_key", "workload.name", "workload.namespace", "workload.version", "workload.instance",
+		"workload.plugin_name", "endpoint.method", "endpoint.route_name", "endpoint.path", "endpoint.authority",
+		"request.method", "request.path", "body.content_type", "body.content_encoding", "body.error"}
+	for i, s := range strs {
+		if !utf8.ValidString(s) {
+			return names[i], false
 		}
 	}
 	for _, h := range d.Headers {
@@ -304,6 +312,16 @@ func validStrings(d *shadowdiffv1.ResponseDigest) (field string, ok bool) {
 		}
 	}
 	return "", true
+}
+
+// orBytes is the bitwise or of the bytes of s: below utf8.RuneSelf, s is
+// ASCII.
+func orBytes(s string) byte {
+	var or byte
+	for i := 0; i < len(s); i++ {
+		or |= s[i]
+	}
+	return or
 }
 
 func hasControl(s string) bool {
@@ -320,4 +338,13 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
 }
