@@ -136,12 +136,13 @@ func canonicalDecimal(lit, buf []byte) ([]byte, bool) {
 	return append(buf, out...), true
 }
 
-// appendEscapedKey escapes the path metacharacters '.', '[', ']' and '\',
-// and writes a byte that is not part of valid UTF-8 as `\xNN` (a literal
-// backslash is escaped, so this cannot be a member name's own text): paths
-// are protobuf strings, which must be UTF-8, and two member names that
-// differ only in such bytes (Latin-1 text) keep two paths. An empty key is
-// written `""` so it cannot be confused with its parent.
+// appendEscapedKey escapes the path metacharacters '.', '[', ']', '\' and
+// '"' with '\', and writes a byte that is not part of valid UTF-8 as `\xNN`
+// (a literal backslash is escaped, so this cannot be a member name's own
+// text): paths are protobuf strings, which must be UTF-8, and two member
+// names that differ only in such bytes (Latin-1 text) keep two paths. An
+// empty key is written `""` so it cannot be confused with its parent (and,
+// quotes escaped, with a member named `""`).
 func appendEscapedKey(b, key []byte) []byte {
 	if len(key) == 0 {
 		return append(b, `""`...)
@@ -160,7 +161,7 @@ func appendEscapedKey(b, key []byte) []byte {
 			continue
 		}
 		switch c {
-		case '.', '[', ']', '\\':
+		case '.', '[', ']', '\\', '"':
 			b = append(b, '\\')
 		}
 		b = append(b, c)

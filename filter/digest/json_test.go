@@ -71,6 +71,10 @@ func TestPathsOfLatin1Names(t *testing.T) {
 			t.Errorf("path %q is not UTF-8", p)
 		}
 	}
+	// The empty name is written "", a name of quotes escaped.
+	if got, want := paths(t, `{"":1,"\"\"":2}`), []string{"", `""`, `\"\"`}; !slices.Equal(got, want) {
+		t.Errorf("paths %q, want %q", got, want)
+	}
 }
 
 func TestOccurrencesFold(t *testing.T) {

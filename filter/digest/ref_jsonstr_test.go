@@ -238,7 +238,8 @@ func refCanonicalDecimal(lit, buf []byte) ([]byte, bool) {
 // refAppendEscapedKey escapes the path metacharacters '.', '[', ']' and '\'.
 // An empty key is written `""` so it cannot be confused with its parent.
 // Changed on 27 Nov 2026 with appendEscapedKey, the one change to the
-// reference: a byte that is not part of valid UTF-8 is written `\xNN`.
+// reference: a byte that is not part of valid UTF-8 is written `\xNN`, and
+// '"' is escaped (a member named `""` had the empty member's path).
 func refAppendEscapedKey(b, key []byte) []byte {
 	if len(key) == 0 {
 		return append(b, `""`...)
@@ -255,7 +256,7 @@ func refAppendEscapedKey(b, key []byte) []byte {
 			continue
 		}
 		switch c {
-		case '.', '[', ']', '\\':
+		case '.', '[', ']', '\\', '"':
 			b = append(b, '\\')
 		}
 		b = append(b, c)

@@ -23,7 +23,7 @@ const (
 
 // AppendResponseDigest appends d's encoding (without a length prefix).
 func AppendResponseDigest(b []byte, d *ResponseDigest) []byte {
-	b = appendString(b, 1, d.PairingKey)
+	b = appendIdentity(b, 1, d.PairingKey)
 	b = appendVarint(b, 2, uint64(d.Role))
 	b, m := beginMessage(b, 3)
 	b = appendWorkload(b, &d.Workload)
@@ -78,15 +78,15 @@ func appendWorkload(b []byte, w *Workload) []byte {
 }
 
 func appendEndpoint(b []byte, e *EndpointRef) []byte {
-	b = appendString(b, 1, e.Method)
-	b = appendString(b, 2, e.RouteName)
-	b = appendString(b, 3, e.Path)
-	return appendString(b, 4, e.Authority)
+	b = appendIdentity(b, 1, e.Method)
+	b = appendIdentity(b, 2, e.RouteName)
+	b = appendIdentity(b, 3, e.Path)
+	return appendIdentity(b, 4, e.Authority)
 }
 
 func appendFingerprint(b []byte, f *RequestFingerprint) []byte {
-	b = appendString(b, 1, f.Method)
-	b = appendString(b, 2, f.Path)
+	b = appendIdentity(b, 1, f.Method)
+	b = appendIdentity(b, 2, f.Path)
 	b = appendFixed64(b, 3, f.QueryHash)
 	b = appendFixed64(b, 4, f.BodyHash)
 	b = appendVarint(b, 5, f.BodySize)
@@ -160,11 +160,52 @@ func appendOptionalString(b []byte, num byte, s *string) []byte {
 // appendStringValue writes s with each run of bytes that are not valid
 // UTF-8 replaced by U+FFFD (strings.ToValidUTF8): protobuf strings must be
 // UTF-8 (the collector refuses a digest with one that is not), and header
-// values, request paths and raw values come from traffic as bytes.
+// and raw values come from traffic as bytes. Strings that identify a
+// request go through appendIdentity instead.
 func appendStringValue(b []byte, num byte, s string) []byte {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
+	return appendRawString(b, num, s)
+}
+
+// appendIdentity writes a string that identifies a request (the pairing
+// key, a method, path, route or authority) as UTF-8 without losing what
+// tells two apart, as U+FFFD would: see identity.
+func appendIdentity(b []byte, num byte, s string) []byte {
+	if s == "" {
+		return b
+	}
+	return appendRawString(b, num, identity(s))
+}
+
+// identity returns s when it is valid UTF-8 without a backslash (every
+// request id, path and authority in practice), else s with each backslash
+// doubled and each byte that is not part of valid UTF-8 written \xNN. No
+// two strings give the same result: those changed all have a backslash,
+// those kept none.
+func identity(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, '\\') < 0 {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	out := make([]byte, 0, len(s)+8)
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			out = append(out, '\\', 'x', hex[s[i]>>4], hex[s[i]&0xf])
+		case s[i] == '\\':
+			out = append(out, '\\', '\\')
+		default:
+			out = append(out, s[i:i+n]...)
+		}
+		i += n
+	}
+	return string(out)
+}
+
+func appendRawString(b []byte, num byte, s string) []byte {
 	b = append(b, tag(num, wireBytes))
 	b = appendRawVarint(b, uint64(len(s)))
 	return append(b, s...)

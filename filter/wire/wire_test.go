@@ -3,6 +3,7 @@ package wire
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -85,25 +86,44 @@ func TestBatchDecodesWithGeneratedCode(t *testing.T) {
 	}
 }
 
-// Strings that come from traffic as bytes (a request id, a path, header
-// and raw values) are sent as UTF-8, each run of other bytes as U+FFFD:
-// protobuf-go, which checks, decodes the digest, and the collector does
-// not refuse it.
+// Strings that come from traffic as bytes are sent as UTF-8, as protobuf
+// requires: protobuf-go, which checks, decodes the digest. Values (header
+// and raw values) have each run of other bytes replaced by U+FFFD; strings
+// that identify a request (the pairing key, paths) are escaped without
+// loss, so two keys that differ only in such bytes stay two keys (U+FFFD
+// paired the primary of one request with the shadows of another).
 func TestStringsAreSentAsUTF8(t *testing.T) {
-	d := &ResponseDigest{PairingKey: "id-\xff", Role: RolePrimary,
-		Endpoint: EndpointRef{Method: "GET", Path: "/caf\xe9"},
-		Headers:  []HeaderDigest{{Name: "x-name", Raw: ptr("Jos\xe9 \xff\xfe!")}},
-		Body:     &BodyDigest{Fields: []FieldEntry{{Path: "name", Raw: ptr("Ren\xe9e")}}}}
-	var got pb.ResponseDigest
-	if err := proto.Unmarshal(AppendResponseDigest(nil, d), &got); err != nil {
-		t.Fatalf("protobuf-go refuses the digest: %v", err)
+	send := func(key, path string) *pb.ResponseDigest {
+		d := &ResponseDigest{PairingKey: key, Role: RolePrimary,
+			Endpoint: EndpointRef{Method: "GET", Path: path}, Request: RequestFingerprint{Method: "GET", Path: path},
+			Headers: []HeaderDigest{{Name: "x-name", Raw: ptr("Jos\xe9 \xff\xfe!")}},
+			Body:    &BodyDigest{Fields: []FieldEntry{{Path: "name", Raw: ptr("Ren\xe9e")}}}}
+		var got pb.ResponseDigest
+		if err := proto.Unmarshal(AppendResponseDigest(nil, d), &got); err != nil {
+			t.Fatalf("protobuf-go refuses the digest: %v", err)
+		}
+		return &got
 	}
+	got := send("id-\xff", "/caf\xe9")
 	for _, c := range []struct{ got, want string }{
-		{got.PairingKey, "id-\uFFFD"}, {got.Endpoint.Path, "/caf\uFFFD"},
+		{got.PairingKey, `id-\xFF`}, {got.Endpoint.Path, `/caf\xE9`}, {got.Request.Path, `/caf\xE9`},
 		{got.Headers[0].GetRawValue(), "Jos\uFFFD \uFFFD!"}, {got.Body.Fields[0].GetRawValue(), "Ren\uFFFDe"},
 	} {
 		if c.got != c.want {
 			t.Errorf("sent %q, want %q", c.got, c.want)
+		}
+	}
+	// Distinct keys stay distinct, a literal backslash included; valid
+	// keys without one are sent as they are.
+	seen := map[string]string{}
+	for _, key := range []string{"req-\xe9", "req-\xe8\xff", "req-\xe8", `req-\xE9`, `req-\\xE9`, "req-é", "plain-1"} {
+		sent := send(key, "/").PairingKey
+		if other, ok := seen[sent]; ok {
+			t.Errorf("keys %q and %q both sent as %q", other, key, sent)
+		}
+		seen[sent] = key
+		if utf8.ValidString(key) && !strings.Contains(key, `\`) && sent != key {
+			t.Errorf("valid key %q sent as %q", key, sent)
 		}
 	}
 }

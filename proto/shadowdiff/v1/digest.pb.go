@@ -372,7 +372,7 @@ func (BodyKind) EnumDescriptor() ([]byte, []int) {
 // Paths are relative to the body's root value: the root itself is "", an
 // object member is "user.name", array elements are generalised to "[]":
 // "items[]", "items[].price", and "[].id" for a root array. Keys containing
-// '.', '[', ']' or '\' are escaped with '\', a byte of a key that is not
+// '.', '[', ']', '\' or '"' are escaped with '\', a byte of a key that is not
 // valid UTF-8 is written "\xNN" (hex), and an empty key is written `""`.
 // All occurrences of one generalised path are folded into a single entry.
 // Every string of a digest must be valid UTF-8 and header names lower-case:
