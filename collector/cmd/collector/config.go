@@ -51,8 +51,9 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool)) (*config,
 		f.Value = describedValue{f.Value, f.Name, &refused}
 	})
 
-	// Environment first, so the command line wins.
-	var envErrs []error
+	// Environment first, so the command line wins: over a bad variable
+	// too, and --help over everything.
+	envErrs := map[string]error{}
 	fs.VisitAll(func(f *flag.Flag) {
 		name := envName(f.Name)
 		v, ok := lookupEnv(name)
@@ -65,16 +66,24 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool)) (*config,
 			} else {
 				err = fmt.Errorf("environment %s=%q: %w", name, v, err)
 			}
-			envErrs = append(envErrs, err)
+			envErrs[f.Name] = err
 		}
 	})
-	if err := errors.Join(envErrs...); err != nil {
-		return nil, err
-	}
+	refused = nil // an environment variable's
 	if err := fs.Parse(args); err != nil {
 		if refused != nil {
 			return nil, refused
 		}
+		return nil, err
+	}
+	fs.Visit(func(f *flag.Flag) { delete(envErrs, f.Name) })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) { // in the flags' order
+		if err := envErrs[f.Name]; err != nil {
+			errs = append(errs, err)
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {

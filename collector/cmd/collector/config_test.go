@@ -135,6 +135,26 @@ func TestHelpGoesToStdout(t *testing.T) {
 	}
 }
 
+// The command line wins over the environment: --help over a bad variable,
+// a flag over a bad variable of its own, and an unknown flag is reported as
+// such rather than as the variable.
+func TestCommandLineWinsOverBadEnvironment(t *testing.T) {
+	bad := env(map[string]string{"SHADOWDIFF_MAX_PENDING": ""})
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"--help"}, bad, &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "Usage: collector") {
+		t.Errorf("--help with a bad variable: exit code %d, stdout %.40q, stderr %.80q", code, stdout.String(), stderr.String())
+	}
+	if c, err := parseConfig([]string{"--max-pending", "5"}, bad); err != nil || c.maxPending != 5 {
+		t.Errorf("a flag over its bad variable: %v, %v", c, err)
+	}
+	if _, err := parseConfig([]string{"--bogus"}, bad); err == nil || !strings.Contains(err.Error(), "-bogus") {
+		t.Errorf("an unknown flag with a bad variable: %v, want the flag named", err)
+	}
+	if _, err := parseConfig(nil, bad); err == nil || !strings.Contains(err.Error(), "SHADOWDIFF_MAX_PENDING is set but empty") {
+		t.Errorf("a bad variable alone: %v", err)
+	}
+}
+
 // A bad setting gets one line per problem and a hint on stderr, exit code
 // 2: not the usage, whose 60 lines would hide the problem.
 func TestBadSettingIsOneLine(t *testing.T) {
