@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -254,9 +255,41 @@ func (e *Engine) load() error {
 			e.log.Warn("could not delete refused pending digests", "count", len(refused), "err", err)
 		}
 	}
+	recent, err := e.restoreRecent()
+	if err != nil {
+		return err
+	}
 	e.met.pending.Set(float64(e.pairer.len()))
-	e.log.Info("engine state loaded", "pending_digests", n, "endpoints", len(e.aggs.eps))
+	e.log.Info("engine state loaded", "pending_digests", n, "recent_keys", recent, "endpoints", len(e.aggs.eps))
 	return nil
+}
+
+// restoreRecent gives the pairer back the keys it remembered as closed:
+// those of the records of the last recentWindows windows, as many as it
+// keeps. A retry after a restart (a batch stored but not acknowledged when
+// the collector stopped, which its sender sends again) is then a duplicate,
+// as without a restart, not a request counted twice.
+func (e *Engine) restoreRecent() (int, error) {
+	now := e.opts.Now()
+	var recs []*shadowdiffv1.RequestRecord
+	err := e.st.RecentRecords(now.Add(-recentWindows*e.opts.PairWindow), e.opts.MaxPending, func(rec *shadowdiffv1.RequestRecord) error {
+		recs = append(recs, rec)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("engine: load recent records: %w", err)
+	}
+	// Oldest first, the order in which the pairer remembers them.
+	slices.SortStableFunc(recs, func(a, b *shadowdiffv1.RequestRecord) int {
+		return a.GetTime().AsTime().Compare(b.GetTime().AsTime())
+	})
+	n := 0
+	for _, rec := range recs {
+		if e.pairer.restoreRecent(rec, now) {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // complete decides whether a pending request has every role to wait for:

@@ -175,6 +175,30 @@ func (p *pairer) restore(d *shadowdiffv1.ResponseDigest, arrival time.Time) *pen
 	return r
 }
 
+// restoreRecent remembers the key of a stored record, closed at its time,
+// after a restart; it reports whether it did (not for a key pending or
+// remembered already, nor once the record is too old).
+func (p *pairer) restoreRecent(rec *shadowdiffv1.RequestRecord, now time.Time) bool {
+	key := rec.GetPairingKey()
+	if _, ok := p.pending[key]; ok {
+		return false
+	}
+	if _, ok := p.recent[key]; ok {
+		return false
+	}
+	r := &pendingReq{key: key}
+	r.digests[primary], r.digests[secondary], r.digests[candidate] = rec.GetPrimary(), rec.GetSecondary(), rec.GetCandidate()
+	if r.first() == nil {
+		return false
+	}
+	closed := rec.GetTime().AsTime()
+	if !now.Before(closed.Add(recentWindows * p.window)) {
+		return false
+	}
+	p.remember(r, closed)
+	return true
+}
+
 // expire closes the requests whose window ended by now.
 func (p *pairer) expire(now time.Time, closed []closedReq) []closedReq {
 	for len(p.expiry) > 0 && !now.Before(p.expiry[0].arrival.Add(p.window)) {

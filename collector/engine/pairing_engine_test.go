@@ -360,3 +360,41 @@ func TestRetryOfRecordedRequestPastRecentBound(t *testing.T) {
 		t.Errorf("%s, want three compared requests and the retry counted as a duplicate", got)
 	}
 }
+
+// Both digests of a compared request resent after a restart (stored, but
+// not acknowledged when the collector stopped) are duplicates: the keys of
+// recent records are remembered again at load. They completed the request
+// a second time, rewrote its record and counted it twice.
+func TestCompleteRetryAcrossRestartIsDuplicate(t *testing.T) {
+	dir := t.TempDir()
+	clk := newClock()
+	e := openEngine(t, dir, clk, Options{})
+	ingest(t, e, at(clk, dg("k", primary, "/r", 200, okBody()...)), at(clk, dg("k", candidate, "/r", 200, okBody()...)))
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e = openEngine(t, dir, clk, Options{})
+	defer e.Close()
+	clk.Add(time.Second)
+	ingest(t, e, at(clk, dg("k", primary, "/r", 200, okBody()...)), at(clk, dg("k", candidate, "/r", 200, okBody()...)))
+	clk.Add(11 * time.Second)
+	if err := e.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := counts(endpointsOf(t, e)["GET /r"]), "req=1 cmp=1 skip=0 inc=0(p0 s0 c0) fm=0 dup=2 raw=0 noise=0 reg=0"; got != want {
+		t.Errorf("%s, want %s", got, want)
+	}
+	// Remembered for recentWindows windows, as without a restart: after
+	// them the key opens a new request.
+	clk.Add(recentWindows * 10 * time.Second)
+	if err := e.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.mu.RLock()
+	_, remembered := e.pairer.recent["k"]
+	e.mu.RUnlock()
+	if remembered {
+		t.Error("k still remembered after recentWindows windows")
+	}
+}
+

@@ -296,6 +296,50 @@ func (s *Bolt) Record(key string) (*shadowdiffv1.RequestRecord, bool, error) {
 	return rec, true, nil
 }
 
+// RecentRecords implements Store. Segments sort by their oldest record and
+// span less than segmentSpan, so the walk back stops at the first segment
+// older than since by more than that. A record is passed only if it is its
+// key's live one (not written again since, nor deleted).
+func (s *Bolt) RecentRecords(since time.Time, limit int, fn func(rec *shadowdiffv1.RequestRecord) error) error {
+	s.keys.mu.RLock() // see keyIndex.ref
+	defer s.keys.mu.RUnlock()
+	from, n := since.UnixNano(), 0
+	return s.db.View(func(tx *bolt.Tx) error {
+		sb := tx.Bucket(bktRecordSegments)
+		c := sb.Cursor()
+		for k, _ := c.Last(); k != nil; k, _ = c.Prev() {
+			if len(k) != recordSegmentKeyLen {
+				continue
+			}
+			if getTime(k) < from-segmentSpan {
+				return nil
+			}
+			seg := recordSegment(sb, k)
+			for off := 0; off < len(seg); {
+				e, next, err := parseRecordEntry(seg, off)
+				if err != nil {
+					return fmt.Errorf("store: recent records: %w", err)
+				}
+				ref := recordRef(k, off)
+				if e.nano >= from && bytes.Equal(s.keys.ref(tx, string(e.key)), ref[:]) {
+					rec := &shadowdiffv1.RequestRecord{}
+					if err := rec.UnmarshalVT(e.rec); err != nil {
+						return fmt.Errorf("store: decode record %q: %w", e.key, err)
+					}
+					if err := fn(rec); err != nil {
+						return err
+					}
+					if n++; limit > 0 && n >= limit {
+						return nil
+					}
+				}
+				off = next
+			}
+		}
+		return nil
+	})
+}
+
 // Samples lists sample references, newest first, one per request.
 func (s *Bolt) Samples(q SampleQuery) ([]SampleRef, error) {
 	return s.samples.query(q), nil

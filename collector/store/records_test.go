@@ -294,3 +294,39 @@ func forget(model map[string]*shadowdiffv1.RequestRecord, match func(*shadowdiff
 	}
 	return n
 }
+
+// RecentRecords passes the live records of a key since a time, newest
+// segments first, within a limit: not a copy replaced since, not a
+// deleted one, not an older one.
+func TestRecentRecords(t *testing.T) {
+	s := openTest(t, t.TempDir(), 3)
+	defer s.Close()
+	old, replaced, live := record("old", "GET /a", at(0), false), record("k", "GET /a", at(5), false), record("k", "GET /a", at(7), false)
+	// One segment (a transaction's minute) keeps m live beside the dead
+	// copies of k and c.
+	cleared, kept := record("c", "GET /b", at(5).Add(time.Second), false), record("m", "GET /a", at(5).Add(2*time.Second), false)
+	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{old, replaced, cleared, kept}})
+	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{live, record("n", "GET /a", at(8), false)}})
+	if _, err := s.Clear("GET /b"); err != nil {
+		t.Fatal(err)
+	}
+	recent := func(since time.Time, limit int) []string {
+		var got []string
+		if err := s.RecentRecords(since, limit, func(r *shadowdiffv1.RequestRecord) error {
+			got = append(got, fmt.Sprintf("%s@%d", r.PairingKey, int(r.Time.AsTime().Sub(recordsBase)/time.Minute)))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := fmt.Sprint(recent(at(1), 0)); got != "[n@8 k@7 m@5]" {
+		t.Errorf("since minute 1: %s, want [n@8 k@7 m@5] (the newest first; not old, not k's replaced copy, not the cleared c)", got)
+	}
+	if got := fmt.Sprint(recent(at(8), 0)); got != "[n@8]" {
+		t.Errorf("since minute 8: %s, want [n@8]", got)
+	}
+	if got := fmt.Sprint(recent(at(0), 1)); got != "[n@8]" {
+		t.Errorf("since minute 0, limit 1: %s, want [n@8]", got)
+	}
+}
