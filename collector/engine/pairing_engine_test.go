@@ -247,89 +247,80 @@ func TestEngineLearnsToWaitForSecondary(t *testing.T) {
 	}
 }
 
+// acrossRestart runs before and after on one engine, once as they are and
+// once with the engine closed and opened again between them: what after
+// checks must not depend on the restart.
+func acrossRestart(t *testing.T, before, after func(t *testing.T, e *Engine, clk *clock)) {
+	for _, restart := range []bool{false, true} {
+		t.Run(fmt.Sprintf("restart=%v", restart), func(t *testing.T) {
+			dir, clk := t.TempDir(), newClock()
+			e := openEngine(t, dir, clk, Options{})
+			before(t, e, clk)
+			if restart {
+				if err := e.Close(); err != nil {
+					t.Fatal(err)
+				}
+				e = openEngine(t, dir, clk, Options{})
+			}
+			defer e.Close()
+			after(t, e, clk)
+		})
+	}
+}
+
 // A retry of a digest whose request was compared just before a restart is
 // a duplicate, as it is without a restart (the recent keys): it opened a
 // new request, which expired incomplete, replaced the record and counted
 // the request twice.
 func TestRetryOfRecordedRequestAcrossRestart(t *testing.T) {
-	for _, restart := range []bool{false, true} {
-		dir := t.TempDir()
-		clk := newClock()
-		e := openEngine(t, dir, clk, Options{})
+	acrossRestart(t, func(t *testing.T, e *Engine, clk *clock) {
 		ingest(t, e, at(clk, dg("k", primary, "/r", 200, okBody()...)), at(clk, dg("k", candidate, "/r", 200, okBody()...)))
-		if restart {
-			if err := e.Close(); err != nil {
-				t.Fatal(err)
-			}
-			e = openEngine(t, dir, clk, Options{})
-		}
+	}, func(t *testing.T, e *Engine, clk *clock) {
 		clk.Add(time.Second)
 		ingest(t, e, at(clk, dg("k", primary, "/r", 200, okBody()...))) // the filter retries
 		clk.Add(11 * time.Second)
 		if err := e.Flush(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		got := counts(endpointsOf(t, e)["GET /r"])
+		if got := counts(endpointsOf(t, e)["GET /r"]); got != "req=1 cmp=1 skip=0 inc=0(p0 s0 c0) fm=0 dup=1 raw=0 noise=0 reg=0" {
+			t.Errorf("%s, want the retry counted as a duplicate", got)
+		}
 		rec, err := e.QueryServer().GetRequest(context.Background(), &shadowdiffv1.GetRequestRequest{PairingKey: "k"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got != "req=1 cmp=1 skip=0 inc=0(p0 s0 c0) fm=0 dup=1 raw=0 noise=0 reg=0" {
-			t.Errorf("restart=%v: %s, want the retry counted as a duplicate", restart, got)
-		}
 		if rec.GetNotComparedReason() != "" {
-			t.Errorf("restart=%v: record of k replaced: %q", restart, rec.GetNotComparedReason())
+			t.Errorf("record of k replaced: %q", rec.GetNotComparedReason())
 		}
-		e.Close()
-	}
+	})
 }
 
 // A duplicate of a pending digest, acknowledged before a restart, is still
 // counted once the request closes after it (the count was kept with the
 // request, in memory).
 func TestDuplicateOfPendingDigestCountedAcrossRestart(t *testing.T) {
-	for _, restart := range []bool{false, true} {
-		dir := t.TempDir()
-		clk := newClock()
-		e := openEngine(t, dir, clk, Options{})
+	acrossRestart(t, func(t *testing.T, e *Engine, clk *clock) {
 		ingest(t, e, at(clk, dg("k", primary, "/q", 200, okBody()...)))
 		ingest(t, e, at(clk, dg("k", primary, "/q", 200, okBody()...))) // retry: duplicate
-		if restart {
-			if err := e.Close(); err != nil {
-				t.Fatal(err)
-			}
-			e = openEngine(t, dir, clk, Options{})
-		}
+	}, func(t *testing.T, e *Engine, clk *clock) {
 		ingest(t, e, at(clk, dg("k", candidate, "/q", 200, okBody()...)))
-		got := counts(endpointsOf(t, e)["GET /q"])
-		if got != "req=1 cmp=1 skip=0 inc=0(p0 s0 c0) fm=0 dup=1 raw=0 noise=0 reg=0" {
-			t.Errorf("restart=%v: %s, want dup=1", restart, got)
+		if got := counts(endpointsOf(t, e)["GET /q"]); got != "req=1 cmp=1 skip=0 inc=0(p0 s0 c0) fm=0 dup=1 raw=0 noise=0 reg=0" {
+			t.Errorf("%s, want dup=1", got)
 		}
-		e.Close()
-	}
+	})
 }
 
 // An endpoint that learnt to wait for secondaries from a secondary still
 // pending waits after a restart too (only stored buckets taught it).
 func TestPendingSecondaryKeepsEndpointWaitingAcrossRestart(t *testing.T) {
-	for _, restart := range []bool{false, true} {
-		dir := t.TempDir()
-		clk := newClock()
-		e := openEngine(t, dir, clk, Options{})
+	acrossRestart(t, func(t *testing.T, e *Engine, clk *clock) {
 		ingest(t, e, at(clk, dg("a", secondary, "/s", 200, okBody()...))) // first secondary ever, pending
-		if restart {
-			if err := e.Close(); err != nil {
-				t.Fatal(err)
-			}
-			e = openEngine(t, dir, clk, Options{})
-		}
+	}, func(t *testing.T, e *Engine, clk *clock) {
 		ingest(t, e, at(clk, dg("b", primary, "/s", 200, okBody()...)), at(clk, dg("b", candidate, "/s", 200, okBody()...)))
-		got := endpointsOf(t, e)["GET /s"].GetCompared()
-		if got != 0 {
-			t.Errorf("restart=%v: b compared without waiting for its secondary", restart)
+		if got := endpointsOf(t, e)["GET /s"].GetCompared(); got != 0 {
+			t.Errorf("b compared without waiting for its secondary")
 		}
-		e.Close()
-	}
+	})
 }
 
 // The same without a restart, once MaxPending other requests closed after
@@ -362,39 +353,34 @@ func TestRetryOfRecordedRequestPastRecentBound(t *testing.T) {
 }
 
 // Both digests of a compared request resent after a restart (stored, but
-// not acknowledged when the collector stopped) are duplicates: the keys of
-// recent records are remembered again at load. They completed the request
-// a second time, rewrote its record and counted it twice.
+// not acknowledged when the collector stopped) are duplicates, as without
+// one: the keys of recent records are remembered again at load. They
+// completed the request a second time, rewrote its record and counted it
+// twice.
 func TestCompleteRetryAcrossRestartIsDuplicate(t *testing.T) {
-	dir := t.TempDir()
-	clk := newClock()
-	e := openEngine(t, dir, clk, Options{})
-	ingest(t, e, at(clk, dg("k", primary, "/r", 200, okBody()...)), at(clk, dg("k", candidate, "/r", 200, okBody()...)))
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
-	}
-	e = openEngine(t, dir, clk, Options{})
-	defer e.Close()
-	clk.Add(time.Second)
-	ingest(t, e, at(clk, dg("k", primary, "/r", 200, okBody()...)), at(clk, dg("k", candidate, "/r", 200, okBody()...)))
-	clk.Add(11 * time.Second)
-	if err := e.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := counts(endpointsOf(t, e)["GET /r"]), "req=1 cmp=1 skip=0 inc=0(p0 s0 c0) fm=0 dup=2 raw=0 noise=0 reg=0"; got != want {
-		t.Errorf("%s, want %s", got, want)
-	}
-	// Remembered for recentWindows windows, as without a restart: after
-	// them the key opens a new request.
-	clk.Add(recentWindows * 10 * time.Second)
-	if err := e.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	e.mu.RLock()
-	_, remembered := e.pairer.recent["k"]
-	e.mu.RUnlock()
-	if remembered {
-		t.Error("k still remembered after recentWindows windows")
-	}
+	acrossRestart(t, func(t *testing.T, e *Engine, clk *clock) {
+		ingest(t, e, at(clk, dg("k", primary, "/r", 200, okBody()...)), at(clk, dg("k", candidate, "/r", 200, okBody()...)))
+	}, func(t *testing.T, e *Engine, clk *clock) {
+		clk.Add(time.Second)
+		ingest(t, e, at(clk, dg("k", primary, "/r", 200, okBody()...)), at(clk, dg("k", candidate, "/r", 200, okBody()...)))
+		clk.Add(11 * time.Second)
+		if err := e.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := counts(endpointsOf(t, e)["GET /r"]), "req=1 cmp=1 skip=0 inc=0(p0 s0 c0) fm=0 dup=2 raw=0 noise=0 reg=0"; got != want {
+			t.Errorf("%s, want %s", got, want)
+		}
+		// Remembered for recentWindows windows: after them the key is
+		// forgotten.
+		clk.Add(recentWindows * 10 * time.Second)
+		if err := e.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		e.mu.RLock()
+		_, remembered := e.pairer.recent["k"]
+		e.mu.RUnlock()
+		if remembered {
+			t.Error("k still remembered after recentWindows windows")
+		}
+	})
 }
-

@@ -179,3 +179,20 @@ func digests(n int, role shadowdiffv1.Role) []*shadowdiffv1.ResponseDigest {
 }
 
 var errStore = errors.New("disk full")
+
+// ackedStream opens an Ingest stream on conn and has one batch of one
+// digest acknowledged on it.
+func ackedStream(t testing.TB, ctx context.Context, conn grpc.ClientConnInterface) grpc.BidiStreamingClient[shadowdiffv1.DigestBatch, shadowdiffv1.DigestAck] {
+	t.Helper()
+	stream, err := shadowdiffv1.NewCollectorClient(conn).Ingest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&shadowdiffv1.DigestBatch{Sequence: 1, Digests: digests(1, shadowdiffv1.Role_ROLE_PRIMARY)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	return stream
+}

@@ -297,16 +297,7 @@ func TestIngestEndsWhenSenderGoesAway(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stream, err := shadowdiffv1.NewCollectorClient(conn).Ingest(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := stream.Send(&shadowdiffv1.DigestBatch{Sequence: 1, Digests: digests(1, shadowdiffv1.Role_ROLE_PRIMARY)}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := stream.Recv(); err != nil {
-			t.Fatal(err)
-		}
+		ackedStream(t, context.Background(), conn)
 		conn.Close()
 	}
 	deadline := time.Now().Add(10 * time.Second)

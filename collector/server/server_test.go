@@ -83,16 +83,7 @@ func TestHealthAndShutdown(t *testing.T) {
 	}
 	// An idle ingest stream must not hold the shutdown up: it ends with
 	// Unavailable so the sidecar reconnects to another replica.
-	stream, err := shadowdiffv1.NewCollectorClient(r.conn).Ingest(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := stream.Send(&shadowdiffv1.DigestBatch{Sequence: 1, Digests: digests(1, shadowdiffv1.Role_ROLE_PRIMARY)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := stream.Recv(); err != nil {
-		t.Fatal(err)
-	}
+	stream := ackedStream(t, ctx, r.conn)
 	if !r.srv.Serving() {
 		t.Error("Serving() = false before Shutdown")
 	}
