@@ -171,7 +171,8 @@ func appendStringValue(b []byte, num byte, s string) []byte {
 
 // appendIdentity writes a string that identifies a request (the pairing
 // key, a method, path, route or authority) as UTF-8 without losing what
-// tells two apart, as U+FFFD would: see identity.
+// tells two apart, as U+FFFD would (it sent two request ids that differ
+// only in such bytes as one key): see identity.
 func appendIdentity(b []byte, num byte, s string) []byte {
 	if s == "" {
 		return b
@@ -179,13 +180,13 @@ func appendIdentity(b []byte, num byte, s string) []byte {
 	return appendRawString(b, num, identity(s))
 }
 
-// identity returns s when it is valid UTF-8 without a backslash (every
-// request id, path and authority in practice), else s with each backslash
-// doubled and each byte that is not part of valid UTF-8 written \xNN. No
-// two strings give the same result: those changed all have a backslash,
-// those kept none.
+// identity returns s when it is valid UTF-8 (every request id, path and
+// authority in practice: they are then looked up as they were sent), else
+// s with each backslash doubled and each byte that is not part of valid
+// UTF-8 written \xNN. Strings that are not UTF-8 stay distinct from each
+// other; one could only meet a valid string that spells out its escapes.
 func identity(s string) string {
-	if utf8.ValidString(s) && strings.IndexByte(s, '\\') < 0 {
+	if utf8.ValidString(s) {
 		return s
 	}
 	const hex = "0123456789ABCDEF"
