@@ -268,24 +268,28 @@ func (e *Engine) load() error {
 // those of the records of the last recentWindows windows, as many as it
 // keeps. A retry after a restart (a batch stored but not acknowledged when
 // the collector stopped, which its sender sends again) is then a duplicate,
-// as without a restart, not a request counted twice.
+// as without a restart, not a request counted twice. Records are found by
+// their time, the sidecar's clock: a record more than a window ahead of
+// the collector's is left out (a few such records would take the place of
+// the recent ones), and one whose clock is behind by more than the
+// remembered windows is not found.
 func (e *Engine) restoreRecent() (int, error) {
-	now := e.opts.Now()
-	var recs []*shadowdiffv1.RequestRecord
-	err := e.st.RecentRecords(now.Add(-recentWindows*e.opts.PairWindow), e.opts.MaxPending, func(rec *shadowdiffv1.RequestRecord) error {
-		recs = append(recs, rec)
+	now, w := e.opts.Now(), e.opts.PairWindow
+	var closed []recentRecord
+	err := e.st.RecentRecords(now.Add(-recentWindows*w), now.Add(w), e.opts.MaxPending, func(rec *shadowdiffv1.RequestRecord) error {
+		if r, ok := recentRecordOf(rec); ok {
+			closed = append(closed, r)
+		}
 		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("engine: load recent records: %w", err)
 	}
 	// Oldest first, the order in which the pairer remembers them.
-	slices.SortStableFunc(recs, func(a, b *shadowdiffv1.RequestRecord) int {
-		return a.GetTime().AsTime().Compare(b.GetTime().AsTime())
-	})
+	slices.SortStableFunc(closed, func(a, b recentRecord) int { return a.at.Compare(b.at) })
 	n := 0
-	for _, rec := range recs {
-		if e.pairer.restoreRecent(rec, now) {
+	for _, r := range closed {
+		if e.pairer.restoreRecent(r, now) {
 			n++
 		}
 	}

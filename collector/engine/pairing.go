@@ -175,27 +175,50 @@ func (p *pairer) restore(d *shadowdiffv1.ResponseDigest, arrival time.Time) *pen
 	return r
 }
 
-// restoreRecent remembers the key of a stored record, closed at its time,
-// after a restart; it reports whether it did (not for a key pending or
-// remembered already, nor once the record is too old).
-func (p *pairer) restoreRecent(rec *shadowdiffv1.RequestRecord, now time.Time) bool {
-	key := rec.GetPairingKey()
-	if _, ok := p.pending[key]; ok {
-		return false
-	}
-	if _, ok := p.recent[key]; ok {
-		return false
-	}
-	r := &pendingReq{key: key}
+// recentRecord is what the pairer remembers of a stored record: its key,
+// the stub of its first digest and its roles (not the whole record: there
+// may be MaxPending of them at load).
+type recentRecord struct {
+	key   string
+	first *shadowdiffv1.ResponseDigest
+	roles [numRoles]bool
+	at    time.Time
+}
+
+func recentRecordOf(rec *shadowdiffv1.RequestRecord) (recentRecord, bool) {
+	r := pendingReq{key: rec.GetPairingKey()}
 	r.digests[primary], r.digests[secondary], r.digests[candidate] = rec.GetPrimary(), rec.GetSecondary(), rec.GetCandidate()
-	if r.first() == nil {
+	first := r.first()
+	if first == nil {
+		return recentRecord{}, false
+	}
+	out := recentRecord{key: r.key, first: closedStub(first), at: rec.GetTime().AsTime()}
+	for role, d := range r.digests {
+		out.roles[role] = d != nil
+	}
+	return out, true
+}
+
+// restoreRecent remembers the key of a stored record after a restart, as
+// closed at its time but no later than now; it reports whether it did
+// (not for a key pending or remembered already, nor once the record is
+// too old).
+func (p *pairer) restoreRecent(r recentRecord, now time.Time) bool {
+	if _, ok := p.pending[r.key]; ok {
 		return false
 	}
-	closed := rec.GetTime().AsTime()
-	if !now.Before(closed.Add(recentWindows * p.window)) {
+	if _, ok := p.recent[r.key]; ok {
 		return false
 	}
-	p.remember(r, closed)
+	closed := r.at
+	if closed.After(now) {
+		closed = now
+	}
+	expires := closed.Add(recentWindows * p.window)
+	if !now.Before(expires) {
+		return false
+	}
+	p.keep(r.key, recentReq{first: r.first, roles: r.roles, expires: expires})
 	return true
 }
 
@@ -241,16 +264,21 @@ const recentWindows = 5
 
 // remember keeps a closed key for recentWindows windows after now, bounded like pending.
 func (p *pairer) remember(r *pendingReq, now time.Time) {
-	if p.maxPending > 0 && len(p.recent) >= p.maxPending && len(p.recentOrder) > 0 {
-		delete(p.recent, p.recentOrder[0].key)
-		p.recentOrder = p.recentOrder[1:]
-	}
 	rec := recentReq{first: closedStub(r.first()), expires: now.Add(recentWindows * p.window)}
 	for role, d := range r.digests {
 		rec.roles[role] = d != nil
 	}
-	p.recent[r.key] = rec
-	p.recentOrder = append(p.recentOrder, recentKey{r.key, rec.expires})
+	p.keep(r.key, rec)
+}
+
+// keep adds a closed key to the recent ones, bounded like pending.
+func (p *pairer) keep(key string, rec recentReq) {
+	if p.maxPending > 0 && len(p.recent) >= p.maxPending && len(p.recentOrder) > 0 {
+		delete(p.recent, p.recentOrder[0].key)
+		p.recentOrder = p.recentOrder[1:]
+	}
+	p.recent[key] = rec
+	p.recentOrder = append(p.recentOrder, recentKey{key, rec.expires})
 }
 
 // expiryHeap orders pending requests by arrival.

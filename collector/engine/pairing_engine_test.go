@@ -384,3 +384,72 @@ func TestCompleteRetryAcrossRestartIsDuplicate(t *testing.T) {
 		}
 	})
 }
+
+// A record dated ahead by a sidecar's clock is not remembered after a
+// restart until its own time plus the windows: it kept every key closed
+// after it in the recent keys (their expiry stops at the first one not
+// expired) for as long as the clock was ahead.
+func TestRecentKeyOfFutureRecordDoesNotBlockExpiry(t *testing.T) {
+	dir := t.TempDir()
+	clk := newClock()
+	e := openEngine(t, dir, clk, Options{})
+	p, c := dg("f", primary, "/r", 200, okBody()...), dg("f", candidate, "/r", 200, okBody()...)
+	p.StartUnixNanos = clk.Now().Add(30 * time.Minute).UnixNano()
+	c.StartUnixNanos = p.StartUnixNanos
+	ingest(t, e, p, c)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e = openEngine(t, dir, clk, Options{})
+	defer e.Close()
+	for i := 0; i < 100; i++ {
+		clk.Add(time.Second)
+		k := fmt.Sprint("n", i)
+		ingest(t, e, at(clk, dg(k, primary, "/r", 200, okBody()...)), at(clk, dg(k, candidate, "/r", 200, okBody()...)))
+	}
+	clk.Add(recentWindows*10*time.Second + time.Second)
+	if err := e.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.mu.RLock()
+	n := len(e.pairer.recent)
+	_, f := e.pairer.recent["f"]
+	e.mu.RUnlock()
+	if f {
+		t.Errorf("f still remembered %v after restart (recentWindows windows = 50s)", recentWindows*10*time.Second+100*time.Second)
+	}
+	if n > 1 {
+		t.Errorf("%d keys in the recent map, all expired (want at most f)", n)
+	}
+}
+
+// Records dated ahead by a sidecar's clock do not take the places of the
+// recent ones within MaxPending at load.
+func TestFutureRecordsDoNotCrowdOutRecentKeys(t *testing.T) {
+	dir := t.TempDir()
+	clk := newClock()
+	opts := Options{MaxPending: 3}
+	e := openEngine(t, dir, clk, opts)
+	for i := 0; i < 3; i++ {
+		k := fmt.Sprint("f", i)
+		p, c := dg(k, primary, "/f", 200, okBody()...), dg(k, candidate, "/f", 200, okBody()...)
+		p.StartUnixNanos = clk.Now().Add(20 * time.Minute).UnixNano()
+		c.StartUnixNanos = p.StartUnixNanos
+		ingest(t, e, p, c)
+	}
+	ingest(t, e, at(clk, dg("k", primary, "/r", 200, okBody()...)), at(clk, dg("k", candidate, "/r", 200, okBody()...)))
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e = openEngine(t, dir, clk, opts)
+	defer e.Close()
+	clk.Add(time.Second)
+	ingest(t, e, at(clk, dg("k", primary, "/r", 200, okBody()...)), at(clk, dg("k", candidate, "/r", 200, okBody()...)))
+	clk.Add(11 * time.Second)
+	if err := e.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := counts(endpointsOf(t, e)["GET /r"]), "req=1 cmp=1 skip=0 inc=0(p0 s0 c0) fm=0 dup=2 raw=0 noise=0 reg=0"; got != want {
+		t.Errorf("%s, want %s", got, want)
+	}
+}

@@ -297,18 +297,19 @@ func (s *Bolt) Record(key string) (*shadowdiffv1.RequestRecord, bool, error) {
 }
 
 // RecentRecords implements Store. Segments sort by their oldest record and
-// span less than segmentSpan, so the walk back stops at the first segment
-// older than since by more than that. A record is passed only if it is its
-// key's live one (not written again since, nor deleted).
-func (s *Bolt) RecentRecords(since time.Time, limit int, fn func(rec *shadowdiffv1.RequestRecord) error) error {
+// span less than segmentSpan, so the walk back skips those that start after
+// until and stops at the first older than since by more than that span. A
+// record is passed only if it is its key's live one (not written again
+// since, nor deleted).
+func (s *Bolt) RecentRecords(since, until time.Time, limit int, fn func(rec *shadowdiffv1.RequestRecord) error) error {
 	s.keys.mu.RLock() // see keyIndex.ref
 	defer s.keys.mu.RUnlock()
-	from, n := since.UnixNano(), 0
+	from, to, n := since.UnixNano(), until.UnixNano(), 0
 	return s.db.View(func(tx *bolt.Tx) error {
 		sb := tx.Bucket(bktRecordSegments)
 		c := sb.Cursor()
 		for k, _ := c.Last(); k != nil; k, _ = c.Prev() {
-			if len(k) != recordSegmentKeyLen {
+			if len(k) != recordSegmentKeyLen || getTime(k) > to {
 				continue
 			}
 			if getTime(k) < from-segmentSpan {
@@ -321,7 +322,7 @@ func (s *Bolt) RecentRecords(since time.Time, limit int, fn func(rec *shadowdiff
 					return fmt.Errorf("store: recent records: %w", err)
 				}
 				ref := recordRef(k, off)
-				if e.nano >= from && bytes.Equal(s.keys.ref(tx, string(e.key)), ref[:]) {
+				if e.nano >= from && e.nano <= to && bytes.Equal(s.keys.ref(tx, string(e.key)), ref[:]) {
 					rec := &shadowdiffv1.RequestRecord{}
 					if err := rec.UnmarshalVT(e.rec); err != nil {
 						return fmt.Errorf("store: decode record %q: %w", e.key, err)

@@ -312,7 +312,7 @@ func TestRecentRecords(t *testing.T) {
 	}
 	recent := func(since time.Time, limit int) []string {
 		var got []string
-		if err := s.RecentRecords(since, limit, func(r *shadowdiffv1.RequestRecord) error {
+		if err := s.RecentRecords(since, at(60), limit, func(r *shadowdiffv1.RequestRecord) error {
 			got = append(got, fmt.Sprintf("%s@%d", r.PairingKey, int(r.Time.AsTime().Sub(recordsBase)/time.Minute)))
 			return nil
 		}); err != nil {
@@ -328,5 +328,13 @@ func TestRecentRecords(t *testing.T) {
 	}
 	if got := fmt.Sprint(recent(at(0), 1)); got != "[n@8]" {
 		t.Errorf("since minute 0, limit 1: %s, want [n@8]", got)
+	}
+	// Until: later records are left out, and do not count in the limit.
+	var got []string
+	if err := s.RecentRecords(at(1), at(7), 1, func(r *shadowdiffv1.RequestRecord) error {
+		got = append(got, r.PairingKey)
+		return nil
+	}); err != nil || fmt.Sprint(got) != "[k]" {
+		t.Errorf("minutes 1 to 7, limit 1: %v %v, want [k]", got, err)
 	}
 }

@@ -28,9 +28,9 @@ type Store interface {
 	// the request is kept as a sample; ok is false when it is unknown.
 	Record(key string) (rec *shadowdiffv1.RequestRecord, ok bool, err error)
 	// RecentRecords calls fn with the stored records (compact) whose time is
-	// since or later, at most limit of them (0: all), newest first but for
-	// records of about the same minute.
-	RecentRecords(since time.Time, limit int, fn func(rec *shadowdiffv1.RequestRecord) error) error
+	// in [since, until], at most limit of them (0: all), newest first but
+	// for records of about the same minute. rec is valid during the call.
+	RecentRecords(since, until time.Time, limit int, fn func(rec *shadowdiffv1.RequestRecord) error) error
 	// Samples lists sample references of an endpoint, newest first.
 	Samples(q SampleQuery) ([]SampleRef, error)
 
