@@ -369,6 +369,9 @@
     function push(end) { if (seg !== "") out.push({ seg: seg, prefix: path.slice(0, end) }); seg = ""; }
     while (i < path.length) {
       var c = path.charAt(i);
+      // An escaped metacharacter is the character; \xNN (a byte of a name
+      // that is not UTF-8) stays as written.
+      if (c === "\\" && path.charAt(i + 1) === "x") { seg += "\\x"; i += 2; continue; }
       if (c === "\\" && i + 1 < path.length) { seg += path.charAt(i + 1); i += 2; continue; }
       if (c === ".") { push(i); i++; continue; }
       if (c === "[" && path.charAt(i + 1) === "]") { push(i); out.push({ seg: "[]", prefix: path.slice(0, i + 2) }); i += 2; continue; }
