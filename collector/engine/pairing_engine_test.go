@@ -453,3 +453,37 @@ func TestFutureRecordsDoNotCrowdOutRecentKeys(t *testing.T) {
 		t.Errorf("%s, want %s", got, want)
 	}
 }
+
+// A record dated within a window ahead (a sidecar clock slightly ahead) is
+// remembered after a restart as closed now, for recentWindows windows, not
+// from its own later time.
+func TestRecentKeyOfRecordAheadIsRememberedFromNow(t *testing.T) {
+	dir := t.TempDir()
+	clk := newClock()
+	e := openEngine(t, dir, clk, Options{})
+	p, c := dg("f", primary, "/r", 200, okBody()...), dg("f", candidate, "/r", 200, okBody()...)
+	p.StartUnixNanos = clk.Now().Add(5 * time.Second).UnixNano() // half a window ahead
+	c.StartUnixNanos = p.StartUnixNanos
+	ingest(t, e, p, c)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e = openEngine(t, dir, clk, Options{})
+	defer e.Close()
+	remembered := func() bool {
+		e.mu.RLock()
+		defer e.mu.RUnlock()
+		_, ok := e.pairer.recent["f"]
+		return ok
+	}
+	if !remembered() {
+		t.Fatal("f not remembered after the restart")
+	}
+	clk.Add(recentWindows*10*time.Second + time.Second)
+	if err := e.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if remembered() {
+		t.Error("f still remembered recentWindows windows after the restart")
+	}
+}

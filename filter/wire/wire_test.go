@@ -116,7 +116,7 @@ func TestStringsAreSentAsUTF8(t *testing.T) {
 	// Keys that are not UTF-8 stay distinct, a backslash in them
 	// included; valid keys are sent as they are.
 	seen := map[string]string{}
-	for _, key := range []string{"req-\xe9", "req-\xe8\xff", "req-\xe8", "req-\\\xe9", "req-\\x\xe9", `req-\`, "req-é", "plain-1"} {
+	for _, key := range []string{"req-\xe9", "req-\xe8\xff", "req-\xe8", "req-\\\xe9", "req-\\x\xe9", "req-\\xE9\xff", "req-\xe9\xff", `req-\`, "req-é", "plain-1"} {
 		sent := send(key, "/").PairingKey
 		if other, ok := seen[sent]; ok {
 			t.Errorf("keys %q and %q both sent as %q", other, key, sent)
