@@ -40,8 +40,9 @@ type received struct {
 
 // Ingest acknowledges each batch of the stream once the ingester stored it.
 // A batch that cannot be decoded, is over the limits, or whose sequence
-// does not increase ends the stream with InvalidArgument; an ingester failure ends it with Unavailable
-// (the sender reconnects and resends what was not acknowledged).
+// does not increase ends the stream with InvalidArgument; an ingester
+// failure ends it with Unavailable (the sender reconnects and resends what
+// was not acknowledged).
 func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBatch, shadowdiffv1.DigestAck]) error {
 	ctx := stream.Context()
 	log := c.log.With("rpc", rpcIngest)
@@ -184,9 +185,8 @@ func (c *collector) tooManyDigests(rpc string, seq uint64, n int) error {
 // maxDropped is the most digests one batch may report dropped: 2^53,
 // centuries of drops at a million requests a second, and the largest
 // count the float64 of a Prometheus counter holds exactly. A larger count
-// is a bug or forged. Refusing it keeps the store's total, which adds
-// without saturating, from wrapping around (two batches of 2^64-1 left it
-// at 2^64-2); only over 2,000 batches at the bound still could.
+// is a bug or forged (two batches of 2^64-1 wrapped the store's total
+// around, which now saturates).
 const maxDropped = 1 << 53
 
 // store checks the batch (of size bytes, decoded) against the limits and
