@@ -115,9 +115,11 @@ func bodyField(p string) string {
 func (r *Root) resolveWorkload() wire.Workload {
 	w := wire.Workload{Name: r.cfg.Workload.Name, Namespace: r.cfg.Workload.Namespace,
 		Version: r.cfg.Workload.Version, Instance: r.cfg.Workload.Instance}
+	// Valid UTF-8 once here, so that the encoder need not check the
+	// workload of every digest (wire.Workload).
 	prop := func(path ...string) string {
 		v, _ := r.host.Property(path...)
-		return string(v)
+		return strings.ToValidUTF8(string(v), "\uFFFD")
 	}
 	if w.Name == "" {
 		w.Name = prop("xds", "node", "metadata", "WORKLOAD_NAME")

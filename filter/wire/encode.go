@@ -69,12 +69,14 @@ func AppendBatchDigest(b, encoded []byte) []byte {
 // BatchDigestSize is the bytes AppendBatchDigest adds for an encoded digest.
 func BatchDigestSize(n int) int { return 1 + protowire.SizeVarint(uint64(n)) + n }
 
+// appendWorkload writes w, whose strings are valid UTF-8 (see Workload):
+// the same for every digest of a plugin, they are checked once.
 func appendWorkload(b []byte, w *Workload) []byte {
-	b = appendString(b, 1, w.Name)
-	b = appendString(b, 2, w.Namespace)
-	b = appendString(b, 3, w.Version)
-	b = appendString(b, 4, w.Instance)
-	return appendString(b, 5, w.PluginName)
+	b = appendValidString(b, 1, w.Name)
+	b = appendValidString(b, 2, w.Namespace)
+	b = appendValidString(b, 3, w.Version)
+	b = appendValidString(b, 4, w.Instance)
+	return appendValidString(b, 5, w.PluginName)
 }
 
 func appendEndpoint(b []byte, e *EndpointRef) []byte {
@@ -119,7 +121,7 @@ func appendBody(b []byte, d *BodyDigest) []byte {
 // appendField appends one FieldEntry as field 10 of a BodyDigest.
 func appendField(b []byte, f *FieldEntry) []byte {
 	b, m := beginMessage(b, 10)
-	b = appendString(b, 1, f.Path)
+	b = appendValidString(b, 1, f.Path) // see FieldEntry
 	b = appendVarint(b, 2, uint64(f.Type))
 	b = appendVarint(b, 3, uint64(f.Shape))
 	b = appendVarint(b, 4, uint64(f.LengthBucket))
@@ -204,6 +206,14 @@ func identity(s string) string {
 		i += n
 	}
 	return string(out)
+}
+
+// appendValidString writes s, known to be valid UTF-8, unchecked.
+func appendValidString(b []byte, num byte, s string) []byte {
+	if s == "" {
+		return b
+	}
+	return appendRawString(b, num, s)
 }
 
 func appendRawString(b []byte, num byte, s string) []byte {

@@ -68,6 +68,8 @@ const (
 
 // FieldEntry is one generalised JSON path of a body (digest.proto FieldEntry).
 type FieldEntry struct {
+	// Path must be valid UTF-8, as the digester writes it: the encoder,
+	// which checks other strings, does not check every field's.
 	Path          string
 	Type          JSONType
 	Shape         Shape
@@ -112,7 +114,8 @@ type RequestFingerprint struct {
 	BodyTruncated bool
 }
 
-// Workload is digest.proto Workload.
+// Workload is digest.proto Workload. Its strings must be valid UTF-8 (the
+// plugin makes them so once): the encoder does not check them.
 type Workload struct {
 	Name, Namespace, Version, Instance, PluginName string
 }
