@@ -66,10 +66,7 @@ func TestEngineIncompleteAtWindowEnd(t *testing.T) {
 	noResp := at(clk, dg("no-resp", candidate, "/c", 0))
 	noResp.Skip = shadowdiffv1.SkipReason_SKIP_REASON_NO_RESPONSE
 	ingest(t, e, at(clk, dg("no-resp", primary, "/c", 200)), noResp)
-	clk.Add(11 * time.Second)
-	if err := e.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	endWindow(t, e, clk)
 	if got := counts(endpointsOf(t, e)["GET /c"]); got != "req=3 cmp=0 skip=0 inc=3(p1 s0 c2) fm=0 dup=0 raw=0 noise=0 reg=0" {
 		t.Errorf("incomplete: %s", got)
 	}
@@ -257,10 +254,7 @@ func acrossRestart(t *testing.T, before, after func(t *testing.T, e *Engine, clk
 			e := openEngine(t, dir, clk, Options{})
 			before(t, e, clk)
 			if restart {
-				if err := e.Close(); err != nil {
-					t.Fatal(err)
-				}
-				e = openEngine(t, dir, clk, Options{})
+				e = reopen(t, e, dir, clk, Options{})
 			}
 			defer e.Close()
 			after(t, e, clk)
@@ -278,10 +272,7 @@ func TestRetryOfRecordedRequestAcrossRestart(t *testing.T) {
 	}, func(t *testing.T, e *Engine, clk *clock) {
 		clk.Add(time.Second)
 		ingest(t, e, at(clk, dg("k", primary, "/r", 200, okBody()...))) // the filter retries
-		clk.Add(11 * time.Second)
-		if err := e.Flush(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		endWindow(t, e, clk)
 		if got := counts(endpointsOf(t, e)["GET /r"]); got != "req=1 cmp=1 skip=0 inc=0(p0 s0 c0) fm=0 dup=1 raw=0 noise=0 reg=0" {
 			t.Errorf("%s, want the retry counted as a duplicate", got)
 		}
@@ -335,10 +326,7 @@ func TestRetryOfRecordedRequestPastRecentBound(t *testing.T) {
 	}
 	clk.Add(time.Second)
 	ingest(t, e, at(clk, dg("k", primary, "/r", 200, okBody()...))) // retry, 1 s later
-	clk.Add(11 * time.Second)
-	if err := e.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	endWindow(t, e, clk)
 	got := counts(endpointsOf(t, e)["GET /r"])
 	rec, err := e.QueryServer().GetRequest(context.Background(), &shadowdiffv1.GetRequestRequest{PairingKey: "k"})
 	if err != nil {
@@ -363,10 +351,7 @@ func TestCompleteRetryAcrossRestartIsDuplicate(t *testing.T) {
 	}, func(t *testing.T, e *Engine, clk *clock) {
 		clk.Add(time.Second)
 		ingest(t, e, at(clk, dg("k", primary, "/r", 200, okBody()...)), at(clk, dg("k", candidate, "/r", 200, okBody()...)))
-		clk.Add(11 * time.Second)
-		if err := e.Flush(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		endWindow(t, e, clk)
 		if got, want := counts(endpointsOf(t, e)["GET /r"]), "req=1 cmp=1 skip=0 inc=0(p0 s0 c0) fm=0 dup=2 raw=0 noise=0 reg=0"; got != want {
 			t.Errorf("%s, want %s", got, want)
 		}
@@ -393,14 +378,8 @@ func TestRecentKeyOfFutureRecordDoesNotBlockExpiry(t *testing.T) {
 	dir := t.TempDir()
 	clk := newClock()
 	e := openEngine(t, dir, clk, Options{})
-	p, c := dg("f", primary, "/r", 200, okBody()...), dg("f", candidate, "/r", 200, okBody()...)
-	p.StartUnixNanos = clk.Now().Add(30 * time.Minute).UnixNano()
-	c.StartUnixNanos = p.StartUnixNanos
-	ingest(t, e, p, c)
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
-	}
-	e = openEngine(t, dir, clk, Options{})
+	ingestDated(t, e, clk, "f", "/r", 30*time.Minute)
+	e = reopen(t, e, dir, clk, Options{})
 	defer e.Close()
 	for i := 0; i < 100; i++ {
 		clk.Add(time.Second)
@@ -431,24 +410,14 @@ func TestFutureRecordsDoNotCrowdOutRecentKeys(t *testing.T) {
 	opts := Options{MaxPending: 3}
 	e := openEngine(t, dir, clk, opts)
 	for i := 0; i < 3; i++ {
-		k := fmt.Sprint("f", i)
-		p, c := dg(k, primary, "/f", 200, okBody()...), dg(k, candidate, "/f", 200, okBody()...)
-		p.StartUnixNanos = clk.Now().Add(20 * time.Minute).UnixNano()
-		c.StartUnixNanos = p.StartUnixNanos
-		ingest(t, e, p, c)
+		ingestDated(t, e, clk, fmt.Sprint("f", i), "/f", 20*time.Minute)
 	}
 	ingest(t, e, at(clk, dg("k", primary, "/r", 200, okBody()...)), at(clk, dg("k", candidate, "/r", 200, okBody()...)))
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
-	}
-	e = openEngine(t, dir, clk, opts)
+	e = reopen(t, e, dir, clk, opts)
 	defer e.Close()
 	clk.Add(time.Second)
 	ingest(t, e, at(clk, dg("k", primary, "/r", 200, okBody()...)), at(clk, dg("k", candidate, "/r", 200, okBody()...)))
-	clk.Add(11 * time.Second)
-	if err := e.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	endWindow(t, e, clk)
 	if got, want := counts(endpointsOf(t, e)["GET /r"]), "req=1 cmp=1 skip=0 inc=0(p0 s0 c0) fm=0 dup=2 raw=0 noise=0 reg=0"; got != want {
 		t.Errorf("%s, want %s", got, want)
 	}
@@ -461,14 +430,8 @@ func TestRecentKeyOfRecordAheadIsRememberedFromNow(t *testing.T) {
 	dir := t.TempDir()
 	clk := newClock()
 	e := openEngine(t, dir, clk, Options{})
-	p, c := dg("f", primary, "/r", 200, okBody()...), dg("f", candidate, "/r", 200, okBody()...)
-	p.StartUnixNanos = clk.Now().Add(5 * time.Second).UnixNano() // half a window ahead
-	c.StartUnixNanos = p.StartUnixNanos
-	ingest(t, e, p, c)
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
-	}
-	e = openEngine(t, dir, clk, Options{})
+	ingestDated(t, e, clk, "f", "/r", 5*time.Second) // half a window ahead
+	e = reopen(t, e, dir, clk, Options{})
 	defer e.Close()
 	remembered := func() bool {
 		e.mu.RLock()
@@ -486,4 +449,33 @@ func TestRecentKeyOfRecordAheadIsRememberedFromNow(t *testing.T) {
 	if remembered() {
 		t.Error("f still remembered recentWindows windows after the restart")
 	}
+}
+
+// endWindow moves past the test engine's pair window (10 s) and flushes,
+// so the requests still pending close.
+func endWindow(t *testing.T, e *Engine, clk *clock) {
+	t.Helper()
+	clk.Add(11 * time.Second)
+	if err := e.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ingestDated ingests a primary and a candidate of key that started ahead
+// of the collector's clock by the sidecars' clocks.
+func ingestDated(t *testing.T, e *Engine, clk *clock, key, path string, ahead time.Duration) {
+	t.Helper()
+	p, c := dg(key, primary, path, 200, okBody()...), dg(key, candidate, path, 200, okBody()...)
+	p.StartUnixNanos = clk.Now().Add(ahead).UnixNano()
+	c.StartUnixNanos = p.StartUnixNanos
+	ingest(t, e, p, c)
+}
+
+// reopen closes e and opens the engine of dir again.
+func reopen(t *testing.T, e *Engine, dir string, clk *clock, opts Options) *Engine {
+	t.Helper()
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return openEngine(t, dir, clk, opts)
 }
