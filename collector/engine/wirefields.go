@@ -45,8 +45,9 @@ type pathCache struct {
 	// that are not are sorted (stable: a path listed twice stays so, for
 	// validateFlat to refuse).
 	strict bool
-	// utf8 is how many of the first paths are valid UTF-8 (all of them,
-	// as the filter sends them).
+	// utf8 is how many of the first paths are known to be valid UTF-8
+	// (all of them, as the filter sends them), as the read that cached
+	// them checked them.
 	utf8 int
 }
 
@@ -103,6 +104,7 @@ func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok, checked bool) {
 	}
 	same := true // so far, the same paths as the cached list
 	bad := false // an entry failed a check of validateField
+	valid := 0   // how many of the first paths are known to be UTF-8
 	var pe protoscan.FieldEntry
 	for rest := wire; len(rest) > 0; {
 		num, body, r, ok := protoscan.NextField(rest)
@@ -127,14 +129,18 @@ func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok, checked bool) {
 			}
 			i := len(out)
 			var path string
+			var isUTF8 bool
 			if same && i < len(pc.paths) && pc.paths[i] == string(pe.Path(entry)) {
-				path = pc.paths[i]
-				bad = bad || i >= pc.utf8
+				path, isUTF8 = pc.paths[i], i < pc.utf8
 			} else {
 				same = false
 				path = s.paths.lookup(pe.Path(entry))
-				bad = bad || !utf8.ValidString(path)
+				isUTF8 = utf8.ValidString(path)
 			}
+			if isUTF8 && valid == i {
+				valid++
+			}
+			bad = bad || !isUTF8
 			if i == cap(out) {
 				out = slices.Grow(out, 8)
 			}
@@ -175,17 +181,10 @@ func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok, checked bool) {
 		// filter sends them sorted; the cached answer saves comparing
 		// every pair again for the next digest with the same paths).
 		pc.paths = pc.paths[:0]
-		pc.utf8 = -1
 		for i := range out {
 			pc.paths = append(pc.paths, out[i].path)
-			if pc.utf8 < 0 && !utf8.ValidString(out[i].path) {
-				pc.utf8 = i
-			}
 		}
-		if pc.utf8 < 0 {
-			pc.utf8 = len(out)
-		}
-		pc.strict = strictlySorted(out)
+		pc.utf8, pc.strict = valid, strictlySorted(out)
 	}
 	if !pc.strict {
 		slices.SortStableFunc(out, compareFlatPaths)
