@@ -136,39 +136,22 @@ func canonicalDecimal(lit, buf []byte) ([]byte, bool) {
 	return append(buf, out...), true
 }
 
-// appendEscapedKey escapes the path metacharacters '.', '[', ']', '\' and
-// '"' with '\', and writes a byte that is not part of valid UTF-8 as `\xNN`
-// (a literal backslash is escaped, so this cannot be a member name's own
-// text): paths are protobuf strings, which must be UTF-8, and two member
-// names that differ only in such bytes (Latin-1 text) keep two paths. An
-// empty key is written `""` so it cannot be confused with its parent (and,
-// quotes escaped, with a member named `""`).
+// appendEscapedKey writes a member name into a path: the path
+// metacharacters '.', '[', ']', '\' and '"' escaped with '\', and a byte
+// that is not part of valid UTF-8 as \xNN (wire.AppendEscaped): paths are
+// protobuf strings, which must be UTF-8, and two member names that differ
+// only in such bytes (Latin-1 text) keep two paths. An empty key is written
+// `""` so it cannot be confused with its parent (and, quotes escaped, with a
+// member named `""`).
 func appendEscapedKey(b, key []byte) []byte {
 	if len(key) == 0 {
 		return append(b, `""`...)
 	}
-	for i := 0; i < len(key); {
-		c := key[i]
-		if c >= utf8.RuneSelf {
-			if r, n := utf8.DecodeRune(key[i:]); r != utf8.RuneError || n > 1 {
-				b = append(b, key[i:i+n]...)
-				i += n
-				continue
-			}
-			const hex = "0123456789ABCDEF"
-			b = append(b, '\\', 'x', hex[c>>4], hex[c&0xf])
-			i++
-			continue
-		}
-		switch c {
-		case '.', '[', ']', '\\', '"':
-			b = append(b, '\\')
-		}
-		b = append(b, c)
-		i++
-	}
-	return b
+	return wire.AppendEscaped(b, key, pathMeta)
 }
+
+// pathMeta are the bytes escaped in a path's member names.
+const pathMeta = `.[]\"`
 
 // truncateUTF8 cuts s to at most n bytes without splitting a UTF-8 sequence.
 func truncateUTF8[T string | []byte](s T, n int) T {

@@ -184,28 +184,44 @@ func appendIdentity(b []byte, num byte, s string) []byte {
 
 // identity returns s when it is valid UTF-8 (every request id, path and
 // authority in practice: they are then looked up as they were sent), else
-// s with each backslash doubled and each byte that is not part of valid
-// UTF-8 written \xNN. Strings that are not UTF-8 stay distinct from each
-// other; one could only meet a valid string that spells out its escapes.
+// s escaped with AppendEscaped, backslash being the metacharacter. Strings
+// that are not UTF-8 stay distinct from each other; one could only meet a
+// valid string that spells out its escapes.
 func identity(s string) string {
 	if utf8.ValidString(s) {
 		return s
 	}
+	return string(AppendEscaped(make([]byte, 0, len(s)+8), s, `\`))
+}
+
+// AppendEscaped appends s as valid UTF-8 without losing what tells two
+// strings apart: a byte in meta (which must hold the backslash) is
+// written after a backslash, a byte that is not part of valid UTF-8 as
+// \xNN, anything else as it is. Paths (the digester) and strings that
+// identify a request (identity) are written so.
+func AppendEscaped[T string | []byte](b []byte, s T, meta string) []byte {
 	const hex = "0123456789ABCDEF"
-	out := make([]byte, 0, len(s)+8)
 	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && n == 1:
-			out = append(out, '\\', 'x', hex[s[i]>>4], hex[s[i]&0xf])
-		case s[i] == '\\':
-			out = append(out, '\\', '\\')
-		default:
-			out = append(out, s[i:i+n]...)
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			// At most one rune's bytes: the conversion of a []byte so
+			// short is made on the stack.
+			r, n := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
+			if r == utf8.RuneError && n == 1 {
+				b = append(b, '\\', 'x', hex[c>>4], hex[c&0xf])
+			} else {
+				b = append(b, s[i:i+n]...)
+			}
+			i += n
+			continue
 		}
-		i += n
+		if strings.IndexByte(meta, c) >= 0 {
+			b = append(b, '\\')
+		}
+		b = append(b, c)
+		i++
 	}
-	return string(out)
+	return b
 }
 
 // appendValidString writes s, known to be valid UTF-8, unchecked.
