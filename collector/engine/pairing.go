@@ -175,28 +175,22 @@ func (p *pairer) restore(d *shadowdiffv1.ResponseDigest, arrival time.Time) *pen
 	return r
 }
 
-// recentRecord is what the pairer remembers of a stored record: its key,
-// the stub of its first digest and its roles (not the whole record: there
-// may be MaxPending of them at load).
+// recentRecord is a stored record as the pairer remembers it at load
+// (not the whole record: there may be MaxPending of them), closed at its
+// time.
 type recentRecord struct {
-	key   string
-	first *shadowdiffv1.ResponseDigest
-	roles [numRoles]bool
-	at    time.Time
+	key string
+	rec recentReq // expires is set by restoreRecent
+	at  time.Time
 }
 
 func recentRecordOf(rec *shadowdiffv1.RequestRecord) (recentRecord, bool) {
-	r := pendingReq{key: rec.GetPairingKey()}
+	r := &pendingReq{key: rec.GetPairingKey()}
 	r.digests[primary], r.digests[secondary], r.digests[candidate] = rec.GetPrimary(), rec.GetSecondary(), rec.GetCandidate()
-	first := r.first()
-	if first == nil {
+	if r.first() == nil {
 		return recentRecord{}, false
 	}
-	out := recentRecord{key: r.key, first: closedStub(first), at: rec.GetTime().AsTime()}
-	for role, d := range r.digests {
-		out.roles[role] = d != nil
-	}
-	return out, true
+	return recentRecord{key: r.key, rec: recentOf(r, time.Time{}), at: rec.GetTime().AsTime()}, true
 }
 
 // restoreRecent remembers the key of a stored record after a restart, as
@@ -214,11 +208,11 @@ func (p *pairer) restoreRecent(r recentRecord, now time.Time) bool {
 	if closed.After(now) {
 		closed = now
 	}
-	expires := closed.Add(recentWindows * p.window)
-	if !now.Before(expires) {
+	r.rec.expires = closed.Add(recentWindows * p.window)
+	if !now.Before(r.rec.expires) {
 		return false
 	}
-	p.keep(r.key, recentReq{first: r.first, roles: r.roles, expires: expires})
+	p.keep(r.key, r.rec)
 	return true
 }
 
@@ -264,11 +258,16 @@ const recentWindows = 5
 
 // remember keeps a closed key for recentWindows windows after now, bounded like pending.
 func (p *pairer) remember(r *pendingReq, now time.Time) {
-	rec := recentReq{first: closedStub(r.first()), expires: now.Add(recentWindows * p.window)}
+	p.keep(r.key, recentOf(r, now.Add(recentWindows*p.window)))
+}
+
+// recentOf is what the pairer remembers of a closed request.
+func recentOf(r *pendingReq, expires time.Time) recentReq {
+	rec := recentReq{first: closedStub(r.first()), expires: expires}
 	for role, d := range r.digests {
 		rec.roles[role] = d != nil
 	}
-	p.keep(r.key, rec)
+	return rec
 }
 
 // keep adds a closed key to the recent ones, bounded like pending.
