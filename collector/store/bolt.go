@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -315,31 +316,35 @@ func (s *Bolt) RecentRecords(since, until time.Time, limit int, fn func(rec *sha
 			if getTime(k) < from-segmentSpan {
 				return nil
 			}
-			seg := recordSegment(sb, k)
-			for off := 0; off < len(seg); {
-				e, next, err := parseRecordEntry(seg, off)
-				if err != nil {
-					return fmt.Errorf("store: recent records: %w", err)
+			err := eachRecordEntry(k, recordSegment(sb, k), func(ref [recordRefLen]byte, e recordEntry) error {
+				if e.nano < from || e.nano > to || !bytes.Equal(s.keys.ref(tx, string(e.key)), ref[:]) {
+					return nil
 				}
-				ref := recordRef(k, off)
-				if e.nano >= from && e.nano <= to && bytes.Equal(s.keys.ref(tx, string(e.key)), ref[:]) {
-					rec := &shadowdiffv1.RequestRecord{}
-					if err := rec.UnmarshalVT(e.rec); err != nil {
-						return fmt.Errorf("store: decode record %q: %w", e.key, err)
-					}
-					if err := fn(rec); err != nil {
-						return err
-					}
-					if n++; limit > 0 && n >= limit {
-						return nil
-					}
+				rec := &shadowdiffv1.RequestRecord{}
+				if err := rec.UnmarshalVT(e.rec); err != nil {
+					return fmt.Errorf("decode record %q: %w", e.key, err)
 				}
-				off = next
+				if err := fn(rec); err != nil {
+					return err
+				}
+				if n++; limit > 0 && n >= limit {
+					return errEnough
+				}
+				return nil
+			})
+			if err != nil {
+				if errors.Is(err, errEnough) {
+					return nil
+				}
+				return fmt.Errorf("store: recent records: %w", err)
 			}
 		}
 		return nil
 	})
 }
+
+// errEnough stops a walk that has what it wanted.
+var errEnough = errors.New("enough")
 
 // Samples lists sample references, newest first, one per request.
 func (s *Bolt) Samples(q SampleQuery) ([]SampleRef, error) {

@@ -92,14 +92,12 @@ func (x *keyIndex) load(tx *bolt.Tx) error {
 	}
 	slices.SortFunc(later, func(a, b []byte) int { return cmp.Compare(segmentSeq(a), segmentSeq(b)) })
 	for _, k := range later {
-		seg := recordSegment(sb, k)
-		for off := 0; off < len(seg); {
-			e, next, err := parseRecordEntry(seg, off)
-			if err != nil {
-				return fmt.Errorf("record segment %x: %w", k, err)
-			}
-			x.waiting[string(e.key)] = keyRef{ref: recordRef(k, off), nano: e.nano}
-			off = next
+		err := eachRecordEntry(k, recordSegment(sb, k), func(ref [recordRefLen]byte, e recordEntry) error {
+			x.waiting[string(e.key)] = keyRef{ref: ref, nano: e.nano}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil

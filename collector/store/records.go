@@ -69,6 +69,23 @@ func parseRecordEntry(seg []byte, off int) (e recordEntry, next int, err error) 
 	return e, len(seg) - len(b), nil
 }
 
+// eachRecordEntry calls fn with every entry of the segment with key segKey
+// and value seg, and the record_keys value that points to it; it stops at
+// fn's first error, which it returns as fn gave it.
+func eachRecordEntry(segKey, seg []byte, fn func(ref [recordRefLen]byte, e recordEntry) error) error {
+	for off := 0; off < len(seg); {
+		e, next, err := parseRecordEntry(seg, off)
+		if err != nil {
+			return fmt.Errorf("record segment %x: %w", segKey, err)
+		}
+		if err := fn(recordRef(segKey, off), e); err != nil {
+			return err
+		}
+		off = next
+	}
+	return nil
+}
+
 // segmentSpan bounds the times of a segment's records. A deletion by age
 // that ends inside a segment leaves it in place for its younger records,
 // and every later deletion reads it again: without a bound, one record
@@ -234,24 +251,22 @@ func deleteSegmentRecords(tx *bolt.Tx, before int64, match func(endpoint []byte)
 		}
 		live := 0
 		liveKeys = liveKeys[:0]
-		for off := 0; off < len(seg); {
-			e, next, err := parseRecordEntry(seg, off)
-			if err != nil {
-				return 0, fmt.Errorf("record segment %x: %w", k, err)
-			}
-			ref := recordRef(k, off)
-			off = next
-			if !bytes.Equal(st.ref(kb, e.key), ref[:]) {
-				continue // dead: replaced or deleted
-			}
-			if e.nano < before && match(e.endpoint) {
+		err := eachRecordEntry(k, seg, func(ref [recordRefLen]byte, e recordEntry) error {
+			switch {
+			case !bytes.Equal(st.ref(kb, e.key), ref[:]):
+				// dead: replaced or deleted
+			case e.nano < before && match(e.endpoint):
 				if st.waits(e.key) {
-					return 0, fmt.Errorf("record %q: deleted while its key waits for the index", e.key)
+					return fmt.Errorf("record %q: deleted while its key waits for the index", e.key)
 				}
 				liveKeys = append(liveKeys, e.key)
-				continue
+			default:
+				live++
 			}
-			live++
+			return nil
+		})
+		if err != nil {
+			return 0, err
 		}
 		// Deleted after the walk: the keys point into seg, which a
 		// change to record_keys leaves alone (another bucket).
