@@ -67,7 +67,11 @@ func endpointHeadline(e *shadowdiffv1.EndpointSummary) string {
 }
 
 func fieldsTable(w *tabwriter.Writer, resp *shadowdiffv1.ListFieldsResponse, wide, all bool) {
-	fmt.Fprintf(w, "%s\n\n", endpointHeadline(resp.GetEndpoint()))
+	fmt.Fprintf(w, "%s\n", endpointHeadline(resp.GetEndpoint()))
+	if r := resp.GetEndpoint().GetVerdictReason(); r != "" {
+		fmt.Fprintf(w, "Verdict: %s\n", r)
+	}
+	fmt.Fprintln(w)
 	var shown []*shadowdiffv1.FieldStats
 	for _, f := range resp.GetFields() {
 		if all || f.GetRawDifferences() > 0 || f.GetNoiseDifferences() > 0 || f.GetShapeDifferences() > 0 {

@@ -47,8 +47,12 @@ fields and for repeated looks) is at most 1 - confidence instead; with
 never count.
 
 An endpoint with fewer compared requests than --min-samples (default: the
-collector's --min-samples) is not judged; with --fail-on-insufficient-data it
-fails the gate, as does having no endpoint at all.
+collector's --min-samples), or than the statistical test needs to call any
+field a regression at its confidence, is not judged (INSUFFICIENT_DATA): the
+test pays for being looked at again and again with a minimum of evidence,
+about 33 requests with a secondary at 99% for one field. With
+--fail-on-insufficient-data such an endpoint fails the gate, as does having
+no endpoint at all.
 
 Exit status: 0 pass, 1 fail, 2 error (bad usage, collector unreachable,
 unknown endpoint). Use it as an Argo Rollouts analysis Job or in a Flagger
@@ -124,6 +128,7 @@ type gateEndpoint struct {
 	Verdict        string       `json:"verdict"` // REGRESSION, CLEAN or INSUFFICIENT_DATA
 	Compared       uint64       `json:"compared"`
 	MinSamples     uint64       `json:"minSamples,omitempty"`
+	Reason         string       `json:"reason,omitempty"` // why an endpoint is not judged
 	DifferenceRate float64      `json:"differenceRate"`
 	NoiseRate      float64      `json:"noiseRate"`
 	Regressions    []*gateField `json:"regressions"`
@@ -170,9 +175,8 @@ func (g *gateOptions) evaluate(ctx context.Context, c *client, tr *shadowdiffv1.
 		ge := &gateEndpoint{Endpoint: e.GetEndpoint(), Compared: e.GetCompared(), MinSamples: g.minSamples,
 			DifferenceRate: e.GetDifferenceRate(), NoiseRate: e.GetNoiseRate(), Regressions: []*gateField{}}
 		rep.Endpoints = append(rep.Endpoints, ge)
-		if g.minSamples > 0 && e.GetCompared() < g.minSamples ||
-			g.minSamples == 0 && e.GetVerdict() == shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA {
-			ge.Verdict = "INSUFFICIENT_DATA"
+		if why := g.insufficient(e); why != "" {
+			ge.Verdict, ge.Reason = "INSUFFICIENT_DATA", why
 			insufficient++
 			continue
 		}
@@ -200,6 +204,31 @@ func (g *gateOptions) evaluate(ctx context.Context, c *client, tr *shadowdiffv1.
 	}
 	g.decide(rep, insufficient)
 	return rep, nil
+}
+
+// insufficient says why the endpoint cannot be judged, or "": too few
+// compared requests for --min-samples (by default, the collector's), or for
+// the statistical test to call anything a regression at its level.
+func (g *gateOptions) insufficient(e *shadowdiffv1.EndpointSummary) string {
+	switch {
+	case g.minSamples > 0 && e.GetCompared() < g.minSamples:
+		return fmt.Sprintf("needs %d compared requests (--min-samples), has %d", g.minSamples, e.GetCompared())
+	case g.minSamples == 0 && e.GetVerdict() == shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA:
+		if r := e.GetVerdictReason(); r != "" {
+			return r
+		}
+		return "too few compared requests" // a collector before verdict_reason
+	case g.rule == ruleDiffy:
+		return ""
+	}
+	level := e.GetSignificanceLevel()
+	if g.confidence > 0 {
+		level = 1 - g.confidence
+	}
+	if p := e.GetAttainablePValue(); p > level {
+		return fmt.Sprintf("needs more compared requests: with %d, even a field differing in every one would have p = %.3g > %.3g", e.GetCompared(), p, level)
+	}
+	return ""
 }
 
 func (g *gateOptions) regression(f *shadowdiffv1.FieldStats) bool {
@@ -268,6 +297,17 @@ func gateTable(w *tabwriter.Writer, rep *gateReport) {
 		}
 	}
 	first := true
+	for _, e := range rep.Endpoints {
+		if e.Reason == "" {
+			continue
+		}
+		if first {
+			fmt.Fprintln(w, "\nNot judged:")
+			first = false
+		}
+		fmt.Fprintf(w, "  %s: %s\n", e.Endpoint, e.Reason)
+	}
+	first = true
 	for _, e := range rep.Endpoints {
 		for _, f := range e.Regressions {
 			if first {

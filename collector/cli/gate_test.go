@@ -103,3 +103,31 @@ func TestGateWithoutTraffic(t *testing.T) {
 		t.Errorf("endpoints without traffic: %s", r)
 	}
 }
+
+// With a --min-samples below what the statistical test needs, an endpoint
+// whose field differed definitely in each of its 30 requests is not judged
+// CLEAN (the test cannot call anything a regression at 99% yet); at 95%
+// it can, and does.
+func TestGateDoesNotCallAnEndpointCleanBeforeTheTestCanDecide(t *testing.T) {
+	c := startCollector(t, server.Options{})
+	c.ingest(t, seedEndpoint("orders", ordersPath, 30, ordersBody))
+	c.waitCompared(t, 30)
+	orders := "GET " + ordersPath // templated: the path ends in {id}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"the collector's minimum", nil, ExitOK, "needs 100 compared requests before deciding, has 30"},
+		{"a minimum below the test's", []string{"--min-samples", "5"}, ExitOK, orders + ": needs more compared requests: with 30, even a field differing in every one would have p = 0.018 > 0.01"},
+		{"a minimum below the test's is a failure", []string{"--min-samples", "5", "--fail-on-insufficient-data"}, ExitGate, "1 endpoint(s) with too few compared requests to judge"},
+		{"at a confidence the test reaches", []string{"--min-samples", "5", "--confidence", "0.95"}, ExitGate, "1 regressing field(s)"},
+		{"Diffy's rule has no minimum", []string{"--min-samples", "5", "--rule", "diffy"}, ExitGate, "1 regressing field(s)"},
+	} {
+		r := run(t, c, append([]string{"gate"}, tc.args...)...)
+		if r.code != tc.code || !strings.Contains(r.stdout, tc.want) {
+			t.Errorf("%s: want exit %d with %q:\n%s", tc.name, tc.code, tc.want, r)
+		}
+	}
+}

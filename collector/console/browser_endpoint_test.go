@@ -25,6 +25,9 @@ func TestBrowserEndpoint(t *testing.T) {
 	if v := c.text("#sum-significant dd"); v != "1 (Diffy: 1)" {
 		t.Errorf("significant fields = %q, want both decisions: 1 (Diffy: 1)", v)
 	}
+	if v := c.text("#sum-verdict dd"); !strings.HasPrefix(v, "1 field(s) differ significantly more often than noise explains") {
+		t.Errorf("verdict reason = %q", v)
+	}
 	if v := c.text("#sum-not-compared"); !strings.Contains(v, "7 incomplete (no candidate 7)") {
 		t.Errorf("not compared = %q", v)
 	}

@@ -158,7 +158,7 @@ func openStore(st store.Store, opts Options) (*Engine, error) {
 	}
 	e := &Engine{
 		opts: opts, log: opts.Logger, st: st, met: met,
-		cfg:        statConfig{alpha: 1 - opts.Confidence, minSamples: uint64(opts.MinSamples)},
+		cfg:        statConfig{alpha: significanceLevel(opts.Confidence), minSamples: uint64(opts.MinSamples)},
 		lim:        limits{maxFields: maxFieldsPerBucket, maxSignatures: maxSignatures},
 		watch:      newWatchHub(met.watchDropped),
 		cq:         newCommitQueue(),

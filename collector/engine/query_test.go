@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -318,5 +319,58 @@ func TestQueryWatchRegressions(t *testing.T) {
 	}
 	if ev.Endpoint != "GET /orders/{id}" || ev.Field.GetPath() != "body.order.total" || !ev.Field.Significant {
 		t.Errorf("event = %v", ev)
+	}
+}
+
+// A minimum sample size below what the always-valid test needs to reject
+// anything must not let an endpoint whose field differed definitely in
+// every request be called CLEAN: it stays INSUFFICIENT_DATA, and says why,
+// until the test can decide.
+func TestQueryVerdictWaitsUntilTheTestCanDecide(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{MinSamples: 5})
+	defer e.Close()
+	c := serveQuery(t, e)
+	ctx := context.Background()
+	verdicts := func() map[string]*shadowdiffv1.EndpointSummary {
+		t.Helper()
+		resp, err := c.ListEndpoints(ctx, &shadowdiffv1.ListEndpointsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]*shadowdiffv1.EndpointSummary{}
+		for _, s := range resp.Endpoints {
+			out[s.Endpoint] = s
+		}
+		return out
+	}
+
+	seedShop(t, e, clk, 30)
+	for ep, s := range verdicts() {
+		if s.Verdict != shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA || s.AttainablePValue <= s.SignificanceLevel ||
+			s.SignificanceLevel != 0.01 || !strings.Contains(s.VerdictReason, "even a field differing in every one") {
+			t.Errorf("%s after 30 requests: %v (attainable p %g, level %g): %s", ep, s.Verdict, s.AttainablePValue, s.SignificanceLevel, s.VerdictReason)
+		}
+	}
+	fields, err := c.ListFields(ctx, &shadowdiffv1.ListFieldsRequest{Endpoint: "GET /orders/{id}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fs := range fields.Fields {
+		if fs.Path == "body.order.total" && (fs.Definite != 30 || fs.Significant || !strings.Contains(fs.Reason, "needs more compared requests")) {
+			t.Errorf("body.order.total after 30 definite differences: %v", fs)
+		}
+	}
+
+	seedShop(t, e, clk, 50)
+	want := map[string]shadowdiffv1.Verdict{
+		"GET /orders/{id}": shadowdiffv1.Verdict_VERDICT_REGRESSION,
+		"GET /time":        shadowdiffv1.Verdict_VERDICT_CLEAN,
+		"GET /products":    shadowdiffv1.Verdict_VERDICT_CLEAN,
+	}
+	for ep, s := range verdicts() {
+		if s.Verdict != want[ep] || s.AttainablePValue > s.SignificanceLevel || s.VerdictReason == "" {
+			t.Errorf("%s after 80 requests: %v, want %v (attainable p %g): %s", ep, s.Verdict, want[ep], s.AttainablePValue, s.VerdictReason)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"strconv"
 
 	"github.com/shadowdiff/shadowdiff/collector/store"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
@@ -22,6 +23,13 @@ const noiseFloor = 0.001
 type statConfig struct {
 	alpha      float64 // 1 - confidence
 	minSamples uint64
+}
+
+// significanceLevel is 1 - confidence to 12 significant digits, so that
+// 0.99 gives the 0.01 users see rather than 0.010000000000000009.
+func significanceLevel(confidence float64) float64 {
+	a, _ := strconv.ParseFloat(strconv.FormatFloat(1-confidence, 'g', 12, 64), 64)
+	return a
 }
 
 // diffyNumbers computes Diffy's relative and absolute differences and
@@ -119,9 +127,28 @@ func familySize(fields map[string]*store.FieldCounts, ec *store.EndpointCounts, 
 	return m
 }
 
+// attainableP is the smallest corrected p-value any field of the endpoint
+// could have now: that of a field that differed in every compared request
+// (primary and secondary agreeing, no noise learnt), for the endpoint's
+// family size m. The always-valid test pays for repeated looks with a
+// minimum of evidence (33 discordant requests at 99% for one test, 52 for
+// a hundred), so below it a --min-samples of 5 would call 30 definite
+// differences in 30 requests CLEAN.
+func attainableP(ec *store.EndpointCounts, m int) float64 {
+	p := 1.0
+	if ec.WithSecondary > 0 {
+		p = pairedP(ec.WithSecondary, 0)
+	}
+	if alone := ec.Compared - ec.WithSecondary; alone > 0 {
+		_, seen := aloneNoise(&store.FieldCounts{}, ec, false)
+		p = math.Min(p, unpairedP(alone, alone, 0, seen, noiseFloor))
+	}
+	return math.Min(1, p*float64(max(m, 1)))
+}
+
 // fieldStats computes the statistics and the decision for one field; m is
-// the endpoint's family size.
-func fieldStats(path string, fc *store.FieldCounts, ec *store.EndpointCounts, m int, cfg statConfig) *shadowdiffv1.FieldStats {
+// the endpoint's family size and attainable its attainableP.
+func fieldStats(path string, fc *store.FieldCounts, ec *store.EndpointCounts, m int, attainable float64, cfg statConfig) *shadowdiffv1.FieldStats {
 	n := noiseDifferences(fc, ec)
 	fs := &shadowdiffv1.FieldStats{
 		Path: path, RawDifferences: fc.Raw, NoiseDifferences: n, Total: ec.Compared,
@@ -146,6 +173,8 @@ func fieldStats(path string, fc *store.FieldCounts, ec *store.EndpointCounts, m 
 		fs.Reason = "never differed between primary and candidate"
 	case ec.Compared < cfg.minSamples:
 		fs.Reason = fmt.Sprintf("needs %d compared requests before deciding, has %d", cfg.minSamples, ec.Compared)
+	case attainable > cfg.alpha:
+		fs.Reason = underpowered(ec.Compared, attainable, cfg.alpha)
 	case fs.PValue <= cfg.alpha:
 		fs.Significant = true
 		fs.Reason = significantReason(fc, n, ec, fs.PValue, cfg.alpha)
@@ -155,6 +184,12 @@ func fieldStats(path string, fc *store.FieldCounts, ec *store.EndpointCounts, m 
 		fs.Reason = fmt.Sprintf("not significant: p = %.3g > %.3g (corrected for %d tests and repeated looks)", fs.PValue, cfg.alpha, m)
 	}
 	return fs
+}
+
+// underpowered says why nothing can be decided yet although the minimum
+// sample size is reached.
+func underpowered(compared uint64, attainable, alpha float64) string {
+	return fmt.Sprintf("needs more compared requests before deciding: with %d, even a field differing in every one would have p = %.3g > %.3g", compared, attainable, alpha)
 }
 
 func significantReason(fc *store.FieldCounts, n uint64, ec *store.EndpointCounts, p, alpha float64) string {

@@ -73,7 +73,7 @@ func (s *stream) stats(path string) *shadowdiffv1.FieldStats {
 	if fc == nil {
 		fc = &store.FieldCounts{}
 	}
-	return fieldStats(path, fc, &s.b.Counts, m, statConfig{alpha: 0.01, minSamples: 200})
+	return fieldStats(path, fc, &s.b.Counts, m, attainableP(&s.b.Counts, m), statConfig{alpha: 0.01, minSamples: 200})
 }
 
 func TestStatisticalDecision(t *testing.T) {

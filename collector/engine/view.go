@@ -2,6 +2,7 @@ package engine
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"time"
 
@@ -82,8 +83,9 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, withFields bool) (*v
 	// Field statistics decide the verdict, so they are always computed;
 	// withFields only controls whether they are kept.
 	m := familySize(sum.Fields, ec, suppressed)
+	s.AttainablePValue, s.SignificanceLevel = attainableP(ec, m), e.cfg.alpha
 	for path, fc := range sum.Fields {
-		fs := fieldStats(path, fc, ec, m, e.cfg)
+		fs := fieldStats(path, fc, ec, m, s.AttainablePValue, e.cfg)
 		if id := e.ruleFor(ea.key, path); id != "" {
 			fs.SuppressedByRule = id
 			fs.Significant = false
@@ -103,10 +105,16 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, withFields bool) (*v
 	switch {
 	case ec.Compared < e.cfg.minSamples:
 		s.Verdict = shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA
+		s.VerdictReason = fmt.Sprintf("needs %d compared requests before deciding, has %d", e.cfg.minSamples, ec.Compared)
+	case s.AttainablePValue > e.cfg.alpha:
+		s.Verdict = shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA
+		s.VerdictReason = underpowered(ec.Compared, s.AttainablePValue, e.cfg.alpha)
 	case s.SignificantFields > 0:
 		s.Verdict = shadowdiffv1.Verdict_VERDICT_REGRESSION
+		s.VerdictReason = fmt.Sprintf("%d field(s) differ significantly more often than noise explains (at p <= %.3g)", s.SignificantFields, e.cfg.alpha)
 	default:
 		s.Verdict = shadowdiffv1.Verdict_VERDICT_CLEAN
+		s.VerdictReason = fmt.Sprintf("no field differs significantly more often than noise explains (at p <= %.3g) in %d compared requests", e.cfg.alpha, ec.Compared)
 	}
 	slices.SortFunc(v.fields, compareFields)
 	return v, true

@@ -239,10 +239,12 @@
     POOR: "difference rate 50 % or more",
     NONE: "nothing compared yet",
   };
-  function verdictBadge(v) {
+  function verdictBadge(v, reason) {
     var name = enumName(v, "VERDICT_");
     var label = { CLEAN: "CLEAN", REGRESSION: "REGRESSION", INSUFFICIENT_DATA: "INSUFFICIENT DATA", UNSPECIFIED: "UNKNOWN" }[name] || name;
-    return h("span", { class: "badge verdict-" + name, "data-verdict": name, text: label });
+    var attrs = { class: "badge verdict-" + name, "data-verdict": name, text: label };
+    if (reason) attrs.title = reason;
+    return h("span", attrs);
   }
 
   // ----- overview -----
@@ -315,7 +317,7 @@
           h("td", { class: "num", text: fmtInt(e.requests) }),
           h("td", { class: "num", text: fmtInt(e.compared) }),
           h("td", { class: "num", text: compared ? fmtPct(e.noiseRate) : "—" }),
-          h("td", null, verdictBadge(e.verdict)),
+          h("td", null, verdictBadge(e.verdict, e.verdictReason)),
           h("td", { class: "num", title: "significant (statistical test) / reported by Diffy's rule", text: fmtInt(e.significantFields) + " / " + fmtInt(e.diffyFields) }),
           h("td", { class: "small", "data-col": "not-compared" }, nc.length ? nc.join("; ") : h("span", { class: "muted", text: "—" }),
             cv.length ? h("span", { class: "reason", text: cv.join("; ") }) : null),
@@ -488,13 +490,14 @@
     }
 
     main.appendChild(breadcrumb([{ text: name }]));
-    main.appendChild(h("h1", null, h("span", { class: "mono", text: name }), " ", ratingBadge(e.rating, e.compared), " ", verdictBadge(e.verdict)));
+    main.appendChild(h("h1", null, h("span", { class: "mono", text: name }), " ", ratingBadge(e.rating, e.compared), " ", verdictBadge(e.verdict, e.verdictReason)));
 
     var nc = notComparedParts(e), cv = caveatParts(e);
     function row(label, value, id) { return h("div", id ? { id: id } : null, h("dt", { text: label }), h("dd", null, value)); }
     main.appendChild(h("section", { class: "panel", "aria-label": "Endpoint summary" }, h("dl", { class: "summary", id: "endpoint-summary" },
       row("Difference rate", compared ? fmtPct(e.differenceRate) : "—", "sum-difference-rate"),
       row("Noise rate", compared ? fmtPct(e.noiseRate) : "—"),
+      row("Verdict", e.verdictReason || "—", "sum-verdict"),
       row("Requests / compared", fmtInt(e.requests) + " / " + fmtInt(e.compared)),
       row("Significant fields", fmtInt(e.significantFields) + " (Diffy: " + fmtInt(e.diffyFields) + ")", "sum-significant"),
       row("Noise baseline", e.hasSecondary ? "secondary" : "repeated requests"),

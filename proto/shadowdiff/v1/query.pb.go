@@ -26,7 +26,9 @@ type Verdict int32
 
 const (
 	Verdict_VERDICT_UNSPECIFIED Verdict = 0
-	// Fewer compared requests than the minimum sample size.
+	// Fewer compared requests than the minimum sample size, or than the
+	// statistical test needs to call anything a regression (see
+	// EndpointSummary.attainable_p_value).
 	Verdict_VERDICT_INSUFFICIENT_DATA Verdict = 1
 	// No field is a significant regression.
 	Verdict_VERDICT_CLEAN Verdict = 2
@@ -640,9 +642,21 @@ type EndpointSummary struct {
 	// Number of fields Diffy's rule would report.
 	DiffyFields uint32 `protobuf:"varint,19,opt,name=diffy_fields,json=diffyFields,proto3" json:"diffy_fields,omitempty"`
 	// Whether a secondary was seen: without one, noise is learnt from repeats.
-	HasSecondary  bool                   `protobuf:"varint,20,opt,name=has_secondary,json=hasSecondary,proto3" json:"has_secondary,omitempty"`
-	FirstSeen     *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=first_seen,json=firstSeen,proto3" json:"first_seen,omitempty"`
-	LastSeen      *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=last_seen,json=lastSeen,proto3" json:"last_seen,omitempty"`
+	HasSecondary bool                   `protobuf:"varint,20,opt,name=has_secondary,json=hasSecondary,proto3" json:"has_secondary,omitempty"`
+	FirstSeen    *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=first_seen,json=firstSeen,proto3" json:"first_seen,omitempty"`
+	LastSeen     *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=last_seen,json=lastSeen,proto3" json:"last_seen,omitempty"`
+	// The smallest p-value (corrected as the fields' are) that any field
+	// could have after the requests compared so far: that of a field that
+	// differed in every one of them, primary and secondary agreeing. While
+	// it is above significance_level the test cannot call anything a
+	// regression, however the fields differ, and the verdict is
+	// INSUFFICIENT_DATA whatever the minimum sample size.
+	AttainablePValue float64 `protobuf:"fixed64,23,opt,name=attainable_p_value,json=attainablePValue,proto3" json:"attainable_p_value,omitempty"`
+	// 1 - the collector's --confidence: a field is significant when its
+	// p_value is at most this.
+	SignificanceLevel float64 `protobuf:"fixed64,24,opt,name=significance_level,json=significanceLevel,proto3" json:"significance_level,omitempty"`
+	// Why the verdict is what it is, for people.
+	VerdictReason string `protobuf:"bytes,25,opt,name=verdict_reason,json=verdictReason,proto3" json:"verdict_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -829,6 +843,27 @@ func (x *EndpointSummary) GetLastSeen() *timestamppb.Timestamp {
 		return x.LastSeen
 	}
 	return nil
+}
+
+func (x *EndpointSummary) GetAttainablePValue() float64 {
+	if x != nil {
+		return x.AttainablePValue
+	}
+	return 0
+}
+
+func (x *EndpointSummary) GetSignificanceLevel() float64 {
+	if x != nil {
+		return x.SignificanceLevel
+	}
+	return 0
+}
+
+func (x *EndpointSummary) GetVerdictReason() string {
+	if x != nil {
+		return x.VerdictReason
+	}
+	return ""
 }
 
 type ListFieldsRequest struct {
@@ -2446,7 +2481,7 @@ const file_shadowdiff_v1_query_proto_rawDesc = "" +
 	"Incomplete\x12'\n" +
 	"\x0fmissing_primary\x18\x01 \x01(\x04R\x0emissingPrimary\x12+\n" +
 	"\x11missing_secondary\x18\x02 \x01(\x04R\x10missingSecondary\x12+\n" +
-	"\x11missing_candidate\x18\x03 \x01(\x04R\x10missingCandidate\"\x94\a\n" +
+	"\x11missing_candidate\x18\x03 \x01(\x04R\x10missingCandidate\"\x98\b\n" +
 	"\x0fEndpointSummary\x12\x1a\n" +
 	"\bendpoint\x18\x01 \x01(\tR\bendpoint\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x1d\n" +
@@ -2477,7 +2512,10 @@ const file_shadowdiff_v1_query_proto_rawDesc = "" +
 	"\rhas_secondary\x18\x14 \x01(\bR\fhasSecondary\x129\n" +
 	"\n" +
 	"first_seen\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\tfirstSeen\x127\n" +
-	"\tlast_seen\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampR\blastSeen\"\x84\x01\n" +
+	"\tlast_seen\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampR\blastSeen\x12,\n" +
+	"\x12attainable_p_value\x18\x17 \x01(\x01R\x10attainablePValue\x12-\n" +
+	"\x12significance_level\x18\x18 \x01(\x01R\x11significanceLevel\x12%\n" +
+	"\x0everdict_reason\x18\x19 \x01(\tR\rverdictReason\"\x84\x01\n" +
 	"\x11ListFieldsRequest\x12\x1a\n" +
 	"\bendpoint\x18\x01 \x01(\tR\bendpoint\x12.\n" +
 	"\x05range\x18\x02 \x01(\v2\x18.shadowdiff.v1.TimeRangeR\x05range\x12#\n" +

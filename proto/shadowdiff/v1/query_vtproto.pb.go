@@ -151,6 +151,9 @@ func (m *EndpointSummary) CloneVT() *EndpointSummary {
 	r.HasSecondary = m.HasSecondary
 	r.FirstSeen = (*timestamppb.Timestamp)((*timestamppb1.Timestamp)(m.FirstSeen).CloneVT())
 	r.LastSeen = (*timestamppb.Timestamp)((*timestamppb1.Timestamp)(m.LastSeen).CloneVT())
+	r.AttainablePValue = m.AttainablePValue
+	r.SignificanceLevel = m.SignificanceLevel
+	r.VerdictReason = m.VerdictReason
 	if len(m.unknownFields) > 0 {
 		r.unknownFields = make([]byte, len(m.unknownFields))
 		copy(r.unknownFields, m.unknownFields)
@@ -912,6 +915,15 @@ func (this *EndpointSummary) EqualVT(that *EndpointSummary) bool {
 		return false
 	}
 	if !(*timestamppb1.Timestamp)(this.LastSeen).EqualVT((*timestamppb1.Timestamp)(that.LastSeen)) {
+		return false
+	}
+	if this.AttainablePValue != that.AttainablePValue {
+		return false
+	}
+	if this.SignificanceLevel != that.SignificanceLevel {
+		return false
+	}
+	if this.VerdictReason != that.VerdictReason {
 		return false
 	}
 	return string(this.unknownFields) == string(that.unknownFields)
@@ -1979,6 +1991,31 @@ func (m *EndpointSummary) MarshalToSizedBufferVT(dAtA []byte) (int, error) {
 	if m.unknownFields != nil {
 		i -= len(m.unknownFields)
 		copy(dAtA[i:], m.unknownFields)
+	}
+	if len(m.VerdictReason) > 0 {
+		i -= len(m.VerdictReason)
+		copy(dAtA[i:], m.VerdictReason)
+		i = protohelpers.EncodeVarint(dAtA, i, uint64(len(m.VerdictReason)))
+		i--
+		dAtA[i] = 0x1
+		i--
+		dAtA[i] = 0xca
+	}
+	if m.SignificanceLevel != 0 {
+		i -= 8
+		binary.LittleEndian.PutUint64(dAtA[i:], uint64(math.Float64bits(float64(m.SignificanceLevel))))
+		i--
+		dAtA[i] = 0x1
+		i--
+		dAtA[i] = 0xc1
+	}
+	if m.AttainablePValue != 0 {
+		i -= 8
+		binary.LittleEndian.PutUint64(dAtA[i:], uint64(math.Float64bits(float64(m.AttainablePValue))))
+		i--
+		dAtA[i] = 0x1
+		i--
+		dAtA[i] = 0xb9
 	}
 	if m.LastSeen != nil {
 		size, err := (*timestamppb1.Timestamp)(m.LastSeen).MarshalToSizedBufferVT(dAtA[:i])
@@ -3799,6 +3836,16 @@ func (m *EndpointSummary) SizeVT() (n int) {
 		l = (*timestamppb1.Timestamp)(m.LastSeen).SizeVT()
 		n += 2 + l + protohelpers.SizeOfVarint(uint64(l))
 	}
+	if m.AttainablePValue != 0 {
+		n += 10
+	}
+	if m.SignificanceLevel != 0 {
+		n += 10
+	}
+	l = len(m.VerdictReason)
+	if l > 0 {
+		n += 2 + l + protohelpers.SizeOfVarint(uint64(l))
+	}
 	n += len(m.unknownFields)
 	return n
 }
@@ -5519,6 +5566,60 @@ func (m *EndpointSummary) UnmarshalVT(dAtA []byte) error {
 			if err := (*timestamppb1.Timestamp)(m.LastSeen).UnmarshalVT(dAtA[iNdEx:postIndex]); err != nil {
 				return err
 			}
+			iNdEx = postIndex
+		case 23:
+			if wireType != 1 {
+				return fmt.Errorf("proto: wrong wireType = %d for field AttainablePValue", wireType)
+			}
+			var v uint64
+			if (iNdEx + 8) > l {
+				return io.ErrUnexpectedEOF
+			}
+			v = uint64(binary.LittleEndian.Uint64(dAtA[iNdEx:]))
+			iNdEx += 8
+			m.AttainablePValue = float64(math.Float64frombits(v))
+		case 24:
+			if wireType != 1 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SignificanceLevel", wireType)
+			}
+			var v uint64
+			if (iNdEx + 8) > l {
+				return io.ErrUnexpectedEOF
+			}
+			v = uint64(binary.LittleEndian.Uint64(dAtA[iNdEx:]))
+			iNdEx += 8
+			m.SignificanceLevel = float64(math.Float64frombits(v))
+		case 25:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field VerdictReason", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return protohelpers.ErrIntOverflow
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return protohelpers.ErrInvalidLength
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return protohelpers.ErrInvalidLength
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.VerdictReason = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
