@@ -1,8 +1,15 @@
 package console
 
 import (
+	"context"
+	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/shadowdiff/shadowdiff/collector/engine"
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
 // fieldStatus is the decision a field row shows, "" when it is not listed.
@@ -104,5 +111,42 @@ func TestBrowserEndpoint(t *testing.T) {
 	c.waitFor("verdict back", `return document.querySelector("h1 [data-verdict]").dataset.verdict === "REGRESSION"`)
 	if v := c.eval(`return document.querySelectorAll("#noise-rules [data-rule]").length`); v != float64(0) {
 		t.Errorf("noise rules after undo = %v, want 0", v)
+	}
+}
+
+// TestBrowserEndpointUndecided: with --min-samples 5 and 30 requests, the
+// statistical test cannot call anything a regression yet; the page says
+// so instead of showing the endpoint CLEAN and its field not significant.
+func TestBrowserEndpointUndecided(t *testing.T) {
+	requireBrowser(t)
+	clk := &offsetClock{}
+	eng, err := engine.Open(t.TempDir(), engine.Options{PairWindow: seedPairWindow, MinSamples: 5, Now: clk.Now, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	var first30 []*shadowdiffv1.ResponseDigest
+	for _, d := range seedDigests(time.Now().Add(-3 * time.Minute)) {
+		var i int
+		if _, err := fmt.Sscanf(d.PairingKey, "req-0-%d", &i); err == nil && i < 30 {
+			first30 = append(first30, d)
+		}
+	}
+	if _, rejected, err := eng.Ingest(context.Background(), first30); err != nil || len(rejected) > 0 {
+		t.Fatalf("ingest: %v %v", rejected, err)
+	}
+	srv := httptest.NewServer(New(eng.QueryServer(), Options{Logger: quietLogger()}))
+	t.Cleanup(srv.Close)
+	c := &consoleUnderTest{browser: startBrowser(t), t: t, url: srv.URL + "/"}
+	c.page(endpointRoute("GET /api/orders/{id}"))
+	c.waitFor("regressed field row", fieldStatus, "body.order.total")
+	if v := c.eval(verdictNow); v != "INSUFFICIENT_DATA" {
+		t.Errorf("verdict = %v, want INSUFFICIENT_DATA", v)
+	}
+	if v := c.eval(fieldStatus, "body.order.total"); v != "insufficient" {
+		t.Errorf("body.order.total status = %v, want insufficient", v)
+	}
+	if v := c.text("#sum-verdict dd"); !strings.Contains(v, "with 30, even a field differing in every one would have p = 0.018 > 0.01") {
+		t.Errorf("verdict reason = %q", v)
 	}
 }

@@ -387,7 +387,7 @@
   function decision(f) {
     if (f.suppressedByRule) return { key: "suppressed", label: "Noise (rule)", rank: 1 };
     if (f.significant) return { key: "significant", label: "Significant regression", rank: 6 };
-    if (num(f.rawDifferences) > 0 && num(f.total) < num(f.minSamples)) return { key: "insufficient", label: "Insufficient data", rank: 5 };
+    if (num(f.rawDifferences) > 0 && (num(f.total) < num(f.minSamples) || f.undecided)) return { key: "insufficient", label: "Insufficient data", rank: 5 };
     var cls = enumName(f.noiseClass, "NOISE_CLASS_");
     if (num(f.noiseDifferences) > 0 || cls === "ALWAYS" || cls === "SOMETIMES") return { key: "noise", label: "Noise", rank: 2 };
     if (num(f.rawDifferences) > 0) return { key: "not-significant", label: "Not significant", rank: 4 };
@@ -478,6 +478,9 @@
     // Diffy, which lists only fields that differed.
     var includeSame = p.get("same") === "1";
     var allFields = data.fields.fields || [];
+    // Until the test can call anything a regression, no field is decided.
+    var undecided = num(e.attainablePValue) > num(e.significanceLevel);
+    allFields.forEach(function (f) { f.undecided = undecided; });
     var hiddenNoise = 0, hiddenSame = 0;
     var fields = allFields.filter(function (f) {
       var k = decision(f).key;
