@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -40,19 +41,24 @@ func gateCommand(o *globalOptions) *cobra.Command {
 The gate fails when more fields than --max-regressions are regressions,
 summed over the endpoints given (all endpoints when none is given).
 
-A field is a regression when the collector's statistical test calls it
-significant; with --confidence, when its p-value (corrected for the number of
-fields and for repeated looks) is at most 1 - confidence instead; with
---rule diffy, when Diffy's rule reports it. Fields covered by noise rules
-never count.
+A field is a regression when its p-value (corrected for the number of
+fields and for repeated looks) is at most the collector's significance level
+(1 - its --confidence), the collector's statistical decision; with
+--confidence, at most 1 - confidence instead; with --rule diffy, when Diffy's
+rule reports it. Fields covered by noise rules never count.
 
 An endpoint with fewer compared requests than --min-samples (default: the
 collector's --min-samples), or than the statistical test needs to call any
-field a regression at its confidence, is not judged (INSUFFICIENT_DATA): the
-test pays for being looked at again and again with a minimum of evidence,
-about 33 requests with a secondary at 99% for one field. With
+field a regression at its level, is not judged (INSUFFICIENT_DATA): the test
+pays for being looked at again and again with a minimum of evidence, about 33
+requests with a secondary at 99% for one field. With
 --fail-on-insufficient-data such an endpoint fails the gate, as does having
-no endpoint at all.
+no endpoint that could be judged. Endpoints whose requests were all side
+effects (POST, PUT, DELETE... the shadows' filters answer locally) are never
+compared: they are listed as SKIPPED and do not fail the gate.
+
+--since, --from and --to select whole aggregation buckets: minutes, hours for
+results older than 2 hours. A window is widened to the buckets it touches.
 
 Exit status: 0 pass, 1 fail, 2 error (bad usage, collector unreachable,
 unknown endpoint). Use it as an Argo Rollouts analysis Job or in a Flagger
@@ -93,7 +99,7 @@ pre-rollout/confirm-promotion webhook runner.`,
 	f.IntVar(&g.maxRegressions, "max-regressions", 0, "regressing fields tolerated before the gate fails")
 	f.Float64Var(&g.confidence, "confidence", 0, "judge fields by p-value <= 1 - CONFIDENCE (0: the collector's decision)")
 	f.StringVar(&g.rule, "rule", ruleStatistical, "decision rule: statistical or diffy")
-	f.BoolVar(&g.failInsufficient, "fail-on-insufficient-data", false, "fail when an endpoint has too few compared requests, or there is no endpoint")
+	f.BoolVar(&g.failInsufficient, "fail-on-insufficient-data", false, "fail when an endpoint has too few compared requests, or none could be judged")
 	return cmd
 }
 
@@ -125,10 +131,10 @@ type gateReport struct {
 
 type gateEndpoint struct {
 	Endpoint       string       `json:"endpoint"`
-	Verdict        string       `json:"verdict"` // REGRESSION, CLEAN or INSUFFICIENT_DATA
+	Verdict        string       `json:"verdict"` // REGRESSION, CLEAN, INSUFFICIENT_DATA or SKIPPED
 	Compared       uint64       `json:"compared"`
 	MinSamples     uint64       `json:"minSamples,omitempty"`
-	Reason         string       `json:"reason,omitempty"` // why an endpoint is not judged
+	Reason         string       `json:"reason,omitempty"` // why an endpoint is not judged (INSUFFICIENT_DATA, SKIPPED)
 	DifferenceRate float64      `json:"differenceRate"`
 	NoiseRate      float64      `json:"noiseRate"`
 	Regressions    []*gateField `json:"regressions"`
@@ -147,53 +153,62 @@ type gateField struct {
 }
 
 func (g *gateOptions) evaluate(ctx context.Context, c *client, tr *shadowdiffv1.TimeRange, names []string) (*gateReport, error) {
-	list, err := call(ctx, c, "", func(ctx context.Context) (*shadowdiffv1.ListEndpointsResponse, error) {
-		return c.ListEndpoints(ctx, &shadowdiffv1.ListEndpointsRequest{Range: tr})
-	})
-	if err != nil {
-		return nil, err
-	}
-	selected := list.GetEndpoints()
-	if len(names) > 0 {
-		byName := map[string]*shadowdiffv1.EndpointSummary{}
-		for _, e := range selected {
-			byName[e.GetEndpoint()] = e
-		}
-		selected = nil
-		for _, n := range names {
-			e, ok := byName[n]
-			if !ok {
-				return nil, fmt.Errorf("%s", endpointNotFound(n))
-			}
-			selected = append(selected, e)
-		}
-	}
-
-	rep := &gateReport{Rule: g.describeRule(), MaxRegressions: g.maxRegressions, Endpoints: []*gateEndpoint{}}
-	insufficient := 0
-	for _, e := range selected {
-		ge := &gateEndpoint{Endpoint: e.GetEndpoint(), Compared: e.GetCompared(), MinSamples: g.minSamples,
-			DifferenceRate: e.GetDifferenceRate(), NoiseRate: e.GetNoiseRate(), Regressions: []*gateField{}}
-		rep.Endpoints = append(rep.Endpoints, ge)
-		if why := g.insufficient(e); why != "" {
-			ge.Verdict, ge.Reason = "INSUFFICIENT_DATA", why
-			insufficient++
-			continue
-		}
-		fields, err := call(ctx, c, endpointNotFound(e.GetEndpoint()), func(ctx context.Context) (*shadowdiffv1.ListFieldsResponse, error) {
-			return c.ListFields(ctx, &shadowdiffv1.ListFieldsRequest{Endpoint: e.GetEndpoint(), Range: tr})
+	var selected []*shadowdiffv1.EndpointSummary
+	fieldsOf := map[string]*shadowdiffv1.ListFieldsResponse{}
+	if len(names) == 0 {
+		list, err := call(ctx, c, "", func(ctx context.Context) (*shadowdiffv1.ListEndpointsResponse, error) {
+			return c.ListEndpoints(ctx, &shadowdiffv1.ListEndpointsRequest{Range: tr})
 		})
 		if err != nil {
 			return nil, err
 		}
+		selected = list.GetEndpoints()
+	}
+	for _, n := range names {
+		if fieldsOf[n] != nil {
+			continue // named twice: judged once
+		}
+		// Asked by name, an endpoint without traffic in the window has an
+		// empty summary (INSUFFICIENT_DATA), not "not found".
+		resp, err := g.fields(ctx, c, n, tr)
+		if err != nil {
+			return nil, err
+		}
+		fieldsOf[n] = resp
+		selected = append(selected, resp.GetEndpoint())
+	}
+
+	rep := &gateReport{Rule: g.describeRule(), MaxRegressions: g.maxRegressions, Endpoints: []*gateEndpoint{}}
+	for _, e := range selected {
+		ge := &gateEndpoint{Endpoint: e.GetEndpoint(), Compared: e.GetCompared(), MinSamples: g.minSamples,
+			DifferenceRate: e.GetDifferenceRate(), NoiseRate: e.GetNoiseRate(), Regressions: []*gateField{}}
+		rep.Endpoints = append(rep.Endpoints, ge)
+		if e.GetCompared() == 0 && e.GetSkippedSideEffect() > 0 {
+			// POST, PUT, DELETE...: the shadows' filters answer them
+			// locally, so they are never compared and never will be.
+			ge.Verdict = "SKIPPED"
+			ge.Reason = fmt.Sprintf("side effects only: the shadows' filters answered its %d request(s) without sending them upstream, nothing to compare", e.GetSkippedSideEffect())
+			continue
+		}
+		if why := g.insufficient(e); why != "" {
+			ge.Verdict, ge.Reason = "INSUFFICIENT_DATA", why
+			continue
+		}
+		fields := fieldsOf[e.GetEndpoint()]
+		if fields == nil {
+			var err error
+			if fields, err = g.fields(ctx, c, e.GetEndpoint(), tr); err != nil {
+				return nil, err
+			}
+		}
 		for _, f := range fields.GetFields() {
-			if f.GetSuppressedByRule() != "" || !g.regression(f) {
+			if f.GetSuppressedByRule() != "" || !g.regression(e, f) {
 				continue
 			}
 			ge.Regressions = append(ge.Regressions, &gateField{
 				Path: f.GetPath(), RawDifferences: f.GetRawDifferences(), NoiseDifferences: f.GetNoiseDifferences(),
 				Total: f.GetTotal(), Definite: f.GetDefinite(), Confidence: f.GetConfidence(), PValue: f.GetPValue(),
-				DiffyReported: f.GetDiffyReported(), Reason: f.GetReason(),
+				DiffyReported: f.GetDiffyReported(), Reason: g.why(e, f),
 			})
 		}
 		ge.Verdict = "CLEAN"
@@ -202,8 +217,14 @@ func (g *gateOptions) evaluate(ctx context.Context, c *client, tr *shadowdiffv1.
 		}
 		rep.Regressions += len(ge.Regressions)
 	}
-	g.decide(rep, insufficient)
+	g.decide(rep)
 	return rep, nil
+}
+
+func (g *gateOptions) fields(ctx context.Context, c *client, endpoint string, tr *shadowdiffv1.TimeRange) (*shadowdiffv1.ListFieldsResponse, error) {
+	return call(ctx, c, endpointNotFound(endpoint), func(ctx context.Context) (*shadowdiffv1.ListFieldsResponse, error) {
+		return c.ListFields(ctx, &shadowdiffv1.ListFieldsRequest{Endpoint: endpoint, Range: tr})
+	})
 }
 
 // insufficient says why the endpoint cannot be judged, or "": too few
@@ -221,24 +242,57 @@ func (g *gateOptions) insufficient(e *shadowdiffv1.EndpointSummary) string {
 	case g.rule == ruleDiffy:
 		return ""
 	}
-	level := e.GetSignificanceLevel()
-	if g.confidence > 0 {
-		level = 1 - g.confidence
-	}
-	if p := e.GetAttainablePValue(); p > level {
-		return fmt.Sprintf("needs more compared requests: with %d, even a field differing in every one would have p = %.3g > %.3g", e.GetCompared(), p, level)
+	if p, level := e.GetAttainablePValue(), g.level(e); level > 0 && p > level {
+		return fmt.Sprintf("needs more compared requests: with %d, even a field differing in every one would have p = %.3g > %s", e.GetCompared(), p, formatLevel(level))
 	}
 	return ""
 }
 
-func (g *gateOptions) regression(f *shadowdiffv1.FieldStats) bool {
+// level is the significance level of the statistical rule: 1 -
+// --confidence, else the collector's (0 from a collector before
+// significance_level).
+func (g *gateOptions) level(e *shadowdiffv1.EndpointSummary) float64 {
+	if g.confidence > 0 {
+		return 1 - g.confidence
+	}
+	return e.GetSignificanceLevel()
+}
+
+// formatLevel writes a level as people do: 1 - 0.99 is 0.01, not
+// 0.010000000000000009.
+func formatLevel(level float64) string {
+	return strconv.FormatFloat(level, 'g', 12, 64)
+}
+
+// regression decides a field of a judged endpoint by the gate's rule. The
+// collector's own decision (significant) holds only from its
+// --min-samples on, so the statistical rule compares the p-value with the
+// level itself: with a lower --min-samples too.
+func (g *gateOptions) regression(e *shadowdiffv1.EndpointSummary, f *shadowdiffv1.FieldStats) bool {
 	switch {
 	case g.rule == ruleDiffy:
 		return f.GetDiffyReported()
-	case g.confidence > 0:
-		return f.GetRawDifferences() > f.GetNoiseDifferences() && f.GetPValue() <= 1-g.confidence
+	case f.GetRawDifferences() == 0:
+		return false
+	}
+	if level := g.level(e); level > 0 {
+		return f.GetPValue() <= level
 	}
 	return f.GetSignificant()
+}
+
+// why explains a regressing field by the rule that found it: the
+// collector's reason is about its own decision.
+func (g *gateOptions) why(e *shadowdiffv1.EndpointSummary, f *shadowdiffv1.FieldStats) string {
+	switch {
+	case g.rule == ruleDiffy:
+		return fmt.Sprintf("Diffy's rule: differs in %d requests against %d in noise, relative %.1f %% > 20 %%, absolute %.2f %% > 0.03 %%",
+			f.GetRawDifferences(), f.GetNoiseDifferences(), f.GetDiffyRelative(), f.GetDiffyAbsolute())
+	case f.GetSignificant() && g.confidence == 0:
+		return f.GetReason()
+	}
+	return fmt.Sprintf("differs in %d of %d compared requests against %d in noise, p = %.3g <= %s",
+		f.GetRawDifferences(), f.GetTotal(), f.GetNoiseDifferences(), f.GetPValue(), formatLevel(g.level(e)))
 }
 
 func (g *gateOptions) describeRule() string {
@@ -246,19 +300,25 @@ func (g *gateOptions) describeRule() string {
 	case g.rule == ruleDiffy:
 		return "Diffy's rule (r > n, relative > 20%, absolute > 0.03%)"
 	case g.confidence > 0:
-		return fmt.Sprintf("statistical test, p-value <= %g", 1-g.confidence)
+		return "statistical test, p-value <= " + formatLevel(1-g.confidence)
 	}
 	return "statistical test at the collector's confidence"
 }
 
 // decide sets the result and a one-line reason.
-func (g *gateOptions) decide(rep *gateReport, insufficient int) {
-	regressing := 0
+func (g *gateOptions) decide(rep *gateReport) {
+	regressing, insufficient, skipped := 0, 0, 0
 	for _, e := range rep.Endpoints {
-		if len(e.Regressions) > 0 {
+		switch {
+		case len(e.Regressions) > 0:
 			regressing++
+		case e.Verdict == "INSUFFICIENT_DATA":
+			insufficient++
+		case e.Verdict == "SKIPPED":
+			skipped++
 		}
 	}
+	judged := len(rep.Endpoints) - insufficient - skipped
 	var why []string
 	fail := false
 	switch {
@@ -271,12 +331,18 @@ func (g *gateOptions) decide(rep *gateReport, insufficient int) {
 		fail = true
 	case rep.Regressions > 0:
 		why = append(why, fmt.Sprintf("%d regressing field(s), within --max-regressions %d", rep.Regressions, g.maxRegressions))
+	case judged == 0:
+		why = append(why, "no endpoint could be judged")
+		fail = g.failInsufficient
 	default:
-		why = append(why, fmt.Sprintf("no regression in %d judged endpoint(s)", len(rep.Endpoints)-insufficient))
+		why = append(why, fmt.Sprintf("no regression in %d judged endpoint(s)", judged))
 	}
 	if insufficient > 0 {
 		why = append(why, fmt.Sprintf("%d endpoint(s) with too few compared requests to judge", insufficient))
 		fail = fail || g.failInsufficient
+	}
+	if skipped > 0 {
+		why = append(why, fmt.Sprintf("%d endpoint(s) with side effects only, not compared", skipped))
 	}
 	rep.Result = "PASS"
 	if fail {
@@ -290,7 +356,7 @@ func gateTable(w *tabwriter.Writer, rep *gateReport) {
 		row(w, "ENDPOINT", "VERDICT", "COMPARED", "REGRESSIONS", "DIFF", "NOISE")
 		for _, e := range rep.Endpoints {
 			regs := u(uint64(len(e.Regressions)))
-			if e.Verdict == "INSUFFICIENT_DATA" {
+			if e.Verdict == "INSUFFICIENT_DATA" || e.Verdict == "SKIPPED" {
 				regs = "-"
 			}
 			row(w, e.Endpoint, e.Verdict, u(e.Compared), regs, percent(e.DifferenceRate), percent(e.NoiseRate))

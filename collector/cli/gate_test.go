@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/shadowdiff/shadowdiff/collector/server"
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
 func TestGateExitCodes(t *testing.T) {
@@ -129,5 +130,78 @@ func TestGateDoesNotCallAnEndpointCleanBeforeTheTestCanDecide(t *testing.T) {
 		if r.code != tc.code || !strings.Contains(r.stdout, tc.want) {
 			t.Errorf("%s: want exit %d with %q:\n%s", tc.name, tc.code, tc.want, r)
 		}
+	}
+}
+
+// gate --min-samples below the collector's --min-samples judges the fields
+// itself: the collector's significant flag waits for its own minimum.
+func TestGateJudgesBelowTheCollectorsMinimum(t *testing.T) {
+	c := startCollector(t, server.Options{}) // --min-samples 100
+	c.ingest(t, seedEndpoint("orders", ordersPath, 60, ordersBody))
+	c.waitCompared(t, 60)
+	orders := "GET " + ordersPath
+	if r := run(t, c, "gate"); r.code != ExitOK || !strings.Contains(r.stdout, "needs 100 compared requests before deciding, has 60") {
+		t.Errorf("gate at the collector's minimum: %s", r)
+	}
+	r := run(t, c, "gate", "--min-samples", "50")
+	if r.code != ExitGate || !strings.Contains(r.stdout, orders+"  "+regressedField+": differs in 60 of 60") ||
+		!strings.Contains(r.stdout, "p = ") || !strings.Contains(r.stdout, "<= 0.01") {
+		t.Errorf("gate --min-samples 50 on 60 definite differences: %s", r)
+	}
+}
+
+func TestGateEndpointsGivenByName(t *testing.T) {
+	c := seeded(t)
+	orders := c.names(t)[ordersPath]
+	// Named twice, judged once.
+	if r := run(t, c, "gate", orders, orders, "--max-regressions", "1"); r.code != ExitOK || !strings.Contains(r.stdout, "1 regressing field(s), within --max-regressions 1") {
+		t.Errorf("an endpoint named twice: %s", r)
+	}
+	// Known, but without traffic in the window: not judged, not unknown.
+	r := run(t, c, "gate", orders, "--since", "1m")
+	if r.code != ExitOK || !strings.Contains(r.stdout, orders+": no request in the time range") {
+		t.Errorf("an endpoint without traffic in the window: %s", r)
+	}
+	if r := run(t, c, "gate", orders, "--since", "1m", "--fail-on-insufficient-data"); r.code != ExitGate {
+		t.Errorf("an endpoint without traffic in the window, --fail-on-insufficient-data: %s", r)
+	}
+}
+
+// The gate explains a regression by the rule that found it, and writes
+// its level as given.
+func TestGateExplainsByItsRule(t *testing.T) {
+	c := seeded(t)
+	orders := c.names(t)[ordersPath]
+	r := run(t, c, "gate", orders, "--rule", "diffy")
+	if !strings.Contains(r.stdout, "Diffy's rule: differs in") || !strings.Contains(r.stdout, "relative 100.0 % > 20 %") {
+		t.Errorf("gate --rule diffy: %s", r)
+	}
+	r = run(t, c, "gate", orders, "--confidence", "0.99")
+	if !strings.Contains(r.stdout, "p-value <= 0.01)") || !strings.Contains(r.stdout, "<= 0.01") || strings.Contains(r.stdout, "0.0100000") {
+		t.Errorf("gate --confidence 0.99: %s", r)
+	}
+}
+
+// Endpoints whose requests were all side effects (POST, ...) are never
+// compared: the gate says so and does not count them as too small, so
+// --fail-on-insufficient-data works for a service that has them.
+func TestGateSkipsSideEffectOnlyEndpoints(t *testing.T) {
+	c := seeded(t)
+	posts := seedEndpoint("post", "/api/orders", 20, productsBody)
+	for _, d := range posts {
+		d.Endpoint.Method, d.Request.Method = "POST", "POST"
+		if d.Role != shadowdiffv1.Role_ROLE_PRIMARY {
+			d.Skip, d.Status, d.Body = shadowdiffv1.SkipReason_SKIP_REASON_SIDE_EFFECT, 204, nil
+		}
+	}
+	c.ingest(t, posts)
+	products := c.names(t)[productsPath]
+	r := run(t, c, "gate", products, "POST /api/orders", "--fail-on-insufficient-data")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "POST /api/orders: side effects only") ||
+		!strings.Contains(r.stdout, "1 endpoint(s) with side effects only, not compared") {
+		t.Errorf("gate with a side-effect endpoint: %s", r)
+	}
+	if r := run(t, c, "gate", "POST /api/orders", "--fail-on-insufficient-data"); r.code != ExitGate || !strings.Contains(r.stdout, "no endpoint could be judged") {
+		t.Errorf("gate on side effects alone: %s", r)
 	}
 }

@@ -18,9 +18,11 @@ type rangeFlags struct {
 
 func (r *rangeFlags) add(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.DurationVar(&r.since, "since", 0, "only results of the last DURATION (e.g. 1h)")
-	f.StringVar(&r.from, "from", "", "only results from TIME on (RFC 3339, e.g. 2025-06-01T12:00:00Z)")
-	f.StringVar(&r.to, "to", "", "only results before TIME (RFC 3339)")
+	// Results are aggregated per minute (per hour past 2 h): the window is
+	// widened to the buckets it touches, and the help says so.
+	f.DurationVar(&r.since, "since", 0, "only results of the last DURATION (e.g. 1h), in whole minutes (hours past 2h)")
+	f.StringVar(&r.from, "from", "", "only results from TIME on (RFC 3339, e.g. 2025-06-01T12:00:00Z), from the start of its minute (hour past 2h)")
+	f.StringVar(&r.to, "to", "", "only results before TIME (RFC 3339), to the end of its minute (hour past 2h)")
 }
 
 // timeRange is the window of the flags, nil when none was given.
