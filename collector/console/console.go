@@ -34,6 +34,10 @@ type Options struct {
 	// Heartbeat is the interval of SSE comments that keep idle proxies from
 	// closing a quiet stream. Default 15 seconds.
 	Heartbeat time.Duration
+	// ReadOnly refuses the API's writes (noise rules) with 403: the HTTP
+	// listener has no authentication of its own, so where gRPC requires
+	// client certificates the console must not be a way around them.
+	ReadOnly bool
 }
 
 type console struct {
@@ -74,8 +78,8 @@ func New(q shadowdiffv1.QueryServer, opts Options) http.Handler {
 	api("GET", "/api/samples", c.listSamples)
 	api("GET", "/api/requests", c.getRequest)
 	api("GET", "/api/noise-rules", c.listNoiseRules)
-	api("POST", "/api/noise-rules", c.createNoiseRule)
-	api("DELETE", "/api/noise-rules", c.deleteNoiseRule)
+	api("POST", "/api/noise-rules", c.write(c.createNoiseRule))
+	api("DELETE", "/api/noise-rules", c.write(c.deleteNoiseRule))
 	api("GET", "/api/watch", c.watch)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		if methods, ok := allowed[r.URL.Path]; ok {
@@ -88,6 +92,17 @@ func New(q shadowdiffv1.QueryServer, opts Options) http.Handler {
 	mux.HandleFunc("GET /{$}", c.index)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", staticHandler(static)))
 	return securityHeaders(mux)
+}
+
+// write guards a handler that changes the collector's state.
+func (c *console) write(h http.HandlerFunc) http.HandlerFunc {
+	if !c.opts.ReadOnly {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusForbidden, "PermissionDenied",
+			"the console is read-only (--console-read-only): change noise rules with the shadowdiff CLI over gRPC")
+	}
 }
 
 // staticHandler serves the embedded assets; they change only with the

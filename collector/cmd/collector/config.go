@@ -33,6 +33,7 @@ type config struct {
 	tlsCert         string
 	tlsKey          string
 	tlsClientCA     string
+	consoleReadOnly bool
 	logLevel        slog.Level
 	logFormat       string
 	shutdownTimeout time.Duration
@@ -89,6 +90,13 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool)) (*config,
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q: the collector takes flags only", fs.Arg(0))
 	}
+	// Where gRPC requires client certificates, the console's writes would
+	// be a way around them: read-only unless asked otherwise.
+	readOnlySet := false
+	fs.Visit(func(f *flag.Flag) { readOnlySet = readOnlySet || f.Name == "console-read-only" })
+	if !readOnlySet {
+		c.consoleReadOnly = c.tlsClientCA != ""
+	}
 	return c, c.validate()
 }
 
@@ -110,10 +118,12 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `file` of the gRPC listener (with --tls-key); empty: plaintext")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert")
 	fs.StringVar(&c.tlsClientCA, "tls-client-ca", "", "PEM CA bundle `file`: require and verify client certificates (mutual TLS)")
+	fs.BoolVar(&c.consoleReadOnly, "console-read-only", false, "the web console shows results but cannot create or delete noise rules (the HTTP listener has no authentication; on by default with --tls-client-ca)")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log `format`: json or text")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGINT/SIGTERM, how long open calls may take to finish before they are cancelled")
 	fs.Lookup("log-level").DefValue = "info"
+	fs.Lookup("console-read-only").DefValue = "false, true with --tls-client-ca"
 	// The flag package would print the error and the whole usage on
 	// stderr; run prints one line instead, and the usage only on --help.
 	fs.SetOutput(io.Discard)

@@ -16,7 +16,7 @@ import (
 
 // httpHandler serves the web console at /, Prometheus metrics at /metrics
 // and a liveness/readiness probe at /healthz (503 once shutting down).
-func httpHandler(query shadowdiffv1.QueryServer, gatherer prometheus.Gatherer, serving func() bool, log *slog.Logger) http.Handler {
+func httpHandler(query shadowdiffv1.QueryServer, gatherer prometheus.Gatherer, serving func() bool, consoleReadOnly bool, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelError),
@@ -31,7 +31,7 @@ func httpHandler(query shadowdiffv1.QueryServer, gatherer prometheus.Gatherer, s
 		}
 		w.Write([]byte("ok\n"))
 	})
-	mux.Handle("/", console.New(query, console.Options{Logger: log}))
+	mux.Handle("/", console.New(query, console.Options{Logger: log, ReadOnly: consoleReadOnly}))
 	return mux
 }
 

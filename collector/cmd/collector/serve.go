@@ -92,7 +92,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, unsignal func(), 
 	var httpAddr net.Addr
 	if httpL != nil {
 		httpAddr = httpL.Addr()
-		hs = newHTTPServer(httpL.Addr().String(), httpHandler(query, reg, srv.Serving, log.With("component", "http")), httpBase, log)
+		hs = newHTTPServer(httpL.Addr().String(), httpHandler(query, reg, srv.Serving, cfg.consoleReadOnly, log.With("component", "http")), httpBase, log)
 		go func() {
 			if err := hs.Serve(httpL); !errors.Is(err, http.ErrServerClosed) {
 				failed <- fmt.Errorf("http serve: %w", err)
@@ -100,7 +100,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, unsignal func(), 
 		}()
 	}
 	log.Info("collector serving", "grpc_addr", grpcL.Addr().String(), "http_addr", addrString(httpAddr),
-		"data_dir", cfg.dataDir, "tls", creds != nil, "mutual_tls", cfg.tlsClientCA != "")
+		"data_dir", cfg.dataDir, "tls", creds != nil, "mutual_tls", cfg.tlsClientCA != "", "console_read_only", cfg.consoleReadOnly)
 	if ready != nil {
 		ready(grpcL.Addr(), httpAddr)
 	}

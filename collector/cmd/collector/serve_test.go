@@ -138,4 +138,32 @@ func TestMutualTLS(t *testing.T) {
 	if _, err := checkHealth(ctx, a.grpc.String(), insecure.NewCredentials()); err == nil {
 		t.Error("plaintext health succeeded on a TLS listener")
 	}
+	// The console has no authentication: with client certificates
+	// required on gRPC it does not change rules, unless asked to.
+	if code, body := postRule(t, a.http.String()); code != http.StatusForbidden || !strings.Contains(body, "--console-read-only") {
+		t.Errorf("a noise rule through the console of a mutual-TLS collector: %d %s, want 403", code, body)
+	}
+	if code, _ := get(t, "http://"+a.http.String()+"/api/noise-rules"); code != http.StatusOK {
+		t.Errorf("reading rules through a read-only console: %d", code)
+	}
+	b, _ := startCollector(t, "--tls-cert", pki.ServerCertFile, "--tls-key", pki.ServerKeyFile, "--tls-client-ca", pki.CAFile, "--console-read-only=false")
+	if code, body := postRule(t, b.http.String()); code != http.StatusOK {
+		t.Errorf("a noise rule with --console-read-only=false: %d %s", code, body)
+	}
+	c, _ := startCollector(t)
+	if code, body := postRule(t, c.http.String()); code != http.StatusOK {
+		t.Errorf("a noise rule through the console of a plaintext collector: %d %s", code, body)
+	}
+}
+
+// postRule creates a noise rule through the console's API.
+func postRule(t *testing.T, addr string) (int, string) {
+	t.Helper()
+	resp, err := http.Post("http://"+addr+"/api/noise-rules", "application/json", strings.NewReader(`{"pathPrefix":"body.meta"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }
