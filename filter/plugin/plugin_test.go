@@ -21,12 +21,13 @@ import (
 
 // collector records what the plugin streams; the real collector runs in e2e.
 type collector struct {
-	mu      sync.Mutex
-	down    bool
-	opened  int
-	nextID  uint32
-	batches []*pb.DigestBatch
-	closed  []uint32
+	mu        sync.Mutex
+	down      bool
+	opened    int
+	nextID    uint32
+	batches   []*pb.DigestBatch
+	closed    []uint32
+	cancelled []uint32
 }
 
 func (c *collector) Open(cluster, service, method string, _ []plugin.Header) (uint32, error) {
@@ -54,7 +55,8 @@ func (c *collector) Send(id uint32, msg []byte) error {
 	return nil
 }
 
-func (c *collector) Close(id uint32) error { c.closed = append(c.closed, id); return nil }
+func (c *collector) Close(id uint32) error  { c.closed = append(c.closed, id); return nil }
+func (c *collector) Cancel(id uint32) error { c.cancelled = append(c.cancelled, id); return nil }
 
 func (c *collector) digests() []*pb.ResponseDigest {
 	var out []*pb.ResponseDigest
@@ -386,5 +388,36 @@ func TestSamplingPicksTheSameRequestsInEveryRole(t *testing.T) {
 	}
 	if len(p) < 240 || len(p) > 360 {
 		t.Errorf("sampled %d of %d at 30%%", len(p), n)
+	}
+}
+
+// A stream the plugin gives up on (no ack within collector.timeout) may
+// still be open at a hung collector: it is reset (proxy_grpc_cancel), not
+// half-closed (proxy_grpc_close keeps it open in Envoy until the collector
+// ends it). A stream the collector closed is closed in turn.
+func TestAbandonedStreamIsCancelled(t *testing.T) {
+	e := start(t, `{"role":"primary","batch":{"max_digests":1},"collector":{"timeout":"200ms"},
+		"reconnect":{"initial_backoff":"10ms","max_backoff":"20ms"}}`)
+	e.run(exchange{reqHeaders: get("/a", "t1"), respHeaders: jsonResponse()})
+	first := e.coll.nextID + 2
+	e.flush() // no ack for 2 s: past collector.timeout
+	if len(e.coll.cancelled) != 1 || e.coll.cancelled[0] != first || len(e.coll.closed) != 0 {
+		t.Fatalf("after an ack timeout: cancelled %v, closed %v; want stream %d cancelled", e.coll.cancelled, e.coll.closed, first)
+	}
+	if e.counter("shadowdiff.digests_dropped.ack_timeout") != 1 {
+		t.Errorf("ack_timeout drops = %d, want 1", e.counter("shadowdiff.digests_dropped.ack_timeout"))
+	}
+
+	e.clock.advance(time.Second)
+	e.run(exchange{reqHeaders: get("/a", "t2"), respHeaders: jsonResponse()})
+	second := e.coll.nextID + 2
+	if second == first || e.coll.opened != 2 {
+		t.Fatalf("no reconnect: opened %d", e.coll.opened)
+	}
+	for _, r := range e.vm.Roots {
+		r.OnStreamClose(second, 14, "connection reset")
+	}
+	if len(e.coll.closed) != 1 || e.coll.closed[0] != second || len(e.coll.cancelled) != 1 {
+		t.Errorf("after the collector closed the stream: cancelled %v, closed %v; want stream %d closed", e.coll.cancelled, e.coll.closed, second)
 	}
 }

@@ -143,7 +143,7 @@ func (s *sender) sendBatch() bool {
 	if err := s.host.SendOnStream(s.streamID, msg); err != nil {
 		s.logErr(fmt.Sprintf("shadowdiff: send to collector: %v", err))
 		s.drop(DropStreamClosed, n)
-		s.lost(DropStreamClosed)
+		s.lost(DropStreamClosed, false)
 		return false
 	}
 	s.unreported = 0
@@ -210,7 +210,7 @@ func (s *sender) onClose(id uint32, status int32, message string) {
 		return
 	}
 	s.logErr(fmt.Sprintf("shadowdiff: collector stream closed: grpc status %d: %s", status, message))
-	s.lost(DropStreamClosed)
+	s.lost(DropStreamClosed, true)
 }
 
 // drop counts digests that will not reach the collector, and remembers them
@@ -222,8 +222,12 @@ func (s *sender) drop(reason string, n int) {
 
 // lost forgets the stream: unacknowledged batches are dropped for reason
 // (the collector may or may not have them; resending could double-count)
-// and a reconnect is scheduled.
-func (s *sender) lost(reason string) {
+// and a reconnect is scheduled. A stream the collector closed (remoteClosed)
+// is closed in turn, which frees it in Envoy; one the plugin gives up on
+// while it may still be open (ack timeout, send error) is reset: in Envoy
+// proxy_grpc_close is only a half-close, and a collector that never answers
+// would keep every abandoned stream open.
+func (s *sender) lost(reason string, remoteClosed bool) {
 	n := 0
 	for _, b := range s.inflight {
 		n += b.digests
@@ -233,7 +237,11 @@ func (s *sender) lost(reason string) {
 	if s.open {
 		s.open = false
 		s.metrics.streamReconnects.Add(1)
-		_ = s.host.CloseStream(s.streamID)
+		if remoteClosed {
+			_ = s.host.CloseStream(s.streamID)
+		} else {
+			_ = s.host.CancelStream(s.streamID)
+		}
 	}
 	s.scheduleRedial()
 }
@@ -244,7 +252,7 @@ func (s *sender) expireInflight(now time.Time) {
 	for _, b := range s.inflight {
 		if now.Sub(b.sent) > limit {
 			s.logErr("shadowdiff: collector did not acknowledge within collector.timeout; reconnecting")
-			s.lost(DropAckTimeout)
+			s.lost(DropAckTimeout, false)
 			return
 		}
 	}
