@@ -167,6 +167,18 @@ func (c *Config) normalize() {
 	lower(c.Headers.Exclude)
 }
 
+// Upper bounds of the durations. A sidecar waiting over an hour to
+// reconnect drops every digest meanwhile, and the sender's arithmetic on
+// backoffs (doubling, jitter) stays far from overflow. A collector that has
+// not acknowledged a batch for 5 minutes is hung: until collector.timeout
+// the plugin keeps waiting on its stream (and, the in-flight bound reached,
+// drops new digests as queue_full) instead of reconnecting; 5m is 20 times
+// the 15s default.
+const (
+	maxBackoff          = Duration(time.Hour)
+	maxCollectorTimeout = Duration(5 * time.Minute)
+)
+
 func (c *Config) validate() error {
 	switch c.Role {
 	case RolePrimary, RoleSecondary, RoleCandidate:
@@ -181,7 +193,7 @@ func (c *Config) validate() error {
 		msg   string
 	}{
 		{c.Collector.Cluster == "", "collector.cluster", "required: the Envoy cluster of the collector"},
-		{c.Collector.Timeout <= 0, "collector.timeout", "must be positive"},
+		{c.Collector.Timeout <= 0 || c.Collector.Timeout > maxCollectorTimeout, "collector.timeout", "must be positive and at most 5m"},
 		{!isToken(c.PairingHeader), "pairing_header", "must be a header name"},
 		{!isToken(c.ShadowHeader), "shadow_header", "must be a header name"},
 		{!(c.SamplePercent > 0 && c.SamplePercent <= 100), "sample_percent", "must be in (0, 100]"},
@@ -195,8 +207,9 @@ func (c *Config) validate() error {
 		{c.Batch.FlushInterval < Duration(10*time.Millisecond) || c.Batch.FlushInterval > Duration(time.Minute), "batch.flush_interval", "must be in 10ms..1m"},
 		{c.Queue.MaxDigests < c.Batch.MaxDigests, "queue.max_digests", "must be at least batch.max_digests"},
 		{c.Queue.MaxBytes < c.Batch.MaxBytes, "queue.max_bytes", "must be at least batch.max_bytes"},
-		{c.Reconnect.InitialBackoff <= 0, "reconnect.initial_backoff", "must be positive"},
+		{c.Reconnect.InitialBackoff <= 0 || c.Reconnect.InitialBackoff > maxBackoff, "reconnect.initial_backoff", "must be positive and at most 1h"},
 		{c.Reconnect.MaxBackoff < c.Reconnect.InitialBackoff, "reconnect.max_backoff", "must be at least reconnect.initial_backoff"},
+		{c.Reconnect.MaxBackoff > maxBackoff, "reconnect.max_backoff", "must be at most 1h"},
 	}
 	for _, ch := range checks {
 		if ch.bad {

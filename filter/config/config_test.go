@@ -57,21 +57,27 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		`{}`:                               "role",
 		`{"role":"canary"}`:                "role",
 		`{"role":"primary","colector":{}}`: "colector",
-		`{"role":"primary","collector":{"cluster":""}}`:                     "collector.cluster",
-		`{"role":"primary","collector":{"timeout":"soon"}}`:                 "collector.timeout",
-		`{"role":"primary","collector":{"timeout":5}}`:                      "collector.timeout",
-		`{"role":"primary","side_effects":{"allow_methods":["GET","a b"]}}`: "side_effects.allow_methods[1]",
-		`{"role":"primary","side_effects":{"allow_paths":["x"]}}`:           "side_effects.allow_paths[0]",
-		`{"role":"primary","side_effects":{"local_reply_status":99}}`:       "side_effects.local_reply_status",
-		`{"role":"primary","body":{"max_body_bytes":"big"}}`:                "body.max_body_bytes",
-		`{"role":"primary","body":{"max_fields":0}}`:                        "body.max_fields",
-		`{"role":"primary","raw_fields":["user.tier"]}`:                     "raw_fields[0]",
-		`{"role":"primary","hash_key":"short"}`:                             "hash_key",
-		`{"role":"primary","batch":{"max_digests":100000}}`:                 "batch.max_digests",
-		`{"role":"primary","queue":{"max_digests":1}}`:                      "queue.max_digests",
-		`{"role":"primary","reconnect":{"max_backoff":"1ms"}}`:              "reconnect.max_backoff",
-		`{"role":"primary","headers":{"include":["bad header"]}}`:           "headers.include[0]",
-		`{"role":"primary","restore_authority":"yes"}`:                      "restore_authority",
+		`{"role":"primary","collector":{"cluster":""}}`:                              "collector.cluster",
+		`{"role":"primary","collector":{"timeout":"soon"}}`:                          "collector.timeout",
+		`{"role":"primary","collector":{"timeout":5}}`:                               "collector.timeout",
+		`{"role":"primary","side_effects":{"allow_methods":["GET","a b"]}}`:          "side_effects.allow_methods[1]",
+		`{"role":"primary","side_effects":{"allow_paths":["x"]}}`:                    "side_effects.allow_paths[0]",
+		`{"role":"primary","side_effects":{"local_reply_status":99}}`:                "side_effects.local_reply_status",
+		`{"role":"primary","body":{"max_body_bytes":"big"}}`:                         "body.max_body_bytes",
+		`{"role":"primary","body":{"max_fields":0}}`:                                 "body.max_fields",
+		`{"role":"primary","raw_fields":["user.tier"]}`:                              "raw_fields[0]",
+		`{"role":"primary","hash_key":"short"}`:                                      "hash_key",
+		`{"role":"primary","batch":{"max_digests":100000}}`:                          "batch.max_digests",
+		`{"role":"primary","queue":{"max_digests":1}}`:                               "queue.max_digests",
+		`{"role":"primary","reconnect":{"max_backoff":"1ms"}}`:                       "reconnect.max_backoff",
+		`{"role":"primary","reconnect":{"max_backoff":"2500000h"}}`:                  "reconnect.max_backoff",
+		`{"role":"primary","reconnect":{"max_backoff":"61m"}}`:                       "reconnect.max_backoff",
+		`{"role":"primary","reconnect":{"initial_backoff":"2h","max_backoff":"3h"}}`: "reconnect.initial_backoff",
+		`{"role":"primary","reconnect":{"initial_backoff":"0s"}}`:                    "reconnect.initial_backoff",
+		`{"role":"primary","collector":{"timeout":"301s"}}`:                          "collector.timeout",
+		`{"role":"primary","collector":{"timeout":"-1s"}}`:                           "collector.timeout",
+		`{"role":"primary","headers":{"include":["bad header"]}}`:                    "headers.include[0]",
+		`{"role":"primary","restore_authority":"yes"}`:                               "restore_authority",
 		`[1]`: "",
 	} {
 		_, err := Parse([]byte(in))
@@ -86,5 +92,17 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		if !strings.HasPrefix(err.Error(), "shadowdiff plugin config: ") {
 			t.Errorf("error lacks context: %q", err)
 		}
+	}
+}
+
+// The largest durations the config accepts: the sender's backoff arithmetic
+// must not overflow on them (filter/plugin TestBackoffSaturatesWithoutOverflow).
+func TestParseDurationBounds(t *testing.T) {
+	c, err := Parse([]byte(`{"role":"primary","collector":{"timeout":"5m"},"reconnect":{"initial_backoff":"1h","max_backoff":"1h"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(c.Collector.Timeout) != 5*time.Minute || time.Duration(c.Reconnect.MaxBackoff) != time.Hour {
+		t.Errorf("bounds not kept: %+v", c)
 	}
 }

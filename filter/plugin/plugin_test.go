@@ -421,3 +421,18 @@ func TestAbandonedStreamIsCancelled(t *testing.T) {
 		t.Errorf("after the collector closed the stream: cancelled %v, closed %v; want stream %d closed", e.coll.cancelled, e.coll.closed, second)
 	}
 }
+
+// A max_backoff too large for the sender used to be accepted, and the
+// collector being unreachable then trapped the VM: it is refused at start.
+func TestHugeMaxBackoffRefusesToStart(t *testing.T) {
+	vm := sdkhost.NewVM(&collector{down: true}, nil)
+	opt := proxytest.NewEmulatorOption().WithVMContext(vm).WithPluginConfiguration([]byte(`{"role":"primary","reconnect":{"max_backoff":"2500000h"}}`))
+	host, reset := proxytest.NewHostEmulator(opt)
+	defer reset()
+	if st := host.StartPlugin(); st != types.OnPluginStartStatusFailed {
+		t.Fatal("plugin started with max_backoff 2500000h")
+	}
+	if logs := host.GetCriticalLogs(); len(logs) == 0 || !strings.Contains(logs[0], "reconnect.max_backoff") {
+		t.Errorf("critical log must name the field: %v", logs)
+	}
+}

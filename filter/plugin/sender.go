@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -175,9 +176,20 @@ func (s *sender) dial() bool {
 
 func (s *sender) scheduleRedial() {
 	// Full jitter keeps a fleet of sidecars from reconnecting in step.
-	wait := time.Duration(rand.Int64N(int64(s.backoff))) + s.backoff/2
+	b := max(s.backoff, 1)
+	wait := time.Duration(math.MaxInt64)
+	if j := time.Duration(rand.Int64N(int64(b))); j <= wait-b/2 {
+		wait = j + b/2
+	}
 	s.nextDial = s.now().Add(wait)
-	s.backoff = min(s.backoff*2, time.Duration(s.cfg.Reconnect.MaxBackoff))
+	// Doubling saturates at max_backoff: backoff*2 must not overflow into a
+	// negative bound, on which rand.Int64N panics (a trap of the VM).
+	limit := time.Duration(s.cfg.Reconnect.MaxBackoff)
+	if s.backoff > limit/2 {
+		s.backoff = limit
+	} else {
+		s.backoff = min(s.backoff*2, limit)
+	}
 }
 
 func (s *sender) onMessage(id uint32, msg []byte) {
