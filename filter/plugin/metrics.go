@@ -9,6 +9,7 @@ const (
 	DropAckTimeout   = "ack_timeout"
 	DropRejected     = "rejected"
 	DropTooLarge     = "too_large"
+	DropShutdown     = "shutdown" // queued or unacknowledged when the plugin instance ended
 
 	NotDigestedNoPairingKey = "no_pairing_key"
 	NotDigestedRole         = "wrong_direction" // a shadow at a primary, or live traffic at a shadow

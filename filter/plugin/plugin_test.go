@@ -436,3 +436,36 @@ func TestHugeMaxBackoffRefusesToStart(t *testing.T) {
 		t.Errorf("critical log must name the field: %v", logs)
 	}
 }
+
+// When the proxy tears the plugin instance down (on_done on the root
+// context, at every plugin or listener update) the queued digests and the
+// unacknowledged batches can no longer be delivered: they are counted as
+// dropped (shutdown), not lost silently, and the stream is reset.
+func TestShutdownCountsQueuedAndInflightDigests(t *testing.T) {
+	e := start(t, `{"role":"primary","batch":{"max_digests":2}}`)
+	for i := range 5 {
+		e.run(exchange{reqHeaders: get("/a", fmt.Sprintf("s%d", i)), respHeaders: jsonResponse()})
+	}
+	if len(e.coll.batches) != 2 {
+		t.Fatalf("%d batches sent, want 2 (4 digests in flight, 1 queued)", len(e.coll.batches))
+	}
+	id := e.coll.nextID + 2
+	if !e.host.FinishVM() {
+		t.Error("on_done returned false")
+	}
+	if got := e.counter("shadowdiff.digests_dropped.shutdown"); got != 5 {
+		t.Errorf("digests_dropped.shutdown = %d, want 5 (4 unacknowledged, 1 queued)", got)
+	}
+	if got := e.counter("shadowdiff.digests_dropped"); got != 5 {
+		t.Errorf("digests_dropped = %d, want 5", got)
+	}
+	if len(e.coll.cancelled) != 1 || e.coll.cancelled[0] != id {
+		t.Errorf("stream not reset at shutdown: cancelled %v", e.coll.cancelled)
+	}
+	// A stream that ends after its root is counted too, and nothing is sent.
+	e.run(exchange{reqHeaders: get("/a", "late"), respHeaders: jsonResponse()})
+	e.flush()
+	if got := e.counter("shadowdiff.digests_dropped.shutdown"); got != 6 || len(e.coll.batches) != 2 || e.coll.opened != 1 {
+		t.Errorf("after shutdown: dropped.shutdown %d, %d batches, %d streams opened", got, len(e.coll.batches), e.coll.opened)
+	}
+}

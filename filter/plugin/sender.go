@@ -36,6 +36,7 @@ type sender struct {
 	unreported uint64
 
 	open      bool
+	done      bool // shut down: nothing is sent any more
 	streamID  uint32
 	sequence  uint64
 	inflight  map[uint64]inflightBatch
@@ -84,6 +85,10 @@ func (s *sender) recycle(bufs ...[]byte) {
 func (s *sender) enqueue(d []byte) {
 	size := wire.BatchDigestSize(len(d))
 	switch {
+	case s.done:
+		s.drop(DropShutdown, 1)
+		s.recycle(d)
+		return
 	case size > s.cfg.Batch.MaxBytes:
 		s.drop(DropTooLarge, 1)
 		s.recycle(d)
@@ -256,6 +261,24 @@ func (s *sender) lost(reason string, remoteClosed bool) {
 		}
 	}
 	s.scheduleRedial()
+}
+
+// shutdown counts what will never be delivered or acknowledged, queued
+// digests and in-flight batches, as dropped, and resets the stream.
+func (s *sender) shutdown() {
+	n := len(s.queue)
+	for _, b := range s.inflight {
+		n += b.digests
+	}
+	s.drop(DropShutdown, n)
+	clear(s.inflight)
+	clear(s.queue)
+	s.queue, s.queueBytes = s.queue[:0], 0
+	s.done = true
+	if s.open {
+		s.open = false
+		_ = s.host.CancelStream(s.streamID)
+	}
 }
 
 // expireInflight gives up on a collector that stopped acknowledging.

@@ -67,6 +67,11 @@ func (p *pluginContext) OnPluginStart(size int) types.OnPluginStartStatus {
 
 func (p *pluginContext) OnTick() { p.root.OnTick() }
 
+func (p *pluginContext) OnPluginDone() bool {
+	p.root.OnDone()
+	return true
+}
+
 func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
 	return &httpContext{stream: p.root.NewStream()}
 }
