@@ -179,6 +179,16 @@ const (
 	maxCollectorTimeout = Duration(5 * time.Minute)
 )
 
+// Upper bounds of a batch. A batch must fit the collector's limits, or the
+// collector ends the stream with InvalidArgument and every batch after it
+// is lost the same way: MaxBatchDigests is the collector's default
+// --max-batch-digests (collector/server.DefaultMaxBatchDigests) and
+// MaxBatchBytes stays well under its default --max-recv-bytes (16 MiB).
+const (
+	MaxBatchDigests = 1024
+	MaxBatchBytes   = 4 << 20
+)
+
 func (c *Config) validate() error {
 	switch c.Role {
 	case RolePrimary, RoleSecondary, RoleCandidate:
@@ -202,8 +212,9 @@ func (c *Config) validate() error {
 		{c.Body.MaxDecodedBytes < 1 || c.Body.MaxDecodedBytes > 256<<20, "body.max_decoded_bytes", "must be in 1..268435456"},
 		{c.Body.MaxFields < 1 || c.Body.MaxFields > 100000, "body.max_fields", "must be in 1..100000"},
 		{c.HashKey != "" && len(c.HashKey) < 16, "hash_key", "must be at least 16 bytes (use hash_key_env and a Secret)"},
-		{c.Batch.MaxDigests < 1 || c.Batch.MaxDigests > 10000, "batch.max_digests", "must be in 1..10000"},
-		{c.Batch.MaxBytes < 1024 || c.Batch.MaxBytes > 4<<20, "batch.max_bytes", "must be in 1024..4194304"},
+		{c.Batch.MaxDigests < 1 || c.Batch.MaxDigests > MaxBatchDigests, "batch.max_digests",
+			"must be in 1..1024: the collector refuses a batch of more digests than its --max-batch-digests (default 1024) and ends the stream"},
+		{c.Batch.MaxBytes < 1024 || c.Batch.MaxBytes > MaxBatchBytes, "batch.max_bytes", "must be in 1024..4194304"},
 		{c.Batch.FlushInterval < Duration(10*time.Millisecond) || c.Batch.FlushInterval > Duration(time.Minute), "batch.flush_interval", "must be in 10ms..1m"},
 		{c.Queue.MaxDigests < c.Batch.MaxDigests, "queue.max_digests", "must be at least batch.max_digests"},
 		{c.Queue.MaxBytes < c.Batch.MaxBytes, "queue.max_bytes", "must be at least batch.max_bytes"},

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shadowdiff/shadowdiff/collector/server"
 )
 
 func TestParseDefaults(t *testing.T) {
@@ -68,6 +70,7 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		`{"role":"primary","raw_fields":["user.tier"]}`:                              "raw_fields[0]",
 		`{"role":"primary","hash_key":"short"}`:                                      "hash_key",
 		`{"role":"primary","batch":{"max_digests":100000}}`:                          "batch.max_digests",
+		`{"role":"primary","batch":{"max_digests":1025}}`:                            "batch.max_digests",
 		`{"role":"primary","queue":{"max_digests":1}}`:                               "queue.max_digests",
 		`{"role":"primary","reconnect":{"max_backoff":"1ms"}}`:                       "reconnect.max_backoff",
 		`{"role":"primary","reconnect":{"max_backoff":"2500000h"}}`:                  "reconnect.max_backoff",
@@ -104,5 +107,25 @@ func TestParseDurationBounds(t *testing.T) {
 	}
 	if time.Duration(c.Collector.Timeout) != 5*time.Minute || time.Duration(c.Reconnect.MaxBackoff) != time.Hour {
 		t.Errorf("bounds not kept: %+v", c)
+	}
+}
+
+// The largest batch the filter sends must fit a collector's default limits
+// (a batch over them ends the stream, and every batch after it is lost).
+func TestBatchBoundsFitTheCollectorDefaults(t *testing.T) {
+	if MaxBatchDigests > server.DefaultMaxBatchDigests {
+		t.Errorf("batch.max_digests allows %d, the collector's --max-batch-digests defaults to %d", MaxBatchDigests, server.DefaultMaxBatchDigests)
+	}
+	// A batch is at most batch.max_bytes plus its header (sequence, dropped).
+	if MaxBatchBytes+64 > server.DefaultMaxRecvBytes {
+		t.Errorf("batch.max_bytes allows %d, the collector's --max-recv-bytes defaults to %d", MaxBatchBytes, server.DefaultMaxRecvBytes)
+	}
+	c, err := Parse([]byte(`{"role":"primary","batch":{"max_digests":1024,"max_bytes":4194304}}`))
+	if err != nil || c.Batch.MaxDigests != MaxBatchDigests || c.Batch.MaxBytes != MaxBatchBytes {
+		t.Fatalf("the largest batch is refused: %v", err)
+	}
+	_, err = Parse([]byte(`{"role":"primary","batch":{"max_digests":1025}}`))
+	if err == nil || !strings.Contains(err.Error(), "--max-batch-digests") {
+		t.Errorf("batch.max_digests 1025: error %v must name the collector's flag", err)
 	}
 }
