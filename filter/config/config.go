@@ -227,6 +227,14 @@ func (c *Config) validate() error {
 			return fieldError(ch.field, ch.msg)
 		}
 	}
+	// On every shadow request the filter sets shadow_header to "1".
+	shadow := strings.ToLower(c.ShadowHeader)
+	if shadow == strings.ToLower(c.PairingHeader) {
+		return fieldError("shadow_header", fmt.Sprintf("must differ from pairing_header (both %q): the filter sets shadow_header to \"1\" on shadow requests, which would overwrite the pairing key", c.PairingHeader))
+	}
+	if isProtocolHeader(shadow) {
+		return fieldError("shadow_header", fmt.Sprintf("%q is an HTTP framing or connection header: the filter sets shadow_header to \"1\" on shadow requests", c.ShadowHeader))
+	}
 	for i, m := range c.SideEffects.AllowMethods {
 		if !isToken(m) {
 			return fieldError(fmt.Sprintf("side_effects.allow_methods[%d]", i), fmt.Sprintf("%q is not an HTTP method", m))
@@ -258,6 +266,18 @@ func (c *Config) validate() error {
 		}
 	}
 	return nil
+}
+
+// isProtocolHeader reports whether a lower-case header name carries the
+// request's framing, connection or target: a shadow_header among them would
+// break every shadow request.
+func isProtocolHeader(name string) bool {
+	switch name {
+	case "host", "content-length", "transfer-encoding", "connection", "keep-alive",
+		"proxy-connection", "te", "trailer", "upgrade", "expect":
+		return true
+	}
+	return false
 }
 
 // isToken reports whether s is an RFC 9110 token (header names, methods).

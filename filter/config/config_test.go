@@ -71,6 +71,10 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		`{"role":"primary","hash_key":"short"}`:                                      "hash_key",
 		`{"role":"primary","batch":{"max_digests":100000}}`:                          "batch.max_digests",
 		`{"role":"primary","batch":{"max_digests":1025}}`:                            "batch.max_digests",
+		`{"role":"primary","shadow_header":"X-Request-Id"}`:                          "shadow_header",
+		`{"role":"primary","pairing_header":"x-trace","shadow_header":"x-trace"}`:    "shadow_header",
+		`{"role":"primary","shadow_header":"Content-Length"}`:                        "shadow_header",
+		`{"role":"primary","shadow_header":"host"}`:                                  "shadow_header",
 		`{"role":"primary","queue":{"max_digests":1}}`:                               "queue.max_digests",
 		`{"role":"primary","reconnect":{"max_backoff":"1ms"}}`:                       "reconnect.max_backoff",
 		`{"role":"primary","reconnect":{"max_backoff":"2500000h"}}`:                  "reconnect.max_backoff",
@@ -127,5 +131,17 @@ func TestBatchBoundsFitTheCollectorDefaults(t *testing.T) {
 	_, err = Parse([]byte(`{"role":"primary","batch":{"max_digests":1025}}`))
 	if err == nil || !strings.Contains(err.Error(), "--max-batch-digests") {
 		t.Errorf("batch.max_digests 1025: error %v must name the collector's flag", err)
+	}
+}
+
+// On shadows the filter sets shadow_header to "1": as the pairing header it
+// would overwrite the pairing key the service and the next hops see.
+func TestShadowHeaderMustDifferFromPairingHeader(t *testing.T) {
+	_, err := Parse([]byte(`{"role":"candidate","pairing_header":"X-Correlation-Id","shadow_header":"x-correlation-id"}`))
+	if err == nil || !strings.Contains(err.Error(), "shadow_header") || !strings.Contains(err.Error(), "pairing_header") {
+		t.Errorf("error %v must name shadow_header and pairing_header", err)
+	}
+	if _, err := Parse([]byte(`{"role":"candidate","pairing_header":"x-correlation-id","shadow_header":"x-shadow"}`)); err != nil {
+		t.Errorf("distinct headers refused: %v", err)
 	}
 }
