@@ -3,6 +3,7 @@ package digest
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/shadowdiff/shadowdiff/filter/wire"
@@ -99,4 +100,36 @@ func BenchmarkAppendHeaderDigests(b *testing.B) {
 		buf = AppendHeaderDigests(buf[:0], hs, opts)
 	}
 	b.ReportMetric(float64(len(buf)), "headers")
+}
+
+// numbersJSON builds a document of about size bytes of number-heavy
+// records in the spellings serializers write: integers, epochs, decimals
+// with and without trailing zeros, and exponent forms (Python and Java
+// write 1e-05 and 1.0E-5 for small values).
+func numbersJSON(size int) []byte {
+	var sb strings.Builder
+	sb.WriteString(`{"series":[`)
+	for i := 0; sb.Len() < size-2; i++ {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `{"t":%d,"v":%d.%d,"p":0.%02d0,"w":1.0,"e":%de-05,"j":1.%dE-7,"big":6.02214076e23,"n":-%d}`,
+			1764151200+i, i, i%97, i%100, i%9+1, i%10, i)
+	}
+	sb.WriteString(`]}`)
+	return []byte(sb.String())
+}
+
+// BenchmarkDigestJSONNumbers digests a number-heavy document with a reused
+// digester: the canonical number forms beyond the parser's fast paths.
+func BenchmarkDigestJSONNumbers(b *testing.B) {
+	src := numbersJSON(16 << 10)
+	opts := &JSONOptions{Key: testKey, MaxFields: 2048}
+	d := newJSONDigester(opts, hashCacheSize, 0)
+	benchLoop(b, len(src), func() int {
+		if err := d.digest(src); err != nil {
+			b.Fatal(err)
+		}
+		return len(d.fields)
+	})
 }
