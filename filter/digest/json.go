@@ -1,9 +1,7 @@
 package digest
 
 import (
-	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"unicode/utf8"
 
@@ -67,73 +65,172 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("invalid JSON at byte %d: %s", e.Offset, e.Msg)
 }
 
-// canonicalNumber gives equal numbers one spelling: 1, 1.0, 1e0 and 10e-1
-// are all "1". Integer literals too long for a float64 keep their digits so
-// large ids never collide.
+// plainZeros bounds the zeros a canonical number writes out that are not
+// among its significant digits: the trailing zeros of an integer (1e20 is
+// 100000000000000000000) or the zeros between the point and the first
+// significant digit (1e-21 is 0.000000000000000000001). A value that needs
+// more is written in exponent form (1e+21, 1e-22): a canonical form is never
+// more than about plainZeros bytes longer than its literal (1e999999999 is
+// not a billion zeros), yet the plain forms JavaScript and Go write
+// (1e-7 <= |x| < 1e21) and every decimal with fewer zeros stay as they are.
+const plainZeros = 20
+
+// zeros holds plainZeros zeros.
+const zeros = "00000000000000000000"
+
+// canonicalNumber gives equal numbers one spelling, computed exactly from
+// the literal's digits (no float64: long decimals and ids, and magnitudes
+// beyond float64's range, keep every digit): 1, 1.0, 1e0 and 10e-1 are all
+// "1", 0.00001 and 1e-5 are "0.00001", 1e400 is "1e+400". The sign, then
+// the significant digits (leading and trailing zeros stripped) in plain
+// decimal notation when that takes at most plainZeros zeros besides them,
+// else as d.ddd followed by e, the exponent's sign and at least two of its
+// digits (as strconv's %e). Zero is "0", whatever its sign or exponent.
 func canonicalNumber(lit, buf []byte) []byte {
-	integer := true
-	for _, c := range lit {
-		if c == '.' || c == 'e' || c == 'E' {
-			integer = false
-			break
-		}
-	}
-	digitsLen := len(lit)
+	i := 0
 	if lit[0] == '-' {
-		digitsLen--
+		i = 1
 	}
-	if !integer {
-		if c, ok := canonicalDecimal(lit, buf); ok {
-			return c
+	// The mantissa's digits are lit[i:ie] then lit[fs:fe]; its index j
+	// below counts over both.
+	ie := i
+	for ie < len(lit) && isDigit(lit[ie]) {
+		ie++
+	}
+	fs, fe := ie, ie
+	if fe < len(lit) && lit[fe] == '.' {
+		fs++
+		fe = fs
+		for fe < len(lit) && isDigit(lit[fe]) {
+			fe++
 		}
 	}
-	if integer && (digitsLen > 15 || string(lit) != "-0") {
-		// JSON integers have no leading zeros: the literal is canonical
-		// (and longer ones keep their digits so large ids never collide).
-		return append(buf, lit...)
+	ni := ie - i
+	nm := ni + fe - fs
+	at := func(j int) byte {
+		if j < ni {
+			return lit[i+j]
+		}
+		return lit[fs+j-ni]
 	}
-	f, err := strconv.ParseFloat(string(lit), 64)
-	if err != nil && !errors.Is(err, strconv.ErrRange) {
-		return append(buf, lit...)
+	first, last := 0, nm-1
+	for first < nm && at(first) == '0' {
+		first++
 	}
-	if f == 0 {
+	if first == nm {
 		return append(buf, '0') // -0 is 0
 	}
-	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
-		return strconv.AppendFloat(buf, f, 'f', -1, 64)
+	for at(last) == '0' {
+		last--
 	}
-	return strconv.AppendFloat(buf, f, 'g', -1, 64)
-}
-
-// canonicalDecimal handles the common "-?digits.digits" form without
-// floating point (strconv's float code is slow under Wasm): trailing zeros
-// of the fraction go, so 1.50 is 1.5 and 2.0 is 2, as the float path would
-// print them. Exponents are left to the float path.
-func canonicalDecimal(lit, buf []byte) ([]byte, bool) {
-	dot := -1
-	for i, c := range lit {
-		switch {
-		case c == '.':
-			dot = i
-		case c == 'e' || c == 'E':
-			return nil, false
+	// The exponent: its sign, and its digits without leading zeros.
+	expNeg := false
+	es := fe
+	if es < len(lit) {
+		es++ // 'e' or 'E'
+		if lit[es] == '+' || lit[es] == '-' {
+			expNeg = lit[es] == '-'
+			es++
+		}
+		for es < len(lit)-1 && lit[es] == '0' {
+			es++
 		}
 	}
-	if dot < 0 {
-		return nil, false
+	if i == 1 {
+		buf = append(buf, '-')
 	}
-	end := len(lit)
-	for end > dot+1 && lit[end-1] == '0' {
-		end--
+	n := last - first + 1 // significant digits
+	if len(lit)-es > 18 {
+		// |exponent| >= 1e18: far beyond plainZeros of any literal.
+		buf = appendMantissa(buf, lit, i, ni, fs, first, last)
+		return appendHugeExponent(buf, lit[es:], expNeg, ni-first-1)
 	}
-	if end == dot+1 {
-		end = dot // no fraction left
+	var e int64
+	for _, c := range lit[es:] {
+		e = e*10 + int64(c-'0')
 	}
-	out := lit[:end]
-	if string(out) == "-0" {
-		out = out[1:]
+	if expNeg {
+		e = -e
 	}
-	return append(buf, out...), true
+	// The value is 0.ddd (the n significant digits) times 10^p.
+	p := int64(ni-first) + e
+	switch {
+	case p >= int64(n) && p-int64(n) <= plainZeros:
+		buf = appendDigits(buf, lit, i, ni, fs, first, last+1)
+		return append(buf, zeros[:p-int64(n)]...)
+	case p > 0 && p < int64(n):
+		buf = appendDigits(buf, lit, i, ni, fs, first, first+int(p))
+		buf = append(buf, '.')
+		return appendDigits(buf, lit, i, ni, fs, first+int(p), last+1)
+	case p <= 0 && -p <= plainZeros:
+		buf = append(buf, "0."...)
+		buf = append(buf, zeros[:-p]...)
+		return appendDigits(buf, lit, i, ni, fs, first, last+1)
+	}
+	buf = appendMantissa(buf, lit, i, ni, fs, first, last)
+	x := p - 1
+	buf = append(buf, 'e', '+')
+	if x < 0 {
+		buf[len(buf)-1] = '-'
+		x = -x
+	}
+	if x < 10 {
+		buf = append(buf, '0')
+	}
+	return strconv.AppendInt(buf, x, 10)
+}
+
+// appendDigits appends digits j of the mantissa for a <= j < b (see
+// canonicalNumber).
+func appendDigits(buf, lit []byte, i, ni, fs, a, b int) []byte {
+	if a < ni {
+		buf = append(buf, lit[i+a:i+min(b, ni)]...)
+	}
+	if b > ni {
+		buf = append(buf, lit[fs+max(a, ni)-ni:fs+b-ni]...)
+	}
+	return buf
+}
+
+// appendMantissa appends the significant digits first..last as d.ddd.
+func appendMantissa(buf, lit []byte, i, ni, fs, first, last int) []byte {
+	buf = appendDigits(buf, lit, i, ni, fs, first, first+1)
+	if last > first {
+		buf = append(buf, '.')
+		buf = appendDigits(buf, lit, i, ni, fs, first+1, last+1)
+	}
+	return buf
+}
+
+// appendHugeExponent appends "e", the sign and the digits of exp+delta,
+// where exp is the literal exponent with digits mag (no leading zeros, at
+// least 19 of them) and sign neg: decimal string arithmetic, as exp may be
+// beyond any integer type, but |delta| (bounded by the literal's length)
+// is below 1e18, so the sum keeps exp's sign.
+func appendHugeExponent(buf, mag []byte, neg bool, delta int) []byte {
+	buf = append(buf, 'e', '+')
+	if neg {
+		buf[len(buf)-1] = '-'
+		delta = -delta
+	}
+	start := len(buf)
+	buf = append(buf, '0') // room for a carry
+	buf = append(buf, mag...)
+	carry := delta
+	for j := len(buf) - 1; carry != 0; j-- {
+		v := int(buf[j]-'0') + carry
+		carry = v / 10
+		if v %= 10; v < 0 {
+			v += 10
+			carry--
+		}
+		buf[j] = '0' + byte(v)
+	}
+	z := start
+	for buf[z] == '0' {
+		z++
+	}
+	return append(buf[:start], buf[z:]...)
 }
 
 // appendEscapedKey writes a member name into a path: the path

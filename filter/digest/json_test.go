@@ -162,7 +162,8 @@ func TestInvalidJSON(t *testing.T) {
 // exactly the valid documents, and re-encoding a document (other spacing,
 // key order, escapes) never changes a hash.
 func FuzzDigestJSON(f *testing.F) {
-	for _, s := range []string{`{"a":[1,2,{"b":null}],"c":"\u00e9"}`, `[]`, `"x"`, `-0.5e3`, `{"a.b":{"[":true}}`, `[[],[[]]]`, `{"a":1,"a":2}`, "{\"caf\xe9\":{\"\xff\xfe\":[1]}}"} {
+	for _, s := range []string{`{"a":[1,2,{"b":null}],"c":"\u00e9"}`, `[]`, `"x"`, `-0.5e3`, `{"a.b":{"[":true}}`, `[[],[[]]]`, `{"a":1,"a":2}`, "{\"caf\xe9\":{\"\xff\xfe\":[1]}}",
+		`[0.00001,1e-5,2e400,1.2345678901234567890123456789e19,1000000000000000000000,0.0000000000000000000001,1000e999999999999999999999]`} {
 		f.Add([]byte(s))
 	}
 	// One digester for the whole run: each input is digested after

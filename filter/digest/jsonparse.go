@@ -143,10 +143,13 @@ value:
 		switch {
 		case integer:
 			// JSON integers have no leading zeros: the literal is its
-			// canonical form (but -0 is 0), and epochs are told by length.
+			// canonical form (but -0 is 0, and one with more than
+			// plainZeros trailing zeros has an exponent), and epochs are
+			// told by length.
 			s = lit
-			if string(lit) == "-0" {
-				s = append(d.canon[:0], '0')
+			if string(lit) == "-0" || (len(lit) > plainZeros+1 && lit[len(lit)-1] == '0') {
+				s = canonicalNumber(lit, d.canon[:0])
+				d.canon = s[:0]
 			}
 			shape = wire.ShapeInteger
 			if c != '-' && len(lit) == 10 {
@@ -154,8 +157,11 @@ value:
 			} else if c != '-' && len(lit) == 13 {
 				shape = wire.ShapeEpochMillis
 			}
-		case !exponent && lit[len(lit)-1] != '0':
-			s = lit // a decimal with no trailing zero is canonical
+		case !exponent && lit[len(lit)-1] != '0' && (src[intStart] != '0' || len(lit) <= plainZeros+3):
+			// A decimal with no trailing zero is canonical, unless it
+			// is 0.000... with more than plainZeros zeros (which takes
+			// more than plainZeros+3 bytes).
+			s = lit
 		default:
 			s = canonicalNumber(lit, d.canon[:0])
 			d.canon = s[:0]

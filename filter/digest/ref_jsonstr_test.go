@@ -2,14 +2,16 @@ package digest
 
 // The digest implementation as it was before BodyDigester (commit 26bfdae4176f),
 // kept verbatim (identifiers prefixed with ref) as the reference the current
-// code must match byte for byte. This file: strings, numbers, keys.
+// code must match byte for byte, but for the changes noted where they were
+// made (refCanonicalNumber, refAppendEscapedKey). This file: strings,
+// numbers, keys.
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"math"
+	"math/big"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -166,73 +168,66 @@ func (d *refJsonDigester) number() ([]byte, error) {
 	return d.src[start:d.pos], nil
 }
 
-// refCanonicalNumber gives equal numbers one spelling: 1, 1.0, 1e0 and 10e-1
-// are all "1". Integer literals too long for a float64 keep their refDigits so
-// large ids never collide.
+// refCanonicalNumber gives equal numbers one spelling. Changed on 27 Nov
+// 2026 with canonicalNumber: it was computed through float64 for exponent
+// forms ("1e-05" but "0.00001", 1e400 and 2e400 both "+Inf"). Now, exactly
+// from the literal: the value is written D * 10^q with D the significant
+// digits (no leading or trailing zeros); plain decimal notation when that
+// needs at most 20 zeros besides D's digits, else d.ddd, 'e', the sign and
+// at least two digits of the exponent; zero, whatever its sign, is "0".
+// Written independently of canonicalNumber: strings and math/big.
 func refCanonicalNumber(lit, buf []byte) []byte {
-	integer := true
-	for _, c := range lit {
-		if c == '.' || c == 'e' || c == 'E' {
-			integer = false
-			break
+	const plain = 20
+	s := string(lit)
+	sign := ""
+	if strings.HasPrefix(s, "-") {
+		sign, s = "-", s[1:]
+	}
+	mant, exp, hasExp := strings.Cut(strings.ToLower(s), "e")
+	q := new(big.Int)
+	if hasExp {
+		if _, ok := q.SetString(strings.TrimPrefix(exp, "+"), 10); !ok {
+			panic("bad exponent in " + string(lit))
 		}
 	}
-	digitsLen := len(lit)
-	if lit[0] == '-' {
-		digitsLen--
+	intPart, frac, _ := strings.Cut(mant, ".")
+	q.Sub(q, big.NewInt(int64(len(frac))))
+	digits := strings.TrimLeft(intPart+frac, "0")
+	if digits == "" {
+		return append(buf, '0')
 	}
-	if !integer {
-		if c, ok := refCanonicalDecimal(lit, buf); ok {
-			return c
+	trimmed := strings.TrimRight(digits, "0")
+	q.Add(q, big.NewInt(int64(len(digits)-len(trimmed))))
+	digits = trimmed
+	n := big.NewInt(int64(len(digits)))
+	// value = digits * 10^q; the point goes after p = n+q digits.
+	p := new(big.Int).Add(n, q)
+	var out string
+	switch {
+	case q.Sign() >= 0 && q.Cmp(big.NewInt(plain)) <= 0:
+		out = digits + strings.Repeat("0", int(q.Int64()))
+	case p.Sign() > 0 && q.Sign() < 0:
+		k := int(p.Int64())
+		out = digits[:k] + "." + digits[k:]
+	case p.Sign() <= 0 && p.Cmp(big.NewInt(-plain)) >= 0:
+		out = "0." + strings.Repeat("0", int(-p.Int64())) + digits
+	default:
+		out = digits[:1]
+		if len(digits) > 1 {
+			out += "." + digits[1:]
 		}
-	}
-	if integer && (digitsLen > 15 || string(lit) != "-0") {
-		// JSON integers have no leading zeros: the literal is canonical
-		// (and longer ones keep their refDigits so large ids never collide).
-		return append(buf, lit...)
-	}
-	f, err := strconv.ParseFloat(string(lit), 64)
-	if err != nil && !errors.Is(err, strconv.ErrRange) {
-		return append(buf, lit...)
-	}
-	if f == 0 {
-		return append(buf, '0') // -0 is 0
-	}
-	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
-		return strconv.AppendFloat(buf, f, 'f', -1, 64)
-	}
-	return strconv.AppendFloat(buf, f, 'g', -1, 64)
-}
-
-// refCanonicalDecimal handles the common "-?refDigits.digits" form without
-// floating point (strconv's float code is slow under Wasm): trailing zeros
-// of the fraction go, so 1.50 is 1.5 and 2.0 is 2, as the float path would
-// print them. Exponents are left to the float path.
-func refCanonicalDecimal(lit, buf []byte) ([]byte, bool) {
-	dot := -1
-	for i, c := range lit {
-		switch {
-		case c == '.':
-			dot = i
-		case c == 'e' || c == 'E':
-			return nil, false
+		x := new(big.Int).Sub(p, big.NewInt(1))
+		es := "+"
+		if x.Sign() < 0 {
+			es = "-"
 		}
+		xs := new(big.Int).Abs(x).String()
+		if len(xs) < 2 {
+			xs = "0" + xs
+		}
+		out += "e" + es + xs
 	}
-	if dot < 0 {
-		return nil, false
-	}
-	end := len(lit)
-	for end > dot+1 && lit[end-1] == '0' {
-		end--
-	}
-	if end == dot+1 {
-		end = dot // no fraction left
-	}
-	out := lit[:end]
-	if string(out) == "-0" {
-		out = out[1:]
-	}
-	return append(buf, out...), true
+	return append(buf, sign+out...)
 }
 
 // refAppendEscapedKey escapes the path metacharacters '.', '[', ']' and '\'.
