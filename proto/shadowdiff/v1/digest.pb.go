@@ -386,8 +386,11 @@ type FieldEntry struct {
 	// element count for arrays; 0 otherwise. Max over occurrences.
 	LengthBucket uint32 `protobuf:"varint,4,opt,name=length_bucket,json=lengthBucket,proto3" json:"length_bucket,omitempty"`
 	// Keyed hash of the canonical value(s), combined in document order over
-	// all occurrences. Canonical: strings unescaped, numbers in shortest
-	// decimal form (1, 1.0 and 1e0 are equal), objects with sorted keys.
+	// all occurrences. Canonical: strings unescaped; numbers exactly, one
+	// spelling per value (1, 1.0 and 1e0 are equal; so are 0.00001 and 1e-5):
+	// sign, significant digits, in plain decimal notation when that takes at
+	// most 20 zeros besides them, else d.ddde±XX (1e+21, 1e-22, 1e+400); -0
+	// is 0; objects with sorted keys.
 	ValueHash uint64 `protobuf:"fixed64,5,opt,name=value_hash,json=valueHash,proto3" json:"value_hash,omitempty"`
 	// Order-insensitive (multiset) combination of the same value hashes: equal
 	// unordered_hash with different value_hash means "order only".
