@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,7 +24,10 @@ import (
 type testCollector struct {
 	addr   string
 	engine *engine.Engine
+	srv    *server.Server
 	conn   *grpc.ClientConn
+	// later is how far the collector's clock is past seedNow (advance).
+	later *atomic.Int64
 }
 
 // seedNow is the collector's clock in tests: a little after the seeded
@@ -33,8 +37,10 @@ var seedNow = seedBase.Add(time.Hour)
 func startCollector(t *testing.T, opts server.Options) *testCollector {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
+	later := new(atomic.Int64)
 	eng, err := engine.Open(t.TempDir(), engine.Options{
-		PairWindow: 2 * time.Second, MinSamples: 100, Logger: log, Now: func() time.Time { return seedNow },
+		PairWindow: 2 * time.Second, MinSamples: 100, Logger: log,
+		Now: func() time.Time { return seedNow.Add(time.Duration(later.Load())) },
 	})
 	if err != nil {
 		t.Fatalf("open engine: %v", err)
@@ -68,7 +74,18 @@ func startCollector(t *testing.T, opts server.Options) *testCollector {
 			t.Errorf("close engine: %v", err)
 		}
 	})
-	return &testCollector{addr: l.Addr().String(), engine: eng, conn: conn}
+	return &testCollector{addr: l.Addr().String(), engine: eng, srv: srv, conn: conn, later: later}
+}
+
+// expire moves the collector's clock past the pairing window and closes
+// the requests still waiting for a role, as incomplete (or compared
+// without the secondary).
+func (c *testCollector) expire(t *testing.T) {
+	t.Helper()
+	c.later.Add(int64(time.Minute))
+	if err := c.engine.Flush(context.Background()); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
 }
 
 // ingest streams the digests to the collector as a filter does, in

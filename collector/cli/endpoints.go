@@ -19,7 +19,12 @@ func endpointsCommand(o *globalOptions) *cobra.Command {
 		Short:   "List endpoints ranked by difference rate, with their verdicts",
 		Long: `List the endpoints the collector has seen, ranked by difference rate (the
 share of compared requests with a difference that is not noise), with the
-verdict, Diffy's rating, the noise rate and how much traffic was not compared.`,
+verdict, Diffy's rating, the noise rate and how many requests were not
+compared (requests - compared). -o wide splits those by cause: SIDE EFFECTS
+(the shadows skipped an unsafe request), INCOMPLETE (no primary or no
+candidate response; NO P/C counts each) and MISMATCH (the versions did not
+receive the same request). NO SECONDARY counts the requests, compared or
+not, that had no secondary response on an endpoint that has a secondary.`,
 		Example: `  shadowdiff endpoints
   shadowdiff endpoints --since 1h -o wide
   shadowdiff endpoints -o json | jq '.endpoints[] | select(.verdict == "VERDICT_REGRESSION") | .endpoint'`,
@@ -56,16 +61,36 @@ verdict, Diffy's rating, the noise rate and how much traffic was not compared.`,
 	return cmd
 }
 
+// notCompared is how many requests of the endpoint were not compared:
+// requests = compared + skipped (side effects) + incomplete + fingerprint
+// mismatch. The Incomplete counts are not summed: a request can lack more
+// than one role, and missing_secondary also counts compared requests that
+// had no secondary.
 func notCompared(e *shadowdiffv1.EndpointSummary) uint64 {
-	in := e.GetIncomplete()
-	return e.GetSkippedSideEffect() + e.GetFingerprintMismatch() +
-		in.GetMissingPrimary() + in.GetMissingSecondary() + in.GetMissingCandidate()
+	if e.GetCompared() >= e.GetRequests() {
+		return 0
+	}
+	return e.GetRequests() - e.GetCompared()
+}
+
+// incomplete is how many requests were not compared because the primary's
+// or the candidate's response never arrived.
+func incomplete(e *shadowdiffv1.EndpointSummary) uint64 {
+	other := e.GetSkippedSideEffect() + e.GetFingerprintMismatch()
+	if nc := notCompared(e); nc > other {
+		return nc - other
+	}
+	return 0
 }
 
 func endpointsTable(w *tabwriter.Writer, resp *shadowdiffv1.ListEndpointsResponse, wide bool) {
 	head := []string{"ENDPOINT", "VERDICT", "RATING", "REQUESTS", "COMPARED", "DIFF", "NOISE", "SIGNIFICANT", "NOT COMPARED"}
 	if wide {
-		head = append(head, "DIFFY", "SIDE EFFECTS", "INCOMPLETE P/S/C", "MISMATCH", "DUPLICATES", "SECONDARY", "LAST SEEN")
+		// NOT COMPARED = SIDE EFFECTS + INCOMPLETE + MISMATCH. NO P/C: the
+		// incomplete requests without a primary / a candidate response (one
+		// can lack both). NO SECONDARY: requests without a secondary on an
+		// endpoint that has one, compared or not.
+		head = append(head, "DIFFY", "SIDE EFFECTS", "INCOMPLETE", "NO P/C", "MISMATCH", "NO SECONDARY", "DUPLICATES", "SECONDARY", "LAST SEEN")
 	}
 	row(w, head...)
 	for _, e := range resp.GetEndpoints() {
@@ -76,9 +101,9 @@ func endpointsTable(w *tabwriter.Writer, resp *shadowdiffv1.ListEndpointsRespons
 		}
 		if wide {
 			in := e.GetIncomplete()
-			cells = append(cells, u(uint64(e.GetDiffyFields())), u(e.GetSkippedSideEffect()),
-				fmt.Sprintf("%d/%d/%d", in.GetMissingPrimary(), in.GetMissingSecondary(), in.GetMissingCandidate()),
-				u(e.GetFingerprintMismatch()), u(e.GetDuplicates()), yesNo(e.GetHasSecondary()), timestamp(e.GetLastSeen()))
+			cells = append(cells, u(uint64(e.GetDiffyFields())), u(e.GetSkippedSideEffect()), u(incomplete(e)),
+				fmt.Sprintf("%d/%d", in.GetMissingPrimary(), in.GetMissingCandidate()),
+				u(e.GetFingerprintMismatch()), u(in.GetMissingSecondary()), u(e.GetDuplicates()), yesNo(e.GetHasSecondary()), timestamp(e.GetLastSeen()))
 		}
 		row(w, cells...)
 	}
