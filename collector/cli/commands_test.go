@@ -91,3 +91,47 @@ func TestWatch(t *testing.T) {
 		t.Errorf("event = %v", &ev)
 	}
 }
+
+// The delete examples in the help use ids of the form the collector gives
+// rules ("nr-3", "er-2"), so they can be copied.
+func TestHelpExamplesUseRealRuleIDs(t *testing.T) {
+	c := startCollector(t, server.Options{})
+	var noise, endpoint struct{ ID string }
+	if r := run(t, c, "noise", "add", "headers.date", "-o", "json"); r.code != ExitOK || json.Unmarshal([]byte(r.stdout), &noise) != nil {
+		t.Fatalf("noise add: %s", r)
+	}
+	if r := run(t, c, "endpoint-rules", "add", "/x/**", "x", "-o", "json"); r.code != ExitOK || json.Unmarshal([]byte(r.stdout), &endpoint) != nil {
+		t.Fatalf("endpoint-rules add: %s", r)
+	}
+	// shape turns an id into its form: "nr-1" -> "nr-N".
+	shape := func(id string) string { return strings.TrimRight(id, "0123456789") + "N" }
+	for _, tc := range []struct {
+		help []string
+		id   string
+	}{
+		{[]string{"noise", "--help"}, noise.ID},
+		{[]string{"noise", "delete", "--help"}, noise.ID},
+		{[]string{"endpoint-rules", "--help"}, endpoint.ID},
+		{[]string{"endpoint-rules", "delete", "--help"}, endpoint.ID},
+	} {
+		r := run(t, nil, tc.help...)
+		_, section, _ := strings.Cut(r.stdout, "Examples:\n")
+		section, _, _ = strings.Cut(section, "\n\n")
+		examples := 0
+		for _, line := range strings.Split(section, "\n") {
+			_, ids, ok := strings.Cut(line, "shadowdiff "+tc.help[0]+" delete ")
+			if !ok {
+				continue
+			}
+			examples++
+			for _, id := range strings.Fields(ids) {
+				if shape(id) != shape(tc.id) {
+					t.Errorf("%v: example %q uses id %q; the collector's ids look like %q", tc.help, strings.TrimSpace(line), id, tc.id)
+				}
+			}
+		}
+		if examples == 0 {
+			t.Errorf("%v shows no delete example:\n%s", tc.help, r)
+		}
+	}
+}

@@ -21,7 +21,7 @@ segment, a trailing "**" matches the rest) and optionally a method map
 requests to the endpoint name you choose.`,
 		Example: `  shadowdiff endpoint-rules add "/api/orders/{id}/**" "GET /api/orders/{id}/*" --method GET
   shadowdiff endpoint-rules list
-  shadowdiff endpoint-rules delete 2`,
+  shadowdiff endpoint-rules delete er-2`,
 		Args: args(0, 0),
 		RunE: func(*cobra.Command, []string) error {
 			return usagef("endpoint-rules needs a subcommand: add, list or delete")
@@ -81,7 +81,7 @@ requests to the endpoint name you choose.`,
 		Use:     "delete ID...",
 		Aliases: []string{"rm"},
 		Short:   "Delete endpoint rules by id",
-		Example: `  shadowdiff endpoint-rules delete 2`,
+		Example: `  shadowdiff endpoint-rules delete er-2`,
 		Args:    args(1, -1, "ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return withClient(o, func(c *client) error {

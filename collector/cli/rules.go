@@ -22,7 +22,7 @@ rules the collector suggests: fields it learnt are always noisy.`,
 		Example: `  shadowdiff noise list
   shadowdiff noise add body.meta.generated_at --endpoint "GET /api/time" --comment "server clock"
   shadowdiff noise add headers.date
-  shadowdiff noise delete 3`,
+  shadowdiff noise delete nr-3`,
 		Args: args(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return usagef("noise needs a subcommand: add, list or delete")
@@ -77,7 +77,7 @@ rules the collector suggests: fields it learnt are always noisy.`,
 		Use:     "delete ID...",
 		Aliases: []string{"rm"},
 		Short:   "Delete noise rules by id",
-		Example: `  shadowdiff noise delete 3 4`,
+		Example: `  shadowdiff noise delete nr-3 nr-4`,
 		Args:    args(1, -1, "ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return withClient(o, func(c *client) error {
