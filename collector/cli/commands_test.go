@@ -9,6 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
 	"github.com/shadowdiff/shadowdiff/collector/server"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -132,6 +137,103 @@ func TestHelpExamplesUseRealRuleIDs(t *testing.T) {
 		}
 		if examples == 0 {
 			t.Errorf("%v shows no delete example:\n%s", tc.help, r)
+		}
+	}
+}
+
+// subscribed is a server option that tells when a WatchRegressions call
+// has subscribed (the handler sends the headers then).
+func subscribed() (grpc.ServerOption, <-chan struct{}) {
+	ch := make(chan struct{}, 16)
+	return grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if info.FullMethod != shadowdiffv1.Query_WatchRegressions_FullMethodName {
+			return handler(srv, ss)
+		}
+		return handler(srv, &headerSignal{ServerStream: ss, sent: ch})
+	}), ch
+}
+
+type headerSignal struct {
+	grpc.ServerStream
+	sent chan<- struct{}
+}
+
+func (s *headerSignal) SendHeader(md metadata.MD) error {
+	err := s.ServerStream.SendHeader(md)
+	s.sent <- struct{}{}
+	return err
+}
+
+// startWatch runs the CLI's watch in the background until ctx ends.
+func startWatch(ctx context.Context, c *testCollector, args ...string) <-chan result {
+	done := make(chan result, 1)
+	go func() {
+		var stdout, stderr bytes.Buffer
+		code := Main(ctx, append([]string{"--collector", c.addr, "watch"}, args...), &stdout, &stderr, func(string) string { return "" })
+		done <- result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+	}()
+	return done
+}
+
+func wait(t *testing.T, what string, ch <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s: timed out", what)
+	}
+}
+
+// A collector that shuts down ends the watch with an error that says so,
+// not "context canceled" as if the user had interrupted it.
+func TestWatchCollectorShutsDown(t *testing.T) {
+	opt, sent := subscribed()
+	c := startCollector(t, server.Options{ServerOptions: []grpc.ServerOption{opt}})
+	done := startWatch(context.Background(), c)
+	wait(t, "watch subscribed", sent)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	r := <-done
+	want := "Error: the collector at " + c.addr + " closed the stream: it is shutting down"
+	if r.code != ExitFailed || !strings.HasPrefix(r.stderr, want) || strings.Contains(r.stderr, "\nError: context canceled") {
+		t.Errorf("watch after the collector shut down: %s\nwant stderr starting with %q", r, want)
+	}
+}
+
+// The user's own interruption (Ctrl-C cancels Main's context) ends the
+// watch quietly, with exit 0.
+func TestWatchInterrupted(t *testing.T) {
+	opt, sent := subscribed()
+	c := startCollector(t, server.Options{ServerOptions: []grpc.ServerOption{opt}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := startWatch(ctx, c)
+	wait(t, "watch subscribed", sent)
+	cancel()
+	if r := <-done; r.code != ExitOK || r.stderr != "" {
+		t.Errorf("watch interrupted: %s", r)
+	}
+}
+
+// A watch the collector had accepted and that ended on the collector's
+// side says so, whatever the status.
+func TestStreamClosed(t *testing.T) {
+	c := &client{opts: &globalOptions{collector: "collector:9090"}}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{status.Error(codes.Canceled, "context canceled"),
+			"the collector at collector:9090 closed the stream: it is shutting down (Canceled: context canceled)"},
+		{status.Error(codes.Unavailable, "error reading from server: EOF"),
+			"the collector at collector:9090 closed the stream: it shut down or the connection was lost (Unavailable: error reading from server: EOF)"},
+		{status.Error(codes.Internal, "boom"),
+			"the collector at collector:9090 closed the stream: Internal: boom"},
+	} {
+		if got := c.streamClosed(tc.err).Error(); got != tc.want {
+			t.Errorf("streamClosed(%v) = %q, want %q", tc.err, got, tc.want)
 		}
 	}
 }

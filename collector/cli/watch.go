@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -17,9 +19,10 @@ func watchCommand(o *globalOptions) *cobra.Command {
 		Use:   "watch [ENDPOINT]",
 		Short: "Stream fields as they become significant regressions",
 		Long: `Print each field the moment the collector decides it is a significant
-regression, for all endpoints or one. Runs until interrupted (Ctrl-C) or
-until --count events were printed. With -o json, prints one JSON object per
-line; with -o yaml, one YAML document per event.`,
+regression, for all endpoints or one. Runs until interrupted (Ctrl-C, exit
+0), until --count events were printed, or until the collector closes the
+stream (it shuts down, or the connection is lost: exit 2). With -o json,
+prints one JSON object per line; with -o yaml, one YAML document per event.`,
 		Example: `  shadowdiff watch
   shadowdiff watch "GET /api/orders/{id}" --count 1 -o json`,
 		Args: args(0, 1, "ENDPOINT"),
@@ -42,14 +45,20 @@ line; with -o yaml, one YAML document per event.`,
 			if err != nil {
 				return c.explain(err, endpointNotFound(req.Endpoint))
 			}
+			// The collector sends the headers once it has subscribed the
+			// watch; without them the call failed (Recv says why).
+			md, _ := stream.Header()
+			subscribed := md != nil
 			p := o.printer(cmd.OutOrStdout())
 			for n := 0; count == 0 || n < count; n++ {
 				ev, err := stream.Recv()
 				switch {
-				case errors.Is(err, io.EOF):
-					return fmt.Errorf("the collector at %s ended the stream", o.collector)
 				case err != nil && cmd.Context().Err() != nil:
-					return nil // interrupted
+					return nil // interrupted by the user (Ctrl-C)
+				case errors.Is(err, io.EOF):
+					return fmt.Errorf("the collector at %s closed the stream", o.collector)
+				case err != nil && subscribed:
+					return c.streamClosed(err)
 				case err != nil:
 					return c.explain(err, endpointNotFound(req.Endpoint))
 				}
@@ -62,6 +71,22 @@ line; with -o yaml, one YAML document per event.`,
 	}
 	cmd.Flags().IntVar(&count, "count", 0, "exit after this many events (0: run until interrupted)")
 	return cmd
+}
+
+// streamClosed explains why a stream the collector had accepted ended. A
+// collector that shuts down gracefully cancels its watch streams (the
+// client sees Canceled, which does not mean the user cancelled); one that
+// goes away leaves Unavailable.
+func (c *client) streamClosed(err error) error {
+	st := status.Convert(err)
+	why := fmt.Sprintf("%s: %s", st.Code(), st.Message())
+	switch st.Code() {
+	case codes.Canceled:
+		return fmt.Errorf("the collector at %s closed the stream: it is shutting down (%s)", c.opts.collector, why)
+	case codes.Unavailable:
+		return fmt.Errorf("the collector at %s closed the stream: it shut down or the connection was lost (%s)", c.opts.collector, why)
+	}
+	return fmt.Errorf("the collector at %s closed the stream: %s", c.opts.collector, why)
 }
 
 func eventLine(ev *shadowdiffv1.RegressionEvent) string {
