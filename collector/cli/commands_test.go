@@ -237,3 +237,40 @@ func TestStreamClosed(t *testing.T) {
 		}
 	}
 }
+
+// An endpoint name the collector has not seen is not refused (it may be an
+// Envoy route name, and rules may come before the traffic) but noted.
+func TestUnseenEndpointIsNoted(t *testing.T) {
+	opt, sent := subscribed()
+	c := startCollector(t, server.Options{ServerOptions: []grpc.ServerOption{opt}})
+	c.ingest(t, seedEndpoint("products", productsPath, 3, productsBody))
+	c.waitCompared(t, 3)
+	known := "GET " + productsPath
+	note := `Note: no endpoint named "GET /api/prodcts" has been seen yet; `
+
+	r := run(t, c, "noise", "add", "body.stock", "--endpoint", "GET /api/prodcts")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "noise rule nr-") ||
+		!strings.HasPrefix(r.stderr, note+"the rule applies to its traffic once it arrives") {
+		t.Errorf("noise add on an unseen endpoint: %s", r)
+	}
+	if r := run(t, c, "noise", "add", "body.stock", "--endpoint", known); r.code != ExitOK || r.stderr != "" {
+		t.Errorf("noise add on a known endpoint: %s", r)
+	}
+	if r := run(t, c, "noise", "add", "headers.date"); r.code != ExitOK || r.stderr != "" {
+		t.Errorf("noise add for all endpoints: %s", r)
+	}
+
+	for _, tc := range []struct{ endpoint, stderr string }{
+		{"GET /api/prodcts", note + "watching for it anyway"},
+		{known, ""},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := startWatch(ctx, c, tc.endpoint)
+		wait(t, "watch subscribed", sent)
+		cancel()
+		r := <-done
+		if r.code != ExitOK || !strings.HasPrefix(r.stderr, tc.stderr) || (tc.stderr == "") != (r.stderr == "") {
+			t.Errorf("watch %q: %s\nwant stderr starting with %q", tc.endpoint, r, tc.stderr)
+		}
+	}
+}

@@ -117,3 +117,26 @@ func endpointsTable(w *tabwriter.Writer, resp *shadowdiffv1.ListEndpointsRespons
 }
 
 func u(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// noteUnseen prints a note on stderr when the collector has no endpoint
+// named endpoint (yet): a typo otherwise goes unnoticed, but a name may
+// be an Envoy route name and a rule may come before the traffic, so it is
+// not refused. then says what happens anyway. Nothing is printed when the
+// list cannot be read: the command itself will say what is wrong.
+func noteUnseen(cmd *cobra.Command, c *client, endpoint, then string) {
+	if endpoint == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), c.opts.timeout)
+	defer cancel()
+	resp, err := c.ListEndpoints(ctx, &shadowdiffv1.ListEndpointsRequest{})
+	if err != nil {
+		return
+	}
+	for _, e := range resp.GetEndpoints() {
+		if e.GetEndpoint() == endpoint {
+			return
+		}
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "Note: no endpoint named %q has been seen yet; %s (`shadowdiff endpoints` lists the known ones).\n", endpoint, then)
+}

@@ -43,6 +43,7 @@ rules the collector suggests: fields it learnt are always noisy.`,
 				if err != nil {
 					return err
 				}
+				noteUnseen(cmd, c, endpoint, "the rule applies to its traffic once it arrives")
 				return o.printer(cmd.OutOrStdout()).message(rule, func(w *tabwriter.Writer) {
 					fmt.Fprintf(w, "noise rule %s created: %s on %s\n", rule.GetId(), rule.GetPathPrefix(), orAll(rule.GetEndpoint()))
 				})

@@ -39,6 +39,7 @@ prints one JSON object per line; with -o yaml, one YAML document per event.`,
 				return err
 			}
 			defer c.conn.Close()
+			noteUnseen(cmd, c, req.Endpoint, "watching for it anyway")
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
 			stream, err := c.WatchRegressions(ctx, req)
