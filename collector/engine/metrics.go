@@ -12,7 +12,7 @@ import (
 const maxEndpointLabels = 200
 
 // metrics are the engine's Prometheus metrics. Labels are bounded:
-// endpoint (capped), role, outcome, reason (a validation field name).
+// endpoint (capped), role, result, outcome, reason (a validation field name).
 type metrics struct {
 	digests       *prometheus.CounterVec
 	rejected      *prometheus.CounterVec
