@@ -146,13 +146,29 @@ func (e *Engine) suggestLocked(ea *endpointAgg) []*shadowdiffv1.SuggestedNoiseRu
 		if fc.Noise == 0 {
 			source = "between repeated identical requests to the primary"
 		}
-		pct := float64(fc.Noise+fc.Repeat) / float64(fc.NoiseSeen) * 100
 		out = append(out, &shadowdiffv1.SuggestedNoiseRule{
 			Rule:   &shadowdiffv1.NoiseRule{Endpoint: ea.key, PathPrefix: path, Comment: "suggested: always noisy"},
-			Reason: fmt.Sprintf("differs %s in %.0f %% of %d requests", source, pct, fc.NoiseSeen),
+			Reason: fmt.Sprintf("differs %s in %s of %d requests", source, shareOf(fc.Noise+fc.Repeat, fc.NoiseSeen), fc.NoiseSeen),
 		})
 	}
 	return out
+}
+
+// shareOf is n/total as a percentage: whole when exact, else rounded down
+// to one decimal, so that a share short of all (437 of 439) never reads
+// "100 %", nor one above none "0 %".
+func shareOf(n, total uint64) string {
+	switch {
+	case total == 0:
+		return "0 %"
+	case n*100%total == 0:
+		return fmt.Sprintf("%d %%", n*100/total)
+	}
+	tenths := n * 1000 / total
+	if tenths == 0 {
+		return "< 0.1 %"
+	}
+	return fmt.Sprintf("%d.%d %%", tenths/10, tenths%10)
 }
 
 func (q *queryServer) DeleteNoiseRule(ctx context.Context, r *shadowdiffv1.DeleteNoiseRuleRequest) (*shadowdiffv1.DeleteNoiseRuleResponse, error) {

@@ -374,3 +374,44 @@ func TestQueryVerdictWaitsUntilTheTestCanDecide(t *testing.T) {
 		}
 	}
 }
+
+// A field noisy in 437 of 439 requests is suggested as "99.5 %", not
+// rounded up to "100 %".
+func TestSuggestedRuleShareIsNotRoundedUpToAll(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{MinSamples: 100})
+	defer e.Close()
+	var ds []*shadowdiffv1.ResponseDigest
+	for i := range 439 {
+		clk.Add(time.Millisecond)
+		for r, role := range []shadowdiffv1.Role{primary, secondary, candidate} {
+			stamp := fmt.Sprint(i, "-", r)
+			if i < 2 {
+				stamp = "same" // the two copies agree in 2 requests
+			}
+			ds = append(ds, at(clk, dg(fmt.Sprint("n", i), role, "/noisy", 200, f{"at", tStr, sTime, stamp})))
+		}
+	}
+	ingest(t, e, ds...)
+	list, err := e.QueryServer().ListNoiseRules(context.Background(), &shadowdiffv1.ListNoiseRulesRequest{Endpoint: "GET /noisy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Suggested) != 1 || list.Suggested[0].Reason != "differs between primary and secondary in 99.5 % of 439 requests" {
+		t.Errorf("suggested = %v", list.Suggested)
+	}
+}
+
+func TestShareOf(t *testing.T) {
+	for _, tc := range []struct {
+		n, total uint64
+		want     string
+	}{
+		{240, 240, "100 %"}, {437, 439, "99.5 %"}, {9999, 10000, "99.9 %"}, {1, 2, "50 %"},
+		{1, 3, "33.3 %"}, {2, 3, "66.6 %"}, {1, 10000, "< 0.1 %"}, {0, 5, "0 %"}, {0, 0, "0 %"},
+	} {
+		if got := shareOf(tc.n, tc.total); got != tc.want {
+			t.Errorf("shareOf(%d, %d) = %q, want %q", tc.n, tc.total, got, tc.want)
+		}
+	}
+}
