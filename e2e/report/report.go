@@ -129,7 +129,7 @@ func (r *Report) Write(w io.Writer) {
 
 	t := r.Endpoints.GetTotals()
 	fmt.Fprintf(w, "\nTraffic: %d sent, %d seen by the collector: %d compared, %d side effects not mirrored to the shadows,\n"+
-		"  %d incomplete, %d request mismatches, %d duplicates, %d digests dropped by filters\n",
+		"  %d incomplete, %d fingerprint mismatches, %d duplicates, %d digests dropped by filters\n",
 		r.Sent, t.GetRequests(), t.GetCompared(), t.GetSkippedSideEffect(), t.GetIncomplete(),
 		t.GetFingerprintMismatch(), t.GetDuplicates(), t.GetDroppedByFilters())
 }

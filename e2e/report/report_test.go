@@ -1,0 +1,23 @@
+package report
+
+import (
+	"strings"
+	"testing"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// The traffic line names what was not compared as the CLI and the query
+// API do ("fingerprint mismatches").
+func TestWriteTrafficLine(t *testing.T) {
+	r := &Report{Sent: 10, Endpoints: &shadowdiffv1.ListEndpointsResponse{Totals: &shadowdiffv1.Totals{
+		Requests: 10, Compared: 5, SkippedSideEffect: 2, Incomplete: 1, FingerprintMismatch: 2, Duplicates: 3, DroppedByFilters: 4,
+	}}}
+	var b strings.Builder
+	r.Write(&b)
+	want := "Traffic: 10 sent, 10 seen by the collector: 5 compared, 2 side effects not mirrored to the shadows,\n" +
+		"  1 incomplete, 2 fingerprint mismatches, 3 duplicates, 4 digests dropped by filters\n"
+	if !strings.HasSuffix(b.String(), want) {
+		t.Errorf("report ends with\n%s\nwant\n%s", b.String()[strings.LastIndex(b.String(), "\nTraffic")+1:], want)
+	}
+}
