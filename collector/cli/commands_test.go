@@ -274,3 +274,20 @@ func TestUnseenEndpointIsNoted(t *testing.T) {
 		}
 	}
 }
+
+// With no field given, the empty result reads "of any field".
+func TestSamplesNoneMessage(t *testing.T) {
+	c := seeded(t)
+	products := c.names(t)[productsPath]
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"samples", products}, "No samples of any field in " + products + ".\n"},
+		{[]string{"samples", products, "body.stock"}, "No samples of body.stock in " + products + ".\n"},
+	} {
+		if r := run(t, c, tc.args...); r.code != ExitOK || r.stdout != "" || r.stderr != tc.want {
+			t.Errorf("%q: %s\nwant stderr %q", tc.args, r, tc.want)
+		}
+	}
+}

@@ -52,7 +52,11 @@ when FIELD is left out. Show one in full with 'shadowdiff request'.`,
 			}
 			p := o.printer(cmd.OutOrStdout())
 			if len(resp.GetSamples()) == 0 && !p.structured() {
-				fmt.Fprintf(cmd.ErrOrStderr(), "No samples of %s in %s.\n", dash(req.Path), a[0])
+				of := "any field"
+				if req.Path != "" {
+					of = req.Path
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "No samples of %s in %s.\n", of, a[0])
 				return nil
 			}
 			return p.message(resp, func(w *tabwriter.Writer) { samplesTable(w, resp, req, a) })
