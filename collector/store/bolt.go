@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -41,6 +42,10 @@ type BoltOptions struct {
 	keyRunMin, keyChunkMin int
 }
 
+// lockTimeout is how long OpenBolt waits for the database file's lock
+// (flock), which another process holding the file keeps.
+const lockTimeout = 2 * time.Second
+
 // OpenBolt opens or creates the store in dir.
 func OpenBolt(dir string, opts BoltOptions) (*Bolt, error) {
 	if opts.SamplesPerField <= 0 {
@@ -50,10 +55,14 @@ func OpenBolt(dir string, opts BoltOptions) (*Bolt, error) {
 		return nil, fmt.Errorf("store: create data dir: %w", err)
 	}
 	db, err := bolt.Open(filepath.Join(dir, FileName), 0o600, &bolt.Options{
-		Timeout:        2 * time.Second, // another process holds the file
-		NoFreelistSync: true,            // faster commits; the freelist is rebuilt on open
+		Timeout:        lockTimeout, // another process holds the file
+		NoFreelistSync: true,        // faster commits; the freelist is rebuilt on open
 		FreelistType:   bolt.FreelistMapType,
 	})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("store: the database in %s is locked by another process (is another collector using this data dir?): no lock on %s within %s: %w",
+			dir, FileName, lockTimeout, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", filepath.Join(dir, FileName), err)
 	}

@@ -282,3 +282,17 @@ func TestAddDroppedSaturates(t *testing.T) {
 		t.Errorf("Dropped = %d, %v; want the maximum", got, err)
 	}
 }
+
+// A data dir another process holds open says so and names the dir, rather
+// than bbolt's bare "timeout" (a second open in this process takes another
+// flock on the file, as another process would).
+func TestOpenLockedDataDir(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir, 5)
+	defer s.Close()
+	_, err := OpenBolt(dir, BoltOptions{})
+	want := "store: the database in " + dir + " is locked by another process (is another collector using this data dir?): no lock on shadowdiff.db within 2s: timeout"
+	if err == nil || err.Error() != want {
+		t.Fatalf("second open: %v\nwant %s", err, want)
+	}
+}
