@@ -388,3 +388,36 @@ func TestSamplingPicksTheSameRequestsInEveryRole(t *testing.T) {
 		t.Errorf("sampled %d of %d at 30%%", len(p), n)
 	}
 }
+
+// A stream cut off after its response headers (client gone, upstream
+// reset, timeout) never saw its end of stream: its status and partial body
+// would read as differences at the collector, so it is reported as
+// SKIP_REASON_NO_RESPONSE, as digest.proto defines it. A response that ends
+// with an empty last chunk is complete.
+func TestResponseCutOffMidBodyIsSkipped(t *testing.T) {
+	e := start(t, `{"role":"primary"}`)
+	cut := e.host.InitializeHttpContext()
+	e.host.CallOnRequestHeaders(cut, get("/users/1", "cut-1"), true)
+	e.host.CallOnResponseHeaders(cut, jsonResponse(), false)
+	e.host.CallOnResponseBody(cut, []byte(`{"user":{"id":1,"na`), false) // a reset follows
+	e.host.CompleteHttpContext(cut)
+
+	whole := e.host.InitializeHttpContext()
+	e.host.CallOnRequestHeaders(whole, get("/users/1", "whole-1"), true)
+	e.host.CallOnResponseHeaders(whole, jsonResponse(), false)
+	e.host.CallOnResponseBody(whole, []byte(`{"user":{"id":1}}`), false)
+	e.host.CallOnResponseBody(whole, nil, true) // chunked: the end is an empty chunk
+	e.host.CompleteHttpContext(whole)
+
+	e.flush()
+	ds := map[string]*pb.ResponseDigest{}
+	for _, d := range e.coll.digests() {
+		ds[d.GetPairingKey()] = d
+	}
+	if d := ds["cut-1"]; d == nil || d.GetSkip() != pb.SkipReason_SKIP_REASON_NO_RESPONSE {
+		t.Errorf("response cut off mid-body: %v, want skip SKIP_REASON_NO_RESPONSE", d)
+	}
+	if d := ds["whole-1"]; d == nil || d.GetSkip() != pb.SkipReason_SKIP_REASON_UNSPECIFIED || d.GetBody().GetKind() != pb.BodyKind_BODY_KIND_JSON {
+		t.Errorf("complete response: %v, want a JSON body digest without skip", d)
+	}
+}

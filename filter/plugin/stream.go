@@ -29,6 +29,10 @@ type Stream struct {
 	reqBody   uint64
 
 	sawResponse bool
+	// ended: the response's end of stream was seen (headers or last body
+	// chunk with end_of_stream, or trailers). A stream done without it was
+	// cut off (reset, client gone, timeout).
+	ended       bool
 	respHeaders []Header
 	respStart   time.Time
 	contentType string
@@ -235,6 +239,7 @@ func (s *Stream) OnResponseHeaders(endOfStream bool) Action {
 		return Continue
 	}
 	s.sawResponse = true
+	s.ended = endOfStream
 	s.respStart = s.root.now()
 	// Kept for OnDone, which digests them off the request path.
 	for _, h := range hs {
@@ -255,7 +260,13 @@ func (s *Stream) OnResponseHeaders(endOfStream bool) Action {
 // OnResponseBody copies body chunks up to max_body_bytes. It never buffers
 // in the proxy: chunks flow on to the client at once.
 func (s *Stream) OnResponseBody(size int, endOfStream bool) Action {
-	if !s.active || s.skip != 0 || size == 0 {
+	if !s.active || s.skip != 0 {
+		return Continue
+	}
+	if endOfStream {
+		s.ended = true
+	}
+	if size == 0 {
 		return Continue
 	}
 	s.bodySize += uint64(size)
@@ -292,7 +303,9 @@ func (s *Stream) OnDone() {
 	d.Request.BodySize = s.reqBody
 	switch {
 	case s.skip != 0:
-	case !s.sawResponse:
+	case !s.sawResponse || !s.ended:
+		// No response, or one cut off before its end: its status and
+		// partial body would read as a difference at the collector.
 		d.Skip = wire.SkipNoResponse
 	default:
 		d.UpstreamLatencyMicros = uint64(s.respStart.Sub(s.startTime).Microseconds())
