@@ -421,3 +421,47 @@ func TestResponseCutOffMidBodyIsSkipped(t *testing.T) {
 		t.Errorf("complete response: %v, want a JSON body digest without skip", d)
 	}
 }
+
+// Response trailers (gRPC's grpc-status and grpc-message, chunked
+// trailers) are digested into trailers_hash, independent of their order,
+// and they end the response: a body whose last chunk had no end_of_stream
+// but was followed by trailers is complete.
+func TestResponseTrailersAreHashedAndEndTheResponse(t *testing.T) {
+	e := start(t, `{"role":"primary"}`)
+	grpcResponse := [][2]string{{":status", "200"}, {"content-type", "application/grpc"}}
+	call := func(key string, trailers [][2]string) {
+		id := e.host.InitializeHttpContext()
+		e.host.CallOnRequestHeaders(id, get("/shop.Users/Get", key), true)
+		e.host.CallOnResponseHeaders(id, grpcResponse, false)
+		e.host.CallOnResponseBody(id, []byte("\x00\x00\x00\x00\x02\x08\x01"), false)
+		if trailers != nil {
+			e.host.CallOnResponseTrailers(id, trailers)
+		}
+		e.host.CompleteHttpContext(id)
+	}
+	call("ok", [][2]string{{"grpc-status", "0"}, {"grpc-message", ""}})
+	call("ok-reordered", [][2]string{{"grpc-message", ""}, {"grpc-status", "0"}})
+	call("internal", [][2]string{{"grpc-status", "13"}, {"grpc-message", "boom"}})
+	call("cut", nil)
+	e.flush()
+	ds := map[string]*pb.ResponseDigest{}
+	for _, d := range e.coll.digests() {
+		ds[d.GetPairingKey()] = d
+	}
+	ok, reordered, internal, cut := ds["ok"], ds["ok-reordered"], ds["internal"], ds["cut"]
+	if ok == nil || reordered == nil || internal == nil || cut == nil {
+		t.Fatalf("digests: %v", ds)
+	}
+	if ok.GetSkip() != 0 || internal.GetSkip() != 0 {
+		t.Errorf("responses ended by trailers were skipped: %v %v", ok.GetSkip(), internal.GetSkip())
+	}
+	if ok.GetTrailersHash() == 0 || ok.GetTrailersHash() != reordered.GetTrailersHash() {
+		t.Errorf("trailers hash %x, reordered %x: want equal and not 0", ok.GetTrailersHash(), reordered.GetTrailersHash())
+	}
+	if internal.GetTrailersHash() == ok.GetTrailersHash() {
+		t.Error("grpc-status 13 and grpc-status 0 hash alike")
+	}
+	if cut.GetSkip() != pb.SkipReason_SKIP_REASON_NO_RESPONSE || cut.GetTrailersHash() != 0 {
+		t.Errorf("a gRPC response without trailers or end of stream: skip %v trailers %x", cut.GetSkip(), cut.GetTrailersHash())
+	}
+}

@@ -27,9 +27,12 @@ type Root struct {
 	key      digest.Key
 	bodies   *digest.BodyDigester
 	headers  digest.HeaderOptions
-	metrics  *metrics
-	sender   *sender
-	free     []*Stream
+	// trailers digests every trailer; trailerDigests is its scratch space.
+	trailers       digest.HeaderOptions
+	trailerDigests []wire.HeaderDigest
+	metrics        *metrics
+	sender         *sender
+	free           []*Stream
 }
 
 // NewRoot makes a plugin instance on host. now may be nil (time.Now).
@@ -86,6 +89,8 @@ func (r *Root) OnConfigure(data []byte) error {
 	r.headers = digest.HeaderOptions{Key: r.key, Include: cfg.Headers.Include, Exclude: exclude,
 		Raw: func(name string) bool { return cfg.RawAllowed("headers." + name) }}
 
+	r.trailers = digest.HeaderOptions{Key: r.key}
+
 	r.sender = newSender(r.host, cfg, m, r.now)
 	tick := time.Duration(cfg.Batch.FlushInterval)
 	if b := time.Duration(cfg.Reconnect.InitialBackoff); b < tick {
@@ -137,6 +142,25 @@ func (r *Root) resolveWorkload() wire.Workload {
 	}
 	w.PluginName = prop("plugin_name")
 	return w
+}
+
+// trailersHash is one keyed hash of the response trailers, independent of
+// their order: the keyed per-name digests headers get (names lower-cased,
+// values of a repeated name joined), sorted by name, hashed in turn. It is
+// 0 when there are none.
+func (r *Root) trailersHash(ts []Header) uint64 {
+	if len(ts) == 0 {
+		return 0
+	}
+	r.trailerDigests = digest.AppendHeaderDigests(r.trailerDigests[:0], ts, &r.trailers)
+	h := r.key.New()
+	for _, t := range r.trailerDigests {
+		h.WriteUint64(uint64(len(t.Name)))
+		h.WriteString(t.Name)
+		h.WriteUint64(t.ValueHash)
+	}
+	clear(r.trailerDigests) // drop the names: they point into the stream
+	return h.Sum64()
 }
 
 // sampled reports whether the request with this pairing key is digested.

@@ -34,12 +34,14 @@ type Stream struct {
 	// cut off (reset, client gone, timeout).
 	ended       bool
 	respHeaders []Header
-	respStart   time.Time
-	contentType string
-	encoding    string
-	body        []byte
-	bodySize    uint64
-	truncated   bool
+	// respTrailers are kept for the digest (TrailersHash).
+	respTrailers []Header
+	respStart    time.Time
+	contentType  string
+	encoding     string
+	body         []byte
+	bodySize     uint64
+	truncated    bool
 	// kept holds the strings the stream keeps past a callback (see keep).
 	kept []byte
 }
@@ -76,11 +78,12 @@ const maxPooledBuffer = 64 << 10
 func (s *Stream) Release() {
 	r := s.root
 	*s = Stream{
-		root:        r,
-		digest:      wire.ResponseDigest{Headers: s.digest.Headers[:0]},
-		respHeaders: s.respHeaders[:0],
-		body:        pooled(s.body),
-		kept:        pooled(s.kept),
+		root:         r,
+		digest:       wire.ResponseDigest{Headers: s.digest.Headers[:0]},
+		respHeaders:  s.respHeaders[:0],
+		respTrailers: s.respTrailers[:0],
+		body:         pooled(s.body),
+		kept:         pooled(s.kept),
 	}
 	if len(r.free) < maxFreeStreams {
 		r.free = append(r.free, s)
@@ -287,6 +290,23 @@ func (s *Stream) OnResponseBody(size int, endOfStream bool) Action {
 	return Continue
 }
 
+// OnResponseTrailers keeps the response trailers (gRPC's grpc-status and
+// grpc-message, chunked trailers) for the digest; they end the response.
+func (s *Stream) OnResponseTrailers() Action {
+	if !s.active || s.skip != 0 {
+		return Continue
+	}
+	s.ended = true
+	ts, err := s.root.host.ResponseTrailers()
+	if err != nil {
+		return Continue
+	}
+	for _, h := range ts {
+		s.respTrailers = append(s.respTrailers, Header{s.keep(h[0]), s.keep(h[1])})
+	}
+	return Continue
+}
+
 // OnDone runs when the stream is over, after the client got its response:
 // the body digest is computed here, off the request path.
 func (s *Stream) OnDone() {
@@ -310,6 +330,7 @@ func (s *Stream) OnDone() {
 	default:
 		d.UpstreamLatencyMicros = uint64(s.respStart.Sub(s.startTime).Microseconds())
 		d.Headers = digest.AppendHeaderDigests(d.Headers[:0], s.respHeaders, &r.headers)
+		d.TrailersHash = r.trailersHash(s.respTrailers)
 		// The body digest lives in r.bodies until the next stream's OnDone:
 		// it is encoded below, before that.
 		d.Body = r.bodies.Digest(digest.Body{ContentType: s.contentType, ContentEncoding: s.encoding,
