@@ -90,6 +90,7 @@ func primaryExchange(root *plugin.Root, h *replayHost) {
 	s.OnResponseBody(len(h.body), true)
 	s.OnDone()
 	s.Release()
+	root.OnTick() // the digest
 	h.deliverAcks(root)
 }
 

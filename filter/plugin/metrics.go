@@ -9,6 +9,8 @@ const (
 	DropAckTimeout   = "ack_timeout"
 	DropRejected     = "rejected"
 	DropTooLarge     = "too_large"
+	// DropDigestBacklog: responses waiting for their digest hit the bound.
+	DropDigestBacklog = "digest_backlog"
 
 	NotDigestedNoPairingKey = "no_pairing_key"
 	NotDigestedRole         = "wrong_direction" // a shadow at a primary, or live traffic at a shadow

@@ -122,7 +122,17 @@ func (e *env) run(x exchange) (uint32, types.Action) {
 	return id, act
 }
 
+// digestQueued ticks, without time passing, until the root has digested
+// every response the streams handed it (a bounded number per tick).
+func (e *env) digestQueued() {
+	for range 1024/64 + 1 {
+		e.host.Tick()
+	}
+}
+
+// flush digests what is queued, then ticks past the flush interval.
 func (e *env) flush() {
+	e.digestQueued()
 	e.clock.advance(2 * time.Second)
 	e.host.Tick()
 }
@@ -275,6 +285,7 @@ func TestCollectorDownDropsWithBoundedQueue(t *testing.T) {
 	for i := range 20 {
 		e.run(exchange{reqHeaders: get("/users/1", "down-"+string(rune('a'+i))), respHeaders: jsonResponse(), respBody: [][]byte{[]byte(`{"a":1}`)}})
 	}
+	e.digestQueued()
 	if dropped := e.counter("shadowdiff.digests_dropped.queue_full"); dropped != 15 {
 		t.Errorf("queue_full drops = %d, want 15 (queue holds 5)", dropped)
 	}
@@ -295,6 +306,7 @@ func TestStreamLossAndAcks(t *testing.T) {
 	e := start(t, `{"role":"primary","batch":{"max_digests":1}}`)
 	e.run(exchange{reqHeaders: get("/a", "r1"), respHeaders: jsonResponse()})
 	e.run(exchange{reqHeaders: get("/a", "r2"), respHeaders: jsonResponse()})
+	e.digestQueued()
 	if len(e.coll.batches) != 2 {
 		t.Fatalf("full batches go out at once: %d", len(e.coll.batches))
 	}

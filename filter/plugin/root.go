@@ -27,12 +27,17 @@ type Root struct {
 	key      digest.Key
 	bodies   *digest.BodyDigester
 	headers  digest.HeaderOptions
+	metrics  *metrics
+	sender   *sender
+	free     []*Stream
+
 	// trailers digests every trailer; trailerDigests is its scratch space.
 	trailers       digest.HeaderOptions
 	trailerDigests []wire.HeaderDigest
-	metrics        *metrics
-	sender         *sender
-	free           []*Stream
+	// tickPeriod is the sender's tick; digests holds the responses that
+	// wait for their digest (pending.go).
+	tickPeriod time.Duration
+	digests    digestQueue
 }
 
 // NewRoot makes a plugin instance on host. now may be nil (time.Now).
@@ -96,7 +101,8 @@ func (r *Root) OnConfigure(data []byte) error {
 	if b := time.Duration(cfg.Reconnect.InitialBackoff); b < tick {
 		tick = b
 	}
-	if err := r.host.SetTickPeriod(max(tick, 10*time.Millisecond)); err != nil {
+	r.tickPeriod = max(tick, 10*time.Millisecond)
+	if err := r.host.SetTickPeriod(r.tickPeriod); err != nil {
 		return fmt.Errorf("set tick period: %w", err)
 	}
 	r.host.Log(LogInfo, fmt.Sprintf("shadowdiff: %s sidecar of %s/%s (%s) sending digests to cluster %q",
@@ -173,9 +179,10 @@ func (r *Root) sampled(key string) bool {
 	return float64(digest.FNV1a(key)%10000) < r.cfg.SamplePercent*100
 }
 
-// OnTick flushes batches and reconnects.
+// OnTick digests queued responses, flushes batches and reconnects.
 func (r *Root) OnTick() {
 	if r.sender != nil {
+		r.digestPending()
 		r.sender.tick()
 	}
 }

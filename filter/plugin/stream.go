@@ -44,6 +44,9 @@ type Stream struct {
 	truncated    bool
 	// kept holds the strings the stream keeps past a callback (see keep).
 	kept []byte
+	// queued: OnDone handed the response to the root, which has not
+	// digested it yet; released: the proxy released the stream meanwhile.
+	queued, released bool
 }
 
 // routeNameProperty is Envoy's attribute for the route's name.
@@ -73,9 +76,19 @@ const maxPooledBuffer = 64 << 10
 
 // Release hands a finished stream back to its root for reuse; the proxy
 // calls no callback of it after, and the strings keep handed out end here.
-// Its buffers stay (up to maxPooledBuffer), so a VM's steady traffic
-// allocates no per-stream memory.
+// A stream whose response waits for its digest (OnDone) keeps its buffers
+// until the root has digested it, and is recycled then.
 func (s *Stream) Release() {
+	if s.queued {
+		s.released = true
+		return
+	}
+	s.recycle()
+}
+
+// recycle resets the stream for reuse. Its buffers stay (up to
+// maxPooledBuffer), so a VM's steady traffic allocates no per-stream memory.
+func (s *Stream) recycle() {
 	r := s.root
 	*s = Stream{
 		root:         r,
@@ -307,13 +320,22 @@ func (s *Stream) OnResponseTrailers() Action {
 	return Continue
 }
 
-// OnDone runs when the stream is over, after the client got its response:
-// the body digest is computed here, off the request path.
+// OnDone runs when the stream is over. It only hands the captured response
+// to the root, which digests it on its tick (Root.digestPending): in Envoy,
+// proxy_on_done runs in the event-loop iteration that handed the response's
+// last bytes to the connection before the socket write, so work done here
+// would delay the response.
 func (s *Stream) OnDone() {
 	if !s.active {
 		return
 	}
 	s.active = false
+	s.root.queueDigest(s)
+}
+
+// finishDigest digests the captured response and queues the encoded
+// digest for the collector.
+func (s *Stream) finishDigest() {
 	r := s.root
 	d := &s.digest
 	d.Skip = s.skip
