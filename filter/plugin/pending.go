@@ -11,11 +11,11 @@ import "time"
 // its tick, a bounded amount per tick so that one tick does not hold the
 // worker for long.
 const (
-	// maxPendingDigests and maxPendingBytes (captured body bytes) bound the
-	// responses waiting for their digest; beyond them a response is
-	// dropped (digests_dropped.digest_backlog), never waited for.
+	// maxPendingDigests bounds the responses waiting for their digest;
+	// beyond it a response is dropped (digests_dropped.digest_backlog),
+	// never waited for. Their bodies count in body.max_total_bytes until
+	// digested, which bounds their bytes.
 	maxPendingDigests = 1024
-	maxPendingBytes   = 64 << 20
 	// maxDigestsPerTick and digestBytesPerTick bound one tick's work; the
 	// first response of a tick is digested whatever its size.
 	maxDigestsPerTick  = 64
@@ -28,7 +28,6 @@ const (
 // oldest first.
 type digestQueue struct {
 	streams []*Stream
-	bytes   int
 	// fast: the tick runs at digestTickPeriod.
 	fast bool
 }
@@ -37,13 +36,12 @@ type digestQueue struct {
 // when the queue is full.
 func (r *Root) queueDigest(s *Stream) {
 	q := &r.digests
-	if len(q.streams) >= maxPendingDigests || q.bytes+len(s.body) > maxPendingBytes {
+	if len(q.streams) >= maxPendingDigests {
 		r.sender.drop(DropDigestBacklog, 1)
 		return
 	}
 	s.queued = true
 	q.streams = append(q.streams, s)
-	q.bytes += len(s.body)
 	if !q.fast && r.tickPeriod > digestTickPeriod {
 		q.fast = true
 		_ = r.host.SetTickPeriod(digestTickPeriod)
@@ -58,7 +56,6 @@ func (r *Root) digestPending() {
 	for n < len(q.streams) && n < maxDigestsPerTick && budget > 0 {
 		s := q.streams[n]
 		budget -= len(s.body)
-		q.bytes -= len(s.body)
 		s.finishDigest()
 		s.queued = false
 		if s.released {

@@ -38,6 +38,9 @@ type Root struct {
 	// wait for their digest (pending.go).
 	tickPeriod time.Duration
 	digests    digestQueue
+	// captured counts the body bytes streams hold, in flight or queued
+	// (body.max_total_bytes).
+	captured int
 }
 
 // NewRoot makes a plugin instance on host. now may be nil (time.Now).

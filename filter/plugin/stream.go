@@ -90,6 +90,7 @@ func (s *Stream) Release() {
 // maxPooledBuffer), so a VM's steady traffic allocates no per-stream memory.
 func (s *Stream) recycle() {
 	r := s.root
+	r.captured -= len(s.body)
 	*s = Stream{
 		root:         r,
 		digest:       wire.ResponseDigest{Headers: s.digest.Headers[:0]},
@@ -273,7 +274,8 @@ func (s *Stream) OnResponseHeaders(endOfStream bool) Action {
 	return Continue
 }
 
-// OnResponseBody copies body chunks up to max_body_bytes. It never buffers
+// OnResponseBody copies body chunks up to max_body_bytes, and while the
+// VM's captured bodies stay within body.max_total_bytes. It never buffers
 // in the proxy: chunks flow on to the client at once.
 func (s *Stream) OnResponseBody(size int, endOfStream bool) Action {
 	if !s.active || s.skip != 0 {
@@ -286,13 +288,25 @@ func (s *Stream) OnResponseBody(size int, endOfStream bool) Action {
 		return Continue
 	}
 	s.bodySize += uint64(size)
-	room := s.root.cfg.Body.MaxBodyBytes - len(s.body)
+	if s.truncated {
+		return Continue // the capture is a prefix: nothing after a gap
+	}
+	r := s.root
+	room := r.cfg.Body.MaxBodyBytes - len(s.body)
 	if room <= 0 {
 		s.truncated = true
 		return Continue
 	}
-	b, err := s.root.host.ResponseBody(size)
+	if r.captured+min(room, size) > r.cfg.Body.MaxTotalBytes {
+		// The bodies the VM holds (streams in flight and waiting for
+		// their digest) would pass the budget: this one stops here.
+		s.truncated = true
+		r.metrics.reason("shadowdiff.bodies_truncated", "max_total_bytes").Add(1)
+		return Continue
+	}
+	b, err := r.host.ResponseBody(size)
 	if err != nil {
+		s.truncated = true
 		return Continue
 	}
 	if len(b) > room {
@@ -300,6 +314,7 @@ func (s *Stream) OnResponseBody(size int, endOfStream bool) Action {
 		s.truncated = true
 	}
 	s.body = append(s.body, b...)
+	r.captured += len(b)
 	return Continue
 }
 
