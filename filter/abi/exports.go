@@ -100,6 +100,8 @@ func proxyOnDone(contextID uint32) uint32 {
 	defer leave()
 	if s, ok := streams[contextID]; ok {
 		s.OnDone()
+	} else if r, ok := roots[contextID]; ok {
+		r.OnDone()
 	}
 	return 1
 }

@@ -119,7 +119,8 @@ func (host) SendOnStream(id uint32, msg []byte) error {
 	return check(proxyGrpcSend(id, ptr(msg), uint32(len(msg)), 0))
 }
 
-func (host) CloseStream(id uint32) error { return check(proxyGrpcClose(id)) }
+func (host) CloseStream(id uint32) error  { return check(proxyGrpcClose(id)) }
+func (host) CancelStream(id uint32) error { return check(proxyGrpcCancel(id)) }
 
 // grpcStatusMessage reads the status of the gRPC call that just closed.
 func grpcStatusMessage() string {

@@ -46,5 +46,8 @@ func proxyGrpcSend(id uint32, msg unsafe.Pointer, msgSize uint32, endStream uint
 //go:wasmimport env proxy_grpc_close
 func proxyGrpcClose(id uint32) uint32
 
+//go:wasmimport env proxy_grpc_cancel
+func proxyGrpcCancel(id uint32) uint32
+
 //go:wasmimport env proxy_get_status
 func proxyGetStatus(retCode *uint32, retPtr, retSize *uint32) uint32

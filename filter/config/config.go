@@ -171,6 +171,28 @@ func (c *Config) normalize() {
 	lower(c.Headers.Exclude)
 }
 
+// Upper bounds of the durations. A sidecar waiting over an hour to
+// reconnect drops every digest meanwhile, and the sender's arithmetic on
+// backoffs (doubling, jitter) stays far from overflow. A collector that has
+// not acknowledged a batch for 5 minutes is hung: until collector.timeout
+// the plugin keeps waiting on its stream (and, the in-flight bound reached,
+// drops new digests as queue_full) instead of reconnecting; 5m is 20 times
+// the 15s default.
+const (
+	maxBackoff          = Duration(time.Hour)
+	maxCollectorTimeout = Duration(5 * time.Minute)
+)
+
+// Upper bounds of a batch. A batch must fit the collector's limits, or the
+// collector ends the stream with InvalidArgument and every batch after it
+// is lost the same way: MaxBatchDigests is the collector's default
+// --max-batch-digests (collector/server.DefaultMaxBatchDigests) and
+// MaxBatchBytes stays well under its default --max-recv-bytes (16 MiB).
+const (
+	MaxBatchDigests = 1024
+	MaxBatchBytes   = 4 << 20
+)
+
 func (c *Config) validate() error {
 	switch c.Role {
 	case RolePrimary, RoleSecondary, RoleCandidate:
@@ -185,7 +207,7 @@ func (c *Config) validate() error {
 		msg   string
 	}{
 		{c.Collector.Cluster == "", "collector.cluster", "required: the Envoy cluster of the collector"},
-		{c.Collector.Timeout <= 0, "collector.timeout", "must be positive"},
+		{c.Collector.Timeout <= 0 || c.Collector.Timeout > maxCollectorTimeout, "collector.timeout", "must be positive and at most 5m"},
 		{!isToken(c.PairingHeader), "pairing_header", "must be a header name"},
 		{!isToken(c.ShadowHeader), "shadow_header", "must be a header name"},
 		{!(c.SamplePercent > 0 && c.SamplePercent <= 100), "sample_percent", "must be in (0, 100]"},
@@ -195,18 +217,28 @@ func (c *Config) validate() error {
 		{c.Body.MaxFields < 1 || c.Body.MaxFields > 100000, "body.max_fields", "must be in 1..100000"},
 		{c.Body.MaxTotalBytes < c.Body.MaxBodyBytes || c.Body.MaxTotalBytes > 1<<30, "body.max_total_bytes", "must be in body.max_body_bytes..1073741824"},
 		{c.HashKey != "" && len(c.HashKey) < 16, "hash_key", "must be at least 16 bytes (use hash_key_env and a Secret)"},
-		{c.Batch.MaxDigests < 1 || c.Batch.MaxDigests > 10000, "batch.max_digests", "must be in 1..10000"},
-		{c.Batch.MaxBytes < 1024 || c.Batch.MaxBytes > 4<<20, "batch.max_bytes", "must be in 1024..4194304"},
+		{c.Batch.MaxDigests < 1 || c.Batch.MaxDigests > MaxBatchDigests, "batch.max_digests",
+			"must be in 1..1024: the collector refuses a batch of more digests than its --max-batch-digests (default 1024) and ends the stream"},
+		{c.Batch.MaxBytes < 1024 || c.Batch.MaxBytes > MaxBatchBytes, "batch.max_bytes", "must be in 1024..4194304"},
 		{c.Batch.FlushInterval < Duration(10*time.Millisecond) || c.Batch.FlushInterval > Duration(time.Minute), "batch.flush_interval", "must be in 10ms..1m"},
 		{c.Queue.MaxDigests < c.Batch.MaxDigests, "queue.max_digests", "must be at least batch.max_digests"},
 		{c.Queue.MaxBytes < c.Batch.MaxBytes, "queue.max_bytes", "must be at least batch.max_bytes"},
-		{c.Reconnect.InitialBackoff <= 0, "reconnect.initial_backoff", "must be positive"},
+		{c.Reconnect.InitialBackoff <= 0 || c.Reconnect.InitialBackoff > maxBackoff, "reconnect.initial_backoff", "must be positive and at most 1h"},
 		{c.Reconnect.MaxBackoff < c.Reconnect.InitialBackoff, "reconnect.max_backoff", "must be at least reconnect.initial_backoff"},
+		{c.Reconnect.MaxBackoff > maxBackoff, "reconnect.max_backoff", "must be at most 1h"},
 	}
 	for _, ch := range checks {
 		if ch.bad {
 			return fieldError(ch.field, ch.msg)
 		}
+	}
+	// On every shadow request the filter sets shadow_header to "1".
+	shadow := strings.ToLower(c.ShadowHeader)
+	if shadow == strings.ToLower(c.PairingHeader) {
+		return fieldError("shadow_header", fmt.Sprintf("must differ from pairing_header (both %q): the filter sets shadow_header to \"1\" on shadow requests, which would overwrite the pairing key", c.PairingHeader))
+	}
+	if isProtocolHeader(shadow) {
+		return fieldError("shadow_header", fmt.Sprintf("%q is an HTTP framing or connection header: the filter sets shadow_header to \"1\" on shadow requests", c.ShadowHeader))
 	}
 	for i, m := range c.SideEffects.AllowMethods {
 		if !isToken(m) {
@@ -239,6 +271,18 @@ func (c *Config) validate() error {
 		}
 	}
 	return nil
+}
+
+// isProtocolHeader reports whether a lower-case header name carries the
+// request's framing, connection or target: a shadow_header among them would
+// break every shadow request.
+func isProtocolHeader(name string) bool {
+	switch name {
+	case "host", "content-length", "transfer-encoding", "connection", "keep-alive",
+		"proxy-connection", "te", "trailer", "upgrade", "expect":
+		return true
+	}
+	return false
 }
 
 // isToken reports whether s is an RFC 9110 token (header names, methods).

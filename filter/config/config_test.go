@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shadowdiff/shadowdiff/collector/server"
 )
 
 func TestParseDefaults(t *testing.T) {
@@ -57,21 +59,32 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		`{}`:                               "role",
 		`{"role":"canary"}`:                "role",
 		`{"role":"primary","colector":{}}`: "colector",
-		`{"role":"primary","collector":{"cluster":""}}`:                     "collector.cluster",
-		`{"role":"primary","collector":{"timeout":"soon"}}`:                 "collector.timeout",
-		`{"role":"primary","collector":{"timeout":5}}`:                      "collector.timeout",
-		`{"role":"primary","side_effects":{"allow_methods":["GET","a b"]}}`: "side_effects.allow_methods[1]",
-		`{"role":"primary","side_effects":{"allow_paths":["x"]}}`:           "side_effects.allow_paths[0]",
-		`{"role":"primary","side_effects":{"local_reply_status":99}}`:       "side_effects.local_reply_status",
-		`{"role":"primary","body":{"max_body_bytes":"big"}}`:                "body.max_body_bytes",
-		`{"role":"primary","body":{"max_fields":0}}`:                        "body.max_fields",
-		`{"role":"primary","raw_fields":["user.tier"]}`:                     "raw_fields[0]",
-		`{"role":"primary","hash_key":"short"}`:                             "hash_key",
-		`{"role":"primary","batch":{"max_digests":100000}}`:                 "batch.max_digests",
-		`{"role":"primary","queue":{"max_digests":1}}`:                      "queue.max_digests",
-		`{"role":"primary","reconnect":{"max_backoff":"1ms"}}`:              "reconnect.max_backoff",
-		`{"role":"primary","headers":{"include":["bad header"]}}`:           "headers.include[0]",
-		`{"role":"primary","restore_authority":"yes"}`:                      "restore_authority",
+		`{"role":"primary","collector":{"cluster":""}}`:                              "collector.cluster",
+		`{"role":"primary","collector":{"timeout":"soon"}}`:                          "collector.timeout",
+		`{"role":"primary","collector":{"timeout":5}}`:                               "collector.timeout",
+		`{"role":"primary","side_effects":{"allow_methods":["GET","a b"]}}`:          "side_effects.allow_methods[1]",
+		`{"role":"primary","side_effects":{"allow_paths":["x"]}}`:                    "side_effects.allow_paths[0]",
+		`{"role":"primary","side_effects":{"local_reply_status":99}}`:                "side_effects.local_reply_status",
+		`{"role":"primary","body":{"max_body_bytes":"big"}}`:                         "body.max_body_bytes",
+		`{"role":"primary","body":{"max_fields":0}}`:                                 "body.max_fields",
+		`{"role":"primary","raw_fields":["user.tier"]}`:                              "raw_fields[0]",
+		`{"role":"primary","hash_key":"short"}`:                                      "hash_key",
+		`{"role":"primary","batch":{"max_digests":100000}}`:                          "batch.max_digests",
+		`{"role":"primary","batch":{"max_digests":1025}}`:                            "batch.max_digests",
+		`{"role":"primary","shadow_header":"X-Request-Id"}`:                          "shadow_header",
+		`{"role":"primary","pairing_header":"x-trace","shadow_header":"x-trace"}`:    "shadow_header",
+		`{"role":"primary","shadow_header":"Content-Length"}`:                        "shadow_header",
+		`{"role":"primary","shadow_header":"host"}`:                                  "shadow_header",
+		`{"role":"primary","queue":{"max_digests":1}}`:                               "queue.max_digests",
+		`{"role":"primary","reconnect":{"max_backoff":"1ms"}}`:                       "reconnect.max_backoff",
+		`{"role":"primary","reconnect":{"max_backoff":"2500000h"}}`:                  "reconnect.max_backoff",
+		`{"role":"primary","reconnect":{"max_backoff":"61m"}}`:                       "reconnect.max_backoff",
+		`{"role":"primary","reconnect":{"initial_backoff":"2h","max_backoff":"3h"}}`: "reconnect.initial_backoff",
+		`{"role":"primary","reconnect":{"initial_backoff":"0s"}}`:                    "reconnect.initial_backoff",
+		`{"role":"primary","collector":{"timeout":"301s"}}`:                          "collector.timeout",
+		`{"role":"primary","collector":{"timeout":"-1s"}}`:                           "collector.timeout",
+		`{"role":"primary","headers":{"include":["bad header"]}}`:                    "headers.include[0]",
+		`{"role":"primary","restore_authority":"yes"}`:                               "restore_authority",
 		`[1]`: "",
 	} {
 		_, err := Parse([]byte(in))
@@ -86,5 +99,49 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		if !strings.HasPrefix(err.Error(), "shadowdiff plugin config: ") {
 			t.Errorf("error lacks context: %q", err)
 		}
+	}
+}
+
+// The largest durations the config accepts: the sender's backoff arithmetic
+// must not overflow on them (filter/plugin TestBackoffSaturatesWithoutOverflow).
+func TestParseDurationBounds(t *testing.T) {
+	c, err := Parse([]byte(`{"role":"primary","collector":{"timeout":"5m"},"reconnect":{"initial_backoff":"1h","max_backoff":"1h"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(c.Collector.Timeout) != 5*time.Minute || time.Duration(c.Reconnect.MaxBackoff) != time.Hour {
+		t.Errorf("bounds not kept: %+v", c)
+	}
+}
+
+// The largest batch the filter sends must fit a collector's default limits
+// (a batch over them ends the stream, and every batch after it is lost).
+func TestBatchBoundsFitTheCollectorDefaults(t *testing.T) {
+	if MaxBatchDigests > server.DefaultMaxBatchDigests {
+		t.Errorf("batch.max_digests allows %d, the collector's --max-batch-digests defaults to %d", MaxBatchDigests, server.DefaultMaxBatchDigests)
+	}
+	// A batch is at most batch.max_bytes plus its header (sequence, dropped).
+	if MaxBatchBytes+64 > server.DefaultMaxRecvBytes {
+		t.Errorf("batch.max_bytes allows %d, the collector's --max-recv-bytes defaults to %d", MaxBatchBytes, server.DefaultMaxRecvBytes)
+	}
+	c, err := Parse([]byte(`{"role":"primary","batch":{"max_digests":1024,"max_bytes":4194304}}`))
+	if err != nil || c.Batch.MaxDigests != MaxBatchDigests || c.Batch.MaxBytes != MaxBatchBytes {
+		t.Fatalf("the largest batch is refused: %v", err)
+	}
+	_, err = Parse([]byte(`{"role":"primary","batch":{"max_digests":1025}}`))
+	if err == nil || !strings.Contains(err.Error(), "--max-batch-digests") {
+		t.Errorf("batch.max_digests 1025: error %v must name the collector's flag", err)
+	}
+}
+
+// On shadows the filter sets shadow_header to "1": as the pairing header it
+// would overwrite the pairing key the service and the next hops see.
+func TestShadowHeaderMustDifferFromPairingHeader(t *testing.T) {
+	_, err := Parse([]byte(`{"role":"candidate","pairing_header":"X-Correlation-Id","shadow_header":"x-correlation-id"}`))
+	if err == nil || !strings.Contains(err.Error(), "shadow_header") || !strings.Contains(err.Error(), "pairing_header") {
+		t.Errorf("error %v must name shadow_header and pairing_header", err)
+	}
+	if _, err := Parse([]byte(`{"role":"candidate","pairing_header":"x-correlation-id","shadow_header":"x-shadow"}`)); err != nil {
+		t.Errorf("distinct headers refused: %v", err)
 	}
 }

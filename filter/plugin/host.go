@@ -65,7 +65,13 @@ type Host interface {
 	OpenStream(cluster, service, method string, metadata []Header) (uint32, error)
 	// SendOnStream copies msg: the plugin reuses its memory.
 	SendOnStream(id uint32, msg []byte) error
+	// CloseStream ends a stream the collector has closed (proxy_grpc_close:
+	// in Envoy only a half-close, which frees the stream once the remote
+	// side is closed too).
 	CloseStream(id uint32) error
+	// CancelStream resets a stream the plugin abandons (proxy_grpc_cancel):
+	// Envoy resets it at once and delivers no further callbacks for it.
+	CancelStream(id uint32) error
 }
 
 // Counter is a monotonically increasing metric.

@@ -9,6 +9,7 @@ const (
 	DropAckTimeout   = "ack_timeout"
 	DropRejected     = "rejected"
 	DropTooLarge     = "too_large"
+	DropShutdown     = "shutdown" // queued or unacknowledged when the plugin instance ended
 	// DropDigestBacklog: responses waiting for their digest hit the bound.
 	DropDigestBacklog = "digest_backlog"
 

@@ -36,7 +36,12 @@ type digestQueue struct {
 // when the queue is full.
 func (r *Root) queueDigest(s *Stream) {
 	q := &r.digests
-	if len(q.streams) >= maxPendingDigests {
+	switch {
+	case r.sender.done:
+		// The plugin instance has ended: no tick will come.
+		r.sender.drop(DropShutdown, 1)
+		return
+	case len(q.streams) >= maxPendingDigests:
 		r.sender.drop(DropDigestBacklog, 1)
 		return
 	}
@@ -72,4 +77,20 @@ func (r *Root) digestPending() {
 		q.fast = false
 		_ = r.host.SetTickPeriod(r.tickPeriod)
 	}
+}
+
+// dropPendingDigests counts the responses still waiting for their digest
+// as dropped (shutdown) when the plugin instance ends, and lets their
+// streams go.
+func (r *Root) dropPendingDigests() {
+	q := &r.digests
+	r.sender.drop(DropShutdown, len(q.streams))
+	for _, s := range q.streams {
+		s.queued = false
+		if s.released {
+			s.recycle()
+		}
+	}
+	clear(q.streams)
+	q.streams = q.streams[:0]
 }

@@ -100,3 +100,24 @@ func TestDigestQueueIsBoundedAndTicksAreBudgeted(t *testing.T) {
 		}
 	})
 }
+
+// Responses still waiting for their digest when the plugin instance ends
+// (on_done of the root context) are counted as dropped (shutdown), and so
+// is a stream that ends after it: no tick will come for them.
+func TestShutdownCountsResponsesWaitingForTheirDigest(t *testing.T) {
+	e := start(t, `{"role":"primary"}`)
+	for i := range 3 {
+		e.run(exchange{reqHeaders: get("/a", fmt.Sprint("w", i)), respHeaders: jsonResponse()})
+	}
+	if !e.host.FinishVM() {
+		t.Error("on_done returned false")
+	}
+	if got := e.counter("shadowdiff.digests_dropped.shutdown"); got != 3 {
+		t.Errorf("digests_dropped.shutdown = %d, want 3", got)
+	}
+	e.run(exchange{reqHeaders: get("/a", "late"), respHeaders: jsonResponse()})
+	e.flush()
+	if got := e.counter("shadowdiff.digests_dropped.shutdown"); got != 4 || len(e.coll.batches) != 0 {
+		t.Errorf("after shutdown: dropped.shutdown %d, %d batches", got, len(e.coll.batches))
+	}
+}

@@ -21,12 +21,13 @@ import (
 
 // collector records what the plugin streams; the real collector runs in e2e.
 type collector struct {
-	mu      sync.Mutex
-	down    bool
-	opened  int
-	nextID  uint32
-	batches []*pb.DigestBatch
-	closed  []uint32
+	mu        sync.Mutex
+	down      bool
+	opened    int
+	nextID    uint32
+	batches   []*pb.DigestBatch
+	closed    []uint32
+	cancelled []uint32
 }
 
 func (c *collector) Open(cluster, service, method string, _ []plugin.Header) (uint32, error) {
@@ -54,7 +55,8 @@ func (c *collector) Send(id uint32, msg []byte) error {
 	return nil
 }
 
-func (c *collector) Close(id uint32) error { c.closed = append(c.closed, id); return nil }
+func (c *collector) Close(id uint32) error  { c.closed = append(c.closed, id); return nil }
+func (c *collector) Cancel(id uint32) error { c.cancelled = append(c.cancelled, id); return nil }
 
 func (c *collector) digests() []*pb.ResponseDigest {
 	var out []*pb.ResponseDigest
@@ -475,5 +477,87 @@ func TestResponseTrailersAreHashedAndEndTheResponse(t *testing.T) {
 	}
 	if cut.GetSkip() != pb.SkipReason_SKIP_REASON_NO_RESPONSE || cut.GetTrailersHash() != 0 {
 		t.Errorf("a gRPC response without trailers or end of stream: skip %v trailers %x", cut.GetSkip(), cut.GetTrailersHash())
+	}
+}
+
+// A stream the plugin gives up on (no ack within collector.timeout) may
+// still be open at a hung collector: it is reset (proxy_grpc_cancel), not
+// half-closed (proxy_grpc_close keeps it open in Envoy until the collector
+// ends it). A stream the collector closed is closed in turn.
+func TestAbandonedStreamIsCancelled(t *testing.T) {
+	e := start(t, `{"role":"primary","batch":{"max_digests":1},"collector":{"timeout":"200ms"},
+		"reconnect":{"initial_backoff":"10ms","max_backoff":"20ms"}}`)
+	e.run(exchange{reqHeaders: get("/a", "t1"), respHeaders: jsonResponse()})
+	e.digestQueued()
+	first := e.coll.nextID + 2
+	e.flush() // no ack for 2 s: past collector.timeout
+	if len(e.coll.cancelled) != 1 || e.coll.cancelled[0] != first || len(e.coll.closed) != 0 {
+		t.Fatalf("after an ack timeout: cancelled %v, closed %v; want stream %d cancelled", e.coll.cancelled, e.coll.closed, first)
+	}
+	if e.counter("shadowdiff.digests_dropped.ack_timeout") != 1 {
+		t.Errorf("ack_timeout drops = %d, want 1", e.counter("shadowdiff.digests_dropped.ack_timeout"))
+	}
+
+	e.clock.advance(time.Second)
+	e.run(exchange{reqHeaders: get("/a", "t2"), respHeaders: jsonResponse()})
+	e.digestQueued()
+	second := e.coll.nextID + 2
+	if second == first || e.coll.opened != 2 {
+		t.Fatalf("no reconnect: opened %d", e.coll.opened)
+	}
+	for _, r := range e.vm.Roots {
+		r.OnStreamClose(second, 14, "connection reset")
+	}
+	if len(e.coll.closed) != 1 || e.coll.closed[0] != second || len(e.coll.cancelled) != 1 {
+		t.Errorf("after the collector closed the stream: cancelled %v, closed %v; want stream %d closed", e.coll.cancelled, e.coll.closed, second)
+	}
+}
+
+// A max_backoff too large for the sender used to be accepted, and the
+// collector being unreachable then trapped the VM: it is refused at start.
+func TestHugeMaxBackoffRefusesToStart(t *testing.T) {
+	vm := sdkhost.NewVM(&collector{down: true}, nil)
+	opt := proxytest.NewEmulatorOption().WithVMContext(vm).WithPluginConfiguration([]byte(`{"role":"primary","reconnect":{"max_backoff":"2500000h"}}`))
+	host, reset := proxytest.NewHostEmulator(opt)
+	defer reset()
+	if st := host.StartPlugin(); st != types.OnPluginStartStatusFailed {
+		t.Fatal("plugin started with max_backoff 2500000h")
+	}
+	if logs := host.GetCriticalLogs(); len(logs) == 0 || !strings.Contains(logs[0], "reconnect.max_backoff") {
+		t.Errorf("critical log must name the field: %v", logs)
+	}
+}
+
+// When the proxy tears the plugin instance down (on_done on the root
+// context, at every plugin or listener update) the queued digests and the
+// unacknowledged batches can no longer be delivered: they are counted as
+// dropped (shutdown), not lost silently, and the stream is reset.
+func TestShutdownCountsQueuedAndInflightDigests(t *testing.T) {
+	e := start(t, `{"role":"primary","batch":{"max_digests":2}}`)
+	for i := range 5 {
+		e.run(exchange{reqHeaders: get("/a", fmt.Sprintf("s%d", i)), respHeaders: jsonResponse()})
+	}
+	e.digestQueued()
+	if len(e.coll.batches) != 2 {
+		t.Fatalf("%d batches sent, want 2 (4 digests in flight, 1 queued)", len(e.coll.batches))
+	}
+	id := e.coll.nextID + 2
+	if !e.host.FinishVM() {
+		t.Error("on_done returned false")
+	}
+	if got := e.counter("shadowdiff.digests_dropped.shutdown"); got != 5 {
+		t.Errorf("digests_dropped.shutdown = %d, want 5 (4 unacknowledged, 1 queued)", got)
+	}
+	if got := e.counter("shadowdiff.digests_dropped"); got != 5 {
+		t.Errorf("digests_dropped = %d, want 5", got)
+	}
+	if len(e.coll.cancelled) != 1 || e.coll.cancelled[0] != id {
+		t.Errorf("stream not reset at shutdown: cancelled %v", e.coll.cancelled)
+	}
+	// A stream that ends after its root is counted too, and nothing is sent.
+	e.run(exchange{reqHeaders: get("/a", "late"), respHeaders: jsonResponse()})
+	e.flush()
+	if got := e.counter("shadowdiff.digests_dropped.shutdown"); got != 6 || len(e.coll.batches) != 2 || e.coll.opened != 1 {
+		t.Errorf("after shutdown: dropped.shutdown %d, %d batches, %d streams opened", got, len(e.coll.batches), e.coll.opened)
 	}
 }

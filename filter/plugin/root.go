@@ -190,6 +190,19 @@ func (r *Root) OnTick() {
 	}
 }
 
+// OnDone ends the plugin instance: the proxy tears the root context down
+// (a plugin or listener update, a drain) and deletes it right after.
+// Digests still queued (responses waiting for their digest included), and
+// batches sent but not acknowledged, can no longer be delivered or
+// confirmed: they are counted as dropped (shutdown), and the collector
+// stream is reset.
+func (r *Root) OnDone() {
+	if r.sender != nil {
+		r.dropPendingDigests()
+		r.sender.shutdown()
+	}
+}
+
 // OnStreamMessage delivers a message of the collector stream.
 func (r *Root) OnStreamMessage(id uint32, msg []byte) {
 	if r.sender != nil {

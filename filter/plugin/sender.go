@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -35,6 +36,7 @@ type sender struct {
 	unreported uint64
 
 	open      bool
+	done      bool // shut down: nothing is sent any more
 	streamID  uint32
 	sequence  uint64
 	inflight  map[uint64]inflightBatch
@@ -83,6 +85,10 @@ func (s *sender) recycle(bufs ...[]byte) {
 func (s *sender) enqueue(d []byte) {
 	size := wire.BatchDigestSize(len(d))
 	switch {
+	case s.done:
+		s.drop(DropShutdown, 1)
+		s.recycle(d)
+		return
 	case size > s.cfg.Batch.MaxBytes:
 		s.drop(DropTooLarge, 1)
 		s.recycle(d)
@@ -143,7 +149,7 @@ func (s *sender) sendBatch() bool {
 	if err := s.host.SendOnStream(s.streamID, msg); err != nil {
 		s.logErr(fmt.Sprintf("shadowdiff: send to collector: %v", err))
 		s.drop(DropStreamClosed, n)
-		s.lost(DropStreamClosed)
+		s.lost(DropStreamClosed, false)
 		return false
 	}
 	s.unreported = 0
@@ -175,9 +181,20 @@ func (s *sender) dial() bool {
 
 func (s *sender) scheduleRedial() {
 	// Full jitter keeps a fleet of sidecars from reconnecting in step.
-	wait := time.Duration(rand.Int64N(int64(s.backoff))) + s.backoff/2
+	b := max(s.backoff, 1)
+	wait := time.Duration(math.MaxInt64)
+	if j := time.Duration(rand.Int64N(int64(b))); j <= wait-b/2 {
+		wait = j + b/2
+	}
 	s.nextDial = s.now().Add(wait)
-	s.backoff = min(s.backoff*2, time.Duration(s.cfg.Reconnect.MaxBackoff))
+	// Doubling saturates at max_backoff: backoff*2 must not overflow into a
+	// negative bound, on which rand.Int64N panics (a trap of the VM).
+	limit := time.Duration(s.cfg.Reconnect.MaxBackoff)
+	if s.backoff > limit/2 {
+		s.backoff = limit
+	} else {
+		s.backoff = min(s.backoff*2, limit)
+	}
 }
 
 func (s *sender) onMessage(id uint32, msg []byte) {
@@ -210,7 +227,7 @@ func (s *sender) onClose(id uint32, status int32, message string) {
 		return
 	}
 	s.logErr(fmt.Sprintf("shadowdiff: collector stream closed: grpc status %d: %s", status, message))
-	s.lost(DropStreamClosed)
+	s.lost(DropStreamClosed, true)
 }
 
 // drop counts digests that will not reach the collector, and remembers them
@@ -222,8 +239,12 @@ func (s *sender) drop(reason string, n int) {
 
 // lost forgets the stream: unacknowledged batches are dropped for reason
 // (the collector may or may not have them; resending could double-count)
-// and a reconnect is scheduled.
-func (s *sender) lost(reason string) {
+// and a reconnect is scheduled. A stream the collector closed (remoteClosed)
+// is closed in turn, which frees it in Envoy; one the plugin gives up on
+// while it may still be open (ack timeout, send error) is reset: in Envoy
+// proxy_grpc_close is only a half-close, and a collector that never answers
+// would keep every abandoned stream open.
+func (s *sender) lost(reason string, remoteClosed bool) {
 	n := 0
 	for _, b := range s.inflight {
 		n += b.digests
@@ -233,9 +254,31 @@ func (s *sender) lost(reason string) {
 	if s.open {
 		s.open = false
 		s.metrics.streamReconnects.Add(1)
-		_ = s.host.CloseStream(s.streamID)
+		if remoteClosed {
+			_ = s.host.CloseStream(s.streamID)
+		} else {
+			_ = s.host.CancelStream(s.streamID)
+		}
 	}
 	s.scheduleRedial()
+}
+
+// shutdown counts what will never be delivered or acknowledged, queued
+// digests and in-flight batches, as dropped, and resets the stream.
+func (s *sender) shutdown() {
+	n := len(s.queue)
+	for _, b := range s.inflight {
+		n += b.digests
+	}
+	s.drop(DropShutdown, n)
+	clear(s.inflight)
+	clear(s.queue)
+	s.queue, s.queueBytes = s.queue[:0], 0
+	s.done = true
+	if s.open {
+		s.open = false
+		_ = s.host.CancelStream(s.streamID)
+	}
 }
 
 // expireInflight gives up on a collector that stopped acknowledging.
@@ -244,7 +287,7 @@ func (s *sender) expireInflight(now time.Time) {
 	for _, b := range s.inflight {
 		if now.Sub(b.sent) > limit {
 			s.logErr("shadowdiff: collector did not acknowledge within collector.timeout; reconnecting")
-			s.lost(DropAckTimeout)
+			s.lost(DropAckTimeout, false)
 			return
 		}
 	}

@@ -17,7 +17,10 @@ import (
 type Streams interface {
 	Open(cluster, service, method string, metadata []plugin.Header) (uint32, error)
 	Send(id uint32, msg []byte) error
+	// Close ends a stream the remote side closed (proxy_grpc_close);
+	// Cancel resets a stream the plugin abandons (proxy_grpc_cancel).
 	Close(id uint32) error
+	Cancel(id uint32) error
 }
 
 // VM is the SDK's VM context for the plugin.
@@ -63,6 +66,11 @@ func (p *pluginContext) OnPluginStart(size int) types.OnPluginStartStatus {
 }
 
 func (p *pluginContext) OnTick() { p.root.OnTick() }
+
+func (p *pluginContext) OnPluginDone() bool {
+	p.root.OnDone()
+	return true
+}
 
 func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
 	return &httpContext{stream: p.root.NewStream()}
@@ -158,3 +166,4 @@ func (h host) OpenStream(cluster, service, method string, md []plugin.Header) (u
 }
 func (h host) SendOnStream(id uint32, msg []byte) error { return h.streams.Send(id, msg) }
 func (h host) CloseStream(id uint32) error              { return h.streams.Close(id) }
+func (h host) CancelStream(id uint32) error             { return h.streams.Cancel(id) }

@@ -1,0 +1,71 @@
+package proxywasm
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"testing"
+
+	"google.golang.org/grpc"
+
+	"github.com/shadowdiff/shadowdiff/e2e/internal/testenv"
+)
+
+// TestFilterShutdownCountsUndelivered runs the real filter.wasm against a
+// collector that accepts the stream and never acknowledges, then closes the
+// plugin as Envoy does on a plugin or listener update (proxy_on_done, then
+// proxy_on_delete on the root context). The digests in flight and those
+// still queued are counted in digests_dropped.shutdown: none vanishes.
+func TestFilterShutdownCountsUndelivered(t *testing.T) {
+	code := buildShadowdiffFilter(t)
+	streams := make(chan struct{}, 16)
+	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(_ any, st grpc.ServerStream) error {
+		streams <- struct{}{}
+		<-st.Context().Done()
+		return nil
+	}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(srv.Stop)
+
+	rt, err := NewRuntime(context.Background(), RuntimeOptions{
+		Workers:             1,
+		CompilationCacheDir: testCacheDir,
+		Clusters:            testClusters{collectorClusterName: newTestCluster(collectorClusterName, true, ln.Addr().String())},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Close(context.Background()) })
+	p, err := rt.Load(context.Background(), PluginConfig{
+		Name: "shadowdiff", RootID: "shadowdiff", VMID: "shadowdiff-primary", Code: code,
+		// Two digests a batch: 5 streams make 2 batches in flight and 1 digest queued.
+		Configuration: []byte(`{"role":"primary","collector":{"cluster":"shadowdiff-collector"},"batch":{"max_digests":2}}`),
+		Env:           map[string]string{"SHADOWDIFF_HASH_KEY": "shadowdiff-test-key-000000000000"},
+	})
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	ex := newPrimaryExchange(testenv.JSONBody(1 << 10))
+	const n = 5
+	for i := range n {
+		if _, err := ex.run(p, "shutdown-"+strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-streams // the batches are on their way to a collector that will not answer
+	if sent := metricValue(rt, "shadowdiff.digests_sent"); sent != 4 {
+		t.Fatalf("digests_sent = %d before shutdown, want 4", sent)
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	shutdown, dropped := metricValue(rt, "shadowdiff.digests_dropped.shutdown"), metricValue(rt, "shadowdiff.digests_dropped")
+	if shutdown != n || dropped != n {
+		t.Errorf("after the root context ended: digests_dropped.shutdown = %d, digests_dropped = %d; want %d (4 unacknowledged, 1 queued)",
+			shutdown, dropped, n)
+	}
+}
