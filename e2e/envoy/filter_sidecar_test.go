@@ -85,11 +85,14 @@ func sidecarBootstrap(app, collector, wasm string) string {
 type wasmHost struct {
 	cacheDir string
 	rt       *proxywasm.Runtime
+	// observe is the runtime's HostCallObserver (may be nil).
+	observe func(guest, host string)
 }
 
 func (h *wasmHost) load(ctx context.Context, clusters httpfilter.Clusters, wc *WasmConfig) (httpfilter.Factory, error) {
 	if h.rt == nil {
-		rt, err := proxywasm.NewRuntime(ctx, proxywasm.RuntimeOptions{CompilationCacheDir: h.cacheDir, Clusters: clusters, Workers: 2})
+		rt, err := proxywasm.NewRuntime(ctx, proxywasm.RuntimeOptions{CompilationCacheDir: h.cacheDir, Clusters: clusters, Workers: 2,
+			HostCallObserver: h.observe})
 		if err != nil {
 			return nil, fmt.Errorf("wasm runtime: %w", err)
 		}

@@ -88,6 +88,9 @@ func instantiateHostModules(ctx context.Context, rt wazero.Runtime) (map[string]
 				if fr := v.frame; fr != nil && fr.restricted && h.name != "proxy_log" {
 					panic(fmt.Errorf("proxywasm: %s.%s is not allowed during module start (_initialize)", hostModuleEnv, h.name))
 				}
+				if observe := v.p.r.opts.HostCallObserver; observe != nil {
+					observe(v.guest, h.name)
+				}
 				stack[0] = uint64(h.fn(ctx, v, mod, stack))
 			}), h.params, []api.ValueType{i32}).
 			WithName(h.name).

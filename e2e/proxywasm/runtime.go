@@ -26,6 +26,11 @@ type RuntimeOptions struct {
 	// Workers is the number of VMs per plugin, like Envoy's worker threads;
 	// 0 means 2.
 	Workers int
+	// HostCallObserver, when set, is told of every env.proxy_* host
+	// function a guest calls, with the guest export that was running
+	// ("proxy_on_done", "proxy_on_tick"): tests use it to see in which
+	// callback a plugin does its work. It runs under the VM lock.
+	HostCallObserver func(guest, host string)
 }
 
 // Runtime hosts Proxy-Wasm plugins. Plugins of one runtime share shared

@@ -99,6 +99,8 @@ type vm struct {
 	metrics   map[uint32]*metric
 	nextMetID [3]uint32 // next metric id per metric type
 	timer     *tickTimer
+	// guest names the running export for RuntimeOptions.HostCallObserver.
+	guest string
 }
 
 // call invokes fn with args under frame fr. v.mu must be held. A trap marks
@@ -109,6 +111,11 @@ func (v *vm) call(fr *frame, fn api.Function, args ...uint64) (uint64, error) {
 	}
 	prev := v.frame
 	v.frame = fr
+	if v.p.r.opts.HostCallObserver != nil {
+		prevGuest := v.guest
+		v.guest = funcName(fn)
+		defer func() { v.guest = prevGuest }()
+	}
 	stack := v.stack[:]
 	copy(stack, args)
 	err := fn.CallWithStack(v.ctx, stack)

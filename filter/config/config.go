@@ -83,6 +83,10 @@ type Body struct {
 	MaxBodyBytes    int `json:"max_body_bytes"`
 	MaxDecodedBytes int `json:"max_decoded_bytes"`
 	MaxFields       int `json:"max_fields"`
+	// MaxTotalBytes bounds, per VM, the body bytes captured by all streams
+	// together, in flight and waiting for their digest: beyond it a stream
+	// stops capturing and its digest is marked truncated.
+	MaxTotalBytes int `json:"max_total_bytes"`
 }
 
 // Headers selects the response headers digested.
@@ -127,7 +131,7 @@ func Default() Config {
 		RestoreAuthority: true,
 		SamplePercent:    100,
 		SideEffects:      SideEffects{LocalReplyStatus: 204},
-		Body:             Body{MaxBodyBytes: 1 << 20, MaxDecodedBytes: 4 << 20, MaxFields: 2048},
+		Body:             Body{MaxBodyBytes: 1 << 20, MaxDecodedBytes: 4 << 20, MaxFields: 2048, MaxTotalBytes: 64 << 20},
 		HashKeyEnv:       "SHADOWDIFF_HASH_KEY",
 		Batch:            Batch{MaxDigests: 64, MaxBytes: 256 << 10, FlushInterval: Duration(time.Second)},
 		Queue:            Queue{MaxDigests: 4096, MaxBytes: 8 << 20},
@@ -211,6 +215,7 @@ func (c *Config) validate() error {
 		{c.Body.MaxBodyBytes < 1 || c.Body.MaxBodyBytes > 64<<20, "body.max_body_bytes", "must be in 1..67108864"},
 		{c.Body.MaxDecodedBytes < 1 || c.Body.MaxDecodedBytes > 256<<20, "body.max_decoded_bytes", "must be in 1..268435456"},
 		{c.Body.MaxFields < 1 || c.Body.MaxFields > 100000, "body.max_fields", "must be in 1..100000"},
+		{c.Body.MaxTotalBytes < c.Body.MaxBodyBytes || c.Body.MaxTotalBytes > 1<<30, "body.max_total_bytes", "must be in body.max_body_bytes..1073741824"},
 		{c.HashKey != "" && len(c.HashKey) < 16, "hash_key", "must be at least 16 bytes (use hash_key_env and a Secret)"},
 		{c.Batch.MaxDigests < 1 || c.Batch.MaxDigests > MaxBatchDigests, "batch.max_digests",
 			"must be in 1..1024: the collector refuses a batch of more digests than its --max-batch-digests (default 1024) and ends the stream"},

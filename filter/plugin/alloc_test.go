@@ -42,6 +42,7 @@ func (h *replayHost) deliverAcks(root *plugin.Root) {
 func (h *replayHost) Log(plugin.LogLevel, string)                  {}
 func (h *replayHost) RequestHeaders() ([]plugin.Header, error)     { return h.req, nil }
 func (h *replayHost) ResponseHeaders() ([]plugin.Header, error)    { return h.resp, nil }
+func (h *replayHost) ResponseTrailers() ([]plugin.Header, error)   { return nil, nil }
 func (h *replayHost) ReplaceRequestHeader(string, string) error    { return nil }
 func (h *replayHost) RequestBody(int) ([]byte, error)              { return nil, nil }
 func (h *replayHost) ResponseBody(size int) ([]byte, error)        { return h.body[:size], nil }
@@ -90,6 +91,7 @@ func primaryExchange(root *plugin.Root, h *replayHost) {
 	s.OnResponseBody(len(h.body), true)
 	s.OnDone()
 	s.Release()
+	root.OnTick() // the digest
 	h.deliverAcks(root)
 }
 

@@ -45,6 +45,9 @@ type Host interface {
 	RequestHeaders() ([]Header, error)
 	ReplaceRequestHeader(name, value string) error
 	ResponseHeaders() ([]Header, error)
+	// ResponseTrailers returns the response trailers; only valid in
+	// Stream.OnResponseTrailers.
+	ResponseTrailers() ([]Header, error)
 	// RequestBody / ResponseBody return the first size bytes of the body
 	// buffer of the running callback.
 	RequestBody(size int) ([]byte, error)

@@ -10,6 +10,8 @@ const (
 	DropRejected     = "rejected"
 	DropTooLarge     = "too_large"
 	DropShutdown     = "shutdown" // queued or unacknowledged when the plugin instance ended
+	// DropDigestBacklog: responses waiting for their digest hit the bound.
+	DropDigestBacklog = "digest_backlog"
 
 	NotDigestedNoPairingKey = "no_pairing_key"
 	NotDigestedRole         = "wrong_direction" // a shadow at a primary, or live traffic at a shadow

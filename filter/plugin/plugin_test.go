@@ -124,7 +124,17 @@ func (e *env) run(x exchange) (uint32, types.Action) {
 	return id, act
 }
 
+// digestQueued ticks, without time passing, until the root has digested
+// every response the streams handed it (a bounded number per tick).
+func (e *env) digestQueued() {
+	for range 1024/64 + 1 {
+		e.host.Tick()
+	}
+}
+
+// flush digests what is queued, then ticks past the flush interval.
 func (e *env) flush() {
+	e.digestQueued()
 	e.clock.advance(2 * time.Second)
 	e.host.Tick()
 }
@@ -277,6 +287,7 @@ func TestCollectorDownDropsWithBoundedQueue(t *testing.T) {
 	for i := range 20 {
 		e.run(exchange{reqHeaders: get("/users/1", "down-"+string(rune('a'+i))), respHeaders: jsonResponse(), respBody: [][]byte{[]byte(`{"a":1}`)}})
 	}
+	e.digestQueued()
 	if dropped := e.counter("shadowdiff.digests_dropped.queue_full"); dropped != 15 {
 		t.Errorf("queue_full drops = %d, want 15 (queue holds 5)", dropped)
 	}
@@ -297,6 +308,7 @@ func TestStreamLossAndAcks(t *testing.T) {
 	e := start(t, `{"role":"primary","batch":{"max_digests":1}}`)
 	e.run(exchange{reqHeaders: get("/a", "r1"), respHeaders: jsonResponse()})
 	e.run(exchange{reqHeaders: get("/a", "r2"), respHeaders: jsonResponse()})
+	e.digestQueued()
 	if len(e.coll.batches) != 2 {
 		t.Fatalf("full batches go out at once: %d", len(e.coll.batches))
 	}
@@ -391,6 +403,83 @@ func TestSamplingPicksTheSameRequestsInEveryRole(t *testing.T) {
 	}
 }
 
+// A stream cut off after its response headers (client gone, upstream
+// reset, timeout) never saw its end of stream: its status and partial body
+// would read as differences at the collector, so it is reported as
+// SKIP_REASON_NO_RESPONSE, as digest.proto defines it. A response that ends
+// with an empty last chunk is complete.
+func TestResponseCutOffMidBodyIsSkipped(t *testing.T) {
+	e := start(t, `{"role":"primary"}`)
+	cut := e.host.InitializeHttpContext()
+	e.host.CallOnRequestHeaders(cut, get("/users/1", "cut-1"), true)
+	e.host.CallOnResponseHeaders(cut, jsonResponse(), false)
+	e.host.CallOnResponseBody(cut, []byte(`{"user":{"id":1,"na`), false) // a reset follows
+	e.host.CompleteHttpContext(cut)
+
+	whole := e.host.InitializeHttpContext()
+	e.host.CallOnRequestHeaders(whole, get("/users/1", "whole-1"), true)
+	e.host.CallOnResponseHeaders(whole, jsonResponse(), false)
+	e.host.CallOnResponseBody(whole, []byte(`{"user":{"id":1}}`), false)
+	e.host.CallOnResponseBody(whole, nil, true) // chunked: the end is an empty chunk
+	e.host.CompleteHttpContext(whole)
+
+	e.flush()
+	ds := map[string]*pb.ResponseDigest{}
+	for _, d := range e.coll.digests() {
+		ds[d.GetPairingKey()] = d
+	}
+	if d := ds["cut-1"]; d == nil || d.GetSkip() != pb.SkipReason_SKIP_REASON_NO_RESPONSE {
+		t.Errorf("response cut off mid-body: %v, want skip SKIP_REASON_NO_RESPONSE", d)
+	}
+	if d := ds["whole-1"]; d == nil || d.GetSkip() != pb.SkipReason_SKIP_REASON_UNSPECIFIED || d.GetBody().GetKind() != pb.BodyKind_BODY_KIND_JSON {
+		t.Errorf("complete response: %v, want a JSON body digest without skip", d)
+	}
+}
+
+// Response trailers (gRPC's grpc-status and grpc-message, chunked
+// trailers) are digested into trailers_hash, independent of their order,
+// and they end the response: a body whose last chunk had no end_of_stream
+// but was followed by trailers is complete.
+func TestResponseTrailersAreHashedAndEndTheResponse(t *testing.T) {
+	e := start(t, `{"role":"primary"}`)
+	grpcResponse := [][2]string{{":status", "200"}, {"content-type", "application/grpc"}}
+	call := func(key string, trailers [][2]string) {
+		id := e.host.InitializeHttpContext()
+		e.host.CallOnRequestHeaders(id, get("/shop.Users/Get", key), true)
+		e.host.CallOnResponseHeaders(id, grpcResponse, false)
+		e.host.CallOnResponseBody(id, []byte("\x00\x00\x00\x00\x02\x08\x01"), false)
+		if trailers != nil {
+			e.host.CallOnResponseTrailers(id, trailers)
+		}
+		e.host.CompleteHttpContext(id)
+	}
+	call("ok", [][2]string{{"grpc-status", "0"}, {"grpc-message", ""}})
+	call("ok-reordered", [][2]string{{"grpc-message", ""}, {"grpc-status", "0"}})
+	call("internal", [][2]string{{"grpc-status", "13"}, {"grpc-message", "boom"}})
+	call("cut", nil)
+	e.flush()
+	ds := map[string]*pb.ResponseDigest{}
+	for _, d := range e.coll.digests() {
+		ds[d.GetPairingKey()] = d
+	}
+	ok, reordered, internal, cut := ds["ok"], ds["ok-reordered"], ds["internal"], ds["cut"]
+	if ok == nil || reordered == nil || internal == nil || cut == nil {
+		t.Fatalf("digests: %v", ds)
+	}
+	if ok.GetSkip() != 0 || internal.GetSkip() != 0 {
+		t.Errorf("responses ended by trailers were skipped: %v %v", ok.GetSkip(), internal.GetSkip())
+	}
+	if ok.GetTrailersHash() == 0 || ok.GetTrailersHash() != reordered.GetTrailersHash() {
+		t.Errorf("trailers hash %x, reordered %x: want equal and not 0", ok.GetTrailersHash(), reordered.GetTrailersHash())
+	}
+	if internal.GetTrailersHash() == ok.GetTrailersHash() {
+		t.Error("grpc-status 13 and grpc-status 0 hash alike")
+	}
+	if cut.GetSkip() != pb.SkipReason_SKIP_REASON_NO_RESPONSE || cut.GetTrailersHash() != 0 {
+		t.Errorf("a gRPC response without trailers or end of stream: skip %v trailers %x", cut.GetSkip(), cut.GetTrailersHash())
+	}
+}
+
 // A stream the plugin gives up on (no ack within collector.timeout) may
 // still be open at a hung collector: it is reset (proxy_grpc_cancel), not
 // half-closed (proxy_grpc_close keeps it open in Envoy until the collector
@@ -399,6 +488,7 @@ func TestAbandonedStreamIsCancelled(t *testing.T) {
 	e := start(t, `{"role":"primary","batch":{"max_digests":1},"collector":{"timeout":"200ms"},
 		"reconnect":{"initial_backoff":"10ms","max_backoff":"20ms"}}`)
 	e.run(exchange{reqHeaders: get("/a", "t1"), respHeaders: jsonResponse()})
+	e.digestQueued()
 	first := e.coll.nextID + 2
 	e.flush() // no ack for 2 s: past collector.timeout
 	if len(e.coll.cancelled) != 1 || e.coll.cancelled[0] != first || len(e.coll.closed) != 0 {
@@ -410,6 +500,7 @@ func TestAbandonedStreamIsCancelled(t *testing.T) {
 
 	e.clock.advance(time.Second)
 	e.run(exchange{reqHeaders: get("/a", "t2"), respHeaders: jsonResponse()})
+	e.digestQueued()
 	second := e.coll.nextID + 2
 	if second == first || e.coll.opened != 2 {
 		t.Fatalf("no reconnect: opened %d", e.coll.opened)
@@ -446,6 +537,7 @@ func TestShutdownCountsQueuedAndInflightDigests(t *testing.T) {
 	for i := range 5 {
 		e.run(exchange{reqHeaders: get("/a", fmt.Sprintf("s%d", i)), respHeaders: jsonResponse()})
 	}
+	e.digestQueued()
 	if len(e.coll.batches) != 2 {
 		t.Fatalf("%d batches sent, want 2 (4 digests in flight, 1 queued)", len(e.coll.batches))
 	}

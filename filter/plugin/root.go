@@ -30,6 +30,17 @@ type Root struct {
 	metrics  *metrics
 	sender   *sender
 	free     []*Stream
+
+	// trailers digests every trailer; trailerDigests is its scratch space.
+	trailers       digest.HeaderOptions
+	trailerDigests []wire.HeaderDigest
+	// tickPeriod is the sender's tick; digests holds the responses that
+	// wait for their digest (pending.go).
+	tickPeriod time.Duration
+	digests    digestQueue
+	// captured counts the body bytes streams hold, in flight or queued
+	// (body.max_total_bytes).
+	captured int
 }
 
 // NewRoot makes a plugin instance on host. now may be nil (time.Now).
@@ -86,12 +97,15 @@ func (r *Root) OnConfigure(data []byte) error {
 	r.headers = digest.HeaderOptions{Key: r.key, Include: cfg.Headers.Include, Exclude: exclude,
 		Raw: func(name string) bool { return cfg.RawAllowed("headers." + name) }}
 
+	r.trailers = digest.HeaderOptions{Key: r.key}
+
 	r.sender = newSender(r.host, cfg, m, r.now)
 	tick := time.Duration(cfg.Batch.FlushInterval)
 	if b := time.Duration(cfg.Reconnect.InitialBackoff); b < tick {
 		tick = b
 	}
-	if err := r.host.SetTickPeriod(max(tick, 10*time.Millisecond)); err != nil {
+	r.tickPeriod = max(tick, 10*time.Millisecond)
+	if err := r.host.SetTickPeriod(r.tickPeriod); err != nil {
 		return fmt.Errorf("set tick period: %w", err)
 	}
 	r.host.Log(LogInfo, fmt.Sprintf("shadowdiff: %s sidecar of %s/%s (%s) sending digests to cluster %q",
@@ -139,6 +153,25 @@ func (r *Root) resolveWorkload() wire.Workload {
 	return w
 }
 
+// trailersHash is one keyed hash of the response trailers, independent of
+// their order: the keyed per-name digests headers get (names lower-cased,
+// values of a repeated name joined), sorted by name, hashed in turn. It is
+// 0 when there are none.
+func (r *Root) trailersHash(ts []Header) uint64 {
+	if len(ts) == 0 {
+		return 0
+	}
+	r.trailerDigests = digest.AppendHeaderDigests(r.trailerDigests[:0], ts, &r.trailers)
+	h := r.key.New()
+	for _, t := range r.trailerDigests {
+		h.WriteUint64(uint64(len(t.Name)))
+		h.WriteString(t.Name)
+		h.WriteUint64(t.ValueHash)
+	}
+	clear(r.trailerDigests) // drop the names: they point into the stream
+	return h.Sum64()
+}
+
 // sampled reports whether the request with this pairing key is digested.
 // The key's hash decides, so the primary, secondary and candidate sidecars
 // all pick the same requests and their digests still pair up.
@@ -149,20 +182,23 @@ func (r *Root) sampled(key string) bool {
 	return float64(digest.FNV1a(key)%10000) < r.cfg.SamplePercent*100
 }
 
-// OnTick flushes batches and reconnects.
+// OnTick digests queued responses, flushes batches and reconnects.
 func (r *Root) OnTick() {
 	if r.sender != nil {
+		r.digestPending()
 		r.sender.tick()
 	}
 }
 
 // OnDone ends the plugin instance: the proxy tears the root context down
 // (a plugin or listener update, a drain) and deletes it right after.
-// Digests still queued, and batches sent but not acknowledged, can no longer
-// be delivered or confirmed: they are counted as dropped (shutdown), and
-// the collector stream is reset.
+// Digests still queued (responses waiting for their digest included), and
+// batches sent but not acknowledged, can no longer be delivered or
+// confirmed: they are counted as dropped (shutdown), and the collector
+// stream is reset.
 func (r *Root) OnDone() {
 	if r.sender != nil {
+		r.dropPendingDigests()
 		r.sender.shutdown()
 	}
 }

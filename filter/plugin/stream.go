@@ -29,15 +29,24 @@ type Stream struct {
 	reqBody   uint64
 
 	sawResponse bool
+	// ended: the response's end of stream was seen (headers or last body
+	// chunk with end_of_stream, or trailers). A stream done without it was
+	// cut off (reset, client gone, timeout).
+	ended       bool
 	respHeaders []Header
-	respStart   time.Time
-	contentType string
-	encoding    string
-	body        []byte
-	bodySize    uint64
-	truncated   bool
+	// respTrailers are kept for the digest (TrailersHash).
+	respTrailers []Header
+	respStart    time.Time
+	contentType  string
+	encoding     string
+	body         []byte
+	bodySize     uint64
+	truncated    bool
 	// kept holds the strings the stream keeps past a callback (see keep).
 	kept []byte
+	// queued: OnDone handed the response to the root, which has not
+	// digested it yet; released: the proxy released the stream meanwhile.
+	queued, released bool
 }
 
 // routeNameProperty is Envoy's attribute for the route's name.
@@ -67,16 +76,28 @@ const maxPooledBuffer = 64 << 10
 
 // Release hands a finished stream back to its root for reuse; the proxy
 // calls no callback of it after, and the strings keep handed out end here.
-// Its buffers stay (up to maxPooledBuffer), so a VM's steady traffic
-// allocates no per-stream memory.
+// A stream whose response waits for its digest (OnDone) keeps its buffers
+// until the root has digested it, and is recycled then.
 func (s *Stream) Release() {
+	if s.queued {
+		s.released = true
+		return
+	}
+	s.recycle()
+}
+
+// recycle resets the stream for reuse. Its buffers stay (up to
+// maxPooledBuffer), so a VM's steady traffic allocates no per-stream memory.
+func (s *Stream) recycle() {
 	r := s.root
+	r.captured -= len(s.body)
 	*s = Stream{
-		root:        r,
-		digest:      wire.ResponseDigest{Headers: s.digest.Headers[:0]},
-		respHeaders: s.respHeaders[:0],
-		body:        pooled(s.body),
-		kept:        pooled(s.kept),
+		root:         r,
+		digest:       wire.ResponseDigest{Headers: s.digest.Headers[:0]},
+		respHeaders:  s.respHeaders[:0],
+		respTrailers: s.respTrailers[:0],
+		body:         pooled(s.body),
+		kept:         pooled(s.kept),
 	}
 	if len(r.free) < maxFreeStreams {
 		r.free = append(r.free, s)
@@ -235,6 +256,7 @@ func (s *Stream) OnResponseHeaders(endOfStream bool) Action {
 		return Continue
 	}
 	s.sawResponse = true
+	s.ended = endOfStream
 	s.respStart = s.root.now()
 	// Kept for OnDone, which digests them off the request path.
 	for _, h := range hs {
@@ -252,20 +274,39 @@ func (s *Stream) OnResponseHeaders(endOfStream bool) Action {
 	return Continue
 }
 
-// OnResponseBody copies body chunks up to max_body_bytes. It never buffers
+// OnResponseBody copies body chunks up to max_body_bytes, and while the
+// VM's captured bodies stay within body.max_total_bytes. It never buffers
 // in the proxy: chunks flow on to the client at once.
 func (s *Stream) OnResponseBody(size int, endOfStream bool) Action {
-	if !s.active || s.skip != 0 || size == 0 {
+	if !s.active || s.skip != 0 {
+		return Continue
+	}
+	if endOfStream {
+		s.ended = true
+	}
+	if size == 0 {
 		return Continue
 	}
 	s.bodySize += uint64(size)
-	room := s.root.cfg.Body.MaxBodyBytes - len(s.body)
+	if s.truncated {
+		return Continue // the capture is a prefix: nothing after a gap
+	}
+	r := s.root
+	room := r.cfg.Body.MaxBodyBytes - len(s.body)
 	if room <= 0 {
 		s.truncated = true
 		return Continue
 	}
-	b, err := s.root.host.ResponseBody(size)
+	if r.captured+min(room, size) > r.cfg.Body.MaxTotalBytes {
+		// The bodies the VM holds (streams in flight and waiting for
+		// their digest) would pass the budget: this one stops here.
+		s.truncated = true
+		r.metrics.reason("shadowdiff.bodies_truncated", "max_total_bytes").Add(1)
+		return Continue
+	}
+	b, err := r.host.ResponseBody(size)
 	if err != nil {
+		s.truncated = true
 		return Continue
 	}
 	if len(b) > room {
@@ -273,16 +314,43 @@ func (s *Stream) OnResponseBody(size int, endOfStream bool) Action {
 		s.truncated = true
 	}
 	s.body = append(s.body, b...)
+	r.captured += len(b)
 	return Continue
 }
 
-// OnDone runs when the stream is over, after the client got its response:
-// the body digest is computed here, off the request path.
+// OnResponseTrailers keeps the response trailers (gRPC's grpc-status and
+// grpc-message, chunked trailers) for the digest; they end the response.
+func (s *Stream) OnResponseTrailers() Action {
+	if !s.active || s.skip != 0 {
+		return Continue
+	}
+	s.ended = true
+	ts, err := s.root.host.ResponseTrailers()
+	if err != nil {
+		return Continue
+	}
+	for _, h := range ts {
+		s.respTrailers = append(s.respTrailers, Header{s.keep(h[0]), s.keep(h[1])})
+	}
+	return Continue
+}
+
+// OnDone runs when the stream is over. It only hands the captured response
+// to the root, which digests it on its tick (Root.digestPending): in Envoy,
+// proxy_on_done runs in the event-loop iteration that handed the response's
+// last bytes to the connection before the socket write, so work done here
+// would delay the response.
 func (s *Stream) OnDone() {
 	if !s.active {
 		return
 	}
 	s.active = false
+	s.root.queueDigest(s)
+}
+
+// finishDigest digests the captured response and queues the encoded
+// digest for the collector.
+func (s *Stream) finishDigest() {
 	r := s.root
 	d := &s.digest
 	d.Skip = s.skip
@@ -292,11 +360,14 @@ func (s *Stream) OnDone() {
 	d.Request.BodySize = s.reqBody
 	switch {
 	case s.skip != 0:
-	case !s.sawResponse:
+	case !s.sawResponse || !s.ended:
+		// No response, or one cut off before its end: its status and
+		// partial body would read as a difference at the collector.
 		d.Skip = wire.SkipNoResponse
 	default:
 		d.UpstreamLatencyMicros = uint64(s.respStart.Sub(s.startTime).Microseconds())
 		d.Headers = digest.AppendHeaderDigests(d.Headers[:0], s.respHeaders, &r.headers)
+		d.TrailersHash = r.trailersHash(s.respTrailers)
 		// The body digest lives in r.bodies until the next stream's OnDone:
 		// it is encoded below, before that.
 		d.Body = r.bodies.Digest(digest.Body{ContentType: s.contentType, ContentEncoding: s.encoding,

@@ -97,6 +97,10 @@ func (h *httpContext) OnHttpResponseBody(size int, eos bool) types.Action {
 	return types.Action(h.stream.OnResponseBody(size, eos))
 }
 
+func (h *httpContext) OnHttpResponseTrailers(int) types.Action {
+	return types.Action(h.stream.OnResponseTrailers())
+}
+
 // OnHttpStreamDone is the stream's last callback: the SDK deletes the
 // context after it, so the stream goes back to its root for reuse.
 func (h *httpContext) OnHttpStreamDone() {
@@ -127,6 +131,9 @@ func (host) Log(level plugin.LogLevel, msg string) {
 
 func (host) RequestHeaders() ([]plugin.Header, error)  { return proxywasm.GetHttpRequestHeaders() }
 func (host) ResponseHeaders() ([]plugin.Header, error) { return proxywasm.GetHttpResponseHeaders() }
+func (host) ResponseTrailers() ([]plugin.Header, error) {
+	return proxywasm.GetHttpResponseTrailers()
+}
 func (host) ReplaceRequestHeader(name, value string) error {
 	return proxywasm.ReplaceHttpRequestHeader(name, value)
 }
