@@ -67,23 +67,36 @@ func (s snapshot) delivered() bool {
 	return s.sidecar[statAcked]+afterSend >= sent
 }
 
+// settleQuiet is how long the counters must stay still: longer than a
+// response can wait in a filter before its digest is sent (the root's tick
+// digests it, then up to envoy/local.yaml's 250 ms batch.flush_interval,
+// counted from a tick the digest queue may have restarted). With 250 ms,
+// one run in three stopped while ~120 requests' digests still waited.
+const settleQuiet = time.Second
+
 // settle waits until the sidecar has no request in flight, the filters have
-// delivered what they sent and the counters stopped moving (with pending,
-// also until the collector has no request waiting for digests), so a
-// benchmark does not pay for the previous one's backlog. It gives up after
-// a minute.
+// delivered what they sent and the counters stopped moving for settleQuiet
+// (with pending, also until the collector has no request waiting for
+// digests), so a benchmark does not pay for the previous one's backlog. It
+// gives up after a minute.
 func settle(b *testing.B, st *stack.Stack, pending bool) snapshot {
 	b.Helper()
 	ctx := b.Context()
 	deadline := time.Now().Add(time.Minute)
 	var prev snapshot
+	var stillSince time.Time
 	for {
 		s, err := takeSnapshot(ctx, st)
 		if err != nil {
 			b.Fatal(err)
 		}
 		quiet := s.active() == 0 && s.delivered() && (!pending || s.collector.Sum("shadowdiff_collector_pending_requests") == 0)
-		if quiet && prev.sidecar != nil && s.sidecar[statSent] == prev.sidecar[statSent] && s.droppedBeforeSend() == prev.droppedBeforeSend() {
+		switch {
+		case !quiet || prev.sidecar == nil || s.sidecar[statSent] != prev.sidecar[statSent] || s.droppedBeforeSend() != prev.droppedBeforeSend():
+			stillSince = time.Time{}
+		case stillSince.IsZero():
+			stillSince = prev.at
+		case s.at.Sub(stillSince) >= settleQuiet:
 			return s
 		}
 		if time.Now().After(deadline) {
