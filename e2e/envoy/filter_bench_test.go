@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -147,5 +148,61 @@ func awaitSidecarDigests(b *testing.B, h *wasmHost, n uint64) (acked, dropped ui
 			b.Fatalf("after %d requests: %d digests acknowledged, %d dropped", n, acked, dropped)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// BenchmarkLargeResponse is the latency of one 1 MiB JSON response through
+// the sidecar: without the filter (off), with it (on), and with it
+// capturing no body (on,max_body_bytes=1), one request at a time. With
+// spaced=false the next request goes at once and may meet the previous
+// response's digest on the VM's tick; with spaced=true it waits 150 ms
+// (untimed), so the digest is done. ms/response is the mean of b.N.
+func BenchmarkLargeResponse(b *testing.B) {
+	wasm := testenv.FilterWasm(b)
+	collector := testenv.StartCollector(b)
+	body := testenv.JSONBody(1 << 20)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
+	}))
+	b.Cleanup(app.Close)
+	appAddr := app.Listener.Addr().String()
+	capped := strings.Replace(sidecarBootstrap(appAddr, collector, wasm),
+		`"collector":{"cluster":"shadowdiff-collector"}`, `"collector":{"cluster":"shadowdiff-collector"},"body":{"max_body_bytes":1}`, 1)
+	modes := []struct{ name, yaml string }{
+		{"off", sidecarBootstrap(appAddr, collector, "")},
+		{"on", sidecarBootstrap(appAddr, collector, wasm)},
+		{"on,max_body_bytes=1", capped},
+	}
+	for _, m := range modes {
+		url := startSidecar(b, m.yaml, &wasmHost{cacheDir: b.TempDir()}) + "/api/report"
+		for _, spaced := range []bool{false, true} {
+			b.Run(fmt.Sprintf("mode=%s/spaced=%t", m.name, spaced), func(b *testing.B) {
+				client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+				defer client.CloseIdleConnections()
+				var total time.Duration
+				for i := range b.N {
+					if spaced {
+						time.Sleep(150 * time.Millisecond)
+					}
+					req, _ := http.NewRequest("GET", url, nil)
+					req.Header.Set("x-request-id", fmt.Sprintf("large-%t-%d", spaced, i))
+					t0 := time.Now()
+					resp, err := client.Do(req)
+					if err != nil {
+						b.Fatal(err)
+					}
+					n, err := io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					total += time.Since(t0)
+					if err != nil || n != int64(len(body)) {
+						b.Fatalf("%d of %d bytes: %v", n, len(body), err)
+					}
+				}
+				b.ReportMetric(0, "ns/op")
+				b.ReportMetric(float64(total.Microseconds())/1e3/float64(b.N), "ms/response")
+			})
+		}
 	}
 }
