@@ -36,7 +36,10 @@ var indexTemplate = template.Must(template.ParseFS(assets, "assets/index.html"))
 
 func (c *console) index(w http.ResponseWriter, r *http.Request) {
 	var buf bytes.Buffer
-	if err := indexTemplate.Execute(&buf, struct{ Title string }{c.opts.Title}); err != nil {
+	if err := indexTemplate.Execute(&buf, struct {
+		Title    string
+		ReadOnly bool
+	}{c.opts.Title, c.opts.ReadOnly}); err != nil {
 		c.log.Error("render index", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return

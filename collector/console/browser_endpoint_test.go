@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -148,5 +149,33 @@ func TestBrowserEndpointUndecided(t *testing.T) {
 	}
 	if v := c.text("#sum-verdict dd"); !strings.Contains(v, "with 30, even a field differing in every one would have p = 0.018 > 0.01") {
 		t.Errorf("verdict reason = %q", v)
+	}
+}
+
+// TestBrowserReadOnlyConsole: a read-only console (--console-read-only)
+// offers no button that changes noise rules, says why, and its API refuses
+// a rule.
+func TestBrowserReadOnlyConsole(t *testing.T) {
+	requireBrowser(t)
+	seed := seedCollector(t)
+	srv := httptest.NewServer(New(seed.q, Options{Logger: quietLogger(), ReadOnly: true}))
+	t.Cleanup(srv.Close)
+	c := &consoleUnderTest{browser: startBrowser(t), t: t, seed: seed, url: srv.URL + "/"}
+	c.page(endpointRoute(seed.regressed))
+	c.waitFor("regressed field row", fieldStatus, seed.regressedField)
+	c.waitFor("rules panel", `return !!document.querySelector("#noise-rules")`)
+	if n := c.eval(`return document.querySelectorAll("#fields [data-action], #noise-rules button").length`); n != float64(0) {
+		t.Errorf("%v rule buttons on a read-only console", n)
+	}
+	if v := c.text("#read-only-note"); !strings.Contains(v, "--console-read-only") {
+		t.Errorf("read-only note = %q", v)
+	}
+	resp, err := http.Post(srv.URL+"/api/noise-rules", "application/json", strings.NewReader(`{"pathPrefix":"body.meta"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a rule through a read-only console: %d, want 403", resp.StatusCode)
 	}
 }

@@ -135,6 +135,10 @@
 
   // ---------- state ----------
 
+  // A read-only console (the collector's --console-read-only) offers no
+  // buttons that change noise rules: the API would refuse them.
+  var readOnly = document.body.hasAttribute("data-read-only");
+
   var state = {
     route: parseHash(),
     lastJSON: "",       // the data behind the current render, to skip no-op redraws
@@ -590,7 +594,9 @@
     first.title = node.prefix;
 
     var actions = h("td", { class: "actions" });
-    if (f && f.suppressedByRule) {
+    if (readOnly) {
+      // Nothing to change here: see the rules panel.
+    } else if (f && f.suppressedByRule) {
       actions.appendChild(h("button", { type: "button", class: "btn", id: id + "-unmark", "data-action": "unmark",
         onclick: function () { this.disabled = true; deleteRule(f.suppressedByRule, node.prefix); },
         text: "Remove rule" }));
@@ -645,6 +651,7 @@
     var sugg = rules.suggested || [];
     main.appendChild(h("h2", { text: "Noise rules" }));
     var sec = h("div", { class: "panel", id: "noise-rules" });
+    if (readOnly) sec.appendChild(h("p", { class: "muted", id: "read-only-note", text: "This console is read-only (--console-read-only): change noise rules with shadowdiff noise add / delete." }));
     if (!list.length) sec.appendChild(h("p", { class: "muted", text: "No noise rules apply to this endpoint." }));
     else {
       var ul = h("ul", { class: "rules" });
@@ -652,7 +659,7 @@
         ul.appendChild(h("li", { "data-rule": r.id },
           h("code", { text: r.pathPrefix }), " ",
           h("span", { class: "muted small", text: (r.endpoint ? "on this endpoint" : "on all endpoints") + (r.comment ? " — " + r.comment : "") + " · " + fmtTime(r.created) }), " ",
-          h("button", { type: "button", class: "btn", id: "rule-" + slug(r.id) + "-delete", "aria-label": "Delete rule for " + r.pathPrefix,
+          readOnly ? null : h("button", { type: "button", class: "btn", id: "rule-" + slug(r.id) + "-delete", "aria-label": "Delete rule for " + r.pathPrefix,
             onclick: function () { this.disabled = true; deleteRule(r.id, r.pathPrefix); }, text: "Delete" })));
       });
       sec.appendChild(ul);
@@ -666,7 +673,7 @@
         ul2.appendChild(h("li", { "data-suggested": r.pathPrefix },
           h("code", { text: r.pathPrefix }), " ",
           h("span", { class: "muted small", text: (r.endpoint ? r.endpoint : "all endpoints") + " — " + (s.reason || "") }), " ",
-          h("button", { type: "button", class: "btn", id: "suggest-" + i + "-apply", "aria-label": "Apply suggested rule for " + r.pathPrefix,
+          readOnly ? null : h("button", { type: "button", class: "btn", id: "suggest-" + i + "-apply", "aria-label": "Apply suggested rule for " + r.pathPrefix,
             onclick: function () { this.disabled = true; addRule({ endpoint: r.endpoint || endpoint, pathPrefix: r.pathPrefix, comment: r.comment || s.reason || "suggested rule" }); },
             text: "Apply" })));
       });
