@@ -16,20 +16,38 @@ const (
 	// never waited for. Their bodies count in body.max_total_bytes until
 	// digested, which bounds their bytes.
 	maxPendingDigests = 1024
-	// maxDigestsPerTick and digestBytesPerTick bound one tick's work; the
-	// first response of a tick is digested whatever its size.
-	maxDigestsPerTick  = 64
-	digestBytesPerTick = 256 << 10
-	// digestTickPeriod is the tick while responses wait.
-	digestTickPeriod = 10 * time.Millisecond
+	// digestTimePerTick bounds one tick's work by time, the only measure of
+	// what a digest costs (a 5 KB gzip body may decode to 4 MiB): a tick
+	// digests responses until it has spent this long, at least one. A
+	// request that arrives meanwhile waits at most this and one digest.
+	digestTimePerTick = 2 * time.Millisecond
+	// digestTickPeriod is the tick while responses wait; backlogTickPeriod
+	// while a tick left some: cheap digests then go at up to two thirds
+	// of the worker (2 ms of each 3) rather than being dropped, and
+	// expensive ones still leave the worker a millisecond in three.
+	digestTickPeriod  = 10 * time.Millisecond
+	backlogTickPeriod = time.Millisecond
 )
 
 // digestQueue holds the streams whose responses wait for their digest,
 // oldest first.
 type digestQueue struct {
 	streams []*Stream
-	// fast: the tick runs at digestTickPeriod.
-	fast bool
+	// period is the tick period the queue set: 0 while the sender's.
+	period time.Duration
+}
+
+// setPeriod sets the root's tick period for the queue (0: the sender's).
+func (r *Root) setPeriod(p time.Duration) {
+	q := &r.digests
+	if q.period == p {
+		return
+	}
+	q.period = p
+	if p == 0 {
+		p = r.tickPeriod
+	}
+	_ = r.host.SetTickPeriod(p)
 }
 
 // queueDigest takes a stream OnDone is done with; it drops the digest
@@ -47,35 +65,41 @@ func (r *Root) queueDigest(s *Stream) {
 	}
 	s.queued = true
 	q.streams = append(q.streams, s)
-	if !q.fast && r.tickPeriod > digestTickPeriod {
-		q.fast = true
-		_ = r.host.SetTickPeriod(digestTickPeriod)
+	if q.period == 0 && r.tickPeriod > digestTickPeriod {
+		r.setPeriod(digestTickPeriod)
 	}
 }
 
-// digestPending digests queued responses within one tick's budget and
-// recycles the streams the proxy has released.
+// digestPending digests queued responses for at most digestTimePerTick
+// (at least one) and recycles the streams the proxy has released.
 func (r *Root) digestPending() {
 	q := &r.digests
-	budget, n := digestBytesPerTick, 0
-	for n < len(q.streams) && n < maxDigestsPerTick && budget > 0 {
+	start := r.now()
+	n := 0
+	for n < len(q.streams) {
 		s := q.streams[n]
-		budget -= len(s.body)
 		s.finishDigest()
 		s.queued = false
 		if s.released {
 			s.recycle()
 		}
 		n++
+		if r.now().Sub(start) >= digestTimePerTick {
+			break
+		}
 	}
 	rest := copy(q.streams, q.streams[n:])
 	clear(q.streams[rest:])
 	q.streams = q.streams[:rest]
-	// Back to the sender's tick after a tick with nothing to do, so that
-	// steady traffic does not switch the period on every tick.
-	if n == 0 && q.fast {
-		q.fast = false
-		_ = r.host.SetTickPeriod(r.tickPeriod)
+	switch {
+	case rest > 0:
+		r.setPeriod(backlogTickPeriod)
+	case n > 0 && q.period != 0:
+		r.setPeriod(min(digestTickPeriod, r.tickPeriod))
+	case n == 0:
+		// Back to the sender's tick after a tick with nothing to do, so
+		// that steady traffic does not switch the period on every tick.
+		r.setPeriod(0)
 	}
 }
 

@@ -66,11 +66,17 @@ func (c *collector) digests() []*pb.ResponseDigest {
 	return out
 }
 
-type clock struct{ t time.Time }
+// clock is the plugin's time in tests; with step, every reading moves it
+// on by step (work that takes time).
+type clock struct{ t, step time.Duration }
 
-func (c *clock) now() time.Time          { return c.t }
-func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
-func newClock() *clock                   { return &clock{t: time.Unix(1764150000, 0)} }
+func (c *clock) now() time.Time {
+	t := c.t
+	c.t += c.step
+	return time.Unix(1764150000, 0).Add(t)
+}
+func (c *clock) advance(d time.Duration) { c.t += d }
+func newClock() *clock                   { return &clock{} }
 
 type env struct {
 	t     *testing.T
