@@ -189,7 +189,10 @@ Flags:
 `)
 	fs.VisitAll(func(f *flag.Flag) {
 		arg, help := flag.UnquoteUsage(f)
-		if arg == "" {
+		switch b, ok := f.Value.(interface{ IsBoolFlag() bool }); {
+		case ok && b.IsBoolFlag():
+			arg = "[=true|false]" // true when given alone
+		case arg == "":
 			arg = "value"
 		}
 		fmt.Fprintf(w, "  --%s %s\n", f.Name, arg)
@@ -211,6 +214,13 @@ type describedValue struct {
 	flag.Value
 	name    string
 	refused *error
+}
+
+// IsBoolFlag is the wrapped flag's: without it the flag package would
+// want a value after --console-read-only.
+func (v describedValue) IsBoolFlag() bool {
+	b, ok := v.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 func (v describedValue) Set(s string) error {
@@ -241,6 +251,8 @@ func describe(v flag.Value, s string, err error) error {
 			return errors.New("out of range")
 		}
 		return errors.New("not a number")
+	case bool:
+		return errors.New("not true or false")
 	case time.Duration:
 		return errors.New("not a duration (like 90s, 5m or 168h)")
 	case *slog.Level:

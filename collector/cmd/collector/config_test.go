@@ -254,3 +254,30 @@ func TestJSONLogDurationsAreText(t *testing.T) {
 		t.Errorf("timeout logged as %v, want \"20s\"", line["timeout"])
 	}
 }
+
+// --console-read-only is an on/off flag: alone it means true, and the flag
+// after it is not taken for its value. Where client certificates are
+// required it is on unless turned off.
+func TestConsoleReadOnly(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want bool
+	}{
+		{nil, nil, false},
+		{[]string{"--console-read-only", "--data-dir", "x"}, nil, true},
+		{[]string{"--console-read-only=false"}, nil, false},
+		{nil, map[string]string{"SHADOWDIFF_CONSOLE_READ_ONLY": "true"}, true},
+		{[]string{"--tls-cert", "c", "--tls-key", "k", "--tls-client-ca", "ca"}, nil, true},
+		{[]string{"--tls-cert", "c", "--tls-key", "k", "--tls-client-ca", "ca", "--console-read-only=false"}, nil, false},
+		{[]string{"--tls-cert", "c", "--tls-key", "k", "--tls-client-ca", "ca"}, map[string]string{"SHADOWDIFF_CONSOLE_READ_ONLY": "false"}, false},
+	} {
+		c, err := parseConfig(tc.args, env(tc.env))
+		if err != nil || c.consoleReadOnly != tc.want || (len(tc.args) > 2 && tc.args[1] == "--data-dir" && c.dataDir != "x") {
+			t.Errorf("%v %v: read-only %v, %v; want %v", tc.args, tc.env, c != nil && c.consoleReadOnly, err, tc.want)
+		}
+	}
+	if _, err := parseConfig([]string{"--console-read-only=maybe"}, env(nil)); err == nil || !strings.Contains(err.Error(), `--console-read-only "maybe": not true or false`) {
+		t.Errorf("--console-read-only=maybe: %v", err)
+	}
+}
