@@ -137,8 +137,12 @@ func TestEngineSideEffectIgnoresUnseenBody(t *testing.T) {
 		return d
 	}
 	ingest(t, e, post(primary), post(secondary), post(candidate))
-	if got := counts(endpointsOf(t, e)["POST /orders"]); got != "req=1 cmp=0 skip=1 inc=0(p0 s0 c0) fm=0 dup=0 raw=0 noise=0 reg=0" {
+	ep := endpointsOf(t, e)["POST /orders"]
+	if got := counts(ep); got != "req=1 cmp=0 skip=1 inc=0(p0 s0 c0) fm=0 dup=0 raw=0 noise=0 reg=0" {
 		t.Errorf("side effect with a request body: %s", got)
+	}
+	if ep.Verdict != shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA || !strings.HasPrefix(ep.VerdictReason, "side effects only") {
+		t.Errorf("verdict of a side-effect-only endpoint: %v: %s", ep.Verdict, ep.VerdictReason)
 	}
 }
 

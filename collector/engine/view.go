@@ -103,6 +103,10 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, withFields bool) (*v
 		}
 	}
 	switch {
+	case ec.Compared == 0 && ec.SkippedSideEffect > 0:
+		// Never anything to compare: not "too few yet".
+		s.Verdict = shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA
+		s.VerdictReason = fmt.Sprintf("side effects only: the shadows' filters answered its %d request(s) without sending them upstream, nothing to compare", ec.SkippedSideEffect)
 	case ec.Compared < e.cfg.minSamples:
 		s.Verdict = shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA
 		s.VerdictReason = fmt.Sprintf("needs %d compared requests before deciding, has %d", e.cfg.minSamples, ec.Compared)
