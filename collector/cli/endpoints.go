@@ -24,7 +24,9 @@ compared (requests - compared). -o wide splits those by cause: SIDE EFFECTS
 (the shadows skipped an unsafe request), INCOMPLETE (no primary or no
 candidate response; NO P/C counts each) and MISMATCH (the versions did not
 receive the same request). NO SECONDARY counts the requests, compared or
-not, that had no secondary response on an endpoint that has a secondary.`,
+not, that had no secondary response once the endpoint had shown it has a
+secondary (its first requests, compared before any secondary digest came,
+are not counted).`,
 		Example: `  shadowdiff endpoints
   shadowdiff endpoints --since 1h -o wide
   shadowdiff endpoints -o json | jq '.endpoints[] | select(.verdict == "VERDICT_REGRESSION") | .endpoint'`,
