@@ -124,6 +124,12 @@ func (c *testCollector) ingest(t *testing.T, ds []*shadowdiffv1.ResponseDigest) 
 // (pairing may finish after the ack).
 func (c *testCollector) waitCompared(t *testing.T, want uint64) {
 	t.Helper()
+	c.waitTotal(t, "compared", (*shadowdiffv1.Totals).GetCompared, want)
+}
+
+// waitTotal waits until one of the collector's totals reaches want.
+func (c *testCollector) waitTotal(t *testing.T, what string, total func(*shadowdiffv1.Totals) uint64, want uint64) {
+	t.Helper()
 	q := shadowdiffv1.NewQueryClient(c.conn)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -131,11 +137,11 @@ func (c *testCollector) waitCompared(t *testing.T, want uint64) {
 		if err != nil {
 			t.Fatalf("list endpoints: %v", err)
 		}
-		if resp.GetTotals().GetCompared() >= want {
+		if total(resp.GetTotals()) >= want {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("collector compared %d of %d requests: %v", resp.GetTotals().GetCompared(), want, resp)
+			t.Fatalf("collector %s %d of %d requests: %v", what, total(resp.GetTotals()), want, resp)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/shadowdiff/shadowdiff/collector/server"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
@@ -27,21 +25,7 @@ func onlyRoles(ds []*shadowdiffv1.ResponseDigest, roles ...shadowdiffv1.Role) []
 // waitRequests waits until the collector closed want requests in total.
 func (c *testCollector) waitRequests(t *testing.T, want uint64) {
 	t.Helper()
-	q := shadowdiffv1.NewQueryClient(c.conn)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := q.ListEndpoints(context.Background(), &shadowdiffv1.ListEndpointsRequest{})
-		if err != nil {
-			t.Fatalf("list endpoints: %v", err)
-		}
-		if resp.GetTotals().GetRequests() >= want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("collector closed %d of %d requests: %v", resp.GetTotals().GetRequests(), want, resp)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	c.waitTotal(t, "closed", (*shadowdiffv1.Totals).GetRequests, want)
 }
 
 // endpointRow returns the cells of the endpoint's row in the table.

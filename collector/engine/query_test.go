@@ -332,21 +332,8 @@ func TestQueryVerdictWaitsUntilTheTestCanDecide(t *testing.T) {
 	defer e.Close()
 	c := serveQuery(t, e)
 	ctx := context.Background()
-	verdicts := func() map[string]*shadowdiffv1.EndpointSummary {
-		t.Helper()
-		resp, err := c.ListEndpoints(ctx, &shadowdiffv1.ListEndpointsRequest{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]*shadowdiffv1.EndpointSummary{}
-		for _, s := range resp.Endpoints {
-			out[s.Endpoint] = s
-		}
-		return out
-	}
-
 	seedShop(t, e, clk, 30)
-	for ep, s := range verdicts() {
+	for ep, s := range endpointsOf(t, e) {
 		if s.Verdict != shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA || s.AttainablePValue <= s.SignificanceLevel ||
 			s.SignificanceLevel != 0.01 || !strings.Contains(s.VerdictReason, "even a field differing in every one") {
 			t.Errorf("%s after 30 requests: %v (attainable p %g, level %g): %s", ep, s.Verdict, s.AttainablePValue, s.SignificanceLevel, s.VerdictReason)
@@ -368,7 +355,7 @@ func TestQueryVerdictWaitsUntilTheTestCanDecide(t *testing.T) {
 		"GET /time":        shadowdiffv1.Verdict_VERDICT_CLEAN,
 		"GET /products":    shadowdiffv1.Verdict_VERDICT_CLEAN,
 	}
-	for ep, s := range verdicts() {
+	for ep, s := range endpointsOf(t, e) {
 		if s.Verdict != want[ep] || s.AttainablePValue > s.SignificanceLevel || s.VerdictReason == "" {
 			t.Errorf("%s after 80 requests: %v, want %v (attainable p %g): %s", ep, s.Verdict, want[ep], s.AttainablePValue, s.VerdictReason)
 		}

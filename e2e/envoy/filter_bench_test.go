@@ -45,12 +45,7 @@ func BenchmarkSidecar(b *testing.B) {
 	cacheDir := b.TempDir()
 	for _, size := range []int{1 << 10, 64 << 10} {
 		body := testenv.JSONBody(size)
-		app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-			_, _ = w.Write(body)
-		}))
-		b.Cleanup(app.Close)
+		app := jsonApp(b, body)
 		appAddr := app.Listener.Addr().String()
 		appURL, _ := url.Parse(app.URL)
 		rp := httputil.NewSingleHostReverseProxy(appURL)
@@ -161,13 +156,7 @@ func BenchmarkLargeResponse(b *testing.B) {
 	wasm := testenv.FilterWasm(b)
 	collector := testenv.StartCollector(b)
 	body := testenv.JSONBody(1 << 20)
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		_, _ = w.Write(body)
-	}))
-	b.Cleanup(app.Close)
-	appAddr := app.Listener.Addr().String()
+	appAddr := jsonApp(b, body).Listener.Addr().String()
 	capped := strings.Replace(sidecarBootstrap(appAddr, collector, wasm),
 		`"collector":{"cluster":"shadowdiff-collector"}`, `"collector":{"cluster":"shadowdiff-collector"},"body":{"max_body_bytes":1}`, 1)
 	modes := []struct{ name, yaml string }{
@@ -205,4 +194,15 @@ func BenchmarkLargeResponse(b *testing.B) {
 			})
 		}
 	}
+}
+
+// jsonApp serves body as JSON to every request.
+func jsonApp(b *testing.B, body []byte) *httptest.Server {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
+	}))
+	b.Cleanup(app.Close)
+	return app
 }
