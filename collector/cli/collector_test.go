@@ -36,6 +36,12 @@ var seedNow = seedBase.Add(time.Hour)
 
 func startCollector(t *testing.T, opts server.Options) *testCollector {
 	t.Helper()
+	return startCollectorWith(t, opts, nil)
+}
+
+// startCollectorWith serves the query API through wrap (nil: as it is).
+func startCollectorWith(t *testing.T, opts server.Options, wrap func(shadowdiffv1.QueryServer) shadowdiffv1.QueryServer) *testCollector {
+	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	later := new(atomic.Int64)
 	eng, err := engine.Open(t.TempDir(), engine.Options{
@@ -46,7 +52,11 @@ func startCollector(t *testing.T, opts server.Options) *testCollector {
 		t.Fatalf("open engine: %v", err)
 	}
 	opts.Logger = log
-	srv, err := server.New(eng, eng.QueryServer(), opts)
+	var query shadowdiffv1.QueryServer = eng.QueryServer()
+	if wrap != nil {
+		query = wrap(query)
+	}
+	srv, err := server.New(eng, query, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

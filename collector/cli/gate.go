@@ -53,9 +53,10 @@ field a regression at its level, is not judged (INSUFFICIENT_DATA): the test
 pays for being looked at again and again with a minimum of evidence, about 33
 requests with a secondary at 99% for one field. With
 --fail-on-insufficient-data such an endpoint fails the gate, as does having
-no endpoint that could be judged. Endpoints whose requests were all side
-effects (POST, PUT, DELETE... the shadows' filters answer locally) are never
-compared: they are listed as SKIPPED and do not fail the gate.
+no endpoint at all. Endpoints whose requests were all side effects (POST,
+PUT, DELETE... the shadows' filters answer locally) are never compared: they
+are listed as SKIPPED and do not fail the gate, even when they are all there
+is.
 
 --since, --from and --to select whole aggregation buckets: minutes, hours for
 results older than 2 hours. A window is widened to the buckets it touches.
@@ -228,21 +229,36 @@ func (g *gateOptions) fields(ctx context.Context, c *client, endpoint string, tr
 }
 
 // insufficient says why the endpoint cannot be judged, or "": too few
-// compared requests for --min-samples (by default, the collector's), or for
-// the statistical test to call anything a regression at its level.
+// compared requests for --min-samples (by default, the collector's), or,
+// for the statistical rule, for the test to call anything a regression at
+// the gate's level (the collector's own verdict says that at its level,
+// which --confidence and --rule diffy do not use).
 func (g *gateOptions) insufficient(e *shadowdiffv1.EndpointSummary) string {
+	minSamples, flag := g.minSamples, "--min-samples"
+	if minSamples == 0 {
+		minSamples, flag = e.GetMinSamples(), "the collector's --min-samples"
+	}
 	switch {
-	case g.minSamples > 0 && e.GetCompared() < g.minSamples:
-		return fmt.Sprintf("needs %d compared requests (--min-samples), has %d", g.minSamples, e.GetCompared())
-	case g.minSamples == 0 && e.GetVerdict() == shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA:
-		if r := e.GetVerdictReason(); r != "" {
-			return r
+	case minSamples == 0:
+		// A collector before min_samples and the other verdict fields:
+		// only its verdict tells.
+		if e.GetVerdict() == shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA {
+			return "too few compared requests"
 		}
-		return "too few compared requests" // a collector before verdict_reason
+		return ""
+	case e.GetCompared() == 0 && e.GetVerdictReason() != "":
+		return e.GetVerdictReason() // no request in the window, say
+	case e.GetCompared() < minSamples:
+		return fmt.Sprintf("needs %d compared requests (%s), has %d", minSamples, flag, e.GetCompared())
 	case g.rule == ruleDiffy:
 		return ""
 	}
-	if p, level := e.GetAttainablePValue(), g.level(e); level > 0 && p > level {
+	level := g.level(e)
+	if level == 0 {
+		// Its significant flag holds only from its own minimum on.
+		return "the collector is older than this gate and sends no significance level: with --min-samples, give --confidence too"
+	}
+	if p := e.GetAttainablePValue(); p > level {
 		return fmt.Sprintf("needs more compared requests: with %d, even a field differing in every one would have p = %.3g > %s", e.GetCompared(), p, formatLevel(level))
 	}
 	return ""
@@ -331,6 +347,8 @@ func (g *gateOptions) decide(rep *gateReport) {
 		fail = true
 	case rep.Regressions > 0:
 		why = append(why, fmt.Sprintf("%d regressing field(s), within --max-regressions %d", rep.Regressions, g.maxRegressions))
+	case judged == 0 && insufficient == 0:
+		why = append(why, "nothing to compare")
 	case judged == 0:
 		why = append(why, "no endpoint could be judged")
 		fail = g.failInsufficient

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -120,7 +121,7 @@ func TestGateDoesNotCallAnEndpointCleanBeforeTheTestCanDecide(t *testing.T) {
 		code int
 		want string
 	}{
-		{"the collector's minimum", nil, ExitOK, "needs 100 compared requests before deciding, has 30"},
+		{"the collector's minimum", nil, ExitOK, "needs 100 compared requests (the collector's --min-samples), has 30"},
 		{"a minimum below the test's", []string{"--min-samples", "5"}, ExitOK, orders + ": needs more compared requests: with 30, even a field differing in every one would have p = 0.018 > 0.01"},
 		{"a minimum below the test's is a failure", []string{"--min-samples", "5", "--fail-on-insufficient-data"}, ExitGate, "1 endpoint(s) with too few compared requests to judge"},
 		{"at a confidence the test reaches", []string{"--min-samples", "5", "--confidence", "0.95"}, ExitGate, "1 regressing field(s)"},
@@ -140,7 +141,7 @@ func TestGateJudgesBelowTheCollectorsMinimum(t *testing.T) {
 	c.ingest(t, seedEndpoint("orders", ordersPath, 60, ordersBody))
 	c.waitCompared(t, 60)
 	orders := "GET " + ordersPath
-	if r := run(t, c, "gate"); r.code != ExitOK || !strings.Contains(r.stdout, "needs 100 compared requests before deciding, has 60") {
+	if r := run(t, c, "gate"); r.code != ExitOK || !strings.Contains(r.stdout, "needs 100 compared requests (the collector's --min-samples), has 60") {
 		t.Errorf("gate at the collector's minimum: %s", r)
 	}
 	r := run(t, c, "gate", "--min-samples", "50")
@@ -201,7 +202,72 @@ func TestGateSkipsSideEffectOnlyEndpoints(t *testing.T) {
 		!strings.Contains(r.stdout, "1 endpoint(s) with side effects only, not compared") {
 		t.Errorf("gate with a side-effect endpoint: %s", r)
 	}
-	if r := run(t, c, "gate", "POST /api/orders", "--fail-on-insufficient-data"); r.code != ExitGate || !strings.Contains(r.stdout, "no endpoint could be judged") {
+	// Nothing to compare is not too little to judge.
+	if r := run(t, c, "gate", "POST /api/orders", "--fail-on-insufficient-data"); r.code != ExitOK || !strings.Contains(r.stdout, "gate: PASS: nothing to compare") {
 		t.Errorf("gate on side effects alone: %s", r)
+	}
+}
+
+// --rule diffy and --confidence judge every endpoint past the collector's
+// --min-samples at their own level: the collector's INSUFFICIENT_DATA also
+// means "the test cannot reach the collector's level yet", which is not
+// theirs. Here one identical request repeated leaves the no-secondary test
+// little power (p >= 0.119 at 300 requests).
+func TestGateRulesJudgeAtTheirOwnLevel(t *testing.T) {
+	c := startCollector(t, server.Options{}) // --min-samples 100
+	var ds []*shadowdiffv1.ResponseDigest
+	for _, d := range append(seedEndpoint("orders", ordersPath, 300, ordersBody), seedEndpoint("again", ordersPath, 1, ordersBody)...) {
+		if d.Role != shadowdiffv1.Role_ROLE_SECONDARY {
+			ds = append(ds, d)
+		}
+	}
+	c.ingest(t, ds)
+	c.waitCompared(t, 301)
+	if r := run(t, c, "gate"); r.code != ExitOK || !strings.Contains(r.stdout, "needs more compared requests: with 301") {
+		t.Errorf("gate at the collector's level: %s", r)
+	}
+	if r := run(t, c, "gate", "--rule", "diffy"); r.code != ExitGate || !strings.Contains(r.stdout, "Diffy's rule: differs in 301") {
+		t.Errorf("gate --rule diffy: %s", r)
+	}
+}
+
+// A collector from before significance_level cannot say at which level
+// its fields would be significant below its own --min-samples: the gate
+// does not call them CLEAN there.
+func TestGateWithAnOlderCollector(t *testing.T) {
+	c := startCollectorWith(t, server.Options{}, func(q shadowdiffv1.QueryServer) shadowdiffv1.QueryServer { return olderQuery{q} })
+	c.ingest(t, seedEndpoint("orders", ordersPath, 60, ordersBody))
+	c.waitCompared(t, 60)
+	if r := run(t, c, "gate"); r.code != ExitOK || !strings.Contains(r.stdout, "too few compared requests") {
+		t.Errorf("gate: %s", r)
+	}
+	if r := run(t, c, "gate", "--min-samples", "50"); r.code != ExitOK || !strings.Contains(r.stdout, "give --confidence too") {
+		t.Errorf("gate --min-samples 50: %s", r)
+	}
+	if r := run(t, c, "gate", "--min-samples", "50", "--confidence", "0.99"); r.code != ExitGate {
+		t.Errorf("gate --min-samples 50 --confidence 0.99: %s", r)
+	}
+}
+
+// olderQuery answers as a collector before the summary's verdict fields.
+type olderQuery struct{ shadowdiffv1.QueryServer }
+
+func (q olderQuery) ListEndpoints(ctx context.Context, r *shadowdiffv1.ListEndpointsRequest) (*shadowdiffv1.ListEndpointsResponse, error) {
+	resp, err := q.QueryServer.ListEndpoints(ctx, r)
+	for _, e := range resp.GetEndpoints() {
+		older(e)
+	}
+	return resp, err
+}
+
+func (q olderQuery) ListFields(ctx context.Context, r *shadowdiffv1.ListFieldsRequest) (*shadowdiffv1.ListFieldsResponse, error) {
+	resp, err := q.QueryServer.ListFields(ctx, r)
+	older(resp.GetEndpoint())
+	return resp, err
+}
+
+func older(e *shadowdiffv1.EndpointSummary) {
+	if e != nil {
+		e.AttainablePValue, e.SignificanceLevel, e.VerdictReason, e.MinSamples = 0, 0, "", 0
 	}
 }

@@ -95,7 +95,7 @@ func (q *queryServer) ListFields(ctx context.Context, r *shadowdiffv1.ListFields
 		resp.Endpoint = &shadowdiffv1.EndpointSummary{Endpoint: ea.key, Method: ea.method, RouteName: ea.routeName,
 			PathTemplate: ea.pathTemplate, Incomplete: &shadowdiffv1.Incomplete{},
 			Verdict: shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA, HasSecondary: ea.hasSecondary,
-			AttainablePValue: 1, SignificanceLevel: e.cfg.alpha, VerdictReason: "no request in the time range"}
+			AttainablePValue: 1, SignificanceLevel: e.cfg.alpha, MinSamples: e.cfg.minSamples, VerdictReason: "no request in the time range"}
 		return resp, nil
 	}
 	resp.Endpoint = v.summary

@@ -83,7 +83,7 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, withFields bool) (*v
 	// Field statistics decide the verdict, so they are always computed;
 	// withFields only controls whether they are kept.
 	m := familySize(sum.Fields, ec, suppressed)
-	s.AttainablePValue, s.SignificanceLevel = attainableP(ec, m), e.cfg.alpha
+	s.AttainablePValue, s.SignificanceLevel, s.MinSamples = attainableP(ec, m), e.cfg.alpha, e.cfg.minSamples
 	for path, fc := range sum.Fields {
 		fs := fieldStats(path, fc, ec, m, s.AttainablePValue, e.cfg)
 		if id := e.ruleFor(ea.key, path); id != "" {

@@ -657,6 +657,9 @@ type EndpointSummary struct {
 	SignificanceLevel float64 `protobuf:"fixed64,24,opt,name=significance_level,json=significanceLevel,proto3" json:"significance_level,omitempty"`
 	// Why the verdict is what it is, for people.
 	VerdictReason string `protobuf:"bytes,25,opt,name=verdict_reason,json=verdictReason,proto3" json:"verdict_reason,omitempty"`
+	// The collector's --min-samples: compared requests an endpoint needs
+	// before a verdict.
+	MinSamples    uint64 `protobuf:"varint,26,opt,name=min_samples,json=minSamples,proto3" json:"min_samples,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -864,6 +867,13 @@ func (x *EndpointSummary) GetVerdictReason() string {
 		return x.VerdictReason
 	}
 	return ""
+}
+
+func (x *EndpointSummary) GetMinSamples() uint64 {
+	if x != nil {
+		return x.MinSamples
+	}
+	return 0
 }
 
 type ListFieldsRequest struct {
@@ -2481,7 +2491,7 @@ const file_shadowdiff_v1_query_proto_rawDesc = "" +
 	"Incomplete\x12'\n" +
 	"\x0fmissing_primary\x18\x01 \x01(\x04R\x0emissingPrimary\x12+\n" +
 	"\x11missing_secondary\x18\x02 \x01(\x04R\x10missingSecondary\x12+\n" +
-	"\x11missing_candidate\x18\x03 \x01(\x04R\x10missingCandidate\"\x98\b\n" +
+	"\x11missing_candidate\x18\x03 \x01(\x04R\x10missingCandidate\"\xb9\b\n" +
 	"\x0fEndpointSummary\x12\x1a\n" +
 	"\bendpoint\x18\x01 \x01(\tR\bendpoint\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x1d\n" +
@@ -2515,7 +2525,9 @@ const file_shadowdiff_v1_query_proto_rawDesc = "" +
 	"\tlast_seen\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampR\blastSeen\x12,\n" +
 	"\x12attainable_p_value\x18\x17 \x01(\x01R\x10attainablePValue\x12-\n" +
 	"\x12significance_level\x18\x18 \x01(\x01R\x11significanceLevel\x12%\n" +
-	"\x0everdict_reason\x18\x19 \x01(\tR\rverdictReason\"\x84\x01\n" +
+	"\x0everdict_reason\x18\x19 \x01(\tR\rverdictReason\x12\x1f\n" +
+	"\vmin_samples\x18\x1a \x01(\x04R\n" +
+	"minSamples\"\x84\x01\n" +
 	"\x11ListFieldsRequest\x12\x1a\n" +
 	"\bendpoint\x18\x01 \x01(\tR\bendpoint\x12.\n" +
 	"\x05range\x18\x02 \x01(\v2\x18.shadowdiff.v1.TimeRangeR\x05range\x12#\n" +

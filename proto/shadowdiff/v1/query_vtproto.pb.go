@@ -154,6 +154,7 @@ func (m *EndpointSummary) CloneVT() *EndpointSummary {
 	r.AttainablePValue = m.AttainablePValue
 	r.SignificanceLevel = m.SignificanceLevel
 	r.VerdictReason = m.VerdictReason
+	r.MinSamples = m.MinSamples
 	if len(m.unknownFields) > 0 {
 		r.unknownFields = make([]byte, len(m.unknownFields))
 		copy(r.unknownFields, m.unknownFields)
@@ -924,6 +925,9 @@ func (this *EndpointSummary) EqualVT(that *EndpointSummary) bool {
 		return false
 	}
 	if this.VerdictReason != that.VerdictReason {
+		return false
+	}
+	if this.MinSamples != that.MinSamples {
 		return false
 	}
 	return string(this.unknownFields) == string(that.unknownFields)
@@ -1991,6 +1995,13 @@ func (m *EndpointSummary) MarshalToSizedBufferVT(dAtA []byte) (int, error) {
 	if m.unknownFields != nil {
 		i -= len(m.unknownFields)
 		copy(dAtA[i:], m.unknownFields)
+	}
+	if m.MinSamples != 0 {
+		i = protohelpers.EncodeVarint(dAtA, i, uint64(m.MinSamples))
+		i--
+		dAtA[i] = 0x1
+		i--
+		dAtA[i] = 0xd0
 	}
 	if len(m.VerdictReason) > 0 {
 		i -= len(m.VerdictReason)
@@ -3846,6 +3857,9 @@ func (m *EndpointSummary) SizeVT() (n int) {
 	if l > 0 {
 		n += 2 + l + protohelpers.SizeOfVarint(uint64(l))
 	}
+	if m.MinSamples != 0 {
+		n += 2 + protohelpers.SizeOfVarint(uint64(m.MinSamples))
+	}
 	n += len(m.unknownFields)
 	return n
 }
@@ -5621,6 +5635,25 @@ func (m *EndpointSummary) UnmarshalVT(dAtA []byte) error {
 			}
 			m.VerdictReason = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
+		case 26:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field MinSamples", wireType)
+			}
+			m.MinSamples = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return protohelpers.ErrIntOverflow
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.MinSamples |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
 		default:
 			iNdEx = preIndex
 			skippy, err := protohelpers.Skip(dAtA[iNdEx:])
