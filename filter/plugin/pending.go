@@ -37,9 +37,13 @@ type digestQueue struct {
 	period time.Duration
 }
 
-// setPeriod sets the root's tick period for the queue (0: the sender's).
+// setPeriod sets the root's tick period for the queue; 0, or a period no
+// faster than the sender's, is the sender's.
 func (r *Root) setPeriod(p time.Duration) {
 	q := &r.digests
+	if p >= r.tickPeriod {
+		p = 0
+	}
 	if q.period == p {
 		return
 	}
@@ -65,7 +69,7 @@ func (r *Root) queueDigest(s *Stream) {
 	}
 	s.queued = true
 	q.streams = append(q.streams, s)
-	if q.period == 0 && r.tickPeriod > digestTickPeriod {
+	if q.period == 0 {
 		r.setPeriod(digestTickPeriod)
 	}
 }
@@ -94,9 +98,9 @@ func (r *Root) digestPending() {
 	switch {
 	case rest > 0:
 		r.setPeriod(backlogTickPeriod)
-	case n > 0 && q.period != 0:
-		r.setPeriod(min(digestTickPeriod, r.tickPeriod))
-	case n == 0:
+	case n > 0:
+		r.setPeriod(digestTickPeriod)
+	default:
 		// Back to the sender's tick after a tick with nothing to do, so
 		// that steady traffic does not switch the period on every tick.
 		r.setPeriod(0)

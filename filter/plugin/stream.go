@@ -258,7 +258,7 @@ func (s *Stream) OnResponseHeaders(endOfStream bool) Action {
 	s.sawResponse = true
 	s.ended = endOfStream
 	s.respStart = s.root.now()
-	// Kept for OnDone, which digests them off the request path.
+	// Kept for the digest, made off the request path on the root's tick.
 	for _, h := range hs {
 		kh := Header{s.keep(h[0]), s.keep(h[1])}
 		s.respHeaders = append(s.respHeaders, kh)
@@ -368,7 +368,7 @@ func (s *Stream) finishDigest() {
 		d.UpstreamLatencyMicros = uint64(s.respStart.Sub(s.startTime).Microseconds())
 		d.Headers = digest.AppendHeaderDigests(d.Headers[:0], s.respHeaders, &r.headers)
 		d.TrailersHash = r.trailersHash(s.respTrailers)
-		// The body digest lives in r.bodies until the next stream's OnDone:
+		// The body digest lives in r.bodies until the next finishDigest:
 		// it is encoded below, before that.
 		d.Body = r.bodies.Digest(digest.Body{ContentType: s.contentType, ContentEncoding: s.encoding,
 			Data: s.body, WireSize: s.bodySize, Truncated: s.truncated})
