@@ -186,9 +186,13 @@ func (g *gateOptions) evaluate(ctx context.Context, c *client, tr *shadowdiffv1.
 		rep.Endpoints = append(rep.Endpoints, ge)
 		if e.GetCompared() == 0 && e.GetSkippedSideEffect() > 0 {
 			// POST, PUT, DELETE...: the shadows' filters answer them
-			// locally, so they are never compared and never will be.
-			ge.Verdict = "SKIPPED"
-			ge.Reason = fmt.Sprintf("side effects only: the shadows' filters answered its %d request(s) without sending them upstream, nothing to compare", e.GetSkippedSideEffect())
+			// locally, so they are never compared and never will be. The
+			// collector says so ("side effects only: ..."), but for one
+			// before verdict_reason.
+			ge.Verdict, ge.Reason = "SKIPPED", e.GetVerdictReason()
+			if ge.Reason == "" {
+				ge.Reason = fmt.Sprintf("side effects only: %d request(s), nothing to compare", e.GetSkippedSideEffect())
+			}
 			continue
 		}
 		if why := g.insufficient(e); why != "" {
