@@ -64,9 +64,15 @@ func noiseDifferences(fc *store.FieldCounts, ec *store.EndpointCounts) uint64 {
 // the secondary, so their difference rate is the null rate).
 func aloneNoise(fc *store.FieldCounts, ec *store.EndpointCounts, structural bool) (diffs, seen uint64) {
 	if structural {
-		return fc.RepeatStruct + fc.NoiseStruct, ec.RepeatPairs + ec.WithSecondary
+		return fc.RepeatStruct + fc.NoiseStruct, noiseObservations(ec)
 	}
-	return fc.Repeat + fc.Noise, ec.RepeatPairs + ec.WithSecondary
+	return fc.Repeat + fc.Noise, noiseObservations(ec)
+}
+
+// noiseObservations counts the endpoint's requests that show its noise:
+// repeated identical requests and requests with a secondary.
+func noiseObservations(ec *store.EndpointCounts) uint64 {
+	return ec.RepeatPairs + ec.WithSecondary
 }
 
 // noiseClass classifies a field by how often it differs when the response
@@ -140,8 +146,7 @@ func attainableP(ec *store.EndpointCounts, m int) float64 {
 		p = pairedP(ec.WithSecondary, 0)
 	}
 	if alone := ec.Compared - ec.WithSecondary; alone > 0 {
-		_, seen := aloneNoise(&store.FieldCounts{}, ec, false)
-		p = math.Min(p, unpairedP(alone, alone, 0, seen, noiseFloor))
+		p = math.Min(p, unpairedP(alone, alone, 0, noiseObservations(ec), noiseFloor))
 	}
 	return math.Min(1, p*float64(max(m, 1)))
 }
