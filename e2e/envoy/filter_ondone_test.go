@@ -38,7 +38,7 @@ func TestRealFilterDigestsAfterTheResponse(t *testing.T) {
 		}
 	}}
 	cfg := `{"role":"primary","collector":{"cluster":"shadowdiff-collector"},"batch":{"max_digests":1}}`
-	url := startSidecar(t, withFilterConfig(t, sidecarBootstrap(app, coll.addr, wasm), cfg), host)
+	url := startSidecar(t, withFilterConfig(t, sidecarBootstrap(app, coll.Addr, wasm), cfg), host)
 	keys := []string{"after-1", "after-2", "after-3", "after-4"}
 	for _, key := range keys {
 		req, _ := http.NewRequest(http.MethodGet, url+"/report", nil)

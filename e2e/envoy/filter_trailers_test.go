@@ -41,7 +41,7 @@ func testTrailerDigests(t *testing.T, wasm, cache string, h2 bool) {
 		})
 	}
 	bootstrap := func(app string) string {
-		y := sidecarBootstrap(app, coll.addr, wasm)
+		y := sidecarBootstrap(app, coll.Addr, wasm)
 		if h2 {
 			const next = "\n  - name: shadowdiff-collector"
 			if !strings.Contains(y, next) {

@@ -6,44 +6,17 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"google.golang.org/grpc"
 
 	"github.com/shadowdiff/shadowdiff/e2e/internal/testenv"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
-// testCollector is a gRPC Collector that keeps every digest and acks it.
-type testCollector struct {
-	shadowdiffv1.UnimplementedCollectorServer
-	mu      sync.Mutex
-	digests []*shadowdiffv1.ResponseDigest
-}
-
-func (c *testCollector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBatch, shadowdiffv1.DigestAck]) error {
-	for {
-		b, err := stream.Recv()
-		if err != nil {
-			return nil
-		}
-		c.mu.Lock()
-		c.digests = append(c.digests, b.GetDigests()...)
-		c.mu.Unlock()
-		if err := stream.Send(&shadowdiffv1.DigestAck{Sequence: b.GetSequence(), Accepted: uint32(len(b.GetDigests()))}); err != nil {
-			return nil
-		}
-	}
-}
-
-// roles returns the roles that sent a digest for a pairing key.
-func (c *testCollector) roles(key string) map[shadowdiffv1.Role]*shadowdiffv1.ResponseDigest {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// rolesOf returns the digests a pairing key got, by role.
+func rolesOf(c *testenv.RecordingCollector, key string) map[shadowdiffv1.Role]*shadowdiffv1.ResponseDigest {
 	out := map[shadowdiffv1.Role]*shadowdiffv1.ResponseDigest{}
-	for _, d := range c.digests {
+	for _, d := range c.Digests() {
 		if d.GetPairingKey() == key {
 			out[d.GetRole()] = d
 		}
@@ -78,15 +51,7 @@ func TestRealFilterDigestsReachTheCollector(t *testing.T) {
 			fmt.Fprintf(w, `{"id": 1, "name": "widget", "version": %q}`, version)
 		}))
 	}
-	collector := &testCollector{}
-	gs := grpc.NewServer()
-	shadowdiffv1.RegisterCollectorServer(gs, collector)
-	gln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", ports[9090]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	go gs.Serve(gln)
-	t.Cleanup(gs.Stop)
+	collector := testenv.StartRecordingCollector(t, fmt.Sprintf("127.0.0.1:%d", ports[9090]))
 
 	config := localConfig(t, wasm, ports)
 	startSidecar(t, config, ports[9901], "--compilation-cache", t.TempDir(), "--concurrency", "1")
@@ -103,13 +68,13 @@ func TestRealFilterDigestsReachTheCollector(t *testing.T) {
 		t.Fatalf("client got %d %s, want the primary's answer", resp.StatusCode, body)
 	}
 	deadline := time.Now().Add(guard)
-	for len(collector.roles("pair-1")) < 3 {
+	for len(rolesOf(collector, "pair-1")) < 3 {
 		if time.Now().After(deadline) {
-			t.Fatalf("digests for pair-1 from %v, want primary, secondary and candidate", collector.roles("pair-1"))
+			t.Fatalf("digests for pair-1 from %v, want primary, secondary and candidate", rolesOf(collector, "pair-1"))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	got := collector.roles("pair-1")
+	got := rolesOf(collector, "pair-1")
 	for role, shadow := range map[shadowdiffv1.Role]bool{
 		shadowdiffv1.Role_ROLE_PRIMARY: false, shadowdiffv1.Role_ROLE_SECONDARY: true, shadowdiffv1.Role_ROLE_CANDIDATE: true,
 	} {
