@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sort"
 	"sync"
 	"time"
@@ -135,11 +136,15 @@ func send(ctx context.Context, client *http.Client, base string, r Request) Resp
 }
 
 // Progress draws a one-line progress bar on w for a run of total requests.
+// On anything but a terminal (a CI log, a file) it draws only the final
+// line: redrawing with carriage returns there leaves every frame on one line.
 type Progress struct {
 	W     io.Writer
 	Total int
 	start time.Time
 	last  time.Time
+	// plain is whether W is not a terminal, once known.
+	plain *bool
 }
 
 // Update redraws the bar at most every 100 ms and always at the end.
@@ -148,7 +153,11 @@ func (p *Progress) Update(done int) {
 	if p.start.IsZero() {
 		p.start = now
 	}
-	if done < p.Total && now.Sub(p.last) < 100*time.Millisecond {
+	if p.plain == nil {
+		plain := !isTerminal(p.W)
+		p.plain = &plain
+	}
+	if done < p.Total && (*p.plain || now.Sub(p.last) < 100*time.Millisecond) {
 		return
 	}
 	p.last = now
@@ -160,8 +169,22 @@ func (p *Progress) Update(done int) {
 		bar = append(bar, '>')
 		bar = append(bar, bytes.Repeat([]byte(" "), width-filled-1)...)
 	}
-	fmt.Fprintf(p.W, "\r  [%s] %d/%d  %.0f req/s", bar, done, p.Total, rate)
+	prefix := "\r"
+	if *p.plain {
+		prefix = ""
+	}
+	fmt.Fprintf(p.W, "%s  [%s] %d/%d  %.0f req/s", prefix, bar, done, p.Total, rate)
 	if done >= p.Total {
 		fmt.Fprintln(p.W)
 	}
+}
+
+// isTerminal reports whether w is a character device, as a terminal is.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -83,3 +83,16 @@ func TestProgressDrawsFinalLine(t *testing.T) {
 		t.Errorf("progress output %q lacks the final 4/4 line", out)
 	}
 }
+
+// A log or a file gets the final line only: frames redrawn with carriage
+// returns would all end up on one line there.
+func TestProgressOffTerminalDrawsOnlyTheEnd(t *testing.T) {
+	var buf bytes.Buffer
+	p := &Progress{W: &buf, Total: 4}
+	for i := 1; i <= 4; i++ {
+		p.Update(i)
+	}
+	if out := buf.String(); strings.Count(out, "req/s") != 1 || strings.Contains(out, "\r") {
+		t.Errorf("progress output off a terminal %q: want one line, no carriage return", out)
+	}
+}
