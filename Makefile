@@ -52,6 +52,7 @@ unit:
 # Short fuzzing runs on top of the committed seed corpora (testdata/fuzz).
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDigestJSON$$' -fuzztime=$(FUZZTIME) ./filter/digest
+	$(GO) test -run='^$$' -fuzz='^FuzzJSON$$' -fuzztime=$(FUZZTIME) ./filter/config
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

@@ -85,7 +85,10 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		`{"role":"primary","collector":{"timeout":"-1s"}}`:                           "collector.timeout",
 		`{"role":"primary","headers":{"include":["bad header"]}}`:                    "headers.include[0]",
 		`{"role":"primary","restore_authority":"yes"}`:                               "restore_authority",
-		`[1]`: "",
+		`[1]`:                                   "",
+		`{"role":"primary","role":"candidate"}`: "role",
+		`{"role":"primary","body":{"max_fields":10,"max_fields":20}}`: "body.max_fields",
+		`{"role":"primary",}`: "",
 	} {
 		_, err := Parse([]byte(in))
 		if err == nil {

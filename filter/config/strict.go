@@ -2,10 +2,10 @@ package config
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -15,6 +15,9 @@ import (
 // ("side_effects.allow_methods[1]"), so a user fixing a WasmPlugin's
 // pluginConfig knows where to look.
 func decodeStrict(data []byte, v any) error {
+	if err := checkJSON(data); err != nil {
+		return fieldError("", "not valid JSON: "+err.Error())
+	}
 	return decodeValue(bytes.TrimSpace(data), reflect.ValueOf(v).Elem(), "")
 }
 
@@ -26,8 +29,8 @@ func decodeValue(data []byte, v reflect.Value, path string) error {
 	}
 	switch {
 	case v.Type() == durationType:
-		var s string
-		if err := json.Unmarshal(data, &s); err != nil {
+		s, err := unquote(data)
+		if err != nil {
 			return fieldError(path, "want a duration string such as \"500ms\" or \"30s\"")
 		}
 		d, err := time.ParseDuration(s)
@@ -42,9 +45,18 @@ func decodeValue(data []byte, v reflect.Value, path string) error {
 		}
 		return decodeValue(data, v.Elem(), path)
 	case v.Kind() == reflect.Struct:
-		var members map[string]json.RawMessage
-		if err := json.Unmarshal(data, &members); err != nil {
+		list, err := objectMembers(data)
+		if err != nil {
 			return fieldError(path, "want an object")
+		}
+		members := make(map[string][]byte, len(list))
+		for _, m := range list {
+			if _, twice := members[m.name]; twice {
+				// encoding/json would keep the last; a key written twice
+				// is more likely a mistake in a merged config.
+				return fieldError(join(path, m.name), "given twice")
+			}
+			members[m.name] = m.value
 		}
 		fields := map[string]reflect.Value{}
 		var known []string
@@ -72,8 +84,8 @@ func decodeValue(data []byte, v reflect.Value, path string) error {
 		}
 		return nil
 	case v.Kind() == reflect.Slice:
-		var items []json.RawMessage
-		if err := json.Unmarshal(data, &items); err != nil {
+		items, err := arrayItems(data)
+		if err != nil {
 			return fieldError(path, "want a list")
 		}
 		s := reflect.MakeSlice(v.Type(), len(items), len(items))
@@ -85,10 +97,57 @@ func decodeValue(data []byte, v reflect.Value, path string) error {
 		v.Set(s)
 		return nil
 	}
-	if err := json.Unmarshal(data, v.Addr().Interface()); err != nil {
+	if !setScalar(data, v) {
 		return fieldError(path, "want "+kindName(v.Kind()))
 	}
 	return nil
+}
+
+// setScalar sets a string, bool or number field from its JSON value,
+// as encoding/json does: integers must be written as integers and fit.
+func setScalar(data []byte, v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.String:
+		s, err := unquote(data)
+		if err != nil {
+			return false
+		}
+		v.SetString(s)
+		return true
+	case reflect.Bool:
+		switch string(data) {
+		case "true", "false":
+			v.SetBool(string(data) == "true")
+			return true
+		}
+		return false
+	}
+	if len(data) == 0 || data[0] != '-' && (data[0] < '0' || data[0] > '9') {
+		return false // not a number (checkJSON vetted the rest of its form)
+	}
+	switch v.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, err := strconv.ParseInt(string(data), 10, 64)
+		if err != nil || v.OverflowInt(n) {
+			return false
+		}
+		v.SetInt(n)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		n, err := strconv.ParseUint(string(data), 10, 64)
+		if err != nil || v.OverflowUint(n) {
+			return false
+		}
+		v.SetUint(n)
+	case reflect.Float32, reflect.Float64:
+		f, err := strconv.ParseFloat(string(data), v.Type().Bits())
+		if err != nil {
+			return false
+		}
+		v.SetFloat(f)
+	default:
+		return false
+	}
+	return true
 }
 
 func join(path, name string) string {
@@ -106,6 +165,8 @@ func kindName(k reflect.Kind) string {
 		return "true or false"
 	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Uint32, reflect.Uint64:
 		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
 	}
 	return k.String()
 }
