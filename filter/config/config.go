@@ -27,6 +27,12 @@ type Config struct {
 	// RestoreAuthority strips Envoy's "-shadow" Host suffix before the request
 	// reaches the shadow service, so it sees the Host users sent.
 	RestoreAuthority bool `json:"restore_authority"`
+	// AssumeShadow treats every request this sidecar receives as a shadow,
+	// marked or not (secondary and candidate only). Istio 1.28 and later no
+	// longer append "-shadow" to a mirror's Host by default
+	// (DISABLE_SHADOW_HOST_SUFFIX), so a mirror arrives unmarked; a
+	// workload that only mirrors reach can say so here.
+	AssumeShadow bool `json:"assume_shadow"`
 	// SamplePercent digests this share of requests (0 < p <= 100). The choice
 	// hashes the pairing key, so every role picks the same requests.
 	SamplePercent float64     `json:"sample_percent"`
@@ -207,6 +213,7 @@ func (c *Config) validate() error {
 		msg   string
 	}{
 		{c.Collector.Cluster == "", "collector.cluster", "required: the Envoy cluster of the collector"},
+		{c.AssumeShadow && c.Role == RolePrimary, "assume_shadow", "only for the secondary and candidate roles: a primary serves live traffic"},
 		{c.Collector.Timeout <= 0 || c.Collector.Timeout > maxCollectorTimeout, "collector.timeout", "must be positive and at most 5m"},
 		{!isToken(c.PairingHeader), "pairing_header", "must be a header name"},
 		{!isToken(c.ShadowHeader), "shadow_header", "must be a header name"},

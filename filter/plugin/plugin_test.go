@@ -272,6 +272,45 @@ func TestWhatIsNotDigested(t *testing.T) {
 	if e.counter("shadowdiff.not_digested.wrong_direction") != 1 || e.counter("shadowdiff.not_digested.no_pairing_key") != 1 {
 		t.Error("not_digested reasons not counted")
 	}
+	// Live traffic at a shadow, or a mirror Istio 1.28+ sent unmarked: said once.
+	e.run(exchange{reqHeaders: get("/users/2", "live-traffic-2"), respHeaders: jsonResponse()})
+	n := 0
+	for _, w := range e.host.GetWarnLogs() {
+		if strings.Contains(w, "assume_shadow") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("warnings %q: want one naming assume_shadow", e.host.GetWarnLogs())
+	}
+}
+
+// Istio 1.28+ mirrors without the "-shadow" suffix: with assume_shadow a
+// shadow workload treats every request as a mirror, digested and guarded.
+func TestAssumeShadowTreatsUnmarkedRequestsAsShadows(t *testing.T) {
+	e := start(t, `{"role":"candidate","assume_shadow":true}`)
+	id, act := e.run(exchange{reqHeaders: get("/users/7", "req-7"), respHeaders: jsonResponse(), respBody: [][]byte{[]byte(`{}`)}})
+	if act != types.ActionContinue {
+		t.Fatalf("GET action %v", act)
+	}
+	got := map[string]string{}
+	for _, h := range e.host.GetCurrentRequestHeaders(id) {
+		got[h[0]] = h[1]
+	}
+	if got["x-shadowdiff-shadow"] != "1" {
+		t.Errorf("upstream request headers %v: the shadow header must be set", got)
+	}
+	if _, act := e.run(exchange{reqHeaders: [][2]string{{":method", "POST"}, {":path", "/orders"}, {":authority", "shop"}, {"x-request-id", "req-8"}},
+		respHeaders: jsonResponse()}); act != types.ActionPause {
+		t.Errorf("unmarked POST at an assume_shadow candidate: action %v, want it blocked", act)
+	}
+	e.flush()
+	if ds := e.coll.digests(); len(ds) != 2 || !ds[0].GetShadow() || ds[1].GetSkip() != pb.SkipReason_SKIP_REASON_SIDE_EFFECT {
+		t.Errorf("digests: %v", ds)
+	}
+	if n := e.counter("shadowdiff.not_digested.wrong_direction"); n != 0 {
+		t.Errorf("wrong_direction = %d", n)
+	}
 }
 
 func TestBadConfigRefusesToStart(t *testing.T) {

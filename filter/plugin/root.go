@@ -41,6 +41,8 @@ type Root struct {
 	// captured counts the body bytes streams hold, in flight or queued
 	// (body.max_total_bytes).
 	captured int
+	// warnedUnmarked: warnUnmarked has spoken.
+	warnedUnmarked bool
 }
 
 // NewRoot makes a plugin instance on host. now may be nil (time.Now).
@@ -230,4 +232,19 @@ func (r *Root) NewStream() *Stream {
 		return s
 	}
 	return &Stream{root: r}
+}
+
+// warnUnmarked says once, at a secondary or candidate, that a request came
+// without a shadow's marks: live traffic reaching a shadow, or (more
+// likely) a mirror from Istio 1.28 or later, which no longer appends
+// "-shadow" to the Host. Either way it is not digested and its writes are
+// not blocked, which the user must hear about.
+func (r *Root) warnUnmarked() {
+	if r.warnedUnmarked {
+		return
+	}
+	r.warnedUnmarked = true
+	r.host.Log(LogWarn, fmt.Sprintf("shadowdiff: this %s sidecar received a request not marked as a shadow (no \"-shadow\" Host suffix, no %s header): "+
+		"it is neither digested nor guarded against side effects (not_digested.wrong_direction). Istio 1.28 and later mirror without the suffix: "+
+		"set assume_shadow: true if only mirrors reach this workload, or DISABLE_SHADOW_HOST_SUFFIX=false on istiod", r.cfg.Role, r.cfg.ShadowHeader))
 }

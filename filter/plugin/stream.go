@@ -133,7 +133,7 @@ func (s *Stream) OnRequestHeaders(endOfStream bool) Action {
 		}
 	}
 	host, suffixed := stripShadowSuffix(authority)
-	s.shadow = s.shadow || suffixed
+	s.shadow = s.shadow || suffixed || r.cfg.AssumeShadow
 	if s.shadow {
 		r.metrics.shadowRequests.Add(1)
 		if suffixed && r.cfg.RestoreAuthority {
@@ -148,6 +148,9 @@ func (s *Stream) OnRequestHeaders(endOfStream bool) Action {
 	case s.shadow != (r.role != wire.RolePrimary):
 		// A primary digests live traffic; secondary and candidate digest mirrors.
 		r.metrics.notDigested(NotDigestedRole)
+		if !s.shadow {
+			r.warnUnmarked()
+		}
 	case key == "":
 		r.metrics.notDigested(NotDigestedNoPairingKey)
 	case !r.sampled(key):
