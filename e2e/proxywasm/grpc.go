@@ -8,7 +8,9 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"github.com/tetratelabs/wazero/api"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/shadowdiff/shadowdiff/e2e/httpfilter"
@@ -31,6 +33,11 @@ type grpcTarget struct {
 	metadata metadata.MD
 	timeout  time.Duration // unary calls: timeout_ms, else GrpcService.timeout; 0 = none
 	path     string        // "/service/method"
+	// authority is the :authority Envoy sends: EnvoyGrpc.authority, else
+	// the cluster name, with any :authority of the initial metadata
+	// appended after a comma (Envoy adds metadata with addCopy, which
+	// appends to a header already set).
+	authority string
 }
 
 // resolveGrpc parses the upstream as Envoy does: first as a serialized
@@ -59,6 +66,10 @@ func (v *vm) resolveGrpc(mod api.Module, p []uint64) (grpcTarget, status) {
 			return grpcTarget{}, statusInternalFailure
 		}
 		t.cluster = c
+		t.authority = name
+		if a := svc.GetEnvoyGrpc().GetAuthority(); a != "" {
+			t.authority = a
+		}
 		t.timeout = svc.GetTimeout().AsDuration()
 		for _, hv := range svc.GetInitialMetadata() {
 			addOutgoing(t.metadata, hv.GetKey(), hv.GetValue())
@@ -69,8 +80,13 @@ func (v *vm) resolveGrpc(mod api.Module, p []uint64) (grpcTarget, status) {
 			return grpcTarget{}, statusParseFailure
 		}
 		t.cluster = c
+		t.authority = string(up)
 	}
 	for _, f := range pairs {
+		if strings.EqualFold(f.Name, ":authority") {
+			t.authority += "," + f.Value
+			continue
+		}
 		addOutgoing(t.metadata, f.Name, f.Value)
 	}
 	return t, statusOK
@@ -192,4 +208,20 @@ func proxyGetStatus(ctx context.Context, v *vm, mod api.Module, p []uint64) stat
 		return statusInvalidMemoryAccess
 	}
 	return v.copyOut(ctx, mod, []byte(st.message), uint32(p[1]), uint32(p[2]))
+}
+
+// checkAuthority refuses an :authority with a character RFC 3986 does not
+// allow in one, as the HTTP/2 codec of the peer (the collector's sidecar
+// in a mesh) does: Istio's cluster names ("outbound|9090||host") are not
+// valid authorities, and Envoy sends the cluster name when EnvoyGrpc has
+// no authority.
+func checkAuthority(a string) error {
+	for i := 0; i < len(a); i++ {
+		c := a[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~!$&'()*+,;=:@[]%", c) >= 0 {
+			continue
+		}
+		return grpcstatus.Errorf(codes.Internal, "stream reset by the peer: invalid :authority header %q (character %q)", a, c)
+	}
+	return nil
 }

@@ -127,7 +127,10 @@ func (v *vm) startGrpcCall(id uint32, t grpcTarget, msg []byte) {
 		var reply []byte
 		conn, err := v.grpcConn(t)
 		if err == nil {
-			err = conn.Invoke(ctx, t.path, msg, &reply)
+			err = checkAuthority(t.authority)
+		}
+		if err == nil {
+			err = conn.Invoke(ctx, t.path, msg, &reply, grpc.CallAuthority(t.authority))
 		}
 		if err == nil {
 			v.runAsync(func(fr *frame) { v.deliverGrpcMessage(fr, id, reply) })
@@ -152,9 +155,12 @@ func (v *vm) runGrpcStream(ctx context.Context, id uint32, t grpcTarget, s *grpc
 	defer s.stop()
 	defer s.sendq.abort()
 	conn, err := v.grpcConn(t)
+	if err == nil {
+		err = checkAuthority(t.authority)
+	}
 	var cs grpc.ClientStream
 	if err == nil {
-		cs, err = conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, t.path)
+		cs, err = conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, t.path, grpc.CallAuthority(t.authority))
 	}
 	if err != nil {
 		st := grpcstatus.Convert(err)

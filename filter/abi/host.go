@@ -106,8 +106,8 @@ func (host) SetTickPeriod(d time.Duration) error {
 	return check(proxySetTickPeriodMilliseconds(uint32(d.Milliseconds())))
 }
 
-func (host) OpenStream(cluster, service, method string, metadata []plugin.Header) (uint32, error) {
-	up := grpcService(cluster)
+func (host) OpenStream(cluster, authority, service, method string, metadata []plugin.Header) (uint32, error) {
+	up := grpcService(cluster, authority)
 	md := encodeMap(metadata)
 	var id uint32
 	err := check(proxyGrpcStream(ptr(up), uint32(len(up)), strPtr(service), uint32(len(service)),

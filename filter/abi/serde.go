@@ -82,13 +82,18 @@ func appendPropertyPath(b []byte, segments []string) []byte {
 }
 
 // grpcService encodes envoy.config.core.v3.GrpcService{envoy_grpc:
-// {cluster_name: cluster}}. Envoy also takes a bare cluster name, but only
-// when the bytes fail to parse as a GrpcService; the encoded form is never
-// misread.
-func grpcService(cluster string) []byte {
+// {cluster_name: cluster, authority: authority}} (no authority when
+// empty: Envoy then sends the cluster name as :authority). Envoy also
+// takes a bare cluster name, but only when the bytes fail to parse as a
+// GrpcService; the encoded form is never misread.
+func grpcService(cluster, authority string) []byte {
 	var inner []byte
 	inner = protowire.AppendTag(inner, 1, protowire.BytesType)
 	inner = protowire.AppendString(inner, cluster)
+	if authority != "" {
+		inner = protowire.AppendTag(inner, 2, protowire.BytesType)
+		inner = protowire.AppendString(inner, authority)
+	}
 	var out []byte
 	out = protowire.AppendTag(out, 1, protowire.BytesType)
 	return protowire.AppendBytes(out, inner)

@@ -38,9 +38,14 @@ func TestMapMatchesSpecExample(t *testing.T) {
 // The reference (proxy-wasm-abi.md §5.4): envoy_grpc{cluster_name:
 // "digest_collector"} is 0a 12 0a 10 + the name, 20 bytes.
 func TestGrpcService(t *testing.T) {
-	got := grpcService("digest_collector")
+	got := grpcService("digest_collector", "")
 	if want := "0a120a10" + hex.EncodeToString([]byte("digest_collector")); hex.EncodeToString(got) != want {
 		t.Errorf("got %x", got)
+	}
+	// With an authority, EnvoyGrpc's field 2.
+	got = grpcService("c", "a:1")
+	if want := "0a080a0163" + "1203" + hex.EncodeToString([]byte("a:1")); hex.EncodeToString(got) != want {
+		t.Errorf("with an authority: got %x, want %s", got, want)
 	}
 }
 

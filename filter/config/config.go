@@ -58,7 +58,10 @@ type Collector struct {
 	// Cluster is the Envoy cluster of the collector (HTTP/2). Istio:
 	// "outbound|9090||shadowdiff-collector.shadowdiff.svc.cluster.local".
 	Cluster string `json:"cluster"`
-	// Authority overrides the :authority of the gRPC stream.
+	// Authority is the :authority of the gRPC stream. Envoy sends the
+	// cluster name when it is empty, which Istio's cluster names
+	// ("outbound|9090||host") are not valid as: for those it defaults to
+	// "host:9090".
 	Authority string `json:"authority"`
 	// Timeout bounds the wait for a batch's acknowledgement; then the stream is reopened.
 	Timeout Duration `json:"timeout"`
@@ -163,6 +166,9 @@ func Parse(data []byte) (*Config, error) {
 }
 
 func (c *Config) normalize() {
+	if c.Collector.Authority == "" {
+		c.Collector.Authority = istioAuthority(c.Collector.Cluster)
+	}
 	c.PairingHeader = strings.ToLower(c.PairingHeader)
 	c.ShadowHeader = strings.ToLower(c.ShadowHeader)
 	for i, m := range c.SideEffects.AllowMethods {
@@ -213,6 +219,9 @@ func (c *Config) validate() error {
 		msg   string
 	}{
 		{c.Collector.Cluster == "", "collector.cluster", "required: the Envoy cluster of the collector"},
+		{c.Collector.Authority != "" && !validAuthority(c.Collector.Authority), "collector.authority", "must be a host, or host:port (RFC 3986 characters)"},
+		{c.Collector.Authority == "" && !validAuthority(c.Collector.Cluster) && istioAuthority(c.Collector.Cluster) == "", "collector.authority",
+			"required: the cluster name " + fmt.Sprintf("%q", c.Collector.Cluster) + " is not a valid :authority, which Envoy sends when authority is empty"},
 		{c.AssumeShadow && c.Role == RolePrimary, "assume_shadow", "only for the secondary and candidate roles: a primary serves live traffic"},
 		{c.Collector.Timeout <= 0 || c.Collector.Timeout > maxCollectorTimeout, "collector.timeout", "must be positive and at most 5m"},
 		{!isToken(c.PairingHeader), "pairing_header", "must be a header name"},
@@ -320,4 +329,35 @@ func matchesPrefix(prefixes []string, field string) bool {
 		}
 	}
 	return false
+}
+
+// istioAuthority is "host:port" for an Istio outbound cluster name
+// ("outbound|9090||collector.ns.svc.cluster.local", "outbound|9090|v1|host"),
+// else "" (the cluster name itself is then the authority).
+func istioAuthority(cluster string) string {
+	parts := strings.Split(cluster, "|")
+	if len(parts) != 4 || parts[0] != "outbound" || parts[1] == "" || parts[3] == "" {
+		return ""
+	}
+	a := parts[3] + ":" + parts[1]
+	if !validAuthority(a) {
+		return ""
+	}
+	return a
+}
+
+// validAuthority reports whether s is made of the characters RFC 3986
+// allows in an authority, as the HTTP/2 codecs of Envoy and its peers
+// check.
+func validAuthority(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~!$&'()*+,;=:@[]%", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }

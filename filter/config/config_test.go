@@ -148,3 +148,25 @@ func TestShadowHeaderMustDifferFromPairingHeader(t *testing.T) {
 		t.Errorf("distinct headers refused: %v", err)
 	}
 }
+
+// Envoy sends the cluster name as :authority when EnvoyGrpc has none, and an
+// Istio cluster name is not a valid one: the peer resets the stream.
+func TestCollectorAuthorityDefaultsFromIstioClusterNames(t *testing.T) {
+	for cluster, want := range map[string]string{
+		"outbound|9090||shadowdiff-collector.shadowdiff.svc.cluster.local": "shadowdiff-collector.shadowdiff.svc.cluster.local:9090",
+		"outbound|9090|v1|collector.example":                               "collector.example:9090",
+		"shadowdiff-collector":                                             "",
+	} {
+		c, err := Parse([]byte(`{"role":"primary","collector":{"cluster":"` + cluster + `"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Collector.Authority != want {
+			t.Errorf("cluster %q: authority %q, want %q", cluster, c.Collector.Authority, want)
+		}
+	}
+	c, err := Parse([]byte(`{"role":"primary","collector":{"cluster":"outbound|9090||a.b","authority":"collector:9090"}}`))
+	if err != nil || c.Collector.Authority != "collector:9090" {
+		t.Errorf("an explicit authority must be kept: %v, %v", c, err)
+	}
+}

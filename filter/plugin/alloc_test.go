@@ -60,7 +60,7 @@ func (h *replayHost) SendOnStream(_ uint32, msg []byte) error {
 func (h *replayHost) CloseStream(uint32) error                                     { return nil }
 func (h *replayHost) CancelStream(uint32) error                                    { return nil }
 func (h *replayHost) SendLocalResponse(int, []byte, []plugin.Header, string) error { return nil }
-func (h *replayHost) OpenStream(string, string, string, []plugin.Header) (uint32, error) {
+func (h *replayHost) OpenStream(string, string, string, string, []plugin.Header) (uint32, error) {
 	h.nextID++
 	return h.nextID, nil
 }

@@ -60,9 +60,10 @@ type Host interface {
 	DefineCounter(name string) (Counter, error)
 	SetTickPeriod(d time.Duration) error
 
-	// OpenStream opens a gRPC stream to an Envoy cluster; replies arrive
-	// through Root.OnStreamMessage and Root.OnStreamClose.
-	OpenStream(cluster, service, method string, metadata []Header) (uint32, error)
+	// OpenStream opens a gRPC stream to an Envoy cluster with the given
+	// :authority (Envoy sends the cluster name when it is empty); replies
+	// arrive through Root.OnStreamMessage and Root.OnStreamClose.
+	OpenStream(cluster, authority, service, method string, metadata []Header) (uint32, error)
 	// SendOnStream copies msg: the plugin reuses its memory.
 	SendOnStream(id uint32, msg []byte) error
 	// CloseStream ends a stream the collector has closed (proxy_grpc_close:

@@ -28,12 +28,14 @@ type collector struct {
 	batches   []*pb.DigestBatch
 	closed    []uint32
 	cancelled []uint32
+	authority string // of the last stream opened
 }
 
-func (c *collector) Open(cluster, service, method string, _ []plugin.Header) (uint32, error) {
+func (c *collector) Open(cluster, authority, service, method string, _ []plugin.Header) (uint32, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if cluster != "shadowdiff-collector" || service != "shadowdiff.v1.Collector" || method != "Ingest" {
+	c.authority = authority
+	if !strings.HasSuffix(cluster, "shadowdiff-collector") || service != "shadowdiff.v1.Collector" || method != "Ingest" {
 		return 0, errors.New("unexpected stream " + cluster + " " + service + "/" + method)
 	}
 	if c.down {
@@ -604,5 +606,18 @@ func TestShutdownCountsQueuedAndInflightDigests(t *testing.T) {
 	e.flush()
 	if got := e.counter("shadowdiff.digests_dropped.shutdown"); got != 6 || len(e.coll.batches) != 2 || e.coll.opened != 1 {
 		t.Errorf("after shutdown: dropped.shutdown %d, %d batches, %d streams opened", got, len(e.coll.batches), e.coll.opened)
+	}
+}
+
+// The stream's :authority travels in the GrpcService (abi/serde.go), never as
+// initial metadata, which Envoy appends to the cluster name's.
+func TestStreamCarriesTheCollectorAuthority(t *testing.T) {
+	e := start(t, `{"role":"primary","collector":{"cluster":"outbound|9090||shadowdiff-collector"}}`)
+	e.run(exchange{reqHeaders: get("/users/1", "req-a"), respHeaders: jsonResponse(), respBody: [][]byte{[]byte(`{}`)}})
+	e.flush()
+	e.coll.mu.Lock()
+	defer e.coll.mu.Unlock()
+	if e.coll.opened == 0 || e.coll.authority != "shadowdiff-collector:9090" {
+		t.Errorf("streams opened %d, authority %q: want shadowdiff-collector:9090", e.coll.opened, e.coll.authority)
 	}
 }

@@ -165,11 +165,10 @@ func (s *sender) dial() bool {
 	if now.Before(s.nextDial) {
 		return false
 	}
-	var md []Header
-	if a := s.cfg.Collector.Authority; a != "" {
-		md = append(md, Header{":authority", a})
-	}
-	id, err := s.host.OpenStream(s.cfg.Collector.Cluster, "shadowdiff.v1.Collector", "Ingest", md)
+	// The authority goes in the GrpcService, not in the initial metadata:
+	// Envoy adds metadata to the headers it made, so an :authority there
+	// is appended to the cluster name's ("outbound|...,host"), not set.
+	id, err := s.host.OpenStream(s.cfg.Collector.Cluster, s.cfg.Collector.Authority, "shadowdiff.v1.Collector", "Ingest", nil)
 	if err != nil {
 		s.logErr(fmt.Sprintf("shadowdiff: open stream to collector cluster %q: %v", s.cfg.Collector.Cluster, err))
 		s.scheduleRedial()

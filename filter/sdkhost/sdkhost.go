@@ -15,7 +15,7 @@ import (
 
 // Streams carries the collector stream the SDK cannot.
 type Streams interface {
-	Open(cluster, service, method string, metadata []plugin.Header) (uint32, error)
+	Open(cluster, authority, service, method string, metadata []plugin.Header) (uint32, error)
 	Send(id uint32, msg []byte) error
 	// Close ends a stream the remote side closed (proxy_grpc_close);
 	// Cancel resets a stream the plugin abandons (proxy_grpc_cancel).
@@ -161,8 +161,8 @@ func (host) SetTickPeriod(d time.Duration) error {
 	return proxywasm.SetTickPeriodMilliSeconds(uint32(d.Milliseconds()))
 }
 
-func (h host) OpenStream(cluster, service, method string, md []plugin.Header) (uint32, error) {
-	return h.streams.Open(cluster, service, method, md)
+func (h host) OpenStream(cluster, authority, service, method string, md []plugin.Header) (uint32, error) {
+	return h.streams.Open(cluster, authority, service, method, md)
 }
 func (h host) SendOnStream(id uint32, msg []byte) error { return h.streams.Send(id, msg) }
 func (h host) CloseStream(id uint32) error              { return h.streams.Close(id) }

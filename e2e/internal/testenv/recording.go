@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -17,6 +18,8 @@ type RecordingCollector struct {
 	Addr    string
 	mu      sync.Mutex
 	digests []*shadowdiffv1.ResponseDigest
+	// authorities are the :authority headers of the streams, in order.
+	authorities []string
 }
 
 // StartRecordingCollector serves a RecordingCollector on addr
@@ -36,6 +39,10 @@ func StartRecordingCollector(tb testing.TB, addr string) *RecordingCollector {
 }
 
 func (c *RecordingCollector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBatch, shadowdiffv1.DigestAck]) error {
+	md, _ := metadata.FromIncomingContext(stream.Context())
+	c.mu.Lock()
+	c.authorities = append(c.authorities, md.Get(":authority")...)
+	c.mu.Unlock()
 	for {
 		b, err := stream.Recv()
 		if err != nil {
@@ -55,4 +62,11 @@ func (c *RecordingCollector) Digests() []*shadowdiffv1.ResponseDigest {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]*shadowdiffv1.ResponseDigest(nil), c.digests...)
+}
+
+// Authorities returns the :authority headers of the streams opened so far.
+func (c *RecordingCollector) Authorities() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.authorities...)
 }
