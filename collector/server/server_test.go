@@ -120,6 +120,53 @@ func TestHealthAndShutdown(t *testing.T) {
 	}
 }
 
+// blockingIngester holds each batch until released, to shut down while
+// one is being stored.
+type blockingIngester struct {
+	memIngester
+	storing chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingIngester) Ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest) (int, []*shadowdiffv1.Rejection, error) {
+	b.storing <- struct{}{}
+	<-b.release
+	return b.memIngester.Ingest(ctx, ds)
+}
+
+// An ingest stream storing a batch when the collector shuts down has it
+// acknowledged, then ends with Unavailable: the sender reconnects and
+// resends nothing twice.
+func TestIngestStoringAtShutdown(t *testing.T) {
+	ing := &blockingIngester{storing: make(chan struct{}), release: make(chan struct{})}
+	r := start(t, ing, fixedQuery{}, Options{})
+	stream, err := shadowdiffv1.NewCollectorClient(r.conn).Ingest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&shadowdiffv1.DigestBatch{Sequence: 1, Digests: digests(2, shadowdiffv1.Role_ROLE_PRIMARY)}); err != nil {
+		t.Fatal(err)
+	}
+	<-ing.storing
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- r.srv.Shutdown(ctx) }()
+	for r.srv.Serving() {
+		time.Sleep(time.Millisecond)
+	}
+	close(ing.release)
+	if ack, err := stream.Recv(); err != nil || ack.GetAccepted() != 2 {
+		t.Errorf("ack of the batch stored at shutdown: %v, %v; want 2 accepted", ack, err)
+	}
+	if _, err := stream.Recv(); status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "shutting down") {
+		t.Errorf("ingest stream after its ack: %v, want Unavailable", err)
+	}
+	if err := <-shutdown; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
 func TestReflectionListsServices(t *testing.T) {
 	r := start(t, &memIngester{}, fixedQuery{}, Options{})
 	stream, err := reflectionpb.NewServerReflectionClient(r.conn).ServerReflectionInfo(context.Background())
