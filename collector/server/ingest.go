@@ -92,7 +92,7 @@ func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBa
 			return status.FromContextError(ctx.Err()).Err()
 		case <-c.draining:
 			log.Debug("ingest stream ended by shutdown", "batches", batches)
-			return status.Error(codes.Unavailable, "collector is shutting down; reconnect and resend unacknowledged batches")
+			return shuttingDown("reconnect and resend unacknowledged batches")
 		case r := <-in:
 			if errors.Is(r.err, io.EOF) {
 				log.Debug("ingest stream closed by sender", "batches", batches)
