@@ -197,7 +197,7 @@ func TestWatchCollectorShutsDown(t *testing.T) {
 		t.Fatalf("shutdown: %v", err)
 	}
 	r := <-done
-	want := "Error: the collector at " + c.addr + " closed the stream: it is shutting down"
+	want := "Error: the collector at " + c.addr + " closed the stream: it is shutting down or the connection was lost (Unavailable: collector is shutting down"
 	if r.code != ExitFailed || !strings.HasPrefix(r.stderr, want) || strings.Contains(r.stderr, "\nError: context canceled") {
 		t.Errorf("watch after the collector shut down: %s\nwant stderr starting with %q", r, want)
 	}
@@ -225,10 +225,13 @@ func TestStreamClosed(t *testing.T) {
 		err  error
 		want string
 	}{
+		{status.Error(codes.Unavailable, "collector is shutting down; reconnect to resume the stream"),
+			"the collector at collector:9090 closed the stream: it is shutting down or the connection was lost (Unavailable: collector is shutting down; reconnect to resume the stream)"},
+		{status.Error(codes.Unavailable, "error reading from server: EOF"),
+			"the collector at collector:9090 closed the stream: it is shutting down or the connection was lost (Unavailable: error reading from server: EOF)"},
+		// How older collectors ended watches at shutdown.
 		{status.Error(codes.Canceled, "context canceled"),
 			"the collector at collector:9090 closed the stream: it is shutting down (Canceled: context canceled)"},
-		{status.Error(codes.Unavailable, "error reading from server: EOF"),
-			"the collector at collector:9090 closed the stream: it shut down or the connection was lost (Unavailable: error reading from server: EOF)"},
 		{status.Error(codes.Internal, "boom"),
 			"the collector at collector:9090 closed the stream: Internal: boom"},
 	} {

@@ -75,9 +75,10 @@ prints one JSON object per line; with -o yaml, one YAML document per event.`,
 }
 
 // streamClosed explains why a stream the collector had accepted ended. A
-// collector that shuts down gracefully cancels its watch streams (the
-// client sees Canceled, which does not mean the user cancelled); one that
-// goes away leaves Unavailable.
+// collector that shuts down ends its watch streams with Unavailable
+// ("collector is shutting down"), as a lost connection does; older
+// collectors cancelled them (Canceled, which then does not mean the user
+// cancelled).
 func (c *client) streamClosed(err error) error {
 	st := status.Convert(err)
 	why := fmt.Sprintf("%s: %s", st.Code(), st.Message())
@@ -85,7 +86,7 @@ func (c *client) streamClosed(err error) error {
 	case codes.Canceled:
 		return fmt.Errorf("the collector at %s closed the stream: it is shutting down (%s)", c.opts.collector, why)
 	case codes.Unavailable:
-		return fmt.Errorf("the collector at %s closed the stream: it shut down or the connection was lost (%s)", c.opts.collector, why)
+		return fmt.Errorf("the collector at %s closed the stream: it is shutting down or the connection was lost (%s)", c.opts.collector, why)
 	}
 	return fmt.Errorf("the collector at %s closed the stream: %s", c.opts.collector, why)
 }

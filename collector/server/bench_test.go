@@ -90,7 +90,10 @@ func BenchmarkUnmarshalBatch(b *testing.B) {
 		{"vtproto", wire, func(w []byte, m *shadowdiffv1.DigestBatch) error { return m.UnmarshalVT(w) }},
 		{"server", wire, func(w []byte, m *shadowdiffv1.DigestBatch) error { _, err := unmarshalBatch(w, m); return err }},
 		{"ingest-vtproto", ingest, func(w []byte, m *shadowdiffv1.DigestBatch) error { return m.UnmarshalVT(w) }},
-		{"ingest-server", ingest, func(w []byte, m *shadowdiffv1.DigestBatch) error { _, _, err := decodeBatch(w, m, true, 0); return err }},
+		{"ingest-server", ingest, func(w []byte, m *shadowdiffv1.DigestBatch) error {
+			_, _, _, err := decodeBatch(w, m, true, 0)
+			return err
+		}},
 	} {
 		b.Run(dec.name, func(b *testing.B) {
 			b.SetBytes(int64(len(dec.wire)))

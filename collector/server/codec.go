@@ -75,6 +75,9 @@ type wireBatch struct {
 	// more is decoded without them, and over is their number.
 	maxDigests int
 	over       int
+	// undecodable are the digests left out of batch: they could not be
+	// decoded, the rest of the batch could.
+	undecodable []undecodable
 	// malformed is why the batch could not be decoded. The codec does
 	// not return it: gRPC would send it as Internal, and a malformed
 	// batch is the sender's error (InvalidArgument).
@@ -117,7 +120,7 @@ func (w *wireBatch) free() {
 func (w *wireBatch) UnmarshalVT(data []byte) error {
 	w.batch = &shadowdiffv1.DigestBatch{}
 	var err error
-	w.wire, w.over, err = decodeBatch(data, w.batch, w.skipFields, w.maxDigests)
+	w.wire, w.undecodable, w.over, err = decodeBatch(data, w.batch, w.skipFields, w.maxDigests)
 	return err
 }
 

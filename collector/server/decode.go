@@ -30,8 +30,25 @@ const (
 //
 // It returns the encoding of each digest, slices of data.
 func unmarshalBatch(data []byte, m *shadowdiffv1.DigestBatch) ([][]byte, error) {
-	wire, _, err := decodeBatch(data, m, false, 0)
+	wire, bad, _, err := decodeBatch(data, m, false, 0)
+	if err == nil && len(bad) > 0 {
+		// As with the generated code, one digest fails the batch.
+		return nil, bad[0].err
+	}
 	return wire, err
+}
+
+// undecodable is a digest that could not be decoded in a batch that
+// could: its index in the batch, and why.
+type undecodable struct {
+	index int
+	err   error
+}
+
+// rejection is the digest's rejection, worded as the engine words a body
+// it cannot read ("body.fields: undecodable: ...").
+func (u undecodable) rejection() *shadowdiffv1.Rejection {
+	return &shadowdiffv1.Rejection{Index: uint32(u.index), Reason: "undecodable: " + u.err.Error()}
 }
 
 // decodeBatch is unmarshalBatch; with skipFields, the digests' body fields
@@ -40,27 +57,32 @@ func unmarshalBatch(data []byte, m *shadowdiffv1.DigestBatch) ([][]byte, error) 
 // without its digests (a flood of tiny digests costs far more memory
 // decoded than sent) and over is their number; the caller refuses it. A
 // bounded decoding also refuses a batch protowire cannot read.
-func decodeBatch(data []byte, m *shadowdiffv1.DigestBatch, skipFields bool, maxDigests int) (wire [][]byte, over int, err error) {
+//
+// A digest that cannot be decoded in a batch that protowire reads (each
+// digest a length-delimited field, so the others stand on their own) is
+// left out of m and wire and listed in bad, in the batch's order: the
+// caller rejects it alone.
+func decodeBatch(data []byte, m *shadowdiffv1.DigestBatch, skipFields bool, maxDigests int) (wire [][]byte, bad []undecodable, over int, err error) {
 	dec := decoder{skipFields: skipFields}
 	n, err := dec.scan(data, batchDigests, -1, nil)
 	if maxDigests > 0 && n > maxDigests {
 		// Refused by its count: only the other fields are decoded, for
 		// the refusal to name the batch.
 		_ = m.UnmarshalVT(dec.rest)
-		return nil, n, nil
+		return nil, nil, n, nil
 	}
 	if err != nil {
 		if maxDigests > 0 {
 			// The generated code reads some of what protowire refuses
 			// (an overlong varint) but has no bound: a bounded decoding
 			// refuses the batch, as the reference decoder does.
-			return nil, 0, err
+			return nil, nil, 0, err
 		}
 		wire, err := generated(data, m)
-		return wire, 0, err
+		return wire, nil, 0, err
 	}
 	if err := m.UnmarshalVT(dec.rest); err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	// Room for a typical digest, grown for a bigger one.
 	dec.headers = make([][]byte, 0, 16)
@@ -70,15 +92,17 @@ func decodeBatch(data []byte, m *shadowdiffv1.DigestBatch, skipFields bool, maxD
 	// One allocation per digest, not one for the batch: the engine keeps
 	// some digests longer than others.
 	m.Digests = make([]*shadowdiffv1.ResponseDigest, 0, n)
+	i := 0
 	for b := range payloads(data, batchDigests) {
-		d, err := dec.digest(b)
-		if err != nil {
-			return nil, 0, err
+		if d, err := dec.digest(b); err != nil {
+			bad = append(bad, undecodable{i, err})
+		} else {
+			m.Digests = append(m.Digests, d)
+			wire = append(wire, b)
 		}
-		m.Digests = append(m.Digests, d)
-		wire = append(wire, b)
+		i++
 	}
-	return wire, 0, nil
+	return wire, bad, 0, nil
 }
 
 // generated decodes with the generated code what protowire refuses

@@ -36,7 +36,7 @@ func TestDecodeBatchOverTheDigestLimit(t *testing.T) {
 	data := append(varintField(nil, 1, 7), bytes.Repeat([]byte{batchDigests<<3 | 2, 0}, n)...)
 	for _, skip := range []bool{true, false} {
 		var m shadowdiffv1.DigestBatch
-		wire, over, err := decodeBatch(data, &m, skip, limit)
+		wire, _, over, err := decodeBatch(data, &m, skip, limit)
 		if err != nil || over != n || wire != nil || len(m.Digests) != 0 || m.Sequence != 7 {
 			t.Fatalf("skipFields=%v: over %d, %d digests, sequence %d, err %v; want over %d, none decoded, sequence 7",
 				skip, over, len(m.Digests), m.Sequence, err, n)
@@ -51,7 +51,7 @@ func TestDecodeBatchOverTheDigestLimit(t *testing.T) {
 	}
 	// At the limit the batch is decoded.
 	var m shadowdiffv1.DigestBatch
-	if _, over, err := decodeBatch(data[:len(varintField(nil, 1, 7))+2*limit], &m, true, limit); err != nil || over != 0 || len(m.Digests) != limit {
+	if _, _, over, err := decodeBatch(data[:len(varintField(nil, 1, 7))+2*limit], &m, true, limit); err != nil || over != 0 || len(m.Digests) != limit {
 		t.Errorf("batch at the limit: over %d, %d digests, err %v; want all %d decoded", over, len(m.Digests), err, limit)
 	}
 }
@@ -65,7 +65,7 @@ func TestBoundedDecodeRefusesWhatProtowireRefuses(t *testing.T) {
 	overlong := []byte{1<<3 | 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}
 	data := append(overlong, bytes.Repeat([]byte{batchDigests<<3 | 2, 0}, 100_000)...)
 	var m shadowdiffv1.DigestBatch
-	if wire, over, err := decodeBatch(data, &m, true, 1024); err == nil || len(m.Digests) != 0 || wire != nil || over != 0 {
+	if wire, _, over, err := decodeBatch(data, &m, true, 1024); err == nil || len(m.Digests) != 0 || wire != nil || over != 0 {
 		t.Errorf("bounded: %d digests decoded, over %d, err %v; want an error and none decoded", len(m.Digests), over, err)
 	}
 	// Unbounded, it decodes as the generated code does (decodeBoth).

@@ -202,7 +202,7 @@ func TestDecodeAllocations(t *testing.T) {
 	data := marshal(t, batch)
 	allocs := testing.AllocsPerRun(10, func() {
 		var m shadowdiffv1.DigestBatch
-		if _, _, err := decodeBatch(data, &m, true, 0); err != nil {
+		if _, _, _, err := decodeBatch(data, &m, true, 0); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"math"
 	"testing"
 	"time"
 
@@ -12,9 +13,11 @@ import (
 )
 
 // decodeBoth decodes data with unmarshalBatch and with the generated
-// decoder and fails unless both fail or both give equal messages.
+// decoder and fails unless both fail or both give equal messages, and
+// checks the digests one by one (decodeAlone).
 func decodeBoth(t *testing.T, data []byte) *shadowdiffv1.DigestBatch {
 	t.Helper()
+	decodeAlone(t, data)
 	var fast, want shadowdiffv1.DigestBatch
 	// A copy that is overwritten once decoded, like the pooled receive
 	// buffer: the decoded strings must not refer to it.
@@ -38,7 +41,7 @@ func decodeBoth(t *testing.T, data []byte) *shadowdiffv1.DigestBatch {
 	// Without body fields, for an EncodedIngester.
 	var slim shadowdiffv1.DigestBatch
 	copy(buf, data)
-	if _, _, err := decodeBatch(buf, &slim, true, 0); err != nil {
+	if _, _, _, err := decodeBatch(buf, &slim, true, 0); err != nil {
 		t.Fatalf("decodeBatch without fields: %v", err)
 	}
 	scribble(buf)
@@ -59,6 +62,58 @@ func decodeBoth(t *testing.T, data []byte) *shadowdiffv1.DigestBatch {
 		}
 	}
 	return &fast
+}
+
+// decodeAlone checks the bounded decoding of a batch whose digests can be
+// told apart (the Ingest stream's and Report's): a digest left out as
+// undecodable is one the generated code refuses on its own, and every
+// other one decodes as the generated code decodes it on its own (without
+// its body fields, the Ingest stream's case, it may be one whose field
+// entries the generated code refuses: the engine reads them).
+func decodeAlone(t *testing.T, data []byte) {
+	t.Helper()
+	for _, skip := range []bool{false, true} {
+		var m shadowdiffv1.DigestBatch
+		wire, bad, _, err := decodeBatch(bytes.Clone(data), &m, skip, math.MaxInt)
+		if err != nil {
+			continue // refused whole
+		}
+		i, next := 0, 0
+		for p := range payloads(data, batchDigests) {
+			var want shadowdiffv1.ResponseDigest
+			errWant := want.UnmarshalVT(p)
+			switch {
+			case len(bad) > 0 && bad[0].index == i:
+				if errWant == nil {
+					t.Fatalf("skipFields=%v: digest %d left out as undecodable (%v), the generated code decodes it", skip, i, bad[0].err)
+				}
+				bad = bad[1:]
+			case next == len(m.Digests):
+				t.Fatalf("skipFields=%v: digest %d neither decoded nor left out", skip, i)
+			case errWant != nil && !skip:
+				t.Fatalf("skipFields=%v: digest %d decoded, the generated code refuses it: %v", skip, i, errWant)
+			default:
+				got := m.Digests[next]
+				if skip && errWant == nil {
+					got, want.Body = got.CloneVT(), want.Body.CloneVT()
+					if got.GetBody() != nil {
+						got.Body.Fields, want.Body.Fields = nil, nil
+					}
+				}
+				if errWant == nil && !proto.Equal(got, &want) {
+					t.Fatalf("skipFields=%v: digest %d decodes to %v, alone to %v", skip, i, got, &want)
+				}
+				if !bytes.Equal(wire[next], p) {
+					t.Fatalf("skipFields=%v: encoding of digest %d is not its bytes", skip, i)
+				}
+				next++
+			}
+			i++
+		}
+		if next != len(m.Digests) || len(bad) > 0 {
+			t.Fatalf("skipFields=%v: %d digests decoded, %d left out, of %d", skip, len(m.Digests), len(bad), i)
+		}
+	}
 }
 
 // scribble overwrites b, as the next batch received into a buffer does.

@@ -20,7 +20,8 @@ type healthServer struct {
 
 // Watch ends the watch after it has sent the status the service has once
 // the server drains (NOT_SERVING, or SERVICE_UNKNOWN for a service the
-// server does not know), so watchers learn why the stream ends.
+// server does not know), so watchers learn why the stream ends, and then
+// with Unavailable, as drainStreams ends the other streams.
 func (h *healthServer) Watch(req *healthpb.HealthCheckRequest, stream healthgrpc.Health_WatchServer) error {
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
@@ -38,7 +39,7 @@ func (h *healthServer) Watch(req *healthpb.HealthCheckRequest, stream healthgrpc
 		case <-ctx.Done():
 		}
 	}()
-	return h.Server.Watch(req, w)
+	return endedByShutdown(stream.Context(), h.draining, h.Server.Watch(req, w))
 }
 
 // drainingWatch is a watch stream whose context ends once it has sent

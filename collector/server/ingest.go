@@ -1,11 +1,13 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -39,10 +41,11 @@ type received struct {
 }
 
 // Ingest acknowledges each batch of the stream once the ingester stored it.
-// A batch that cannot be decoded, is over the limits, or whose sequence
-// does not increase ends the stream with InvalidArgument; an ingester
-// failure ends it with Unavailable (the sender reconnects and resends what
-// was not acknowledged).
+// A digest that cannot be decoded is rejected in the ack, as an invalid one
+// is; a batch that cannot be (its digests cannot be told apart), is over
+// the limits, or whose sequence does not increase ends the stream with
+// InvalidArgument; an ingester failure ends it with Unavailable (the sender
+// reconnects and resends what was not acknowledged).
 func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBatch, shadowdiffv1.DigestAck]) error {
 	ctx := stream.Context()
 	log := c.log.With("rpc", rpcIngest)
@@ -89,7 +92,7 @@ func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBa
 			return status.FromContextError(ctx.Err()).Err()
 		case <-c.draining:
 			log.Debug("ingest stream ended by shutdown", "batches", batches)
-			return status.Error(codes.Unavailable, "collector is shutting down; reconnect and resend unacknowledged batches")
+			return shuttingDown("reconnect and resend unacknowledged batches")
 		case r := <-in:
 			if errors.Is(r.err, io.EOF) {
 				log.Debug("ingest stream closed by sender", "batches", batches)
@@ -118,7 +121,7 @@ func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBa
 				log.Warn("ingest stream ended", "sequence", r.batch.GetSequence(), "error", err)
 				return err
 			}
-			ack, err := c.store(ctx, rpcIngest, r.batch, r.wire, r.size)
+			ack, err := c.store(ctx, rpcIngest, r.batch, r.wire, r.undecodable, r.size)
 			r.free() // the ingester is done with the encodings
 			if err != nil {
 				log.Warn("ingest stream ended", "sequence", r.batch.GetSequence(), "error", err)
@@ -147,15 +150,19 @@ func (c *collector) recvError(log *slog.Logger, err error) error {
 // stored; without one the ingester decides per digest and the message says
 // how many were stored.
 func (c *collector) Report(ctx context.Context, b *shadowdiffv1.DigestBatch) (*shadowdiffv1.DigestAck, error) {
-	if c.validate != nil && len(b.GetDigests()) <= c.maxDigests {
-		for i, d := range b.GetDigests() {
-			if err := c.validate(d); err != nil {
-				c.metrics.batches.WithLabelValues(rpcReport, resultInvalid).Inc()
-				return nil, status.Errorf(codes.InvalidArgument, "digest %d: %v (nothing of the batch was stored)", i, err)
-			}
+	return c.report(ctx, b, nil)
+}
+
+// report is Report for a batch whose undecodable digests (bad) were left
+// out of b.
+func (c *collector) report(ctx context.Context, b *shadowdiffv1.DigestBatch, bad []undecodable) (*shadowdiffv1.DigestAck, error) {
+	if c.validate != nil && len(b.GetDigests())+len(bad) <= c.maxDigests {
+		if first := c.firstInvalid(b, bad); first != nil {
+			c.metrics.batches.WithLabelValues(rpcReport, resultInvalid).Inc()
+			return nil, status.Errorf(codes.InvalidArgument, "digest %d: %s (nothing of the batch was stored)", first.GetIndex(), first.GetReason())
 		}
 	}
-	ack, err := c.store(ctx, rpcReport, b, nil, receivedSize(ctx, b))
+	ack, err := c.store(ctx, rpcReport, b, nil, bad, receivedSize(ctx, b))
 	if err != nil {
 		return nil, err
 	}
@@ -165,6 +172,21 @@ func (c *collector) Report(ctx context.Context, b *shadowdiffv1.DigestBatch) (*s
 			first.GetIndex(), first.GetReason(), len(ack.Rejections), ack.GetAccepted())
 	}
 	return ack, nil
+}
+
+// firstInvalid is the rejection of the first undecodable digest of a batch
+// or, when all could be decoded (b's indices are then the batch's), of the
+// first the validator refuses; nil when there is none.
+func (c *collector) firstInvalid(b *shadowdiffv1.DigestBatch, bad []undecodable) *shadowdiffv1.Rejection {
+	if len(bad) > 0 {
+		return bad[0].rejection()
+	}
+	for i, d := range b.GetDigests() {
+		if err := c.validate(d); err != nil {
+			return &shadowdiffv1.Rejection{Index: uint32(i), Reason: err.Error()}
+		}
+	}
+	return nil
 }
 
 // malformedBatch counts and returns the refusal of a batch that could not
@@ -191,9 +213,11 @@ const maxDropped = 1 << 53
 
 // store checks the batch (of size bytes, decoded) against the limits and
 // passes it to the ingester, with its digests' encodings (wire, may be
-// nil) when the ingester takes them.
-func (c *collector) store(ctx context.Context, rpc string, b *shadowdiffv1.DigestBatch, wire [][]byte, size int) (*shadowdiffv1.DigestAck, error) {
-	if n := len(b.GetDigests()); n > c.maxDigests {
+// nil) when the ingester takes them. The digests that could not be decoded
+// (bad, left out of b) are rejected with the ingester's rejections.
+func (c *collector) store(ctx context.Context, rpc string, b *shadowdiffv1.DigestBatch, wire [][]byte, bad []undecodable, size int) (*shadowdiffv1.DigestAck, error) {
+	n := len(b.GetDigests()) + len(bad)
+	if n > c.maxDigests {
 		return nil, c.tooManyDigests(rpc, b.GetSequence(), n)
 	}
 	if size > c.maxBytes {
@@ -219,30 +243,60 @@ func (c *collector) store(ctx context.Context, rpc string, b *shadowdiffv1.Diges
 		}
 	}
 	ack := &shadowdiffv1.DigestAck{Sequence: b.GetSequence()}
-	if len(b.GetDigests()) == 0 {
+	if n == 0 {
 		c.metrics.batches.WithLabelValues(rpc, resultOK).Inc()
 		return ack, nil
 	}
-	start := time.Now()
 	var accepted int
 	var rejections []*shadowdiffv1.Rejection
-	var err error
-	if ei, ok := c.ingester.(EncodedIngester); ok && wire != nil {
-		accepted, rejections, err = ei.IngestEncoded(ctx, b.GetDigests(), wire)
-	} else {
-		accepted, rejections, err = c.ingester.Ingest(ctx, b.GetDigests())
+	if len(b.GetDigests()) > 0 {
+		start := time.Now()
+		var err error
+		if ei, ok := c.ingester.(EncodedIngester); ok && wire != nil {
+			accepted, rejections, err = ei.IngestEncoded(ctx, b.GetDigests(), wire)
+		} else {
+			accepted, rejections, err = c.ingester.Ingest(ctx, b.GetDigests())
+		}
+		c.metrics.latency.WithLabelValues(rpc).Observe(time.Since(start).Seconds())
+		if err != nil {
+			c.metrics.batches.WithLabelValues(rpc, resultError).Inc()
+			return nil, ingestError(ctx, err)
+		}
 	}
-	c.metrics.latency.WithLabelValues(rpc).Observe(time.Since(start).Seconds())
-	if err != nil {
-		c.metrics.batches.WithLabelValues(rpc, resultError).Inc()
-		return nil, ingestError(ctx, err)
-	}
+	rejections = batchRejections(rejections, bad)
 	c.metrics.batches.WithLabelValues(rpc, resultOK).Inc()
-	c.metrics.received.WithLabelValues(rpc).Add(float64(len(b.GetDigests())))
+	c.metrics.received.WithLabelValues(rpc).Add(float64(n))
 	c.metrics.rejected.WithLabelValues(rpc).Add(float64(len(rejections)))
 	ack.Accepted = uint32(accepted)
 	ack.Rejections = rejections
 	return ack, nil
+}
+
+// batchRejections returns the rejections of a batch whose undecodable
+// digests (bad) the ingester did not see: the ingester's (ingested), their
+// indices moved past the digests left out before them, and bad's, in the
+// batch's order.
+func batchRejections(ingested []*shadowdiffv1.Rejection, bad []undecodable) []*shadowdiffv1.Rejection {
+	if len(bad) == 0 {
+		return ingested
+	}
+	out := make([]*shadowdiffv1.Rejection, 0, len(ingested)+len(bad))
+	for _, r := range ingested {
+		i := int(r.GetIndex())
+		for _, u := range bad { // in the batch's order
+			if u.index > i {
+				break
+			}
+			i++
+		}
+		r.Index = uint32(i)
+		out = append(out, r)
+	}
+	for _, u := range bad {
+		out = append(out, u.rejection())
+	}
+	slices.SortFunc(out, func(a, b *shadowdiffv1.Rejection) int { return cmp.Compare(a.GetIndex(), b.GetIndex()) })
+	return out
 }
 
 // ingestError maps an ingester failure to Unavailable, so the sender retries,

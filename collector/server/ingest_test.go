@@ -160,6 +160,94 @@ func TestMalformedBatchIsInvalidArgument(t *testing.T) {
 	}
 }
 
+// undecodableDigests are digests whose framing in the batch is sound but
+// whose contents cannot be decoded, each with the pairing key req-1: a
+// body field entry with a wrong wire type in the plain form the filter
+// writes and in forms that are not plain, and a digest cut inside a field.
+func undecodableDigests() map[string][]byte {
+	badBody := bytesField(nil, digestBody, string(bytesField(nil, bodyFields, string(varintField(nil, 1, 1)))))
+	d := bytesField(nil, 1, "req-1")
+	d = varintField(d, 2, uint64(shadowdiffv1.Role_ROLE_CANDIDATE))
+	d = varintField(d, 6, 200)
+	with := func(extra ...[]byte) []byte { return concat(append([][]byte{d, badBody}, extra...)...) }
+	overlong := []byte{9 << 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}
+	return map[string][]byte{
+		"bad field entry, plain":                with(),
+		"bad field entry, unknown digest field": with(varintField(nil, 14, 1)),
+		"bad field entry, overlong varint":      with(overlong),
+		"body occurrence cut short":             concat(d, bytesField(nil, digestBody, string([]byte{6 << 3})), bytesField(nil, digestBody, "\x01")),
+		"digest cut inside its pairing key":     bytesField(nil, 1, "req-1")[:4],
+	}
+}
+
+// A digest that cannot be decoded, in a batch whose framing is sound, is
+// rejected alone with its index and why: the batch's other digests are
+// stored (or rejected for their own reasons, at their own index) and the
+// stream stays open, whatever form the digest is in and whether the
+// ingester reads the encodings (the engine) or not. Report names it, and
+// with a validator stores nothing of the batch.
+func TestUndecodableDigestIsRejectedAlone(t *testing.T) {
+	good := fiftyFieldDigests(3)
+	good[1].PairingKey = "" // decodable, rejected by the ingester
+	var encoded [][]byte
+	for _, d := range good {
+		encoded = append(encoded, marshal(t, &shadowdiffv1.DigestBatch{Digests: []*shadowdiffv1.ResponseDigest{d}})) // the field, tag and all
+	}
+	for name, bad := range undecodableDigests() {
+		t.Run(name, func(t *testing.T) {
+			// Digest 1 cannot be decoded, digest 2 has no pairing key.
+			batch := func(seq uint64) preEncoded {
+				return append(varintField(nil, 1, seq), concat(encoded[0], bytesField(nil, batchDigests, string(bad)), encoded[1], encoded[2])...)
+			}
+			for _, ing := range []struct {
+				name string
+				new  func() Ingester
+			}{{"engine", func() Ingester { return newEngine(t) }}, {"memIngester", func() Ingester { return &memIngester{} }}} {
+				r := start(t, ing.new(), fixedQuery{}, Options{})
+				desc := &shadowdiffv1.Collector_ServiceDesc.Streams[0]
+				stream, err := r.conn.NewStream(context.Background(), desc, shadowdiffv1.Collector_Ingest_FullMethodName, grpc.ForceCodecV2(rawCodec{}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for seq := uint64(1); seq <= 2; seq++ {
+					if err := stream.SendMsg(batch(seq)); err != nil {
+						t.Fatal(err)
+					}
+					var ack shadowdiffv1.DigestAck
+					if err := stream.RecvMsg(&ack); err != nil {
+						t.Fatalf("%s: batch %d: %v, want an ack", ing.name, seq, err)
+					}
+					rej := ack.GetRejections()
+					if ack.GetAccepted() != 2 || len(rej) != 2 ||
+						rej[0].GetIndex() != 1 || !strings.HasPrefix(rej[0].GetReason(), "undecodable: ") && !strings.HasPrefix(rej[0].GetReason(), "body.fields: undecodable: ") ||
+						rej[1].GetIndex() != 2 || !strings.Contains(rej[1].GetReason(), "pairing_key") {
+						t.Errorf("%s: ack %v, want 2 accepted, digest 1 rejected as undecodable and digest 2 for its pairing key", ing.name, &ack)
+					}
+				}
+				if got := metricValue(t, r.reg, "shadowdiff_server_ingest_digests_rejected_total", map[string]string{"rpc": "ingest"}); got != 4 {
+					t.Errorf("%s: rejected digests = %v, want 4", ing.name, got)
+				}
+			}
+
+			mem := &memIngester{}
+			r := start(t, mem, fixedQuery{}, Options{})
+			var ack shadowdiffv1.DigestAck
+			err := r.conn.Invoke(context.Background(), shadowdiffv1.Collector_Report_FullMethodName, batch(1), &ack, grpc.ForceCodecV2(rawCodec{}))
+			if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "digest 1: undecodable: ") || !strings.Contains(err.Error(), "(2 rejected, 2 accepted)") {
+				t.Errorf("Report: %v, want InvalidArgument naming digest 1, the valid digests stored", err)
+			}
+			r = start(t, mem, fixedQuery{}, Options{Validate: engine.Validate})
+			err = r.conn.Invoke(context.Background(), shadowdiffv1.Collector_Report_FullMethodName, batch(1), &ack, grpc.ForceCodecV2(rawCodec{}))
+			if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "digest 1: undecodable: ") || !strings.Contains(err.Error(), "nothing of the batch was stored") {
+				t.Errorf("Report with a validator: %v, want InvalidArgument naming digest 1, nothing stored", err)
+			}
+			if n, _ := mem.count(); n != 2 {
+				t.Errorf("the two Reports stored %d digests, want the first one's 2", n)
+			}
+		})
+	}
+}
+
 func TestIngestBeyondReadLimit(t *testing.T) {
 	r := start(t, &memIngester{}, fixedQuery{}, Options{MaxRecvBytes: 1000})
 	stream, err := shadowdiffv1.NewCollectorClient(r.conn).Ingest(context.Background())

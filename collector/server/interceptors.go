@@ -45,9 +45,10 @@ func panicked(log *slog.Logger, method string, r any) error {
 
 // drainStreams cancels the context of long-lived server streams (the query
 // API's WatchRegressions, reflection) when the server starts draining, so a
-// graceful stop is not held up by watchers. The ingest stream ends itself
-// after its current batch, and a health watch once it has sent NOT_SERVING
-// (healthServer.Watch): cancelled at once, it could miss it.
+// graceful stop is not held up by watchers, and ends them with Unavailable
+// (endedByShutdown). The ingest stream ends itself after its current batch,
+// and a health watch once it has sent NOT_SERVING (healthServer.Watch):
+// cancelled at once, it could miss it.
 func drainStreams(draining <-chan struct{}) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		switch info.FullMethod {
@@ -63,7 +64,31 @@ func drainStreams(draining <-chan struct{}) grpc.StreamServerInterceptor {
 			case <-ctx.Done():
 			}
 		}()
-		return handler(srv, &ctxStream{ServerStream: ss, ctx: ctx})
+		err := handler(srv, &ctxStream{ServerStream: ss, ctx: ctx})
+		return endedByShutdown(ss.Context(), draining, err)
+	}
+}
+
+// shuttingDown is the status of a call the server ends because it shuts
+// down: Unavailable, which clients retry (elsewhere, or once it is back),
+// saying what to do then.
+func shuttingDown(then string) error {
+	return status.Error(codes.Unavailable, "collector is shutting down; "+then)
+}
+
+// endedByShutdown returns the error a stream's handler returned (err), or
+// shuttingDown when it is the Canceled of the context the server cancelled
+// as it drains while the client's (client) is still live: the handler
+// cannot tell, and Canceled would tell the client it had cancelled.
+func endedByShutdown(client context.Context, draining <-chan struct{}, err error) error {
+	if status.Code(err) != codes.Canceled || client.Err() != nil {
+		return err
+	}
+	select {
+	case <-draining:
+		return shuttingDown("reconnect to resume the stream")
+	default:
+		return err
 	}
 }
 

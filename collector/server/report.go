@@ -43,10 +43,10 @@ func reportHandler(srv any, ctx context.Context, dec func(any) error, intercepto
 		return nil, c.tooManyDigests(rpcReport, wb.batch.GetSequence(), wb.over)
 	}
 	if interceptor == nil {
-		return c.Report(ctx, wb.batch)
+		return c.report(ctx, wb.batch, wb.undecodable)
 	}
 	info := &grpc.UnaryServerInfo{Server: srv, FullMethod: shadowdiffv1.Collector_Report_FullMethodName}
 	return interceptor(ctx, wb.batch, info, func(ctx context.Context, req any) (any, error) {
-		return c.Report(ctx, req.(*shadowdiffv1.DigestBatch))
+		return c.report(ctx, req.(*shadowdiffv1.DigestBatch), wb.undecodable)
 	})
 }

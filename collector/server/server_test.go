@@ -88,7 +88,8 @@ func TestHealthAndShutdown(t *testing.T) {
 		t.Error("Serving() = false before Shutdown")
 	}
 
-	// A query watcher must not hold the shutdown up either.
+	// A query watcher must not hold the shutdown up either, and learns
+	// that the server went away, not that it cancelled.
 	regressions, err := shadowdiffv1.NewQueryClient(r.conn).WatchRegressions(ctx, &shadowdiffv1.WatchRegressionsRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -111,12 +112,59 @@ func TestHealthAndShutdown(t *testing.T) {
 	if _, err := stream.Recv(); status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "shutting down") {
 		t.Errorf("ingest stream after Shutdown: %v, want Unavailable", err)
 	}
-	if _, err := regressions.Recv(); status.Code(err) != codes.Canceled {
-		t.Errorf("regression watch after Shutdown: %v, want Canceled", err)
+	if _, err := regressions.Recv(); status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "shutting down") {
+		t.Errorf("regression watch after Shutdown: %v, want Unavailable", err)
 	}
 	watchCancel() // a health watcher that saw NOT_SERVING goes away
 	if err := <-shutdown; err != nil {
 		t.Fatalf("Shutdown: %v (a stream held it up)", err)
+	}
+}
+
+// blockingIngester holds each batch until released, to shut down while
+// one is being stored.
+type blockingIngester struct {
+	memIngester
+	storing chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingIngester) Ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest) (int, []*shadowdiffv1.Rejection, error) {
+	b.storing <- struct{}{}
+	<-b.release
+	return b.memIngester.Ingest(ctx, ds)
+}
+
+// An ingest stream storing a batch when the collector shuts down has it
+// acknowledged, then ends with Unavailable: the sender reconnects and
+// resends nothing twice.
+func TestIngestStoringAtShutdown(t *testing.T) {
+	ing := &blockingIngester{storing: make(chan struct{}), release: make(chan struct{})}
+	r := start(t, ing, fixedQuery{}, Options{})
+	stream, err := shadowdiffv1.NewCollectorClient(r.conn).Ingest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&shadowdiffv1.DigestBatch{Sequence: 1, Digests: digests(2, shadowdiffv1.Role_ROLE_PRIMARY)}); err != nil {
+		t.Fatal(err)
+	}
+	<-ing.storing
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- r.srv.Shutdown(ctx) }()
+	for r.srv.Serving() {
+		time.Sleep(time.Millisecond)
+	}
+	close(ing.release)
+	if ack, err := stream.Recv(); err != nil || ack.GetAccepted() != 2 {
+		t.Errorf("ack of the batch stored at shutdown: %v, %v; want 2 accepted", ack, err)
+	}
+	if _, err := stream.Recv(); status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "shutting down") {
+		t.Errorf("ingest stream after its ack: %v, want Unavailable", err)
+	}
+	if err := <-shutdown; err != nil {
+		t.Fatalf("Shutdown: %v", err)
 	}
 }
 
@@ -160,9 +208,9 @@ func TestReflectionListsServices(t *testing.T) {
 	}
 }
 
-// Health watchers see NOT_SERVING at shutdown and then their streams end,
-// so they do not hold the graceful stop up until its timeout; a watch of
-// a service the server does not know ends too.
+// Health watchers see NOT_SERVING at shutdown and then their streams end
+// with Unavailable, so they do not hold the graceful stop up until its
+// timeout; a watch of a service the server does not know ends too.
 func TestHealthWatchEndsOnShutdown(t *testing.T) {
 	r := start(t, &memIngester{}, fixedQuery{}, Options{})
 	health := healthpb.NewHealthClient(r.conn)
@@ -197,8 +245,8 @@ func TestHealthWatchEndsOnShutdown(t *testing.T) {
 				t.Errorf("status of %q after Shutdown = %v, %v; want NOT_SERVING", svc, resp, err)
 			}
 		}
-		if resp, err := watch.Recv(); err == nil {
-			t.Errorf("watch of %q after Shutdown sent %v, want the end of the stream", svc, resp)
+		if resp, err := watch.Recv(); status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "shutting down") {
+			t.Errorf("watch of %q after Shutdown: %v, %v; want the end of the stream with Unavailable", svc, resp, err)
 		}
 	}
 	if err := <-shutdown; err != nil {
