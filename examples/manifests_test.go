@@ -298,6 +298,7 @@ func (b *bundle) check() error {
 	b.checkRouting(&e)
 	b.checkDeployments(&e)
 	b.checkWasmPlugins(&e)
+	b.checkShadowIsolation(&e)
 	b.checkCollector(&e)
 	return errors.Join(e...)
 }
@@ -398,8 +399,16 @@ func (b *bundle) checkRouting(e *errs) {
 			continue
 		}
 		for _, s := range dr.Spec.GetSubsets() {
-			if n := len(b.deploymentsSelected(svc.Namespace, s.GetLabels())); n != 1 {
-				e.add("DestinationRule %s subset %s selects %d Deployments, want 1", dr.Meta.Name, s.GetName(), n)
+			deps := b.deploymentsSelected(svc.Namespace, s.GetLabels())
+			if len(deps) != 1 {
+				e.add("DestinationRule %s subset %s selects %d Deployments, want 1", dr.Meta.Name, s.GetName(), len(deps))
+			}
+			// A subset narrows its host's endpoints: pods outside the
+			// Service's selector are in no subset of it.
+			for _, d := range deps {
+				if !selects(svc.Spec.Selector, d.Spec.Template.Labels) {
+					e.add("DestinationRule %s subset %s selects Deployment %s, which Service %s does not select", dr.Meta.Name, s.GetName(), d.Name, svc.Name)
+				}
 			}
 		}
 	}
@@ -469,8 +478,9 @@ type pluginConfig struct {
 	Collector struct {
 		Cluster string `json:"cluster"`
 	} `json:"collector"`
-	HashKey    string `json:"hash_key"`
-	HashKeyEnv string `json:"hash_key_env"`
+	HashKey      string `json:"hash_key"`
+	HashKeyEnv   string `json:"hash_key_env"`
+	AssumeShadow bool   `json:"assume_shadow"`
 }
 
 // PluginConfigJSON returns the pluginConfig of a WasmPlugin as the JSON
@@ -536,23 +546,99 @@ func (b *bundle) checkWasmPlugins(e *errs) {
 	// The primary subset is routed to, the others are mirror targets.
 	for _, vs := range b.VirtualServices {
 		for _, r := range vs.Spec.GetHttp() {
-			want := map[string]string{}
+			type place struct {
+				d      *networkingv1.Destination
+				mirror bool
+			}
+			var places []place
 			for _, rd := range r.GetRoute() {
-				want[rd.GetDestination().GetSubset()] = "primary"
+				places = append(places, place{rd.GetDestination(), false})
 			}
 			for _, m := range r.GetMirrors() {
-				want[m.GetDestination().GetSubset()] = ""
+				places = append(places, place{m.GetDestination(), true})
 			}
-			for subset, role := range want {
-				ss := b.subset(r.GetRoute()[0].GetDestination().GetHost(), subset)
+			for _, p := range places {
+				ss := b.subset(p.d.GetHost(), p.d.GetSubset())
 				if ss == nil {
 					continue // reported by checkRouting
 				}
 				got := ss.GetLabels()[roleLabel]
-				if role == "primary" && got != "primary" || role == "" && got != "secondary" && got != "candidate" {
-					e.add("VirtualService %s: subset %s has role %q, which does not fit its place in the route", vs.Meta.Name, subset, got)
+				if !p.mirror && got != "primary" || p.mirror && !isShadowRole(got) {
+					e.add("VirtualService %s: subset %s of %s has role %q, which does not fit its place in the route", vs.Meta.Name, p.d.GetSubset(), p.d.GetHost(), got)
 				}
 			}
+		}
+	}
+}
+
+func isShadowRole(role string) bool { return role == "secondary" || role == "candidate" }
+
+// liveAndMirrorHosts returns the hosts the VirtualServices route to and
+// those they only mirror to.
+func (b *bundle) liveAndMirrorHosts() (live, mirror map[string]bool) {
+	live, mirror = map[string]bool{}, map[string]bool{}
+	for _, vs := range b.VirtualServices {
+		for _, h := range vs.Spec.GetHosts() {
+			live[h] = true // a caller addressing the host may bypass the routes
+		}
+		for _, r := range vs.Spec.GetHttp() {
+			for _, rd := range r.GetRoute() {
+				live[rd.GetDestination().GetHost()] = true
+			}
+			if m := r.GetMirror(); m != nil {
+				mirror[m.GetHost()] = true
+			}
+			for _, m := range r.GetMirrors() {
+				mirror[m.GetDestination().GetHost()] = true
+			}
+		}
+	}
+	return live, mirror
+}
+
+// checkShadowIsolation: nothing but mirrors may reach a shadow. The
+// secondary and candidate plugins set assume_shadow (Istio 1.28+ mirrors
+// carry no "-shadow"), which answers every write they receive locally, so a
+// Service that routes live callers to them would lose those writes. Callers
+// that bypass the VirtualService (no sidecar, a gateway not bound to it,
+// kube-proxy) are balanced by the Service's selector alone.
+func (b *bundle) checkShadowIsolation(e *errs) {
+	live, mirror := b.liveAndMirrorHosts()
+	for h := range mirror {
+		if live[h] {
+			e.add("%s is both routed to and mirrored to: mirror to a Service of the shadows only", h)
+		}
+	}
+	for _, s := range b.Services {
+		fqdn := s.Name + "." + s.Namespace + ".svc.cluster.local"
+		for _, d := range b.deploymentsSelected(s.Namespace, s.Spec.Selector) {
+			role := d.Spec.Template.Labels[roleLabel]
+			switch {
+			case live[fqdn] && isShadowRole(role):
+				e.add("Service %s, which live callers use, selects the %s Deployment %s: callers that bypass the VirtualService reach it", s.Name, role, d.Name)
+			case mirror[fqdn] && !isShadowRole(role):
+				e.add("Service %s, a mirror target, selects Deployment %s with %s=%q", s.Name, d.Name, roleLabel, role)
+			case isShadowRole(role) && !mirror[fqdn]:
+				e.add("Service %s selects the %s Deployment %s but is no mirror target: its callers' writes would be answered by the filter", s.Name, role, d.Name)
+			}
+		}
+	}
+	for _, wp := range b.WasmPlugins {
+		raw, err := pluginConfigJSON(wp.Spec)
+		if err != nil {
+			continue // reported by checkWasmPlugins
+		}
+		var pc pluginConfig
+		if json.Unmarshal(raw, &pc) != nil {
+			continue
+		}
+		// The example serves every Istio from 1.25 on, with or without the
+		// "-shadow" suffix: the shadows must not depend on it.
+		if isShadowRole(pc.Role) && !pc.AssumeShadow {
+			e.add("WasmPlugin %s (%s): set assume_shadow, or Istio 1.28+ mirrors pass undigested and their writes unblocked", wp.Meta.Name, pc.Role)
+		}
+		if pc.Role == "primary" && pc.AssumeShadow {
+			e.add("WasmPlugin %s: assume_shadow on the primary would answer users' writes locally", wp.Meta.Name)
 		}
 	}
 }
