@@ -74,6 +74,7 @@ type kustomizeImage struct {
 	Name    string `json:"name"`
 	NewName string `json:"newName,omitempty"`
 	NewTag  string `json:"newTag,omitempty"`
+	Digest  string `json:"digest,omitempty"` // pinned (docs/deploy.md, step 3)
 }
 
 // header is what every document starts with.
