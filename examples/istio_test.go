@@ -12,6 +12,7 @@ import (
 	extensionsv1alpha1 "istio.io/api/extensions/v1alpha1"
 	networkingv1 "istio.io/api/networking/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 const istioDir = "istio"
@@ -25,10 +26,11 @@ func TestIstioManifestsDecodeStrictly(t *testing.T) {
 		"Deployment": len(b.Deployments), "Service": len(b.Services), "PersistentVolumeClaim": len(b.PVCs),
 		"Secret": len(b.Secrets), "Namespace": len(b.Namespaces), "VirtualService": len(b.VirtualServices),
 		"DestinationRule": len(b.DestinationRules), "WasmPlugin": len(b.WasmPlugins),
-		"AuthorizationPolicy": len(b.AuthzPolicies),
+		"AuthorizationPolicy": len(b.AuthzPolicies), "NetworkPolicy": len(b.NetworkPolicies),
 	}
 	want := map[string]int{"Deployment": 4, "Service": 3, "PersistentVolumeClaim": 1, "Secret": 1, "Namespace": 2,
-		"VirtualService": 1, "DestinationRule": 2, "WasmPlugin": 3, "AuthorizationPolicy": 1}
+		"VirtualService": 1, "DestinationRule": 2, "WasmPlugin": 3, "AuthorizationPolicy": 1,
+		"NetworkPolicy": 1}
 	for k, n := range want {
 		if counts[k] != n {
 			t.Errorf("%d %s objects, want %d", counts[k], k, n)
@@ -128,6 +130,33 @@ func TestIstioChecksCatchMistakes(t *testing.T) {
 		{"primary with assume_shadow", func(b *bundle) {
 			b.wasmPlugin("primary").Spec.PluginConfig.Fields["assume_shadow"] = structpb.NewBoolValue(true)
 		}, "assume_shadow on the primary"},
+		{"ingest open to any mesh identity", func(b *bundle) {
+			b.AuthzPolicies[0].Spec.Rules[0].From[0].Source.Principals = []string{"*"}
+		}, "lets any mesh identity send digests"},
+		{"ingest misses a filter's identity", func(b *bundle) {
+			for _, d := range b.Deployments {
+				if d.Name == "shop-v2" {
+					d.Spec.Template.Spec.ServiceAccountName = "shop-v2"
+				}
+			}
+		}, "Deployment shop-v2 sends digests as cluster.local/ns/shop/sa/shop-v2"},
+		{"no NetworkPolicy", func(b *bundle) {
+			b.NetworkPolicies = nil
+		}, "no NetworkPolicy isolates the collector"},
+		{"NetworkPolicy rule open to all", func(b *bundle) {
+			b.NetworkPolicies[0].Spec.Ingress[1].From = nil
+		}, "admits every source"},
+		{"filter namespace cut off by the NetworkPolicy", func(b *bundle) {
+			for _, ns := range b.Namespaces {
+				if ns.Name == "shop" {
+					delete(ns.Labels, "istio-injection")
+				}
+			}
+		}, "no NetworkPolicy rule lets Deployment shop-v1 (namespace shop) reach"},
+		{"NetworkPolicy on the wrong port", func(b *bundle) {
+			p := intstr.FromInt32(9999)
+			b.NetworkPolicies[0].Spec.Ingress[0].Ports[0].Port = &p
+		}, "reach the collector's port 9090"},
 		{"mirror to a missing host", func(b *bundle) {
 			b.VirtualServices[0].Spec.Http[0].Mirrors = append(b.VirtualServices[0].Spec.Http[0].Mirrors,
 				&networkingv1.HTTPMirrorPolicy{Destination: &networkingv1.Destination{Host: "shop"}})

@@ -19,6 +19,7 @@ import (
 	securityv1 "istio.io/api/security/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	k8snetworkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
@@ -41,6 +42,7 @@ type bundle struct {
 	Services        []*corev1.Service
 	PVCs            []*corev1.PersistentVolumeClaim
 	Deployments     []*appsv1.Deployment
+	NetworkPolicies []*k8snetworkingv1.NetworkPolicy
 
 	VirtualServices  []istioObject[*networkingv1.VirtualService]
 	DestinationRules []istioObject[*networkingv1.DestinationRule]
@@ -193,6 +195,11 @@ func (b *bundle) add(file string, doc []byte) error {
 		var o *appsv1.Deployment
 		if o, err = strict[appsv1.Deployment](doc); err == nil {
 			b.Deployments = append(b.Deployments, o)
+		}
+	case "networking.k8s.io/v1/NetworkPolicy":
+		var o *k8snetworkingv1.NetworkPolicy
+		if o, err = strict[k8snetworkingv1.NetworkPolicy](doc); err == nil {
+			b.NetworkPolicies = append(b.NetworkPolicies, o)
 		}
 	case "networking.istio.io/v1/VirtualService":
 		var o istioObject[*networkingv1.VirtualService]
@@ -779,8 +786,10 @@ func (b *bundle) checkCollector(e *errs) {
 		}
 		for _, r := range ap.Spec.GetRules() {
 			mesh := len(r.GetFrom()) > 0
+			var principals []string
 			for _, f := range r.GetFrom() {
 				mesh = mesh && len(f.GetSource().GetPrincipals()) > 0
+				principals = append(principals, f.GetSource().GetPrincipals()...)
 			}
 			for _, t := range r.GetTo() {
 				op := t.GetOperation()
@@ -792,6 +801,8 @@ func (b *bundle) checkCollector(e *errs) {
 				if port && path {
 					if !mesh {
 						e.add("AuthorizationPolicy %s: the ingest rule must require a mesh identity (source.principals)", ap.Meta.Name)
+					} else {
+						b.checkIngestPrincipals(e, ap.Meta.Name, principals)
 					}
 					guarded = true
 				}
@@ -800,5 +811,137 @@ func (b *bundle) checkCollector(e *errs) {
 	}
 	if !guarded {
 		e.add("no AuthorizationPolicy allows mesh workloads to %s* on the collector's port %d", ingestPath, ingest.Port)
+	}
+	b.checkCollectorNetworkPolicy(e, d, ingest)
+}
+
+// filterDeployments are the Deployments a WasmPlugin of this bundle runs in:
+// the workloads that send digests.
+func (b *bundle) filterDeployments() []*appsv1.Deployment {
+	var out []*appsv1.Deployment
+	for _, wp := range b.WasmPlugins {
+		for _, d := range b.deploymentsSelected(wp.Meta.Namespace, wp.Spec.GetSelector().GetMatchLabels()) {
+			if !slices.Contains(out, d) {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+// principalMatches follows Istio's string match for principals: exact,
+// "*", "prefix*" or "*suffix".
+func principalMatches(pattern, principal string) bool {
+	switch {
+	case pattern == "*":
+		return true
+	case strings.HasSuffix(pattern, "*"):
+		return strings.HasPrefix(principal, strings.TrimSuffix(pattern, "*"))
+	case strings.HasPrefix(pattern, "*"):
+		return strings.HasSuffix(principal, strings.TrimPrefix(pattern, "*"))
+	}
+	return pattern == principal
+}
+
+// checkIngestPrincipals: the ingest rule admits the identities of the
+// workloads that run the filter (their ServiceAccounts, in Istio's default
+// trust domain) and not the whole mesh.
+func (b *bundle) checkIngestPrincipals(e *errs, policy string, principals []string) {
+	if slices.Contains(principals, "*") {
+		e.add("AuthorizationPolicy %s: principals [\"*\"] lets any mesh identity send digests; name the filter's service accounts", policy)
+	}
+	for _, d := range b.filterDeployments() {
+		sa := d.Spec.Template.Spec.ServiceAccountName
+		if sa == "" {
+			sa = "default"
+		}
+		id := "cluster.local/ns/" + d.Namespace + "/sa/" + sa
+		if !slices.ContainsFunc(principals, func(p string) bool { return principalMatches(p, id) }) {
+			e.add("AuthorizationPolicy %s: Deployment %s sends digests as %s, which the ingest rule does not allow", policy, d.Name, id)
+		}
+	}
+}
+
+// namespaceLabels are a Namespace's labels as a NetworkPolicy sees them
+// (Kubernetes adds kubernetes.io/metadata.name).
+func (b *bundle) namespaceLabels(name string) map[string]string {
+	l := map[string]string{"kubernetes.io/metadata.name": name}
+	for _, ns := range b.Namespaces {
+		if ns.Name == name {
+			for k, v := range ns.Labels {
+				l[k] = v
+			}
+		}
+	}
+	return l
+}
+
+// checkCollectorNetworkPolicy: a NetworkPolicy isolates the collector's pods
+// for ingress, lets every namespace whose workloads send digests reach the
+// ingest port, and has no rule open to every source.
+func (b *bundle) checkCollectorNetworkPolicy(e *errs, d *appsv1.Deployment, ingest *corev1.ServicePort) {
+	var policies []*k8snetworkingv1.NetworkPolicy
+	for _, np := range b.NetworkPolicies {
+		if np.Namespace == d.Namespace && selects(np.Spec.PodSelector.MatchLabels, d.Spec.Template.Labels) &&
+			slices.Contains(np.Spec.PolicyTypes, k8snetworkingv1.PolicyTypeIngress) {
+			policies = append(policies, np)
+		}
+	}
+	if len(policies) == 0 {
+		e.add("no NetworkPolicy isolates the collector's pods for ingress")
+		return
+	}
+	// The pod port the ingest Service port leads to (a NetworkPolicy sees
+	// the pod's port, by number or by name).
+	number, name := ingest.TargetPort.IntVal, ingest.TargetPort.StrVal
+	for _, c := range d.Spec.Template.Spec.Containers {
+		for _, cp := range c.Ports {
+			if name != "" && cp.Name == name || number != 0 && cp.ContainerPort == number {
+				number, name = cp.ContainerPort, cp.Name
+			}
+		}
+	}
+	ingestPort := func(r k8snetworkingv1.NetworkPolicyIngressRule) bool {
+		for _, p := range r.Ports {
+			if p.Port == nil || p.Port.IntValue() == int(number) || name != "" && p.Port.StrVal == name {
+				return true
+			}
+		}
+		return len(r.Ports) == 0
+	}
+	for _, np := range policies {
+		for i, r := range np.Spec.Ingress {
+			if len(r.From) == 0 {
+				e.add("NetworkPolicy %s ingress[%d] admits every source", np.Name, i)
+			}
+			for _, peer := range r.From {
+				if peer.IPBlock == nil && peer.NamespaceSelector == nil && peer.PodSelector == nil {
+					e.add("NetworkPolicy %s ingress[%d] has an empty peer", np.Name, i)
+				}
+				if peer.NamespaceSelector != nil && len(peer.NamespaceSelector.MatchLabels) == 0 && len(peer.NamespaceSelector.MatchExpressions) == 0 {
+					e.add("NetworkPolicy %s ingress[%d] admits every namespace", np.Name, i)
+				}
+			}
+		}
+	}
+	for _, fd := range b.filterDeployments() {
+		nsLabels := b.namespaceLabels(fd.Namespace)
+		reached := false
+		for _, np := range policies {
+			for _, r := range np.Spec.Ingress {
+				if !ingestPort(r) {
+					continue
+				}
+				for _, peer := range r.From {
+					ns := peer.NamespaceSelector
+					pods := peer.PodSelector
+					reached = reached || ns != nil && len(ns.MatchExpressions) == 0 && selects(ns.MatchLabels, nsLabels) &&
+						(pods == nil || len(pods.MatchLabels) == 0 || selects(pods.MatchLabels, fd.Spec.Template.Labels))
+				}
+			}
+		}
+		if !reached {
+			e.add("no NetworkPolicy rule lets Deployment %s (namespace %s) reach the collector's port %d", fd.Name, fd.Namespace, number)
+		}
 	}
 }
