@@ -8,7 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/types/known/structpb"
+	extensionsv1alpha1 "istio.io/api/extensions/v1alpha1"
 	networkingv1 "istio.io/api/networking/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 const istioDir = "istio"
@@ -22,10 +26,11 @@ func TestIstioManifestsDecodeStrictly(t *testing.T) {
 		"Deployment": len(b.Deployments), "Service": len(b.Services), "PersistentVolumeClaim": len(b.PVCs),
 		"Secret": len(b.Secrets), "Namespace": len(b.Namespaces), "VirtualService": len(b.VirtualServices),
 		"DestinationRule": len(b.DestinationRules), "WasmPlugin": len(b.WasmPlugins),
-		"AuthorizationPolicy": len(b.AuthzPolicies),
+		"AuthorizationPolicy": len(b.AuthzPolicies), "NetworkPolicy": len(b.NetworkPolicies),
 	}
-	want := map[string]int{"Deployment": 4, "Service": 2, "PersistentVolumeClaim": 1, "Secret": 1, "Namespace": 2,
-		"VirtualService": 1, "DestinationRule": 1, "WasmPlugin": 3, "AuthorizationPolicy": 1}
+	want := map[string]int{"Deployment": 4, "Service": 3, "PersistentVolumeClaim": 1, "Secret": 1, "Namespace": 2,
+		"VirtualService": 1, "DestinationRule": 2, "WasmPlugin": 3, "AuthorizationPolicy": 1,
+		"NetworkPolicy": 1}
 	for k, n := range want {
 		if counts[k] != n {
 			t.Errorf("%d %s objects, want %d", counts[k], k, n)
@@ -62,7 +67,7 @@ func TestIstioChecksCatchMistakes(t *testing.T) {
 			b.VirtualServices[0].Spec.Http[0].Mirrors[1].Destination.Subset = "v3"
 		}, "subset v3"},
 		{"subset selects nothing", func(b *bundle) {
-			b.DestinationRules[0].Spec.Subsets[2].Labels["version"] = "v9"
+			b.destinationRule("shop-shadow").Spec.Subsets[1].Labels["version"] = "v9"
 		}, "selects 0 Deployments"},
 		{"plugin selector misses", func(b *bundle) {
 			b.WasmPlugins[0].Spec.Selector.MatchLabels["version"] = "v7"
@@ -96,6 +101,62 @@ func TestIstioChecksCatchMistakes(t *testing.T) {
 		{"ingest open to all", func(b *bundle) {
 			b.AuthzPolicies[0].Spec.Rules[0].From = nil
 		}, "mesh identity"},
+		// Nothing but mirrors may reach the shadows (assume_shadow answers
+		// every write they receive).
+		{"live Service selects the shadows", func(b *bundle) {
+			delete(b.serviceNamed("shop").Spec.Selector, "shadowdiff.io/traffic")
+		}, "which live callers use, selects the secondary Deployment"},
+		{"mirror to the live host", func(b *bundle) {
+			// The shadows' subsets moved back onto the live host, as before.
+			b.destinationRule("shop-shadow").Spec.Host = "shop.shop.svc.cluster.local"
+			for _, m := range b.VirtualServices[0].Spec.Http[0].Mirrors {
+				m.Destination.Host = "shop.shop.svc.cluster.local"
+			}
+		}, "both routed to and mirrored to"},
+		{"shadow Service is not a mirror target", func(b *bundle) {
+			for _, m := range b.VirtualServices[0].Spec.Http[0].Mirrors {
+				m.Destination.Host = "shop.shop.svc.cluster.local"
+			}
+		}, "is no mirror target"},
+		{"mirror target selects the primary", func(b *bundle) {
+			b.serviceNamed("shop-shadow").Spec.Selector = map[string]string{"app": "shop"}
+		}, "a mirror target, selects Deployment shop-v1"},
+		{"subset outside its Service", func(b *bundle) {
+			b.destinationRule("shop").Spec.Subsets[0].Labels = map[string]string{"version": "v2", roleLabel: "candidate"}
+		}, "which Service shop does not select"},
+		{"shadow without assume_shadow", func(b *bundle) {
+			delete(b.wasmPlugin("candidate").Spec.PluginConfig.Fields, "assume_shadow")
+		}, "shadowdiff-candidate (candidate): set assume_shadow"},
+		{"primary with assume_shadow", func(b *bundle) {
+			b.wasmPlugin("primary").Spec.PluginConfig.Fields["assume_shadow"] = structpb.NewBoolValue(true)
+		}, "assume_shadow on the primary"},
+		{"ingest open to any mesh identity", func(b *bundle) {
+			b.AuthzPolicies[0].Spec.Rules[0].From[0].Source.Principals = []string{"*"}
+		}, "lets any mesh identity send digests"},
+		{"ingest misses a filter's identity", func(b *bundle) {
+			for _, d := range b.Deployments {
+				if d.Name == "shop-v2" {
+					d.Spec.Template.Spec.ServiceAccountName = "shop-v2"
+				}
+			}
+		}, "Deployment shop-v2 sends digests as cluster.local/ns/shop/sa/shop-v2"},
+		{"no NetworkPolicy", func(b *bundle) {
+			b.NetworkPolicies = nil
+		}, "no NetworkPolicy isolates the collector"},
+		{"NetworkPolicy rule open to all", func(b *bundle) {
+			b.NetworkPolicies[0].Spec.Ingress[1].From = nil
+		}, "admits every source"},
+		{"filter namespace cut off by the NetworkPolicy", func(b *bundle) {
+			for _, ns := range b.Namespaces {
+				if ns.Name == "shop" {
+					delete(ns.Labels, "istio-injection")
+				}
+			}
+		}, "no NetworkPolicy rule lets Deployment shop-v1 (namespace shop) reach"},
+		{"NetworkPolicy on the wrong port", func(b *bundle) {
+			p := intstr.FromInt32(9999)
+			b.NetworkPolicies[0].Spec.Ingress[0].Ports[0].Port = &p
+		}, "reach the collector's port 9090"},
 		{"mirror to a missing host", func(b *bundle) {
 			b.VirtualServices[0].Spec.Http[0].Mirrors = append(b.VirtualServices[0].Spec.Http[0].Mirrors,
 				&networkingv1.HTTPMirrorPolicy{Destination: &networkingv1.Destination{Host: "shop"}})
@@ -113,6 +174,66 @@ func TestIstioChecksCatchMistakes(t *testing.T) {
 				t.Errorf("check() = %v, want an error containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// destinationRule, serviceNamed and wasmPlugin find the object a case breaks.
+func (b *bundle) destinationRule(name string) istioObject[*networkingv1.DestinationRule] {
+	for _, dr := range b.DestinationRules {
+		if dr.Meta.Name == name {
+			return dr
+		}
+	}
+	panic("no DestinationRule " + name)
+}
+
+func (b *bundle) serviceNamed(name string) *corev1.Service {
+	for _, s := range b.Services {
+		if s.Name == name {
+			return s
+		}
+	}
+	panic("no Service " + name)
+}
+
+func (b *bundle) wasmPlugin(role string) istioObject[*extensionsv1alpha1.WasmPlugin] {
+	for _, wp := range b.WasmPlugins {
+		if wp.Spec.GetPluginConfig().GetFields()["role"].GetStringValue() == role {
+			return wp
+		}
+	}
+	panic("no WasmPlugin for role " + role)
+}
+
+// The example's traffic isolation, stated plainly: the live Service's
+// selector cannot match a shadow pod, the shadows' Service cannot match the
+// primary, and exactly the shadow roles set assume_shadow.
+func TestShadowsReachableOnlyByMirrors(t *testing.T) {
+	b, err := loadDir(istioDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range b.Deployments {
+		role := d.Spec.Template.Labels[roleLabel]
+		if role == "" {
+			continue
+		}
+		live := selects(b.serviceNamed("shop").Spec.Selector, d.Spec.Template.Labels)
+		shadow := selects(b.serviceNamed("shop-shadow").Spec.Selector, d.Spec.Template.Labels)
+		if live != (role == "primary") || shadow != isShadowRole(role) {
+			t.Errorf("Deployment %s (%s): selected by shop %v, by shop-shadow %v", d.Name, role, live, shadow)
+		}
+	}
+	for _, role := range []string{"primary", "secondary", "candidate"} {
+		got := b.wasmPlugin(role).Spec.GetPluginConfig().GetFields()["assume_shadow"].GetBoolValue()
+		if got != isShadowRole(role) {
+			t.Errorf("WasmPlugin for %s: assume_shadow %v", role, got)
+		}
+	}
+	for _, m := range b.VirtualServices[0].Spec.GetHttp()[0].GetMirrors() {
+		if h := m.GetDestination().GetHost(); h != "shop-shadow.shop.svc.cluster.local" {
+			t.Errorf("mirror to %s, want the shadows' Service", h)
+		}
 	}
 }
 

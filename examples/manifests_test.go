@@ -19,6 +19,7 @@ import (
 	securityv1 "istio.io/api/security/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	k8snetworkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
@@ -41,6 +42,7 @@ type bundle struct {
 	Services        []*corev1.Service
 	PVCs            []*corev1.PersistentVolumeClaim
 	Deployments     []*appsv1.Deployment
+	NetworkPolicies []*k8snetworkingv1.NetworkPolicy
 
 	VirtualServices  []istioObject[*networkingv1.VirtualService]
 	DestinationRules []istioObject[*networkingv1.DestinationRule]
@@ -74,6 +76,7 @@ type kustomizeImage struct {
 	Name    string `json:"name"`
 	NewName string `json:"newName,omitempty"`
 	NewTag  string `json:"newTag,omitempty"`
+	Digest  string `json:"digest,omitempty"` // pinned (docs/deploy.md, step 3)
 }
 
 // header is what every document starts with.
@@ -193,6 +196,11 @@ func (b *bundle) add(file string, doc []byte) error {
 		if o, err = strict[appsv1.Deployment](doc); err == nil {
 			b.Deployments = append(b.Deployments, o)
 		}
+	case "networking.k8s.io/v1/NetworkPolicy":
+		var o *k8snetworkingv1.NetworkPolicy
+		if o, err = strict[k8snetworkingv1.NetworkPolicy](doc); err == nil {
+			b.NetworkPolicies = append(b.NetworkPolicies, o)
+		}
 	case "networking.istio.io/v1/VirtualService":
 		var o istioObject[*networkingv1.VirtualService]
 		if o, err = istio(file, doc, &networkingv1.VirtualService{}); err == nil {
@@ -298,6 +306,7 @@ func (b *bundle) check() error {
 	b.checkRouting(&e)
 	b.checkDeployments(&e)
 	b.checkWasmPlugins(&e)
+	b.checkShadowIsolation(&e)
 	b.checkCollector(&e)
 	return errors.Join(e...)
 }
@@ -398,8 +407,16 @@ func (b *bundle) checkRouting(e *errs) {
 			continue
 		}
 		for _, s := range dr.Spec.GetSubsets() {
-			if n := len(b.deploymentsSelected(svc.Namespace, s.GetLabels())); n != 1 {
-				e.add("DestinationRule %s subset %s selects %d Deployments, want 1", dr.Meta.Name, s.GetName(), n)
+			deps := b.deploymentsSelected(svc.Namespace, s.GetLabels())
+			if len(deps) != 1 {
+				e.add("DestinationRule %s subset %s selects %d Deployments, want 1", dr.Meta.Name, s.GetName(), len(deps))
+			}
+			// A subset narrows its host's endpoints: pods outside the
+			// Service's selector are in no subset of it.
+			for _, d := range deps {
+				if !selects(svc.Spec.Selector, d.Spec.Template.Labels) {
+					e.add("DestinationRule %s subset %s selects Deployment %s, which Service %s does not select", dr.Meta.Name, s.GetName(), d.Name, svc.Name)
+				}
 			}
 		}
 	}
@@ -469,8 +486,9 @@ type pluginConfig struct {
 	Collector struct {
 		Cluster string `json:"cluster"`
 	} `json:"collector"`
-	HashKey    string `json:"hash_key"`
-	HashKeyEnv string `json:"hash_key_env"`
+	HashKey      string `json:"hash_key"`
+	HashKeyEnv   string `json:"hash_key_env"`
+	AssumeShadow bool   `json:"assume_shadow"`
 }
 
 // PluginConfigJSON returns the pluginConfig of a WasmPlugin as the JSON
@@ -536,23 +554,99 @@ func (b *bundle) checkWasmPlugins(e *errs) {
 	// The primary subset is routed to, the others are mirror targets.
 	for _, vs := range b.VirtualServices {
 		for _, r := range vs.Spec.GetHttp() {
-			want := map[string]string{}
+			type place struct {
+				d      *networkingv1.Destination
+				mirror bool
+			}
+			var places []place
 			for _, rd := range r.GetRoute() {
-				want[rd.GetDestination().GetSubset()] = "primary"
+				places = append(places, place{rd.GetDestination(), false})
 			}
 			for _, m := range r.GetMirrors() {
-				want[m.GetDestination().GetSubset()] = ""
+				places = append(places, place{m.GetDestination(), true})
 			}
-			for subset, role := range want {
-				ss := b.subset(r.GetRoute()[0].GetDestination().GetHost(), subset)
+			for _, p := range places {
+				ss := b.subset(p.d.GetHost(), p.d.GetSubset())
 				if ss == nil {
 					continue // reported by checkRouting
 				}
 				got := ss.GetLabels()[roleLabel]
-				if role == "primary" && got != "primary" || role == "" && got != "secondary" && got != "candidate" {
-					e.add("VirtualService %s: subset %s has role %q, which does not fit its place in the route", vs.Meta.Name, subset, got)
+				if !p.mirror && got != "primary" || p.mirror && !isShadowRole(got) {
+					e.add("VirtualService %s: subset %s of %s has role %q, which does not fit its place in the route", vs.Meta.Name, p.d.GetSubset(), p.d.GetHost(), got)
 				}
 			}
+		}
+	}
+}
+
+func isShadowRole(role string) bool { return role == "secondary" || role == "candidate" }
+
+// liveAndMirrorHosts returns the hosts the VirtualServices route to and
+// those they only mirror to.
+func (b *bundle) liveAndMirrorHosts() (live, mirror map[string]bool) {
+	live, mirror = map[string]bool{}, map[string]bool{}
+	for _, vs := range b.VirtualServices {
+		for _, h := range vs.Spec.GetHosts() {
+			live[h] = true // a caller addressing the host may bypass the routes
+		}
+		for _, r := range vs.Spec.GetHttp() {
+			for _, rd := range r.GetRoute() {
+				live[rd.GetDestination().GetHost()] = true
+			}
+			if m := r.GetMirror(); m != nil {
+				mirror[m.GetHost()] = true
+			}
+			for _, m := range r.GetMirrors() {
+				mirror[m.GetDestination().GetHost()] = true
+			}
+		}
+	}
+	return live, mirror
+}
+
+// checkShadowIsolation: nothing but mirrors may reach a shadow. The
+// secondary and candidate plugins set assume_shadow (Istio 1.28+ mirrors
+// carry no "-shadow"), which answers every write they receive locally, so a
+// Service that routes live callers to them would lose those writes. Callers
+// that bypass the VirtualService (no sidecar, a gateway not bound to it,
+// kube-proxy) are balanced by the Service's selector alone.
+func (b *bundle) checkShadowIsolation(e *errs) {
+	live, mirror := b.liveAndMirrorHosts()
+	for h := range mirror {
+		if live[h] {
+			e.add("%s is both routed to and mirrored to: mirror to a Service of the shadows only", h)
+		}
+	}
+	for _, s := range b.Services {
+		fqdn := s.Name + "." + s.Namespace + ".svc.cluster.local"
+		for _, d := range b.deploymentsSelected(s.Namespace, s.Spec.Selector) {
+			role := d.Spec.Template.Labels[roleLabel]
+			switch {
+			case live[fqdn] && isShadowRole(role):
+				e.add("Service %s, which live callers use, selects the %s Deployment %s: callers that bypass the VirtualService reach it", s.Name, role, d.Name)
+			case mirror[fqdn] && !isShadowRole(role):
+				e.add("Service %s, a mirror target, selects Deployment %s with %s=%q", s.Name, d.Name, roleLabel, role)
+			case isShadowRole(role) && !mirror[fqdn]:
+				e.add("Service %s selects the %s Deployment %s but is no mirror target: its callers' writes would be answered by the filter", s.Name, role, d.Name)
+			}
+		}
+	}
+	for _, wp := range b.WasmPlugins {
+		raw, err := pluginConfigJSON(wp.Spec)
+		if err != nil {
+			continue // reported by checkWasmPlugins
+		}
+		var pc pluginConfig
+		if json.Unmarshal(raw, &pc) != nil {
+			continue
+		}
+		// The example serves every Istio from 1.25 on, with or without the
+		// "-shadow" suffix: the shadows must not depend on it.
+		if isShadowRole(pc.Role) && !pc.AssumeShadow {
+			e.add("WasmPlugin %s (%s): set assume_shadow, or Istio 1.28+ mirrors pass undigested and their writes unblocked", wp.Meta.Name, pc.Role)
+		}
+		if pc.Role == "primary" && pc.AssumeShadow {
+			e.add("WasmPlugin %s: assume_shadow on the primary would answer users' writes locally", wp.Meta.Name)
 		}
 	}
 }
@@ -692,8 +786,10 @@ func (b *bundle) checkCollector(e *errs) {
 		}
 		for _, r := range ap.Spec.GetRules() {
 			mesh := len(r.GetFrom()) > 0
+			var principals []string
 			for _, f := range r.GetFrom() {
 				mesh = mesh && len(f.GetSource().GetPrincipals()) > 0
+				principals = append(principals, f.GetSource().GetPrincipals()...)
 			}
 			for _, t := range r.GetTo() {
 				op := t.GetOperation()
@@ -705,6 +801,8 @@ func (b *bundle) checkCollector(e *errs) {
 				if port && path {
 					if !mesh {
 						e.add("AuthorizationPolicy %s: the ingest rule must require a mesh identity (source.principals)", ap.Meta.Name)
+					} else {
+						b.checkIngestPrincipals(e, ap.Meta.Name, principals)
 					}
 					guarded = true
 				}
@@ -713,5 +811,137 @@ func (b *bundle) checkCollector(e *errs) {
 	}
 	if !guarded {
 		e.add("no AuthorizationPolicy allows mesh workloads to %s* on the collector's port %d", ingestPath, ingest.Port)
+	}
+	b.checkCollectorNetworkPolicy(e, d, ingest)
+}
+
+// filterDeployments are the Deployments a WasmPlugin of this bundle runs in:
+// the workloads that send digests.
+func (b *bundle) filterDeployments() []*appsv1.Deployment {
+	var out []*appsv1.Deployment
+	for _, wp := range b.WasmPlugins {
+		for _, d := range b.deploymentsSelected(wp.Meta.Namespace, wp.Spec.GetSelector().GetMatchLabels()) {
+			if !slices.Contains(out, d) {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+// principalMatches follows Istio's string match for principals: exact,
+// "*", "prefix*" or "*suffix".
+func principalMatches(pattern, principal string) bool {
+	switch {
+	case pattern == "*":
+		return true
+	case strings.HasSuffix(pattern, "*"):
+		return strings.HasPrefix(principal, strings.TrimSuffix(pattern, "*"))
+	case strings.HasPrefix(pattern, "*"):
+		return strings.HasSuffix(principal, strings.TrimPrefix(pattern, "*"))
+	}
+	return pattern == principal
+}
+
+// checkIngestPrincipals: the ingest rule admits the identities of the
+// workloads that run the filter (their ServiceAccounts, in Istio's default
+// trust domain) and not the whole mesh.
+func (b *bundle) checkIngestPrincipals(e *errs, policy string, principals []string) {
+	if slices.Contains(principals, "*") {
+		e.add("AuthorizationPolicy %s: principals [\"*\"] lets any mesh identity send digests; name the filter's service accounts", policy)
+	}
+	for _, d := range b.filterDeployments() {
+		sa := d.Spec.Template.Spec.ServiceAccountName
+		if sa == "" {
+			sa = "default"
+		}
+		id := "cluster.local/ns/" + d.Namespace + "/sa/" + sa
+		if !slices.ContainsFunc(principals, func(p string) bool { return principalMatches(p, id) }) {
+			e.add("AuthorizationPolicy %s: Deployment %s sends digests as %s, which the ingest rule does not allow", policy, d.Name, id)
+		}
+	}
+}
+
+// namespaceLabels are a Namespace's labels as a NetworkPolicy sees them
+// (Kubernetes adds kubernetes.io/metadata.name).
+func (b *bundle) namespaceLabels(name string) map[string]string {
+	l := map[string]string{"kubernetes.io/metadata.name": name}
+	for _, ns := range b.Namespaces {
+		if ns.Name == name {
+			for k, v := range ns.Labels {
+				l[k] = v
+			}
+		}
+	}
+	return l
+}
+
+// checkCollectorNetworkPolicy: a NetworkPolicy isolates the collector's pods
+// for ingress, lets every namespace whose workloads send digests reach the
+// ingest port, and has no rule open to every source.
+func (b *bundle) checkCollectorNetworkPolicy(e *errs, d *appsv1.Deployment, ingest *corev1.ServicePort) {
+	var policies []*k8snetworkingv1.NetworkPolicy
+	for _, np := range b.NetworkPolicies {
+		if np.Namespace == d.Namespace && selects(np.Spec.PodSelector.MatchLabels, d.Spec.Template.Labels) &&
+			slices.Contains(np.Spec.PolicyTypes, k8snetworkingv1.PolicyTypeIngress) {
+			policies = append(policies, np)
+		}
+	}
+	if len(policies) == 0 {
+		e.add("no NetworkPolicy isolates the collector's pods for ingress")
+		return
+	}
+	// The pod port the ingest Service port leads to (a NetworkPolicy sees
+	// the pod's port, by number or by name).
+	number, name := ingest.TargetPort.IntVal, ingest.TargetPort.StrVal
+	for _, c := range d.Spec.Template.Spec.Containers {
+		for _, cp := range c.Ports {
+			if name != "" && cp.Name == name || number != 0 && cp.ContainerPort == number {
+				number, name = cp.ContainerPort, cp.Name
+			}
+		}
+	}
+	ingestPort := func(r k8snetworkingv1.NetworkPolicyIngressRule) bool {
+		for _, p := range r.Ports {
+			if p.Port == nil || p.Port.IntValue() == int(number) || name != "" && p.Port.StrVal == name {
+				return true
+			}
+		}
+		return len(r.Ports) == 0
+	}
+	for _, np := range policies {
+		for i, r := range np.Spec.Ingress {
+			if len(r.From) == 0 {
+				e.add("NetworkPolicy %s ingress[%d] admits every source", np.Name, i)
+			}
+			for _, peer := range r.From {
+				if peer.IPBlock == nil && peer.NamespaceSelector == nil && peer.PodSelector == nil {
+					e.add("NetworkPolicy %s ingress[%d] has an empty peer", np.Name, i)
+				}
+				if peer.NamespaceSelector != nil && len(peer.NamespaceSelector.MatchLabels) == 0 && len(peer.NamespaceSelector.MatchExpressions) == 0 {
+					e.add("NetworkPolicy %s ingress[%d] admits every namespace", np.Name, i)
+				}
+			}
+		}
+	}
+	for _, fd := range b.filterDeployments() {
+		nsLabels := b.namespaceLabels(fd.Namespace)
+		reached := false
+		for _, np := range policies {
+			for _, r := range np.Spec.Ingress {
+				if !ingestPort(r) {
+					continue
+				}
+				for _, peer := range r.From {
+					ns := peer.NamespaceSelector
+					pods := peer.PodSelector
+					reached = reached || ns != nil && len(ns.MatchExpressions) == 0 && selects(ns.MatchLabels, nsLabels) &&
+						(pods == nil || len(pods.MatchLabels) == 0 || selects(pods.MatchLabels, fd.Spec.Template.Labels))
+				}
+			}
+		}
+		if !reached {
+			e.add("no NetworkPolicy rule lets Deployment %s (namespace %s) reach the collector's port %d", fd.Name, fd.Namespace, number)
+		}
 	}
 }
