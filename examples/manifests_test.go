@@ -640,7 +640,7 @@ func (b *bundle) checkShadowIsolation(e *errs) {
 		if json.Unmarshal(raw, &pc) != nil {
 			continue
 		}
-		// The example serves every Istio from 1.25 on, with or without the
+		// The example serves every Istio the filter runs on, with or without the
 		// "-shadow" suffix: the shadows must not depend on it.
 		if isShadowRole(pc.Role) && !pc.AssumeShadow {
 			e.add("WasmPlugin %s (%s): set assume_shadow, or Istio 1.28+ mirrors pass undigested and their writes unblocked", wp.Meta.Name, pc.Role)
