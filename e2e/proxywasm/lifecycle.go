@@ -82,7 +82,10 @@ func checkI32Signature(name string, d api.FunctionDefinition, params, results in
 func (v *vm) start() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	restricted := &frame{restricted: true}
+	// Module start may call only what proxy-wasm-cpp-host's startVm allows.
+	restricted := &frame{}
+	v.restriction = v.p.r.startRestriction
+	defer func() { v.restriction = nil }()
 	if init := v.mod.ExportedFunction("_initialize"); init != nil {
 		if _, err := v.call(restricted, init); err != nil {
 			return fmt.Errorf("_initialize: %w", err)
@@ -101,6 +104,7 @@ func (v *vm) start() error {
 			return fmt.Errorf("_start: %w", err)
 		}
 	}
+	v.restriction = nil
 	if err := v.lookupExports(); err != nil {
 		return err
 	}
