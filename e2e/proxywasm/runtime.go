@@ -41,18 +41,19 @@ type RuntimeOptions struct {
 // Runtime hosts Proxy-Wasm plugins. Plugins of one runtime share shared
 // data and queues per vm_id, metrics by name and gRPC connections.
 type Runtime struct {
-	opts   RuntimeOptions
-	logger *slog.Logger
-	rt     wazero.Runtime
-	cache  wazero.CompilationCache
-	env    map[string]hostFunc
+	opts    RuntimeOptions
+	logger  *slog.Logger
+	rt      wazero.Runtime
+	cache   wazero.CompilationCache
+	env     map[string]hostFunc
+	metrics *metricStore
+	shared  *sharedStore
+	conns   *grpcConns
+	seq     atomic.Uint64
+
 	// startRestriction and allocRestriction are the profile's allowlists
 	// for module start and for the guest allocator.
 	startRestriction, allocRestriction *restriction
-	metrics                            *metricStore
-	shared                             *sharedStore
-	conns                              *grpcConns
-	seq                                atomic.Uint64
 
 	mu      sync.Mutex
 	plugins map[*Plugin]struct{}

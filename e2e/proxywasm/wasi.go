@@ -73,10 +73,13 @@ var wasiBefore533 = wasiTable{
 // module (filter.wasm) adds: sched_yield, poll_oneoff, fd_fdstat_set_flags.
 // The PR it rebased (#433, as carried in higress-group/proxy-wasm-cpp-host)
 // registers the rest of WASI preview 1 too, minus proc_raise, as stubs.
-// The allowlists add what Go calls there, as #427's and #433's review
-// threads describe: fd_fdstat_get and fd_fdstat_set_flags while os init
-// runs in _initialize, poll_oneoff (runtime.usleep) during both, since the
-// Go GC may sleep inside malloc. sched_yield stays out of both, as in #433.
+// The allowlists add what Go calls there (#427's and #433's threads; the
+// startVm list matches shared/reference/proxy-wasm-abi.md §1.3, cpp-host
+// 52a02917): fd_fdstat_get and fd_fdstat_set_flags while os init runs in
+// _initialize, and poll_oneoff (runtime.usleep) in both, since the Go GC
+// may sleep inside malloc (#433 lists it for allocMemory under
+// wasi_unstable only; both names are allowed here). sched_yield stays out
+// of both, as in #433.
 var wasi533 = wasiTable{
 	funcs: append(slices.Clone(wasiBefore533.funcs), "sched_yield", "poll_oneoff", "fd_fdstat_set_flags"),
 	start: append(slices.Clone(wasiBefore533.start), "fd_fdstat_get", "fd_fdstat_set_flags", "poll_oneoff"),
