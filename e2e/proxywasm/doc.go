@@ -9,7 +9,10 @@
 // A Runtime owns one wazero runtime (with an optional on-disk compilation
 // cache), the env (proxy_*) and WASI host modules, and the state Envoy keeps
 // process-wide: shared data and shared queues (per vm_id), metrics (per
-// name) and gRPC connections (per endpoint).
+// name) and gRPC connections (per endpoint). Its HostProfile picks the
+// Envoy version whose WASI surface it models: only the functions that
+// version's proxy-wasm-cpp-host registers, behaving as there, and only its
+// allowlists while _initialize or the guest allocator runs.
 //
 // A Plugin is one module loaded into Workers VMs, like Envoy's worker
 // threads. Each VM runs the startup sequence on Load (_initialize, root

@@ -43,8 +43,9 @@ type filter struct {
 var _ httpfilter.Filter = (*filter)(nil)
 
 // begin creates the stream context on first use (proxy_on_context_create
-// just before the first callback, as Envoy's onCreate). v.mu must be held.
-// It reports false when the VM cannot run the stream.
+// just before proxy_on_request_headers or proxy_on_log, as Envoy's
+// onCreate). v.mu must be held. It reports false when the VM cannot run the
+// stream.
 func (f *filter) begin() (*stream, bool) {
 	v := f.v
 	if v.failed.Load() || v.closed {
@@ -120,11 +121,24 @@ func (c *callback) convert(raw uint64) httpfilter.Status {
 	return convertTrailers(raw)
 }
 
+// createsContext tells whether the callback creates the stream context:
+// only decodeHeaders does (and log(), see Log).
+func (c *callback) createsContext() bool {
+	return c.kind == kindHeaders && c.dir == streamHTTPRequest
+}
+
 // run calls the callback for the stream, converts the result and applies
 // the actions the guest deferred until the call returned.
 func (f *filter) run(c *callback) httpfilter.Status {
 	v := f.v
 	v.mu.Lock()
+	// Envoy's encodeHeaders, encodeData and encodeTrailers (and the decode
+	// ones after decodeHeaders) continue while the context was not created
+	// (source/extensions/common/wasm/context.cc, in_vm_context_created_).
+	if f.s == nil && !c.createsContext() {
+		v.mu.Unlock()
+		return httpfilter.Continue
+	}
 	s, ok := f.begin()
 	if !ok {
 		ended := f.s != nil && (f.s.ended || f.s.deleted)
@@ -231,7 +245,7 @@ func (f *filter) EncodeTrailers(t *httpfilter.Headers) httpfilter.Status {
 }
 
 // Log calls proxy_on_log in the access-log phase, creating the context first
-// if the stream never reached a callback (a local reply, for instance).
+// if the stream never reached DecodeHeaders (a local reply, for instance).
 // Envoy runs the access log before destroying the filter; a Log after
 // Destroy is ignored.
 func (f *filter) Log() {

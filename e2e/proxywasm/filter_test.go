@@ -124,3 +124,28 @@ func BenchmarkStreamHostOverhead(b *testing.B) {
 		runStream(p, "none", strconv.Itoa(i))
 	}
 }
+
+// A stream whose request never reached the filter (an earlier filter
+// answered it) gets no context on the response path: Envoy's encodeHeaders,
+// encodeData and encodeTrailers continue until decodeHeaders has created
+// it. The access log then creates it.
+func TestResponseCallbacksDoNotCreateTheContext(t *testing.T) {
+	h := newHarness(t, RuntimeOptions{Workers: 1})
+	p := h.load(t, PluginConfig{})
+	f := p.NewFilter(newCallbacks())
+	for name, st := range map[string]httpfilter.Status{
+		"EncodeHeaders":  f.EncodeHeaders(headers(":status", "503"), false),
+		"EncodeData":     f.EncodeData(&httpfilter.Buffer{Data: []byte("no upstream")}, false),
+		"EncodeTrailers": f.EncodeTrailers(headers("x", "y")),
+	} {
+		if st != httpfilter.Continue {
+			t.Errorf("%s = %v, want Continue", name, st)
+		}
+	}
+	if got := h.rep.all("create"); len(got) != 1 {
+		t.Fatalf("contexts created before the access log: %q, want the root's only", got)
+	}
+	f.Log()
+	f.Destroy()
+	h.rep.expect(t, map[string]string{"create": "2/1", "log.": "2"})
+}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
 const (
@@ -63,16 +62,12 @@ func vmFromContext(ctx context.Context) *vm {
 	return v
 }
 
-// instantiateHostModules registers env (proxy_*), wasi_snapshot_preview1 and
-// its wasi_unstable alias in rt, and returns the env functions by name.
-func instantiateHostModules(ctx context.Context, rt wazero.Runtime) (map[string]hostFunc, error) {
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
-		return nil, fmt.Errorf("proxywasm: instantiate %s: %w", wasiModuleName, err)
-	}
-	unstable := rt.NewHostModuleBuilder(wasiUnstableModuleName)
-	wasi_snapshot_preview1.NewFunctionExporter().ExportFunctions(unstable)
-	if _, err := unstable.Instantiate(ctx); err != nil {
-		return nil, fmt.Errorf("proxywasm: instantiate %s: %w", wasiUnstableModuleName, err)
+// instantiateHostModules registers env (proxy_*), and the WASI table's
+// wasi_snapshot_preview1 and wasi_unstable in rt, and returns the env
+// functions by name.
+func instantiateHostModules(ctx context.Context, rt wazero.Runtime, wasi *wasiTable) (map[string]hostFunc, error) {
+	if err := instantiateWasi(ctx, rt, wasi); err != nil {
+		return nil, err
 	}
 
 	byName := map[string]hostFunc{}
@@ -85,12 +80,8 @@ func instantiateHostModules(ctx context.Context, rt wazero.Runtime) (map[string]
 		b.NewFunctionBuilder().
 			WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 				v := vmFromContext(ctx)
-				if fr := v.frame; fr != nil && fr.restricted && h.name != "proxy_log" {
-					panic(fmt.Errorf("proxywasm: %s.%s is not allowed during module start (_initialize)", hostModuleEnv, h.name))
-				}
-				if observe := v.p.r.opts.HostCallObserver; observe != nil {
-					observe(v.guest, h.name)
-				}
+				v.restriction.check(hostModuleEnv, h.name)
+				v.observe(h.name)
 				stack[0] = uint64(h.fn(ctx, v, mod, stack))
 			}), h.params, []api.ValueType{i32}).
 			WithName(h.name).
@@ -126,7 +117,8 @@ func checkImports(rt wazero.Runtime, compiled wazero.CompiledModule, abi string,
 		case wasiModuleName, wasiUnstableModuleName:
 			want = rt.Module(mod).ExportedFunctionDefinitions()[name]
 			if want == nil {
-				return fmt.Errorf("module imports unknown WASI function %s.%s", mod, name)
+				// Envoy's message (proxy-wasm-cpp-host src/v8/v8.cc link()).
+				return fmt.Errorf("Failed to load Wasm module due to a missing import: %s.%s", mod, name)
 			}
 		default:
 			return fmt.Errorf("module imports %s.%s from unknown module %q", mod, name, mod)

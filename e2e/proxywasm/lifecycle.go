@@ -82,24 +82,8 @@ func checkI32Signature(name string, d api.FunctionDefinition, params, results in
 func (v *vm) start() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	restricted := &frame{restricted: true}
-	if init := v.mod.ExportedFunction("_initialize"); init != nil {
-		if _, err := v.call(restricted, init); err != nil {
-			return fmt.Errorf("_initialize: %w", err)
-		}
-		if fn := v.mod.ExportedFunction("main"); fn != nil {
-			if _, err := v.call(restricted, fn, 0, 0); err != nil {
-				return fmt.Errorf("main: %w", err)
-			}
-		} else if fn := v.mod.ExportedFunction("__main_void"); fn != nil {
-			if _, err := v.call(restricted, fn); err != nil {
-				return fmt.Errorf("__main_void: %w", err)
-			}
-		}
-	} else if fn := v.mod.ExportedFunction("_start"); fn != nil {
-		if _, err := v.call(restricted, fn); err != nil {
-			return fmt.Errorf("_start: %w", err)
-		}
+	if err := v.moduleStart(); err != nil {
+		return err
 	}
 	if err := v.lookupExports(); err != nil {
 		return err
@@ -132,6 +116,34 @@ func (v *vm) start() error {
 		}
 		if uint32(ok) == 0 {
 			return fmt.Errorf("proxy_on_configure returned false")
+		}
+	}
+	return nil
+}
+
+// moduleStart runs _initialize and then main or __main_void (a WASI
+// reactor), or else _start (a command). They may call only what
+// proxy-wasm-cpp-host's WasmBase::startVm allows (src/wasm.cc).
+func (v *vm) moduleStart() error {
+	v.restriction = v.p.r.startRestriction
+	defer func() { v.restriction = nil }()
+	fr := &frame{}
+	if init := v.mod.ExportedFunction("_initialize"); init != nil {
+		if _, err := v.call(fr, init); err != nil {
+			return fmt.Errorf("_initialize: %w", err)
+		}
+		if fn := v.mod.ExportedFunction("main"); fn != nil {
+			if _, err := v.call(fr, fn, 0, 0); err != nil {
+				return fmt.Errorf("main: %w", err)
+			}
+		} else if fn := v.mod.ExportedFunction("__main_void"); fn != nil {
+			if _, err := v.call(fr, fn); err != nil {
+				return fmt.Errorf("__main_void: %w", err)
+			}
+		}
+	} else if fn := v.mod.ExportedFunction("_start"); fn != nil {
+		if _, err := v.call(fr, fn); err != nil {
+			return fmt.Errorf("_start: %w", err)
 		}
 	}
 	return nil

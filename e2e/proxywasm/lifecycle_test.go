@@ -91,7 +91,7 @@ func TestLoadRejectsModules(t *testing.T) {
 			`other.f from unknown module "other"`},
 		{"unknown wasi function",
 			buildWasm([]wasmImport{{module: "wasi_snapshot_preview1", name: "no_such"}}, marker, true),
-			"unknown WASI function wasi_snapshot_preview1.no_such"},
+			"Failed to load Wasm module due to a missing import: wasi_snapshot_preview1.no_such"},
 		{"wrong signature",
 			buildWasm([]wasmImport{{module: "env", name: "proxy_log"}}, marker, true),
 			"import env.proxy_log has signature ()->(), the host provides (i32,i32,i32)->(i32)"},

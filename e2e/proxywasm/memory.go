@@ -47,8 +47,15 @@ func writeU64(mod api.Module, ptr uint32, v uint64) bool {
 }
 
 // allocate calls the guest allocator re-entrantly (from inside a host
-// function) and returns the address of size fresh bytes.
+// function) and returns the address of size fresh bytes. The allocator may
+// call only what proxy-wasm-cpp-host's allocMemory allows.
 func (v *vm) allocate(ctx context.Context, size uint32) (uint32, error) {
+	prev, prevGuest := v.restriction, v.guest
+	v.restriction = v.p.r.allocRestriction
+	if v.p.r.opts.HostCallObserver != nil {
+		v.guest = funcName(v.fns.alloc)
+	}
+	defer func() { v.restriction, v.guest = prev, prevGuest }()
 	stack := []uint64{uint64(size)}
 	if err := v.fns.alloc.CallWithStack(ctx, stack); err != nil {
 		return 0, fmt.Errorf("proxywasm: guest allocator: %w", err)

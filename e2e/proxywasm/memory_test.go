@@ -7,13 +7,14 @@ import (
 
 // vmStartChecking builds a plugin whose proxy_on_vm_start calls
 // proxy_get_buffer_bytes(VM_CONFIGURATION, 0, 100, retPtr, 4) and traps
-// unless the status is want. alloc is the allocator's constant answer.
-func vmStartChecking(alloc, retPtr []byte, want byte) []byte {
+// unless the status is want. alloc is the allocator's body; it may call the
+// extra imports, which follow proxy_get_buffer_bytes (function 0).
+func vmStartChecking(alloc, retPtr []byte, want byte, extra ...wasmImport) []byte {
 	body := []byte{0x41, 0x06, 0x41, 0x00, 0x41, 0xe4, 0x00}
 	body = append(body, retPtr...)
 	body = append(body, 0x41, 0x04, 0x10, 0x00, 0x41, want, 0x47, 0x04, 0x40, 0x00, 0x0b, 0x41, 0x01)
 	return buildWasm(
-		[]wasmImport{{module: "env", name: "proxy_get_buffer_bytes", params: []byte{wI32, wI32, wI32, wI32, wI32}, results: []byte{wI32}}},
+		append([]wasmImport{{module: "env", name: "proxy_get_buffer_bytes", params: []byte{wI32, wI32, wI32, wI32, wI32}, results: []byte{wI32}}}, extra...),
 		[]wasmFunc{
 			{name: abiVersion021},
 			{name: "proxy_on_memory_allocate", params: []byte{wI32}, results: []byte{wI32}, body: alloc},

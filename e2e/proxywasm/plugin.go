@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"github.com/tetratelabs/wazero"
 
 	"github.com/shadowdiff/shadowdiff/e2e/httpfilter"
@@ -27,7 +28,11 @@ type PluginConfig struct {
 	FailOpen bool
 	// Env is the WASI environment (Envoy's vm_config.environment_variables).
 	Env map[string]string
-	// NodeMetadata is served as xds.node.metadata.
+	// Node is the bootstrap's node, served whole as xds.node as Envoy does:
+	// id, cluster and metadata whose values may be Structs, like Istio's
+	// LABELS (xds.node.metadata.LABELS.version). May be nil.
+	Node *corev3.Node
+	// NodeMetadata adds string fields to xds.node.metadata.
 	NodeMetadata map[string]string
 }
 
@@ -39,6 +44,7 @@ type Plugin struct {
 	abi      string
 	logger   *slog.Logger
 	compiled wazero.CompiledModule
+	xdsNode  *corev3.Node // xds.node, read-only
 	vms      []*vm
 	next     atomic.Uint32
 
@@ -53,9 +59,10 @@ var _ httpfilter.Factory = (*Plugin)(nil)
 // returns false from proxy_on_vm_start or proxy_on_configure.
 func (r *Runtime) Load(ctx context.Context, cfg PluginConfig) (*Plugin, error) {
 	p := &Plugin{
-		r:      r,
-		cfg:    cfg,
-		logger: r.logger.With("plugin", cfg.Name, "vm_id", cfg.VMID),
+		r:       r,
+		cfg:     cfg,
+		logger:  r.logger.With("plugin", cfg.Name, "vm_id", cfg.VMID),
+		xdsNode: xdsNode(cfg.Node, cfg.NodeMetadata),
 	}
 	compiled, err := r.rt.CompileModule(ctx, cfg.Code)
 	if err != nil {

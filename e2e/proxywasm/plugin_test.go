@@ -89,7 +89,8 @@ func TestCompilationCacheDir(t *testing.T) {
 	}
 }
 
-// Only proxy_log is allowed while _initialize runs, as in proxy-wasm-cpp-host.
+// Of the env functions only proxy_log is allowed while _initialize runs, as
+// in proxy-wasm-cpp-host.
 func TestHostCallsRestrictedDuringInitialize(t *testing.T) {
 	code := buildWasm(
 		[]wasmImport{{module: "env", name: "proxy_set_tick_period_milliseconds", params: []byte{wI32}, results: []byte{wI32}}},

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/shadowdiff/shadowdiff/e2e/httpfilter"
@@ -233,7 +234,7 @@ func connectionAttribute(pc *propContext, field string) (any, bool) {
 
 func xdsAttribute(pc *propContext, field string) (any, bool) {
 	if field == "node" {
-		return pc.v.p.node(), true
+		return pc.v.p.xdsNode, true
 	}
 	if pc.info == nil {
 		return nil, false
@@ -252,11 +253,21 @@ func xdsAttribute(pc *propContext, field string) (any, bool) {
 	return nil, false
 }
 
-// node is the xds.node message: the plugin's node metadata.
-func (p *Plugin) node() *corev3.Node {
-	md := &structpb.Struct{Fields: map[string]*structpb.Value{}}
-	for k, val := range p.cfg.NodeMetadata {
-		md.Fields[k] = structpb.NewStringValue(val)
+// xdsNode is the xds.node message: a copy of node with the string fields
+// of metadata added to its metadata.
+func xdsNode(node *corev3.Node, metadata map[string]string) *corev3.Node {
+	n := &corev3.Node{}
+	if node != nil {
+		n = proto.CloneOf(node)
 	}
-	return &corev3.Node{Metadata: md}
+	if n.Metadata == nil {
+		n.Metadata = &structpb.Struct{}
+	}
+	if n.Metadata.Fields == nil {
+		n.Metadata.Fields = map[string]*structpb.Value{}
+	}
+	for k, val := range metadata {
+		n.Metadata.Fields[k] = structpb.NewStringValue(val)
+	}
+	return n
 }

@@ -1,6 +1,7 @@
 package proxywasm
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/shadowdiff/shadowdiff/e2e/httpfilter"
+	"github.com/shadowdiff/shadowdiff/e2e/internal/testenv"
 )
 
 func hexOf(s string) string { return "0:" + hex.EncodeToString([]byte(s)) }
@@ -101,4 +103,51 @@ func TestForeignFunctions(t *testing.T) {
 	p := h.load(t, PluginConfig{})
 	p.NewFilter(newCallbacks()).DecodeHeaders(requestHeaders("foreign"), true)
 	h.rep.expect(t, map[string]string{"foreign.roundtrip": "0:0:true:true", "foreign.unknown": "1"})
+}
+
+// The real filter takes its workload from the node as Istio's sidecar has
+// it: WORKLOAD_NAME and NAMESPACE strings, LABELS a Struct (the version
+// label), and, without a NAME entry, the instance from xds.node.id.
+func TestFilterWorkloadFromIstioNode(t *testing.T) {
+	code := buildShadowdiffFilter(t)
+	collector := testenv.StartRecordingCollector(t, "127.0.0.1:0")
+	rt, err := NewRuntime(context.Background(), RuntimeOptions{
+		Workers:             1,
+		CompilationCacheDir: testCacheDir,
+		Clusters:            testClusters{collectorClusterName: newTestCluster(collectorClusterName, true, collector.Addr)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Close(context.Background()) })
+	labels, err := structpb.NewStruct(map[string]any{"app": "shop", "version": "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const nodeID = "sidecar~10.1.2.3~shop-v1-7d9f.shop~shop.svc.cluster.local"
+	p, err := rt.Load(context.Background(), PluginConfig{
+		Name: "shop.shadowdiff", RootID: "shadowdiff", VMID: "shadowdiff", Code: code,
+		Configuration: []byte(`{"role":"primary","collector":{"cluster":"shadowdiff-collector"},"batch":{"max_digests":1}}`),
+		Node: &corev3.Node{Id: nodeID, Cluster: "shop-v1.shop", Metadata: &structpb.Struct{Fields: map[string]*structpb.Value{
+			"WORKLOAD_NAME": structpb.NewStringValue("shop-v1"),
+			"LABELS":        structpb.NewStructValue(labels),
+		}}},
+		NodeMetadata: map[string]string{"NAMESPACE": "shop"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newPrimaryExchange(testenv.JSONBody(1<<10)).run(p, "node-1"); err != nil {
+		t.Fatal(err)
+	}
+	awaitDigests(t, rt, 1)
+	ds := collector.Digests()
+	if len(ds) != 1 {
+		t.Fatalf("%d digests", len(ds))
+	}
+	w := ds[0].GetWorkload()
+	if w.GetName() != "shop-v1" || w.GetNamespace() != "shop" || w.GetVersion() != "v1" || w.GetInstance() != nodeID ||
+		w.GetPluginName() != "shop.shadowdiff" {
+		t.Errorf("workload = %v", w)
+	}
 }

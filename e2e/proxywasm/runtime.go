@@ -26,11 +26,16 @@ type RuntimeOptions struct {
 	// Workers is the number of VMs per plugin, like Envoy's worker threads;
 	// 0 means 2.
 	Workers int
-	// HostCallObserver, when set, is told of every env.proxy_* host
-	// function a guest calls, with the guest export that was running
-	// ("proxy_on_done", "proxy_on_tick"): tests use it to see in which
-	// callback a plugin does its work. It runs under the VM lock.
+	// HostCallObserver, when set, is told of every host function a guest
+	// calls (env functions by name, "proxy_log"; WASI ones with their
+	// module, "wasi_snapshot_preview1.fd_write"), with the guest export
+	// that was running ("proxy_on_done", "proxy_on_tick",
+	// "proxy_on_memory_allocate"): tests use it to see in which callback a
+	// plugin does its work. It runs under the VM lock.
 	HostCallObserver func(guest, host string)
+	// Profile is the Envoy version whose WASI surface is modelled; the
+	// zero value is EnvoyCurrent.
+	Profile HostProfile
 }
 
 // Runtime hosts Proxy-Wasm plugins. Plugins of one runtime share shared
@@ -46,6 +51,10 @@ type Runtime struct {
 	conns   *grpcConns
 	seq     atomic.Uint64
 
+	// startRestriction and allocRestriction are the profile's allowlists
+	// for module start and for the guest allocator.
+	startRestriction, allocRestriction *restriction
+
 	mu      sync.Mutex
 	plugins map[*Plugin]struct{}
 	closed  bool
@@ -59,6 +68,10 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 	}
 	if opts.Workers == 0 {
 		opts.Workers = defaultWorkers
+	}
+	wasi, err := opts.Profile.wasi()
+	if err != nil {
+		return nil, err
 	}
 	logger := opts.Logger
 	if logger == nil {
@@ -75,21 +88,23 @@ func NewRuntime(ctx context.Context, opts RuntimeOptions) (*Runtime, error) {
 		cfg = cfg.WithCompilationCache(c)
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
-	env, err := instantiateHostModules(ctx, rt)
+	env, err := instantiateHostModules(ctx, rt, wasi)
 	if err != nil {
 		_ = rt.Close(ctx)
 		return nil, err
 	}
 	return &Runtime{
-		opts:    opts,
-		logger:  logger,
-		rt:      rt,
-		cache:   cache,
-		env:     env,
-		metrics: newMetricStore(),
-		shared:  newSharedStore(),
-		conns:   newGrpcConns(),
-		plugins: map[*Plugin]struct{}{},
+		opts:             opts,
+		logger:           logger,
+		rt:               rt,
+		cache:            cache,
+		env:              env,
+		startRestriction: newRestriction("module start (_initialize)", wasi.start),
+		allocRestriction: newRestriction("the guest allocator", wasi.alloc),
+		metrics:          newMetricStore(),
+		shared:           newSharedStore(),
+		conns:            newGrpcConns(),
+		plugins:          map[*Plugin]struct{}{},
 	}, nil
 }
 

@@ -3,47 +3,58 @@ package proxywasm
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
 )
 
-// tickTimer calls proxy_on_tick on a VM's root context every period. Ticks
-// do not pile up: while one is queued or running, further ticks are skipped.
+// tickTimer calls proxy_on_tick on a VM's root context. Like Envoy's
+// Wasm::tickHandler (source/extensions/common/wasm/wasm.cc) it re-arms the
+// timer for a full period once proxy_on_tick returns, so ticks never pile
+// up and a slow tick is followed by a period of idle time. Envoy runs the
+// tick on the worker's event loop, holding up that worker's I/O; here it
+// runs on the VM's executor and only holds the VM lock (not modelled).
 type tickTimer struct {
-	stopOnce sync.Once
-	done     chan struct{}
-	queued   atomic.Bool
+	v      *vm
+	period time.Duration
+
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
 }
 
 func startTickTimer(v *vm, period time.Duration) *tickTimer {
-	t := &tickTimer{done: make(chan struct{})}
-	go func() {
-		tk := time.NewTicker(period)
-		defer tk.Stop()
-		for {
-			select {
-			case <-t.done:
-				return
-			case <-tk.C:
-				if t.queued.Swap(true) {
-					continue
-				}
-				v.runAsync(func(fr *frame) {
-					t.queued.Store(false)
-					if v.fns.onTick != nil {
-						_, _ = v.call(fr, v.fns.onTick, uint64(v.rootID))
-					}
-				})
-			}
-		}
-	}()
+	t := &tickTimer{v: v, period: period}
+	t.arm()
 	return t
 }
 
+// arm schedules the next tick one period from now, unless stopped.
+func (t *tickTimer) arm() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.stopped {
+		t.timer = time.AfterFunc(t.period, t.fire)
+	}
+}
+
+func (t *tickTimer) fire() {
+	v := t.v
+	v.runAsync(func(fr *frame) {
+		if v.fns.onTick != nil {
+			_, _ = v.call(fr, v.fns.onTick, uint64(v.rootID))
+		}
+		t.arm()
+	})
+}
+
 func (t *tickTimer) stop() {
-	t.stopOnce.Do(func() { close(t.done) })
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stopped = true
+	if t.timer != nil {
+		t.timer.Stop()
+	}
 }
 
 func timerFuncs() []hostFunc {

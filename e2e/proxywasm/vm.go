@@ -34,10 +34,7 @@ type frame struct {
 	ctxID uint32
 	// stream is the stream of the effective context (nil for the root
 	// context); proxy_set_effective_context changes it.
-	stream *stream
-	// restricted is set while _initialize runs: only proxy_log is allowed.
-	restricted bool
-
+	stream       *stream
 	pluginConfig *[]byte // PLUGIN_CONFIGURATION, in on_configure only
 	callBody     *[]byte // HTTP_CALL_RESPONSE_BODY
 	grpcMessage  *[]byte // GRPC_CALL_MESSAGE
@@ -101,6 +98,16 @@ type vm struct {
 	timer     *tickTimer
 	// guest names the running export for RuntimeOptions.HostCallObserver.
 	guest string
+	// restriction limits the host calls while _initialize or the allocator
+	// runs; nil otherwise.
+	restriction *restriction
+}
+
+// observe reports a host call to RuntimeOptions.HostCallObserver.
+func (v *vm) observe(host string) {
+	if observe := v.p.r.opts.HostCallObserver; observe != nil {
+		observe(v.guest, host)
+	}
 }
 
 // call invokes fn with args under frame fr. v.mu must be held. A trap marks

@@ -31,6 +31,19 @@ func leb(n int) []byte {
 	}
 }
 
+// sleb is the signed LEB128 encoding of an i64.const immediate.
+func sleb(n int64) []byte {
+	var out []byte
+	for {
+		b := byte(n & 0x7f)
+		n >>= 7
+		if (n == 0 && b&0x40 == 0) || (n == -1 && b&0x40 != 0) {
+			return append(out, b)
+		}
+		out = append(out, b|0x80)
+	}
+}
+
 func wname(s string) []byte { return append(leb(len(s)), s...) }
 
 func section(id byte, count int, body []byte) []byte {
