@@ -6,6 +6,7 @@ package config
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -219,7 +220,7 @@ func (c *Config) validate() error {
 		msg   string
 	}{
 		{c.Collector.Cluster == "", "collector.cluster", "required: the Envoy cluster of the collector"},
-		{c.Collector.Authority != "" && !validAuthority(c.Collector.Authority), "collector.authority", "must be a host, or host:port (RFC 3986 characters)"},
+		{c.Collector.Authority != "" && !validAuthority(c.Collector.Authority), "collector.authority", "must be a host, or host:port (a name of letters, digits and -._~, or a bracketed IPv6 address; a port in 1..65535)"},
 		{c.Collector.Authority == "" && !validAuthority(c.Collector.Cluster) && istioAuthority(c.Collector.Cluster) == "", "collector.authority",
 			"required: the cluster name " + fmt.Sprintf("%q", c.Collector.Cluster) + " is not a valid :authority, which Envoy sends when authority is empty"},
 		{c.AssumeShadow && c.Role == RolePrimary, "assume_shadow", "only for the secondary and candidate roles: a primary serves live traffic"},
@@ -336,26 +337,43 @@ func matchesPrefix(prefixes []string, field string) bool {
 // else "" (the cluster name itself is then the authority).
 func istioAuthority(cluster string) string {
 	parts := strings.Split(cluster, "|")
-	if len(parts) != 4 || parts[0] != "outbound" || parts[1] == "" || parts[3] == "" {
+	if len(parts) != 4 || parts[0] != "outbound" {
 		return ""
 	}
-	a := parts[3] + ":" + parts[1]
+	host := parts[3]
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]" // an IPv6 literal
+	}
+	a := host + ":" + parts[1]
 	if !validAuthority(a) {
 		return ""
 	}
 	return a
 }
 
-// validAuthority reports whether s is made of the characters RFC 3986
-// allows in an authority, as the HTTP/2 codecs of Envoy and its peers
-// check.
+// validAuthority reports whether s is a host, or host:port, as an
+// HTTP/2 :authority: a name of letters, digits and "-._~", or a bracketed
+// IPv6 literal, and a port in 1..65535. Userinfo ("user@") and anything
+// else RFC 3986 allows in an authority are refused, though Envoy's codec
+// would pass them: they are never what a user means here.
 func validAuthority(s string) bool {
-	if s == "" {
+	host, port := s, ""
+	if i := strings.LastIndexByte(s, ':'); i >= 0 && !strings.HasSuffix(s, "]") {
+		host, port = s[:i], s[i+1:]
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || port[0] == '+' {
+			return false
+		}
+	}
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		ip := host[1 : len(host)-1]
+		return ip != "" && strings.Trim(ip, "0123456789abcdefABCDEF:.") == ""
+	}
+	if host == "" {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~!$&'()*+,;=:@[]%", c) >= 0) {
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
 			return false
 		}
 	}

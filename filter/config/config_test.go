@@ -88,7 +88,15 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		`[1]`:                                   "",
 		`{"role":"primary","role":"candidate"}`: "role",
 		`{"role":"primary","body":{"max_fields":10,"max_fields":20}}`: "body.max_fields",
-		`{"role":"primary",}`: "",
+		`{"role":"primary",}`:                                                  "",
+		`{"role":"primary","assume_shadow":true}`:                              "assume_shadow",
+		`{"role":"primary","collector":{"cluster":"outbound|9090||"}}`:         "collector.authority",
+		`{"role":"primary","collector":{"cluster":"inbound|9090||"}}`:          "collector.authority",
+		`{"role":"primary","collector":{"cluster":"my cluster"}}`:              "collector.authority",
+		`{"role":"primary","collector":{"authority":"a|b"}}`:                   "collector.authority",
+		`{"role":"primary","collector":{"authority":"host:port"}}`:             "collector.authority",
+		`{"role":"primary","collector":{"authority":"user@host"}}`:             "collector.authority",
+		`{"role":"primary","collector":{"cluster":"outbound|90x||collector"}}`: "collector.authority",
 	} {
 		_, err := Parse([]byte(in))
 		if err == nil {
@@ -168,5 +176,20 @@ func TestCollectorAuthorityDefaultsFromIstioClusterNames(t *testing.T) {
 	c, err := Parse([]byte(`{"role":"primary","collector":{"cluster":"outbound|9090||a.b","authority":"collector:9090"}}`))
 	if err != nil || c.Collector.Authority != "collector:9090" {
 		t.Errorf("an explicit authority must be kept: %v, %v", c, err)
+	}
+}
+
+func TestValidAuthority(t *testing.T) {
+	for s, want := range map[string]bool{
+		"collector": true, "collector.ns.svc.cluster.local:9090": true, "[fd00::1]:9090": true, "[fd00::1]": true,
+		"c_1~x:1": true, "": false, "host:": false, "host:0": false, "host:65536": false, "host:+1": false,
+		"user@host": false, "a,b": false, "a|b": false, "[x]": false, "fd00::1:9090": false, ":9090": false, "h:1:2": false,
+	} {
+		if got := validAuthority(s); got != want {
+			t.Errorf("validAuthority(%q) = %v, want %v", s, got, want)
+		}
+	}
+	if got := istioAuthority("outbound|9090||fd00::1"); got != "[fd00::1]:9090" {
+		t.Errorf("IPv6 host: %q", got)
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -86,14 +87,78 @@ func FuzzJSON(f *testing.F) {
 			}
 		}
 		var got, exp fuzzTarget
-		if decodeStrict(data, &got) != nil {
-			return
-		}
-		if err := json.Unmarshal(data, &exp); err != nil {
-			t.Fatalf("%q: decoded here as %+v, encoding/json refuses it: %v", data, got, err)
-		}
-		if !reflect.DeepEqual(got, exp) {
+		ourErr := decodeStrict(data, &got)
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		theirErr := dec.Decode(&exp)
+		switch {
+		case ourErr == nil && theirErr != nil:
+			t.Fatalf("%q: decoded here as %+v, encoding/json refuses it: %v", data, got, theirErr)
+		case ourErr != nil && theirErr == nil && exactKeys(t, data):
+			// Only refusals by design may differ: keys spelt in
+			// another case or given twice, nesting beyond maxJSONDepth.
+			t.Fatalf("%q: refused here (%v), encoding/json decodes it as %+v", data, ourErr, exp)
+		case ourErr == nil && !reflect.DeepEqual(got, exp):
 			t.Fatalf("%q: decoded here as %+v, by encoding/json as %+v", data, got, exp)
 		}
 	})
+}
+
+// exactKeys reports whether a valid document's object keys are all
+// fuzzTarget's JSON names spelt exactly, none twice in an object, and its
+// nesting within maxJSONDepth: what decodeStrict refuses on purpose
+// (encoding/json matches keys in any case and keeps the last of two).
+func exactKeys(t *testing.T, data []byte) bool {
+	known := map[string]bool{}
+	for _, typ := range []reflect.Type{reflect.TypeFor[fuzzTarget](), reflect.TypeFor[fuzzTarget]().Field(6).Type} {
+		for i := range typ.NumField() {
+			known[typ.Field(i).Tag.Get("json")] = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	type frame struct {
+		object bool
+		keys   map[string]bool
+		key    bool // the next token is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return true // the end (the document is valid)
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.key {
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 && stack[len(stack)-1].object {
+					stack[len(stack)-1].key = true
+				}
+				continue
+			}
+			k := tok.(string)
+			if !known[k] || top.keys[k] {
+				return false
+			}
+			top.keys[k], top.key = true, false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			if len(stack) >= maxJSONDepth {
+				return false
+			}
+			stack = append(stack, &frame{object: tok == json.Delim('{'), keys: map[string]bool{}, key: true})
+			continue
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value (or a closed array) ends a member: a key comes next.
+		if len(stack) > 0 && stack[len(stack)-1].object {
+			stack[len(stack)-1].key = true
+		}
+	}
 }
