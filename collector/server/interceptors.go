@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"runtime/debug"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -46,7 +47,10 @@ func panicked(log *slog.Logger, method string, r any) error {
 // drainStreams cancels the context of long-lived server streams (the query
 // API's WatchRegressions, reflection) when the server starts draining, so a
 // graceful stop is not held up by watchers, and ends them with Unavailable
-// (endedByShutdown). The ingest stream ends itself after its current batch,
+// (endedByShutdown). The handler runs in a goroutine of its own, so a
+// stream whose handler ignores the cancellation (reflection waits in Recv)
+// is ended all the same; recoverStream therefore runs inside this
+// interceptor, in that goroutine. The ingest stream ends itself after its current batch,
 // and a health watch once it has sent NOT_SERVING (healthServer.Watch):
 // cancelled at once, it could miss it.
 func drainStreams(draining <-chan struct{}) grpc.StreamServerInterceptor {
@@ -57,17 +61,29 @@ func drainStreams(draining <-chan struct{}) grpc.StreamServerInterceptor {
 		}
 		ctx, cancel := context.WithCancel(ss.Context())
 		defer cancel()
-		go func() {
-			select {
-			case <-draining:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-		err := handler(srv, &ctxStream{ServerStream: ss, ctx: ctx})
-		return endedByShutdown(ss.Context(), draining, err)
+		done := make(chan error, 1)
+		go func() { done <- handler(srv, &ctxStream{ServerStream: ss, ctx: ctx}) }()
+		select {
+		case err := <-done:
+			return endedByShutdown(ss.Context(), draining, err)
+		case <-draining:
+		}
+		cancel()
+		select {
+		case err := <-done: // a handler that watches its context (WatchRegressions)
+			return endedByShutdown(ss.Context(), draining, err)
+		case <-time.After(drainGrace):
+			// One blocked in Recv (reflection) does not see the
+			// cancellation; returning ends the stream, and its Recv
+			// then fails, so the handler's goroutine ends too.
+			return shuttingDown("reconnect to resume the stream")
+		}
 	}
 }
+
+// drainGrace is how long a cancelled stream handler may take to return on
+// its own before the stream is ended without it.
+const drainGrace = 100 * time.Millisecond
 
 // shuttingDown is the status of a call the server ends because it shuts
 // down: Unavailable, which clients retry (elsewhere, or once it is back),

@@ -128,7 +128,7 @@ func New(ingester Ingester, query shadowdiffv1.QueryServer, opts Options) (*Serv
 		grpc.StatsHandler(sizeRecorder{}),
 		grpc.ForceServerCodecV2(newVTCodec()),
 		grpc.ChainUnaryInterceptor(recoverUnary(log)),
-		grpc.ChainStreamInterceptor(recoverStream(log), drainStreams(s.draining), invalidStreamRequests),
+		grpc.ChainStreamInterceptor(drainStreams(s.draining), recoverStream(log), invalidStreamRequests),
 		// Sidecars keep one stream open for hours; let their keepalive
 		// pings through instead of answering them with GOAWAY.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),

@@ -97,8 +97,14 @@ func TestHealthAndShutdown(t *testing.T) {
 	if _, err := regressions.Recv(); err != nil {
 		t.Fatalf("first regression event: %v", err)
 	}
+	// Nor an idle reflection stream (grpcurl's), whose handler waits in
+	// Recv and does not watch its context.
+	refl, err := reflectionpb.NewServerReflectionClient(r.conn).ServerReflectionInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	shutdownCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	shutdownCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	shutdown := make(chan error, 1)
 	go func() { shutdown <- r.srv.Shutdown(shutdownCtx) }()
@@ -114,6 +120,9 @@ func TestHealthAndShutdown(t *testing.T) {
 	}
 	if _, err := regressions.Recv(); status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "shutting down") {
 		t.Errorf("regression watch after Shutdown: %v, want Unavailable", err)
+	}
+	if _, err := refl.Recv(); status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "shutting down") {
+		t.Errorf("reflection stream after Shutdown: %v, want Unavailable", err)
 	}
 	watchCancel() // a health watcher that saw NOT_SERVING goes away
 	if err := <-shutdown; err != nil {
@@ -296,5 +305,24 @@ func TestMalformedRequestIsInvalidArgument(t *testing.T) {
 	// A valid request still goes through.
 	if _, err := healthpb.NewHealthClient(r.conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
 		t.Errorf("health check: %v", err)
+	}
+}
+
+// panickyQuery's watch panics: the stream, run in a goroutine of its own
+// by drainStreams, must still be recovered into Internal, not crash.
+type panickyQuery struct{ fixedQuery }
+
+func (panickyQuery) WatchRegressions(*shadowdiffv1.WatchRegressionsRequest, grpc.ServerStreamingServer[shadowdiffv1.RegressionEvent]) error {
+	panic("watch told to panic")
+}
+
+func TestPanickingStreamHandlerIsRecovered(t *testing.T) {
+	r := start(t, &memIngester{}, panickyQuery{}, Options{})
+	watch, err := shadowdiffv1.NewQueryClient(r.conn).WatchRegressions(context.Background(), &shadowdiffv1.WatchRegressionsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := watch.Recv(); status.Code(err) != codes.Internal {
+		t.Errorf("a panicking watch: %v, want Internal", err)
 	}
 }
