@@ -174,17 +174,22 @@ func (c *collector) report(ctx context.Context, b *shadowdiffv1.DigestBatch, bad
 	return ack, nil
 }
 
-// firstInvalid is the rejection of the first undecodable digest of a batch
-// or, when all could be decoded (b's indices are then the batch's), of the
-// first the validator refuses; nil when there is none.
+// firstInvalid is the rejection of the batch's first digest, in the
+// batch's order, that could not be decoded (bad, left out of b) or that
+// the validator refuses; nil when there is none.
 func (c *collector) firstInvalid(b *shadowdiffv1.DigestBatch, bad []undecodable) *shadowdiffv1.Rejection {
+	pos := 0 // the batch position of b's digest, counting the undecodable ones
+	for _, d := range b.GetDigests() {
+		if len(bad) > 0 && bad[0].index == pos {
+			return bad[0].rejection() // it came first
+		}
+		if err := c.validate(d); err != nil {
+			return &shadowdiffv1.Rejection{Index: uint32(pos), Reason: err.Error()}
+		}
+		pos++
+	}
 	if len(bad) > 0 {
 		return bad[0].rejection()
-	}
-	for i, d := range b.GetDigests() {
-		if err := c.validate(d); err != nil {
-			return &shadowdiffv1.Rejection{Index: uint32(i), Reason: err.Error()}
-		}
 	}
 	return nil
 }

@@ -241,8 +241,14 @@ func TestUndecodableDigestIsRejectedAlone(t *testing.T) {
 			if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "digest 1: undecodable: ") || !strings.Contains(err.Error(), "nothing of the batch was stored") {
 				t.Errorf("Report with a validator: %v, want InvalidArgument naming digest 1, nothing stored", err)
 			}
+			// An invalid digest before the undecodable one is the one named.
+			first := preEncoded(append(varintField(nil, 1, 1), concat(encoded[1], bytesField(nil, batchDigests, string(bad)), encoded[0])...))
+			err = r.conn.Invoke(context.Background(), shadowdiffv1.Collector_Report_FullMethodName, first, &ack, grpc.ForceCodecV2(rawCodec{}))
+			if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "digest 0: ") || !strings.Contains(err.Error(), "pairing_key") {
+				t.Errorf("Report with a validator, digest 0 invalid and 1 undecodable: %v, want InvalidArgument naming digest 0", err)
+			}
 			if n, _ := mem.count(); n != 2 {
-				t.Errorf("the two Reports stored %d digests, want the first one's 2", n)
+				t.Errorf("the Reports stored %d digests, want the first one's 2", n)
 			}
 		})
 	}
