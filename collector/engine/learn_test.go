@@ -135,6 +135,16 @@ func TestLearnerIsBounded(t *testing.T) {
 	if first != DefaultAutoTemplateThreshold*1000 {
 		t.Errorf("the slugs crossed at path %d, want at their %dth", first, DefaultAutoTemplateThreshold+1)
 	}
+	// Few groups of many values each stay within the values' budget.
+	l = newParamLearner(MaxAutoTemplateThreshold)
+	for g := range 3000 {
+		for v := range 100 {
+			l.observe("GET", []string{fmt.Sprint("a", g), fmt.Sprint("v", v)})
+			if l.values > maxLearnValues {
+				t.Fatalf("%d values", l.values)
+			}
+		}
+	}
 }
 
 // The cap counts endpoints with results and those of requests still
@@ -242,18 +252,23 @@ func TestOverflowWarnedOncePerMinute(t *testing.T) {
 	}
 }
 
-// A request waiting for its other digests holds its endpoint's place: the
-// cap is not passed by requests that complete later.
+// An endpoint named before its first request is counted (from a
+// secondary that came first, or earlier in the same batch) holds its
+// place: the cap is not passed by requests that complete later.
 func TestEndpointCapCountsPendingRequests(t *testing.T) {
 	clk := newClock()
 	e := openEngine(t, t.TempDir(), clk, Options{MaxEndpoints: 2})
 	defer e.Close()
-	for i, p := range []string{"/a", "/b", "/c"} {
-		ingest(t, e, at(clk, dg(fmt.Sprint("k", i), primary, p, 200, okBody()...)))
+	paths := []string{"/a", "/b", "/c"}
+	for i, p := range paths {
+		ingest(t, e, at(clk, dg(fmt.Sprint("k", i), secondary, p, 200, okBody()...)))
 	}
-	for i, p := range []string{"/a", "/b", "/c"} {
-		ingest(t, e, at(clk, dg(fmt.Sprint("k", i), candidate, p, 200, okBody()...)))
+	var batch []*shadowdiffv1.ResponseDigest
+	for i, p := range paths {
+		key := fmt.Sprint("k", i)
+		batch = append(batch, at(clk, dg(key, primary, p, 200, okBody()...)), at(clk, dg(key, candidate, p, 200, okBody()...)))
 	}
+	ingest(t, e, batch...)
 	eps := endpointsOf(t, e)
 	if len(eps) != 3 || eps["GET /a"] == nil || eps["GET /b"] == nil || eps["GET {other}"].GetRequests() != 1 {
 		t.Errorf("endpoints = %v", eps)
