@@ -1,17 +1,14 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/shadowdiff/shadowdiff/collector/internal/testlog"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
@@ -88,8 +85,8 @@ func TestNotLearned(t *testing.T) {
 
 // Learning stops at maxLearnedRules, with one warning.
 func TestLearnedRulesAreBounded(t *testing.T) {
-	logs := &logLines{}
-	m := newEndpointMapper(mapperConfig{learnThreshold: 2, log: slog.New(slog.NewJSONHandler(logs, nil))}, newAggregates())
+	logs := &testlog.Buffer{}
+	m := newEndpointMapper(mapperConfig{learnThreshold: 2, log: logs.Logger()}, newAggregates())
 	for p := range maxLearnedRules + 10 {
 		for v := range 3 {
 			keyOf(m, "GET", fmt.Sprintf("/p%d/v%d-%d/z", p, p, v))
@@ -101,7 +98,7 @@ func TestLearnedRulesAreBounded(t *testing.T) {
 	if got := keyOf(m, "GET", "/p205/v205-0/z"); got != "GET /p205/v205-0/z" {
 		t.Errorf("past the learned rules' bound: %q", got)
 	}
-	if n := len(logs.records(t, "endpoint rules: no more are learned")); n != 1 {
+	if n := len(logs.Records(t, "endpoint rules: no more are learned")); n != 1 {
 		t.Errorf("%d warnings, want 1", n)
 	}
 }
@@ -189,38 +186,6 @@ func TestEndpointCap(t *testing.T) {
 	}
 }
 
-// logLines collects JSON log records.
-type logLines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logLines) records(t *testing.T, msg string) []map[string]any {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
-		if m, _ := rec["msg"].(string); strings.HasPrefix(m, msg) {
-			out = append(out, rec)
-		}
-	}
-	return out
-}
-
 // request ingests one compared request of GET path.
 func request(t *testing.T, e *Engine, clk *clock, key, path string) {
 	t.Helper()
@@ -230,20 +195,20 @@ func request(t *testing.T, e *Engine, clk *clock, key, path string) {
 // The overflow is logged at most once a minute, with the count since.
 func TestOverflowWarnedOncePerMinute(t *testing.T) {
 	clk := newClock()
-	logs := &logLines{}
-	e := openEngine(t, t.TempDir(), clk, Options{MaxEndpoints: 1, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	logs := &testlog.Buffer{}
+	e := openEngine(t, t.TempDir(), clk, Options{MaxEndpoints: 1, Logger: logs.Logger()})
 	defer e.Close()
 	request(t, e, clk, "k0", "/a")
 	request(t, e, clk, "k1", "/b")
 	request(t, e, clk, "k2", "/c")
 	clk.Add(30 * time.Second)
 	request(t, e, clk, "k3", "/d")
-	if n := len(logs.records(t, "endpoint limit reached")); n != 1 {
+	if n := len(logs.Records(t, "endpoint limit reached")); n != 1 {
 		t.Errorf("%d warnings within a minute, want 1", n)
 	}
 	clk.Add(31 * time.Second)
 	request(t, e, clk, "k4", "/e")
-	w := logs.records(t, "endpoint limit reached")
+	w := logs.Records(t, "endpoint limit reached")
 	if len(w) != 2 || w[1]["requests_since_last_warning"] != 3.0 || w[1]["endpoint"] != "GET {other}" || w[1]["path"] != "/e" {
 		t.Errorf("warnings = %v, want a second one counting 3 requests", w)
 	}

@@ -1,18 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+
+	"github.com/shadowdiff/shadowdiff/collector/internal/testlog"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -100,36 +98,6 @@ func waitRules(t *testing.T, ctx context.Context, q shadowdiffv1.QueryClient, n 
 	}
 }
 
-// logBuffer collects JSON log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// lines returns the log records whose message starts with msg.
-func (b *logBuffer) lines(t *testing.T, msg string) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(l), &rec); err != nil {
-			t.Fatalf("log line %q: %v", l, err)
-		}
-		if m, _ := rec["msg"].(string); strings.HasPrefix(m, msg) {
-			out = append(out, rec)
-		}
-	}
-	return out
-}
-
 // metric reads a metric without labels from /metrics.
 func metric(t *testing.T, httpAddr, name string) string {
 	t.Helper()
@@ -158,8 +126,8 @@ func TestLearnedEndpointRule(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	logs := &logBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, nil))
+	logs := &testlog.Buffer{}
+	log := logs.Logger()
 	args := []string{"--data-dir", dir, "--auto-template-threshold", "5"}
 
 	a, stop := startLogged(t, log, args...)
@@ -186,7 +154,7 @@ func TestLearnedEndpointRule(t *testing.T) {
 	if got["GET /shop/products/{slug}"] != 3 || got["GET /shop/products/p-0"] != 1 || got["GET /shop/products/p-4"] != 1 || got["GET /shop/products/p-5"] != 0 {
 		t.Errorf("requests per endpoint = %v", got)
 	}
-	if l := logs.lines(t, "endpoint rule learned"); len(l) != 1 || l[0]["path_pattern"] != "/shop/products/{slug}" || l[0]["id"] != learned.Id {
+	if l := logs.Records(t, "endpoint rule learned"); len(l) != 1 || l[0]["path_pattern"] != "/shop/products/{slug}" || l[0]["id"] != learned.Id {
 		t.Errorf("learned-rule log lines = %v, want one", l)
 	}
 	if v := metric(t, a.http.String(), "shadowdiff_collector_endpoint_rules_learned_total"); v != "1" {
@@ -233,7 +201,7 @@ func TestLearnedEndpointRule(t *testing.T) {
 	if rules := endpointRules(t, ctx, q); len(rules) != 0 {
 		t.Errorf("a deleted learned rule came back: %v", rules)
 	}
-	if l := logs.lines(t, "endpoint rule learned"); len(l) != 1 {
+	if l := logs.Records(t, "endpoint rule learned"); len(l) != 1 {
 		t.Errorf("learned-rule log lines = %d, want 1 in all", len(l))
 	}
 }
@@ -257,8 +225,8 @@ func scannerPath(rng *rand.Rand) string {
 func TestEndpointCapOverflow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	logs := &logBuffer{}
-	a, _ := startLogged(t, slog.New(slog.NewJSONHandler(logs, nil)), "--max-endpoints", "10")
+	logs := &testlog.Buffer{}
+	a, _ := startLogged(t, logs.Logger(), "--max-endpoints", "10")
 	conn := dial(t, a.grpc.String())
 	defer conn.Close()
 	q := shadowdiffv1.NewQueryClient(conn)
@@ -298,7 +266,7 @@ func TestEndpointCapOverflow(t *testing.T) {
 	if v := metric(t, a.http.String(), "shadowdiff_collector_endpoints"); v != "14" {
 		t.Errorf("shadowdiff_collector_endpoints = %s, want 14", v)
 	}
-	warnings := logs.lines(t, "endpoint limit reached")
+	warnings := logs.Records(t, "endpoint limit reached")
 	if len(warnings) != 1 || warnings[0]["max_endpoints"] != 10.0 || !strings.Contains(fmt.Sprint(warnings[0]["hint"]), "--max-endpoints") ||
 		!strings.Contains(fmt.Sprint(warnings[0]["hint"]), "endpoint rules") {
 		t.Errorf("overflow warnings = %v, want one naming --max-endpoints and endpoint rules", warnings)
