@@ -245,8 +245,10 @@ func TestEndpointCapOverflow(t *testing.T) {
 	tr.send("POST", scannerPath(rng), scannerPath(rng))
 	tr.send("PROPFIND", scannerPath(rng))
 	tr.send("GET", "/page-3")
-	if _, err := q.CreateEndpointRule(ctx, &shadowdiffv1.CreateEndpointRuleRequest{Rule: &shadowdiffv1.EndpointRule{Method: "GET", PathPattern: "/{name}/{file}", Endpoint: "GET scanned files"}}); err != nil {
-		t.Fatal(err)
+	rule, err := q.CreateEndpointRule(ctx, &shadowdiffv1.CreateEndpointRuleRequest{Rule: &shadowdiffv1.EndpointRule{
+		Method: "GET", PathPattern: "/{name}/{file}", Endpoint: "GET scanned files", Learned: true}})
+	if err != nil || rule.Learned {
+		t.Fatalf("a user's rule = %v, %v; want it created, not as learned", rule, err)
 	}
 	tr.send("GET", "/abc/def.php")
 
