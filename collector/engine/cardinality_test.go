@@ -109,3 +109,32 @@ func BenchmarkDistinctPaths(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEndpointOfNewIDs names requests whose paths differ by an id
+// only: every one misses the endpoint cache, so each pays for learning and
+// the cap (on) or not (off).
+func BenchmarkEndpointOfNewIDs(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		cfg  mapperConfig
+	}{
+		{"off", mapperConfig{}},
+		{"on", mapperConfig{learnThreshold: DefaultAutoTemplateThreshold, maxEndpoints: DefaultMaxEndpoints}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			m := newEndpointMapper(c.cfg, newAggregates())
+			ds := make([]*shadowdiffv1.ResponseDigest, 4096)
+			for i := range ds {
+				p := fmt.Sprintf("/api/orders/%d/items", 1_000_000+i)
+				ds[i] = &shadowdiffv1.ResponseDigest{Endpoint: &shadowdiffv1.EndpointRef{Method: "GET", Path: p}}
+			}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if i%len(ds) == 0 {
+					m.forget() // misses again
+				}
+				m.of(ds[i%len(ds)])
+			}
+		})
+	}
+}
