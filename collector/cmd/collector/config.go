@@ -116,7 +116,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.Float64Var(&c.confidence, "confidence", 0.99, "confidence (0..1) a field needs to be called a significant regression")
 	fs.IntVar(&c.minSamples, "min-samples", 200, "compared requests an endpoint needs before a verdict")
 	fs.IntVar(&c.autoTemplate, "auto-template-threshold", engine.DefaultAutoTemplateThreshold,
-		"distinct values a path segment takes, among paths alike elsewhere, before the collector learns it as a parameter: an endpoint rule such as \"GET /products/{slug}\" (0: no learning)")
+		"distinct values a path segment takes, among paths alike elsewhere, before the collector learns it as a parameter: an endpoint rule such as \"GET /products/{slug}\" (0: no learning; at most "+strconv.Itoa(engine.MaxAutoTemplateThreshold)+")")
 	fs.IntVar(&c.maxEndpoints, "max-endpoints", engine.DefaultMaxEndpoints,
 		"most endpoints named by their paths; requests to new ones beyond it are counted under \"METHOD {other}\" (0: no limit; endpoints of endpoint rules always count under their names)")
 	fs.IntVar(&c.maxBatchDigests, "max-batch-digests", 1024, "most digests in one batch; larger batches are refused with InvalidArgument")
