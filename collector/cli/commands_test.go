@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/shadowdiff/shadowdiff/collector/engine"
 	"github.com/shadowdiff/shadowdiff/collector/server"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -60,6 +62,29 @@ func TestEndpointRules(t *testing.T) {
 	}
 	if r := run(t, c, "endpoint-rules", "list"); !strings.Contains(r.stdout, "No endpoint rules.") {
 		t.Errorf("endpoint-rules list after delete: %s", r)
+	}
+}
+
+// Rules the collector learned are listed as such.
+func TestLearnedEndpointRulesListed(t *testing.T) {
+	c := startCollector(t, server.Options{})
+	run(t, c, "endpoint-rules", "add", "/api/orders/**", "orders")
+	var ds []*shadowdiffv1.ResponseDigest
+	for i := range engine.DefaultAutoTemplateThreshold + 1 {
+		ds = append(ds, seedEndpoint(fmt.Sprint("brand", i), fmt.Sprint("/api/brands/brand-", i), 1, productsBody)...)
+	}
+	c.ingest(t, ds)
+	deadline := time.Now().Add(10 * time.Second)
+	r := run(t, c, "endpoint-rules", "list")
+	for !strings.Contains(r.stdout, "learned") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		r = run(t, c, "endpoint-rules", "list")
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], "ORIGIN") ||
+		!regexp.MustCompile(`^er-1 +\* +/api/orders/\*\* +orders +user `).MatchString(lines[1]) ||
+		!regexp.MustCompile(`^er-2 +GET +/api/brands/\{slug\} +GET /api/brands/\{slug\} +learned `).MatchString(lines[2]) {
+		t.Errorf("endpoint-rules list:\n%s", r)
 	}
 }
 

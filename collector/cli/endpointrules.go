@@ -18,7 +18,13 @@ func endpointRulesCommand(o *globalOptions) *cobra.Command {
 long hex path segments collapse to a placeholder. Endpoint rules override
 that: a path pattern (segments match literally, "{name}" matches one
 segment, a trailing "**" matches the rest) and optionally a method map
-requests to the endpoint name you choose.`,
+requests to the endpoint name you choose.
+
+The collector learns rules too: when one path segment takes more distinct
+values than --auto-template-threshold among paths that agree elsewhere
+(/products/blue-shirt, /products/red-hat, ...), it adds a rule such as
+"GET /products/{slug}", listed with ORIGIN learned. Deleting a learned rule
+keeps the collector from learning it again; add it yourself to get it back.`,
 		Example: `  shadowdiff endpoint-rules add "/api/orders/{id}/**" "GET /api/orders/{id}/*" --method GET
   shadowdiff endpoint-rules list
   shadowdiff endpoint-rules delete er-2`,
@@ -69,9 +75,9 @@ requests to the endpoint name you choose.`,
 						fmt.Fprintln(w, "No endpoint rules.")
 						return
 					}
-					row(w, "ID", "METHOD", "PATH PATTERN", "ENDPOINT", "CREATED")
+					row(w, "ID", "METHOD", "PATH PATTERN", "ENDPOINT", "ORIGIN", "CREATED")
 					for _, r := range resp.GetRules() {
-						row(w, r.GetId(), anyMethod(r.GetMethod()), r.GetPathPattern(), r.GetEndpoint(), timestamp(r.GetCreated()))
+						row(w, r.GetId(), anyMethod(r.GetMethod()), r.GetPathPattern(), r.GetEndpoint(), ruleOrigin(r), timestamp(r.GetCreated()))
 					}
 				})
 			})
@@ -80,7 +86,7 @@ requests to the endpoint name you choose.`,
 	del := &cobra.Command{
 		Use:     "delete ID...",
 		Aliases: []string{"rm"},
-		Short:   "Delete endpoint rules by id",
+		Short:   "Delete endpoint rules by id (a deleted learned rule is not learned again)",
 		Example: `  shadowdiff endpoint-rules delete er-2`,
 		Args:    args(1, -1, "ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
@@ -101,6 +107,14 @@ requests to the endpoint name you choose.`,
 	}
 	cmd.AddCommand(add, list, del)
 	return cmd
+}
+
+// ruleOrigin says who made an endpoint rule.
+func ruleOrigin(r *shadowdiffv1.EndpointRule) string {
+	if r.GetLearned() {
+		return "learned"
+	}
+	return "user"
 }
 
 func anyMethod(m string) string {

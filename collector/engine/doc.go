@@ -48,6 +48,19 @@ Open; in memory they are kept slim: the message without body fields, and
 the fields in one flat slice with shared paths. Ingest returns once its
 batch is committed (concurrent ingests share one transaction).
 
+Endpoints: a request is named by the most specific endpoint rule that
+matches it, else "METHOD /path" with numeric, UUID and long hex segments
+as {id}. A path position that takes more than AutoTemplateThreshold
+distinct values among paths alike elsewhere (same method, length and
+other segments) becomes a learned rule ("GET /products/{slug}"), in force
+at once and stored like a user's; results counted under the old names
+stay until retention. Only names not in the mapper's cache cost anything:
+the learner sees each (method, path) once, keeps 64-bit hashes, and
+forgets its smallest groups past a fixed budget. Past MaxEndpoints
+endpoints with results (or whose first request is pending), a request
+that would open one more is counted under "METHOD {other}"; rules'
+endpoints are always admitted.
+
 Diffy's numbers are served alongside: relative = |r-n|/(r+n)·100,
 absolute = |r-n|/T·100, reported iff r > n, relative > 20, absolute > 0.03.
 */

@@ -3,6 +3,8 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -19,18 +21,17 @@ type endpointInfo struct {
 	method       string
 	pathTemplate string
 	routeName    string
+	overflow     bool // the method's overflow endpoint: past the cap
 }
 
-// templatePath collapses numeric, UUID and long hex (>= 16) segments to
-// "{id}": "/users/42/orders/9f1c..." -> "/users/{id}/orders/{id}".
-func templatePath(path string) string {
-	segs := strings.Split(path, "/")
+// templateSegs collapses numeric, UUID and long hex (>= 16) segments to
+// "{id}", in place: "/users/42/orders/9f1c..." -> "/users/{id}/orders/{id}".
+func templateSegs(segs []string) {
 	for i, s := range segs {
 		if isIDSegment(s) {
 			segs[i] = idPlaceholder
 		}
 	}
-	return strings.Join(segs, "/")
 }
 
 func isIDSegment(s string) bool {
@@ -116,12 +117,12 @@ func parseEndpointRule(r *shadowdiffv1.EndpointRule) (*endpointRule, error) {
 	return er, nil
 }
 
-// match reports whether the rule covers method and path.
-func (r *endpointRule) match(method, path string) bool {
+// match reports whether the rule covers method and a path's segments
+// (without the leading empty one).
+func (r *endpointRule) match(method string, segs []string) bool {
 	if r.rule.Method != "" && !strings.EqualFold(r.rule.Method, method) {
 		return false
 	}
-	segs := strings.Split(path, "/")[1:]
 	if len(segs) < len(r.segs) || (!r.rest && len(segs) != len(r.segs)) {
 		return false
 	}
@@ -145,29 +146,111 @@ func (r *endpointRule) moreSpecific(o *endpointRule) bool {
 	return r.rule.Method != "" && o.rule.Method == ""
 }
 
-// endpointMapper names the endpoint of a request. setRules needs the
-// engine's write lock; of is safe under its read lock.
+// overflowPath is the path template of the overflow endpoints.
+const overflowPath = "{other}"
+
+// standardMethods get an overflow endpoint each; other methods share one.
+var standardMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "DELETE": true,
+	"PATCH": true, "OPTIONS": true, "TRACE": true, "CONNECT": true}
+
+// overflowInfo is the endpoint of requests to new endpoints past the
+// cap: "GET {other}", or "* {other}" for a method outside the standard ones.
+func overflowInfo(method string) endpointInfo {
+	if !standardMethods[method] {
+		method = "*"
+	}
+	return endpointInfo{key: method + " " + overflowPath, method: method, pathTemplate: overflowPath, overflow: true}
+}
+
+// mapperConfig configures an endpointMapper.
+type mapperConfig struct {
+	// maxEndpoints caps the endpoints named by templating (0: no cap).
+	// Rules' endpoints are always counted under their names: they are
+	// few, and a rule is how a user gets out of the cap.
+	maxEndpoints int
+	// learnThreshold: distinct values that make a segment a learned
+	// parameter (0: no learning).
+	learnThreshold int
+	// learned is called, with the mapper's lock held, when a rule was
+	// learned: it is in force and waits in unsaved to be stored.
+	learned func()
+	log     *slog.Logger
+}
+
+// endpointMapper names the endpoint of a request. It is safe under the
+// engine's read lock; its state has its own lock. The aggregates it
+// counts endpoints in change only under the engine's write lock.
 type endpointMapper struct {
-	rules   []*endpointRule // creation order
-	cacheMu sync.Mutex
-	cache   map[[2]string]endpointInfo
+	cfg  mapperConfig
+	aggs *aggregates
+
+	mu    sync.Mutex
+	rules []*endpointRule // creation order; the unsaved learned ones last
+	cache map[[2]string]endpointInfo
+	// reserved: templated endpoints admitted under the cap whose first
+	// request has not been counted in aggs yet. Forgotten with the
+	// cache, so that every cached endpoint is in aggs or reserved.
+	reserved map[string]struct{}
+
+	learner *paramLearner // nil: no learning
+	unsaved []*endpointRule
+	// deleted: method + " " + pattern of learned rules users deleted.
+	deleted map[string]bool
+	// learned: learned rules in rules; learning stops at maxLearnedRules.
+	learned     int
+	warnedRules bool
 }
 
 const maxEndpointCache = 16384
 
-func newEndpointMapper() *endpointMapper {
-	return &endpointMapper{cache: map[[2]string]endpointInfo{}}
+func newEndpointMapper(cfg mapperConfig, aggs *aggregates) *endpointMapper {
+	m := &endpointMapper{cfg: cfg, aggs: aggs, cache: map[[2]string]endpointInfo{}, reserved: map[string]struct{}{}, deleted: map[string]bool{}}
+	if cfg.learnThreshold > 0 {
+		m.learner = newParamLearner(cfg.learnThreshold)
+	}
+	if m.cfg.log == nil {
+		m.cfg.log = slog.New(slog.DiscardHandler)
+	}
+	return m
 }
 
-func (m *endpointMapper) setRules(rules []*endpointRule) {
-	m.cacheMu.Lock()
-	defer m.cacheMu.Unlock()
-	m.rules = rules
+// setRules replaces the stored rules (the learned rules not stored yet
+// stay) and the learned rules users deleted.
+func (m *endpointMapper) setRules(rules []*endpointRule, deleted []*shadowdiffv1.EndpointRule) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rules = slices.Concat(rules, m.unsaved)
+	m.learned = 0
+	for _, r := range m.rules {
+		if r.rule.Learned {
+			m.learned++
+		}
+	}
+	m.warnedRules = m.warnedRules && m.learned >= maxLearnedRules
+	clear(m.deleted)
+	for _, r := range deleted {
+		m.deleted[r.Method+" "+r.PathPattern] = true
+	}
+	m.forgetLocked()
+}
+
+// forget drops the cache: after endpoints left the aggregates, their
+// paths must be admitted again.
+func (m *endpointMapper) forget() {
+	m.mu.Lock()
+	m.forgetLocked()
+	m.mu.Unlock()
+}
+
+func (m *endpointMapper) forgetLocked() {
 	clear(m.cache)
+	clear(m.reserved)
 }
 
 // of returns the endpoint of a digest: a matching rule's endpoint, else
-// "METHOD /templated/path". The route name is kept as an attribute.
+// "METHOD /templated/path", or the method's overflow endpoint when that
+// would be a new endpoint past the cap. The route name is kept as an
+// attribute. Only paths not in the cache cost more than a map lookup.
 func (m *endpointMapper) of(d *shadowdiffv1.ResponseDigest) endpointInfo {
 	method, path := d.GetEndpoint().GetMethod(), d.GetEndpoint().GetPath()
 	if method == "" {
@@ -178,34 +261,132 @@ func (m *endpointMapper) of(d *shadowdiffv1.ResponseDigest) endpointInfo {
 	}
 	method = strings.ToUpper(method)
 	ck := [2]string{method, path}
-	m.cacheMu.Lock()
+	m.mu.Lock()
 	info, ok := m.cache[ck]
 	if !ok {
 		// Copies: a digest's strings may share one allocation with the
 		// rest of it (collector/server's decoder), which the cache
 		// would otherwise keep alive.
 		ck = [2]string{strings.Clone(method), strings.Clone(path)}
-		info = m.lookup(ck[0], ck[1]) // its strings are built anew or are ck's
+		info = m.resolve(ck[0], ck[1]) // its strings are built anew or are ck's
 		if len(m.cache) >= maxEndpointCache {
-			clear(m.cache)
+			m.forgetLocked()
 		}
 		m.cache[ck] = info
 	}
-	m.cacheMu.Unlock()
-	info.routeName = d.GetEndpoint().GetRouteName()
+	m.mu.Unlock()
+	if !info.overflow {
+		info.routeName = d.GetEndpoint().GetRouteName()
+	}
 	return info
 }
 
-func (m *endpointMapper) lookup(method, path string) endpointInfo {
+// resolve names a path that is not in the cache: by the most specific
+// matching rule, else by templating, which may teach a rule.
+func (m *endpointMapper) resolve(method, path string) endpointInfo {
+	segs := strings.Split(path, "/")[1:]
+	if best := m.match(method, segs); best != nil {
+		return endpointInfo{key: best.rule.Endpoint, method: method, pathTemplate: best.rule.PathPattern}
+	}
+	templateSegs(segs)
+	if r := m.learn(method, segs); r != nil {
+		return endpointInfo{key: r.rule.Endpoint, method: method, pathTemplate: r.rule.PathPattern}
+	}
+	t := "/" + strings.Join(segs, "/")
+	key := method + " " + t
+	if !m.admit(key) {
+		return overflowInfo(method)
+	}
+	return endpointInfo{key: key, method: method, pathTemplate: t}
+}
+
+func (m *endpointMapper) match(method string, segs []string) *endpointRule {
 	var best *endpointRule
 	for _, r := range m.rules {
-		if r.match(method, path) && (best == nil || r.moreSpecific(best)) {
+		if r.match(method, segs) && (best == nil || r.moreSpecific(best)) {
 			best = r
 		}
 	}
-	if best != nil {
-		return endpointInfo{key: best.rule.Endpoint, method: method, pathTemplate: best.rule.PathPattern}
+	return best
+}
+
+// admit reports whether a templated endpoint may be counted under its own
+// name: it is known, or fewer than maxEndpoints are (reserving it).
+func (m *endpointMapper) admit(key string) bool {
+	if m.cfg.maxEndpoints <= 0 || m.aggs.eps[key] != nil {
+		return true
 	}
-	t := templatePath(path)
-	return endpointInfo{key: method + " " + t, method: method, pathTemplate: t}
+	if _, ok := m.reserved[key]; ok {
+		return true
+	}
+	if len(m.aggs.eps)+len(m.reserved) >= m.cfg.maxEndpoints {
+		// Reservations whose endpoint has results now count twice.
+		for k := range m.reserved {
+			if m.aggs.eps[k] != nil {
+				delete(m.reserved, k)
+			}
+		}
+		if len(m.aggs.eps)+len(m.reserved) >= m.cfg.maxEndpoints {
+			return false
+		}
+	}
+	m.reserved[key] = struct{}{}
+	return true
+}
+
+// learn shows the learner a templated path no rule matched; when a
+// position passes the threshold it makes the rule, puts it in force (the
+// cache is dropped: cached paths it covers must use it) and returns it.
+func (m *endpointMapper) learn(method string, segs []string) *endpointRule {
+	if m.learner == nil || !learnable(segs) {
+		return nil
+	}
+	if m.learned >= maxLearnedRules {
+		if !m.warnedRules {
+			m.warnedRules = true
+			m.cfg.log.Warn("endpoint rules: no more are learned", "learned_rules", m.learned,
+				"hint", "delete learned rules that are not wanted (shadowdiff endpoint-rules delete), or add rules for the paths with parameters")
+		}
+		return nil
+	}
+	i := m.learner.observe(method, segs)
+	if i < 0 {
+		return nil
+	}
+	p := slices.Clone(segs)
+	p[i] = learnedPlaceholder
+	pattern := "/" + strings.Join(p, "/")
+	r := &shadowdiffv1.EndpointRule{Method: method, PathPattern: pattern, Endpoint: method + " " + pattern, Learned: true}
+	if m.deleted[method+" "+pattern] {
+		return nil
+	}
+	er, err := parseEndpointRule(r)
+	if err != nil { // an endpoint name too long
+		m.cfg.log.Debug("endpoint rule not learned", "path_pattern", truncate(pattern, 200), "err", err)
+		return nil
+	}
+	m.rules = append(m.rules, er)
+	m.unsaved = append(m.unsaved, er)
+	m.learned++
+	m.forgetLocked()
+	if m.cfg.learned != nil {
+		m.cfg.learned()
+	}
+	return er
+}
+
+// takeUnsaved returns the learned rules not stored yet.
+func (m *endpointMapper) takeUnsaved() []*endpointRule {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.unsaved)
+}
+
+// saved replaces a learned rule by its stored form (with its id) and
+// takes it off unsaved.
+func (m *endpointMapper) saved(er *endpointRule, stored *shadowdiffv1.EndpointRule) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	er.rule = stored
+	m.unsaved = slices.DeleteFunc(m.unsaved, func(u *endpointRule) bool { return u == er })
 }

@@ -11,6 +11,12 @@ import (
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
+func templatePath(path string) string {
+	segs := strings.Split(path, "/")
+	templateSegs(segs)
+	return strings.Join(segs, "/")
+}
+
 func TestTemplatePath(t *testing.T) {
 	for in, want := range map[string]string{
 		"/":                  "/",
@@ -31,7 +37,7 @@ func TestTemplatePath(t *testing.T) {
 }
 
 func TestEndpointRules(t *testing.T) {
-	m := newEndpointMapper()
+	m := newEndpointMapper(mapperConfig{}, newAggregates())
 	var rules []*endpointRule
 	for _, r := range []*shadowdiffv1.EndpointRule{
 		{Id: "1", PathPattern: "/users/{name}", Endpoint: "GET /users/{name}", Method: "GET"},
@@ -44,7 +50,7 @@ func TestEndpointRules(t *testing.T) {
 		}
 		rules = append(rules, er)
 	}
-	m.setRules(rules)
+	m.setRules(rules, nil)
 	d := func(method, path, route string) *shadowdiffv1.ResponseDigest {
 		return &shadowdiffv1.ResponseDigest{Endpoint: &shadowdiffv1.EndpointRef{Method: method, Path: path, RouteName: route}}
 	}
@@ -85,8 +91,8 @@ func TestEndpointRules(t *testing.T) {
 // route name, not the digest's memory: the collector's decoder cuts all of
 // a digest's strings from one allocation.
 func TestEndpointsDoNotKeepTheDigestsMemory(t *testing.T) {
-	m := newEndpointMapper()
 	a := newAggregates()
+	m := newEndpointMapper(mapperConfig{maxEndpoints: 100, learnThreshold: 3}, a) // reservations and learning on
 	var probes []weak.Pointer[byte]
 	for i := range 8 {
 		all := strings.Repeat("x", 1<<20) + fmt.Sprintf("/api/orders/%d", i) + "route-of-the-orders"

@@ -35,6 +35,15 @@ type Options struct {
 	Logger          *slog.Logger
 	Registerer      prometheus.Registerer // may be nil; bounded label sets only (endpoint, role, reason — never field paths or request ids)
 	Now             func() time.Time      // nil = time.Now
+	// AutoTemplateThreshold: distinct values a path segment takes, among
+	// paths alike elsewhere, before it is learned as a parameter (an
+	// endpoint rule); default DefaultAutoTemplateThreshold, at most
+	// MaxAutoTemplateThreshold, negative: no learning.
+	AutoTemplateThreshold int
+	// MaxEndpoints caps the endpoints named by templating; past it, new
+	// ones are counted under "METHOD {other}". Default
+	// DefaultMaxEndpoints, negative: no cap.
+	MaxEndpoints int
 }
 
 func (o *Options) setDefaults() error {
@@ -56,6 +65,12 @@ func (o *Options) setDefaults() error {
 	if o.MinSamples == 0 {
 		o.MinSamples = 200
 	}
+	if o.AutoTemplateThreshold == 0 {
+		o.AutoTemplateThreshold = DefaultAutoTemplateThreshold
+	}
+	if o.MaxEndpoints == 0 {
+		o.MaxEndpoints = DefaultMaxEndpoints
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -75,9 +90,19 @@ func (o *Options) setDefaults() error {
 		return errors.New("engine: Confidence must be in (0, 1)")
 	case o.MinSamples < 0:
 		return errors.New("engine: MinSamples must be positive")
+	case o.AutoTemplateThreshold > MaxAutoTemplateThreshold:
+		return fmt.Errorf("engine: AutoTemplateThreshold must be at most %d", MaxAutoTemplateThreshold)
 	}
 	return nil
 }
+
+// DefaultMaxEndpoints: a service has tens to a few hundred endpoints (the
+// metrics label only the first 200); the rest is room for new endpoints
+// and scanners' one-off paths, each an endpoint until it ages out. A
+// one-request endpoint keeps about 5 KiB of heap (BenchmarkDistinctPaths),
+// an endpoint with traffic a bucket per minute for two hours: the cap
+// bounds that to megabytes, and ListEndpoints stays a list one can read.
+const DefaultMaxEndpoints = 1000
 
 // sampleInterval: once a field has its samples, it takes a new one at
 // most this often, which bounds the writes of full records.
@@ -111,6 +136,11 @@ type Engine struct {
 	noiseRules    []*shadowdiffv1.NoiseRule
 	sampled       map[sampleSlot]sampleState
 	dropped       uint64
+	// overflowWarned: when the cap was last logged; overflowed since.
+	overflowWarned time.Time
+	overflowed     uint64
+	// learned wakes the loop to store the endpoint rules just learned.
+	learned chan struct{}
 
 	watch *watchHub
 	// watchState: significant fields at the last evaluation (loop only).
@@ -163,6 +193,7 @@ func openStore(st store.Store, opts Options) (*Engine, error) {
 		watch:      newWatchHub(met.watchDropped),
 		cq:         newCommitQueue(),
 		bodyFields: newFieldSource(newPathTable()),
+		learned:    make(chan struct{}, 1),
 		stop:       make(chan struct{}), done: make(chan struct{}),
 	}
 	if err := e.load(); err != nil {
@@ -179,8 +210,13 @@ func openStore(st store.Store, opts Options) (*Engine, error) {
 func (e *Engine) load() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.endpoints = newEndpointMapper()
 	e.aggs = newAggregates()
+	e.endpoints = newEndpointMapper(mapperConfig{
+		maxEndpoints:   max(e.opts.MaxEndpoints, 0),
+		learnThreshold: max(e.opts.AutoTemplateThreshold, 0),
+		learned:        e.pokeLearned,
+		log:            e.log,
+	}, e.aggs)
 	e.secondarySeen = map[string]bool{}
 	e.repeats = newRepeatCache(maxRepeatKeys)
 	e.bodyFields.paths.reset() // paths of what is dropped with the state
@@ -188,19 +224,10 @@ func (e *Engine) load() error {
 	e.sampled = map[sampleSlot]sampleState{}
 	e.pairer = newPairer(e.opts.PairWindow, e.opts.MaxPending, e.complete)
 
-	rules, err := e.st.EndpointRules()
+	err := e.loadEndpointRules(true)
 	if err != nil {
 		return err
 	}
-	var parsed []*endpointRule
-	for _, r := range rules {
-		if er, err := parseEndpointRule(r); err == nil {
-			parsed = append(parsed, er)
-		} else {
-			e.log.Warn("ignoring stored endpoint rule", "id", r.Id, "err", err)
-		}
-	}
-	e.endpoints.setRules(parsed)
 	if e.noiseRules, err = e.st.NoiseRules(); err != nil {
 		return err
 	}
@@ -324,6 +351,7 @@ func (e *Engine) Close() error {
 		<-e.done
 		flushErr := e.expire()
 		e.writeMu.Lock()
+		e.saveLearnedLocked() // learned since the loop ended, or not yet stored
 		e.mu.Lock()
 		e.closed = true
 		e.mu.Unlock()
@@ -368,8 +396,12 @@ func (e *Engine) loop() {
 		select {
 		case <-e.stop:
 			return
+		case <-e.learned:
+			e.saveLearned()
+			continue
 		case <-t.C:
 		}
+		e.saveLearned() // again after a store error
 		if err := e.expire(); err != nil {
 			e.log.Error("expire pending requests", "err", err)
 		}

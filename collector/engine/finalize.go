@@ -42,6 +42,9 @@ func (w *writer) finalize(c closedReq, now time.Time) {
 		w.dropFields(r, nil)
 		return
 	}
+	if info.overflow {
+		e.countOverflow(info, first, now)
+	}
 	t := e.requestTime(r, now)
 	b := e.aggs.bucket(info, t)
 	rec := &shadowdiffv1.RequestRecord{PairingKey: r.key, Endpoint: info.key, Time: timestamppb.New(t)}
@@ -100,6 +103,25 @@ func (w *writer) finalize(c closedReq, now time.Time) {
 	// Nothing refers to the request's fields now (records and samples
 	// hold copies) but the repeat cache, which may keep the primary's.
 	w.dropFields(r, kept)
+}
+
+// countOverflow counts a request past the endpoint cap, and logs it at
+// most once a minute.
+func (e *Engine) countOverflow(info endpointInfo, d *shadowdiffv1.ResponseDigest, now time.Time) {
+	e.met.overflowed.Inc()
+	e.overflowed++
+	if !e.overflowWarned.IsZero() && now.Sub(e.overflowWarned) < time.Minute {
+		return
+	}
+	path := d.GetEndpoint().GetPath()
+	if path == "" {
+		path = d.GetRequest().GetPath()
+	}
+	e.log.Warn("endpoint limit reached: requests to new endpoints are counted under METHOD {other}",
+		"max_endpoints", e.opts.MaxEndpoints, "endpoints", len(e.aggs.eps), "endpoint", info.key, "path", truncate(path, 200),
+		"requests_since_last_warning", e.overflowed,
+		"hint", "raise --max-endpoints, or name paths with parameters by endpoint rules (shadowdiff endpoint-rules add)")
+	e.overflowWarned, e.overflowed = now, 0
 }
 
 // dropFields recycles the request's body fields but kept.

@@ -274,6 +274,7 @@ func (w *writer) countMetrics() {
 		m.requests.WithLabelValues(m.endpoint(o.endpoint), o.outcome).Add(w.requests[o])
 	}
 	m.pending.Set(float64(w.e.pairer.len()))
+	m.endpoints.Set(float64(len(w.e.aggs.eps)))
 }
 
 // batch finishes the write: pending digests and dirty buckets. A pending

@@ -17,7 +17,10 @@ func (e *Engine) maintain() error {
 	now := e.opts.Now()
 	cut := now.Add(-e.opts.Retention)
 	put, del := e.aggs.rollup(now.Add(-rollupAfter))
-	e.aggs.dropBefore(cut)
+	if e.aggs.dropBefore(cut) > 0 {
+		e.endpoints.forget() // their names may be admitted again
+	}
+	e.met.endpoints.Set(float64(len(e.aggs.eps)))
 	e.mu.Unlock()
 	for i, b := range put {
 		put[i] = b.Clone()

@@ -23,6 +23,9 @@ type metrics struct {
 	storeErrors   prometheus.Counter
 	regressions   *prometheus.CounterVec
 	watchDropped  prometheus.Counter
+	rulesLearned  prometheus.Counter
+	overflowed    prometheus.Counter
+	endpoints     prometheus.Gauge
 
 	mu     sync.Mutex
 	labels map[string]bool
@@ -49,12 +52,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Fields that became significant regressions, by endpoint."}, []string{"endpoint"}),
 		watchDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "watch_events_dropped_total",
 			Help: "Regression events not delivered to a slow watcher."}),
+		rulesLearned: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "endpoint_rules_learned_total",
+			Help: "Endpoint rules learned from path segments that took many values (--auto-template-threshold)."}),
+		overflowed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "endpoint_overflow_requests_total",
+			Help: "Requests counted under a \"METHOD {other}\" endpoint because their own would have passed --max-endpoints."}),
+		endpoints: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "endpoints",
+			Help: "Endpoints with results in the retention window (compare with --max-endpoints)."}),
 		labels: map[string]bool{},
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.digests, m.rejected, m.requests, m.pending, m.evicted, m.ingestSeconds, m.storeErrors, m.regressions, m.watchDropped} {
+	for _, c := range []prometheus.Collector{m.digests, m.rejected, m.requests, m.pending, m.evicted, m.ingestSeconds, m.storeErrors, m.regressions, m.watchDropped, m.rulesLearned, m.overflowed, m.endpoints} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

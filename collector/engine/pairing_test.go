@@ -127,7 +127,7 @@ func TestPairerRestore(t *testing.T) {
 // A closed request is remembered by a stub of its first digest: it must
 // name the same endpoint and share no memory with the digest.
 func TestClosedStubKeepsTheEndpointOnly(t *testing.T) {
-	m := newEndpointMapper()
+	m := newEndpointMapper(mapperConfig{}, newAggregates())
 	for _, d := range []*shadowdiffv1.ResponseDigest{
 		dg("k1", primary, "/orders/42", 200, f{"a", tStr, sText, "1"}),
 		{PairingKey: "k2", Role: candidate, Endpoint: &shadowdiffv1.EndpointRef{Method: "post", Path: "/x/7", RouteName: "orders"}},

@@ -160,6 +160,7 @@ func (q *queryServer) Clear(ctx context.Context, r *shadowdiffv1.ClearRequest) (
 	}
 	e.mu.Lock()
 	e.aggs.clearEndpoint(r.GetEndpoint())
+	e.endpoints.forget() // the cleared endpoints no longer count against the cap
 	e.repeats.forget(r.GetEndpoint())
 	for slot := range e.sampled {
 		if r.GetEndpoint() == "" || slot.endpoint == r.Endpoint {

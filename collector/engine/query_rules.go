@@ -198,7 +198,7 @@ func (q *queryServer) CreateEndpointRule(ctx context.Context, r *shadowdiffv1.Cr
 		return nil, status.Error(codes.InvalidArgument, "rule: required")
 	}
 	rule := proto.Clone(r.Rule).(*shadowdiffv1.EndpointRule)
-	rule.Id = ""
+	rule.Id, rule.Learned = "", false
 	rule.Method = strings.ToUpper(rule.Method)
 	if _, err := parseEndpointRule(rule); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
@@ -248,20 +248,65 @@ func (q *queryServer) DeleteEndpointRule(ctx context.Context, r *shadowdiffv1.De
 }
 
 // reloadEndpointRules applies the stored endpoint rules to new requests.
-// Stored results keep the endpoint they were counted under.
-func (e *Engine) reloadEndpointRules() error {
+// Stored results keep the endpoint they were counted under. Call with
+// writeMu held.
+func (e *Engine) reloadEndpointRules() error { return e.loadEndpointRules(false) }
+
+// loadEndpointRules gives the mapper the stored rules and the learned
+// rules users deleted; warn logs the stored rules that do not parse.
+func (e *Engine) loadEndpointRules(warn bool) error {
 	rules, err := e.st.EndpointRules()
+	if err != nil {
+		return err
+	}
+	deleted, err := e.st.DeletedLearnedRules()
 	if err != nil {
 		return err
 	}
 	var parsed []*endpointRule
 	for _, r := range rules {
-		if er, err := parseEndpointRule(r); err == nil {
+		er, err := parseEndpointRule(r)
+		switch {
+		case err == nil:
 			parsed = append(parsed, er)
+		case warn:
+			e.log.Warn("ignoring stored endpoint rule", "id", r.Id, "err", err)
 		}
 	}
-	e.mu.Lock()
-	e.endpoints.setRules(parsed)
-	e.mu.Unlock()
+	e.endpoints.setRules(parsed, deleted)
 	return nil
+}
+
+// pokeLearned wakes the loop to store the rules just learned.
+func (e *Engine) pokeLearned() {
+	select {
+	case e.learned <- struct{}{}:
+	default:
+	}
+}
+
+// saveLearned stores the endpoint rules the mapper learned. They are in
+// force already; stored, they survive a restart and are listed.
+func (e *Engine) saveLearned() {
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	e.saveLearnedLocked()
+}
+
+func (e *Engine) saveLearnedLocked() {
+	for _, er := range e.endpoints.takeUnsaved() {
+		r := proto.Clone(er.rule).(*shadowdiffv1.EndpointRule)
+		r.Created = now(e)
+		stored, err := e.st.PutEndpointRule(r)
+		if err != nil {
+			e.met.storeErrors.Inc()
+			e.log.Error("store a learned endpoint rule; it is in force and will be stored again", "path_pattern", r.PathPattern, "err", err)
+			return
+		}
+		e.endpoints.saved(er, stored)
+		e.met.rulesLearned.Inc()
+		e.log.Info("endpoint rule learned", "id", stored.Id, "method", stored.Method, "path_pattern", stored.PathPattern,
+			"endpoint", stored.Endpoint, "distinct_values", e.opts.AutoTemplateThreshold+1,
+			"hint", "delete it (shadowdiff endpoint-rules delete "+stored.Id+") if the segment is not a parameter; it will not be learned again")
+	}
 }

@@ -162,9 +162,11 @@ func (a *aggregates) rollup(cutoff time.Time) (put []*store.Bucket, del []store.
 	return put, del
 }
 
-// dropBefore forgets buckets that ended by t (retention).
-func (a *aggregates) dropBefore(t time.Time) {
+// dropBefore forgets buckets that ended by t (retention) and returns how
+// many endpoints were left without any.
+func (a *aggregates) dropBefore(t time.Time) int {
 	cut := t.Unix()
+	n := 0
 	for key, ea := range a.eps {
 		ea.cache.invalidate()
 		for s := range ea.buckets {
@@ -174,8 +176,10 @@ func (a *aggregates) dropBefore(t time.Time) {
 		}
 		if len(ea.buckets) == 0 {
 			delete(a.eps, key)
+			n++
 		}
 	}
+	return n
 }
 
 // clearEndpoint forgets the buckets of one endpoint (all when empty).

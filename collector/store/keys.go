@@ -28,9 +28,11 @@ var (
 	bktAggregates     = []byte("aggregates")     // lp(endpoint) + start(8) -> Bucket JSON
 	bktNoiseRules     = []byte("noise_rules")    // id -> NoiseRule
 	bktEndpointRules  = []byte("endpoint_rules") // id -> EndpointRule
+	// method + " " + path pattern -> the learned EndpointRule a user deleted
+	bktDeletedLearned = []byte("endpoint_rules_deleted")
 	bktMeta           = []byte("meta")
 
-	allBuckets = [][]byte{bktPending, bktPendingSegments, bktPendingClosed, bktRecordSegments, bktRecordKeys, bktRecords, bktRecordTime, bktFull, bktSamples, bktAggregates, bktNoiseRules, bktEndpointRules, bktMeta}
+	allBuckets = [][]byte{bktPending, bktPendingSegments, bktPendingClosed, bktRecordSegments, bktRecordKeys, bktRecords, bktRecordTime, bktFull, bktSamples, bktAggregates, bktNoiseRules, bktEndpointRules, bktDeletedLearned, bktMeta}
 )
 
 var errBadKey = errors.New("malformed key")

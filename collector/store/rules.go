@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 
@@ -30,7 +31,7 @@ func (s *Bolt) NoiseRules() ([]*shadowdiffv1.NoiseRule, error) {
 }
 
 // DeleteNoiseRule deletes a rule; false when there is none with that id.
-func (s *Bolt) DeleteNoiseRule(id string) (bool, error) { return s.deleteRule(bktNoiseRules, id) }
+func (s *Bolt) DeleteNoiseRule(id string) (bool, error) { return s.deleteRule(bktNoiseRules, id, nil) }
 
 // PutEndpointRule stores r; an empty id gets the next "er-<n>".
 func (s *Bolt) PutEndpointRule(r *shadowdiffv1.EndpointRule) (*shadowdiffv1.EndpointRule, error) {
@@ -51,8 +52,33 @@ func (s *Bolt) EndpointRules() ([]*shadowdiffv1.EndpointRule, error) {
 	return out, err
 }
 
-// DeleteEndpointRule deletes a rule; false when there is none with that id.
-func (s *Bolt) DeleteEndpointRule(id string) (bool, error) { return s.deleteRule(bktEndpointRules, id) }
+// DeleteEndpointRule deletes a rule; false when there is none with that
+// id. A learned rule is remembered in DeletedLearnedRules in the same
+// transaction: deleted but not remembered, it would be learned again.
+func (s *Bolt) DeleteEndpointRule(id string) (bool, error) {
+	return s.deleteRule(bktEndpointRules, id, func(tx *bolt.Tx, data []byte) error {
+		r := &shadowdiffv1.EndpointRule{}
+		if err := proto.Unmarshal(data, r); err != nil {
+			return fmt.Errorf("decode rule: %w", err)
+		}
+		if !r.Learned {
+			return nil
+		}
+		// A copy: data is the page's, which the delete may change.
+		return tx.Bucket(bktDeletedLearned).Put([]byte(r.Method+" "+r.PathPattern), bytes.Clone(data))
+	})
+}
+
+// DeletedLearnedRules returns the learned rules that were deleted.
+func (s *Bolt) DeletedLearnedRules() ([]*shadowdiffv1.EndpointRule, error) {
+	var out []*shadowdiffv1.EndpointRule
+	err := s.listRules(bktDeletedLearned, func() proto.Message {
+		r := &shadowdiffv1.EndpointRule{}
+		out = append(out, r)
+		return r
+	})
+	return out, err
+}
 
 func (s *Bolt) putRule(bkt []byte, prefix string, id *string, m proto.Message) error {
 	s.writeMu.Lock()
@@ -93,15 +119,23 @@ func (s *Bolt) listRules(bkt []byte, next func() proto.Message) error {
 	return nil
 }
 
-func (s *Bolt) deleteRule(bkt []byte, id string) (bool, error) {
+// deleteRule deletes a rule; also, when not nil, runs in the same
+// transaction with the rule's encoding.
+func (s *Bolt) deleteRule(bkt []byte, id string, also func(tx *bolt.Tx, data []byte) error) (bool, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	var found bool
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bkt)
-		found = b.Get([]byte(id)) != nil
+		data := b.Get([]byte(id))
+		found = data != nil
 		if !found {
 			return nil
+		}
+		if also != nil {
+			if err := also(tx, data); err != nil {
+				return err
+			}
 		}
 		return b.Delete([]byte(id))
 	})

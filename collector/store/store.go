@@ -39,7 +39,12 @@ type Store interface {
 	DeleteNoiseRule(id string) (bool, error)
 	PutEndpointRule(r *shadowdiffv1.EndpointRule) (*shadowdiffv1.EndpointRule, error)
 	EndpointRules() ([]*shadowdiffv1.EndpointRule, error)
+	// DeleteEndpointRule deletes a rule; a learned one is remembered, in
+	// the same transaction, in DeletedLearnedRules.
 	DeleteEndpointRule(id string) (bool, error)
+	// DeletedLearnedRules returns the learned rules users deleted, one
+	// per method and path pattern: the collector does not learn them again.
+	DeletedLearnedRules() ([]*shadowdiffv1.EndpointRule, error)
 
 	// Clear deletes records, samples and aggregates of one endpoint (all
 	// endpoints when empty); rules and pending digests stay.

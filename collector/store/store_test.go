@@ -218,6 +218,35 @@ func TestRules(t *testing.T) {
 	if ok, _ := s.DeleteEndpointRule(e1.Id); !ok {
 		t.Error("endpoint rule not deleted")
 	}
+	if deleted, err := s.DeletedLearnedRules(); len(deleted) != 0 || err != nil {
+		t.Errorf("a user's rule deleted is remembered: %v %v", deleted, err)
+	}
+}
+
+// A deleted learned rule is remembered, across a reopen, once per method
+// and pattern.
+func TestDeletedLearnedRules(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir, 5)
+	for range 2 {
+		r, err := s.PutEndpointRule(&shadowdiffv1.EndpointRule{Method: "GET", PathPattern: "/p/{slug}", Endpoint: "GET /p/{slug}", Learned: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.DeleteEndpointRule(r.Id); !ok || err != nil {
+			t.Fatalf("delete = %v %v", ok, err)
+		}
+	}
+	s.Close()
+	s = openTest(t, dir, 5)
+	defer s.Close()
+	deleted, err := s.DeletedLearnedRules()
+	if err != nil || len(deleted) != 1 || deleted[0].PathPattern != "/p/{slug}" || deleted[0].Method != "GET" || !deleted[0].Learned {
+		t.Errorf("deleted learned rules = %v %v", deleted, err)
+	}
+	if rules, _ := s.EndpointRules(); len(rules) != 0 {
+		t.Errorf("rules = %v", rules)
+	}
 }
 
 func TestPathHasPrefix(t *testing.T) {

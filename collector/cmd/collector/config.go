@@ -28,6 +28,8 @@ type config struct {
 	samplesPerField int
 	confidence      float64
 	minSamples      int
+	autoTemplate    int
+	maxEndpoints    int
 	maxBatchDigests int
 	maxRecvBytes    byteSize
 	tlsCert         string
@@ -113,6 +115,10 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.IntVar(&c.samplesPerField, "samples-per-field", 20, "sample requests kept per endpoint and field")
 	fs.Float64Var(&c.confidence, "confidence", 0.99, "confidence (0..1) a field needs to be called a significant regression")
 	fs.IntVar(&c.minSamples, "min-samples", 200, "compared requests an endpoint needs before a verdict")
+	fs.IntVar(&c.autoTemplate, "auto-template-threshold", engine.DefaultAutoTemplateThreshold,
+		"distinct values a path segment takes, among paths alike elsewhere, before the collector learns it as a parameter: an endpoint rule such as \"GET /products/{slug}\" (0: no learning; at most "+strconv.Itoa(engine.MaxAutoTemplateThreshold)+")")
+	fs.IntVar(&c.maxEndpoints, "max-endpoints", engine.DefaultMaxEndpoints,
+		"most endpoints named by their paths; requests to new ones beyond it are counted under \"METHOD {other}\" (0: no limit; endpoints of endpoint rules always count under their names)")
 	fs.IntVar(&c.maxBatchDigests, "max-batch-digests", 1024, "most digests in one batch; larger batches are refused with InvalidArgument")
 	fs.Var(&c.maxRecvBytes, "max-recv-bytes", "largest batch in `bytes` (a number, or with KiB/MiB/GiB); larger batches are refused with InvalidArgument, those over twice this by gRPC with ResourceExhausted")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate `file` of the gRPC listener (with --tls-key); empty: plaintext")
@@ -148,6 +154,9 @@ func (c *config) validate() error {
 	check(c.samplesPerField > 0, "%s must be positive, got %d", flagEnv("samples-per-field"), c.samplesPerField)
 	check(c.confidence > 0 && c.confidence < 1, "%s must be between 0 and 1 (exclusive), got %g", flagEnv("confidence"), c.confidence)
 	check(c.minSamples > 0, "%s must be positive, got %d", flagEnv("min-samples"), c.minSamples)
+	check(c.autoTemplate >= 0 && c.autoTemplate <= engine.MaxAutoTemplateThreshold, "%s must be between 0 (no learning) and %d, got %d",
+		flagEnv("auto-template-threshold"), engine.MaxAutoTemplateThreshold, c.autoTemplate)
+	check(c.maxEndpoints >= 0, "%s must not be negative (0: no limit), got %d", flagEnv("max-endpoints"), c.maxEndpoints)
 	check(c.maxBatchDigests > 0, "%s must be positive, got %d", flagEnv("max-batch-digests"), c.maxBatchDigests)
 	check(c.maxRecvBytes >= 1024, "%s must be at least 1KiB, got %d", flagEnv("max-recv-bytes"), c.maxRecvBytes)
 	check((c.tlsCert == "") == (c.tlsKey == ""), "--tls-cert and --tls-key go together")

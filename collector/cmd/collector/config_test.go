@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -29,7 +30,7 @@ func TestConfigDefaults(t *testing.T) {
 	want := config{
 		grpcAddr: ":9090", httpAddr: ":9091", dataDir: "./shadowdiff-data", pairWindow: 30 * time.Second,
 		maxPending: 100000, retention: 168 * time.Hour, samplesPerField: 20, confidence: 0.99, minSamples: 200,
-		maxBatchDigests: 1024, maxRecvBytes: 16777216, logLevel: slog.LevelInfo, logFormat: "json",
+		autoTemplate: 50, maxEndpoints: 1000, maxBatchDigests: 1024, maxRecvBytes: 16777216, logLevel: slog.LevelInfo, logFormat: "json",
 		shutdownTimeout: 20 * time.Second,
 	}
 	if *c != want {
@@ -102,6 +103,10 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--pair-window", "0s", "--min-samples", "0"}, nil, "--min-samples (SHADOWDIFF_MIN_SAMPLES) must be positive"},
 		{[]string{"extra"}, nil, `unexpected argument "extra"`},
 		{nil, map[string]string{"SHADOWDIFF_MAX_PENDING": "lots"}, `environment SHADOWDIFF_MAX_PENDING="lots"`},
+		{[]string{"--auto-template-threshold", "-1"}, nil, "--auto-template-threshold (SHADOWDIFF_AUTO_TEMPLATE_THRESHOLD) must be between 0 (no learning) and 10000, got -1"},
+		{[]string{"--auto-template-threshold", "10001"}, nil, "--auto-template-threshold (SHADOWDIFF_AUTO_TEMPLATE_THRESHOLD) must be between 0 (no learning) and 10000, got 10001"},
+		{nil, map[string]string{"SHADOWDIFF_MAX_ENDPOINTS": "-5"}, "--max-endpoints (SHADOWDIFF_MAX_ENDPOINTS) must not be negative (0: no limit), got -5"},
+		{[]string{"--max-endpoints", "many"}, nil, `--max-endpoints "many": not an integer`},
 	} {
 		_, err := parseConfig(c.args, env(c.env))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -116,7 +121,7 @@ func TestHelpNamesEveryFlagAndVariable(t *testing.T) {
 		t.Fatalf("--help exit code %d, want 0", code)
 	}
 	for _, name := range []string{"grpc-addr", "http-addr", "data-dir", "pair-window", "max-pending", "retention",
-		"samples-per-field", "confidence", "min-samples", "max-batch-digests", "max-recv-bytes", "tls-cert", "tls-key",
+		"samples-per-field", "confidence", "min-samples", "auto-template-threshold", "max-endpoints", "max-batch-digests", "max-recv-bytes", "tls-cert", "tls-key",
 		"tls-client-ca", "log-level", "log-format", "shutdown-timeout"} {
 		if !strings.Contains(out.String(), "--"+name+" ") || !strings.Contains(out.String(), envName(name)) {
 			t.Errorf("--help does not explain --%s with %s:\n%s", name, envName(name), out.String())
@@ -208,8 +213,10 @@ func TestRefusedValueIsQuotedAsGiven(t *testing.T) {
 func TestLimitsAgreeWithEngine(t *testing.T) {
 	startCollector(t, "--pair-window", "1ns", "--max-pending", "1", "--retention", engine.MinRetention.String(),
 		"--samples-per-field", "1", "--confidence", "0.000001", "--min-samples", "1",
+		"--auto-template-threshold", "0", "--max-endpoints", "0",
 		"--max-batch-digests", "1", "--max-recv-bytes", "1KiB")
-	startCollector(t, "--confidence", "0.999999", "--max-recv-bytes", "2047MiB")
+	startCollector(t, "--confidence", "0.999999", "--max-recv-bytes", "2047MiB",
+		"--auto-template-threshold", fmt.Sprint(engine.MaxAutoTemplateThreshold), "--max-endpoints", "1")
 
 	if e, err := engine.Open(t.TempDir(), engine.Options{Retention: engine.MinRetention - time.Nanosecond}); err == nil {
 		e.Close()

@@ -42,8 +42,11 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, unsignal func(), 
 		SamplesPerField: cfg.samplesPerField,
 		Confidence:      cfg.confidence,
 		MinSamples:      cfg.minSamples,
-		Logger:          log.With("component", "engine"),
-		Registerer:      reg,
+		// The flags' 0 (off) is the engine's negative (its 0 is the default).
+		AutoTemplateThreshold: offIfZero(cfg.autoTemplate),
+		MaxEndpoints:          offIfZero(cfg.maxEndpoints),
+		Logger:                log.With("component", "engine"),
+		Registerer:            reg,
 	})
 	if err != nil {
 		return fmt.Errorf("open the store in %s: %w", cfg.dataDir, err)
@@ -127,6 +130,13 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, unsignal func(), 
 		}
 	}
 	return runErr
+}
+
+func offIfZero(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 func addrString(a net.Addr) string {

@@ -25,6 +25,12 @@ type addrs struct{ grpc, http net.Addr }
 // addresses and a function that stops it and returns serve's error.
 func startCollector(t *testing.T, args ...string) (addrs, func() error) {
 	t.Helper()
+	return startLogged(t, slog.New(slog.DiscardHandler), args...)
+}
+
+// startLogged is startCollector logging to log.
+func startLogged(t *testing.T, log *slog.Logger, args ...string) (addrs, func() error) {
+	t.Helper()
 	cfg, err := parseConfig(append([]string{"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
 		"--data-dir", t.TempDir()}, args...), env(nil))
 	if err != nil {
@@ -34,7 +40,7 @@ func startCollector(t *testing.T, args ...string) (addrs, func() error) {
 	ready := make(chan addrs, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, cfg, slog.New(slog.DiscardHandler), func() {}, func(g, h net.Addr) { ready <- addrs{g, h} })
+		done <- serve(ctx, cfg, log, func() {}, func(g, h net.Addr) { ready <- addrs{g, h} })
 	}()
 	select {
 	case a := <-ready:

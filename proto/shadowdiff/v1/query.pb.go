@@ -2097,9 +2097,13 @@ type EndpointRule struct {
 	Method string `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
 	// Path pattern: segments match literally, "{name}" matches one segment,
 	// a trailing "**" matches the rest.
-	PathPattern   string                 `protobuf:"bytes,3,opt,name=path_pattern,json=pathPattern,proto3" json:"path_pattern,omitempty"`
-	Endpoint      string                 `protobuf:"bytes,4,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
-	Created       *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created,proto3" json:"created,omitempty"`
+	PathPattern string                 `protobuf:"bytes,3,opt,name=path_pattern,json=pathPattern,proto3" json:"path_pattern,omitempty"`
+	Endpoint    string                 `protobuf:"bytes,4,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	Created     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created,proto3" json:"created,omitempty"`
+	// Set by the collector on a rule it learned: a path segment took many
+	// distinct values (--auto-template-threshold). Ignored on create.
+	// Deleting a learned rule keeps it from being learned again.
+	Learned       bool `protobuf:"varint,6,opt,name=learned,proto3" json:"learned,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2167,6 +2171,13 @@ func (x *EndpointRule) GetCreated() *timestamppb.Timestamp {
 		return x.Created
 	}
 	return nil
+}
+
+func (x *EndpointRule) GetLearned() bool {
+	if x != nil {
+		return x.Learned
+	}
+	return false
 }
 
 type CreateEndpointRuleRequest struct {
@@ -2626,13 +2637,14 @@ const file_shadowdiff_v1_query_proto_rawDesc = "" +
 	"\tsuggested\x18\x02 \x03(\v2!.shadowdiff.v1.SuggestedNoiseRuleR\tsuggested\"(\n" +
 	"\x16DeleteNoiseRuleRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x19\n" +
-	"\x17DeleteNoiseRuleResponse\"\xab\x01\n" +
+	"\x17DeleteNoiseRuleResponse\"\xc5\x01\n" +
 	"\fEndpointRule\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12!\n" +
 	"\fpath_pattern\x18\x03 \x01(\tR\vpathPattern\x12\x1a\n" +
 	"\bendpoint\x18\x04 \x01(\tR\bendpoint\x124\n" +
-	"\acreated\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\"L\n" +
+	"\acreated\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x12\x18\n" +
+	"\alearned\x18\x06 \x01(\bR\alearned\"L\n" +
 	"\x19CreateEndpointRuleRequest\x12/\n" +
 	"\x04rule\x18\x01 \x01(\v2\x1b.shadowdiff.v1.EndpointRuleR\x04rule\"\x1a\n" +
 	"\x18ListEndpointRulesRequest\"N\n" +

@@ -63,6 +63,7 @@ type QueryClient interface {
 	ListNoiseRules(ctx context.Context, in *ListNoiseRulesRequest, opts ...grpc.CallOption) (*ListNoiseRulesResponse, error)
 	DeleteNoiseRule(ctx context.Context, in *DeleteNoiseRuleRequest, opts ...grpc.CallOption) (*DeleteNoiseRuleResponse, error)
 	CreateEndpointRule(ctx context.Context, in *CreateEndpointRuleRequest, opts ...grpc.CallOption) (*EndpointRule, error)
+	// Rules created by users and rules the collector learned (learned set).
 	ListEndpointRules(ctx context.Context, in *ListEndpointRulesRequest, opts ...grpc.CallOption) (*ListEndpointRulesResponse, error)
 	DeleteEndpointRule(ctx context.Context, in *DeleteEndpointRuleRequest, opts ...grpc.CallOption) (*DeleteEndpointRuleResponse, error)
 	// Clear deletes stored results (not rules), optionally for one endpoint.
@@ -236,6 +237,7 @@ type QueryServer interface {
 	ListNoiseRules(context.Context, *ListNoiseRulesRequest) (*ListNoiseRulesResponse, error)
 	DeleteNoiseRule(context.Context, *DeleteNoiseRuleRequest) (*DeleteNoiseRuleResponse, error)
 	CreateEndpointRule(context.Context, *CreateEndpointRuleRequest) (*EndpointRule, error)
+	// Rules created by users and rules the collector learned (learned set).
 	ListEndpointRules(context.Context, *ListEndpointRulesRequest) (*ListEndpointRulesResponse, error)
 	DeleteEndpointRule(context.Context, *DeleteEndpointRuleRequest) (*DeleteEndpointRuleResponse, error)
 	// Clear deletes stored results (not rules), optionally for one endpoint.

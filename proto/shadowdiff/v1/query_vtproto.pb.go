@@ -573,6 +573,7 @@ func (m *EndpointRule) CloneVT() *EndpointRule {
 	r.PathPattern = m.PathPattern
 	r.Endpoint = m.Endpoint
 	r.Created = (*timestamppb.Timestamp)((*timestamppb1.Timestamp)(m.Created).CloneVT())
+	r.Learned = m.Learned
 	if len(m.unknownFields) > 0 {
 		r.unknownFields = make([]byte, len(m.unknownFields))
 		copy(r.unknownFields, m.unknownFields)
@@ -1546,6 +1547,9 @@ func (this *EndpointRule) EqualVT(that *EndpointRule) bool {
 		return false
 	}
 	if !(*timestamppb1.Timestamp)(this.Created).EqualVT((*timestamppb1.Timestamp)(that.Created)) {
+		return false
+	}
+	if this.Learned != that.Learned {
 		return false
 	}
 	return string(this.unknownFields) == string(that.unknownFields)
@@ -3353,6 +3357,16 @@ func (m *EndpointRule) MarshalToSizedBufferVT(dAtA []byte) (int, error) {
 		i -= len(m.unknownFields)
 		copy(dAtA[i:], m.unknownFields)
 	}
+	if m.Learned {
+		i--
+		if m.Learned {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x30
+	}
 	if m.Created != nil {
 		size, err := (*timestamppb1.Timestamp)(m.Created).MarshalToSizedBufferVT(dAtA[:i])
 		if err != nil {
@@ -4327,6 +4341,9 @@ func (m *EndpointRule) SizeVT() (n int) {
 	if m.Created != nil {
 		l = (*timestamppb1.Timestamp)(m.Created).SizeVT()
 		n += 1 + l + protohelpers.SizeOfVarint(uint64(l))
+	}
+	if m.Learned {
+		n += 2
 	}
 	n += len(m.unknownFields)
 	return n
@@ -8647,6 +8664,26 @@ func (m *EndpointRule) UnmarshalVT(dAtA []byte) error {
 				return err
 			}
 			iNdEx = postIndex
+		case 6:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Learned", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return protohelpers.ErrIntOverflow
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Learned = bool(v != 0)
 		default:
 			iNdEx = preIndex
 			skippy, err := protohelpers.Skip(dAtA[iNdEx:])

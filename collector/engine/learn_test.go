@@ -1,0 +1,273 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shadowdiff/shadowdiff/collector/internal/testlog"
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+// keyOf names the endpoint of a request to method and path.
+func keyOf(m *endpointMapper, method, path string) string {
+	return m.of(&shadowdiffv1.ResponseDigest{Endpoint: &shadowdiffv1.EndpointRef{Method: method, Path: path}}).key
+}
+
+func TestLearnedParameter(t *testing.T) {
+	learned := 0
+	m := newEndpointMapper(mapperConfig{learnThreshold: 3, learned: func() { learned++ }}, newAggregates())
+	for _, name := range []string{"alice", "bob", "carol"} {
+		if got, want := keyOf(m, "GET", "/users/"+name+"/orders/7"), "GET /users/"+name+"/orders/{id}"; got != want {
+			t.Errorf("%s before the threshold: %q, want %q", name, got, want)
+		}
+	}
+	if learned != 0 || len(m.unsaved) != 0 {
+		t.Fatalf("learned at the threshold: %d, %v", learned, m.unsaved)
+	}
+	for _, c := range []struct{ method, path, want string }{
+		{"GET", "/users/dave/orders/8", "GET /users/{slug}/orders/{id}"},  // past it: the request that crossed
+		{"GET", "/users/alice/orders/7", "GET /users/{slug}/orders/{id}"}, // cached before: the cache is dropped
+		{"get", "/users/erin/orders/x", "GET /users/{slug}/orders/{id}"},  // "{id}" is a rule's placeholder now
+		{"POST", "/users/alice/orders/7", "POST /users/alice/orders/{id}"},
+		{"GET", "/users/alice/orders", "GET /users/alice/orders"},
+	} {
+		if got := keyOf(m, c.method, c.path); got != c.want {
+			t.Errorf("%s %s = %q, want %q", c.method, c.path, got, c.want)
+		}
+	}
+	if learned != 1 || len(m.unsaved) != 1 {
+		t.Fatalf("learned %d rules, unsaved %v; want 1", learned, m.unsaved)
+	}
+	if r := m.unsaved[0].rule; !r.Learned || r.Method != "GET" || r.PathPattern != "/users/{slug}/orders/{id}" || r.Endpoint != "GET /users/{slug}/orders/{id}" {
+		t.Errorf("learned rule = %v", r)
+	}
+	// Stored, it keeps its place; a reload keeps the unsaved ones.
+	m.setRules(nil, nil)
+	if got := keyOf(m, "GET", "/users/frank/orders/9"); got != "GET /users/{slug}/orders/{id}" {
+		t.Errorf("after a reload with the rule unsaved: %q", got)
+	}
+	stored := &shadowdiffv1.EndpointRule{Id: "er-1", Method: "GET", PathPattern: "/users/{slug}/orders/{id}", Endpoint: "GET /users/{slug}/orders/{id}", Learned: true}
+	m.saved(m.takeUnsaved()[0], stored)
+	if len(m.unsaved) != 0 || m.rules[0].rule != stored {
+		t.Errorf("saved: unsaved %v, rules %v", m.unsaved, m.rules)
+	}
+}
+
+// Segments that are not parameters: a pattern without a literal segment
+// would merge every path of its length, braces and "**" would make a
+// broken pattern, and a deleted learned rule stays deleted.
+func TestNotLearned(t *testing.T) {
+	m := newEndpointMapper(mapperConfig{learnThreshold: 3}, newAggregates())
+	deleted := &shadowdiffv1.EndpointRule{Method: "GET", PathPattern: "/tags/{slug}", Endpoint: "GET /tags/{slug}", Learned: true}
+	m.setRules(nil, []*shadowdiffv1.EndpointRule{deleted})
+	for i := range 10 {
+		for _, p := range []string{"/page-%d", "/%d/x-%[1]d", "/x/{y%d}", "/x/**/a%d", "/tags/t%d"} {
+			path := fmt.Sprintf(p, i)
+			if got := keyOf(m, "GET", path); strings.Contains(got, learnedPlaceholder) {
+				t.Errorf("GET %s = %q: learned", path, got)
+			}
+		}
+	}
+	if len(m.rules) != 0 {
+		t.Errorf("rules learned: %v", m.rules)
+	}
+	off := newEndpointMapper(mapperConfig{}, newAggregates())
+	for i := range 100 {
+		if got := keyOf(off, "GET", fmt.Sprintf("/p/%d-x", i)); strings.Contains(got, learnedPlaceholder) {
+			t.Fatalf("learned with learning off: %q", got)
+		}
+	}
+}
+
+// Learning stops at maxLearnedRules, with one warning.
+func TestLearnedRulesAreBounded(t *testing.T) {
+	logs := &testlog.Buffer{}
+	m := newEndpointMapper(mapperConfig{learnThreshold: 2, log: logs.Logger()}, newAggregates())
+	for p := range maxLearnedRules + 10 {
+		for v := range 3 {
+			keyOf(m, "GET", fmt.Sprintf("/p%d/v%d-%d/z", p, p, v))
+		}
+	}
+	if m.learned != maxLearnedRules || len(m.rules) != maxLearnedRules {
+		t.Errorf("%d rules learned, want %d", len(m.rules), maxLearnedRules)
+	}
+	if got := keyOf(m, "GET", "/p205/v205-0/z"); got != "GET /p205/v205-0/z" {
+		t.Errorf("past the learned rules' bound: %q", got)
+	}
+	if n := len(logs.Records(t, "endpoint rules: no more are learned")); n != 1 {
+		t.Errorf("%d warnings, want 1", n)
+	}
+}
+
+// The learner's memory is bounded: one-off paths fill its groups, which
+// are swept, and a slug group growing among them still crosses.
+func TestLearnerIsBounded(t *testing.T) {
+	l := newParamLearner(DefaultAutoTemplateThreshold)
+	rng := rand.New(rand.NewPCG(3, 4))
+	first := -1
+	for i := range 200_000 {
+		segs := []string{fmt.Sprintf("%x", rng.Uint32()), fmt.Sprintf("%x", rng.Uint32()), "x"}
+		slug := i%1000 == 0
+		if slug {
+			segs = []string{"products", fmt.Sprintf("slug-%d", i), "reviews"}
+		}
+		// The mapper sends no more paths of a group with a rule; the
+		// learner alone may see one cross again once swept.
+		if pos := l.observe("GET", segs); pos >= 0 {
+			if !slug || pos != 1 {
+				t.Fatalf("%v crossed at %d", segs, pos)
+			}
+			if first < 0 {
+				first = i
+			}
+		}
+		if len(l.groups) > maxLearnGroups || l.values > maxLearnValues {
+			t.Fatalf("after %d paths: %d groups, %d values", i, len(l.groups), l.values)
+		}
+	}
+	if first != DefaultAutoTemplateThreshold*1000 {
+		t.Errorf("the slugs crossed at path %d, want at their %dth", first, DefaultAutoTemplateThreshold+1)
+	}
+	// Few groups of many values each stay within the values' budget.
+	l = newParamLearner(MaxAutoTemplateThreshold)
+	for g := range 3000 {
+		for v := range 100 {
+			l.observe("GET", []string{fmt.Sprint("a", g), fmt.Sprint("v", v)})
+			if l.values > maxLearnValues {
+				t.Fatalf("%d values", l.values)
+			}
+		}
+	}
+}
+
+// The cap counts endpoints with results and those of requests still
+// pending; a known endpoint and a rule's keep their names past it, and
+// methods outside the standard ones share one overflow endpoint.
+func TestEndpointCap(t *testing.T) {
+	a := newAggregates()
+	m := newEndpointMapper(mapperConfig{maxEndpoints: 2}, a)
+	r, err := parseEndpointRule(&shadowdiffv1.EndpointRule{PathPattern: "/rule/**", Endpoint: "by rule"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.setRules([]*endpointRule{r}, nil)
+	for _, c := range []struct{ method, path, want string }{
+		{"GET", "/a", "GET /a"},
+		{"GET", "/b/1", "GET /b/{id}"},
+		{"GET", "/c", "GET {other}"},
+		{"HEAD", "/a", "HEAD {other}"},
+		{"PROPFIND", "/x", "* {other}"},
+		{"GET", "/rule/x", "by rule"},
+		{"GET", "/b/2", "GET /b/{id}"},
+	} {
+		if got := keyOf(m, c.method, c.path); got != c.want {
+			t.Errorf("%s %s = %q, want %q", c.method, c.path, got, c.want)
+		}
+	}
+	// Counted in aggs, they are not counted twice.
+	for _, p := range []string{"/a", "/b/1"} {
+		a.endpoint(m.of(&shadowdiffv1.ResponseDigest{Endpoint: &shadowdiffv1.EndpointRef{Method: "GET", Path: p}}))
+	}
+	m.forget()
+	if got := keyOf(m, "GET", "/d"); got != "GET {other}" {
+		t.Errorf("a third endpoint = %q", got)
+	}
+	delete(a.eps, "GET /a")
+	m.forget()
+	if got := keyOf(m, "GET", "/d"); got != "GET /d" {
+		t.Errorf("once an endpoint left: %q", got)
+	}
+	if info := m.of(&shadowdiffv1.ResponseDigest{Endpoint: &shadowdiffv1.EndpointRef{Method: "GET", Path: "/e", RouteName: "r"}}); !info.overflow || info.routeName != "" {
+		t.Errorf("overflow endpoint = %+v, want no route name (its requests have many)", info)
+	}
+}
+
+// request ingests one compared request of GET path.
+func request(t *testing.T, e *Engine, clk *clock, key, path string) {
+	t.Helper()
+	ingest(t, e, at(clk, dg(key, primary, path, 200, okBody()...)), at(clk, dg(key, candidate, path, 200, okBody()...)))
+}
+
+// The overflow is logged at most once a minute, with the count since.
+func TestOverflowWarnedOncePerMinute(t *testing.T) {
+	clk := newClock()
+	logs := &testlog.Buffer{}
+	e := openEngine(t, t.TempDir(), clk, Options{MaxEndpoints: 1, Logger: logs.Logger()})
+	defer e.Close()
+	request(t, e, clk, "k0", "/a")
+	request(t, e, clk, "k1", "/b")
+	request(t, e, clk, "k2", "/c")
+	clk.Add(30 * time.Second)
+	request(t, e, clk, "k3", "/d")
+	if n := len(logs.Records(t, "endpoint limit reached")); n != 1 {
+		t.Errorf("%d warnings within a minute, want 1", n)
+	}
+	clk.Add(31 * time.Second)
+	request(t, e, clk, "k4", "/e")
+	w := logs.Records(t, "endpoint limit reached")
+	if len(w) != 2 || w[1]["requests_since_last_warning"] != 3.0 || w[1]["endpoint"] != "GET {other}" || w[1]["path"] != "/e" {
+		t.Errorf("warnings = %v, want a second one counting 3 requests", w)
+	}
+	if got := counts(endpointsOf(t, e)["GET {other}"]); !strings.HasPrefix(got, "req=4 cmp=4") {
+		t.Errorf("GET {other}: %s", got)
+	}
+}
+
+// An endpoint named before its first request is counted (from a
+// secondary that came first, or earlier in the same batch) holds its
+// place: the cap is not passed by requests that complete later.
+func TestEndpointCapCountsPendingRequests(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{MaxEndpoints: 2})
+	defer e.Close()
+	paths := []string{"/a", "/b", "/c"}
+	for i, p := range paths {
+		ingest(t, e, at(clk, dg(fmt.Sprint("k", i), secondary, p, 200, okBody()...)))
+	}
+	var batch []*shadowdiffv1.ResponseDigest
+	for i, p := range paths {
+		key := fmt.Sprint("k", i)
+		batch = append(batch, at(clk, dg(key, primary, p, 200, okBody()...)), at(clk, dg(key, candidate, p, 200, okBody()...)))
+	}
+	ingest(t, e, batch...)
+	eps := endpointsOf(t, e)
+	if len(eps) != 3 || eps["GET /a"] == nil || eps["GET /b"] == nil || eps["GET {other}"].GetRequests() != 1 {
+		t.Errorf("endpoints = %v", eps)
+	}
+}
+
+// Endpoints that age out or are cleared make room under the cap.
+func TestEndpointCapFreedByRetentionAndClear(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{MaxEndpoints: 2, Retention: 2 * time.Hour})
+	defer e.Close()
+	request(t, e, clk, "k0", "/a")
+	request(t, e, clk, "k1", "/b")
+	request(t, e, clk, "k2", "/c")
+	if eps := endpointsOf(t, e); eps["GET /c"] != nil || eps["GET {other}"] == nil {
+		t.Fatalf("endpoints at the cap = %v", eps)
+	}
+	clk.Add(3 * time.Hour)
+	if err := e.maintain(); err != nil {
+		t.Fatal(err)
+	}
+	request(t, e, clk, "k3", "/c")
+	request(t, e, clk, "k4", "/d")
+	request(t, e, clk, "k5", "/e")
+	eps := endpointsOf(t, e)
+	if eps["GET /c"] == nil || eps["GET /d"] == nil || eps["GET {other}"].GetRequests() != 1 {
+		t.Fatalf("after retention: %v", eps)
+	}
+	// The overflow endpoint counts too: it is one of the endpoints kept.
+	if _, err := e.QueryServer().Clear(context.Background(), &shadowdiffv1.ClearRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	request(t, e, clk, "k6", "/e")
+	if eps := endpointsOf(t, e); eps["GET /e"] == nil {
+		t.Errorf("after a clear: %v", eps)
+	}
+}
