@@ -39,15 +39,20 @@ func startCollector(t *testing.T, opts server.Options) *testCollector {
 	return startCollectorWith(t, opts, nil)
 }
 
-// startCollectorWith serves the query API through wrap (nil: as it is).
-func startCollectorWith(t *testing.T, opts server.Options, wrap func(shadowdiffv1.QueryServer) shadowdiffv1.QueryServer) *testCollector {
+// startCollectorWith serves the query API through wrap (nil: as it is);
+// configure, when given, changes the engine's options.
+func startCollectorWith(t *testing.T, opts server.Options, wrap func(shadowdiffv1.QueryServer) shadowdiffv1.QueryServer, configure ...func(*engine.Options)) *testCollector {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	later := new(atomic.Int64)
-	eng, err := engine.Open(t.TempDir(), engine.Options{
+	eopts := engine.Options{
 		PairWindow: 2 * time.Second, MinSamples: 100, Logger: log,
 		Now: func() time.Time { return seedNow.Add(time.Duration(later.Load())) },
-	})
+	}
+	for _, f := range configure {
+		f(&eopts)
+	}
+	eng, err := engine.Open(t.TempDir(), eopts)
 	if err != nil {
 		t.Fatalf("open engine: %v", err)
 	}

@@ -139,6 +139,10 @@ type gateEndpoint struct {
 	DifferenceRate float64      `json:"differenceRate"`
 	NoiseRate      float64      `json:"noiseRate"`
 	Regressions    []*gateField `json:"regressions"`
+	// Overflow: the collector's overflow endpoint ("GET {other}"), requests
+	// to new paths past its --max-endpoints, which are never judged.
+	Overflow bool   `json:"overflow,omitempty"`
+	Requests uint64 `json:"requests,omitempty"`
 }
 
 type gateField struct {
@@ -184,6 +188,13 @@ func (g *gateOptions) evaluate(ctx context.Context, c *client, tr *shadowdiffv1.
 		ge := &gateEndpoint{Endpoint: e.GetEndpoint(), Compared: e.GetCompared(), MinSamples: g.minSamples,
 			DifferenceRate: e.GetDifferenceRate(), NoiseRate: e.GetNoiseRate(), Regressions: []*gateField{}}
 		rep.Endpoints = append(rep.Endpoints, ge)
+		if e.GetOverflow() {
+			// Unrelated paths together: a verdict on them would hide a
+			// regression or invent one. Real endpoints may be among
+			// them, which --fail-on-insufficient-data treats as unjudged.
+			ge.Verdict, ge.Reason, ge.Overflow, ge.Requests = "SKIPPED", e.GetVerdictReason(), true, e.GetRequests()
+			continue
+		}
 		if e.GetCompared() == 0 && e.GetSkippedSideEffect() > 0 {
 			// POST, PUT, DELETE...: the shadows' filters answer them
 			// locally, so they are never compared and never will be. The
@@ -327,18 +338,22 @@ func (g *gateOptions) describeRule() string {
 
 // decide sets the result and a one-line reason.
 func (g *gateOptions) decide(rep *gateReport) {
-	regressing, insufficient, skipped := 0, 0, 0
+	regressing, insufficient, skipped, overflowEndpoints := 0, 0, 0, 0
+	var overflowed uint64
 	for _, e := range rep.Endpoints {
 		switch {
 		case len(e.Regressions) > 0:
 			regressing++
 		case e.Verdict == "INSUFFICIENT_DATA":
 			insufficient++
+		case e.Overflow:
+			overflowEndpoints++
+			overflowed += e.Requests
 		case e.Verdict == "SKIPPED":
 			skipped++
 		}
 	}
-	judged := len(rep.Endpoints) - insufficient - skipped
+	judged := len(rep.Endpoints) - insufficient - skipped - overflowEndpoints
 	var why []string
 	fail := false
 	switch {
@@ -365,6 +380,10 @@ func (g *gateOptions) decide(rep *gateReport) {
 	}
 	if skipped > 0 {
 		why = append(why, fmt.Sprintf("%d endpoint(s) with side effects only, not compared", skipped))
+	}
+	if overflowEndpoints > 0 {
+		why = append(why, fmt.Sprintf("%d request(s) to new paths past the collector's --max-endpoints, not judged (add endpoint rules)", overflowed))
+		fail = fail || g.failInsufficient
 	}
 	rep.Result = "PASS"
 	if fail {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shadowdiff/shadowdiff/collector/engine"
 	"github.com/shadowdiff/shadowdiff/collector/server"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -269,5 +270,23 @@ func (q olderQuery) ListFields(ctx context.Context, r *shadowdiffv1.ListFieldsRe
 func older(e *shadowdiffv1.EndpointSummary) {
 	if e != nil {
 		e.AttainablePValue, e.SignificanceLevel, e.VerdictReason, e.MinSamples = 0, 0, "", 0
+	}
+}
+
+// The overflow endpoint ("GET {other}": new paths past the collector's
+// --max-endpoints) mixes unrelated paths: the gate never judges it, says
+// how many requests it holds, and --fail-on-insufficient-data fails on it.
+func TestGateSkipsTheOverflowEndpoint(t *testing.T) {
+	c := startCollectorWith(t, server.Options{}, nil, func(o *engine.Options) { o.MaxEndpoints = 1 })
+	c.ingest(t, seedTraffic())
+	c.waitCompared(t, 3*seedRequests)
+	// The one endpoint with a place regresses: allowed here, to see what
+	// the overflow alone does.
+	r := run(t, c, "gate", "--max-regressions", "10")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "past the collector's --max-endpoints, not judged") || !strings.Contains(r.stdout, "GET {other}: requests to new paths") {
+		t.Errorf("gate with an overflow endpoint: %s", r)
+	}
+	if r := run(t, c, "gate", "--max-regressions", "10", "--fail-on-insufficient-data"); r.code != ExitGate {
+		t.Errorf("gate --fail-on-insufficient-data with an overflow endpoint: %s, want exit %d", r, ExitGate)
 	}
 }

@@ -68,6 +68,7 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, withFields bool) (*v
 		Incomplete:          &shadowdiffv1.Incomplete{MissingPrimary: ec.MissingPrimary, MissingSecondary: ec.MissingSecondary, MissingCandidate: ec.MissingCandidate},
 		FingerprintMismatch: ec.FingerprintMismatch, Duplicates: ec.Duplicates,
 		HasSecondary: ec.WithSecondary > 0 || ea.hasSecondary,
+		Overflow:     ea.pathTemplate == overflowPath,
 	}
 	if sum.FirstSeenNano != 0 {
 		s.FirstSeen = timestamppb.New(time.Unix(0, sum.FirstSeenNano))
@@ -90,6 +91,9 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, withFields bool) (*v
 			fs.SuppressedByRule = id
 			fs.Significant = false
 			fs.Reason = "suppressed by noise rule " + id
+		} else if s.Overflow {
+			fs.Significant = false
+			fs.Reason = "not judged: " + overflowReason
 		} else {
 			if fs.Significant {
 				s.SignificantFields++
@@ -103,6 +107,9 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, withFields bool) (*v
 		}
 	}
 	switch {
+	case s.Overflow:
+		s.Verdict = shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA
+		s.VerdictReason = overflowReason
 	case ec.Compared == 0 && ec.SkippedSideEffect > 0:
 		// Never anything to compare: not "too few yet".
 		s.Verdict = shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA

@@ -262,6 +262,21 @@ func TestEndpointCapOverflow(t *testing.T) {
 	if len(got) != 10+3+1 {
 		t.Errorf("%d endpoints, want the 10 of the cap, 3 overflow and 1 of a rule: %v", len(got), got)
 	}
+	// Unrelated paths together are never judged: the overflow endpoint's
+	// 300 identical responses would otherwise make it CLEAN.
+	list, err := q.ListEndpoints(ctx, &shadowdiffv1.ListEndpointsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range list.GetEndpoints() {
+		overflow := strings.HasSuffix(e.GetEndpoint(), " {other}")
+		if e.GetOverflow() != overflow {
+			t.Errorf("%s: overflow = %v", e.GetEndpoint(), e.GetOverflow())
+		}
+		if overflow && (e.GetVerdict() != shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA || !strings.Contains(e.GetVerdictReason(), "--max-endpoints")) {
+			t.Errorf("%s: verdict %v (%s), want INSUFFICIENT_DATA naming --max-endpoints", e.GetEndpoint(), e.GetVerdict(), e.GetVerdictReason())
+		}
+	}
 	if v := metric(t, a.http.String(), "shadowdiff_collector_endpoint_overflow_requests_total"); v != "303" {
 		t.Errorf("shadowdiff_collector_endpoint_overflow_requests_total = %s, want 303", v)
 	}

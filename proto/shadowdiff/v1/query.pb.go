@@ -659,7 +659,11 @@ type EndpointSummary struct {
 	VerdictReason string `protobuf:"bytes,25,opt,name=verdict_reason,json=verdictReason,proto3" json:"verdict_reason,omitempty"`
 	// The collector's --min-samples: compared requests an endpoint needs
 	// before a verdict.
-	MinSamples    uint64 `protobuf:"varint,26,opt,name=min_samples,json=minSamples,proto3" json:"min_samples,omitempty"`
+	MinSamples uint64 `protobuf:"varint,26,opt,name=min_samples,json=minSamples,proto3" json:"min_samples,omitempty"`
+	// The endpoint is a method's overflow endpoint ("GET {other}"): requests
+	// to new paths once the collector knew --max-endpoints endpoints. It
+	// mixes unrelated paths, so it is never judged (INSUFFICIENT_DATA).
+	Overflow      bool `protobuf:"varint,27,opt,name=overflow,proto3" json:"overflow,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -874,6 +878,13 @@ func (x *EndpointSummary) GetMinSamples() uint64 {
 		return x.MinSamples
 	}
 	return 0
+}
+
+func (x *EndpointSummary) GetOverflow() bool {
+	if x != nil {
+		return x.Overflow
+	}
+	return false
 }
 
 type ListFieldsRequest struct {
@@ -2502,7 +2513,7 @@ const file_shadowdiff_v1_query_proto_rawDesc = "" +
 	"Incomplete\x12'\n" +
 	"\x0fmissing_primary\x18\x01 \x01(\x04R\x0emissingPrimary\x12+\n" +
 	"\x11missing_secondary\x18\x02 \x01(\x04R\x10missingSecondary\x12+\n" +
-	"\x11missing_candidate\x18\x03 \x01(\x04R\x10missingCandidate\"\xb9\b\n" +
+	"\x11missing_candidate\x18\x03 \x01(\x04R\x10missingCandidate\"\xd5\b\n" +
 	"\x0fEndpointSummary\x12\x1a\n" +
 	"\bendpoint\x18\x01 \x01(\tR\bendpoint\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x1d\n" +
@@ -2538,7 +2549,8 @@ const file_shadowdiff_v1_query_proto_rawDesc = "" +
 	"\x12significance_level\x18\x18 \x01(\x01R\x11significanceLevel\x12%\n" +
 	"\x0everdict_reason\x18\x19 \x01(\tR\rverdictReason\x12\x1f\n" +
 	"\vmin_samples\x18\x1a \x01(\x04R\n" +
-	"minSamples\"\x84\x01\n" +
+	"minSamples\x12\x1a\n" +
+	"\boverflow\x18\x1b \x01(\bR\boverflow\"\x84\x01\n" +
 	"\x11ListFieldsRequest\x12\x1a\n" +
 	"\bendpoint\x18\x01 \x01(\tR\bendpoint\x12.\n" +
 	"\x05range\x18\x02 \x01(\v2\x18.shadowdiff.v1.TimeRangeR\x05range\x12#\n" +

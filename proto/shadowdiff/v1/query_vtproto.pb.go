@@ -155,6 +155,7 @@ func (m *EndpointSummary) CloneVT() *EndpointSummary {
 	r.SignificanceLevel = m.SignificanceLevel
 	r.VerdictReason = m.VerdictReason
 	r.MinSamples = m.MinSamples
+	r.Overflow = m.Overflow
 	if len(m.unknownFields) > 0 {
 		r.unknownFields = make([]byte, len(m.unknownFields))
 		copy(r.unknownFields, m.unknownFields)
@@ -929,6 +930,9 @@ func (this *EndpointSummary) EqualVT(that *EndpointSummary) bool {
 		return false
 	}
 	if this.MinSamples != that.MinSamples {
+		return false
+	}
+	if this.Overflow != that.Overflow {
 		return false
 	}
 	return string(this.unknownFields) == string(that.unknownFields)
@@ -1999,6 +2003,18 @@ func (m *EndpointSummary) MarshalToSizedBufferVT(dAtA []byte) (int, error) {
 	if m.unknownFields != nil {
 		i -= len(m.unknownFields)
 		copy(dAtA[i:], m.unknownFields)
+	}
+	if m.Overflow {
+		i--
+		if m.Overflow {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x1
+		i--
+		dAtA[i] = 0xd8
 	}
 	if m.MinSamples != 0 {
 		i = protohelpers.EncodeVarint(dAtA, i, uint64(m.MinSamples))
@@ -3874,6 +3890,9 @@ func (m *EndpointSummary) SizeVT() (n int) {
 	if m.MinSamples != 0 {
 		n += 2 + protohelpers.SizeOfVarint(uint64(m.MinSamples))
 	}
+	if m.Overflow {
+		n += 3
+	}
 	n += len(m.unknownFields)
 	return n
 }
@@ -5671,6 +5690,26 @@ func (m *EndpointSummary) UnmarshalVT(dAtA []byte) error {
 					break
 				}
 			}
+		case 27:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Overflow", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return protohelpers.ErrIntOverflow
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Overflow = bool(v != 0)
 		default:
 			iNdEx = preIndex
 			skippy, err := protohelpers.Skip(dAtA[iNdEx:])
