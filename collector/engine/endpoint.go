@@ -127,21 +127,35 @@ func (r *endpointRule) match(method string, segs []string) bool {
 		return false
 	}
 	for i, p := range r.segs {
-		if !strings.HasPrefix(p, "{") && p != segs[i] {
-			return false
+		switch {
+		case !strings.HasPrefix(p, "{"):
+			if p != segs[i] {
+				return false
+			}
+		case r.rule.Learned && p == idPlaceholder:
+			// A learned rule keeps the segments templating made "{id}":
+			// they match what templating would collapse, not anything
+			// ("/users/{slug}/orders/{id}" is not "/users/x/orders/export").
+			if !isIDSegment(segs[i]) {
+				return false
+			}
 		}
 	}
 	return true
 }
 
 // moreSpecific orders matching rules: more literal segments, then exact
-// length over "**", then a method over any method; ties keep creation order.
+// length over "**", then a user's rule over a learned one, then a method
+// over any method; ties keep creation order.
 func (r *endpointRule) moreSpecific(o *endpointRule) bool {
 	if r.literals != o.literals {
 		return r.literals > o.literals
 	}
 	if r.rest != o.rest {
 		return !r.rest
+	}
+	if r.rule.Learned != o.rule.Learned {
+		return !r.rule.Learned // a user's rule is how the user corrects a learned one
 	}
 	return r.rule.Method != "" && o.rule.Method == ""
 }

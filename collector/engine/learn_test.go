@@ -31,7 +31,7 @@ func TestLearnedParameter(t *testing.T) {
 	for _, c := range []struct{ method, path, want string }{
 		{"GET", "/users/dave/orders/8", "GET /users/{slug}/orders/{id}"},  // past it: the request that crossed
 		{"GET", "/users/alice/orders/7", "GET /users/{slug}/orders/{id}"}, // cached before: the cache is dropped
-		{"get", "/users/erin/orders/x", "GET /users/{slug}/orders/{id}"},  // "{id}" is a rule's placeholder now
+		{"get", "/users/erin/orders/x", "GET /users/erin/orders/x"},       // the learned "{id}" matches ids only
 		{"POST", "/users/alice/orders/7", "POST /users/alice/orders/{id}"},
 		{"GET", "/users/alice/orders", "GET /users/alice/orders"},
 	} {
@@ -54,6 +54,20 @@ func TestLearnedParameter(t *testing.T) {
 	m.saved(m.takeUnsaved()[0], stored)
 	if len(m.unsaved) != 0 || m.rules[0].rule != stored {
 		t.Errorf("saved: unsaved %v, rules %v", m.unsaved, m.rules)
+	}
+	// A user's rule as specific as the learned one wins, even without a
+	// method: it is how a user corrects a learned name.
+	user, err := parseEndpointRule(&shadowdiffv1.EndpointRule{Id: "er-2", PathPattern: "/users/{name}/orders/{order}", Endpoint: "orders of a user"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	learnedRule, err := parseEndpointRule(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.setRules([]*endpointRule{learnedRule, user}, nil)
+	if got := keyOf(m, "GET", "/users/grace/orders/10"); got != "orders of a user" {
+		t.Errorf("a user's rule after a learned one: %q, want it to win", got)
 	}
 }
 
