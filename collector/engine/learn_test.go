@@ -259,7 +259,8 @@ func TestEndpointCapFreedByRetentionAndClear(t *testing.T) {
 	clk := newClock()
 	e := openEngine(t, t.TempDir(), clk, Options{MaxEndpoints: 2, Retention: 2 * time.Hour})
 	defer e.Close()
-	request(t, e, clk, "k0", "/a")
+	ingest(t, e, at(clk, dg("k0", primary, "/a", 200, okBody()...)), at(clk, dg("k0", secondary, "/a", 200, okBody()...)),
+		at(clk, dg("k0", candidate, "/a", 200, okBody()...)))
 	request(t, e, clk, "k1", "/b")
 	request(t, e, clk, "k2", "/c")
 	if eps := endpointsOf(t, e); eps["GET /c"] != nil || eps["GET {other}"] == nil {
@@ -269,6 +270,11 @@ func TestEndpointCapFreedByRetentionAndClear(t *testing.T) {
 	if err := e.maintain(); err != nil {
 		t.Fatal(err)
 	}
+	e.mu.Lock()
+	if e.secondarySeen["GET /a"] {
+		t.Error("an endpoint gone with retention is still remembered as having a secondary")
+	}
+	e.mu.Unlock()
 	request(t, e, clk, "k3", "/c")
 	request(t, e, clk, "k4", "/d")
 	request(t, e, clk, "k5", "/e")

@@ -19,6 +19,14 @@ func (e *Engine) maintain() error {
 	put, del := e.aggs.rollup(now.Add(-rollupAfter))
 	if e.aggs.dropBefore(cut) > 0 {
 		e.endpoints.forget() // their names may be admitted again
+		// And forget which of them had secondaries, which would otherwise
+		// grow by up to --max-endpoints names each retention period; one
+		// secondary sets it again.
+		for ep := range e.secondarySeen {
+			if e.aggs.eps[ep] == nil {
+				delete(e.secondarySeen, ep)
+			}
+		}
 	}
 	e.met.endpoints.Set(float64(len(e.aggs.eps)))
 	e.mu.Unlock()
