@@ -117,6 +117,10 @@ func (e *Engine) ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, 
 		w.digests[d.Role][res]++
 	}
 	batch, err := w.finish(closed, now)
+	// A rule learned from these digests is stored before the batch whose
+	// records carry its endpoint name: after a crash between the two
+	// writes, records would name a rule the collector no longer has.
+	e.saveLearnedLocked()
 	e.mu.Unlock()
 	if err != nil {
 		e.writeMu.Unlock()
@@ -153,6 +157,7 @@ func (e *Engine) expire() error {
 		return nil
 	}
 	batch, err := newWriter(e).finish(closed, now)
+	e.saveLearnedLocked() // as in ingest
 	e.mu.Unlock()
 	if err != nil {
 		return err

@@ -291,3 +291,22 @@ func TestEndpointCapFreedByRetentionAndClear(t *testing.T) {
 		t.Errorf("after a clear: %v", eps)
 	}
 }
+
+// A rule learned from an ingest is stored before the ingest returns (and
+// before the batch whose records carry its name is written): a crash after
+// the acknowledgement cannot leave records named by a rule never stored.
+func TestLearnedRuleStoredWithTheIngest(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{AutoTemplateThreshold: 3})
+	defer e.Close()
+	for i, name := range []string{"alice", "bob", "carol", "dave"} {
+		request(t, e, clk, fmt.Sprintf("k%d", i), "/users/"+name+"/cart")
+	}
+	rules, err := e.st.EndpointRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rules) != 1 || !rules[0].GetLearned() || rules[0].GetPathPattern() != "/users/{slug}/cart" {
+		t.Errorf("stored rules when the ingest returned: %v, want the learned /users/{slug}/cart", rules)
+	}
+}

@@ -286,13 +286,17 @@ func (e *Engine) pokeLearned() {
 }
 
 // saveLearned stores the endpoint rules the mapper learned. They are in
-// force already; stored, they survive a restart and are listed.
+// force already; stored, they survive a restart and are listed. Ingest
+// and expiry store the rules they learned themselves, before their
+// batch; the loop stores those a query learned (it names endpoints too)
+// and retries after a store error.
 func (e *Engine) saveLearned() {
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
 	e.saveLearnedLocked()
 }
 
+// saveLearnedLocked is saveLearned with writeMu held.
 func (e *Engine) saveLearnedLocked() {
 	for _, er := range e.endpoints.takeUnsaved() {
 		r := proto.Clone(er.rule).(*shadowdiffv1.EndpointRule)
