@@ -139,6 +139,13 @@ func (r *endpointRule) match(method string, segs []string) bool {
 			if !isIDSegment(segs[i]) {
 				return false
 			}
+		case r.rule.Learned && p == learnedPlaceholder:
+			// And its "{slug}" was learned from values templating left
+			// alone: ids keep their endpoint ("/users/42" stays
+			// "GET /users/{id}" when "/users/{slug}" is learned).
+			if isIDSegment(segs[i]) {
+				return false
+			}
 		}
 	}
 	return true

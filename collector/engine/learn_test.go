@@ -32,6 +32,7 @@ func TestLearnedParameter(t *testing.T) {
 		{"GET", "/users/dave/orders/8", "GET /users/{slug}/orders/{id}"},  // past it: the request that crossed
 		{"GET", "/users/alice/orders/7", "GET /users/{slug}/orders/{id}"}, // cached before: the cache is dropped
 		{"get", "/users/erin/orders/x", "GET /users/erin/orders/x"},       // the learned "{id}" matches ids only
+		{"GET", "/users/42/orders/8", "GET /users/{id}/orders/{id}"},      // and its "{slug}" no ids
 		{"POST", "/users/alice/orders/7", "POST /users/alice/orders/{id}"},
 		{"GET", "/users/alice/orders", "GET /users/alice/orders"},
 	} {
