@@ -143,6 +143,9 @@ type gateEndpoint struct {
 	// to new paths past its --max-endpoints, which are never judged.
 	Overflow bool   `json:"overflow,omitempty"`
 	Requests uint64 `json:"requests,omitempty"`
+	// SupersededBy: the endpoint rule that names this endpoint's paths
+	// now; its requests came before the rule and are not judged.
+	SupersededBy string `json:"supersededBy,omitempty"`
 }
 
 type gateField struct {
@@ -193,6 +196,12 @@ func (g *gateOptions) evaluate(ctx context.Context, c *client, tr *shadowdiffv1.
 			// regression or invent one. Real endpoints may be among
 			// them, which --fail-on-insufficient-data treats as unjudged.
 			ge.Verdict, ge.Reason, ge.Overflow, ge.Requests = "SKIPPED", e.GetVerdictReason(), true, e.GetRequests()
+			continue
+		}
+		if e.GetSupersededBy() != "" {
+			// Requests from before a rule (often a learned one) named
+			// their paths: the rule's endpoint carries the traffic now.
+			ge.Verdict, ge.Reason, ge.SupersededBy = "SKIPPED", e.GetVerdictReason(), e.GetSupersededBy()
 			continue
 		}
 		if e.GetCompared() == 0 && e.GetSkippedSideEffect() > 0 {
@@ -338,7 +347,7 @@ func (g *gateOptions) describeRule() string {
 
 // decide sets the result and a one-line reason.
 func (g *gateOptions) decide(rep *gateReport) {
-	regressing, insufficient, skipped, overflowEndpoints := 0, 0, 0, 0
+	regressing, insufficient, skipped, overflowEndpoints, superseded := 0, 0, 0, 0, 0
 	var overflowed uint64
 	for _, e := range rep.Endpoints {
 		switch {
@@ -349,11 +358,13 @@ func (g *gateOptions) decide(rep *gateReport) {
 		case e.Overflow:
 			overflowEndpoints++
 			overflowed += e.Requests
+		case e.SupersededBy != "":
+			superseded++
 		case e.Verdict == "SKIPPED":
 			skipped++
 		}
 	}
-	judged := len(rep.Endpoints) - insufficient - skipped - overflowEndpoints
+	judged := len(rep.Endpoints) - insufficient - skipped - overflowEndpoints - superseded
 	var why []string
 	fail := false
 	switch {
@@ -380,6 +391,9 @@ func (g *gateOptions) decide(rep *gateReport) {
 	}
 	if skipped > 0 {
 		why = append(why, fmt.Sprintf("%d endpoint(s) with side effects only, not compared", skipped))
+	}
+	if superseded > 0 {
+		why = append(why, fmt.Sprintf("%d endpoint(s) superseded by endpoint rules, not judged (their paths count under the rules' endpoints now)", superseded))
 	}
 	if overflowEndpoints > 0 {
 		why = append(why, fmt.Sprintf("%d request(s) to new paths past the collector's --max-endpoints, not judged (add endpoint rules)", overflowed))

@@ -290,3 +290,25 @@ func TestGateSkipsTheOverflowEndpoint(t *testing.T) {
 		t.Errorf("gate --fail-on-insufficient-data with an overflow endpoint: %s, want exit %d", r, ExitGate)
 	}
 }
+
+// Endpoints counted before a learned rule named their paths are not judged
+// (the rule's endpoint carries their traffic now): the gate says so and
+// does not count them as too little data.
+func TestGateSkipsSupersededEndpoints(t *testing.T) {
+	c := startCollectorWith(t, server.Options{}, nil, func(o *engine.Options) { o.AutoTemplateThreshold = 3 })
+	slugs := func(names ...string) (ds []*shadowdiffv1.ResponseDigest) {
+		for _, name := range names {
+			ds = append(ds, seedEndpoint("slug-"+name, "/api/users/"+name+"/cart", 1, productsBody)...)
+		}
+		return ds
+	}
+	// Three endpoints of their own, then the fourth name teaches the rule.
+	c.ingest(t, append(seedTraffic(), slugs("alice", "bob", "carol")...))
+	c.waitCompared(t, 3*seedRequests+3)
+	c.ingest(t, slugs("dave", "erin"))
+	c.waitCompared(t, 3*seedRequests+5)
+	r := run(t, c, "gate", "--max-regressions", "10")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "3 endpoint(s) superseded by endpoint rules, not judged") {
+		t.Errorf("gate with superseded endpoints: %s", r)
+	}
+}

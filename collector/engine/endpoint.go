@@ -151,6 +151,56 @@ func (r *endpointRule) match(method string, segs []string) bool {
 	return true
 }
 
+// coversTemplate reports whether the rule now names the paths of an
+// endpoint named by templating (method and templated path): where the
+// template has "{id}", so must the rule (or a user's placeholder).
+func (r *endpointRule) coversTemplate(method, template string) bool {
+	if r.rule.Method != "" && !strings.EqualFold(r.rule.Method, method) {
+		return false
+	}
+	segs := strings.Split(template, "/")[1:]
+	if len(segs) < len(r.segs) || (!r.rest && len(segs) != len(r.segs)) {
+		return false
+	}
+	for i, p := range r.segs {
+		switch {
+		case !strings.HasPrefix(p, "{"):
+			if p != segs[i] {
+				return false
+			}
+		case r.rule.Learned && p == idPlaceholder:
+			if segs[i] != idPlaceholder {
+				return false
+			}
+		case r.rule.Learned && p == learnedPlaceholder:
+			if segs[i] == idPlaceholder {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// supersededBy returns the rule that names the paths of an endpoint named
+// by templating, or nil (also for endpoints a rule named or the overflow).
+func (m *endpointMapper) supersededBy(key, method, template string) *shadowdiffv1.EndpointRule {
+	if !strings.HasPrefix(template, "/") || key != method+" "+template {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var best *endpointRule
+	for _, r := range m.rules {
+		if r.coversTemplate(method, template) && (best == nil || r.moreSpecific(best)) {
+			best = r
+		}
+	}
+	if best == nil || best.rule.Endpoint == key {
+		return nil
+	}
+	return best.rule
+}
+
 // moreSpecific orders matching rules: more literal segments, then exact
 // length over "**", then a user's rule over a learned one, then a method
 // over any method; ties keep creation order.

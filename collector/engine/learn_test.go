@@ -311,3 +311,34 @@ func TestLearnedRuleStoredWithTheIngest(t *testing.T) {
 		t.Errorf("stored rules when the ingest returned: %v, want the learned /users/{slug}/cart", rules)
 	}
 }
+
+// Endpoints counted before a rule named their paths are superseded: never
+// judged, with the rule that carries their traffic now, so that a learned
+// rule does not leave one-request endpoints failing a CI gate until they
+// age out. Ids keep their endpoint, which is not superseded.
+func TestEndpointsBeforeALearnedRuleAreSuperseded(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{AutoTemplateThreshold: 3, MinSamples: 1})
+	defer e.Close()
+	for i, p := range []string{"/users/alice/cart", "/users/bob/cart", "/users/carol/cart", "/users/dave/cart", "/users/42/cart"} {
+		request(t, e, clk, fmt.Sprintf("k%d", i), p)
+	}
+	rules, err := e.st.EndpointRules()
+	if err != nil || len(rules) != 1 {
+		t.Fatalf("rules = %v, %v; want the learned one", rules, err)
+	}
+	eps := endpointsOf(t, e)
+	for _, name := range []string{"GET /users/alice/cart", "GET /users/bob/cart", "GET /users/carol/cart"} {
+		s := eps[name]
+		if s.GetSupersededBy() != rules[0].GetId() || s.GetVerdict() != shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA ||
+			!strings.Contains(s.GetVerdictReason(), `"GET /users/{slug}/cart"`) || s.GetRating() != shadowdiffv1.Rating_RATING_UNSPECIFIED {
+			t.Errorf("%s: superseded_by %q, verdict %v (%s), rating %v; want superseded by %s, never judged",
+				name, s.GetSupersededBy(), s.GetVerdict(), s.GetVerdictReason(), s.GetRating(), rules[0].GetId())
+		}
+	}
+	for _, name := range []string{"GET /users/{slug}/cart", "GET /users/{id}/cart"} {
+		if s := eps[name]; s == nil || s.GetSupersededBy() != "" || s.GetVerdict() != shadowdiffv1.Verdict_VERDICT_CLEAN {
+			t.Errorf("%s: %v, want a judged endpoint of its own", name, s)
+		}
+	}
+}

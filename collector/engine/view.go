@@ -70,6 +70,22 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, withFields bool) (*v
 		HasSecondary: ec.WithSecondary > 0 || ea.hasSecondary,
 		Overflow:     ea.pathTemplate == overflowPath,
 	}
+	// Endpoints that are not one endpoint's traffic are never judged.
+	notJudged := ""
+	if s.Overflow {
+		notJudged = overflowReason
+	} else if r := e.endpoints.supersededBy(ea.key, ea.method, ea.pathTemplate); r != nil {
+		s.SupersededBy = r.GetId()
+		if s.SupersededBy == "" { // learned by a query, stored by the loop in a moment
+			s.SupersededBy = "(learned) " + r.GetPathPattern()
+		}
+		origin := "added"
+		if r.GetLearned() {
+			origin = "learned"
+		}
+		notJudged = fmt.Sprintf("superseded: its paths are counted under %q since endpoint rule %s was %s; these requests came before and keep this name until they age out (--retention) or are cleared, never judged",
+			r.GetEndpoint(), s.SupersededBy, origin)
+	}
 	if sum.FirstSeenNano != 0 {
 		s.FirstSeen = timestamppb.New(time.Unix(0, sum.FirstSeenNano))
 		s.LastSeen = timestamppb.New(time.Unix(0, sum.LastSeenNano))
@@ -91,9 +107,9 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, withFields bool) (*v
 			fs.SuppressedByRule = id
 			fs.Significant = false
 			fs.Reason = "suppressed by noise rule " + id
-		} else if s.Overflow {
+		} else if notJudged != "" {
 			fs.Significant = false
-			fs.Reason = "not judged: " + overflowReason
+			fs.Reason = "not judged: " + notJudged
 		} else {
 			if fs.Significant {
 				s.SignificantFields++
@@ -107,9 +123,10 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, withFields bool) (*v
 		}
 	}
 	switch {
-	case s.Overflow:
+	case notJudged != "":
 		s.Verdict = shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA
-		s.VerdictReason = overflowReason
+		s.VerdictReason = notJudged
+		s.Rating = shadowdiffv1.Rating_RATING_UNSPECIFIED // a rate over unrelated paths rates nothing
 	case ec.Compared == 0 && ec.SkippedSideEffect > 0:
 		// Never anything to compare: not "too few yet".
 		s.Verdict = shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA

@@ -663,7 +663,13 @@ type EndpointSummary struct {
 	// The endpoint is a method's overflow endpoint ("GET {other}"): requests
 	// to new paths once the collector knew --max-endpoints endpoints. It
 	// mixes unrelated paths, so it is never judged (INSUFFICIENT_DATA).
-	Overflow      bool `protobuf:"varint,27,opt,name=overflow,proto3" json:"overflow,omitempty"`
+	Overflow bool `protobuf:"varint,27,opt,name=overflow,proto3" json:"overflow,omitempty"`
+	// The id of the endpoint rule that names this endpoint's paths now: the
+	// rule came (was learned or added) after these requests were counted
+	// under their templated name, which they keep until they age out
+	// (--retention) or are cleared. Such an endpoint is never judged
+	// (INSUFFICIENT_DATA): its traffic goes to the rule's endpoint.
+	SupersededBy  string `protobuf:"bytes,28,opt,name=superseded_by,json=supersededBy,proto3" json:"superseded_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -885,6 +891,13 @@ func (x *EndpointSummary) GetOverflow() bool {
 		return x.Overflow
 	}
 	return false
+}
+
+func (x *EndpointSummary) GetSupersededBy() string {
+	if x != nil {
+		return x.SupersededBy
+	}
+	return ""
 }
 
 type ListFieldsRequest struct {
@@ -2513,7 +2526,7 @@ const file_shadowdiff_v1_query_proto_rawDesc = "" +
 	"Incomplete\x12'\n" +
 	"\x0fmissing_primary\x18\x01 \x01(\x04R\x0emissingPrimary\x12+\n" +
 	"\x11missing_secondary\x18\x02 \x01(\x04R\x10missingSecondary\x12+\n" +
-	"\x11missing_candidate\x18\x03 \x01(\x04R\x10missingCandidate\"\xd5\b\n" +
+	"\x11missing_candidate\x18\x03 \x01(\x04R\x10missingCandidate\"\xfa\b\n" +
 	"\x0fEndpointSummary\x12\x1a\n" +
 	"\bendpoint\x18\x01 \x01(\tR\bendpoint\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x1d\n" +
@@ -2550,7 +2563,8 @@ const file_shadowdiff_v1_query_proto_rawDesc = "" +
 	"\x0everdict_reason\x18\x19 \x01(\tR\rverdictReason\x12\x1f\n" +
 	"\vmin_samples\x18\x1a \x01(\x04R\n" +
 	"minSamples\x12\x1a\n" +
-	"\boverflow\x18\x1b \x01(\bR\boverflow\"\x84\x01\n" +
+	"\boverflow\x18\x1b \x01(\bR\boverflow\x12#\n" +
+	"\rsuperseded_by\x18\x1c \x01(\tR\fsupersededBy\"\x84\x01\n" +
 	"\x11ListFieldsRequest\x12\x1a\n" +
 	"\bendpoint\x18\x01 \x01(\tR\bendpoint\x12.\n" +
 	"\x05range\x18\x02 \x01(\v2\x18.shadowdiff.v1.TimeRangeR\x05range\x12#\n" +

@@ -156,6 +156,7 @@ func (m *EndpointSummary) CloneVT() *EndpointSummary {
 	r.VerdictReason = m.VerdictReason
 	r.MinSamples = m.MinSamples
 	r.Overflow = m.Overflow
+	r.SupersededBy = m.SupersededBy
 	if len(m.unknownFields) > 0 {
 		r.unknownFields = make([]byte, len(m.unknownFields))
 		copy(r.unknownFields, m.unknownFields)
@@ -933,6 +934,9 @@ func (this *EndpointSummary) EqualVT(that *EndpointSummary) bool {
 		return false
 	}
 	if this.Overflow != that.Overflow {
+		return false
+	}
+	if this.SupersededBy != that.SupersededBy {
 		return false
 	}
 	return string(this.unknownFields) == string(that.unknownFields)
@@ -2003,6 +2007,15 @@ func (m *EndpointSummary) MarshalToSizedBufferVT(dAtA []byte) (int, error) {
 	if m.unknownFields != nil {
 		i -= len(m.unknownFields)
 		copy(dAtA[i:], m.unknownFields)
+	}
+	if len(m.SupersededBy) > 0 {
+		i -= len(m.SupersededBy)
+		copy(dAtA[i:], m.SupersededBy)
+		i = protohelpers.EncodeVarint(dAtA, i, uint64(len(m.SupersededBy)))
+		i--
+		dAtA[i] = 0x1
+		i--
+		dAtA[i] = 0xe2
 	}
 	if m.Overflow {
 		i--
@@ -3893,6 +3906,10 @@ func (m *EndpointSummary) SizeVT() (n int) {
 	if m.Overflow {
 		n += 3
 	}
+	l = len(m.SupersededBy)
+	if l > 0 {
+		n += 2 + l + protohelpers.SizeOfVarint(uint64(l))
+	}
 	n += len(m.unknownFields)
 	return n
 }
@@ -5710,6 +5727,38 @@ func (m *EndpointSummary) UnmarshalVT(dAtA []byte) error {
 				}
 			}
 			m.Overflow = bool(v != 0)
+		case 28:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SupersededBy", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return protohelpers.ErrIntOverflow
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return protohelpers.ErrInvalidLength
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return protohelpers.ErrInvalidLength
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SupersededBy = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
 			skippy, err := protohelpers.Skip(dAtA[iNdEx:])
