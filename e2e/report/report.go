@@ -128,7 +128,7 @@ func (r *Report) Write(w io.Writer) {
 	tw.Flush()
 
 	t := r.Endpoints.GetTotals()
-	fmt.Fprintf(w, "\nTraffic: %d sent, %d seen by the collector: %d compared, %d side effects not mirrored to the shadows,\n"+
+	fmt.Fprintf(w, "\nTraffic: %d sent, %d seen by the collector: %d compared, %d side effects answered by the shadows' filters,\n"+
 		"  %d incomplete, %d fingerprint mismatches, %d duplicates, %d digests dropped by filters\n",
 		r.Sent, t.GetRequests(), t.GetCompared(), t.GetSkippedSideEffect(), t.GetIncomplete(),
 		t.GetFingerprintMismatch(), t.GetDuplicates(), t.GetDroppedByFilters())

@@ -15,7 +15,7 @@ func TestWriteTrafficLine(t *testing.T) {
 	}}}
 	var b strings.Builder
 	r.Write(&b)
-	want := "Traffic: 10 sent, 10 seen by the collector: 5 compared, 2 side effects not mirrored to the shadows,\n" +
+	want := "Traffic: 10 sent, 10 seen by the collector: 5 compared, 2 side effects answered by the shadows' filters,\n" +
 		"  1 incomplete, 2 fingerprint mismatches, 3 duplicates, 4 digests dropped by filters\n"
 	if !strings.HasSuffix(b.String(), want) {
 		t.Errorf("report ends with\n%s\nwant\n%s", b.String()[strings.LastIndex(b.String(), "\nTraffic")+1:], want)

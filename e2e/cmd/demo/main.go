@@ -104,11 +104,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	rep.Write(stdout)
+	if !*keep {
+		// The stack stops now: point at how to keep it, not at a console
+		// about to be gone.
+		fmt.Fprintln(stdout, "\nTo browse this in the web console and the CLI, run `make demo DEMO_FLAGS=--keep` (or bin/demo --keep): the stack then keeps running.")
+		return nil
+	}
 	fmt.Fprintf(stdout, "\nConsole: %s   CLI: %s --collector %s endpoints\n",
 		st.ConsoleURL, filepath.Join(*binDir, "shadowdiff"), st.CollectorAddr)
-	if *keep {
-		fmt.Fprintln(stdout, "The stack keeps running; press Ctrl-C to stop it.")
-		<-ctx.Done()
-	}
+	fmt.Fprintln(stdout, "The stack keeps running; press Ctrl-C to stop it.")
+	<-ctx.Done()
 	return nil
 }
