@@ -220,7 +220,7 @@ func (c *Config) validate() error {
 		msg   string
 	}{
 		{c.Collector.Cluster == "", "collector.cluster", "required: the Envoy cluster of the collector"},
-		{c.Collector.Authority != "" && !validAuthority(c.Collector.Authority), "collector.authority", "must be a host, or host:port (a name of letters, digits and -._~, or a bracketed IPv6 address; a port in 1..65535)"},
+		{c.Collector.Authority != "" && !validAuthority(c.Collector.Authority), "collector.authority", fmt.Sprintf("%q: must be a host, or host:port (a name of letters, digits and -._~, or a bracketed IPv6 address; a port in 1..65535), without a scheme or path", c.Collector.Authority)},
 		{c.Collector.Authority == "" && !validAuthority(c.Collector.Cluster) && istioAuthority(c.Collector.Cluster) == "", "collector.authority",
 			"required: the cluster name " + fmt.Sprintf("%q", c.Collector.Cluster) + " is not a valid :authority, which Envoy sends when authority is empty"},
 		{c.AssumeShadow && c.Role == RolePrimary, "assume_shadow", "only for the secondary and candidate roles: a primary serves live traffic"},

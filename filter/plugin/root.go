@@ -110,8 +110,13 @@ func (r *Root) OnConfigure(data []byte) error {
 	if err := r.host.SetTickPeriod(r.tickPeriod); err != nil {
 		return fmt.Errorf("set tick period: %w", err)
 	}
-	r.host.Log(LogInfo, fmt.Sprintf("shadowdiff: %s sidecar of %s/%s (%s) sending digests to cluster %q",
-		cfg.Role, r.workload.Namespace, r.workload.Name, r.workload.Version, cfg.Collector.Cluster))
+	mode := ""
+	if cfg.AssumeShadow {
+		// The mode that answers live writes locally, should any arrive.
+		mode = "; assume_shadow: every request is treated as a mirror, its writes answered by the filter"
+	}
+	r.host.Log(LogInfo, fmt.Sprintf("shadowdiff: %s sidecar of %s/%s (%s) sending digests to cluster %q (authority %q)%s",
+		cfg.Role, r.workload.Namespace, r.workload.Name, r.workload.Version, cfg.Collector.Cluster, cfg.Collector.Authority, mode))
 	return nil
 }
 
