@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/shadowdiff/shadowdiff/collector/internal/testlog"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -340,5 +343,28 @@ func TestEndpointsBeforeALearnedRuleAreSuperseded(t *testing.T) {
 		if s := eps[name]; s == nil || s.GetSupersededBy() != "" || s.GetVerdict() != shadowdiffv1.Verdict_VERDICT_CLEAN {
 			t.Errorf("%s: %v, want a judged endpoint of its own", name, s)
 		}
+	}
+}
+
+// The same method and pattern twice is refused, as a noise rule given twice
+// is (the second could never name a path); over a learned one it is not.
+func TestEndpointRuleGivenTwice(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{})
+	defer e.Close()
+	q := e.QueryServer()
+	add := func(method, pattern string) error {
+		_, err := q.CreateEndpointRule(context.Background(), &shadowdiffv1.CreateEndpointRuleRequest{Rule: &shadowdiffv1.EndpointRule{
+			Method: method, PathPattern: pattern, Endpoint: method + " " + pattern}})
+		return err
+	}
+	if err := add("GET", "/users/{user}"); err != nil {
+		t.Fatal(err)
+	}
+	if err := add("get", "/users/{user}"); status.Code(err) != codes.AlreadyExists {
+		t.Errorf("the same rule again: %v, want AlreadyExists", err)
+	}
+	if err := add("", "/users/{user}"); err != nil {
+		t.Errorf("the pattern for any method: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -88,7 +89,11 @@ func (q *queryServer) CreateNoiseRule(ctx context.Context, r *shadowdiffv1.Creat
 	}
 	e.mu.RUnlock()
 	if i >= 0 {
-		return nil, status.Errorf(codes.AlreadyExists, "noise rule %s already marks %q as noise for this endpoint", same, truncate(rule.PathPrefix, 80))
+		where := "for this endpoint"
+		if rule.Endpoint == "" {
+			where = "on every endpoint"
+		}
+		return nil, status.Errorf(codes.AlreadyExists, "noise rule %s already marks %q as noise %s", same, truncate(rule.PathPrefix, 80), where)
 	}
 	stored, err := e.st.PutNoiseRule(rule)
 	if err != nil {
@@ -207,6 +212,18 @@ func (q *queryServer) CreateEndpointRule(ctx context.Context, r *shadowdiffv1.Cr
 	rule.Created = now(e)
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
+	existing, err := e.st.EndpointRules()
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "list rules: %v", err)
+	}
+	// The same method and pattern twice: the second could never name a
+	// path (creation order breaks the tie), so it is refused, as a noise
+	// rule given twice is. A learned one may stay: the user's wins over it.
+	for _, o := range existing {
+		if o.Method == rule.Method && o.PathPattern == rule.PathPattern && !o.Learned {
+			return nil, status.Errorf(codes.AlreadyExists, "endpoint rule %s already names %s %s (as %q)", o.Id, cmp.Or(o.Method, "any method"), truncate(o.PathPattern, 80), o.Endpoint)
+		}
+	}
 	stored, err := e.st.PutEndpointRule(rule)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "store rule: %v", err)
