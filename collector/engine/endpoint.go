@@ -120,6 +120,19 @@ func parseEndpointRule(r *shadowdiffv1.EndpointRule) (*endpointRule, error) {
 // match reports whether the rule covers method and a path's segments
 // (without the leading empty one).
 func (r *endpointRule) match(method string, segs []string) bool {
+	return r.covers(method, segs, isIDSegment)
+}
+
+// coversTemplate reports whether the rule now names the paths of an
+// endpoint named by templating (method and templated path): where the
+// template has "{id}", so must the rule (or a user's placeholder).
+func (r *endpointRule) coversTemplate(method, template string) bool {
+	return r.covers(method, strings.Split(template, "/")[1:], func(s string) bool { return s == idPlaceholder })
+}
+
+// covers is match for segments whose ids isID tells apart: raw ids in a
+// path, "{id}" in a template.
+func (r *endpointRule) covers(method string, segs []string, isID func(string) bool) bool {
 	if r.rule.Method != "" && !strings.EqualFold(r.rule.Method, method) {
 		return false
 	}
@@ -136,44 +149,14 @@ func (r *endpointRule) match(method string, segs []string) bool {
 			// A learned rule keeps the segments templating made "{id}":
 			// they match what templating would collapse, not anything
 			// ("/users/{slug}/orders/{id}" is not "/users/x/orders/export").
-			if !isIDSegment(segs[i]) {
+			if !isID(segs[i]) {
 				return false
 			}
 		case r.rule.Learned && p == learnedPlaceholder:
 			// And its "{slug}" was learned from values templating left
 			// alone: ids keep their endpoint ("/users/42" stays
 			// "GET /users/{id}" when "/users/{slug}" is learned).
-			if isIDSegment(segs[i]) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// coversTemplate reports whether the rule now names the paths of an
-// endpoint named by templating (method and templated path): where the
-// template has "{id}", so must the rule (or a user's placeholder).
-func (r *endpointRule) coversTemplate(method, template string) bool {
-	if r.rule.Method != "" && !strings.EqualFold(r.rule.Method, method) {
-		return false
-	}
-	segs := strings.Split(template, "/")[1:]
-	if len(segs) < len(r.segs) || (!r.rest && len(segs) != len(r.segs)) {
-		return false
-	}
-	for i, p := range r.segs {
-		switch {
-		case !strings.HasPrefix(p, "{"):
-			if p != segs[i] {
-				return false
-			}
-		case r.rule.Learned && p == idPlaceholder:
-			if segs[i] != idPlaceholder {
-				return false
-			}
-		case r.rule.Learned && p == learnedPlaceholder:
-			if segs[i] == idPlaceholder {
+			if isID(segs[i]) {
 				return false
 			}
 		}
