@@ -150,11 +150,19 @@ for example after deploying a new candidate. Noise and endpoint rules stay.`,
 					return err
 				}
 				return o.printer(cmd.OutOrStdout()).message(resp, func(w *tabwriter.Writer) {
-					fmt.Fprintf(w, "cleared %d requests of %s\n", resp.GetRequestsDeleted(), orAll(req.Endpoint))
+					fmt.Fprintf(w, "cleared %d request%s of %s\n", resp.GetRequestsDeleted(), plural(resp.GetRequestsDeleted()), orAll(req.Endpoint))
 				})
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "clear the results of every endpoint")
 	return cmd
+}
+
+// plural is "s" unless n is 1.
+func plural(n uint64) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }

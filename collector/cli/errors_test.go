@@ -3,6 +3,8 @@ package cli
 import (
 	"crypto/tls"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -37,6 +39,18 @@ func TestUnreachableCollector(t *testing.T) {
 	r := runEnv(t, nil, map[string]string{EnvCollector: addr}, "endpoints")
 	if r.code != ExitFailed || !strings.Contains(r.stderr, "cannot reach collector at "+addr) {
 		t.Errorf("with %s=%s:\n%s", EnvCollector, addr, r)
+	}
+}
+
+// The console's port (HTTP/1) given as --collector: say so, not an HTTP/2
+// framing error.
+func TestCollectorAddressThatSpeaksHTTP1(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	r := run(t, nil, "--collector", addr, "endpoints")
+	if r.code != ExitFailed || !strings.Contains(r.stderr, addr+" answers HTTP/1, not gRPC") || !strings.Contains(r.stderr, "--grpc-addr") {
+		t.Errorf("endpoints against an HTTP/1 server:\n%s", r)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -142,6 +143,10 @@ func (c *client) explain(err error, notFound string) error {
 	st := status.Convert(err)
 	switch st.Code() {
 	case codes.Unavailable:
+		if strings.Contains(st.Message(), "looked like an HTTP/1.1 header") {
+			// The console's port, most likely: it speaks HTTP/1.
+			return fmt.Errorf("%s answers HTTP/1, not gRPC: is it the collector's HTTP port (console, /metrics)? --collector takes its gRPC address (--grpc-addr, :9090 by default)", c.opts.collector)
+		}
 		return fmt.Errorf("cannot reach collector at %s: %s", c.opts.collector, st.Message())
 	case codes.DeadlineExceeded:
 		return fmt.Errorf("collector at %s did not answer within %s (--timeout)", c.opts.collector, c.opts.timeout)

@@ -50,6 +50,15 @@ prints one JSON object per line; with -o yaml, one YAML document per event.`,
 			// watch; without them the call failed (Recv says why).
 			md, _ := stream.Header()
 			subscribed := md != nil
+			if subscribed {
+				// On stderr, so -o json stays one object per line: a
+				// quiet watch is not a hung one.
+				what := "every endpoint"
+				if req.Endpoint != "" {
+					what = req.Endpoint
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "Watching %s at %s for new regressions; Ctrl-C stops.\n", what, o.collector)
+			}
 			p := o.printer(cmd.OutOrStdout())
 			for n := 0; count == 0 || n < count; n++ {
 				ev, err := stream.Recv()
