@@ -382,6 +382,9 @@ func (g *gateOptions) decide(rep *gateReport) {
 	case judged == 0:
 		why = append(why, "no endpoint could be judged")
 		fail = g.failInsufficient
+		if !fail {
+			why[len(why)-1] += " (a PASS that judged nothing: --fail-on-insufficient-data fails instead)"
+		}
 	default:
 		why = append(why, fmt.Sprintf("no regression in %d judged endpoint(s)", judged))
 	}

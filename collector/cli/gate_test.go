@@ -123,6 +123,7 @@ func TestGateDoesNotCallAnEndpointCleanBeforeTheTestCanDecide(t *testing.T) {
 		want string
 	}{
 		{"the collector's minimum", nil, ExitOK, "needs 100 compared requests (the collector's --min-samples), has 30"},
+		{"a PASS that judged nothing says so", nil, ExitOK, "no endpoint could be judged (a PASS that judged nothing: --fail-on-insufficient-data fails instead)"},
 		{"a minimum below the test's", []string{"--min-samples", "5"}, ExitOK, orders + ": needs more compared requests: with 30, even a field differing in every one would have p = 0.018 > 0.01"},
 		{"a minimum below the test's is a failure", []string{"--min-samples", "5", "--fail-on-insufficient-data"}, ExitGate, "1 endpoint(s) with too few compared requests to judge"},
 		{"at a confidence the test reaches", []string{"--min-samples", "5", "--confidence", "0.95"}, ExitGate, "1 regressing field(s)"},
