@@ -126,6 +126,9 @@ func (q *queryServer) ListNoiseRules(ctx context.Context, r *shadowdiffv1.ListNo
 		}
 		resp.Suggested = append(resp.Suggested, e.suggestLocked(ea)...)
 	}
+	if r.GetEndpoint() == "" {
+		resp.Suggested = e.mergeSuggestionsLocked(resp.Suggested)
+	}
 	slices.SortFunc(resp.Suggested, func(a, b *shadowdiffv1.SuggestedNoiseRule) int {
 		if c := strings.Compare(a.Rule.Endpoint, b.Rule.Endpoint); c != 0 {
 			return c
@@ -155,6 +158,46 @@ func (e *Engine) suggestLocked(ea *endpointAgg) []*shadowdiffv1.SuggestedNoiseRu
 			Rule:   &shadowdiffv1.NoiseRule{Endpoint: ea.key, PathPrefix: path, Comment: "suggested: always noisy"},
 			Reason: fmt.Sprintf("differs %s in %s of %d requests", source, shareOf(fc.Noise+fc.Repeat, fc.NoiseSeen), fc.NoiseSeen),
 		})
+	}
+	return out
+}
+
+// mergeSuggestionsLocked replaces the suggestions of a field always noisy on
+// every endpoint that observed it enough (two at least) with one rule for
+// all endpoints: a header a proxy adds to every response was suggested
+// once per endpoint. A field that is noisy on some endpoints only keeps
+// its per-endpoint suggestions, so that a global rule cannot hide it
+// where it is not noise.
+func (e *Engine) mergeSuggestionsLocked(suggested []*shadowdiffv1.SuggestedNoiseRule) []*shadowdiffv1.SuggestedNoiseRule {
+	byPath := map[string][]*shadowdiffv1.SuggestedNoiseRule{}
+	for _, s := range suggested {
+		byPath[s.Rule.PathPrefix] = append(byPath[s.Rule.PathPrefix], s)
+	}
+	observed := map[string]int{} // endpoints that observed the path enough
+	for _, ea := range e.aggs.eps {
+		sum, ok := ea.sum(rangeAll, e.opts.Now())
+		if !ok {
+			continue
+		}
+		for path, fc := range sum.Fields {
+			if len(byPath[path]) >= 2 && fc.NoiseSeen >= suggestMinObservations {
+				observed[path]++
+			}
+		}
+	}
+	out := suggested[:0:0]
+	for _, s := range suggested {
+		path := s.Rule.PathPrefix
+		group := byPath[path]
+		switch {
+		case len(group) < 2 || observed[path] != len(group):
+			out = append(out, s)
+		case group[0] == s: // once per merged path
+			out = append(out, &shadowdiffv1.SuggestedNoiseRule{
+				Rule:   &shadowdiffv1.NoiseRule{PathPrefix: path, Comment: "suggested: always noisy on every endpoint"},
+				Reason: fmt.Sprintf("always noisy on each of the %d endpoints that have it", len(group)),
+			})
+		}
 	}
 	return out
 }

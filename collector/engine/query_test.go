@@ -402,3 +402,43 @@ func TestShareOf(t *testing.T) {
 		}
 	}
 }
+
+// A field always noisy on every endpoint that has it is suggested once, for
+// all endpoints; one noisy on some endpoints only keeps per-endpoint
+// suggestions, so that a global rule cannot hide it where it is real.
+func TestSuggestionsMergeAcrossEndpoints(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{MinSamples: 100})
+	defer e.Close()
+	var ds []*shadowdiffv1.ResponseDigest
+	for i := range 30 {
+		clk.Add(time.Millisecond)
+		for r, role := range []shadowdiffv1.Role{primary, secondary, candidate} {
+			noisy := fmt.Sprint(i, "-", r)
+			for _, path := range []string{"/a", "/b", "/c"} {
+				stamp := noisy
+				if path == "/c" {
+					stamp = "stable" // "at" is real data on /c
+				}
+				// "trace" is noisy everywhere, "at" on /a and /b only.
+				ds = append(ds, at(clk, dg(fmt.Sprint(path, i), role, path, 200, f{"at", tStr, sTime, stamp}, f{"trace", tStr, sText, noisy})))
+			}
+		}
+	}
+	ingest(t, e, ds...)
+	list, err := e.QueryServer().ListNoiseRules(context.Background(), &shadowdiffv1.ListNoiseRulesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range list.Suggested {
+		ep := s.Rule.Endpoint
+		if ep == "" {
+			ep = "*"
+		}
+		got = append(got, ep+"|"+s.Rule.PathPrefix)
+	}
+	if want := "[*|body.trace GET /a|body.at GET /b|body.at]"; fmt.Sprint(got) != want {
+		t.Errorf("suggested = %v, want %s", got, want)
+	}
+}
