@@ -97,7 +97,7 @@ func endpointsTable(w *tabwriter.Writer, resp *shadowdiffv1.ListEndpointsRespons
 	row(w, head...)
 	for _, e := range resp.GetEndpoints() {
 		cells := []string{
-			e.GetEndpoint(), verdict(e.GetVerdict()), rating(e.GetRating()),
+			e.GetEndpoint(), endpointVerdict(e), rating(e.GetRating()),
 			u(e.GetRequests()), u(e.GetCompared()), percent(e.GetDifferenceRate()), percent(e.GetNoiseRate()),
 			u(uint64(e.GetSignificantFields())), u(notCompared(e)),
 		}

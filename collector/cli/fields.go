@@ -62,7 +62,7 @@ of the table unless --all is given (JSON and YAML always have every field).`,
 
 func endpointHeadline(e *shadowdiffv1.EndpointSummary) string {
 	return fmt.Sprintf("%s: %s, %d of %d requests compared, difference rate %s, noise rate %s, %d significant field(s)",
-		e.GetEndpoint(), verdict(e.GetVerdict()), e.GetCompared(), e.GetRequests(),
+		e.GetEndpoint(), endpointVerdict(e), e.GetCompared(), e.GetRequests(),
 		percent(e.GetDifferenceRate()), percent(e.GetNoiseRate()), e.GetSignificantFields())
 }
 

@@ -24,6 +24,16 @@ func verdict(v shadowdiffv1.Verdict) string {
 	return enumName(v.String(), "VERDICT_")
 }
 
+// endpointVerdict is the verdict column of an endpoint: SKIPPED, as gate
+// says, for an endpoint that is never judged (EndpointSummary.NeverJudged),
+// whose API verdict is INSUFFICIENT_DATA with the reason.
+func endpointVerdict(e *shadowdiffv1.EndpointSummary) string {
+	if e.NeverJudged() {
+		return "SKIPPED"
+	}
+	return verdict(e.GetVerdict())
+}
+
 func rating(r shadowdiffv1.Rating) string {
 	if r == shadowdiffv1.Rating_RATING_UNSPECIFIED {
 		return "-"

@@ -112,6 +112,10 @@ func TestBrowserOverview(t *testing.T) {
 			t.Errorf("%s difference rate = %q, want %q", endpoint, v, want)
 		}
 	}
+	// Side effects only: never judged, SKIPPED as the CLI and the gate say.
+	if v := c.eval(`return document.querySelector('#endpoints tr[data-endpoint="' + arguments[0] + '"] [data-verdict]').dataset.verdict`, seed.sideEffects); v != "SKIPPED" {
+		t.Errorf("%s verdict badge = %v, want SKIPPED", seed.sideEffects, v)
+	}
 	c.shot("overview")
 
 	// Keyboard: the first Tab reaches the skip link, which moves focus to

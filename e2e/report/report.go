@@ -94,9 +94,12 @@ func (r *Report) Write(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  ENDPOINT\tREQUESTS\tCOMPARED\tDIFFERENT\tNOISE\tVERDICT\tRATING")
 	for _, ep := range eps {
+		verdict := enumName(ep.GetVerdict().String(), "VERDICT_")
+		if ep.NeverJudged() {
+			verdict = "SKIPPED" // as the CLI says
+		}
 		fmt.Fprintf(tw, "  %s\t%d\t%d\t%.1f%%\t%.1f%%\t%s\t%s\n", ep.GetEndpoint(), ep.GetRequests(), ep.GetCompared(),
-			100*ep.GetDifferenceRate(), 100*ep.GetNoiseRate(), enumName(ep.GetVerdict().String(), "VERDICT_"),
-			enumName(ep.GetRating().String(), "RATING_"))
+			100*ep.GetDifferenceRate(), 100*ep.GetNoiseRate(), verdict, enumName(ep.GetRating().String(), "RATING_"))
 	}
 	tw.Flush()
 

@@ -243,9 +243,18 @@
     POOR: "difference rate 50 % or more",
     NONE: "nothing compared yet",
   };
+  // neverJudged: side effects only, the overflow endpoint, or one a rule
+  // superseded: no traffic will give it a verdict (the API says
+  // INSUFFICIENT_DATA with the reason); shown as SKIPPED, as the CLI does.
+  function neverJudged(e) {
+    return !!e.overflow || !!e.supersededBy || (num(e.compared) === 0 && num(e.skippedSideEffect) > 0);
+  }
+  function endpointVerdictBadge(e) {
+    return verdictBadge(neverJudged(e) ? "VERDICT_SKIPPED" : e.verdict, e.verdictReason);
+  }
   function verdictBadge(v, reason) {
     var name = enumName(v, "VERDICT_");
-    var label = { CLEAN: "CLEAN", REGRESSION: "REGRESSION", INSUFFICIENT_DATA: "INSUFFICIENT DATA", UNSPECIFIED: "UNKNOWN" }[name] || name;
+    var label = { CLEAN: "CLEAN", REGRESSION: "REGRESSION", INSUFFICIENT_DATA: "INSUFFICIENT DATA", SKIPPED: "SKIPPED", UNSPECIFIED: "UNKNOWN" }[name] || name;
     var attrs = { class: "badge verdict-" + name, "data-verdict": name, text: label };
     if (reason) attrs.title = reason;
     return h("span", attrs);
@@ -321,7 +330,7 @@
           h("td", { class: "num", text: fmtInt(e.requests) }),
           h("td", { class: "num", text: fmtInt(e.compared) }),
           h("td", { class: "num", text: compared ? fmtPct(e.noiseRate) : "—" }),
-          h("td", null, verdictBadge(e.verdict, e.verdictReason)),
+          h("td", null, endpointVerdictBadge(e)),
           h("td", { class: "num", title: "significant (statistical test) / reported by Diffy's rule", text: fmtInt(e.significantFields) + " / " + fmtInt(e.diffyFields) }),
           h("td", { class: "small", "data-col": "not-compared" }, nc.length ? nc.join("; ") : h("span", { class: "muted", text: "—" }),
             cv.length ? h("span", { class: "reason", text: cv.join("; ") }) : null),
@@ -497,7 +506,7 @@
     }
 
     main.appendChild(breadcrumb([{ text: name }]));
-    main.appendChild(h("h1", null, h("span", { class: "mono", text: name }), " ", ratingBadge(e.rating, e.compared), " ", verdictBadge(e.verdict, e.verdictReason)));
+    main.appendChild(h("h1", null, h("span", { class: "mono", text: name }), " ", ratingBadge(e.rating, e.compared), " ", endpointVerdictBadge(e)));
 
     var nc = notComparedParts(e), cv = caveatParts(e);
     function row(label, value, id) { return h("div", id ? { id: id } : null, h("dt", { text: label }), h("dd", null, value)); }
