@@ -35,15 +35,18 @@ func serve(t *testing.T, port int, h http.Handler) {
 	t.Cleanup(func() { srv.Close() })
 }
 
-// TestRealFilterDigestsReachTheCollector runs envoy/local.yaml with the
-// real filter.wasm: one request through the front listener yields a digest
-// from each role's sidecar, paired by the x-request-id the front generated.
-func TestRealFilterDigestsReachTheCollector(t *testing.T) {
+// localExchange runs bootstrap (envoy/local.yaml or a variant with the
+// same ports) with the real filter.wasm in front of the three sample apps
+// (v1, v1, v2) and a recording collector, and sends one request with
+// x-request-id key through the front listener. It returns each role's
+// digest once all three have arrived, and the port mapping.
+func localExchange(t *testing.T, bootstrap []byte, key string) (map[shadowdiffv1.Role]*shadowdiffv1.ResponseDigest, map[int]int) {
+	t.Helper()
 	if testing.Short() || raceEnabled {
 		t.Skip("builds and compiles filter.wasm (minutes under -race)")
 	}
 	wasm := testenv.FilterWasm(t)
-	ports := localPorts(t)
+	ports := localPorts(t, bootstrap)
 	for i, p := range []int{18001, 18002, 18003} {
 		version := []string{"v1", "v1", "v2"}[i]
 		serve(t, ports[p], http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -53,11 +56,11 @@ func TestRealFilterDigestsReachTheCollector(t *testing.T) {
 	}
 	collector := testenv.StartRecordingCollector(t, fmt.Sprintf("127.0.0.1:%d", ports[9090]))
 
-	config := localConfig(t, wasm, ports)
+	config := localConfig(t, bootstrap, wasm, ports)
 	startSidecar(t, config, ports[9901], "--compilation-cache", t.TempDir(), "--concurrency", "1")
 
 	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/items/1", ports[10000]), nil)
-	req.Header.Set("X-Request-Id", "pair-1")
+	req.Header.Set("X-Request-Id", key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -68,13 +71,20 @@ func TestRealFilterDigestsReachTheCollector(t *testing.T) {
 		t.Fatalf("client got %d %s, want the primary's answer", resp.StatusCode, body)
 	}
 	deadline := time.Now().Add(guard)
-	for len(rolesOf(collector, "pair-1")) < 3 {
+	for len(rolesOf(collector, key)) < 3 {
 		if time.Now().After(deadline) {
-			t.Fatalf("digests for pair-1 from %v, want primary, secondary and candidate", rolesOf(collector, "pair-1"))
+			t.Fatalf("digests for %s from %v, want primary, secondary and candidate", key, rolesOf(collector, key))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	got := rolesOf(collector, "pair-1")
+	return rolesOf(collector, key), ports
+}
+
+// TestRealFilterDigestsReachTheCollector runs envoy/local.yaml with the
+// real filter.wasm: one request through the front listener yields a digest
+// from each role's sidecar, paired by the x-request-id the front generated.
+func TestRealFilterDigestsReachTheCollector(t *testing.T) {
+	got, ports := localExchange(t, localBootstrap(t), "pair-1")
 	for role, shadow := range map[shadowdiffv1.Role]bool{
 		shadowdiffv1.Role_ROLE_PRIMARY: false, shadowdiffv1.Role_ROLE_SECONDARY: true, shadowdiffv1.Role_ROLE_CANDIDATE: true,
 	} {
