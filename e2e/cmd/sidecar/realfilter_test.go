@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +98,49 @@ func TestRealFilterDigestsReachTheCollector(t *testing.T) {
 	stats := adminStats(t, ports[9901])
 	if !strings.Contains(stats, "wasmcustom.shadowdiff.digests_sent: ") {
 		t.Errorf("/stats lacks the plugin's metrics:\n%s", stats)
+	}
+}
+
+// istioNode is envoy/local.yaml with the node an Istio sidecar has (id,
+// cluster, metadata with Structs, a number, a bool and a list beside
+// strings) and no workload in the plugins' configurations.
+func istioNode(t *testing.T, nodeID string) []byte {
+	t.Helper()
+	b := localBootstrap(t)
+	const localNode = "node:\n  id: shadowdiff-local\n  cluster: shadowdiff-local\n"
+	if !bytes.Contains(b, []byte(localNode)) {
+		t.Fatal("envoy/local.yaml's node changed")
+	}
+	b = bytes.Replace(b, []byte(localNode), []byte(`node:
+  id: `+nodeID+`
+  cluster: shop-v9.shop
+  metadata:
+    NAMESPACE: shop
+    WORKLOAD_NAME: shop-v9
+    LABELS: {app: shop, version: v9}
+    ENVOY_PROMETHEUS_PORT: 15090
+    PROXY_CONFIG: {concurrency: 2, holdApplicationUntilProxyStarts: true, extraStatTags: [app]}
+`), 1)
+	workload := regexp.MustCompile(`,\s*"workload": \{[^}]*\}`)
+	if n := len(workload.FindAll(b, -1)); n != 3 {
+		t.Fatalf("envoy/local.yaml has %d plugin workloads, want 3", n)
+	}
+	return workload.ReplaceAll(b, nil)
+}
+
+// TestRealFilterWorkloadFromTheNode: without a workload in its
+// configuration, the real filter takes it from the bootstrap's node as
+// Istio's sidecars have it (filter/plugin's resolveWorkload): name and
+// namespace from the metadata's strings, the version from the LABELS
+// Struct, and the instance from node.id since the metadata has no NAME.
+func TestRealFilterWorkloadFromTheNode(t *testing.T) {
+	const nodeID = "sidecar~10.1.2.3~shop-v9-7d9f.shop~shop.svc.cluster.local"
+	got, _ := localExchange(t, istioNode(t, nodeID), "pair-node")
+	for role, d := range got {
+		w := d.GetWorkload()
+		if w.GetName() != "shop-v9" || w.GetNamespace() != "shop" || w.GetVersion() != "v9" || w.GetInstance() != nodeID {
+			t.Errorf("%s digest's workload: %v", role, w)
+		}
 	}
 }
 
