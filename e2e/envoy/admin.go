@@ -70,11 +70,11 @@ func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) serveInfo(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 	if !s.live.Load() {
-		fmt.Fprintf(w, "state: PRE_INITIALIZING\nnode: %s\n", s.cfg.Node.ID)
+		fmt.Fprintf(w, "state: PRE_INITIALIZING\nnode: %s\n", s.cfg.Node.GetId())
 		return
 	}
 	// The listeners are fixed once live.
-	fmt.Fprintf(w, "state: LIVE\nnode: %s\n", s.cfg.Node.ID)
+	fmt.Fprintf(w, "state: LIVE\nnode: %s\n", s.cfg.Node.GetId())
 	for _, l := range s.listeners {
 		if l.ln != nil {
 			fmt.Fprintf(w, "listener %s: %s\n", l.cfg.Name, l.ln.Addr())

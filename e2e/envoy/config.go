@@ -3,21 +3,19 @@ package envoy
 import (
 	"regexp"
 	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 )
 
 // Config is a bootstrap reduced to the supported subset, validated.
 type Config struct {
-	// Node identifies the proxy; Metadata is passed to Wasm plugins.
-	Node      Node
+	// Node is bootstrap.node (id, cluster and metadata, whose values may
+	// be any google.protobuf.Value), nil when the bootstrap has none. Wasm
+	// hosts serve it whole as the xds.node property, as Envoy does.
+	Node      *corev3.Node
 	Admin     *Admin
 	Listeners []*Listener
 	Clusters  []*ClusterConfig
-}
-
-// Node is bootstrap.node.
-type Node struct {
-	ID, Cluster string
-	Metadata    map[string]string
 }
 
 // Admin is bootstrap.admin.

@@ -1,11 +1,8 @@
 package envoy
 
 import (
-	"fmt"
-
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // convertBootstrap reduces a validated bootstrap to the subset, checking
@@ -19,14 +16,7 @@ func convertBootstrap(b *bootstrapv3.Bootstrap) (*Config, error) {
 		if err := onlyFields("node", n, "id", "cluster", "metadata"); err != nil {
 			return nil, err
 		}
-		cfg.Node = Node{ID: n.GetId(), Cluster: n.GetCluster(), Metadata: map[string]string{}}
-		for k, v := range n.GetMetadata().GetFields() {
-			s, ok := v.GetKind().(*structpb.Value_StringValue)
-			if !ok {
-				return nil, pathErrorf(fmt.Sprintf("node.metadata[%q]", k), "only string values are supported")
-			}
-			cfg.Node.Metadata[k] = s.StringValue
-		}
+		cfg.Node = n
 	}
 	if a := b.GetAdmin(); a != nil {
 		if err := onlyFields("admin", a, "address"); err != nil {

@@ -4,8 +4,11 @@
 //
 // # Subset
 //
-// Bootstrap: node (id, cluster, metadata with string values),
-// static_resources.listeners, static_resources.clusters, admin.address.
+// Bootstrap: node (id, cluster, and metadata with values of any kind:
+// strings, numbers, bools, lists and nested structs such as Istio's
+// LABELS; Config.Node keeps it whole for the Wasm host, which serves it as
+// the xds.node property as Envoy does), static_resources.listeners,
+// static_resources.clusters, admin.address.
 //
 // Listeners: socket_address (TCP), per_connection_buffer_limit_bytes
 // (default 1 MiB, the stream buffer limit), one filter chain holding one

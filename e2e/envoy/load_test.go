@@ -5,12 +5,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // validBootstrap has one of each supported thing; the rejection cases
 // below each change one line of it.
 const validBootstrap = `
-node: {id: n1, cluster: c1, metadata: {team: shop}}
+node: {id: n1, cluster: c1, metadata: {team: shop, LABELS: {version: v1}, ports: [80, 443], canary: true}}
 admin: {address: {socket_address: {address: 127.0.0.1, port_value: 9901}}}
 static_resources:
   listeners:
@@ -72,8 +75,16 @@ func TestParseSubset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Node.Metadata["team"] != "shop" || cfg.Admin.Address != "127.0.0.1:9901" {
-		t.Errorf("node/admin: %+v %+v", cfg.Node, cfg.Admin)
+	// The node is kept whole, metadata values of every kind included, for
+	// the Wasm plugins' xds.node.
+	metadata, err := structpb.NewStruct(map[string]any{
+		"team": "shop", "LABELS": map[string]any{"version": "v1"}, "ports": []any{80, 443}, "canary": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Node.GetId() != "n1" || cfg.Node.GetCluster() != "c1" || !proto.Equal(cfg.Node.GetMetadata(), metadata) ||
+		cfg.Admin.Address != "127.0.0.1:9901" {
+		t.Errorf("node/admin: %v %+v", cfg.Node, cfg.Admin)
 	}
 	c := cfg.Clusters[0]
 	if c.Type != "STRICT_DNS" || !c.HTTP2 || c.ConnectTimeout != 250*time.Millisecond || c.Endpoints[0] != "app.local:8080" {
@@ -104,6 +115,7 @@ func TestRejectsWhatIsOutsideTheSubset(t *testing.T) {
 	cases := []struct {
 		name, old, new, path, msg string
 	}{
+		{"node locality", "cluster: c1,", "cluster: c1, locality: {zone: z},", "node.locality", "not supported"},
 		{"unknown field", "stat_prefix: in", "stat_prefix: in\n          statprefix: x", hcm + ".statprefix", "unknown field"},
 		{"unsupported HCM field", "stat_prefix: in", "stat_prefix: in\n          use_remote_address: true", hcm + ".use_remote_address", "not supported"},
 		{"unknown typed_config", "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",

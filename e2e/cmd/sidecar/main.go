@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	host := newWasmHost(f.cache, f.concurrency, cfg.Node.Metadata, logger.With("component", "wasm"))
+	host := newWasmHost(f.cache, f.concurrency, cfg.Node, logger.With("component", "wasm"))
 	accessLog := newFlushWriter(stdout, f.flushInterval)
 	defer accessLog.Close()
 	srv, err := envoy.Start(ctx, cfg, envoy.Options{

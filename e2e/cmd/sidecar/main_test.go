@@ -148,21 +148,21 @@ func localBootstrap(t *testing.T) []byte {
 	return data
 }
 
-// localPorts maps every port of envoy/local.yaml to a distinct free one.
-func localPorts(t *testing.T) map[int]int {
+// localPorts maps every port of bootstrap to a distinct free one.
+func localPorts(t *testing.T, bootstrap []byte) map[int]int {
 	t.Helper()
-	ports, err := stack.FreePorts(stack.BootstrapPorts(localBootstrap(t)), nil)
+	ports, err := stack.FreePorts(stack.BootstrapPorts(bootstrap), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return ports
 }
 
-// localConfig rewrites envoy/local.yaml as e2e/stack does: the port
-// mapping of localPorts and the module path.
-func localConfig(t *testing.T, wasm string, ports map[int]int) string {
+// localConfig rewrites bootstrap (envoy/local.yaml or a variant) as
+// e2e/stack does: the port mapping of localPorts and the module path.
+func localConfig(t *testing.T, bootstrap []byte, wasm string, ports map[int]int) string {
 	t.Helper()
-	out := stack.Rewrite(localBootstrap(t), ports, wasm)
+	out := stack.Rewrite(bootstrap, ports, wasm)
 	path := filepath.Join(t.TempDir(), "envoy.yaml")
 	if err := os.WriteFile(path, out, 0o644); err != nil {
 		t.Fatal(err)

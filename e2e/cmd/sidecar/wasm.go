@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+
 	"github.com/shadowdiff/shadowdiff/e2e/envoy"
 	"github.com/shadowdiff/shadowdiff/e2e/httpfilter"
 	"github.com/shadowdiff/shadowdiff/e2e/proxywasm"
@@ -14,10 +16,11 @@ import (
 
 // wasmHost connects e2e/envoy's Wasm filter configurations to one
 // proxywasm runtime, created on the first plugin (it needs the clusters).
+// Every plugin is served the bootstrap's node as xds.node.
 type wasmHost struct {
 	cacheDir string
 	workers  int
-	metadata map[string]string
+	node     *corev3.Node // may be nil
 	logger   *slog.Logger
 
 	mu      sync.Mutex // serialises load and close
@@ -25,8 +28,8 @@ type wasmHost struct {
 	plugins []*proxywasm.Plugin
 }
 
-func newWasmHost(cacheDir string, workers int, metadata map[string]string, logger *slog.Logger) *wasmHost {
-	return &wasmHost{cacheDir: cacheDir, workers: workers, metadata: metadata, logger: logger}
+func newWasmHost(cacheDir string, workers int, node *corev3.Node, logger *slog.Logger) *wasmHost {
+	return &wasmHost{cacheDir: cacheDir, workers: workers, node: node, logger: logger}
 }
 
 // load implements envoy.WasmLoader.
@@ -54,7 +57,7 @@ func (h *wasmHost) load(ctx context.Context, clusters httpfilter.Clusters, wc *e
 		Configuration:   wc.Configuration,
 		FailOpen:        wc.FailOpen,
 		Env:             wc.Env,
-		NodeMetadata:    h.metadata,
+		Node:            h.node,
 	})
 	if err != nil {
 		return nil, err
