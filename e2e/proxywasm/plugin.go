@@ -32,8 +32,6 @@ type PluginConfig struct {
 	// id, cluster and metadata whose values may be Structs, like Istio's
 	// LABELS (xds.node.metadata.LABELS.version). May be nil.
 	Node *corev3.Node
-	// NodeMetadata adds string fields to xds.node.metadata.
-	NodeMetadata map[string]string
 }
 
 // Plugin is a loaded plugin: Workers VMs of one module. It is an
@@ -62,7 +60,7 @@ func (r *Runtime) Load(ctx context.Context, cfg PluginConfig) (*Plugin, error) {
 		r:       r,
 		cfg:     cfg,
 		logger:  r.logger.With("plugin", cfg.Name, "vm_id", cfg.VMID),
-		xdsNode: xdsNode(cfg.Node, cfg.NodeMetadata),
+		xdsNode: xdsNode(cfg.Node),
 	}
 	compiled, err := r.rt.CompileModule(ctx, cfg.Code)
 	if err != nil {

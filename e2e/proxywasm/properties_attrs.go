@@ -8,7 +8,6 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/shadowdiff/shadowdiff/e2e/httpfilter"
 )
@@ -253,21 +252,11 @@ func xdsAttribute(pc *propContext, field string) (any, bool) {
 	return nil, false
 }
 
-// xdsNode is the xds.node message: a copy of node with the string fields
-// of metadata added to its metadata.
-func xdsNode(node *corev3.Node, metadata map[string]string) *corev3.Node {
-	n := &corev3.Node{}
-	if node != nil {
-		n = proto.CloneOf(node)
+// xdsNode is the xds.node message: a copy of node (empty when nil), which
+// the plugin's VMs read and never change.
+func xdsNode(node *corev3.Node) *corev3.Node {
+	if node == nil {
+		return &corev3.Node{}
 	}
-	if n.Metadata == nil {
-		n.Metadata = &structpb.Struct{}
-	}
-	if n.Metadata.Fields == nil {
-		n.Metadata.Fields = map[string]*structpb.Value{}
-	}
-	for k, val := range metadata {
-		n.Metadata.Fields[k] = structpb.NewStringValue(val)
-	}
-	return n
+	return proto.CloneOf(node)
 }

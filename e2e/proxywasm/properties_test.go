@@ -31,7 +31,7 @@ func hexPairs(kv ...string) string {
 func TestProperties(t *testing.T) {
 	h := newHarness(t, RuntimeOptions{Workers: 1})
 	p := h.load(t, PluginConfig{Name: "prop-plugin", RootID: "root-p", VMID: "vm-p",
-		NodeMetadata: map[string]string{"REGION": "eu"}})
+		Node: &corev3.Node{Metadata: &structpb.Struct{Fields: map[string]*structpb.Value{"REGION": structpb.NewStringValue("eu")}}}})
 	cb := newCallbacks()
 	f := p.NewFilter(cb)
 	req := requestHeaders("properties", "x-multi", "first", "x-multi", "second", "user-agent", "ua")
@@ -130,9 +130,9 @@ func TestFilterWorkloadFromIstioNode(t *testing.T) {
 		Configuration: []byte(`{"role":"primary","collector":{"cluster":"shadowdiff-collector"},"batch":{"max_digests":1}}`),
 		Node: &corev3.Node{Id: nodeID, Cluster: "shop-v1.shop", Metadata: &structpb.Struct{Fields: map[string]*structpb.Value{
 			"WORKLOAD_NAME": structpb.NewStringValue("shop-v1"),
+			"NAMESPACE":     structpb.NewStringValue("shop"),
 			"LABELS":        structpb.NewStructValue(labels),
 		}}},
-		NodeMetadata: map[string]string{"NAMESPACE": "shop"},
 	})
 	if err != nil {
 		t.Fatal(err)
