@@ -3,7 +3,7 @@
 // behind one harness sidecar running bin/filter.wasm, a few thousand
 // requests through the mirroring listener, and the diff report.
 //
-//	bin/demo [--requests 3000] [--keep]
+//	bin/demo [--requests 3000] [--keep] [--collector-arg=--max-endpoints=50 ...]
 package main
 
 import (
@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed of the request mix")
 	freePorts := fs.Bool("free-ports", false, "use free ports instead of the bootstrap's (9090, 9091, 10000, ...)")
 	keep := fs.Bool("keep", false, "keep the stack running after the report, until Ctrl-C, to browse the console")
+	var collectorArgs repeated
+	fs.Var(&collectorArgs, "collector-arg", "an extra flag for bin/collector, after the demo's own (repeat it: --collector-arg=--max-endpoints=50)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -68,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	st, err := stack.Start(ctx, stack.Options{
 		BinDir: *binDir, EnvoyConfig: *envoyConfig, WorkDir: *workDir, FreePorts: *freePorts,
 		// Short window: the demo reports incomplete pairs seconds after the traffic.
-		CollectorArgs: []string{"--pair-window", "3s", "--min-samples", "50"},
+		CollectorArgs: append([]string{"--pair-window", "3s", "--min-samples", "50"}, collectorArgs...),
 		Logger:        slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
@@ -116,3 +119,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	<-ctx.Done()
 	return nil
 }
+
+// repeated is a flag that may be given many times.
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, " ") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
