@@ -198,9 +198,10 @@ func (g *gateOptions) evaluate(ctx context.Context, c *client, tr *shadowdiffv1.
 			ge.Verdict, ge.Reason, ge.Overflow, ge.Requests = "SKIPPED", e.GetVerdictReason(), true, e.GetRequests()
 			continue
 		}
-		if e.GetSupersededBy() != "" {
-			// Requests from before a rule (often a learned one) named
-			// their paths: the rule's endpoint carries the traffic now.
+		if e.GetSupersededBy() != "" && e.NeverJudged() {
+			// Too few requests from before a rule (often a learned one)
+			// renamed their paths, and no more to come. One with enough
+			// is judged below: a regression it showed stays one.
 			ge.Verdict, ge.Reason, ge.SupersededBy = "SKIPPED", e.GetVerdictReason(), e.GetSupersededBy()
 			continue
 		}

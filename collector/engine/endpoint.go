@@ -123,15 +123,8 @@ func (r *endpointRule) match(method string, segs []string) bool {
 	return r.covers(method, segs, isIDSegment)
 }
 
-// coversTemplate reports whether the rule now names the paths of an
-// endpoint named by templating (method and templated path): where the
-// template has "{id}", so must the rule (or a user's placeholder).
-func (r *endpointRule) coversTemplate(method, template string) bool {
-	return r.covers(method, strings.Split(template, "/")[1:], func(s string) bool { return s == idPlaceholder })
-}
-
 // covers is match for segments whose ids isID tells apart: raw ids in a
-// path, "{id}" in a template.
+// path, "{id}" in a templated one (supersededBy).
 func (r *endpointRule) covers(method string, segs []string, isID func(string) bool) bool {
 	if r.rule.Method != "" && !strings.EqualFold(r.rule.Method, method) {
 		return false
@@ -164,24 +157,55 @@ func (r *endpointRule) covers(method string, segs []string, isID func(string) bo
 	return true
 }
 
-// supersededBy returns the rule that names the paths of an endpoint named
-// by templating, or nil (also for endpoints a rule named or the overflow).
-func (m *endpointMapper) supersededBy(key, method, template string) *shadowdiffv1.EndpointRule {
-	if !strings.HasPrefix(template, "/") || key != method+" "+template {
-		return nil
-	}
+// supersededBy says whether an endpoint gets no more requests because of
+// the rules: one named by templating whose paths a rule names now, or one
+// a rule named that no rule names any more (it was deleted, or replaced).
+// It returns the rule's id (or what stands for it) and why, else "".
+func (m *endpointMapper) supersededBy(key, method, template string) (id, why string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	segs := strings.Split(template, "/")[1:]
+	if key != method+" "+template || !templated(segs) {
+		// Named by a rule: superseded when no rule names it any more.
+		for _, r := range m.rules {
+			if r.rule.Endpoint == key {
+				return "", ""
+			}
+		}
+		return "(deleted rule)", fmt.Sprintf("orphaned: the endpoint rule that named it (pattern %s) is gone, so its requests keep this name until they age out (--retention) or are cleared", template)
+	}
 	var best *endpointRule
 	for _, r := range m.rules {
-		if r.coversTemplate(method, template) && (best == nil || r.moreSpecific(best)) {
+		if r.covers(method, segs, isIDPlaceholder) && (best == nil || r.moreSpecific(best)) {
 			best = r
 		}
 	}
 	if best == nil || best.rule.Endpoint == key {
-		return nil
+		return "", ""
 	}
-	return best.rule
+	id, origin := best.rule.Id, "added"
+	if id == "" { // learned by a query, stored by the loop in a moment
+		id = "(learned) " + best.rule.PathPattern
+	}
+	if best.rule.Learned {
+		origin = "learned"
+	}
+	return id, fmt.Sprintf("superseded: its paths are counted under %q since endpoint rule %s was %s; these requests came before and keep this name until they age out (--retention) or are cleared",
+		best.rule.Endpoint, id, origin)
+}
+
+// isIDPlaceholder is what an id looks like in a templated path.
+func isIDPlaceholder(s string) bool { return s == idPlaceholder }
+
+// templated reports whether a path template could come from templating:
+// its only placeholder is "{id}" (a rule's pattern has others, or "**").
+func templated(segs []string) bool {
+	for _, s := range segs {
+		if s != idPlaceholder && (strings.HasPrefix(s, "{") || s == "**") {
+			return false
+		}
+	}
+	return true
 }
 
 // moreSpecific orders matching rules: more literal segments, then exact

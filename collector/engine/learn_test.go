@@ -321,7 +321,7 @@ func TestLearnedRuleStoredWithTheIngest(t *testing.T) {
 // age out. Ids keep their endpoint, which is not superseded.
 func TestEndpointsBeforeALearnedRuleAreSuperseded(t *testing.T) {
 	clk := newClock()
-	e := openEngine(t, t.TempDir(), clk, Options{AutoTemplateThreshold: 3, MinSamples: 1})
+	e := openEngine(t, t.TempDir(), clk, Options{AutoTemplateThreshold: 3})
 	defer e.Close()
 	for i, p := range []string{"/users/alice/cart", "/users/bob/cart", "/users/carol/cart", "/users/dave/cart", "/users/42/cart"} {
 		request(t, e, clk, fmt.Sprintf("k%d", i), p)
@@ -334,15 +334,43 @@ func TestEndpointsBeforeALearnedRuleAreSuperseded(t *testing.T) {
 	for _, name := range []string{"GET /users/alice/cart", "GET /users/bob/cart", "GET /users/carol/cart"} {
 		s := eps[name]
 		if s.GetSupersededBy() != rules[0].GetId() || s.GetVerdict() != shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA ||
-			!strings.Contains(s.GetVerdictReason(), `"GET /users/{slug}/cart"`) || s.GetRating() != shadowdiffv1.Rating_RATING_UNSPECIFIED {
-			t.Errorf("%s: superseded_by %q, verdict %v (%s), rating %v; want superseded by %s, never judged",
-				name, s.GetSupersededBy(), s.GetVerdict(), s.GetVerdictReason(), s.GetRating(), rules[0].GetId())
+			!strings.Contains(s.GetVerdictReason(), `"GET /users/{slug}/cart"`) || !s.NeverJudged() {
+			t.Errorf("%s: superseded_by %q, verdict %v (%s); want superseded by %s, never judged",
+				name, s.GetSupersededBy(), s.GetVerdict(), s.GetVerdictReason(), rules[0].GetId())
 		}
 	}
 	for _, name := range []string{"GET /users/{slug}/cart", "GET /users/{id}/cart"} {
-		if s := eps[name]; s == nil || s.GetSupersededBy() != "" || s.GetVerdict() != shadowdiffv1.Verdict_VERDICT_CLEAN {
-			t.Errorf("%s: %v, want a judged endpoint of its own", name, s)
+		if s := eps[name]; s == nil || s.GetSupersededBy() != "" || s.NeverJudged() {
+			t.Errorf("%s: %v, want an endpoint of its own, to be judged", name, s)
 		}
+	}
+	// Deleted, the learned rule leaves its endpoint orphaned: no request
+	// will reach it again.
+	if _, err := e.QueryServer().DeleteEndpointRule(context.Background(), &shadowdiffv1.DeleteEndpointRuleRequest{Id: rules[0].GetId()}); err != nil {
+		t.Fatal(err)
+	}
+	if s := endpointsOf(t, e)["GET /users/{slug}/cart"]; s.GetSupersededBy() != "(deleted rule)" || !s.NeverJudged() || !strings.Contains(s.GetVerdictReason(), "orphaned") {
+		t.Errorf("after its rule was deleted: %v, want it orphaned and never judged", s)
+	}
+}
+
+// A superseded endpoint keeps the verdict its requests earned: renaming
+// an endpoint with a rule must not clear a regression it showed.
+func TestSupersededEndpointKeepsItsRegression(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{MinSamples: 100})
+	defer e.Close()
+	seedShop(t, e, clk, 150)
+	const ep = "GET /orders/{id}"
+	if s := endpointsOf(t, e)[ep]; s.GetVerdict() != shadowdiffv1.Verdict_VERDICT_REGRESSION {
+		t.Fatalf("seeded %s: %v, want a regression", ep, s)
+	}
+	if _, err := e.QueryServer().CreateEndpointRule(context.Background(), &shadowdiffv1.CreateEndpointRuleRequest{Rule: &shadowdiffv1.EndpointRule{
+		Method: "GET", PathPattern: "/orders/{order}", Endpoint: "orders"}}); err != nil {
+		t.Fatal(err)
+	}
+	if s := endpointsOf(t, e)[ep]; s.GetSupersededBy() == "" || s.GetVerdict() != shadowdiffv1.Verdict_VERDICT_REGRESSION || s.NeverJudged() {
+		t.Errorf("%s after a rule renamed its paths: superseded_by %q, verdict %v; want still a regression", ep, s.GetSupersededBy(), s.GetVerdict())
 	}
 }
 

@@ -70,21 +70,17 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, withFields bool) (*v
 		HasSecondary: ec.WithSecondary > 0 || ea.hasSecondary,
 		Overflow:     ea.pathTemplate == overflowPath,
 	}
-	// Endpoints that are not one endpoint's traffic are never judged.
+	// The overflow is not one endpoint's traffic: never judged.
 	notJudged := ""
 	if s.Overflow {
 		notJudged = overflowReason
-	} else if r := e.endpoints.supersededBy(ea.key, ea.method, ea.pathTemplate); r != nil {
-		s.SupersededBy = r.GetId()
-		if s.SupersededBy == "" { // learned by a query, stored by the loop in a moment
-			s.SupersededBy = "(learned) " + r.GetPathPattern()
-		}
-		origin := "added"
-		if r.GetLearned() {
-			origin = "learned"
-		}
-		notJudged = fmt.Sprintf("superseded: its paths are counted under %q since endpoint rule %s was %s; these requests came before and keep this name until they age out (--retention) or are cleared, never judged",
-			r.GetEndpoint(), s.SupersededBy, origin)
+	}
+	// A superseded endpoint gets no more requests: it keeps the verdict its
+	// requests earned (a regression found stays found), but one too small
+	// for a verdict will never have one, which gate must not wait for.
+	var supersededWhy string
+	if !s.Overflow {
+		s.SupersededBy, supersededWhy = e.endpoints.supersededBy(ea.key, ea.method, ea.pathTemplate)
 	}
 	if sum.FirstSeenNano != 0 {
 		s.FirstSeen = timestamppb.New(time.Unix(0, sum.FirstSeenNano))
@@ -127,6 +123,9 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, withFields bool) (*v
 		s.Verdict = shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA
 		s.VerdictReason = notJudged
 		s.Rating = shadowdiffv1.Rating_RATING_UNSPECIFIED // a rate over unrelated paths rates nothing
+	case s.SupersededBy != "" && (ec.Compared < e.cfg.minSamples || s.AttainablePValue > e.cfg.alpha):
+		s.Verdict = shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA
+		s.VerdictReason = supersededWhy + "; too few requests for a verdict, and it gets no more"
 	case ec.Compared == 0 && ec.SkippedSideEffect > 0:
 		// Never anything to compare: not "too few yet".
 		s.Verdict = shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA

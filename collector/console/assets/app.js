@@ -244,10 +244,12 @@
     NONE: "nothing compared yet",
   };
   // neverJudged: side effects only, the overflow endpoint, or one a rule
-  // superseded: no traffic will give it a verdict (the API says
-  // INSUFFICIENT_DATA with the reason); shown as SKIPPED, as the CLI does.
+  // superseded with too few requests for a verdict: no traffic will give it
+  // one (the API says INSUFFICIENT_DATA with the reason); shown as SKIPPED,
+  // as the CLI does (EndpointSummary.NeverJudged).
   function neverJudged(e) {
-    return !!e.overflow || !!e.supersededBy || (num(e.compared) === 0 && num(e.skippedSideEffect) > 0);
+    return !!e.overflow || (num(e.compared) === 0 && num(e.skippedSideEffect) > 0) ||
+      (!!e.supersededBy && enumName(e.verdict, "VERDICT_") === "INSUFFICIENT_DATA");
   }
   function endpointVerdictBadge(e) {
     return verdictBadge(neverJudged(e) ? "VERDICT_SKIPPED" : e.verdict, e.verdictReason);

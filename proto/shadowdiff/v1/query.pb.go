@@ -664,11 +664,13 @@ type EndpointSummary struct {
 	// to new paths once the collector knew --max-endpoints endpoints. It
 	// mixes unrelated paths, so it is never judged (INSUFFICIENT_DATA).
 	Overflow bool `protobuf:"varint,27,opt,name=overflow,proto3" json:"overflow,omitempty"`
-	// The id of the endpoint rule that names this endpoint's paths now: the
-	// rule came (was learned or added) after these requests were counted
-	// under their templated name, which they keep until they age out
-	// (--retention) or are cleared. Such an endpoint is never judged
-	// (INSUFFICIENT_DATA): its traffic goes to the rule's endpoint.
+	// Set when the endpoint gets no more requests because of the endpoint
+	// rules: the id of the rule that names its paths now (it came, learned
+	// or added, after these requests were counted under their templated
+	// name; "(learned) PATTERN" while a learned rule is being stored), or
+	// "(deleted rule)" when the rule that named it is gone. Its requests
+	// keep this name until they age out (--retention) or are cleared. It
+	// keeps the verdict they earned; with too few for one it is never judged.
 	SupersededBy  string `protobuf:"bytes,28,opt,name=superseded_by,json=supersededBy,proto3" json:"superseded_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
