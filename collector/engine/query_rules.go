@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/shadowdiff/shadowdiff/collector/store"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
@@ -163,25 +164,32 @@ func (e *Engine) suggestLocked(ea *endpointAgg) []*shadowdiffv1.SuggestedNoiseRu
 }
 
 // mergeSuggestionsLocked replaces the suggestions of a field always noisy on
-// every endpoint that observed it enough (two at least) with one rule for
-// all endpoints: a header a proxy adds to every response was suggested
-// once per endpoint. A field that is noisy on some endpoints only keeps
-// its per-endpoint suggestions, so that a global rule cannot hide it
-// where it is not noise.
+// every endpoint that has it (two at least) with one rule for all
+// endpoints: a header a proxy adds to every response was suggested once
+// per endpoint. If any endpoint has the field, or a field under it, without
+// suggesting it (too few noise observations, noise only sometimes, no
+// secondary), the per-endpoint suggestions stay: a global rule would hide
+// the field there, where nothing says it is noise.
 func (e *Engine) mergeSuggestionsLocked(suggested []*shadowdiffv1.SuggestedNoiseRule) []*shadowdiffv1.SuggestedNoiseRule {
 	byPath := map[string][]*shadowdiffv1.SuggestedNoiseRule{}
 	for _, s := range suggested {
 		byPath[s.Rule.PathPrefix] = append(byPath[s.Rule.PathPrefix], s)
 	}
-	observed := map[string]int{} // endpoints that observed the path enough
+	observed := map[string]int{} // endpoints with the path or a path under it
 	for _, ea := range e.aggs.eps {
 		sum, ok := ea.sum(rangeAll, e.opts.Now())
 		if !ok {
 			continue
 		}
-		for path, fc := range sum.Fields {
-			if len(byPath[path]) >= 2 && fc.NoiseSeen >= suggestMinObservations {
-				observed[path]++
+		for prefix, group := range byPath {
+			if len(group) < 2 {
+				continue
+			}
+			for path := range sum.Fields {
+				if store.PathHasPrefix(path, prefix) {
+					observed[prefix]++
+					break
+				}
 			}
 		}
 	}

@@ -442,3 +442,37 @@ func TestSuggestionsMergeAcrossEndpoints(t *testing.T) {
 		t.Errorf("suggested = %v, want %s", got, want)
 	}
 }
+
+// A field an endpoint has without suggesting it (here: compared without a
+// secondary, too few noise observations) keeps the suggestions per
+// endpoint: a global rule would hide it on that endpoint.
+func TestSuggestionsNotMergedOverAnEndpointThatDoesNotSuggest(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{MinSamples: 100})
+	defer e.Close()
+	var ds []*shadowdiffv1.ResponseDigest
+	for i := range 30 {
+		clk.Add(time.Millisecond)
+		for r, role := range []shadowdiffv1.Role{primary, secondary, candidate} {
+			noisy := fmt.Sprint(i, "-", r)
+			for _, path := range []string{"/a", "/b"} {
+				ds = append(ds, at(clk, dg(fmt.Sprint(path, i), role, path, 200, f{"trace", tStr, sText, noisy})))
+			}
+			if role != secondary && i < 15 { // /d: no secondary, a real difference
+				ds = append(ds, at(clk, dg(fmt.Sprint("/d", i), role, "/d", 200, f{"trace", tStr, sText, noisy})))
+			}
+		}
+	}
+	ingest(t, e, ds...)
+	list, err := e.QueryServer().ListNoiseRules(context.Background(), &shadowdiffv1.ListNoiseRulesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range list.Suggested {
+		got = append(got, s.Rule.Endpoint+"|"+s.Rule.PathPrefix)
+	}
+	if want := "[GET /a|body.trace GET /b|body.trace]"; fmt.Sprint(got) != want {
+		t.Errorf("suggested = %v, want %s", got, want)
+	}
+}
