@@ -392,6 +392,9 @@ func TestEndpointRuleGivenTwice(t *testing.T) {
 	if err := add("get", "/users/{user}"); status.Code(err) != codes.AlreadyExists {
 		t.Errorf("the same rule again: %v, want AlreadyExists", err)
 	}
+	if err := add("GET", "/users/{name}"); status.Code(err) != codes.AlreadyExists {
+		t.Errorf("the same pattern with another placeholder name: %v, want AlreadyExists", err)
+	}
 	if err := add("", "/users/{user}"); err != nil {
 		t.Errorf("the pattern for any method: %v", err)
 	}

@@ -271,7 +271,7 @@ func (q *queryServer) CreateEndpointRule(ctx context.Context, r *shadowdiffv1.Cr
 	// path (creation order breaks the tie), so it is refused, as a noise
 	// rule given twice is. A learned one may stay: the user's wins over it.
 	for _, o := range existing {
-		if o.Method == rule.Method && o.PathPattern == rule.PathPattern && !o.Learned {
+		if o.Method == rule.Method && samePattern(o.PathPattern, rule.PathPattern) && !o.Learned {
 			return nil, status.Errorf(codes.AlreadyExists, "endpoint rule %s already names %s %s (as %q)", o.Id, cmp.Or(o.Method, "any method"), truncate(o.PathPattern, 80), o.Endpoint)
 		}
 	}
@@ -381,4 +381,22 @@ func (e *Engine) saveLearnedLocked() {
 			"endpoint", stored.Endpoint, "distinct_values", e.opts.AutoTemplateThreshold+1,
 			"hint", "delete it (shadowdiff endpoint-rules delete "+stored.Id+") if the segment is not a parameter; it will not be learned again")
 	}
+}
+
+// samePattern reports whether two path patterns match the same paths:
+// equal but for the names of their placeholders ("/users/{user}" and
+// "/users/{name}").
+func samePattern(a, b string) bool {
+	as, bs := strings.Split(a, "/"), strings.Split(b, "/")
+	if len(as) != len(bs) {
+		return false
+	}
+	for i := range as {
+		placeholderA := strings.HasPrefix(as[i], "{") && strings.HasSuffix(as[i], "}")
+		placeholderB := strings.HasPrefix(bs[i], "{") && strings.HasSuffix(bs[i], "}")
+		if placeholderA != placeholderB || !placeholderA && as[i] != bs[i] {
+			return false
+		}
+	}
+	return true
 }
