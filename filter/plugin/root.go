@@ -115,8 +115,12 @@ func (r *Root) OnConfigure(data []byte) error {
 		// The mode that answers live writes locally, should any arrive.
 		mode = "; assume_shadow: every request is treated as a mirror, its writes answered by the filter"
 	}
+	authority := cfg.Collector.Authority
+	if authority == "" {
+		authority = cfg.Collector.Cluster // what Envoy sends then
+	}
 	r.host.Log(LogInfo, fmt.Sprintf("shadowdiff: %s sidecar of %s/%s (%s) sending digests to cluster %q (authority %q)%s",
-		cfg.Role, r.workload.Namespace, r.workload.Name, r.workload.Version, cfg.Collector.Cluster, cfg.Collector.Authority, mode))
+		cfg.Role, r.workload.Namespace, r.workload.Name, r.workload.Version, cfg.Collector.Cluster, authority, mode))
 	return nil
 }
 
