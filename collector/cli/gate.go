@@ -198,12 +198,15 @@ func (g *gateOptions) evaluate(ctx context.Context, c *client, tr *shadowdiffv1.
 			ge.Verdict, ge.Reason, ge.Overflow, ge.Requests = "SKIPPED", e.GetVerdictReason(), true, e.GetRequests()
 			continue
 		}
-		if e.GetSupersededBy() != "" && e.NeverJudged() {
-			// Too few requests from before a rule (often a learned one)
-			// renamed their paths, and no more to come. One with enough
-			// is judged below: a regression it showed stays one.
-			ge.Verdict, ge.Reason, ge.SupersededBy = "SKIPPED", e.GetVerdictReason(), e.GetSupersededBy()
-			continue
+		if e.GetSupersededBy() != "" {
+			// No more requests will come (a rule renamed its paths, or
+			// the rule that named it is gone): too few for this gate's
+			// rule is final, not worth waiting for. One with enough is
+			// judged below, by the gate's rule: a regression stays one.
+			if why := g.insufficient(e); why != "" {
+				ge.Verdict, ge.Reason, ge.SupersededBy = "SKIPPED", e.GetVerdictReason()+" ("+why+")", e.GetSupersededBy()
+				continue
+			}
 		}
 		if e.GetCompared() == 0 && e.GetSkippedSideEffect() > 0 {
 			// POST, PUT, DELETE...: the shadows' filters answer them
@@ -397,7 +400,7 @@ func (g *gateOptions) decide(rep *gateReport) {
 		why = append(why, fmt.Sprintf("%d endpoint(s) with side effects only, not compared", skipped))
 	}
 	if superseded > 0 {
-		why = append(why, fmt.Sprintf("%d endpoint(s) superseded by endpoint rules, not judged (their paths count under the rules' endpoints now)", superseded))
+		why = append(why, fmt.Sprintf("%d endpoint(s) that no more requests will reach (endpoint rules renamed their paths, or were deleted), too few to judge", superseded))
 	}
 	if overflowEndpoints > 0 {
 		why = append(why, fmt.Sprintf("%d request(s) to new paths past the collector's --max-endpoints, not judged (add endpoint rules)", overflowed))

@@ -309,7 +309,22 @@ func TestGateSkipsSupersededEndpoints(t *testing.T) {
 	c.ingest(t, slugs("dave", "erin"))
 	c.waitCompared(t, 3*seedRequests+5)
 	r := run(t, c, "gate", "--max-regressions", "10")
-	if r.code != ExitOK || !strings.Contains(r.stdout, "3 endpoint(s) superseded by endpoint rules, not judged") {
+	if r.code != ExitOK || !strings.Contains(r.stdout, "3 endpoint(s) that no more requests will reach") {
 		t.Errorf("gate with superseded endpoints: %s", r)
+	}
+}
+
+// A regression on an endpoint a rule renamed stays a regression: the gate
+// judges it by its own rule, even when the collector's minimum is above
+// what the endpoint has (it gets no more requests to reach it).
+func TestGateJudgesARenamedEndpointByItsOwnRule(t *testing.T) {
+	c := startCollectorWith(t, server.Options{}, nil, func(o *engine.Options) { o.MinSamples = 300 })
+	c.ingest(t, seedTraffic())
+	c.waitCompared(t, 3*seedRequests)
+	if r := run(t, c, "endpoint-rules", "add", "/api/orders/{order}", "orders", "--method", "GET"); r.code != ExitOK {
+		t.Fatalf("add rule: %s", r)
+	}
+	if r := run(t, c, "gate", "--min-samples", "100"); r.code != ExitGate || !strings.Contains(r.stdout, "body.order.total") {
+		t.Errorf("gate over the renamed regressing endpoint: %s, want exit %d naming body.order.total", r, ExitGate)
 	}
 }

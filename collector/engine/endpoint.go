@@ -158,26 +158,40 @@ func (r *endpointRule) covers(method string, segs []string, isID func(string) bo
 }
 
 // supersededBy says whether an endpoint gets no more requests because of
-// the rules: one named by templating whose paths a rule names now, or one
-// a rule named that no rule names any more (it was deleted, or replaced).
-// It returns the rule's id (or what stands for it) and why, else "".
+// the rules: one named by templating whose paths a rule names now; one a
+// rule named that a more specific rule overrides (a user's over a learned
+// one); or one a rule named that no rule names any more (deleted). It
+// returns the rule's id (or what stands for it) and why, else "".
 func (m *endpointMapper) supersededBy(key, method, template string) (id, why string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	segs := strings.Split(template, "/")[1:]
-	if key != method+" "+template || !templated(segs) {
-		// Named by a rule: superseded when no rule names it any more.
+	var best *endpointRule
+	if key != method+" "+template || slices.Contains(segs, learnedPlaceholder) {
+		// Named by a rule (a learned one's name is its pattern): by
+		// which, and is a more specific one naming its paths now?
+		var own *endpointRule
 		for _, r := range m.rules {
 			if r.rule.Endpoint == key {
-				return "", ""
+				own = r
+				break
 			}
 		}
-		return "(deleted rule)", fmt.Sprintf("orphaned: the endpoint rule that named it (pattern %s) is gone, so its requests keep this name until they age out (--retention) or are cleared", template)
-	}
-	var best *endpointRule
-	for _, r := range m.rules {
-		if r.covers(method, segs, isIDPlaceholder) && (best == nil || r.moreSpecific(best)) {
-			best = r
+		if own == nil {
+			return "(deleted rule)", fmt.Sprintf("orphaned: the endpoint rule that named it (pattern %s) is gone, so its requests keep this name until they age out (--retention) or are cleared", template)
+		}
+		for _, r := range m.rules {
+			if r != own && r.rule.Endpoint != key && r.covers(method, own.segs, isIDPlaceholder) && r.rest == own.rest && r.moreSpecific(own) &&
+				(best == nil || r.moreSpecific(best)) {
+				best = r
+			}
+		}
+	} else {
+		// Named by templating (a raw path may hold "{" or "**" too).
+		for _, r := range m.rules {
+			if r.covers(method, segs, isIDPlaceholder) && (best == nil || r.moreSpecific(best)) {
+				best = r
+			}
 		}
 	}
 	if best == nil || best.rule.Endpoint == key {
@@ -196,17 +210,6 @@ func (m *endpointMapper) supersededBy(key, method, template string) (id, why str
 
 // isIDPlaceholder is what an id looks like in a templated path.
 func isIDPlaceholder(s string) bool { return s == idPlaceholder }
-
-// templated reports whether a path template could come from templating:
-// its only placeholder is "{id}" (a rule's pattern has others, or "**").
-func templated(segs []string) bool {
-	for _, s := range segs {
-		if s != idPlaceholder && (strings.HasPrefix(s, "{") || s == "**") {
-			return false
-		}
-	}
-	return true
-}
 
 // moreSpecific orders matching rules: more literal segments, then exact
 // length over "**", then a user's rule over a learned one, then a method

@@ -308,6 +308,10 @@ type writeOrder struct {
 }
 
 func (w *writeOrder) PutEndpointRule(r *shadowdiffv1.EndpointRule) (*shadowdiffv1.EndpointRule, error) {
+	// A slow rule write: stored inside the ingest call, it still comes
+	// first; stored by the engine's loop instead, the batch's commit
+	// overtakes it, every time rather than by chance.
+	time.Sleep(50 * time.Millisecond)
 	w.mu.Lock()
 	w.writes = append(w.writes, "rule "+r.GetEndpoint())
 	w.mu.Unlock()
@@ -380,6 +384,24 @@ func TestEndpointsBeforeALearnedRuleAreSuperseded(t *testing.T) {
 		if s := eps[name]; s == nil || s.GetSupersededBy() != "" || s.NeverJudged() {
 			t.Errorf("%s: %v, want an endpoint of its own, to be judged", name, s)
 		}
+	}
+	// A raw path with braces is templated, not rule-named: not orphaned.
+	request(t, e, clk, "k-braces", "/search/{q}")
+	if s := endpointsOf(t, e)["GET /search/{q}"]; s == nil || s.GetSupersededBy() != "" {
+		t.Errorf("a raw path with braces: %v, want an endpoint of its own", s)
+	}
+	// A user's rule for the learned pattern takes its paths: the learned
+	// endpoint is superseded by it.
+	user, err := e.QueryServer().CreateEndpointRule(context.Background(), &shadowdiffv1.CreateEndpointRuleRequest{Rule: &shadowdiffv1.EndpointRule{
+		PathPattern: "/users/{user}/cart", Endpoint: "cart"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := endpointsOf(t, e)["GET /users/{slug}/cart"]; s.GetSupersededBy() != user.GetId() {
+		t.Errorf("after a user's rule for its pattern: superseded_by %q, want %s", s.GetSupersededBy(), user.GetId())
+	}
+	if _, err := e.QueryServer().DeleteEndpointRule(context.Background(), &shadowdiffv1.DeleteEndpointRuleRequest{Id: user.GetId()}); err != nil {
+		t.Fatal(err)
 	}
 	// Deleted, the learned rule leaves its endpoint orphaned: no request
 	// will reach it again.

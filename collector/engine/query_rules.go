@@ -181,14 +181,19 @@ func (e *Engine) mergeSuggestionsLocked(suggested []*shadowdiffv1.SuggestedNoise
 		if !ok {
 			continue
 		}
-		for prefix, group := range byPath {
-			if len(group) < 2 {
-				continue
-			}
-			for path := range sum.Fields {
-				if store.PathHasPrefix(path, prefix) {
+		// Each field's own path and the paths above it ("body.a[].b":
+		// "body", "body.a", "body.a[]"...) that a group was suggested
+		// for: fields x depth, not fields x groups.
+		seen := map[string]bool{}
+		for path := range sum.Fields {
+			for i := 0; i <= len(path); i++ {
+				if i < len(path) && path[i] != '.' && path[i] != '[' {
+					continue
+				}
+				prefix := path[:i]
+				if len(byPath[prefix]) >= 2 && !seen[prefix] && store.PathHasPrefix(path, prefix) {
+					seen[prefix] = true
 					observed[prefix]++
-					break
 				}
 			}
 		}
