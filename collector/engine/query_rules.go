@@ -121,14 +121,18 @@ func (q *queryServer) ListNoiseRules(ctx context.Context, r *shadowdiffv1.ListNo
 			resp.Rules = append(resp.Rules, rule)
 		}
 	}
+	var sums []*store.Bucket // each endpoint's, summed once for both steps
 	for _, ea := range e.aggs.eps {
 		if r.GetEndpoint() != "" && ea.key != r.Endpoint {
 			continue
 		}
-		resp.Suggested = append(resp.Suggested, e.suggestLocked(ea)...)
+		if sum, ok := ea.sum(rangeAll, e.opts.Now()); ok {
+			sums = append(sums, sum)
+			resp.Suggested = append(resp.Suggested, e.suggestLocked(ea.key, sum)...)
+		}
 	}
 	if r.GetEndpoint() == "" {
-		resp.Suggested = e.mergeSuggestionsLocked(resp.Suggested)
+		resp.Suggested = mergeSuggestions(resp.Suggested, sums)
 	}
 	slices.SortFunc(resp.Suggested, func(a, b *shadowdiffv1.SuggestedNoiseRule) int {
 		if c := strings.Compare(a.Rule.Endpoint, b.Rule.Endpoint); c != 0 {
@@ -139,16 +143,12 @@ func (q *queryServer) ListNoiseRules(ctx context.Context, r *shadowdiffv1.ListNo
 	return resp, nil
 }
 
-// suggestLocked offers rules for the endpoint's always-noisy fields that
-// no rule covers yet.
-func (e *Engine) suggestLocked(ea *endpointAgg) []*shadowdiffv1.SuggestedNoiseRule {
-	sum, ok := ea.sum(rangeAll, e.opts.Now())
-	if !ok {
-		return nil
-	}
+// suggestLocked offers rules for the always-noisy fields of an endpoint
+// (its results summed) that no rule covers yet.
+func (e *Engine) suggestLocked(endpoint string, sum *store.Bucket) []*shadowdiffv1.SuggestedNoiseRule {
 	var out []*shadowdiffv1.SuggestedNoiseRule
 	for path, fc := range sum.Fields {
-		if fc.NoiseSeen < suggestMinObservations || noiseClass(fc) != shadowdiffv1.NoiseClass_NOISE_CLASS_ALWAYS || e.ruleFor(ea.key, path) != "" {
+		if fc.NoiseSeen < suggestMinObservations || noiseClass(fc) != shadowdiffv1.NoiseClass_NOISE_CLASS_ALWAYS || e.ruleFor(endpoint, path) != "" {
 			continue
 		}
 		source := "between primary and secondary"
@@ -156,31 +156,28 @@ func (e *Engine) suggestLocked(ea *endpointAgg) []*shadowdiffv1.SuggestedNoiseRu
 			source = "between repeated identical requests to the primary"
 		}
 		out = append(out, &shadowdiffv1.SuggestedNoiseRule{
-			Rule:   &shadowdiffv1.NoiseRule{Endpoint: ea.key, PathPrefix: path, Comment: "suggested: always noisy"},
+			Rule:   &shadowdiffv1.NoiseRule{Endpoint: endpoint, PathPrefix: path, Comment: "suggested: always noisy"},
 			Reason: fmt.Sprintf("differs %s in %s of %d requests", source, shareOf(fc.Noise+fc.Repeat, fc.NoiseSeen), fc.NoiseSeen),
 		})
 	}
 	return out
 }
 
-// mergeSuggestionsLocked replaces the suggestions of a field always noisy on
+// mergeSuggestions replaces the suggestions of a field always noisy on
 // every endpoint that has it (two at least) with one rule for all
 // endpoints: a header a proxy adds to every response was suggested once
 // per endpoint. If any endpoint has the field, or a field under it, without
 // suggesting it (too few noise observations, noise only sometimes, no
 // secondary), the per-endpoint suggestions stay: a global rule would hide
 // the field there, where nothing says it is noise.
-func (e *Engine) mergeSuggestionsLocked(suggested []*shadowdiffv1.SuggestedNoiseRule) []*shadowdiffv1.SuggestedNoiseRule {
+// sums are the endpoints' results.
+func mergeSuggestions(suggested []*shadowdiffv1.SuggestedNoiseRule, sums []*store.Bucket) []*shadowdiffv1.SuggestedNoiseRule {
 	byPath := map[string][]*shadowdiffv1.SuggestedNoiseRule{}
 	for _, s := range suggested {
 		byPath[s.Rule.PathPrefix] = append(byPath[s.Rule.PathPrefix], s)
 	}
 	observed := map[string]int{} // endpoints with the path or a path under it
-	for _, ea := range e.aggs.eps {
-		sum, ok := ea.sum(rangeAll, e.opts.Now())
-		if !ok {
-			continue
-		}
+	for _, sum := range sums {
 		// Each field's own path and the paths above it ("body.a[].b":
 		// "body", "body.a", "body.a[]"...) that a group was suggested
 		// for: fields x depth, not fields x groups.
