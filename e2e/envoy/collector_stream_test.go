@@ -1,38 +1,14 @@
 package envoy
 
 import (
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-
 	"github.com/shadowdiff/shadowdiff/e2e/internal/testenv"
 )
-
-// hungCollector accepts every gRPC stream and never reads or answers (a
-// collector whose store hangs). open counts the streams still open at it.
-func hungCollector(t *testing.T) (addr string, open *atomic.Int64) {
-	t.Helper()
-	open = new(atomic.Int64)
-	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(_ any, st grpc.ServerStream) error {
-		open.Add(1)
-		defer open.Add(-1)
-		<-st.Context().Done()
-		return nil
-	}))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(srv.Stop)
-	return ln.Addr().String(), open
-}
 
 // After collector.timeout without an ack the filter reconnects. The stream
 // it gives up on must be reset (proxy_grpc_cancel): proxy_grpc_close only
@@ -40,12 +16,12 @@ func hungCollector(t *testing.T) (addr string, open *atomic.Int64) {
 // reconnect used to leave one more stream open there.
 func TestAckTimeoutReconnectsLeaveNoStreamOpen(t *testing.T) {
 	wasm := testenv.FilterWasm(t)
-	collector, open := hungCollector(t)
+	hung := testenv.StartHungCollector(t)
 	app := newRawBackend(t, false, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("content-type", "application/json")
 		_, _ = w.Write([]byte(`{"a":1}`))
 	})
-	yaml := sidecarBootstrap(app, collector, wasm)
+	yaml := sidecarBootstrap(app, hung.Addr, wasm)
 	yaml = strings.Replace(yaml, `"collector":{"cluster":"shadowdiff-collector"}`,
 		`"collector":{"cluster":"shadowdiff-collector","timeout":"200ms"},"batch":{"max_digests":1},`+
 			`"reconnect":{"initial_backoff":"20ms","max_backoff":"40ms"}`, 1)
@@ -72,8 +48,8 @@ func TestAckTimeoutReconnectsLeaveNoStreamOpen(t *testing.T) {
 	}
 	// The resets reach the collector asynchronously: wait for them. At most
 	// the stream in use stays open.
-	n := open.Load()
-	for end := time.Now().Add(3 * time.Second); n > 1 && time.Now().Before(end); n = open.Load() {
+	n := hung.Open.Load()
+	for end := time.Now().Add(3 * time.Second); n > 1 && time.Now().Before(end); n = hung.Open.Load() {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("after %d reconnects (%d digests dropped on ack timeout): %d streams open at the collector",

@@ -2,12 +2,9 @@ package proxywasm
 
 import (
 	"context"
-	"net"
 	"strconv"
 	"testing"
 	"time"
-
-	"google.golang.org/grpc"
 
 	"github.com/shadowdiff/shadowdiff/e2e/internal/testenv"
 )
@@ -19,23 +16,12 @@ import (
 // still queued are counted in digests_dropped.shutdown: none vanishes.
 func TestFilterShutdownCountsUndelivered(t *testing.T) {
 	code := buildShadowdiffFilter(t)
-	streams := make(chan struct{}, 16)
-	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(_ any, st grpc.ServerStream) error {
-		streams <- struct{}{}
-		<-st.Context().Done()
-		return nil
-	}))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(srv.Stop)
+	hung := testenv.StartHungCollector(t)
 
 	rt, err := NewRuntime(context.Background(), RuntimeOptions{
 		Workers:             1,
 		CompilationCacheDir: testCacheDir,
-		Clusters:            testClusters{collectorClusterName: newTestCluster(collectorClusterName, true, ln.Addr().String())},
+		Clusters:            testClusters{collectorClusterName: newTestCluster(collectorClusterName, true, hung.Addr)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +44,7 @@ func TestFilterShutdownCountsUndelivered(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	<-streams // the batches are on their way to a collector that will not answer
+	<-hung.Opened // the batches are on their way to a collector that will not answer
 	// The responses are digested on the root's ticks, so the second batch
 	// may follow the stream's opening by a tick or two.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
