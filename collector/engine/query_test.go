@@ -426,6 +426,15 @@ func TestSuggestionsMergeAcrossEndpoints(t *testing.T) {
 		}
 	}
 	ingest(t, e, ds...)
+	if got, want := suggestedRules(t, e), "[*|body.trace GET /a|body.at GET /b|body.at]"; got != want {
+		t.Errorf("suggested = %v, want %s", got, want)
+	}
+}
+
+// suggestedRules lists the suggested noise rules of every endpoint as
+// "ENDPOINT|PATH" ("*" for all endpoints), in the API's order.
+func suggestedRules(t *testing.T, e *Engine) string {
+	t.Helper()
 	list, err := e.QueryServer().ListNoiseRules(context.Background(), &shadowdiffv1.ListNoiseRulesRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -438,9 +447,7 @@ func TestSuggestionsMergeAcrossEndpoints(t *testing.T) {
 		}
 		got = append(got, ep+"|"+s.Rule.PathPrefix)
 	}
-	if want := "[*|body.trace GET /a|body.at GET /b|body.at]"; fmt.Sprint(got) != want {
-		t.Errorf("suggested = %v, want %s", got, want)
-	}
+	return fmt.Sprint(got)
 }
 
 // A field an endpoint has without suggesting it (here: compared without a
@@ -464,15 +471,7 @@ func TestSuggestionsNotMergedOverAnEndpointThatDoesNotSuggest(t *testing.T) {
 		}
 	}
 	ingest(t, e, ds...)
-	list, err := e.QueryServer().ListNoiseRules(context.Background(), &shadowdiffv1.ListNoiseRulesRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, s := range list.Suggested {
-		got = append(got, s.Rule.Endpoint+"|"+s.Rule.PathPrefix)
-	}
-	if want := "[GET /a|body.trace GET /b|body.trace]"; fmt.Sprint(got) != want {
+	if got, want := suggestedRules(t, e), "[GET /a|body.trace GET /b|body.trace]"; got != want {
 		t.Errorf("suggested = %v, want %s", got, want)
 	}
 }
