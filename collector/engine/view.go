@@ -70,14 +70,9 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, withFields bool) (*v
 		HasSecondary: ec.WithSecondary > 0 || ea.hasSecondary,
 		Overflow:     ea.pathTemplate == overflowPath,
 	}
-	// The overflow is not one endpoint's traffic: never judged.
-	notJudged := ""
-	if s.Overflow {
-		notJudged = overflowReason
-	}
 	// A superseded endpoint gets no more requests: it keeps the verdict its
-	// requests earned (a regression found stays found), but one too small
-	// for a verdict will never have one, which gate must not wait for.
+	// requests earned (a regression found stays found); too few for one,
+	// its reason says it will not get more.
 	var supersededWhy string
 	if !s.Overflow {
 		s.SupersededBy, supersededWhy = e.endpoints.supersededBy(ea.key, ea.method, ea.pathTemplate)
@@ -103,9 +98,10 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, withFields bool) (*v
 			fs.SuppressedByRule = id
 			fs.Significant = false
 			fs.Reason = "suppressed by noise rule " + id
-		} else if notJudged != "" {
+		} else if s.Overflow {
+			// Not one endpoint's traffic: never judged.
 			fs.Significant = false
-			fs.Reason = "not judged: " + notJudged
+			fs.Reason = "not judged: " + overflowReason
 		} else {
 			if fs.Significant {
 				s.SignificantFields++
@@ -119,13 +115,10 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, withFields bool) (*v
 		}
 	}
 	switch {
-	case notJudged != "":
+	case s.Overflow:
 		s.Verdict = shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA
-		s.VerdictReason = notJudged
+		s.VerdictReason = overflowReason
 		s.Rating = shadowdiffv1.Rating_RATING_UNSPECIFIED // a rate over unrelated paths rates nothing
-	case s.SupersededBy != "" && (ec.Compared < e.cfg.minSamples || s.AttainablePValue > e.cfg.alpha):
-		s.Verdict = shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA
-		s.VerdictReason = supersededWhy + "; too few requests for a verdict, and it gets no more"
 	case ec.Compared == 0 && ec.SkippedSideEffect > 0:
 		// Never anything to compare: not "too few yet".
 		s.Verdict = shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA
@@ -142,6 +135,9 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, withFields bool) (*v
 	default:
 		s.Verdict = shadowdiffv1.Verdict_VERDICT_CLEAN
 		s.VerdictReason = fmt.Sprintf("no field differs significantly more often than noise explains (at p <= %.3g) in %d compared requests", e.cfg.alpha, ec.Compared)
+	}
+	if supersededWhy != "" && s.Verdict == shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA {
+		s.VerdictReason = supersededWhy + "; " + s.VerdictReason + ", and it gets no more"
 	}
 	slices.SortFunc(v.fields, compareFields)
 	return v, true
