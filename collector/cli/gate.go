@@ -198,15 +198,15 @@ func (g *gateOptions) evaluate(ctx context.Context, c *client, tr *shadowdiffv1.
 			ge.Verdict, ge.Reason, ge.Overflow, ge.Requests = "SKIPPED", e.GetVerdictReason(), true, e.GetRequests()
 			continue
 		}
-		if e.GetSupersededBy() != "" {
+		why := g.insufficient(e)
+		if e.GetSupersededBy() != "" && why != "" {
 			// No more requests will come (a rule renamed its paths, or
 			// the rule that named it is gone): too few for this gate's
 			// rule is final, not worth waiting for. One with enough is
 			// judged below, by the gate's rule: a regression stays one.
-			if why := g.insufficient(e); why != "" {
-				ge.Verdict, ge.Reason, ge.SupersededBy = "SKIPPED", e.GetVerdictReason()+" ("+why+")", e.GetSupersededBy()
-				continue
-			}
+			ge.Verdict, ge.SupersededBy = "SKIPPED", e.GetSupersededBy()
+			ge.Reason = fmt.Sprintf("%s, and no more requests will come (endpoint rule %s names its paths now, or named it and is gone)", why, e.GetSupersededBy())
+			continue
 		}
 		if e.GetCompared() == 0 && e.GetSkippedSideEffect() > 0 {
 			// POST, PUT, DELETE...: the shadows' filters answer them
@@ -219,7 +219,7 @@ func (g *gateOptions) evaluate(ctx context.Context, c *client, tr *shadowdiffv1.
 			}
 			continue
 		}
-		if why := g.insufficient(e); why != "" {
+		if why != "" {
 			ge.Verdict, ge.Reason = "INSUFFICIENT_DATA", why
 			continue
 		}
