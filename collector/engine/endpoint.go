@@ -284,6 +284,9 @@ type endpointMapper struct {
 	// learned: learned rules in rules; learning stops at maxLearnedRules.
 	learned     int
 	warnedRules bool
+	// rulesGen counts changes to rules: views that name a superseding
+	// rule are cached under it (overview.go).
+	rulesGen uint64
 }
 
 const maxEndpointCache = 16384
@@ -305,6 +308,7 @@ func (m *endpointMapper) setRules(rules []*endpointRule, deleted []*shadowdiffv1
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.rules = slices.Concat(rules, m.unsaved)
+	m.rulesGen++
 	m.learned = 0
 	for _, r := range m.rules {
 		if r.rule.Learned {
@@ -451,6 +455,7 @@ func (m *endpointMapper) learn(method string, segs []string) *endpointRule {
 		return nil
 	}
 	m.rules = append(m.rules, er)
+	m.rulesGen++
 	m.unsaved = append(m.unsaved, er)
 	m.learned++
 	m.forgetLocked()
@@ -458,6 +463,13 @@ func (m *endpointMapper) learn(method string, segs []string) *endpointRule {
 		m.cfg.learned()
 	}
 	return er
+}
+
+// rulesGeneration is the number of changes to the rules so far.
+func (m *endpointMapper) rulesGeneration() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rulesGen
 }
 
 // takeUnsaved returns the learned rules not stored yet.
@@ -473,5 +485,6 @@ func (m *endpointMapper) saved(er *endpointRule, stored *shadowdiffv1.EndpointRu
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	er.rule = stored
+	m.rulesGen++ // its id is known now
 	m.unsaved = slices.DeleteFunc(m.unsaved, func(u *endpointRule) bool { return u == er })
 }

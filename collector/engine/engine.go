@@ -134,6 +134,7 @@ type Engine struct {
 	bodyFields    *fieldSource // reads and recycles the body fields of encoded digests
 	fin           finalizeScratch
 	noiseRules    []*shadowdiffv1.NoiseRule
+	noiseGen      uint64 // changes to noiseRules, for cached views (overview.go)
 	sampled       map[sampleSlot]sampleState
 	dropped       uint64
 	// overflowWarned: when the cap was last logged; overflowed since.

@@ -45,5 +45,8 @@ func (e *Engine) maintain() error {
 	if n > 0 || len(del) > 0 {
 		e.log.Info("maintenance", "records_deleted", n, "buckets_rolled_up", len(del))
 	}
+	// The watch loop computes the views retention changed now, not the
+	// next query.
+	e.watch.poke()
 	return nil
 }

@@ -56,12 +56,17 @@ func (q *queryServer) ListEndpoints(ctx context.Context, r *shadowdiffv1.ListEnd
 	defer e.mu.RUnlock()
 	resp := &shadowdiffv1.ListEndpointsResponse{Totals: &shadowdiffv1.Totals{DroppedByFilters: e.dropped}}
 	for _, ea := range e.aggs.eps {
-		v, ok := e.viewLocked(ea, rng, false)
-		if !ok {
+		var ov *overview
+		if rng == rangeAll {
+			ov = e.overviewLocked(ea)
+		} else if v, ok := e.viewLocked(ea, rng, nil); ok {
+			ov = &overview{summary: v.summary, counts: v.sum.Counts}
+		}
+		if ov == nil {
 			continue
 		}
-		resp.Endpoints = append(resp.Endpoints, v.summary)
-		t, c := resp.Totals, &v.sum.Counts
+		resp.Endpoints = append(resp.Endpoints, ov.summary)
+		t, c := resp.Totals, &ov.counts
 		t.Requests += c.Requests
 		t.Compared += c.Compared
 		t.SkippedSideEffect += c.SkippedSideEffect
@@ -89,7 +94,7 @@ func (q *queryServer) ListFields(ctx context.Context, r *shadowdiffv1.ListFields
 		return nil, status.Errorf(codes.NotFound, "endpoint %q not found", truncate(r.Endpoint, maxEndpointLen))
 	}
 	resp := &shadowdiffv1.ListFieldsResponse{}
-	v, ok := e.viewLocked(ea, rng, true)
+	v, ok := e.viewLocked(ea, rng, keepAll)
 	if !ok {
 		// Known endpoint without requests in the range: an empty summary.
 		resp.Endpoint = &shadowdiffv1.EndpointSummary{Endpoint: ea.key, Method: ea.method, RouteName: ea.routeName,

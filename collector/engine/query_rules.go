@@ -102,6 +102,7 @@ func (q *queryServer) CreateNoiseRule(ctx context.Context, r *shadowdiffv1.Creat
 	}
 	e.mu.Lock()
 	e.noiseRules = append(e.noiseRules, stored)
+	e.noiseGen++
 	e.mu.Unlock()
 	e.watch.poke()
 	e.log.Info("noise rule created", "id", stored.Id, "endpoint", stored.Endpoint, "path_prefix", stored.PathPrefix)
@@ -245,6 +246,7 @@ func (q *queryServer) DeleteNoiseRule(ctx context.Context, r *shadowdiffv1.Delet
 	}
 	e.mu.Lock()
 	e.noiseRules = slices.DeleteFunc(e.noiseRules, func(n *shadowdiffv1.NoiseRule) bool { return n.Id == r.Id })
+	e.noiseGen++
 	e.mu.Unlock()
 	e.watch.poke()
 	e.log.Info("noise rule deleted", "id", r.Id)

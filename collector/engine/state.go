@@ -27,6 +27,10 @@ type endpointAgg struct {
 	// rolledUntil: requests before it go to hour buckets.
 	rolledUntil int64
 	cache       sumCache
+	// version counts the writers' changes (under the engine's write
+	// lock): an overview computed at the same version is still right.
+	version  uint64
+	overview overviewCache
 }
 
 // aggregates is the in-memory copy of every bucket, by endpoint.
@@ -45,6 +49,7 @@ func (a *aggregates) endpoint(info endpointInfo) *endpointAgg {
 		ea = &endpointAgg{key: info.key, method: info.method, pathTemplate: info.pathTemplate, buckets: map[int64]*store.Bucket{}}
 		a.eps[info.key] = ea
 	}
+	ea.version++ // every caller is about to change it
 	if info.routeName != "" && info.routeName != ea.routeName {
 		ea.routeName = strings.Clone(info.routeName) // not the digest's memory
 	}
@@ -127,7 +132,6 @@ func (a *aggregates) rollup(cutoff time.Time) (put []*store.Bucket, del []store.
 				starts = append(starts, s)
 			}
 		}
-		ea.cache.invalidate()
 		if len(starts) == 0 {
 			if limit > ea.rolledUntil {
 				ea.rolledUntil = limit
@@ -155,6 +159,8 @@ func (a *aggregates) rollup(cutoff time.Time) (put []*store.Bucket, del []store.
 			ea.buckets[hs] = h
 			put = append(put, h)
 		}
+		ea.cache.rolledUp(ea, hours)
+		ea.version++
 		if limit > ea.rolledUntil {
 			ea.rolledUntil = limit
 		}
@@ -168,11 +174,16 @@ func (a *aggregates) dropBefore(t time.Time) int {
 	cut := t.Unix()
 	n := 0
 	for key, ea := range a.eps {
-		ea.cache.invalidate()
+		dropped := false
 		for s := range ea.buckets {
 			if s < cut {
 				delete(ea.buckets, s)
+				dropped = true
 			}
+		}
+		if dropped {
+			ea.cache.invalidate()
+			ea.version++
 		}
 		if len(ea.buckets) == 0 {
 			delete(a.eps, key)

@@ -1,8 +1,12 @@
 package engine
 
 import (
+	"fmt"
+	"maps"
 	"testing"
 	"time"
+
+	"github.com/shadowdiff/shadowdiff/collector/store"
 )
 
 // The cached sum of old buckets follows late writes, rollups and ranges.
@@ -39,4 +43,61 @@ func TestAggregateSumCache(t *testing.T) {
 	if got := total(rangeAll); got != 13 {
 		t.Errorf("after retention: %d, want 13", got)
 	}
+}
+
+// The cached sum follows time without rebuilds: buckets that end are
+// added to it once, and a rollup keeps it. Every sum equals the buckets
+// added up without the cache.
+func TestAggregateSumCacheFollowsTime(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	a := newAggregates()
+	info := endpointInfo{key: "GET /x", method: "GET", pathTemplate: "/x"}
+	ea := a.endpoint(info)
+	write := func(at time.Time, path string) {
+		b := a.bucket(info, at)
+		b.Counts.Requests++
+		b.Counts.Compared++
+		field(b, path, limits{maxFields: 64, maxSignatures: 8}).Seen++
+	}
+	ranges := []timeRange{rangeAll, {start: now.Add(-150 * time.Minute)}, {end: now.Add(-30 * time.Minute)}}
+	check := func(step string, clock time.Time) {
+		t.Helper()
+		for _, rng := range ranges {
+			got, _ := ea.sum(rng, clock)
+			want := &store.Bucket{}
+			for s, b := range ea.buckets {
+				if overlaps(s, b.WidthSec, rng) {
+					want.Merge(b, sumSignCap)
+				}
+			}
+			if got.Counts != want.Counts || !maps.EqualFunc(got.Fields, want.Fields, func(x, y *store.FieldCounts) bool { return *x == *y }) {
+				t.Errorf("%s, range %v: sum %+v, want %+v", step, rng, got.Counts, want.Counts)
+			}
+		}
+	}
+	for _, ago := range []time.Duration{3 * time.Hour, time.Hour, 10 * time.Minute, time.Minute, 0} {
+		write(now.Add(-ago), "body.a")
+	}
+	check("start", now)
+	sealed := ea.cache.sealedUntil
+	for step := range 12 { // two hours, a write each 10 minutes
+		now = now.Add(10 * time.Minute)
+		write(now, fmt.Sprintf("body.f%d", step))
+		check(fmt.Sprintf("after %d min", 10*(step+1)), now)
+		if !ea.cache.valid || ea.cache.sealedUntil <= sealed {
+			t.Fatalf("after %d min: cache valid %v, sealed until %d (was %d): not extended", 10*(step+1), ea.cache.valid, ea.cache.sealedUntil, sealed)
+		}
+		sealed = ea.cache.sealedUntil
+	}
+	if _, del := a.rollup(now.Add(-rollupAfter)); len(del) == 0 {
+		t.Fatal("nothing rolled up")
+	}
+	if !ea.cache.valid {
+		t.Error("a rollup of sealed buckets dropped the cached sum")
+	}
+	check("after rollup", now)
+	a.bucket(info, now.Add(-time.Hour)).Counts.Requests += 10 // a late write to a sealed bucket
+	check("after a late write", now)
+	a.dropBefore(now.Add(-4 * time.Hour))
+	check("after retention", now)
 }

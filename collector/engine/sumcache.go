@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"sync"
 	"time"
 
@@ -8,12 +9,14 @@ import (
 )
 
 // Queries add buckets up. The buckets that ended more than sealLag ago
-// rarely change, so their sum is cached and refreshed every refreshEvery;
-// a query then adds only the few recent buckets to it.
+// rarely change, so their sum is cached; a query then adds only the few
+// recent buckets to it. As time passes the buckets that end are added to
+// the sum, and a rollup, which only regroups sealed buckets, keeps it: a
+// rebuild, which merges every bucket of a week, is left for the rare
+// change to a sealed bucket and for retention.
 const (
-	sealLag      = 5 * 60
-	refreshEvery = 2 * 60
-	sumSignCap   = maxSignatures * 4
+	sealLag    = 5 * 60
+	sumSignCap = maxSignatures * 4
 )
 
 // sumCache is the sum of an endpoint's sealed buckets: those that ended by
@@ -48,29 +51,60 @@ func (ea *endpointAgg) emptySum() *store.Bucket {
 	return &store.Bucket{Endpoint: ea.key, Method: ea.method, PathTemplate: ea.pathTemplate, RouteName: ea.routeName}
 }
 
-// refresh returns the cache, rebuilt when invalid or stale. Called with
-// c.mu held.
+// refresh returns the cache, brought up to now: rebuilt when invalid,
+// else extended by the buckets that ended since. Called with c.mu held.
 func (ea *endpointAgg) refresh(now time.Time) *sumCache {
 	c := &ea.cache
 	seal := now.Unix() - sealLag
 	seal -= mod(seal, minuteWidth)
-	if c.valid && c.sealedUntil <= seal && seal-c.sealedUntil < refreshEvery {
+	if c.valid && seal == c.sealedUntil {
 		return c
 	}
-	c.sum, c.sealedUntil, c.minEnd, c.requests = ea.emptySum(), seal, 0, 0
+	from := c.sealedUntil
+	if !c.valid || seal < c.sealedUntil { // a clock set back: rebuild
+		c.sum, c.minEnd, c.requests = ea.emptySum(), 0, 0
+		from = math.MinInt64
+	}
 	for s, b := range ea.buckets {
-		end := s + b.WidthSec
-		if end > seal {
-			continue
+		if end := s + b.WidthSec; end > from && end <= seal {
+			c.add(b, end)
 		}
-		c.sum.Merge(b, sumSignCap)
-		c.requests += b.Counts.Requests + b.Counts.Duplicates
-		if c.minEnd == 0 || end < c.minEnd {
+	}
+	c.sealedUntil, c.valid = seal, true
+	return c
+}
+
+// add merges a sealed bucket that ends at end into the sum.
+func (c *sumCache) add(b *store.Bucket, end int64) {
+	c.sum.Merge(b, sumSignCap)
+	c.requests += b.Counts.Requests + b.Counts.Duplicates
+	if c.minEnd == 0 || end < c.minEnd {
+		c.minEnd = end
+	}
+}
+
+// rolledUp keeps the cache across a rollup of the endpoint's minute
+// buckets into hours: when every hour bucket made is sealed, the sum is
+// the same, and only the earliest end may have moved. Called with the
+// engine's write lock held.
+func (c *sumCache) rolledUp(ea *endpointAgg, hours map[int64]*store.Bucket) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.valid {
+		return
+	}
+	for s, h := range hours {
+		if s+h.WidthSec > c.sealedUntil {
+			c.valid = false
+			return
+		}
+	}
+	c.minEnd = 0
+	for s, b := range ea.buckets {
+		if end := s + b.WidthSec; end <= c.sealedUntil && (c.minEnd == 0 || end < c.minEnd) {
 			c.minEnd = end
 		}
 	}
-	c.valid = true
-	return c
 }
 
 // sum adds up the buckets of an endpoint that overlap rng. ok is false

@@ -18,12 +18,21 @@ type timeRange struct{ start, end time.Time }
 var rangeAll = timeRange{}
 
 // view is an endpoint's results over a time range with the noise rules in
-// force applied: the summary and, when asked, every field's statistics.
+// force applied: the summary and the statistics of the fields asked for.
 type view struct {
 	sum     *store.Bucket
 	summary *shadowdiffv1.EndpointSummary
-	fields  []*shadowdiffv1.FieldStats // all fields, suppressed ones included
+	fields  []*shadowdiffv1.FieldStats // ranked by compareFields
 }
+
+// keepFields selects the fields a view keeps; nil keeps none.
+type keepFields func(*shadowdiffv1.FieldStats) bool
+
+// keepAll keeps every field, suppressed ones included.
+func keepAll(*shadowdiffv1.FieldStats) bool { return true }
+
+// keepSignificant keeps the significant regressions.
+func keepSignificant(fs *shadowdiffv1.FieldStats) bool { return fs.Significant }
 
 // ruleFor returns the id of the first noise rule covering the path of the
 // endpoint, or "". Called with e.mu held.
@@ -38,7 +47,7 @@ func (e *Engine) ruleFor(endpoint, path string) string {
 
 // viewLocked computes the view of an endpoint; ok is false when it has
 // no requests in the range. Called with e.mu held (read).
-func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, withFields bool) (*view, bool) {
+func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, keep keepFields) (*view, bool) {
 	sum, ok := ea.sum(rng, e.opts.Now())
 	if !ok {
 		return nil, false
@@ -89,7 +98,7 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, withFields bool) (*v
 	}
 	v := &view{sum: sum, summary: s}
 	// Field statistics decide the verdict, so they are always computed;
-	// withFields only controls whether they are kept.
+	// keep only selects the ones kept.
 	m := familySize(sum.Fields, ec, suppressed)
 	s.AttainablePValue, s.SignificanceLevel, s.MinSamples = attainableP(ec, m), e.cfg.alpha, e.cfg.minSamples
 	for path, fc := range sum.Fields {
@@ -110,7 +119,7 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, withFields bool) (*v
 				s.DiffyFields++
 			}
 		}
-		if withFields {
+		if keep != nil && keep(fs) {
 			v.fields = append(v.fields, fs)
 		}
 	}

@@ -87,24 +87,32 @@ func (h *watchHub) close() {
 }
 
 // significantNow computes, per endpoint, the fields that are significant
-// regressions over all stored time, with rules applied.
+// regressions over all stored time, with rules applied. It takes the read
+// lock for one endpoint at a time: the views of a thousand endpoints that
+// changed take long enough to hold up ingest.
 func (e *Engine) significantNow() map[string]map[string]*shadowdiffv1.FieldStats {
 	e.mu.RLock()
-	defer e.mu.RUnlock()
-	out := map[string]map[string]*shadowdiffv1.FieldStats{}
+	eps := make([]*endpointAgg, 0, len(e.aggs.eps))
 	for _, ea := range e.aggs.eps {
-		v, ok := e.viewLocked(ea, rangeAll, true)
-		if !ok {
+		eps = append(eps, ea)
+	}
+	e.mu.RUnlock()
+	out := map[string]map[string]*shadowdiffv1.FieldStats{}
+	for _, ea := range eps {
+		e.mu.RLock()
+		var ov *overview
+		if e.aggs.eps[ea.key] == ea { // not cleared or expired meanwhile
+			ov = e.overviewLocked(ea)
+		}
+		e.mu.RUnlock()
+		if ov == nil || len(ov.significant) == 0 {
 			continue
 		}
-		for _, fs := range v.fields {
-			if fs.Significant {
-				if out[ea.key] == nil {
-					out[ea.key] = map[string]*shadowdiffv1.FieldStats{}
-				}
-				out[ea.key][fs.Path] = fs
-			}
+		fields := make(map[string]*shadowdiffv1.FieldStats, len(ov.significant))
+		for _, fs := range ov.significant {
+			fields[fs.Path] = fs
 		}
+		out[ea.key] = fields
 	}
 	return out
 }

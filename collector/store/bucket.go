@@ -1,6 +1,8 @@
 package store
 
 import (
+	"maps"
+
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
@@ -174,14 +176,19 @@ func (b *Bucket) AddSignature(sig string, n uint64, maxSignatures int) {
 	b.Signatures[sig] += n
 }
 
-// Clone returns a deep copy of b.
+// Clone returns a deep copy of b. Its field counters are allocated
+// together: queries clone a cached sum of each endpoint's buckets.
 func (b *Bucket) Clone() *Bucket {
 	c := *b
 	c.Fields = nil
-	c.Signatures = nil
-	c.SignatureOverflow = 0
-	c.Counts = EndpointCounts{}
-	c.FirstSeenNano, c.LastSeenNano = 0, 0
-	c.Merge(b, len(b.Signatures)+1)
+	if b.Fields != nil {
+		c.Fields = make(map[string]*FieldCounts, len(b.Fields))
+		fcs := make([]FieldCounts, 0, len(b.Fields))
+		for p, fc := range b.Fields {
+			fcs = append(fcs, *fc)
+			c.Fields[p] = &fcs[len(fcs)-1]
+		}
+	}
+	c.Signatures = maps.Clone(b.Signatures)
 	return &c
 }
