@@ -80,12 +80,12 @@ func TestAggregateSumCacheFollowsTime(t *testing.T) {
 	}
 	check("start", now)
 	sealed := ea.cache.sealedUntil
-	for step := range 12 { // two hours, a write each 10 minutes
-		now = now.Add(10 * time.Minute)
-		write(now, fmt.Sprintf("body.f%d", step))
-		check(fmt.Sprintf("after %d min", 10*(step+1)), now)
+	for step := range 120 { // two hours, a write each minute
+		now = now.Add(time.Minute + time.Second)
+		write(now, fmt.Sprintf("body.f%d", step%7))
+		check(fmt.Sprintf("after %d min", step+1), now)
 		if !ea.cache.valid || ea.cache.sealedUntil <= sealed {
-			t.Fatalf("after %d min: cache valid %v, sealed until %d (was %d): not extended", 10*(step+1), ea.cache.valid, ea.cache.sealedUntil, sealed)
+			t.Fatalf("after %d min: cache valid %v, sealed until %d (was %d): not extended", step+1, ea.cache.valid, ea.cache.sealedUntil, sealed)
 		}
 		sealed = ea.cache.sealedUntil
 	}
