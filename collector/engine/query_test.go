@@ -176,6 +176,14 @@ func TestQueryNoiseRulesApplyToStoredResults(t *testing.T) {
 	c := serveQuery(t, e)
 	ctx := context.Background()
 	const ep = "GET /orders/{id}"
+	// The overview (cached between queries) follows the rules too.
+	overview := func(step string, want shadowdiffv1.Verdict) {
+		t.Helper()
+		if got := endpointsOf(t, e)[ep].GetVerdict(); got != want {
+			t.Errorf("%s: ListEndpoints verdict %v, want %v", step, got, want)
+		}
+	}
+	overview("before the rule", shadowdiffv1.Verdict_VERDICT_REGRESSION)
 
 	list, err := c.ListNoiseRules(ctx, &shadowdiffv1.ListNoiseRulesRequest{Endpoint: ep})
 	if err != nil {
@@ -203,6 +211,7 @@ func TestQueryNoiseRulesApplyToStoredResults(t *testing.T) {
 	if _, err := c.CreateNoiseRule(ctx, &shadowdiffv1.CreateNoiseRuleRequest{Rule: &shadowdiffv1.NoiseRule{PathPrefix: `body.a\..b`}}); err != nil {
 		t.Errorf("a rule for member \"a.\"'s child b: %v", err)
 	}
+	overview("with the rule", shadowdiffv1.Verdict_VERDICT_CLEAN)
 	fields, err := c.ListFields(ctx, &shadowdiffv1.ListFieldsRequest{Endpoint: ep})
 	if err != nil {
 		t.Fatal(err)
@@ -243,6 +252,7 @@ func TestQueryNoiseRulesApplyToStoredResults(t *testing.T) {
 	if fields.GetEndpoint().GetVerdict() != shadowdiffv1.Verdict_VERDICT_REGRESSION {
 		t.Errorf("verdict after deleting the rule = %v", fields.GetEndpoint().GetVerdict())
 	}
+	overview("after deleting the rule", shadowdiffv1.Verdict_VERDICT_REGRESSION)
 }
 
 func TestQueryEndpointRulesAndClear(t *testing.T) {
