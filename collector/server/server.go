@@ -171,8 +171,6 @@ func readLimit(maxBytes int) int {
 	return 2 * maxBytes
 }
 
-// GRPC returns the underlying server, to register more services before Serve.
-func (s *Server) GRPC() *grpc.Server { return s.grpc }
 
 // Serve accepts connections on l until Shutdown; it returns nil after a
 // shutdown.

@@ -208,17 +208,6 @@ func Route(method, path string) string {
 	return ""
 }
 
-// ChangesFor returns the changes a request shows (empty for clean requests).
-func ChangesFor(method, target string) []Change {
-	var out []Change
-	for _, c := range Changes() {
-		if c.Affects(method, target) {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 // IsNoise reports whether path on route is covered by a noise field.
 func IsNoise(route, path string) bool {
 	for _, n := range NoiseFields() {
