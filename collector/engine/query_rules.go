@@ -127,7 +127,7 @@ func (q *queryServer) ListNoiseRules(ctx context.Context, r *shadowdiffv1.ListNo
 		if r.GetEndpoint() != "" && ea.key != r.Endpoint {
 			continue
 		}
-		if sum, ok := ea.sum(rangeAll, e.opts.Now()); ok {
+		if sum, ok := ea.sum(rangeAll); ok {
 			sums = append(sums, sum)
 			resp.Suggested = append(resp.Suggested, e.suggestLocked(ea.key, sum)...)
 		}

@@ -115,7 +115,7 @@ func (e *Engine) annotate(endpoint string, recs ...*shadowdiffv1.RequestRecord) 
 	ea := e.aggs.eps[endpoint]
 	var sum *store.Bucket
 	if ea != nil {
-		sum, _ = ea.sum(rangeAll, e.opts.Now())
+		sum, _ = ea.sum(rangeAll)
 	}
 	for _, rec := range recs {
 		e.annotateRecord(rec, sum)

@@ -159,7 +159,7 @@ func (a *aggregates) rollup(cutoff time.Time) (put []*store.Bucket, del []store.
 			ea.buckets[hs] = h
 			put = append(put, h)
 		}
-		ea.cache.rolledUp(ea, hours)
+		ea.cache.rolledUp(ea, starts, hours)
 		ea.version++
 		if limit > ea.rolledUntil {
 			ea.rolledUntil = limit

@@ -19,7 +19,7 @@ func TestAggregateSumCache(t *testing.T) {
 	}
 	ea := a.eps["GET /x"]
 	total := func(rng timeRange) uint64 {
-		s, _ := ea.sum(rng, now)
+		s, _ := ea.sum(rng)
 		return s.Counts.Requests
 	}
 	if got := total(rangeAll); got != 4 {
@@ -45,10 +45,10 @@ func TestAggregateSumCache(t *testing.T) {
 	}
 }
 
-// The cached sum follows time without rebuilds: buckets that end are
-// added to it once, and a rollup keeps it. Every sum equals the buckets
+// The cached sum follows writes without rebuilds: what a bucket gained
+// is added to it once, and a rollup keeps it. Every sum equals the buckets
 // added up without the cache.
-func TestAggregateSumCacheFollowsTime(t *testing.T) {
+func TestAggregateSumCacheFollowsWrites(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	a := newAggregates()
 	info := endpointInfo{key: "GET /x", method: "GET", pathTemplate: "/x"}
@@ -58,12 +58,13 @@ func TestAggregateSumCacheFollowsTime(t *testing.T) {
 		b.Counts.Requests++
 		b.Counts.Compared++
 		field(b, path, limits{maxFields: 64, maxSignatures: 8}).Seen++
+		b.AddSignature(path+sigKindSep+sigValue, 1, 4)
 	}
 	ranges := []timeRange{rangeAll, {start: now.Add(-150 * time.Minute)}, {end: now.Add(-30 * time.Minute)}}
-	check := func(step string, clock time.Time) {
+	check := func(step string) {
 		t.Helper()
 		for _, rng := range ranges {
-			got, _ := ea.sum(rng, clock)
+			got, _ := ea.sum(rng)
 			want := &store.Bucket{}
 			for s, b := range ea.buckets {
 				if overlaps(s, b.WidthSec, rng) {
@@ -73,31 +74,41 @@ func TestAggregateSumCacheFollowsTime(t *testing.T) {
 			if got.Counts != want.Counts || !maps.EqualFunc(got.Fields, want.Fields, func(x, y *store.FieldCounts) bool { return *x == *y }) {
 				t.Errorf("%s, range %v: sum %+v, want %+v", step, rng, got.Counts, want.Counts)
 			}
+			if !maps.Equal(got.Signatures, want.Signatures) || got.SignatureOverflow != want.SignatureOverflow ||
+				got.FirstSeenNano != want.FirstSeenNano || got.LastSeenNano != want.LastSeenNano {
+				t.Errorf("%s, range %v: signatures %v (+%d), seen %d to %d; want %v (+%d), %d to %d", step, rng,
+					got.Signatures, got.SignatureOverflow, got.FirstSeenNano, got.LastSeenNano,
+					want.Signatures, want.SignatureOverflow, want.FirstSeenNano, want.LastSeenNano)
+			}
 		}
 	}
 	for _, ago := range []time.Duration{3 * time.Hour, time.Hour, 10 * time.Minute, time.Minute, 0} {
 		write(now.Add(-ago), "body.a")
 	}
-	check("start", now)
-	sealed := ea.cache.sealedUntil
-	for step := range 120 { // two hours, a write each minute
+	check("start")
+	for step := range 120 { // two hours, a write each minute and a late one
 		now = now.Add(time.Minute + time.Second)
 		write(now, fmt.Sprintf("body.f%d", step%7))
-		check(fmt.Sprintf("after %d min", step+1), now)
-		if !ea.cache.valid || ea.cache.sealedUntil <= sealed {
-			t.Fatalf("after %d min: cache valid %v, sealed until %d (was %d): not extended", step+1, ea.cache.valid, ea.cache.sealedUntil, sealed)
+		write(now.Add(-time.Duration(step%13)*time.Minute), "body.a")
+		if !ea.cache.valid {
+			t.Fatalf("after %d min: writes dropped the cached sum", step+1)
 		}
-		sealed = ea.cache.sealedUntil
+		check(fmt.Sprintf("after %d min", step+1))
 	}
+	write(now.Add(-150*time.Minute), "body.late") // a minute bucket about to be rolled up, written since the last sum
 	if _, del := a.rollup(now.Add(-rollupAfter)); len(del) == 0 {
 		t.Fatal("nothing rolled up")
 	}
-	if !ea.cache.valid {
-		t.Error("a rollup of sealed buckets dropped the cached sum")
+	check("after rollup")
+	if _, del := a.rollup(now.Add(-rollupAfter + time.Hour)); len(del) == 0 {
+		t.Fatal("nothing rolled up the second time")
 	}
-	check("after rollup", now)
+	if !ea.cache.valid {
+		t.Error("a rollup of buckets in the sum dropped it")
+	}
+	check("after a second rollup")
 	a.bucket(info, now.Add(-time.Hour)).Counts.Requests += 10 // a late write to a sealed bucket
-	check("after a late write", now)
+	check("after a late write")
 	a.dropBefore(now.Add(-4 * time.Hour))
-	check("after retention", now)
+	check("after retention")
 }

@@ -48,7 +48,7 @@ func (e *Engine) ruleFor(endpoint, path string) string {
 // viewLocked computes the view of an endpoint; ok is false when it has
 // no requests in the range. Called with e.mu held (read).
 func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, keep keepFields) (*view, bool) {
-	sum, ok := ea.sum(rng, e.opts.Now())
+	sum, ok := ea.sum(rng)
 	if !ok {
 		return nil, false
 	}

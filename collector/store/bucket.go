@@ -134,6 +134,81 @@ func (c *FieldCounts) Add(o *FieldCounts) {
 	}
 }
 
+// Sub subtracts o's counters from c, a set of counters that grew from o.
+func (c *EndpointCounts) Sub(o *EndpointCounts) {
+	c.Requests -= o.Requests
+	c.Compared -= o.Compared
+	c.WithSecondary -= o.WithSecondary
+	c.RepeatPairs -= o.RepeatPairs
+	c.SkippedSideEffect -= o.SkippedSideEffect
+	c.Incomplete -= o.Incomplete
+	c.MissingPrimary -= o.MissingPrimary
+	c.MissingSecondary -= o.MissingSecondary
+	c.MissingCandidate -= o.MissingCandidate
+	c.FingerprintMismatch -= o.FingerprintMismatch
+	c.Duplicates -= o.Duplicates
+	c.RawDifferent -= o.RawDifferent
+	c.NoiseDifferent -= o.NoiseDifferent
+}
+
+// Sub subtracts o's counters from c, a set of counters that grew from o.
+func (c *FieldCounts) Sub(o *FieldCounts) {
+	c.Seen -= o.Seen
+	c.NoiseSeen -= o.NoiseSeen
+	c.Raw -= o.Raw
+	c.Noise -= o.Noise
+	c.RawAlone -= o.RawAlone
+	c.Definite -= o.Definite
+	c.NoiseOnly -= o.NoiseOnly
+	c.RawStruct -= o.RawStruct
+	c.NoiseStruct -= o.NoiseStruct
+	c.RawAloneStruct -= o.RawAloneStruct
+	c.DefiniteStruct -= o.DefiniteStruct
+	c.NoiseOnlyStruct -= o.NoiseOnlyStruct
+	c.Shape -= o.Shape
+	c.Repeat -= o.Repeat
+	c.RepeatStruct -= o.RepeatStruct
+	for i := range c.RawKinds {
+		c.RawKinds[i] -= o.RawKinds[i]
+		c.NoiseKinds[i] -= o.NoiseKinds[i]
+	}
+}
+
+// MergeGrowth adds into b what bucket cur gained since it was was (an
+// earlier copy of it, already merged into b): b ends as if cur had been
+// merged instead of was. Buckets only grow, so every difference is a
+// count to add.
+func (b *Bucket) MergeGrowth(cur, was *Bucket, maxSignatures int) {
+	if cur.FirstSeenNano != 0 && (b.FirstSeenNano == 0 || cur.FirstSeenNano < b.FirstSeenNano) {
+		b.FirstSeenNano = cur.FirstSeenNano
+	}
+	b.LastSeenNano = max(b.LastSeenNano, cur.LastSeenNano)
+	d := cur.Counts
+	d.Sub(&was.Counts)
+	b.Counts.Add(&d)
+	for p, fc := range cur.Fields {
+		g := *fc
+		if w := was.Fields[p]; w != nil {
+			g.Sub(w)
+		}
+		if b.Fields == nil {
+			b.Fields = make(map[string]*FieldCounts, len(cur.Fields))
+		}
+		dst := b.Fields[p]
+		if dst == nil {
+			dst = &FieldCounts{}
+			b.Fields[p] = dst
+		}
+		dst.Add(&g)
+	}
+	for s, n := range cur.Signatures {
+		if g := n - was.Signatures[s]; g > 0 {
+			b.AddSignature(s, g, maxSignatures)
+		}
+	}
+	b.SignatureOverflow += cur.SignatureOverflow - was.SignatureOverflow
+}
+
 // Merge adds o (a bucket of the same endpoint) into b, keeping at most
 // maxSignatures signatures; the rest go to SignatureOverflow.
 func (b *Bucket) Merge(o *Bucket, maxSignatures int) {
