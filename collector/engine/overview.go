@@ -51,7 +51,7 @@ func (e *Engine) overviewLocked(ea *endpointAgg) *overview {
 	c.mu.Unlock()
 	var ov *overview
 	if v, ok := e.viewLocked(ea, rangeAll, keepSignificant); ok {
-		ov = &overview{summary: v.summary, counts: v.sum.Counts, significant: v.fields}
+		ov = &overview{summary: v.summary, counts: v.counts, significant: v.fields}
 	}
 	c.mu.Lock()
 	c.set, c.key, c.ov = true, key, ov

@@ -59,8 +59,8 @@ func (q *queryServer) ListEndpoints(ctx context.Context, r *shadowdiffv1.ListEnd
 		var ov *overview
 		if rng == rangeAll {
 			ov = e.overviewLocked(ea)
-		} else if v, ok := e.viewLocked(ea, rng, nil); ok {
-			ov = &overview{summary: v.summary, counts: v.sum.Counts}
+		} else if v, ok := e.viewLocked(ea, rng, keepNone); ok {
+			ov = &overview{summary: v.summary, counts: v.counts}
 		}
 		if ov == nil {
 			continue

@@ -127,15 +127,22 @@ func (c *sumCache) rolledUp(ea *endpointAgg, starts []int64, hours map[int64]*st
 // sum adds up the buckets of an endpoint that overlap rng. ok is false
 // when none of them holds a request.
 func (ea *endpointAgg) sum(rng timeRange) (*store.Bucket, bool) {
+	sum, ok, done := ea.sharedSum(rng)
+	defer done()
+	return sum.Clone(), ok
+}
+
+// sharedSum is sum without a copy of the cached sum when it serves: the
+// caller must not change the sum it gets, and must call done once it no
+// longer reads it (the cache stays locked until then).
+func (ea *endpointAgg) sharedSum(rng timeRange) (sum *store.Bucket, ok bool, done func()) {
 	if rng.end.IsZero() {
 		c := &ea.cache
 		c.mu.Lock()
 		c = ea.refresh()
 		if rng.start.IsZero() || c.minEnd == 0 || c.minEnd > rng.start.Unix() {
 			// Every bucket overlaps the range.
-			total, found := c.sum.Clone(), c.requests > 0
-			c.mu.Unlock()
-			return total, found
+			return c.sum, c.requests > 0, c.mu.Unlock
 		}
 		c.mu.Unlock()
 	}
@@ -147,7 +154,7 @@ func (ea *endpointAgg) sum(rng timeRange) (*store.Bucket, bool) {
 		total.Merge(b, sumSignCap)
 		found = true
 	}
-	return total, found
+	return total, found, func() {}
 }
 
 // overlaps reports whether the bucket [s, s+width) overlaps the range.

@@ -20,19 +20,19 @@ var rangeAll = timeRange{}
 // view is an endpoint's results over a time range with the noise rules in
 // force applied: the summary and the statistics of the fields asked for.
 type view struct {
-	sum     *store.Bucket
+	counts  store.EndpointCounts // the requests in the range
 	summary *shadowdiffv1.EndpointSummary
 	fields  []*shadowdiffv1.FieldStats // ranked by compareFields
 }
 
-// keepFields selects the fields a view keeps; nil keeps none.
-type keepFields func(*shadowdiffv1.FieldStats) bool
+// fieldsKept selects the fields a view keeps.
+type fieldsKept int
 
-// keepAll keeps every field, suppressed ones included.
-func keepAll(*shadowdiffv1.FieldStats) bool { return true }
-
-// keepSignificant keeps the significant regressions.
-func keepSignificant(fs *shadowdiffv1.FieldStats) bool { return fs.Significant }
+const (
+	keepNone        fieldsKept = iota
+	keepSignificant            // the significant regressions
+	keepAll                    // every field, suppressed ones included
+)
 
 // ruleFor returns the id of the first noise rule covering the path of the
 // endpoint, or "". Called with e.mu held.
@@ -47,8 +47,9 @@ func (e *Engine) ruleFor(endpoint, path string) string {
 
 // viewLocked computes the view of an endpoint; ok is false when it has
 // no requests in the range. Called with e.mu held (read).
-func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, keep keepFields) (*view, bool) {
-	sum, ok := ea.sum(rng)
+func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, keep fieldsKept) (*view, bool) {
+	sum, ok, done := ea.sharedSum(rng)
+	defer done()
 	if !ok {
 		return nil, false
 	}
@@ -96,12 +97,17 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, keep keepFields) (*v
 		// Nothing compared (side effects only, say) earns no rating.
 		s.Rating = rating(s.DifferenceRate)
 	}
-	v := &view{sum: sum, summary: s}
+	v := &view{counts: sum.Counts, summary: s}
 	// Field statistics decide the verdict, so they are always computed;
 	// keep only selects the ones kept.
 	m := familySize(sum.Fields, ec, suppressed)
 	s.AttainablePValue, s.SignificanceLevel, s.MinSamples = attainableP(ec, m), e.cfg.alpha, e.cfg.minSamples
 	for path, fc := range sum.Fields {
+		if fc.Raw == 0 && keep != keepAll {
+			// Never differed: neither significant nor reported by Diffy's
+			// rule, so it counts for nothing but the list of all fields.
+			continue
+		}
 		fs := fieldStats(path, fc, ec, m, s.AttainablePValue, e.cfg)
 		if id := e.ruleFor(ea.key, path); id != "" {
 			fs.SuppressedByRule = id
@@ -119,7 +125,7 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, keep keepFields) (*v
 				s.DiffyFields++
 			}
 		}
-		if keep != nil && keep(fs) {
+		if keep == keepAll || keep == keepSignificant && fs.Significant {
 			v.fields = append(v.fields, fs)
 		}
 	}
