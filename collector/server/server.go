@@ -171,7 +171,6 @@ func readLimit(maxBytes int) int {
 	return 2 * maxBytes
 }
 
-
 // Serve accepts connections on l until Shutdown; it returns nil after a
 // shutdown.
 func (s *Server) Serve(l net.Listener) error {
