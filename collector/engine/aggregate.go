@@ -193,43 +193,47 @@ func countCompared(b *store.Bucket, p *response, cmp *comparison, lim limits) {
 }
 
 func countOutcome(fc *store.FieldCounts, o fieldOutcome, withSecondary bool) {
+	if o.raw == kindNone && o.noise == kindNone {
+		return // a shape change needs a raw difference too
+	}
+	d := fc.Differed()
 	rawS, noiseS := structural(o.raw), structural(o.noise)
 	if o.raw != kindNone {
-		fc.Raw++
-		fc.RawKinds[o.raw]++
+		d.Raw++
+		d.RawKinds[o.raw]++
 		if rawS {
-			fc.RawStruct++
+			d.RawStruct++
 		}
 		if !withSecondary {
-			fc.RawAlone++
+			d.RawAlone++
 			if rawS {
-				fc.RawAloneStruct++
+				d.RawAloneStruct++
 			}
 		}
 	}
 	if o.noise != kindNone {
-		fc.Noise++
-		fc.NoiseKinds[o.noise]++
+		d.Noise++
+		d.NoiseKinds[o.noise]++
 		if noiseS {
-			fc.NoiseStruct++
+			d.NoiseStruct++
 		}
 	}
 	if withSecondary {
 		switch {
 		case o.raw != kindNone && o.noise == kindNone:
-			fc.Definite++
+			d.Definite++
 		case o.noise != kindNone && o.raw == kindNone:
-			fc.NoiseOnly++
+			d.NoiseOnly++
 		}
 		switch {
 		case rawS && !noiseS:
-			fc.DefiniteStruct++
+			d.DefiniteStruct++
 		case noiseS && !rawS:
-			fc.NoiseOnlyStruct++
+			d.NoiseOnlyStruct++
 		}
 	}
 	if o.shapeChange() {
-		fc.Shape++
+		d.Shape++
 	}
 }
 
@@ -250,10 +254,11 @@ func countRepeat(b *store.Bucket, df *differ, prev, cur *response, lim limits) {
 			}
 		}
 		if fc := field(b, d.path, lim); fc != nil {
-			fc.Repeat++
-			fc.NoiseKinds[d.kind]++
+			c := fc.Differed()
+			c.Repeat++
+			c.NoiseKinds[d.kind]++
 			if structural(d.kind) {
-				fc.RepeatStruct++
+				c.RepeatStruct++
 			}
 		}
 	}

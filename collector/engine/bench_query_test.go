@@ -44,8 +44,9 @@ func seedBuckets(e *Engine, endpoints int, perEndpoint uint64) {
 			for f := range 50 {
 				fc := &store.FieldCounts{Seen: per, NoiseSeen: per}
 				if f%10 == 0 {
-					fc.Raw, fc.Noise, fc.Definite, fc.NoiseOnly = per/10, per/10, per/50, per/50
-					fc.RawKinds[kindValue], fc.NoiseKinds[kindValue] = per/10, per/10
+					d := fc.Differed()
+					d.Raw, d.Noise, d.Definite, d.NoiseOnly = per/10, per/10, per/50, per/50
+					d.RawKinds[kindValue], d.NoiseKinds[kindValue] = per/10, per/10
 				}
 				b.Fields[fmt.Sprintf("body.data.f%02d", f)] = fc
 			}

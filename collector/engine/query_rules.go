@@ -153,12 +153,12 @@ func (e *Engine) suggestLocked(endpoint string, sum *store.Bucket) []*shadowdiff
 			continue
 		}
 		source := "between primary and secondary"
-		if fc.Noise == 0 {
+		if fc.Diffs().Noise == 0 {
 			source = "between repeated identical requests to the primary"
 		}
 		out = append(out, &shadowdiffv1.SuggestedNoiseRule{
 			Rule:   &shadowdiffv1.NoiseRule{Endpoint: endpoint, PathPrefix: path, Comment: "suggested: always noisy"},
-			Reason: fmt.Sprintf("differs %s in %s of %d requests", source, shareOf(fc.Noise+fc.Repeat, fc.NoiseSeen), fc.NoiseSeen),
+			Reason: fmt.Sprintf("differs %s in %s of %d requests", source, shareOf(fc.Diffs().Noise+fc.Diffs().Repeat, fc.NoiseSeen), fc.NoiseSeen),
 		})
 	}
 	return out

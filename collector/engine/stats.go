@@ -49,7 +49,7 @@ func diffyNumbers(r, n, total uint64) (relative, absolute float64, reported bool
 // compared without a secondary, the noise rate learnt from repeated
 // identical requests scaled to them.
 func noiseDifferences(fc *store.FieldCounts, ec *store.EndpointCounts) uint64 {
-	n := fc.Noise
+	n := fc.Diffs().Noise
 	x, seen := aloneNoise(fc, ec, false)
 	if alone := ec.Compared - ec.WithSecondary; alone > 0 && seen > 0 {
 		n += uint64(math.Round(float64(x) / float64(seen) * float64(alone)))
@@ -64,9 +64,9 @@ func noiseDifferences(fc *store.FieldCounts, ec *store.EndpointCounts) uint64 {
 // the secondary, so their difference rate is the null rate).
 func aloneNoise(fc *store.FieldCounts, ec *store.EndpointCounts, structural bool) (diffs, seen uint64) {
 	if structural {
-		return fc.RepeatStruct + fc.NoiseStruct, noiseObservations(ec)
+		return fc.Diffs().RepeatStruct + fc.Diffs().NoiseStruct, noiseObservations(ec)
 	}
-	return fc.Repeat + fc.Noise, noiseObservations(ec)
+	return fc.Diffs().Repeat + fc.Diffs().Noise, noiseObservations(ec)
 }
 
 // noiseObservations counts the endpoint's requests that show its noise:
@@ -79,7 +79,7 @@ func noiseObservations(ec *store.EndpointCounts) uint64 {
 // should not change: never (< 0.1 %), always (>= 95 % of at least 10
 // observations) or sometimes. Unspecified without observations.
 func noiseClass(fc *store.FieldCounts) shadowdiffv1.NoiseClass {
-	seen, diffs := fc.NoiseSeen, fc.Noise+fc.Repeat
+	seen, diffs := fc.NoiseSeen, fc.Diffs().Noise+fc.Diffs().Repeat
 	switch {
 	case seen == 0:
 		return shadowdiffv1.NoiseClass_NOISE_CLASS_UNSPECIFIED
@@ -94,7 +94,7 @@ func noiseClass(fc *store.FieldCounts) shadowdiffv1.NoiseClass {
 // structurallyNoisy reports whether type, shape or presence of the field
 // changes without a new version (>= 0.1 % of noise observations).
 func structurallyNoisy(fc *store.FieldCounts) bool {
-	d := fc.NoiseStruct + fc.RepeatStruct
+	d := fc.Diffs().NoiseStruct + fc.Diffs().RepeatStruct
 	return d > 0 && d*1000 >= fc.NoiseSeen
 }
 
@@ -103,18 +103,18 @@ func structurallyNoisy(fc *store.FieldCounts) bool {
 // difference and for structural differences only.
 func channels(fc *store.FieldCounts, ec *store.EndpointCounts) []float64 {
 	var ps []float64
-	if fc.Definite+fc.NoiseOnly > 0 {
-		ps = append(ps, pairedP(fc.Definite, fc.NoiseOnly))
+	if fc.Diffs().Definite+fc.Diffs().NoiseOnly > 0 {
+		ps = append(ps, pairedP(fc.Diffs().Definite, fc.Diffs().NoiseOnly))
 	}
-	if fc.DefiniteStruct+fc.NoiseOnlyStruct > 0 {
-		ps = append(ps, pairedP(fc.DefiniteStruct, fc.NoiseOnlyStruct))
+	if fc.Diffs().DefiniteStruct+fc.Diffs().NoiseOnlyStruct > 0 {
+		ps = append(ps, pairedP(fc.Diffs().DefiniteStruct, fc.Diffs().NoiseOnlyStruct))
 	}
 	if alone := ec.Compared - ec.WithSecondary; alone > 0 {
-		if x, seen := aloneNoise(fc, ec, false); fc.RawAlone+x > 0 {
-			ps = append(ps, unpairedP(fc.RawAlone, alone, x, seen, noiseFloor))
+		if x, seen := aloneNoise(fc, ec, false); fc.Diffs().RawAlone+x > 0 {
+			ps = append(ps, unpairedP(fc.Diffs().RawAlone, alone, x, seen, noiseFloor))
 		}
-		if x, seen := aloneNoise(fc, ec, true); fc.RawAloneStruct+x > 0 {
-			ps = append(ps, unpairedP(fc.RawAloneStruct, alone, x, seen, noiseFloor))
+		if x, seen := aloneNoise(fc, ec, true); fc.Diffs().RawAloneStruct+x > 0 {
+			ps = append(ps, unpairedP(fc.Diffs().RawAloneStruct, alone, x, seen, noiseFloor))
 		}
 	}
 	return ps
@@ -156,12 +156,12 @@ func attainableP(ec *store.EndpointCounts, m int) float64 {
 func fieldStats(path string, fc *store.FieldCounts, ec *store.EndpointCounts, m int, attainable float64, cfg statConfig) *shadowdiffv1.FieldStats {
 	n := noiseDifferences(fc, ec)
 	fs := &shadowdiffv1.FieldStats{
-		Path: path, RawDifferences: fc.Raw, NoiseDifferences: n, Total: ec.Compared,
-		RawKinds: kindCounts(fc.RawKinds), NoiseKinds: kindCounts(fc.NoiseKinds),
-		MinSamples: cfg.minSamples, Definite: fc.Definite, NoiseClass: noiseClass(fc),
-		ShapeDifferences: fc.Shape,
+		Path: path, RawDifferences: fc.Diffs().Raw, NoiseDifferences: n, Total: ec.Compared,
+		RawKinds: kindCounts(fc.Diffs().RawKinds), NoiseKinds: kindCounts(fc.Diffs().NoiseKinds),
+		MinSamples: cfg.minSamples, Definite: fc.Diffs().Definite, NoiseClass: noiseClass(fc),
+		ShapeDifferences: fc.Diffs().Shape,
 	}
-	fs.DiffyRelative, fs.DiffyAbsolute, fs.DiffyReported = diffyNumbers(fc.Raw, n, ec.Compared)
+	fs.DiffyRelative, fs.DiffyAbsolute, fs.DiffyReported = diffyNumbers(fc.Diffs().Raw, n, ec.Compared)
 
 	p := 1.0
 	for _, q := range channels(fc, ec) {
@@ -174,7 +174,7 @@ func fieldStats(path string, fc *store.FieldCounts, ec *store.EndpointCounts, m 
 	fs.Confidence = 1 - fs.PValue
 	fs.ExcessRate, fs.ExcessRateLower = excessRate(fc, ec, cfg.alpha)
 	switch {
-	case fc.Raw == 0:
+	case fc.Diffs().Raw == 0:
 		fs.Reason = "never differed between primary and candidate"
 	case ec.Compared < cfg.minSamples:
 		fs.Reason = fmt.Sprintf("needs %d compared requests before deciding, has %d", cfg.minSamples, ec.Compared)
@@ -183,8 +183,8 @@ func fieldStats(path string, fc *store.FieldCounts, ec *store.EndpointCounts, m 
 	case fs.PValue <= cfg.alpha:
 		fs.Significant = true
 		fs.Reason = significantReason(fc, n, ec, fs.PValue, cfg.alpha)
-	case fc.Raw <= n:
-		fs.Reason = fmt.Sprintf("noise explains it: differs in %d requests vs candidate, %d in noise", fc.Raw, n)
+	case fc.Diffs().Raw <= n:
+		fs.Reason = fmt.Sprintf("noise explains it: differs in %d requests vs candidate, %d in noise", fc.Diffs().Raw, n)
 	default:
 		fs.Reason = fmt.Sprintf("not significant: p = %.3g > %.3g (corrected for %d tests and repeated looks)", fs.PValue, cfg.alpha, m)
 	}
@@ -199,12 +199,12 @@ func underpowered(compared uint64, attainable, alpha float64) string {
 
 func significantReason(fc *store.FieldCounts, n uint64, ec *store.EndpointCounts, p, alpha float64) string {
 	switch {
-	case fc.DefiniteStruct > fc.NoiseOnlyStruct && fc.Shape > 0:
-		return fmt.Sprintf("type or shape changed in %d requests where noise changed only the value (p = %.3g <= %.3g)", fc.Shape, p, alpha)
+	case fc.Diffs().DefiniteStruct > fc.Diffs().NoiseOnlyStruct && fc.Diffs().Shape > 0:
+		return fmt.Sprintf("type or shape changed in %d requests where noise changed only the value (p = %.3g <= %.3g)", fc.Diffs().Shape, p, alpha)
 	case ec.WithSecondary > 0:
-		return fmt.Sprintf("candidate differs in %d requests where primary and secondary agree, noise alone in %d (p = %.3g <= %.3g)", fc.Definite, fc.NoiseOnly, p, alpha)
+		return fmt.Sprintf("candidate differs in %d requests where primary and secondary agree, noise alone in %d (p = %.3g <= %.3g)", fc.Diffs().Definite, fc.Diffs().NoiseOnly, p, alpha)
 	}
-	return fmt.Sprintf("differs in %d of %d compared requests, noise explains %d (p = %.3g <= %.3g)", fc.Raw, ec.Compared, n, p, alpha)
+	return fmt.Sprintf("differs in %d of %d compared requests, noise explains %d (p = %.3g <= %.3g)", fc.Diffs().Raw, ec.Compared, n, p, alpha)
 }
 
 // excessRate estimates the rate of differences beyond noise and a
@@ -213,18 +213,18 @@ func excessRate(fc *store.FieldCounts, ec *store.EndpointCounts, alpha float64) 
 	z := normalQuantile(1 - alpha)
 	if ec.WithSecondary > 0 {
 		t := float64(ec.WithSecondary)
-		s := float64(fc.Definite) - float64(fc.NoiseOnly)
-		return s / t, (s - z*math.Sqrt(float64(fc.Definite+fc.NoiseOnly))) / t
+		s := float64(fc.Diffs().Definite) - float64(fc.Diffs().NoiseOnly)
+		return s / t, (s - z*math.Sqrt(float64(fc.Diffs().Definite+fc.Diffs().NoiseOnly))) / t
 	}
 	if ec.Compared == 0 {
 		return 0, 0
 	}
 	n1 := float64(ec.Compared)
-	p1 := float64(fc.RawAlone) / n1
+	p1 := float64(fc.Diffs().RawAlone) / n1
 	p2, v2 := 0.0, 0.0
 	if ec.RepeatPairs > 0 {
 		n2 := float64(ec.RepeatPairs)
-		p2 = float64(fc.Repeat) / n2
+		p2 = float64(fc.Diffs().Repeat) / n2
 		v2 = p2 * (1 - p2) / n2
 	}
 	return p1 - p2, p1 - p2 - z*math.Sqrt(p1*(1-p1)/n1+v2)

@@ -103,7 +103,7 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, keep fieldsKept) (*v
 	m := familySize(sum.Fields, ec, suppressed)
 	s.AttainablePValue, s.SignificanceLevel, s.MinSamples = attainableP(ec, m), e.cfg.alpha, e.cfg.minSamples
 	for path, fc := range sum.Fields {
-		if fc.Raw == 0 && keep != keepAll {
+		if fc.Diffs().Raw == 0 && keep != keepAll {
 			// Never differed: neither significant nor reported by Diffy's
 			// rule, so it counts for nothing but the list of all fields.
 			continue

@@ -272,6 +272,9 @@ func (s *Bolt) LoadBuckets(fn func(b *Bucket) error) error {
 			if err := json.Unmarshal(v, b); err != nil {
 				return fmt.Errorf("store: decode aggregate %x: %w", k, err)
 			}
+			for _, fc := range b.Fields {
+				fc.compact()
+			}
 			return fn(b)
 		})
 	})

@@ -2,10 +2,12 @@ package store
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -45,7 +47,7 @@ func TestApplySurvivesReopen(t *testing.T) {
 		Full:    []*shadowdiffv1.RequestRecord{record("r1", "GET /a", at, true)},
 		Samples: []SampleRef{{Endpoint: "GET /a", Path: "body.a", TimeNano: at.UnixNano(), Key: "r1"}},
 		Buckets: []*Bucket{{Endpoint: "GET /a", StartUnix: at.Unix(), WidthSec: 60, Counts: EndpointCounts{Requests: 5, Compared: 4},
-			Fields: map[string]*FieldCounts{"body.a": {Raw: 3, RawKinds: [NumKinds]uint64{1: 3}}}, Signatures: map[string]uint64{"x": 2}}},
+			Fields: map[string]*FieldCounts{"body.a": {FieldDiffs: &FieldDiffs{Raw: 3, RawKinds: [NumKinds]uint64{1: 3}}}}, Signatures: map[string]uint64{"x": 2}}},
 	}
 	if err := s.Apply(b); err != nil {
 		t.Fatal(err)
@@ -272,9 +274,9 @@ func TestPathHasPrefix(t *testing.T) {
 }
 
 func TestBucketMergeOverflowsSignatures(t *testing.T) {
-	a := &Bucket{Endpoint: "e", Fields: map[string]*FieldCounts{"f": {Raw: 1}}}
+	a := &Bucket{Endpoint: "e", Fields: map[string]*FieldCounts{"f": {FieldDiffs: &FieldDiffs{Raw: 1}}}}
 	a.AddSignature("s1", 2, 2)
-	b := &Bucket{Endpoint: "e", Fields: map[string]*FieldCounts{"f": {Raw: 2}, "g": {Noise: 1}}, Counts: EndpointCounts{Compared: 3}}
+	b := &Bucket{Endpoint: "e", Fields: map[string]*FieldCounts{"f": {FieldDiffs: &FieldDiffs{Raw: 2}}, "g": {FieldDiffs: &FieldDiffs{Noise: 1}}}, Counts: EndpointCounts{Compared: 3}}
 	b.AddSignature("s2", 1, 2)
 	b.AddSignature("s3", 4, 2)
 	a.Merge(b, 2)
@@ -323,5 +325,44 @@ func TestOpenLockedDataDir(t *testing.T) {
 	want := "store: the database in " + dir + " is locked by another process (is another collector using this data dir?): no lock on shadowdiff.db within 2s: timeout"
 	if err == nil || err.Error() != want {
 		t.Fatalf("second open: %v\nwant %s", err, want)
+	}
+}
+
+// A field that never differed is stored and loaded without counters of
+// differences, also from the flat JSON of earlier versions, which wrote
+// zero kind arrays for every field.
+func TestBucketFieldsWithoutDifferences(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir, 3)
+	b := &Bucket{Endpoint: "GET /a", StartUnix: 60, WidthSec: 60, Counts: EndpointCounts{Requests: 4, Compared: 4},
+		Fields: map[string]*FieldCounts{
+			"body.same":    {Seen: 4, NoiseSeen: 4},
+			"body.differs": {Seen: 4, NoiseSeen: 4, FieldDiffs: &FieldDiffs{Raw: 1, Definite: 1, RawKinds: [NumKinds]uint64{1: 1}}},
+		}}
+	if err := s.Apply(&Batch{Buckets: []*Bucket{b}}); err != nil {
+		t.Fatal(err)
+	}
+	old := `{"e":"GET /b","s":60,"w":60,"c":{"r":2,"c":2},"f":{"body.old":{"n":2,"ns":2,"rk":[0,0,0,0,0,0,0,0,0,0],"zk":[0,0,0,0,0,0,0,0,0,0]}}}`
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bktAggregates).Put([]byte("old-form"), []byte(old))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*FieldCounts{}
+	if err := s.LoadBuckets(func(b *Bucket) error {
+		maps.Copy(got, b.Fields)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]*FieldCounts{"body.same": b.Fields["body.same"], "body.differs": b.Fields["body.differs"], "body.old": {Seen: 2, NoiseSeen: 2}} {
+		fc := got[path]
+		if fc == nil || !fc.Equal(want) {
+			t.Errorf("%s loaded as %+v, want %+v", path, fc, want)
+			continue
+		}
+		if (fc.FieldDiffs == nil) != (want.FieldDiffs == nil) {
+			t.Errorf("%s: counters of differences %v, want %v", path, fc.FieldDiffs, want.FieldDiffs)
+		}
 	}
 }
