@@ -135,6 +135,31 @@ func BenchmarkListFields1M(b *testing.B) {
 	}
 }
 
+// BenchmarkAggregateMemory reports the heap held by a week of one busy
+// endpoint's aggregates (seedBuckets: 286 buckets of 50 fields, of which
+// 5 differ).
+func BenchmarkAggregateMemory(b *testing.B) {
+	const endpoints = 50
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		e, err := Open(b.TempDir(), Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		seedBuckets(e, endpoints, 10000)
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/endpoints, "heap-bytes/endpoint-week")
+		e.Close()
+		b.StartTimer()
+	}
+}
+
 // BenchmarkPendingMemory reports the heap held per pending request (a
 // 40-field primary digest waiting for its candidate).
 func BenchmarkPendingMemory(b *testing.B) {
