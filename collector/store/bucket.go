@@ -81,8 +81,8 @@ type FieldCounts struct {
 // "noise" primary vs secondary; the structural counters count only type,
 // shape and presence differences.
 type FieldDiffs struct {
-	Raw       uint64 `json:"r,omitempty"`
-	Noise     uint64 `json:"z,omitempty"`
+	Raw   uint64 `json:"r,omitempty"`
+	Noise uint64 `json:"z,omitempty"`
 	// RawAlone: raw differences in requests compared without a secondary.
 	RawAlone uint64 `json:"ra,omitempty"`
 	// Discordant pairs of requests compared with a secondary.
