@@ -140,6 +140,7 @@ func (a *aggregates) rollup(cutoff time.Time) (put []*store.Bucket, del []store.
 		}
 		sort.Slice(starts, func(i, j int) bool { return starts[i] < starts[j] })
 		hours := map[int64]*store.Bucket{}
+		exact := true // no signature moved to an hour bucket's overflow
 		for _, s := range starts {
 			b := ea.buckets[s]
 			delete(ea.buckets, s)
@@ -153,13 +154,15 @@ func (a *aggregates) rollup(cutoff time.Time) (put []*store.Bucket, del []store.
 				}
 				hours[hs] = h
 			}
+			over := h.SignatureOverflow + b.SignatureOverflow
 			h.Merge(b, maxSignatures)
+			exact = exact && h.SignatureOverflow == over
 		}
 		for hs, h := range hours {
 			ea.buckets[hs] = h
 			put = append(put, h)
 		}
-		ea.cache.rolledUp(ea, starts, hours)
+		ea.cache.rolledUp(ea, starts, hours, exact)
 		ea.version++
 		if limit > ea.rolledUntil {
 			ea.rolledUntil = limit

@@ -135,3 +135,33 @@ func TestAggregateSumCacheRollupIntoWrittenHour(t *testing.T) {
 		t.Errorf("after the rollup: sum = %d, want 7", s.Counts.Requests)
 	}
 }
+
+// A rollup that moves signatures to an hour bucket's overflow, which the
+// sum's larger cap would have kept, rebuilds the sum: it equals the buckets.
+func TestAggregateSumCacheRollupOverflowsSignatures(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	a := newAggregates()
+	info := endpointInfo{key: "GET /x", method: "GET", pathTemplate: "/x"}
+	ea := a.endpoint(info)
+	hour := now.Add(-5*time.Hour).Unix() / hourWidth * hourWidth
+	for m := range 2 {
+		b := a.bucket(info, time.Unix(hour+int64(60*m), 0))
+		for i := range 300 {
+			b.Counts.Requests++
+			b.AddSignature(fmt.Sprintf("body.f%d-%d", m, i)+sigKindSep+sigValue, 1, maxSignatures)
+		}
+	}
+	if s, _ := ea.sum(rangeAll); len(s.Signatures) != 600 {
+		t.Fatalf("sum holds %d signatures, want 600", len(s.Signatures))
+	}
+	a.rollup(now.Add(-rollupAfter))
+	h := ea.buckets[hour]
+	if h == nil || h.SignatureOverflow != 600-maxSignatures {
+		t.Fatalf("hour bucket %+v: want %d signatures in its overflow", h, 600-maxSignatures)
+	}
+	s, _ := ea.sum(rangeAll)
+	if len(s.Signatures) != maxSignatures || s.SignatureOverflow != 600-maxSignatures {
+		t.Errorf("after the rollup the sum holds %d signatures and %d in overflow, want the hour bucket's %d and %d",
+			len(s.Signatures), s.SignatureOverflow, maxSignatures, 600-maxSignatures)
+	}
+}

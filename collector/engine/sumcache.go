@@ -95,13 +95,19 @@ func (c *sumCache) added(end int64, requests uint64) {
 
 // rolledUp keeps the cache across a rollup of the endpoint's minute
 // buckets (starts) into hour buckets (hours): their sum is the same, and
-// only the earliest end may have moved. A bucket written since the sum was
-// brought up to date has growth that is now in another bucket: rebuild.
+// only the earliest end may have moved. It is rebuilt when the rollup was
+// not exact (an hour bucket, with fewer signatures than the sum may keep,
+// counted some in its overflow), and when a bucket written since the sum
+// was brought up to date had growth that is now in another bucket.
 // Called with the engine's write lock held.
-func (c *sumCache) rolledUp(ea *endpointAgg, starts []int64, hours map[int64]*store.Bucket) {
+func (c *sumCache) rolledUp(ea *endpointAgg, starts []int64, hours map[int64]*store.Bucket, exact bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.valid {
+		return
+	}
+	if !exact {
+		c.valid = false
 		return
 	}
 	for _, s := range starts {
