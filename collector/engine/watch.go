@@ -92,16 +92,18 @@ func (h *watchHub) close() {
 // changed take long enough to hold up ingest.
 func (e *Engine) significantNow() map[string]map[string]*shadowdiffv1.FieldStats {
 	e.mu.RLock()
-	eps := make([]*endpointAgg, 0, len(e.aggs.eps))
-	for _, ea := range e.aggs.eps {
-		eps = append(eps, ea)
+	keys := make([]string, 0, len(e.aggs.eps))
+	for key := range e.aggs.eps {
+		keys = append(keys, key)
 	}
 	e.mu.RUnlock()
 	out := map[string]map[string]*shadowdiffv1.FieldStats{}
-	for _, ea := range eps {
+	for _, key := range keys {
 		e.mu.RLock()
 		var ov *overview
-		if e.aggs.eps[ea.key] == ea { // not cleared or expired meanwhile
+		// By name: the endpoint may have been cleared meanwhile, or
+		// reloaded from the store after a failed write.
+		if ea := e.aggs.eps[key]; ea != nil {
 			ov = e.overviewLocked(ea)
 		}
 		e.mu.RUnlock()
@@ -112,7 +114,7 @@ func (e *Engine) significantNow() map[string]map[string]*shadowdiffv1.FieldStats
 		for _, fs := range ov.significant {
 			fields[fs.Path] = fs
 		}
-		out[ea.key] = fields
+		out[key] = fields
 	}
 	return out
 }
