@@ -8,13 +8,16 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
 // Cached overviews stay right while ingest, queries and rule changes run
 // at once: at the end each endpoint's overview equals its view computed
-// afresh by ListFields. Run with -race to check the locking too.
+// afresh by ListFields, and its summary from the buckets added up without
+// the cached sum (a range with an end). Run with -race to check the
+// locking too.
 func TestOverviewsUnderConcurrentIngestAndQueries(t *testing.T) {
 	clk := newClock()
 	e := openEngine(t, t.TempDir(), clk, Options{MinSamples: 20})
@@ -99,6 +102,13 @@ func TestOverviewsUnderConcurrentIngestAndQueries(t *testing.T) {
 	list, err := q.ListEndpoints(ctx, &shadowdiffv1.ListEndpointsRequest{})
 	if err != nil || len(list.Endpoints) != 4 {
 		t.Fatalf("ListEndpoints: %d endpoints, %v", len(list.GetEndpoints()), err)
+	}
+	uncached, err := q.ListEndpoints(ctx, &shadowdiffv1.ListEndpointsRequest{Range: &shadowdiffv1.TimeRange{End: timestamppb.New(clk.Now().Add(time.Hour))}})
+	if err != nil || len(uncached.Endpoints) != 4 {
+		t.Fatalf("ListEndpoints with an end: %d endpoints, %v", len(uncached.GetEndpoints()), err)
+	}
+	if !proto.Equal(list, uncached) {
+		t.Errorf("cached overviews\n%v\nwant the buckets added up\n%v", list, uncached)
 	}
 	regressions := 0
 	for _, s := range list.Endpoints {
