@@ -12,6 +12,7 @@ import (
 	"math"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -92,6 +93,9 @@ type Server struct {
 	log       *slog.Logger
 	draining  chan struct{} // closed by Shutdown: ingest streams end
 	drainOnce sync.Once
+	// stopping is set by Shutdown before the health statuses change, so
+	// Serving is false by the time a health watch sees NOT_SERVING.
+	stopping atomic.Bool
 }
 
 // New builds the gRPC server with every service registered. Serve it with
@@ -183,12 +187,7 @@ func (s *Server) Serve(l net.Listener) error {
 // Serving reports whether the server still accepts work (false once
 // Shutdown began), for HTTP health endpoints.
 func (s *Server) Serving() bool {
-	select {
-	case <-s.draining:
-		return false
-	default:
-		return true
-	}
+	return !s.stopping.Load()
 }
 
 // Shutdown reports NOT_SERVING on every health service (health watches end
@@ -198,6 +197,7 @@ func (s *Server) Serving() bool {
 // remaining calls are cancelled. It returns ctx's error in that case.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.drainOnce.Do(func() {
+		s.stopping.Store(true)
 		s.health.Shutdown()
 		close(s.draining)
 	})
