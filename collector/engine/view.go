@@ -104,8 +104,9 @@ func (e *Engine) viewLocked(ea *endpointAgg, rng timeRange, keep fieldsKept) (*v
 	s.AttainablePValue, s.SignificanceLevel, s.MinSamples = attainableP(ec, m), e.cfg.alpha, e.cfg.minSamples
 	for path, fc := range sum.Fields {
 		if fc.Diffs().Raw == 0 && keep != keepAll {
-			// Never differed: neither significant nor reported by Diffy's
-			// rule, so it counts for nothing but the list of all fields.
+			// Never differed between primary and candidate: neither
+			// significant nor reported by Diffy's rule, so it counts for
+			// nothing but the list of all fields.
 			continue
 		}
 		fs := fieldStats(path, fc, ec, m, s.AttainablePValue, e.cfg)

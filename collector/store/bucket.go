@@ -121,8 +121,12 @@ func (c *EndpointCounts) Add(o *EndpointCounts) {
 	c.NoiseDifferent += o.NoiseDifferent
 }
 
-// noDiffs is what Diffs returns for a field that never differed.
-var noDiffs FieldDiffs
+// noDiffs is what Diffs returns for a field that never differed; noCounts
+// stands for a field a bucket did not have. Both are only read.
+var (
+	noDiffs  FieldDiffs
+	noCounts FieldCounts
+)
 
 // Diffs returns the field's counters of differences, zero when it never
 // differed. Read only: the zero counters are shared.
@@ -223,10 +227,10 @@ func (c *FieldDiffs) Sub(o *FieldDiffs) {
 	}
 }
 
-// MergeGrowth adds into b what bucket cur gained since it was was (an
-// earlier copy of it, already merged into b): b ends as if cur had been
-// merged instead of was. Buckets only grow, so every difference is a
-// count to add.
+// MergeGrowth adds into b what bucket cur gained since was, an earlier
+// copy of it already merged into b: b ends as if cur had been merged
+// instead of was. Buckets only grow, so every difference is a count to
+// add.
 func (b *Bucket) MergeGrowth(cur, was *Bucket, maxSignatures int) {
 	if cur.FirstSeenNano != 0 && (b.FirstSeenNano == 0 || cur.FirstSeenNano < b.FirstSeenNano) {
 		b.FirstSeenNano = cur.FirstSeenNano
@@ -246,7 +250,7 @@ func (b *Bucket) MergeGrowth(cur, was *Bucket, maxSignatures int) {
 		}
 		w := was.Fields[p]
 		if w == nil {
-			w = &FieldCounts{}
+			w = &noCounts
 		}
 		dst.Seen += fc.Seen - w.Seen
 		dst.NoiseSeen += fc.NoiseSeen - w.NoiseSeen
@@ -306,8 +310,8 @@ func (b *Bucket) AddSignature(sig string, n uint64, maxSignatures int) {
 	b.Signatures[sig] += n
 }
 
-// Clone returns a deep copy of b. Its field counters are allocated
-// together: queries clone a cached sum of each endpoint's buckets.
+// Clone returns a deep copy of b, its field counters in two allocations:
+// writers copy a bucket before its first change after each query.
 func (b *Bucket) Clone() *Bucket {
 	c := *b
 	c.Fields = nil
