@@ -163,6 +163,23 @@ func (c *console) deleteNoiseRule(w http.ResponseWriter, r *http.Request) {
 	c.reply(w, r, resp, err)
 }
 
+func (c *console) listEndpointRules(w http.ResponseWriter, r *http.Request) {
+	resp, err := c.q.ListEndpointRules(r.Context(), &shadowdiffv1.ListEndpointRulesRequest{})
+	c.reply(w, r, resp, err)
+}
+
+// deleteEndpointRule deletes a rule added by a user or learned; a learned
+// one is then not learned again. Adding rules is left to the CLI, which
+// checks patterns as it takes them.
+func (c *console) deleteEndpointRule(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("id")
+	resp, err := c.q.DeleteEndpointRule(r.Context(), &shadowdiffv1.DeleteEndpointRuleRequest{Id: id})
+	if err == nil {
+		c.log.Info("endpoint rule deleted", "id", id)
+	}
+	c.reply(w, r, resp, err)
+}
+
 // reply writes a Query response as protojson, or the error with the HTTP
 // status that matches its gRPC code.
 func (c *console) reply(w http.ResponseWriter, r *http.Request, m proto.Message, err error) {

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -154,4 +155,45 @@ func sampleDifference(t *testing.T, srv *httptest.Server, seed *seeded, path str
 		}
 	}
 	return nil
+}
+
+// The console lists endpoint rules and deletes one; a read-only console
+// lists them and refuses the deletion.
+func TestAPIEndpointRules(t *testing.T) {
+	srv, seed := newAPIServer(t)
+	rule, err := seed.q.CreateEndpointRule(context.Background(), &shadowdiffv1.CreateEndpointRuleRequest{
+		Rule: &shadowdiffv1.EndpointRule{Method: "GET", PathPattern: "/api/users/{name}", Endpoint: "GET /api/users/{name}"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := func(srv *httptest.Server) []*shadowdiffv1.EndpointRule {
+		t.Helper()
+		code, _, body := call(t, "GET", srv.URL+"/api/endpoint-rules", "", "")
+		if code != 200 {
+			t.Fatalf("list endpoint rules: %d %s", code, body)
+		}
+		return decode[shadowdiffv1.ListEndpointRulesResponse](t, body).Rules
+	}
+	if got := list(srv); len(got) != 1 || got[0].Id != rule.Id || got[0].PathPattern != "/api/users/{name}" || got[0].Learned {
+		t.Fatalf("endpoint rules = %v, want the one added", got)
+	}
+
+	ro := httptest.NewServer(New(seed.q, Options{Logger: quietLogger(), ReadOnly: true}))
+	t.Cleanup(ro.Close)
+	if got := list(ro); len(got) != 1 {
+		t.Errorf("read-only console lists %d endpoint rules, want 1", len(got))
+	}
+	if code, _, body := call(t, "DELETE", ro.URL+"/api/endpoint-rules?id="+url.QueryEscape(rule.Id), "", ""); code != 403 {
+		t.Errorf("delete through a read-only console: %d %s, want 403", code, body)
+	}
+
+	if code, _, body := call(t, "DELETE", srv.URL+"/api/endpoint-rules?id="+url.QueryEscape(rule.Id), "", ""); code != 200 {
+		t.Fatalf("delete endpoint rule: %d %s", code, body)
+	}
+	if got := list(srv); len(got) != 0 {
+		t.Errorf("after the deletion: %v", got)
+	}
+	if code, _, body := call(t, "DELETE", srv.URL+"/api/endpoint-rules?id="+url.QueryEscape(rule.Id), "", ""); code != 404 || !strings.Contains(string(body), "NotFound") {
+		t.Errorf("delete again: %d %s, want 404 NotFound", code, body)
+	}
 }

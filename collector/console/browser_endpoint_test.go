@@ -153,8 +153,8 @@ func TestBrowserEndpointUndecided(t *testing.T) {
 }
 
 // TestBrowserReadOnlyConsole: a read-only console (--console-read-only)
-// offers no button that changes noise rules, says why, and its API refuses
-// a rule.
+// offers no button that changes noise or endpoint rules, says why, and its
+// API refuses a rule.
 func TestBrowserReadOnlyConsole(t *testing.T) {
 	requireBrowser(t)
 	seed := seedCollector(t)
@@ -177,5 +177,45 @@ func TestBrowserReadOnlyConsole(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("a rule through a read-only console: %d, want 403", resp.StatusCode)
+	}
+
+	if _, err := seed.q.CreateEndpointRule(context.Background(), &shadowdiffv1.CreateEndpointRuleRequest{
+		Rule: &shadowdiffv1.EndpointRule{PathPattern: "/api/teams/{team}", Endpoint: "teams"}}); err != nil {
+		t.Fatal(err)
+	}
+	c.page("/")
+	c.waitFor("the endpoint rule", `return document.querySelectorAll("#endpoint-rules li").length === 1`)
+	if n := c.eval(`return document.querySelectorAll("#endpoint-rules button").length`); n != float64(0) {
+		t.Errorf("%v endpoint rule buttons on a read-only console", n)
+	}
+	if v := c.text("#endpoint-rules li"); !strings.HasPrefix(v, "any method /api/teams/{team} → teams") {
+		t.Errorf("rule without a method shown as %q", v)
+	}
+}
+
+// TestBrowserEndpointRules: the overview lists endpoint rules, marked
+// added or learned, and deletes one.
+func TestBrowserEndpointRules(t *testing.T) {
+	c := openConsole(t)
+	ctx := context.Background()
+	rule, err := c.seed.q.CreateEndpointRule(ctx, &shadowdiffv1.CreateEndpointRuleRequest{
+		Rule: &shadowdiffv1.EndpointRule{Method: "GET", PathPattern: "/api/users/{name}", Endpoint: "GET /api/users/{name}"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.page("/")
+	const ruleItem = `return document.querySelector('#endpoint-rules li[data-endpoint-rule="' + arguments[0] + '"]')`
+	c.waitFor("the endpoint rule", ruleItem+` !== null`, rule.Id)
+	if v, _ := c.eval(ruleItem+`.innerText`, rule.Id).(string); !strings.Contains(v, "GET /api/users/{name} → GET /api/users/{name}") || !strings.Contains(v, "added") {
+		t.Errorf("endpoint rule shown as %q", v)
+	}
+	c.click(`#endpoint-rules li[data-endpoint-rule="` + rule.Id + `"] button`)
+	c.waitFor("no endpoint rule", `return !!document.querySelector("#no-endpoint-rules")`)
+	if v := c.text("#notice"); !strings.Contains(v, "Endpoint rule "+rule.Id) || !strings.Contains(v, "deleted") {
+		t.Errorf("notice after the deletion = %q", v)
+	}
+	left, err := c.seed.q.ListEndpointRules(ctx, &shadowdiffv1.ListEndpointRulesRequest{})
+	if err != nil || len(left.Rules) != 0 {
+		t.Errorf("rules left in the collector: %v %v", left.GetRules(), err)
 	}
 }

@@ -80,6 +80,8 @@ func New(q shadowdiffv1.QueryServer, opts Options) http.Handler {
 	api("GET", "/api/noise-rules", c.listNoiseRules)
 	api("POST", "/api/noise-rules", c.write(c.createNoiseRule))
 	api("DELETE", "/api/noise-rules", c.write(c.deleteNoiseRule))
+	api("GET", "/api/endpoint-rules", c.listEndpointRules)
+	api("DELETE", "/api/endpoint-rules", c.write(c.deleteEndpointRule))
 	api("GET", "/api/watch", c.watch)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		if methods, ok := allowed[r.URL.Path]; ok {
@@ -101,7 +103,7 @@ func (c *console) write(h http.HandlerFunc) http.HandlerFunc {
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "PermissionDenied",
-			"the console is read-only (--console-read-only): change noise rules with the shadowdiff CLI over gRPC")
+			"the console is read-only (--console-read-only): change rules with the shadowdiff CLI over gRPC")
 	}
 }
 

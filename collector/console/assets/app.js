@@ -265,7 +265,10 @@
   // ----- overview -----
 
   function loadOverview() {
-    return api("GET", "api/endpoints?" + apiQuery());
+    return Promise.all([
+      api("GET", "api/endpoints?" + apiQuery()),
+      api("GET", "api/endpoint-rules"),
+    ]).then(function (r) { return { list: r[0], endpointRules: r[1].rules || [] }; });
   }
 
   // notComparedParts says why requests of an endpoint were not compared:
@@ -293,7 +296,8 @@
     return parts;
   }
 
-  function renderOverview(data) {
+  function renderOverview(all) {
+    var data = all.list;
     var t = data.totals || {};
     var req = num(t.requests);
     function share(v) { return req ? " (" + fmtPct(num(v) / req, 1) + ")" : ""; }
@@ -355,12 +359,47 @@
         tbody)));
     }
 
+    renderEndpointRules(all.endpointRules);
+
     var input = h("input", { type: "search", id: "lookup-key", name: "key", placeholder: "x-request-id", autocomplete: "off", required: true });
     main.appendChild(h("h2", { text: "Find a request" }));
     main.appendChild(h("form", { class: "lookup", id: "lookup", onsubmit: function (ev) {
       ev.preventDefault();
       if (input.value.trim()) location.hash = link("request", { key: input.value.trim() });
     } }, h("label", { for: "lookup-key", text: "Pairing key" }), input, h("button", { type: "submit", class: "btn", text: "Show request" })));
+  }
+
+  // renderEndpointRules lists the rules that name endpoints by path
+  // pattern, the learned ones marked, each with a delete button.
+  function renderEndpointRules(rules) {
+    main.appendChild(h("h2", { text: "Endpoint rules" }));
+    var sec = h("div", { class: "panel", id: "endpoint-rules" });
+    sec.appendChild(h("p", { class: "muted small", text: "Without a rule an endpoint is the method and the path with ids as {id}. " +
+      "The collector learns a rule when one position of a path takes many values (--auto-template-threshold); a deleted learned rule is not learned again. " +
+      "Add rules with shadowdiff endpoint-rules add." }));
+    if (readOnly) sec.appendChild(h("p", { class: "muted", text: "This console is read-only (--console-read-only): delete endpoint rules with shadowdiff endpoint-rules delete." }));
+    if (!rules.length) {
+      sec.appendChild(h("p", { class: "muted", id: "no-endpoint-rules", text: "No endpoint rules." }));
+    } else {
+      var ul = h("ul", { class: "rules" });
+      rules.forEach(function (r) {
+        var pattern = (r.method || "any method") + " " + r.pathPattern;
+        ul.appendChild(h("li", { "data-endpoint-rule": r.id, "data-origin": r.learned ? "learned" : "added" },
+          h("code", { text: pattern }), " → ", h("code", { text: r.endpoint }), " ",
+          h("span", { class: "muted small", text: (r.learned ? "learned" : "added") + " · " + fmtTime(r.created) }), " ",
+          readOnly ? null : h("button", { type: "button", class: "btn", id: "endpoint-rule-" + slug(r.id) + "-delete", "aria-label": "Delete endpoint rule " + pattern,
+            onclick: function () { this.disabled = true; deleteEndpointRule(r, pattern); }, text: "Delete" })));
+      });
+      sec.appendChild(ul);
+    }
+    main.appendChild(sec);
+  }
+  function deleteEndpointRule(r, label) {
+    return api("DELETE", "api/endpoint-rules?" + new URLSearchParams({ id: r.id }).toString()).then(function () {
+      say("Endpoint rule " + r.id + " (" + label + ") deleted" + (r.learned ? "; it will not be learned again" : "") +
+        ". Requests it named keep their endpoint until they age out.");
+      return refresh(true);
+    }, function (err) { say("Could not delete endpoint rule " + r.id + ": " + err.message, { error: true }); });
   }
 
   // ----- endpoint -----
