@@ -92,7 +92,7 @@ func BenchmarkListEndpoints1M(b *testing.B) {
 				if c.since > 0 {
 					req.Range = &shadowdiffv1.TimeRange{Start: timestamppb.New(time.Now().Add(-c.since))}
 				}
-				if _, err := q.ListEndpoints(ctx, req); err != nil { // the sealed sums, once after a start
+				if _, err := q.ListEndpoints(ctx, req); err != nil { // the cached sums, built once after a start
 					b.Fatal(err)
 				}
 				b.ResetTimer()

@@ -115,7 +115,9 @@ func (e *Engine) annotate(endpoint string, recs ...*shadowdiffv1.RequestRecord) 
 	ea := e.aggs.eps[endpoint]
 	var sum *store.Bucket
 	if ea != nil {
-		sum, _ = ea.sum(rangeAll)
+		var done func()
+		sum, _, done = ea.sharedSum(rangeAll)
+		defer done()
 	}
 	for _, rec := range recs {
 		e.annotateRecord(rec, sum)

@@ -25,7 +25,7 @@ func TestAggregateSumCache(t *testing.T) {
 	if got := total(rangeAll); got != 4 {
 		t.Fatalf("sum = %d, want 4", got)
 	}
-	a.bucket(info, now.Add(-time.Hour)).Counts.Requests += 10 // a late request in a sealed bucket
+	a.bucket(info, now.Add(-time.Hour)).Counts.Requests += 10 // a late request in an old bucket
 	if got := total(rangeAll); got != 14 {
 		t.Errorf("after a late write: %d, want 14", got)
 	}
@@ -109,7 +109,7 @@ func TestAggregateSumCacheFollowsWrites(t *testing.T) {
 		t.Error("a rollup of buckets in the sum dropped it")
 	}
 	check("after a second rollup")
-	a.bucket(info, now.Add(-time.Hour)).Counts.Requests += 10 // a late write to a sealed bucket
+	a.bucket(info, now.Add(-time.Hour)).Counts.Requests += 10 // a late write to an old bucket
 	check("after a late write")
 	a.dropBefore(now.Add(-4 * time.Hour))
 	check("after retention")
