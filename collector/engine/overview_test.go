@@ -49,43 +49,47 @@ func TestOverviewsUnderConcurrentIngestAndQueries(t *testing.T) {
 		}()
 	}
 	stop := make(chan struct{})
-	readers.Add(2)
-	go func() {
-		defer readers.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
+	// repeat runs step in a goroutine until stop closes or step fails.
+	repeat := func(step func() error) {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := step(); err != nil {
+					t.Error(err)
+					return
+				}
 			}
-			if _, err := q.ListEndpoints(ctx, &shadowdiffv1.ListEndpointsRequest{}); err != nil {
-				t.Errorf("ListEndpoints: %v", err)
-			}
-			_, _ = q.ListFields(ctx, &shadowdiffv1.ListFieldsRequest{Endpoint: "GET /a/{id}"})
+		}()
+	}
+	listEndpoints := func() error {
+		if _, err := q.ListEndpoints(ctx, &shadowdiffv1.ListEndpointsRequest{}); err != nil {
+			return fmt.Errorf("ListEndpoints: %w", err)
 		}
-	}()
-	go func() {
-		defer readers.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			rule, err := q.CreateNoiseRule(ctx, &shadowdiffv1.CreateNoiseRuleRequest{Rule: &shadowdiffv1.NoiseRule{Endpoint: "GET /b/{id}", PathPrefix: "body.order"}})
-			if err != nil {
-				t.Errorf("CreateNoiseRule: %v", err)
-				return
-			}
-			if _, err := q.ListEndpoints(ctx, &shadowdiffv1.ListEndpointsRequest{}); err != nil {
-				t.Errorf("ListEndpoints: %v", err)
-			}
-			if _, err := q.DeleteNoiseRule(ctx, &shadowdiffv1.DeleteNoiseRuleRequest{Id: rule.Id}); err != nil {
-				t.Errorf("DeleteNoiseRule: %v", err)
-				return
-			}
+		return nil
+	}
+	repeat(func() error {
+		_, _ = q.ListFields(ctx, &shadowdiffv1.ListFieldsRequest{Endpoint: "GET /a/{id}"})
+		return listEndpoints()
+	})
+	repeat(func() error {
+		rule, err := q.CreateNoiseRule(ctx, &shadowdiffv1.CreateNoiseRuleRequest{Rule: &shadowdiffv1.NoiseRule{Endpoint: "GET /b/{id}", PathPrefix: "body.order"}})
+		if err != nil {
+			return fmt.Errorf("CreateNoiseRule: %w", err)
 		}
-	}()
+		if err := listEndpoints(); err != nil {
+			return err
+		}
+		if _, err := q.DeleteNoiseRule(ctx, &shadowdiffv1.DeleteNoiseRuleRequest{Id: rule.Id}); err != nil {
+			return fmt.Errorf("DeleteNoiseRule: %w", err)
+		}
+		return nil
+	})
 	writers.Wait()
 	close(stop)
 	readers.Wait()
