@@ -20,41 +20,64 @@ type overview struct {
 
 // overviewKey is what an overview was computed from: the endpoint's
 // buckets, the noise rules and the endpoint rules (a superseding rule is
-// named in the summary). The statistical settings do not change while the
-// engine runs.
+// named in the summary), and for a time range the buckets it covers. The
+// statistical settings do not change while the engine runs.
 type overviewKey struct {
 	version, noiseGen, rulesGen uint64
+	// A range covers a run of the endpoint's buckets, which do not
+	// overlap in time: before and covered count the buckets that ended
+	// before it and those it overlaps. As a window like the last hour
+	// moves on, its overview changes only when a bucket leaves it.
+	before, covered int
 }
 
-// overviewCache holds an endpoint's last overview. Queries fill it under
-// the engine's read lock, so it has a lock of its own.
+// overviewCache holds an endpoint's last overviews: all time, and the
+// last time range asked for (a console polls with the same window).
+// Queries fill it under the engine's read lock, so it has a lock of its
+// own.
 type overviewCache struct {
-	mu  sync.Mutex
+	mu          sync.Mutex
+	all, ranged overviewSlot
+}
+
+type overviewSlot struct {
 	set bool
 	key overviewKey
-	ov  *overview // nil when the endpoint had no request
+	ov  *overview // nil when the endpoint had no request in the range
 }
 
-// overviewLocked returns the all-time overview of an endpoint, nil when
-// it has no request. Called with e.mu held (read).
-func (e *Engine) overviewLocked(ea *endpointAgg) *overview {
+// overviewLocked returns the overview of an endpoint over rng, nil when it
+// has no request there. Called with e.mu held (read).
+func (e *Engine) overviewLocked(ea *endpointAgg, rng timeRange) *overview {
 	// Taken before computing: rules that change meanwhile leave a key
 	// that no longer matches, never a stale overview under a new key.
 	key := overviewKey{version: ea.version, noiseGen: e.noiseGen, rulesGen: e.endpoints.rulesGeneration()}
 	c := &ea.overview
+	slot := &c.all
+	if rng != rangeAll {
+		slot = &c.ranged
+		for s, b := range ea.buckets {
+			switch {
+			case overlaps(s, b.WidthSec, rng):
+				key.covered++
+			case !rng.start.IsZero() && s+b.WidthSec <= rng.start.Unix():
+				key.before++
+			}
+		}
+	}
 	c.mu.Lock()
-	if c.set && c.key == key {
-		ov := c.ov
+	if slot.set && slot.key == key {
+		ov := slot.ov
 		c.mu.Unlock()
 		return ov
 	}
 	c.mu.Unlock()
 	var ov *overview
-	if v, ok := e.viewLocked(ea, rangeAll, keepSignificant); ok {
+	if v, ok := e.viewLocked(ea, rng, keepSignificant); ok {
 		ov = &overview{summary: v.summary, counts: v.counts, significant: v.fields}
 	}
 	c.mu.Lock()
-	c.set, c.key, c.ov = true, key, ov
+	*slot = overviewSlot{set: true, key: key, ov: ov}
 	c.mu.Unlock()
 	return ov
 }

@@ -131,3 +131,53 @@ func TestOverviewsUnderConcurrentIngestAndQueries(t *testing.T) {
 		t.Errorf("%d endpoints with a regression, want 4 (the candidate changes order.total in two requests of three)", regressions)
 	}
 }
+
+// The overview of a time range is cached too, under the run of buckets it
+// covers: another window, or a request in the window, is not served the
+// cached one.
+func TestRangedOverviewsFollowWindowsAndWrites(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{})
+	defer e.Close()
+	t0 := clk.Now()
+	request := func(key string, at time.Time) {
+		t.Helper()
+		d := func(role shadowdiffv1.Role) *shadowdiffv1.ResponseDigest {
+			d := dg(key, role, "/orders/1", 200)
+			d.StartUnixNanos = at.UnixNano()
+			return d
+		}
+		ingest(t, e, d(primary), d(candidate))
+	}
+	request("early", t0)
+	request("late-1", t0.Add(10*time.Minute))
+	clk.Add(11 * time.Minute)
+	requestsSince := func(start time.Time) uint64 {
+		t.Helper()
+		resp, err := e.QueryServer().ListEndpoints(context.Background(), &shadowdiffv1.ListEndpointsRequest{
+			Range: &shadowdiffv1.TimeRange{Start: timestamppb.New(start)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetTotals().GetRequests()
+	}
+	for _, step := range []struct {
+		name  string
+		write string
+		start time.Time
+		want  uint64
+	}{
+		{"the last five minutes", "", t0.Add(5 * time.Minute), 1},
+		{"again", "", t0.Add(6 * time.Minute), 1},
+		{"after a request in the window", "late-2", t0.Add(6 * time.Minute), 2},
+		{"a window with the early bucket", "", t0.Add(-time.Minute), 3},
+		{"the last five minutes again", "", t0.Add(5 * time.Minute), 2},
+	} {
+		if step.write != "" {
+			request(step.write, t0.Add(10*time.Minute))
+		}
+		if got := requestsSince(step.start); got != step.want {
+			t.Errorf("%s: %d requests, want %d", step.name, got, step.want)
+		}
+	}
+}

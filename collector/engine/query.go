@@ -56,12 +56,7 @@ func (q *queryServer) ListEndpoints(ctx context.Context, r *shadowdiffv1.ListEnd
 	defer e.mu.RUnlock()
 	resp := &shadowdiffv1.ListEndpointsResponse{Totals: &shadowdiffv1.Totals{DroppedByFilters: e.dropped}}
 	for _, ea := range e.aggs.eps {
-		var ov *overview
-		if rng == rangeAll {
-			ov = e.overviewLocked(ea)
-		} else if v, ok := e.viewLocked(ea, rng, keepNone); ok {
-			ov = &overview{summary: v.summary, counts: v.counts}
-		}
+		ov := e.overviewLocked(ea, rng)
 		if ov == nil {
 			continue
 		}

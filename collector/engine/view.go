@@ -29,9 +29,8 @@ type view struct {
 type fieldsKept int
 
 const (
-	keepNone        fieldsKept = iota
-	keepSignificant            // the significant regressions
-	keepAll                    // every field, suppressed ones included
+	keepSignificant fieldsKept = iota // the significant regressions
+	keepAll                           // every field, suppressed ones included
 )
 
 // ruleFor returns the id of the first noise rule covering the path of the

@@ -104,7 +104,7 @@ func (e *Engine) significantNow() map[string]map[string]*shadowdiffv1.FieldStats
 		// By name: the endpoint may have been cleared meanwhile, or
 		// reloaded from the store after a failed write.
 		if ea := e.aggs.eps[key]; ea != nil {
-			ov = e.overviewLocked(ea)
+			ov = e.overviewLocked(ea, rangeAll)
 		}
 		e.mu.RUnlock()
 		if ov == nil || len(ov.significant) == 0 {
