@@ -8,7 +8,7 @@ import (
 )
 
 // overview is what ListEndpoints and the watch loop need of an endpoint's
-// all-time view. It is cached per endpoint: with a thousand endpoints,
+// view over a time range. It is cached per endpoint: with a thousand endpoints,
 // computing every view for each query and after each commit took 100 ms
 // and more, while between two queries few endpoints change. Shared by
 // queries once made, so never modified.
