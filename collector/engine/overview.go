@@ -8,10 +8,10 @@ import (
 )
 
 // overview is what ListEndpoints and the watch loop need of an endpoint's
-// view over a time range. It is cached per endpoint: with a thousand endpoints,
-// computing every view for each query and after each commit took 100 ms
-// and more, while between two queries few endpoints change. Shared by
-// queries once made, so never modified.
+// view over a time range. It is cached per endpoint: with a thousand
+// endpoints, computing every view for each query and after each commit
+// took 100 ms and more, while between two queries few endpoints change.
+// Shared by queries once made, so never modified.
 type overview struct {
 	summary     *shadowdiffv1.EndpointSummary
 	counts      store.EndpointCounts
