@@ -151,9 +151,12 @@ func (w *writer) retried(r *pendingReq, info endpointInfo, now time.Time) bool {
 		return false
 	}
 	had := [numRoles]bool{primary: rec.Primary != nil, secondary: rec.Secondary != nil, candidate: rec.Candidate != nil}
-	b := e.aggs.bucket(info, now)
+	var b *store.Bucket // only when there is a duplicate to count: a bucket marks when requests were seen
 	for role, d := range r.digests {
 		if d != nil && had[role] {
+			if b == nil {
+				b = e.aggs.bucket(info, now)
+			}
 			b.Counts.Duplicates++
 		}
 	}

@@ -165,3 +165,20 @@ func TestAggregateSumCacheRollupOverflowsSignatures(t *testing.T) {
 			len(s.Signatures), s.SignatureOverflow, maxSignatures, 600-maxSignatures)
 	}
 }
+
+// A range gives the same sum whether the cached sum serves it or its
+// buckets are added up, also with a bucket that holds no request.
+func TestAggregateSumSameEitherWay(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	a := newAggregates()
+	info := endpointInfo{key: "GET /x", method: "GET", pathTemplate: "/x"}
+	a.bucket(info, now.Add(-10*time.Minute)).Counts.Requests++
+	a.bucket(info, now) // touched, nothing counted
+	ea := a.eps[info.key]
+	cached, _ := ea.sum(timeRange{start: now.Add(-time.Hour)})
+	added, _ := ea.sum(timeRange{start: now.Add(-time.Hour), end: now.Add(time.Hour)})
+	if cached.FirstSeenNano != added.FirstSeenNano || cached.LastSeenNano != added.LastSeenNano || cached.Counts != added.Counts {
+		t.Errorf("open range: seen %d to %d, %+v; closed range: seen %d to %d, %+v",
+			cached.FirstSeenNano, cached.LastSeenNano, cached.Counts, added.FirstSeenNano, added.LastSeenNano, added.Counts)
+	}
+}

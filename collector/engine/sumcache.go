@@ -152,13 +152,14 @@ func (ea *endpointAgg) sharedSum(rng timeRange) (sum *store.Bucket, ok bool, don
 		}
 		c.mu.Unlock()
 	}
+	// Every overlapping bucket, as the cached sum has them, so that a range
+	// gives the same first and last seen either way.
 	total, found := ea.emptySum(), false
 	for s, b := range ea.buckets {
-		if !overlaps(s, b.WidthSec, rng) || b.Counts.Requests == 0 && b.Counts.Duplicates == 0 {
-			continue
+		if overlaps(s, b.WidthSec, rng) {
+			total.Merge(b, sumSignCap)
+			found = found || b.Counts.Requests > 0 || b.Counts.Duplicates > 0
 		}
-		total.Merge(b, sumSignCap)
-		found = true
 	}
 	return total, found, func() {}
 }
