@@ -24,10 +24,13 @@ type overview struct {
 // statistical settings do not change while the engine runs.
 type overviewKey struct {
 	version, noiseGen, rulesGen uint64
-	// A range covers a run of the endpoint's buckets, which do not
-	// overlap in time: before and covered count the buckets that ended
-	// before it and those it overlaps. As a window like the last hour
-	// moves on, its overview changes only when a bucket leaves it.
+	// For a range: before counts the buckets that ended by its start,
+	// covered those it overlaps. Over the same buckets (the same
+	// version) equal counts mean the same buckets: those before a start
+	// only gain members as the start moves later, and with the same ones
+	// before, the covered are the others that begin before the end, which
+	// only gain members as the end moves later. So a window like the last
+	// hour keeps its overview until a bucket leaves it or the data changes.
 	before, covered int
 }
 
