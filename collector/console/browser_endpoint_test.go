@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/shadowdiff/shadowdiff/collector/engine"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -215,5 +218,28 @@ func TestBrowserEndpointRules(t *testing.T) {
 	left, err := c.seed.q.ListEndpointRules(ctx, &shadowdiffv1.ListEndpointRulesRequest{})
 	if err != nil || len(left.Rules) != 0 {
 		t.Errorf("rules left in the collector: %v %v", left.GetRules(), err)
+	}
+}
+
+// failingRules is a Query service whose endpoint rules cannot be read.
+type failingRules struct{ shadowdiffv1.QueryServer }
+
+func (failingRules) ListEndpointRules(context.Context, *shadowdiffv1.ListEndpointRulesRequest) (*shadowdiffv1.ListEndpointRulesResponse, error) {
+	return nil, status.Error(codes.Internal, "disk error")
+}
+
+// TestBrowserOverviewWithoutEndpointRules: when the endpoint rules cannot
+// be read, the overview still shows the endpoints, and the rules panel
+// says why it is empty.
+func TestBrowserOverviewWithoutEndpointRules(t *testing.T) {
+	requireBrowser(t)
+	seed := seedCollector(t)
+	srv := httptest.NewServer(New(failingRules{seed.q}, Options{Logger: quietLogger()}))
+	t.Cleanup(srv.Close)
+	c := &consoleUnderTest{browser: startBrowser(t), t: t, seed: seed, url: srv.URL + "/"}
+	c.page("/")
+	c.waitFor("endpoint rows", endpointRows+` >= 4`)
+	if v := c.text("#endpoint-rules-error"); !strings.Contains(v, "disk error") {
+		t.Errorf("endpoint rules panel = %q, want the error", v)
 	}
 }

@@ -267,8 +267,10 @@
   function loadOverview() {
     return Promise.all([
       api("GET", "api/endpoints?" + apiQuery()),
-      api("GET", "api/endpoint-rules"),
-    ]).then(function (r) { return { list: r[0], endpointRules: r[1].rules || [] }; });
+      // A side panel: its failure is shown in it, not instead of the page.
+      api("GET", "api/endpoint-rules").then(function (r) { return { rules: r.rules || [] }; },
+        function (err) { return { error: err.message || String(err) }; }),
+    ]).then(function (r) { return { list: r[0], endpointRules: r[1] }; });
   }
 
   // notComparedParts says why requests of an endpoint were not compared:
@@ -371,14 +373,17 @@
 
   // renderEndpointRules lists the rules that name endpoints by path
   // pattern, the learned ones marked, each with a delete button.
-  function renderEndpointRules(rules) {
+  function renderEndpointRules(loaded) {
+    var rules = loaded.rules || [];
     main.appendChild(h("h2", { text: "Endpoint rules" }));
     var sec = h("div", { class: "panel", id: "endpoint-rules" });
     sec.appendChild(h("p", { class: "muted small", text: "Without a rule an endpoint is the method and the path with ids as {id}. " +
       "The collector learns a rule when one position of a path takes many values (--auto-template-threshold); a deleted learned rule is not learned again. " +
       "Add rules with shadowdiff endpoint-rules add." }));
     if (readOnly) sec.appendChild(h("p", { class: "muted", text: "This console is read-only (--console-read-only): delete endpoint rules with shadowdiff endpoint-rules delete." }));
-    if (!rules.length) {
+    if (loaded.error) {
+      sec.appendChild(h("p", { class: "error-box", id: "endpoint-rules-error", text: "Could not load the endpoint rules: " + loaded.error }));
+    } else if (!rules.length) {
       sec.appendChild(h("p", { class: "muted", id: "no-endpoint-rules", text: "No endpoint rules." }));
     } else {
       var ul = h("ul", { class: "rules" });
@@ -388,18 +393,21 @@
           h("code", { text: pattern }), " → ", h("code", { text: r.endpoint }), " ",
           h("span", { class: "muted small", text: (r.learned ? "learned" : "added") + " · " + fmtTime(r.created) }), " ",
           readOnly ? null : h("button", { type: "button", class: "btn", id: "endpoint-rule-" + slug(r.id) + "-delete", "aria-label": "Delete endpoint rule " + pattern,
-            onclick: function () { this.disabled = true; deleteEndpointRule(r, pattern); }, text: "Delete" })));
+            onclick: function () { this.disabled = true; deleteEndpointRule(r, pattern, this); }, text: "Delete" })));
       });
       sec.appendChild(ul);
     }
     main.appendChild(sec);
   }
-  function deleteEndpointRule(r, label) {
+  function deleteEndpointRule(r, label, button) {
     return api("DELETE", "api/endpoint-rules?" + new URLSearchParams({ id: r.id }).toString()).then(function () {
       say("Endpoint rule " + r.id + " (" + label + ") deleted" + (r.learned ? "; it will not be learned again" : "") +
         ". Requests it named keep their endpoint until they age out.");
       return refresh(true);
-    }, function (err) { say("Could not delete endpoint rule " + r.id + ": " + err.message, { error: true }); });
+    }, function (err) {
+      button.disabled = false; // to try again
+      say("Could not delete endpoint rule " + r.id + ": " + err.message, { error: true });
+    });
   }
 
   // ----- endpoint -----
