@@ -231,10 +231,12 @@ func validateField(i int, path string, typ shadowdiffv1.JsonType, shape shadowdi
 }
 
 // sortDigest orders body fields by path and headers by name, in place,
-// so that diffs merge without copying. Order carries no meaning.
-func sortDigest(d *shadowdiffv1.ResponseDigest) {
+// so that diffs merge without copying. Order carries no meaning. It
+// reports whether it moved headers: the encoding received lists them in
+// another order then.
+func sortDigest(d *shadowdiffv1.ResponseDigest) (headersMoved bool) {
 	if d == nil {
-		return
+		return false
 	}
 	if fs := d.GetBody().GetFields(); !slices.IsSortedFunc(fs, compareEntryPaths) {
 		slices.SortStableFunc(fs, compareEntryPaths)
@@ -242,7 +244,9 @@ func sortDigest(d *shadowdiffv1.ResponseDigest) {
 	byName := func(x, y *shadowdiffv1.HeaderDigest) int { return strings.Compare(x.GetName(), y.GetName()) }
 	if !slices.IsSortedFunc(d.Headers, byName) {
 		slices.SortStableFunc(d.Headers, byName)
+		return true
 	}
+	return false
 }
 
 func compareEntryPaths(x, y *shadowdiffv1.FieldEntry) int {
