@@ -11,7 +11,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/encoding/protowire"
-
 )
 
 // Records are written in segments: the records of one transaction are one
