@@ -47,9 +47,20 @@ func FuzzWireFields(fz *testing.F) {
 			t.Fatal(err)
 		}
 		for range 2 {
-			got, _, checked, err := src.read(wire)
+			got, span, checked, err := src.read(wire)
 			if err != nil || len(got) != len(fs) {
 				t.Fatalf("read = %d fields (%v), want %d", len(got), err, len(fs))
+			}
+			if span.ok && msg.Body != nil {
+				var c shadowdiffv1.ResponseDigest
+				if err := c.UnmarshalVT(compactEncoding(wire, span)); err != nil {
+					t.Fatalf("compact encoding: %v", err)
+				}
+				want := msg.CloneVT()
+				want.Body.Fields = nil
+				if !proto.Equal(&c, want) {
+					t.Fatalf("compact encoding = %v, want %v", &c, want)
+				}
 			}
 			if err := validateFlat(got); checked && err != nil {
 				t.Fatalf("read says the fields are checked, validateFlat says %v", err)
@@ -238,8 +249,10 @@ func TestCompactEncoding(t *testing.T) {
 		return protowire.AppendBytes(protowire.AppendTag(slices.Clone(wire), wireDigestBody, protowire.BytesType), body)
 	}
 	twoRuns := withBody(wire, append(a, b...))
-	twoBodies := withBody(withBody(wire, a), b)
-	for name, wire := range map[string][]byte{"two runs": twoRuns, "two bodies": twoBodies} {
+	c, _ := (&shadowdiffv1.BodyDigest{Error: "e"}).MarshalVT()
+	for name, wire := range map[string][]byte{
+		"two runs": twoRuns, "two bodies": withBody(withBody(wire, a), b), "a second body without fields": withBody(withBody(wire, a), c),
+	} {
 		f := freshDigest{d: &shadowdiffv1.ResponseDigest{Body: &shadowdiffv1.BodyDigest{}}, wire: wire}
 		if err := f.read(src); err != nil {
 			t.Fatal(err)

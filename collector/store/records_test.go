@@ -338,3 +338,25 @@ func TestRecentRecords(t *testing.T) {
 		t.Errorf("minutes 1 to 7, limit 1: %v %v, want [k]", got, err)
 	}
 }
+
+// A record's encoded digests are stored as its digests of their roles,
+// beside the records written as messages in the same segment.
+func TestRecordEncodedDigests(t *testing.T) {
+	s := openTest(t, t.TempDir(), 3)
+	defer s.Close()
+	want := record("e", "GET /a", at(1), false)
+	want.Candidate = &shadowdiffv1.ResponseDigest{PairingKey: "e", Role: shadowdiffv1.Role_ROLE_CANDIDATE, Status: 500}
+	want.Differences = []*shadowdiffv1.FieldDifference{{Path: "status", Kind: shadowdiffv1.DiffKind_DIFF_KIND_VALUE}}
+	msg := want.CloneVT()
+	var enc Record
+	enc.RequestRecord, msg.Primary, msg.Candidate = msg, nil, nil
+	for i, d := range []*shadowdiffv1.ResponseDigest{want.Primary, nil, want.Candidate} {
+		if d != nil {
+			enc.Encoded[i], _ = d.MarshalVT()
+		}
+	}
+	plain := record("m", "GET /a", at(1), false)
+	apply(t, s, &Batch{Records: []Record{{RequestRecord: plain}, enc}})
+	wantRecord(t, s, "e", want)
+	wantRecord(t, s, "m", plain)
+}
