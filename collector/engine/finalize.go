@@ -97,7 +97,8 @@ func (w *writer) finalize(c closedReq, now time.Time) {
 		rec.Differences = cmp.differences()
 		w.sample(info.key, t, r, rec)
 	}
-	w.b.Records = append(w.b.Records, record(rec, r))
+	rec.Primary, rec.Secondary, rec.Candidate = compact(p), compact(r.digests[secondary]), compact(cd)
+	w.b.Records = append(w.b.Records, rec)
 	w.countRequest(info.key, outcome)
 	// Nothing refers to the request's fields now (records and samples
 	// hold copies) but the repeat cache, which may keep the primary's.
@@ -250,23 +251,6 @@ func compact(d *shadowdiffv1.ResponseDigest) *shadowdiffv1.ResponseDigest {
 		return d
 	}
 	return withoutFields(d)
-}
-
-// record returns rec with the request's digests in compact form: those
-// cut from the encodings received as they are, the others as messages.
-func record(rec *shadowdiffv1.RequestRecord, r *pendingReq) store.Record {
-	out := store.Record{RequestRecord: rec}
-	fields := [...]**shadowdiffv1.ResponseDigest{&rec.Primary, &rec.Secondary, &rec.Candidate}
-	for i, role := range [...]shadowdiffv1.Role{primary, secondary, candidate} {
-		switch d := r.digests[role]; {
-		case d == nil:
-		case r.encoded[role] != nil:
-			out.Encoded[i] = r.encoded[role]
-		default:
-			*fields[i] = compact(d)
-		}
-	}
-	return out
 }
 
 // keep returns a response that may outlive the call: a flattened fresh

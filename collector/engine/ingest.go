@@ -47,9 +47,7 @@ func (e *Engine) ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, 
 		}
 		err := f.read(e.bodyFields)
 		if err == nil {
-			if sortDigest(d) {
-				f.span.ok = false // headers in another order than received
-			}
+			sortDigest(d)
 			err = validate(d, true)
 		}
 		if err == nil && f.fields != nil && !f.checked {
@@ -97,7 +95,6 @@ func (e *Engine) ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, 
 			if f.fields != nil {
 				r.fields[d.Role] = f.fields
 			}
-			r.encoded[d.Role] = f.compactEncoding()
 		} else {
 			e.bodyFields.recycle(f.fields)
 		}
@@ -235,36 +232,20 @@ type freshDigest struct {
 	fields []flatEntry // sorted by path
 	// checked says fields passed validateFlat's checks as they were read.
 	checked bool
-	// span locates the fields in wire, for compactEncoding; span.ok is
-	// false when wire cannot serve for the compact digest.
-	span fieldsSpan
 }
 
 // read fills fields from the encoding of a digest that has a body but no
 // body fields.
 func (f *freshDigest) read(src *fieldSource) error {
-	if f.wire == nil || len(f.d.GetBody().GetFields()) > 0 {
+	if f.wire == nil || f.d.GetBody() == nil || len(f.d.Body.Fields) > 0 {
 		return nil
 	}
-	if f.d.GetBody() == nil {
-		f.span.ok = true // the encoding is the compact digest
-		return nil
-	}
-	fields, span, checked, err := src.read(f.wire)
+	fields, checked, err := src.read(f.wire)
 	if err != nil {
 		return invalid("body.fields", "undecodable: %v", err)
 	}
-	f.fields, f.span, f.checked = fields, span, checked
+	f.fields, f.checked = fields, checked
 	return nil
-}
-
-// compactEncoding returns the encoding of the compact digest, cut from
-// the one received, or nil when there is none to cut it from.
-func (f *freshDigest) compactEncoding() []byte {
-	if f.wire == nil || !f.span.ok {
-		return nil
-	}
-	return compactEncoding(f.wire, f.span)
 }
 
 func newWriter(e *Engine) *writer {

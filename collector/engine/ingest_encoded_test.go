@@ -3,10 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -193,79 +191,5 @@ func TestFinalizeScratchStaysOutOfThePool(t *testing.T) {
 	}
 	if len(rec.Differences) != 0 {
 		t.Errorf("identical primary and candidate differ in %d fields: %v", len(rec.Differences), rec.Differences)
-	}
-}
-
-// Records of digests ingested with their encodings, whose compact digests
-// are cut from those encodings, are the records of the same digests
-// ingested as messages: with and without secondaries, sampled or not, with
-// headers the engine has to sort, roles without a body, and requests that
-// close incomplete.
-func TestIngestEncodedRecordsAsIngest(t *testing.T) {
-	clk := newClock()
-	plain := openEngine(t, t.TempDir(), clk, Options{})
-	defer plain.Close()
-	encoded := openEngine(t, t.TempDir(), clk, Options{})
-	defer encoded.Close()
-	var keys []string
-	for i := range 30 {
-		key := fmt.Sprintf("k%d", i)
-		keys = append(keys, key)
-		var ds []*shadowdiffv1.ResponseDigest
-		for _, role := range []shadowdiffv1.Role{primary, secondary, candidate} {
-			if role == secondary && i%3 == 0 || role == candidate && i%7 == 6 {
-				continue // no secondary; incomplete
-			}
-			v := "1"
-			if role == candidate && i%2 == 0 {
-				v = "2"
-			}
-			d := withHeaders(at(clk, dg(key, role, "/x", 200, f{"a", tStr, sText, v}, f{"b", tNum, sInt, "3"})),
-				"content-type", "application/json", "date", fmt.Sprint(i, role))
-			d.Body.FieldsTruncated = i%2 == 1 // encoded after the fields
-			switch {
-			case i%5 == 1:
-				slices.Reverse(d.Headers) // sorted by the engine
-			case i%5 == 2 && role == candidate:
-				d.Body = nil
-			}
-			ds = append(ds, d)
-		}
-		var bare []*shadowdiffv1.ResponseDigest
-		var wires [][]byte
-		for _, d := range ds {
-			wire, err := d.MarshalVT()
-			if err != nil {
-				t.Fatal(err)
-			}
-			d = d.CloneVT()
-			if d.Body != nil {
-				d.Body.Fields = nil
-			}
-			bare, wires = append(bare, d), append(wires, wire)
-		}
-		ingest(t, plain, ds...) // after encoding them: it sorts the headers in place
-		if n, rej, err := encoded.IngestEncoded(context.Background(), bare, wires); err != nil || n != len(ds) || len(rej) != 0 {
-			t.Fatalf("IngestEncoded: %d %v %v", n, rej, err)
-		}
-	}
-	clk.Add(time.Hour) // the incomplete requests close
-	for _, e := range []*Engine{plain, encoded} {
-		if err := e.expire(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, key := range keys {
-		want, err := plain.QueryServer().GetRequest(context.Background(), &shadowdiffv1.GetRequestRequest{PairingKey: key})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := encoded.QueryServer().GetRequest(context.Background(), &shadowdiffv1.GetRequestRequest{PairingKey: key})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !proto.Equal(got, want) {
-			t.Errorf("record %s ingested encoded:\n%v\nwant\n%v", key, got, want)
-		}
 	}
 }

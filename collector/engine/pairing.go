@@ -27,10 +27,7 @@ type pendingReq struct {
 	// digests then keeps the message without them (see slim), to bound
 	// memory; response joins the two for the diff.
 	fields [numRoles][]flatEntry
-	// encoded holds a role's compact digest encoded, when it was cut from
-	// the encoding received (freshDigest.compactEncoding), for the record.
-	encoded [numRoles][]byte
-	index   int // in the expiry heap
+	index  int // in the expiry heap
 }
 
 // response returns a role's digest as the diff sees it; a digest that

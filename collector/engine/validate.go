@@ -231,12 +231,10 @@ func validateField(i int, path string, typ shadowdiffv1.JsonType, shape shadowdi
 }
 
 // sortDigest orders body fields by path and headers by name, in place,
-// so that diffs merge without copying. Order carries no meaning. It
-// reports whether it moved headers: the encoding received lists them in
-// another order then.
-func sortDigest(d *shadowdiffv1.ResponseDigest) (headersMoved bool) {
+// so that diffs merge without copying. Order carries no meaning.
+func sortDigest(d *shadowdiffv1.ResponseDigest) {
 	if d == nil {
-		return false
+		return
 	}
 	if fs := d.GetBody().GetFields(); !slices.IsSortedFunc(fs, compareEntryPaths) {
 		slices.SortStableFunc(fs, compareEntryPaths)
@@ -244,9 +242,7 @@ func sortDigest(d *shadowdiffv1.ResponseDigest) (headersMoved bool) {
 	byName := func(x, y *shadowdiffv1.HeaderDigest) int { return strings.Compare(x.GetName(), y.GetName()) }
 	if !slices.IsSortedFunc(d.Headers, byName) {
 		slices.SortStableFunc(d.Headers, byName)
-		return true
 	}
-	return false
 }
 
 func compareEntryPaths(x, y *shadowdiffv1.FieldEntry) int {

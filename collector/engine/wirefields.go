@@ -1,13 +1,10 @@
 package engine
 
 import (
-	"bytes"
 	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
-
-	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/shadowdiff/shadowdiff/collector/internal/protoscan"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
@@ -61,16 +58,16 @@ type pathCache struct {
 // fields passed validateFlat's checks on the way (the plain form with
 // paths in order): the caller need not walk them again. The slice is the
 // caller's; recycle hands it back once nothing refers to it.
-func (s *fieldSource) read(wire []byte) (_ []flatEntry, span fieldsSpan, checked bool, err error) {
-	fields, span, ok, checked := s.plain(wire)
+func (s *fieldSource) read(wire []byte) (_ []flatEntry, checked bool, err error) {
+	fields, ok, checked := s.plain(wire)
 	if !ok {
 		var d shadowdiffv1.ResponseDigest
 		if err := d.UnmarshalVT(wire); err != nil {
-			return nil, fieldsSpan{}, false, err
+			return nil, false, err
 		}
 		fs := d.GetBody().GetFields()
 		if len(fs) == 0 {
-			return nil, fieldsSpan{}, true, nil
+			return nil, true, nil
 		}
 		fields = s.flats.get(len(fs))
 		for i, e := range fs {
@@ -84,34 +81,32 @@ func (s *fieldSource) read(wire []byte) (_ []flatEntry, span fieldsSpan, checked
 			slices.SortStableFunc(fields, compareFlatPaths)
 		}
 	}
-	return fields, span, checked, nil
+	return fields, checked, nil
 }
 
 // plain is read for digests whose every field entry is plain; ok is false
-// otherwise. span locates the fields in wire. It checks each entry as validateFlat does, in the same pass
+// otherwise. It checks each entry as validateFlat does, in the same pass
 // (a second walk of the fields cost ~4% of ingest), UTF-8 included: a path
 // equal to the cached one at its place was checked when it was cached.
 // checked is false when a check failed, or when the order of the paths is
 // not known to be strict (validateFlat then finds the error, or sorts out a
 // duplicate).
-func (s *fieldSource) plain(wire []byte) (_ []flatEntry, span fieldsSpan, ok, checked bool) {
+func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok, checked bool) {
 	pc := s.readers.Get().(*pathCache)
 	defer s.readers.Put(pc)
 	// Sized for as many fields as the reader's last digest had (most
 	// digests in a row come from the same endpoints), within what the pool
 	// keeps: an outsized digest must not make every later one allocate.
 	out := s.flats.get(min(max(len(pc.paths), 1), maxPooledFields))[:0]
-	fail := func() ([]flatEntry, fieldsSpan, bool, bool) {
+	fail := func() ([]flatEntry, bool, bool) {
 		s.flats.put(out)
-		return nil, fieldsSpan{}, false, false
+		return nil, false, false
 	}
 	same := true // so far, the same paths as the cached list
 	bad := false // an entry failed a check of validateField
 	valid := 0   // how many of the first paths are known to be UTF-8
 	var pe protoscan.FieldEntry
-	bodies, runs := 0, 0
 	for rest := wire; len(rest) > 0; {
-		tag := len(wire) - len(rest)
 		num, body, r, ok := protoscan.NextField(rest)
 		if !ok {
 			return fail()
@@ -120,27 +115,15 @@ func (s *fieldSource) plain(wire []byte) (_ []flatEntry, span fieldsSpan, ok, ch
 		if num != wireDigestBody || body == nil {
 			continue
 		}
-		bodies++
-		span.tag = tag
-		span.bodyEnd = len(wire) - len(rest)
-		span.body = span.bodyEnd - len(body)
-		inRun := false
 		for len(body) > 0 {
-			at := span.bodyEnd - len(body)
 			num, entry, r, ok := protoscan.NextField(body)
 			if !ok {
 				return fail()
 			}
 			body = r
 			if num != wireBodyFields || entry == nil {
-				inRun = false
 				continue
 			}
-			if !inRun {
-				runs++
-				inRun, span.fields = true, at
-			}
-			span.fieldsEnd = span.bodyEnd - len(body)
 			if !protoscan.PlainFieldEntry(entry, &pe) {
 				return fail()
 			}
@@ -181,10 +164,9 @@ func (s *fieldSource) plain(wire []byte) (_ []flatEntry, span fieldsSpan, ok, ch
 			}
 		}
 	}
-	span.ok = bodies <= 1 && runs <= 1
 	if len(out) == 0 {
 		s.flats.put(out)
-		return nil, span, true, true
+		return nil, true, true
 	}
 	if c := cap(out); c%8 != 0 || c-len(out) >= 8 {
 		// Sized for another digest (or grown by append): into a slice
@@ -207,34 +189,7 @@ func (s *fieldSource) plain(wire []byte) (_ []flatEntry, span fieldsSpan, ok, ch
 	if !pc.strict {
 		slices.SortStableFunc(out, compareFlatPaths)
 	}
-	return out, span, true, !bad && pc.strict && len(out) <= maxFields
-}
-
-// fieldsSpan locates the body fields in the encoding of a digest, for
-// compactEncoding: offsets of the body (its tag, its payload) and of the
-// run of field entries in it. ok says there is at most one body and one
-// run (the filter writes them so); fieldsEnd is 0 when there are no fields.
-type fieldsSpan struct {
-	tag, body, bodyEnd int
-	fields, fieldsEnd  int
-	ok                 bool
-}
-
-// compactEncoding cuts the body fields out of a digest's encoding: what
-// compact returns, encoded, at the cost of copying the bytes around them.
-// Fields the engine does not know are kept, as they were received.
-func compactEncoding(wire []byte, span fieldsSpan) []byte {
-	if span.fieldsEnd == 0 {
-		return bytes.Clone(wire)
-	}
-	kept := span.fields - span.body + span.bodyEnd - span.fieldsEnd
-	out := make([]byte, 0, span.tag+protowire.SizeTag(wireDigestBody)+protowire.SizeBytes(kept)+len(wire)-span.bodyEnd)
-	out = append(out, wire[:span.tag]...)
-	out = protowire.AppendTag(out, wireDigestBody, protowire.BytesType)
-	out = protowire.AppendVarint(out, uint64(kept))
-	out = append(out, wire[span.body:span.fields]...)
-	out = append(out, wire[span.fieldsEnd:span.bodyEnd]...)
-	return append(out, wire[span.bodyEnd:]...)
+	return out, true, !bad && pc.strict && len(out) <= maxFields
 }
 
 // strictlySorted reports whether fields are in increasing path order, no

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
@@ -43,24 +42,13 @@ func FuzzWireFields(fz *testing.F) {
 		// Read after another digest, then again: the reader's cache of
 		// the last paths must give the same answers as the table.
 		src := newFieldSource(newPathTable())
-		if _, _, _, err := src.read(other); err != nil {
+		if _, _, err := src.read(other); err != nil {
 			t.Fatal(err)
 		}
 		for range 2 {
-			got, span, checked, err := src.read(wire)
+			got, checked, err := src.read(wire)
 			if err != nil || len(got) != len(fs) {
 				t.Fatalf("read = %d fields (%v), want %d", len(got), err, len(fs))
-			}
-			if span.ok && msg.Body != nil {
-				var c shadowdiffv1.ResponseDigest
-				if err := c.UnmarshalVT(compactEncoding(wire, span)); err != nil {
-					t.Fatalf("compact encoding: %v", err)
-				}
-				want := msg.CloneVT()
-				want.Body.Fields = nil
-				if !proto.Equal(&c, want) {
-					t.Fatalf("compact encoding = %v, want %v", &c, want)
-				}
 			}
 			if err := validateFlat(got); checked && err != nil {
 				t.Fatalf("read says the fields are checked, validateFlat says %v", err)
@@ -104,12 +92,12 @@ func TestOutsizedDigestLeavesLaterReadsCheap(t *testing.T) {
 		return w
 	}
 	s := newFieldSource(newPathTable())
-	if _, _, _, err := s.read(wireOf(4 * maxPooledFields)); err != nil {
+	if _, _, err := s.read(wireOf(4 * maxPooledFields)); err != nil {
 		t.Fatal(err)
 	}
 	empty := wireOf(0)
 	allocs := testing.AllocsPerRun(100, func() {
-		if _, _, _, err := s.read(empty); err != nil {
+		if _, _, err := s.read(empty); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -166,7 +154,7 @@ func TestReadChecksFieldsAsValidateFlat(t *testing.T) {
 			}
 			// Twice: the second read has the first one's paths cached.
 			for range 2 {
-				got, _, checked, err := src.read(wire)
+				got, checked, err := src.read(wire)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -184,81 +172,5 @@ func TestReadChecksFieldsAsValidateFlat(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// The compact digest cut from an encoding is the digest without its body
-// fields, unknown fields kept; an encoding whose fields are not one run in
-// one body is not cut.
-func TestCompactEncoding(t *testing.T) {
-	raw := "7"
-	full := withHeaders(dg("k", primary, "/x", 200, f{"a", tStr, sText, "x"}, f{"b", tArr, 0, "1,2"}, f{"c", tNum, sInt, "7"}),
-		"content-type", "application/json", "date", "today")
-	full.Body.Fields[2].RawValue = &raw
-	full.Body.FieldsTruncated = true // encoded after the fields
-	full.Body.Error = "e"
-	noBody := dg("k", candidate, "/x", 200)
-	noBody.Body = nil
-	src := newFieldSource(newPathTable())
-	for _, d := range []*shadowdiffv1.ResponseDigest{full, dg("k", secondary, "/x", 204), noBody, {PairingKey: "k"}} {
-		wire, err := d.MarshalVT()
-		if err != nil {
-			t.Fatal(err)
-		}
-		wire = protowire.AppendTag(wire, 99, protowire.VarintType) // a field of a later version
-		wire = protowire.AppendVarint(wire, 5)
-		f := freshDigest{d: d, wire: wire}
-		if d.Body != nil {
-			f.d = d.CloneVT()
-			f.d.Body.Fields = nil // as the server passes it
-		}
-		if err := f.read(src); err != nil {
-			t.Fatal(err)
-		}
-		enc := f.compactEncoding()
-		if enc == nil {
-			t.Fatalf("%v: no compact encoding", d)
-		}
-		var got, want shadowdiffv1.ResponseDigest
-		if err := got.UnmarshalVT(enc); err != nil {
-			t.Fatal(err)
-		}
-		if err := want.UnmarshalVT(wire); err != nil {
-			t.Fatal(err)
-		}
-		if want.Body != nil {
-			want.Body.Fields = nil
-		}
-		if !proto.Equal(&got, &want) {
-			t.Errorf("compact encoding = %v, want %v", &got, &want)
-		}
-		if len(got.ProtoReflect().GetUnknown()) == 0 {
-			t.Errorf("compact encoding lost the unknown field")
-		}
-	}
-
-	// Fields in two runs (around fields_truncated), and a body given twice
-	// (decoders merge them).
-	wire, err := noBody.MarshalVT()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _ := (&shadowdiffv1.BodyDigest{Fields: []*shadowdiffv1.FieldEntry{entryOf(f{"a", tStr, sText, "x"})}, FieldsTruncated: true}).MarshalVT()
-	b, _ := (&shadowdiffv1.BodyDigest{Fields: []*shadowdiffv1.FieldEntry{entryOf(f{"b", tStr, sText, "y"})}}).MarshalVT()
-	withBody := func(wire, body []byte) []byte {
-		return protowire.AppendBytes(protowire.AppendTag(slices.Clone(wire), wireDigestBody, protowire.BytesType), body)
-	}
-	twoRuns := withBody(wire, append(a, b...))
-	c, _ := (&shadowdiffv1.BodyDigest{Error: "e"}).MarshalVT()
-	for name, wire := range map[string][]byte{
-		"two runs": twoRuns, "two bodies": withBody(withBody(wire, a), b), "a second body without fields": withBody(withBody(wire, a), c),
-	} {
-		f := freshDigest{d: &shadowdiffv1.ResponseDigest{Body: &shadowdiffv1.BodyDigest{}}, wire: wire}
-		if err := f.read(src); err != nil {
-			t.Fatal(err)
-		}
-		if enc := f.compactEncoding(); enc != nil {
-			t.Errorf("%s: cut a compact encoding", name)
-		}
 	}
 }

@@ -20,7 +20,7 @@ func BenchmarkRecordLookup(b *testing.B) {
 		for i := range perTxn {
 			key := fmt.Sprintf("%016x-%07d", rng.Uint64(), txn*perTxn+i)
 			keys = append(keys, key)
-			batch.Records = append(batch.Records, Record{RequestRecord: record(key, "GET /a", at(txn), false)})
+			batch.Records = append(batch.Records, record(key, "GET /a", at(txn), false))
 		}
 		if err := s.Apply(&batch); err != nil {
 			b.Fatal(err)

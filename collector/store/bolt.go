@@ -169,8 +169,8 @@ func (s *Bolt) applyPending(tx *bolt.Tx, bs []*Batch) (*pendingStage, error) {
 
 // records are the records of bs, in order: one segment for the
 // transaction.
-func records(bs []*Batch) []Record {
-	var recs []Record
+func records(bs []*Batch) []*shadowdiffv1.RequestRecord {
+	var recs []*shadowdiffv1.RequestRecord
 	for _, b := range bs {
 		if len(recs) == 0 && len(b.Records) > 0 {
 			recs = b.Records[:len(b.Records):len(b.Records)] // appending copies

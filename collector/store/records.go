@@ -11,6 +11,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
 // Records are written in segments: the records of one transaction are one
@@ -94,7 +96,7 @@ const segmentSpan = int64(time.Minute)
 // putRecords writes recs as segments, one per segmentSpan of their times,
 // and stages their keys (keyindex.go); of records of the same key only the
 // last is written: it replaces the others.
-func putRecords(tx *bolt.Tx, recs []Record, arena *txArena, st *keyStage) error {
+func putRecords(tx *bolt.Tx, recs []*shadowdiffv1.RequestRecord, arena *txArena, st *keyStage) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -139,7 +141,7 @@ func recordRef(segKey []byte, off int) (ref [recordRefLen]byte) {
 
 // putSegment writes the records recs[i] for i in which as one segment and
 // stages their keys.
-func putSegment(sb *bolt.Bucket, recs []Record, times []int64, which []int, st *keyStage, arena *txArena) error {
+func putSegment(sb *bolt.Bucket, recs []*shadowdiffv1.RequestRecord, times []int64, which []int, st *keyStage, arena *txArena) error {
 	oldest := int64(math.MaxInt64)
 	total := 0
 	sizes := make([]int, len(which))
@@ -147,8 +149,7 @@ func putSegment(sb *bolt.Bucket, recs []Record, times []int64, which []int, st *
 		r := recs[i]
 		oldest = min(oldest, times[i])
 		sizes[n] = r.SizeVT()
-		size := sizes[n] + r.encodedSize()
-		total += lpSize(r.PairingKey) + lpSize(r.Endpoint) + 8 + protowire.SizeVarint(uint64(size)) + size
+		total += lpSize(r.PairingKey) + lpSize(r.Endpoint) + 8 + protowire.SizeVarint(uint64(sizes[n])) + sizes[n]
 	}
 	seq, err := sb.NextSequence()
 	if err != nil {
@@ -162,10 +163,12 @@ func putSegment(sb *bolt.Bucket, recs []Record, times []int64, which []int, st *
 		seg = lp(seg, r.PairingKey)
 		seg = lp(seg, r.Endpoint)
 		seg = putTime(seg, times[i])
-		seg = binary.AppendUvarint(seg, uint64(sizes[n]+r.encodedSize()))
-		if seg, err = r.append(seg, sizes[n]); err != nil {
-			return err
+		seg = binary.AppendUvarint(seg, uint64(sizes[n]))
+		end := len(seg) + sizes[n]
+		if _, err := r.MarshalToSizedBufferVT(seg[len(seg):end]); err != nil {
+			return fmt.Errorf("encode record %q: %w", r.PairingKey, err)
 		}
+		seg = seg[:end]
 		st.puts[r.PairingKey] = keyRef{ref: recordRef(segKey, off), nano: times[i]}
 	}
 	b, err := sb.CreateBucket(segKey) // a bucket of its own, as pending segments (see segmentValue)
@@ -176,38 +179,6 @@ func putSegment(sb *bolt.Bucket, recs []Record, times []int64, which []int, st *
 		return fmt.Errorf("put record segment: %w", err)
 	}
 	return nil
-}
-
-// Field numbers of a record's digests, by role index.
-var recordDigestFields = [3]protowire.Number{4, 5, 6}
-
-// encodedSize is what the encoded digests add to the record's message.
-func (r Record) encodedSize() int {
-	n := 0
-	for _, enc := range r.Encoded {
-		if enc != nil {
-			n += 1 + protowire.SizeBytes(len(enc))
-		}
-	}
-	return n
-}
-
-// append appends the record's encoding to b, which has room for it: the
-// message (of size msgSize, its SizeVT), then the encoded digests as its
-// fields (a field may follow fields of higher numbers).
-func (r Record) append(b []byte, msgSize int) ([]byte, error) {
-	start := len(b)
-	if _, err := r.MarshalToSizedBufferVT(b[start : start+msgSize]); err != nil {
-		return nil, fmt.Errorf("encode record %q: %w", r.PairingKey, err)
-	}
-	b = b[:start+msgSize]
-	for role, enc := range r.Encoded {
-		if enc != nil {
-			b = protowire.AppendTag(b, recordDigestFields[role], protowire.BytesType)
-			b = protowire.AppendBytes(b, enc)
-		}
-	}
-	return b, nil
 }
 
 // floorDiv is a / b rounded down (b > 0), for times before 1970 too.

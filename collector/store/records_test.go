@@ -44,9 +44,9 @@ func TestRecordSegmentsReadEveryRecord(t *testing.T) {
 			r.NotComparedReason = fmt.Sprintf("reason %d", i) // records differ beyond their keys
 			recs = append(recs, r)
 			if i%2 == 0 {
-				b1.Records = append(b1.Records, Record{RequestRecord: r})
+				b1.Records = append(b1.Records, r)
 			} else {
-				b2.Records = append(b2.Records, Record{RequestRecord: r})
+				b2.Records = append(b2.Records, r)
 			}
 		}
 		apply(t, s, &b1, &b2)
@@ -67,19 +67,19 @@ func TestRecordSegmentsReplaceAReusedKey(t *testing.T) {
 	s := openTest(t, t.TempDir(), 3)
 	defer s.Close()
 	old, mid, last := record("k", "GET /a", at(1), false), record("k", "GET /a", at(3), false), record("k", "GET /b", at(5), false)
-	apply(t, s, &Batch{Records: asRecords(old)})
-	apply(t, s, &Batch{Records: asRecords(mid)}, &Batch{Records: asRecords(last)})
+	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{old}})
+	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{mid}}, &Batch{Records: []*shadowdiffv1.RequestRecord{last}})
 	wantRecord(t, s, "k", last)
 	// In one transaction the later record wins, whatever the minutes of
 	// their segments.
 	late, early := record("j", "GET /a", at(9), false), record("j", "GET /a", at(2), false)
-	apply(t, s, &Batch{Records: asRecords(late, early)})
+	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{late, early}})
 	wantRecord(t, s, "j", early)
 	if _, err := s.Clear(""); err != nil {
 		t.Fatal(err)
 	}
-	apply(t, s, &Batch{Records: asRecords(old)})
-	apply(t, s, &Batch{Records: asRecords(mid)}, &Batch{Records: asRecords(last)})
+	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{old}})
+	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{mid}}, &Batch{Records: []*shadowdiffv1.RequestRecord{last}})
 	// The old copies are dead: deleting by age or endpoint does not count
 	// or delete them, nor the live one.
 	if n, err := s.DeleteBefore(at(4)); err != nil || n != 0 {
@@ -109,7 +109,7 @@ func TestRecordSegmentsSpanAMinute(t *testing.T) {
 	defer s.Close()
 	skewed, now1, now2 := record("skewed", "GET /a", at(0), false), record("n1", "GET /a", at(10), false),
 		record("n2", "GET /a", at(10).Add(30*time.Second), false)
-	apply(t, s, &Batch{Records: asRecords(now1, skewed, now2)})
+	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{now1, skewed, now2}})
 	if n := entries(t, s, bktRecordSegments); n != 2 {
 		t.Fatalf("%d segments, want 2 (minutes 0 and 10)", n)
 	}
@@ -141,8 +141,8 @@ func TestRecordSegmentsDeletePartly(t *testing.T) {
 		record("a2", "GET /a", at(2), false), record("b4", "GET /b", at(4), false),
 	}
 	later := record("a9", "GET /a", at(9), false)
-	apply(t, s, &Batch{Records: asRecords(recs...)})
-	apply(t, s, &Batch{Records: asRecords(later)})
+	apply(t, s, &Batch{Records: recs})
+	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{later}})
 	if n, err := s.DeleteBefore(at(3)); err != nil || n != 2 {
 		t.Fatalf("DeleteBefore(minute 3) = %d %v, want 2 (b1, a2)", n, err)
 	}
@@ -176,7 +176,7 @@ func TestLegacyRecords(t *testing.T) {
 	putLegacy(t, s, legacy...)
 	wantRecord(t, s, "old1", legacy[0])
 	again := record("old2", "GET /a", at(3), false)
-	apply(t, s, &Batch{Records: asRecords(again)})
+	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{again}})
 	wantRecord(t, s, "old2", again)
 	if n, err := s.DeleteBefore(at(3)); err != nil || n != 1 {
 		t.Errorf("DeleteBefore(minute 3) = %d %v, want 1 (old1; old2 was written again)", n, err)
@@ -241,7 +241,7 @@ func TestRecordsMatchAModel(t *testing.T) {
 				for i := range bs {
 					bs[i] = &Batch{}
 					for range rng.IntN(6) {
-						bs[i].Records = append(bs[i].Records, Record{RequestRecord: newRecord(rng.IntN(keys), step)})
+						bs[i].Records = append(bs[i].Records, newRecord(rng.IntN(keys), step))
 					}
 				}
 				apply(t, s, bs...)
@@ -305,8 +305,8 @@ func TestRecentRecords(t *testing.T) {
 	// One segment (a transaction's minute) keeps m live beside the dead
 	// copies of k and c.
 	cleared, kept := record("c", "GET /b", at(5).Add(time.Second), false), record("m", "GET /a", at(5).Add(2*time.Second), false)
-	apply(t, s, &Batch{Records: asRecords(old, replaced, cleared, kept)})
-	apply(t, s, &Batch{Records: asRecords(live, record("n", "GET /a", at(8), false))})
+	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{old, replaced, cleared, kept}})
+	apply(t, s, &Batch{Records: []*shadowdiffv1.RequestRecord{live, record("n", "GET /a", at(8), false)}})
 	if _, err := s.Clear("GET /b"); err != nil {
 		t.Fatal(err)
 	}
@@ -337,26 +337,4 @@ func TestRecentRecords(t *testing.T) {
 	}); err != nil || fmt.Sprint(got) != "[k]" {
 		t.Errorf("minutes 1 to 7, limit 1: %v %v, want [k]", got, err)
 	}
-}
-
-// A record's encoded digests are stored as its digests of their roles,
-// beside the records written as messages in the same segment.
-func TestRecordEncodedDigests(t *testing.T) {
-	s := openTest(t, t.TempDir(), 3)
-	defer s.Close()
-	want := record("e", "GET /a", at(1), false)
-	want.Candidate = &shadowdiffv1.ResponseDigest{PairingKey: "e", Role: shadowdiffv1.Role_ROLE_CANDIDATE, Status: 500}
-	want.Differences = []*shadowdiffv1.FieldDifference{{Path: "status", Kind: shadowdiffv1.DiffKind_DIFF_KIND_VALUE}}
-	msg := want.CloneVT()
-	var enc Record
-	enc.RequestRecord, msg.Primary, msg.Candidate = msg, nil, nil
-	for i, d := range []*shadowdiffv1.ResponseDigest{want.Primary, nil, want.Candidate} {
-		if d != nil {
-			enc.Encoded[i], _ = d.MarshalVT()
-		}
-	}
-	plain := record("m", "GET /a", at(1), false)
-	apply(t, s, &Batch{Records: []Record{{RequestRecord: plain}, enc}})
-	wantRecord(t, s, "e", want)
-	wantRecord(t, s, "m", plain)
 }

@@ -43,7 +43,7 @@ func TestApplySurvivesReopen(t *testing.T) {
 	b := &Batch{
 		PutPending: []PendingDigest{{Key: "k1", Role: shadowdiffv1.Role_ROLE_PRIMARY, ArrivalNano: 42, Digest: raw},
 			{Key: "k2", Role: shadowdiffv1.Role_ROLE_CANDIDATE, ArrivalNano: 43, Digest: raw}},
-		Records: asRecords(record("r1", "GET /a", at, false)),
+		Records: []*shadowdiffv1.RequestRecord{record("r1", "GET /a", at, false)},
 		Full:    []*shadowdiffv1.RequestRecord{record("r1", "GET /a", at, true)},
 		Samples: []SampleRef{{Endpoint: "GET /a", Path: "body.a", TimeNano: at.UnixNano(), Key: "r1"}},
 		Buckets: []*Bucket{{Endpoint: "GET /a", StartUnix: at.Unix(), WidthSec: 60, Counts: EndpointCounts{Requests: 5, Compared: 4},
@@ -107,7 +107,7 @@ func TestSamplesBoundedPerField(t *testing.T) {
 		key := fmt.Sprintf("r%d", i)
 		at := base.Add(time.Duration(i) * time.Second)
 		b := &Batch{
-			Records: asRecords(record(key, "GET /a", at, false)),
+			Records: []*shadowdiffv1.RequestRecord{record(key, "GET /a", at, false)},
 			Full:    []*shadowdiffv1.RequestRecord{record(key, "GET /a", at, true)},
 			Samples: []SampleRef{
 				{Endpoint: "GET /a", Path: "body.x", TimeNano: at.UnixNano(), Key: key},
@@ -153,7 +153,7 @@ func TestClearAndRetention(t *testing.T) {
 		ep := []string{"GET /a", "GET /b"}[i%2]
 		key := fmt.Sprintf("r%d", i)
 		at := base.Add(time.Duration(i) * time.Minute)
-		b.Records = append(b.Records, Record{RequestRecord: record(key, ep, at, false)})
+		b.Records = append(b.Records, record(key, ep, at, false))
 		b.Full = append(b.Full, record(key, ep, at, true))
 		b.Samples = append(b.Samples, SampleRef{Endpoint: ep, Path: "body", TimeNano: at.UnixNano(), Key: key})
 		b.Buckets = append(b.Buckets, &Bucket{Endpoint: ep, StartUnix: at.Unix(), WidthSec: 60})
@@ -365,13 +365,4 @@ func TestBucketFieldsWithoutDifferences(t *testing.T) {
 			t.Errorf("%s: counters of differences %v, want %v", path, fc.FieldDiffs, want.FieldDiffs)
 		}
 	}
-}
-
-// asRecords wraps records to write, without encoded digests.
-func asRecords(rs ...*shadowdiffv1.RequestRecord) []Record {
-	out := make([]Record, len(rs))
-	for i, r := range rs {
-		out[i].RequestRecord = r
-	}
-	return out
 }

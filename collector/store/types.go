@@ -38,22 +38,12 @@ type SampleQuery struct {
 	EndNano      int64 // exclusive, 0 = open
 }
 
-// Record is a request record to write. Encoded holds, where set, the
-// encoding of the compact digest of a role (primary, secondary,
-// candidate), written as it is in place of the record's field of that
-// role, which is then nil: the engine has the encodings of the digests it
-// received, and encoding them again was a tenth of ingest.
-type Record struct {
-	*shadowdiffv1.RequestRecord
-	Encoded [3][]byte
-}
-
 // Batch is everything one ingest writes.
 type Batch struct {
 	PutPending    []PendingDigest
 	DeletePending []PendingRef
 	// Records are compact (bodies without fields).
-	Records []Record
+	Records []*shadowdiffv1.RequestRecord
 	// Full holds complete records for requests that become samples.
 	Full    []*shadowdiffv1.RequestRecord
 	Samples []SampleRef
