@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 
 	"github.com/shadowdiff/shadowdiff/collector/store"
@@ -163,6 +164,39 @@ func (e *Engine) beginWrite() (uint64, error) {
 	}
 	e.writeMu.Unlock()
 	return 0, err
+}
+
+// buildLocked runs build, which changes the state and returns the batch
+// that stores the change, with writeMu and mu held (see beginWrite), and
+// releases mu; writeMu stays held. A panic in build (a bug) would leave the
+// state half changed and, recovered by the gRPC server, the engine locked,
+// every later ingest and query hung behind it: it is logged, counted and
+// returned as an error instead, the batches queued before it are written,
+// and the next writer reloads the state from the store, as after a failed
+// store write.
+func (e *Engine) buildLocked(build func() (*store.Batch, error)) (b *store.Batch, err error) {
+	defer func() {
+		r := recover()
+		e.mu.Unlock()
+		if r == nil {
+			return
+		}
+		e.met.internalErrors.Inc()
+		e.log.Error("internal error building a batch: the batch is refused and the state reloaded from the store",
+			"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		// A failed write moves the generation on by itself.
+		_ = e.barrier()
+		e.cq.invalidate()
+		b, err = nil, fmt.Errorf("engine: internal error: %v", r)
+	}()
+	return build()
+}
+
+// invalidate has the next writer reload the state from the store.
+func (q *commitQueue) invalidate() {
+	q.mu.Lock()
+	q.gen++
+	q.mu.Unlock()
 }
 
 // barrier waits until every batch queued so far is written. Call with

@@ -79,7 +79,23 @@ func (e *Engine) ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, 
 		e.recycleFresh(valid)
 		return 0, rejected, err
 	}
-	now := e.opts.Now()
+	batch, err := e.buildLocked(func() (*store.Batch, error) { return e.offerAll(valid, e.opts.Now()) })
+	if err != nil {
+		e.writeMu.Unlock()
+		return 0, rejected, err
+	}
+	req := e.cq.enqueue(batch, gen)
+	e.writeMu.Unlock()
+	if err := req.wait(); err != nil {
+		return 0, rejected, err
+	}
+	e.met.ingestSeconds.Observe(time.Since(start).Seconds())
+	return len(valid), rejected, nil
+}
+
+// offerAll pairs the digests of an ingest and returns the batch that stores
+// what they changed. Call with mu held.
+func (e *Engine) offerAll(valid []freshDigest, now time.Time) (*store.Batch, error) {
 	w := newWriter(e)
 	var closed []closedReq
 	for _, f := range valid {
@@ -121,18 +137,7 @@ func (e *Engine) ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, 
 	// records carry its endpoint name: after a crash between the two
 	// writes, records would name a rule the collector no longer has.
 	e.saveLearnedLocked()
-	e.mu.Unlock()
-	if err != nil {
-		e.writeMu.Unlock()
-		return 0, rejected, err
-	}
-	req := e.cq.enqueue(batch, gen)
-	e.writeMu.Unlock()
-	if err := req.wait(); err != nil {
-		return 0, rejected, err
-	}
-	e.met.ingestSeconds.Observe(time.Since(start).Seconds())
-	return len(valid), rejected, nil
+	return batch, err
 }
 
 // recycleFresh hands back the fields of digests that were read but not
@@ -150,16 +155,17 @@ func (e *Engine) expire() error {
 		return err
 	}
 	defer e.writeMu.Unlock()
-	now := e.opts.Now()
-	closed := e.pairer.expire(now, nil)
-	if len(closed) == 0 {
-		e.mu.Unlock()
-		return nil
-	}
-	batch, err := newWriter(e).finish(closed, now)
-	e.saveLearnedLocked() // as in ingest
-	e.mu.Unlock()
-	if err != nil {
+	batch, err := e.buildLocked(func() (*store.Batch, error) {
+		now := e.opts.Now()
+		closed := e.pairer.expire(now, nil)
+		if len(closed) == 0 {
+			return nil, nil
+		}
+		batch, err := newWriter(e).finish(closed, now)
+		e.saveLearnedLocked() // as in ingest
+		return batch, err
+	})
+	if err != nil || batch == nil {
 		return err
 	}
 	return e.cq.enqueue(batch, gen).wait()
