@@ -12,9 +12,10 @@ import (
 // commitQueue group-commits batches: writers build batches in order under
 // the engine's writeMu and enqueue them; one goroutine writes everything
 // queued in one transaction (one fsync for many concurrent ingests) and
-// wakes the writers. When a write fails, the generation moves on: every
-// batch built on the failed state fails too, and the next writer reloads
-// the state from the store before building.
+// wakes the writers. When a write fails, or a batch cannot be built
+// (Engine.buildLocked), the generation moves on: every batch built on the
+// failed state fails too, and the next writer reloads the state from the
+// store before building.
 type commitQueue struct {
 	mu      sync.Mutex
 	queue   []*commitReq
@@ -132,7 +133,7 @@ func (q *commitQueue) stop() {
 	<-q.done
 }
 
-// prepareWrite reloads the state after a failed store write. Call with
+// prepareWrite reloads the state after a failed store write or build. Call with
 // writeMu held, before building a batch; it returns the generation the
 // batch is built at.
 func (e *Engine) prepareWrite() (uint64, error) {
@@ -141,7 +142,7 @@ func (e *Engine) prepareWrite() (uint64, error) {
 		return gen, nil
 	}
 	if err := e.load(); err != nil {
-		return 0, fmt.Errorf("engine: reload after store failure: %w", err)
+		return 0, fmt.Errorf("engine: reload the state after a failed write: %w", err)
 	}
 	e.loadedGen = gen
 	return gen, nil
@@ -168,28 +169,45 @@ func (e *Engine) beginWrite() (uint64, error) {
 
 // buildLocked runs build, which changes the state and returns the batch
 // that stores the change, with writeMu and mu held (see beginWrite), and
-// releases mu; writeMu stays held. A panic in build (a bug) would leave the
-// state half changed and, recovered by the gRPC server, the engine locked,
-// every later ingest and query hung behind it: it is logged, counted and
-// returned as an error instead, the batches queued before it are written,
-// and the next writer reloads the state from the store, as after a failed
-// store write.
+// releases mu; writeMu stays held. A build that fails leaves the state half
+// changed: the batches queued before it are written and the next writer
+// reloads the state from the store, as after a failed store write. A panic
+// in build (a bug), recovered by the gRPC server with the locks held, hung
+// every later ingest and query: it is logged, counted and returned as such
+// a failure. (Closing one request recovers its own panics: writer.finish.)
 func (e *Engine) buildLocked(build func() (*store.Batch, error)) (b *store.Batch, err error) {
 	defer func() {
 		r := recover()
 		e.mu.Unlock()
-		if r == nil {
-			return
+		if r != nil {
+			e.met.panics.Inc()
+			e.log.Error("internal error building a batch: the batch is refused and the state will be reloaded from the store",
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			b, err = nil, fmt.Errorf("engine: internal error: %v", r)
 		}
-		e.met.internalErrors.Inc()
-		e.log.Error("internal error building a batch: the batch is refused and the state reloaded from the store",
-			"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-		// A failed write moves the generation on by itself.
-		_ = e.barrier()
-		e.cq.invalidate()
-		b, err = nil, fmt.Errorf("engine: internal error: %v", r)
+		if err != nil {
+			// Writing what was queued also settles its generation: a
+			// failed write moves it on by itself.
+			_ = e.barrier()
+			e.cq.invalidate()
+		}
 	}()
 	return build()
+}
+
+// locked runs f with mu held and rlocked with mu read-held, unlocking by
+// defer: a panic in f (a bug), recovered by the gRPC or HTTP server, must
+// not leave the engine locked.
+func (e *Engine) locked(f func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f()
+}
+
+func (e *Engine) rlocked(f func()) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	f()
 }
 
 // invalidate has the next writer reload the state from the store.

@@ -327,8 +327,8 @@ func (m *endpointMapper) setRules(rules []*endpointRule, deleted []*shadowdiffv1
 // paths must be admitted again.
 func (m *endpointMapper) forget() {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.forgetLocked()
-	m.mu.Unlock()
 }
 
 func (m *endpointMapper) forgetLocked() {
@@ -348,25 +348,32 @@ func (m *endpointMapper) of(d *shadowdiffv1.ResponseDigest) endpointInfo {
 	if path == "" {
 		path = d.GetRequest().GetPath()
 	}
-	method = strings.ToUpper(method)
-	ck := [2]string{method, path}
-	m.mu.Lock()
-	info, ok := m.cache[ck]
-	if !ok {
-		// Copies: a digest's strings may share one allocation with the
-		// rest of it (collector/server's decoder), which the cache
-		// would otherwise keep alive.
-		ck = [2]string{strings.Clone(method), strings.Clone(path)}
-		info = m.resolve(ck[0], ck[1]) // its strings are built anew or are ck's
-		if len(m.cache) >= maxEndpointCache {
-			m.forgetLocked()
-		}
-		m.cache[ck] = info
-	}
-	m.mu.Unlock()
+	info := m.cached(strings.ToUpper(method), path)
 	if !info.overflow {
 		info.routeName = d.GetEndpoint().GetRouteName()
 	}
+	return info
+}
+
+// cached returns the endpoint of a method and path, resolved once. It
+// unlocks by defer: it runs while the engine builds a batch, whose panics
+// are recovered (Engine.buildLocked), and a lock left held there hung
+// every later ingest and query.
+func (m *endpointMapper) cached(method, path string) endpointInfo {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if info, ok := m.cache[[2]string{method, path}]; ok {
+		return info
+	}
+	// Copies: a digest's strings may share one allocation with the rest
+	// of it (collector/server's decoder), which the cache would otherwise
+	// keep alive.
+	ck := [2]string{strings.Clone(method), strings.Clone(path)}
+	info := m.resolve(ck[0], ck[1]) // its strings are built anew or are ck's
+	if len(m.cache) >= maxEndpointCache {
+		m.forgetLocked()
+	}
+	m.cache[ck] = info
 	return info
 }
 

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -115,80 +116,168 @@ func TestOpenDeletesInvalidPendingDigests(t *testing.T) {
 	}
 }
 
-// panickingStore panics in Record while panic is set: the engine reads
-// Record while it builds a batch (to look up a request that closes
-// incomplete), so a bug there is simulated.
-type panickingStore struct {
+// buggyStore simulates bugs met while the engine builds a batch (which
+// reads the store): Record panics while panicRecord is set (a request that
+// closes incomplete is looked up), PutEndpointRule while panicRule is (a
+// learned rule is stored). Apply blocks once block is set, until release
+// is closed.
+type buggyStore struct {
 	store.Store
-	panic atomic.Bool
+	panicRecord, panicRule, block atomic.Bool
+	entered, release              chan struct{}
 }
 
-func (s *panickingStore) Record(key string) (*shadowdiffv1.RequestRecord, bool, error) {
-	if s.panic.Load() {
+func (s *buggyStore) Record(key string) (*shadowdiffv1.RequestRecord, bool, error) {
+	if s.panicRecord.Load() {
 		panic("simulated bug")
 	}
 	return s.Store.Record(key)
 }
 
-// A panic while an ingest builds its batch fails that ingest and leaves the
-// engine working, its state reloaded from the store: before, the gRPC
-// server's recovery turned the panic into an error with the engine's locks
-// held, and every later ingest and query hung.
-func TestIngestPanicReloadsState(t *testing.T) {
-	clk := newClock()
-	bolt, err := store.OpenBolt(t.TempDir(), store.BoltOptions{})
-	if err != nil {
-		t.Fatal(err)
+func (s *buggyStore) PutEndpointRule(r *shadowdiffv1.EndpointRule) (*shadowdiffv1.EndpointRule, error) {
+	if s.panicRule.Load() {
+		panic("simulated bug")
 	}
-	ps := &panickingStore{Store: bolt}
-	reg := prometheus.NewRegistry()
-	e, err := openStore(ps, Options{Now: clk.Now, MaxPending: 1, Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	ctx := context.Background()
-	ingest(t, e, at(clk, dg("k1", primary, "/z", 200, okBody()...)))
+	return s.Store.PutEndpointRule(r)
+}
 
-	ps.panic.Store(true)
-	// k2 evicts k1, which closes incomplete and is looked up.
-	_, _, err = e.Ingest(ctx, []*shadowdiffv1.ResponseDigest{at(clk, dg("k2", primary, "/z", 200))})
-	if err == nil || !strings.Contains(err.Error(), "internal error: simulated bug") {
-		t.Fatalf("ingest through a panic: %v", err)
+func (s *buggyStore) Apply(bs ...*store.Batch) error {
+	if s.block.CompareAndSwap(true, false) {
+		close(s.entered)
+		<-s.release
 	}
-	ps.panic.Store(false)
+	return s.Store.Apply(bs...)
+}
+
+func openBuggy(t *testing.T, dir string, opts Options) (*Engine, *buggyStore, *prometheus.Registry) {
+	t.Helper()
+	bolt, err := store.OpenBolt(dir, store.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := &buggyStore{Store: bolt, entered: make(chan struct{}), release: make(chan struct{})}
+	reg := prometheus.NewRegistry()
+	opts.Registerer = reg
+	e, err := openStore(bs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, bs, reg
+}
+
+// panicsCounted reads shadowdiff_collector_panics_total.
+func panicsCounted(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	counted := 0.0
 	for _, mf := range mfs {
-		if mf.GetName() == "shadowdiff_collector_internal_errors_total" {
-			counted = mf.Metric[0].GetCounter().GetValue()
+		if mf.GetName() == "shadowdiff_collector_panics_total" {
+			return mf.Metric[0].GetCounter().GetValue()
 		}
 	}
-	if counted != 1 {
-		t.Errorf("internal errors counted: %v, want 1", counted)
-	}
+	return 0
+}
 
+// ingestWithin is Ingest that fails the test if it does not return within
+// 10 s: an engine left locked hangs it.
+func ingestWithin(t *testing.T, e *Engine, ds ...*shadowdiffv1.ResponseDigest) error {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() {
-		_, _, err := e.Ingest(ctx, []*shadowdiffv1.ResponseDigest{at(clk, dg("k1", candidate, "/z", 200, okBody()...))})
+		_, _, err := e.Ingest(context.Background(), ds)
 		done <- err
 	}()
 	select {
 	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
+		return err
 	case <-time.After(10 * time.Second):
-		t.Fatal("ingest hung after the panic")
+		t.Fatal("ingest hung")
+		return nil
 	}
-	// The state is the store's: k1 waited for its candidate, k2 was not taken.
+}
+
+// A panic while a request closes (a bug) drops that request, logged and
+// counted, and the ingest goes on: reloading the state would have brought
+// the request, still pending in the store, and its panic back at every
+// close. Before, the gRPC server's recovery left the engine locked and
+// every later ingest and query hung.
+func TestPanicClosingARequestDropsIt(t *testing.T) {
+	clk := newClock()
+	dir := t.TempDir()
+	e, bs, reg := openBuggy(t, dir, Options{Now: clk.Now, MaxPending: 1})
+	ingest(t, e, at(clk, dg("k1", primary, "/z", 200, okBody()...)))
+	bs.panicRecord.Store(true)
+	// k2 evicts k1, which closes incomplete and is looked up.
+	if err := ingestWithin(t, e, at(clk, dg("k2", primary, "/z", 200))); err != nil {
+		t.Fatalf("ingest through a panic: %v", err)
+	}
+	bs.panicRecord.Store(false)
+	if n := panicsCounted(t, reg); n != 1 {
+		t.Errorf("panics counted: %v, want 1", n)
+	}
+	if err := ingestWithin(t, e, at(clk, dg("k2", candidate, "/z", 200))); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Stored so: k1 is no longer pending, k2 is recorded.
+	e = openEngine(t, dir, clk, Options{})
+	defer e.Close()
 	if got := counts(endpointsOf(t, e)["GET /z"]); got != "req=1 cmp=1 skip=0 inc=0(p0 s0 c0) fm=0 dup=0 raw=0 noise=0 reg=0" {
 		t.Errorf("after the panic: %s", got)
 	}
-	if _, err := e.QueryServer().GetRequest(ctx, &shadowdiffv1.GetRequestRequest{PairingKey: "k2"}); err == nil {
-		t.Error("k2 from the refused batch is known")
+	if _, err := e.QueryServer().GetRequest(context.Background(), &shadowdiffv1.GetRequestRequest{PairingKey: "k1"}); err == nil {
+		t.Error("the dropped k1 is known")
+	}
+}
+
+// A panic while a batch is built, elsewhere than in closing one request,
+// refuses the batch and has the next writer reload the state from the
+// store, after the batches queued before it are written: one was being
+// written when the panic came, and it stays acknowledged.
+func TestPanicBuildingABatchReloadsState(t *testing.T) {
+	clk := newClock()
+	e, bs, reg := openBuggy(t, t.TempDir(), Options{Now: clk.Now, AutoTemplateThreshold: 2})
+	defer e.Close()
+	ctx := context.Background()
+	bs.block.Store(true)
+	first := make(chan error, 1)
+	go func() {
+		_, _, err := e.Ingest(ctx, []*shadowdiffv1.ResponseDigest{at(clk, dg("kA", primary, "/z", 200, okBody()...)), at(clk, dg("kA", candidate, "/z", 200, okBody()...))})
+		first <- err
+	}()
+	<-bs.entered // kA's batch is being written
+	bs.panicRule.Store(true)
+	time.AfterFunc(200*time.Millisecond, func() { close(bs.release) })
+	// Closing requests of a third value of the segment teaches a rule,
+	// which is stored.
+	var ds []*shadowdiffv1.ResponseDigest
+	for i, name := range []string{"alice", "bob", "carol"} {
+		for _, role := range []shadowdiffv1.Role{primary, candidate} {
+			ds = append(ds, at(clk, dg(fmt.Sprint("kB", i), role, "/users/"+name+"/orders", 200)))
+		}
+	}
+	if err := ingestWithin(t, e, ds...); err == nil || !strings.Contains(err.Error(), "internal error: simulated bug") {
+		t.Fatalf("ingest through a panic: %v", err)
+	}
+	bs.panicRule.Store(false)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if n := panicsCounted(t, reg); n != 1 {
+		t.Errorf("panics counted: %v, want 1", n)
+	}
+	// The state is the store's: kA is recorded, none of kB0..kB2 is known.
+	if err := ingestWithin(t, e, at(clk, dg("kC", primary, "/z", 200, okBody()...))); err != nil {
+		t.Fatal(err)
+	}
+	if got := counts(endpointsOf(t, e)["GET /z"]); got != "req=1 cmp=1 skip=0 inc=0(p0 s0 c0) fm=0 dup=0 raw=0 noise=0 reg=0" {
+		t.Errorf("after the panic: %s", got)
+	}
+	if _, err := e.QueryServer().GetRequest(ctx, &shadowdiffv1.GetRequestRequest{PairingKey: "kB0"}); err == nil {
+		t.Error("kB0 from the refused batch is known")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/shadowdiff/shadowdiff/collector/store"
@@ -262,11 +263,28 @@ func newWriter(e *Engine) *writer {
 // write. Call with mu held.
 func (w *writer) finish(closed []closedReq, now time.Time) (*store.Batch, error) {
 	for _, c := range closed {
-		w.finalize(c, now)
+		w.finalizeOrDrop(c, now)
 	}
 	b, err := w.batch()
 	w.countMetrics()
 	return b, err
+}
+
+// finalizeOrDrop finalizes a closed request, or drops it if that panics (a
+// bug): its digests are still pending in the store, so a reload of the
+// state would only bring the same panic back at every close, the
+// collector's loop reloading once a second. Logged with the request's key
+// and counted; what finalize counted before the panic stays counted.
+func (w *writer) finalizeOrDrop(c closedReq, now time.Time) {
+	defer func() {
+		if r := recover(); r != nil {
+			w.e.met.panics.Inc()
+			w.e.log.Error("internal error closing a request: it is dropped", "pairing_key", c.req.key,
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			w.release(c.req) // again, if finalize did: a pending digest is deleted once
+		}
+	}()
+	w.finalize(c, now)
 }
 
 // countMetrics adds what the call counted to the engine's metrics.

@@ -21,13 +21,13 @@ type metrics struct {
 	evicted       prometheus.Counter
 	ingestSeconds prometheus.Histogram
 	storeErrors   prometheus.Counter
-	// internalErrors counts batches refused after a panic (commit.go).
-	internalErrors prometheus.Counter
-	regressions    *prometheus.CounterVec
-	watchDropped   prometheus.Counter
-	rulesLearned   prometheus.Counter
-	overflowed     prometheus.Counter
-	endpoints      prometheus.Gauge
+	// panics counts the panics the engine recovered (commit.go, ingest.go).
+	panics       prometheus.Counter
+	regressions  *prometheus.CounterVec
+	watchDropped prometheus.Counter
+	rulesLearned prometheus.Counter
+	overflowed   prometheus.Counter
+	endpoints    prometheus.Gauge
 
 	mu     sync.Mutex
 	labels map[string]bool
@@ -50,8 +50,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Time to pair, diff and durably store one batch (the engine's part of shadowdiff_server_ingest_duration_seconds).", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "store_errors_total",
 			Help: "Failed store writes."}),
-		internalErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "internal_errors_total",
-			Help: "Batches refused after an internal error (a bug, logged with its stack); the state was reloaded from the store."}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "panics_total",
+			Help: "Internal errors (bugs, logged with their stacks) the engine recovered from: a request it could not close was dropped, a batch it could not build was refused and the state reloaded from the store."}),
 		regressions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "regressions_total",
 			Help: "Fields that became significant regressions, by endpoint."}, []string{"endpoint"}),
 		watchDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "watch_events_dropped_total",
@@ -67,7 +67,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.digests, m.rejected, m.requests, m.pending, m.evicted, m.ingestSeconds, m.storeErrors, m.internalErrors, m.regressions, m.watchDropped, m.rulesLearned, m.overflowed, m.endpoints} {
+	for _, c := range []prometheus.Collector{m.digests, m.rejected, m.requests, m.pending, m.evicted, m.ingestSeconds, m.storeErrors, m.panics, m.regressions, m.watchDropped, m.rulesLearned, m.overflowed, m.endpoints} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

@@ -147,9 +147,8 @@ func (q *queryServer) Clear(ctx context.Context, r *shadowdiffv1.ClearRequest) (
 	if err := e.barrier(); err != nil {
 		return nil, status.Errorf(codes.Internal, "clear: %v", err)
 	}
-	e.mu.RLock()
-	_, known := e.aggs.eps[r.GetEndpoint()]
-	e.mu.RUnlock()
+	var known bool
+	e.rlocked(func() { _, known = e.aggs.eps[r.GetEndpoint()] })
 	if r.GetEndpoint() != "" && !known {
 		return nil, status.Errorf(codes.NotFound, "endpoint %q not found", truncate(r.Endpoint, maxEndpointLen))
 	}
@@ -158,16 +157,16 @@ func (q *queryServer) Clear(ctx context.Context, r *shadowdiffv1.ClearRequest) (
 		e.met.storeErrors.Inc()
 		return nil, status.Errorf(codes.Internal, "clear: %v", err)
 	}
-	e.mu.Lock()
-	e.aggs.clearEndpoint(r.GetEndpoint())
-	e.endpoints.forget() // the cleared endpoints no longer count against the cap
-	e.repeats.forget(r.GetEndpoint())
-	for slot := range e.sampled {
-		if r.GetEndpoint() == "" || slot.endpoint == r.Endpoint {
-			delete(e.sampled, slot)
+	e.locked(func() {
+		e.aggs.clearEndpoint(r.GetEndpoint())
+		e.endpoints.forget() // the cleared endpoints no longer count against the cap
+		e.repeats.forget(r.GetEndpoint())
+		for slot := range e.sampled {
+			if r.GetEndpoint() == "" || slot.endpoint == r.Endpoint {
+				delete(e.sampled, slot)
+			}
 		}
-	}
-	e.mu.Unlock()
+	})
 	e.watch.poke()
 	e.log.Info("results cleared", "endpoint", r.GetEndpoint(), "requests_deleted", n)
 	return &shadowdiffv1.ClearResponse{RequestsDeleted: n}, nil

@@ -80,16 +80,15 @@ func (q *queryServer) CreateNoiseRule(ctx context.Context, r *shadowdiffv1.Creat
 	rule.Created = now(e)
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
-	e.mu.RLock()
-	i := slices.IndexFunc(e.noiseRules, func(o *shadowdiffv1.NoiseRule) bool {
-		return o.Endpoint == rule.Endpoint && o.PathPrefix == rule.PathPrefix
-	})
 	var same string
-	if i >= 0 {
-		same = e.noiseRules[i].Id
-	}
-	e.mu.RUnlock()
-	if i >= 0 {
+	e.rlocked(func() {
+		if i := slices.IndexFunc(e.noiseRules, func(o *shadowdiffv1.NoiseRule) bool {
+			return o.Endpoint == rule.Endpoint && o.PathPrefix == rule.PathPrefix
+		}); i >= 0 {
+			same = e.noiseRules[i].Id
+		}
+	})
+	if same != "" {
 		where := "for this endpoint"
 		if rule.Endpoint == "" {
 			where = "on every endpoint"
@@ -100,10 +99,10 @@ func (q *queryServer) CreateNoiseRule(ctx context.Context, r *shadowdiffv1.Creat
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "store rule: %v", err)
 	}
-	e.mu.Lock()
-	e.noiseRules = append(e.noiseRules, stored)
-	e.noiseGen++
-	e.mu.Unlock()
+	e.locked(func() {
+		e.noiseRules = append(e.noiseRules, stored)
+		e.noiseGen++
+	})
 	e.watch.poke()
 	e.log.Info("noise rule created", "id", stored.Id, "endpoint", stored.Endpoint, "path_prefix", stored.PathPrefix)
 	return stored, nil
@@ -244,10 +243,10 @@ func (q *queryServer) DeleteNoiseRule(ctx context.Context, r *shadowdiffv1.Delet
 	if !found {
 		return nil, status.Errorf(codes.NotFound, "noise rule %q not found", truncate(r.Id, 80))
 	}
-	e.mu.Lock()
-	e.noiseRules = slices.DeleteFunc(e.noiseRules, func(n *shadowdiffv1.NoiseRule) bool { return n.Id == r.Id })
-	e.noiseGen++
-	e.mu.Unlock()
+	e.locked(func() {
+		e.noiseRules = slices.DeleteFunc(e.noiseRules, func(n *shadowdiffv1.NoiseRule) bool { return n.Id == r.Id })
+		e.noiseGen++
+	})
 	e.watch.poke()
 	e.log.Info("noise rule deleted", "id", r.Id)
 	return &shadowdiffv1.DeleteNoiseRuleResponse{}, nil
@@ -365,6 +364,12 @@ func (e *Engine) pokeLearned() {
 func (e *Engine) saveLearned() {
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
+	// Not rules learned by a build that failed: the state is reloaded
+	// first.
+	if _, err := e.prepareWrite(); err != nil {
+		e.log.Error("store learned endpoint rules", "err", err)
+		return
+	}
 	e.saveLearnedLocked()
 }
 

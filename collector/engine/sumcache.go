@@ -85,6 +85,25 @@ func (ea *endpointAgg) refresh() *sumCache {
 	return c
 }
 
+// lockedCache locks the cache and brings it up to date. A panic in refresh
+// (a bug) invalidates and unlocks it: recovered by the gRPC or HTTP server
+// with the lock held, it hung the next writer to the endpoint, and every
+// ingest and query behind that writer.
+func (ea *endpointAgg) lockedCache() *sumCache {
+	c := &ea.cache
+	c.mu.Lock()
+	ok := false
+	defer func() {
+		if !ok {
+			c.valid = false
+			c.mu.Unlock()
+		}
+	}()
+	ea.refresh()
+	ok = true
+	return c
+}
+
 // added counts requests of a bucket that ends at end into the sum.
 func (c *sumCache) added(end int64, requests uint64) {
 	c.requests += requests
@@ -143,9 +162,7 @@ func (ea *endpointAgg) sum(rng timeRange) (*store.Bucket, bool) {
 // longer reads it (the cache stays locked until then).
 func (ea *endpointAgg) sharedSum(rng timeRange) (sum *store.Bucket, ok bool, done func()) {
 	if rng.end.IsZero() {
-		c := &ea.cache
-		c.mu.Lock()
-		c = ea.refresh()
+		c := ea.lockedCache()
 		if rng.start.IsZero() || c.minEnd == 0 || c.minEnd > rng.start.Unix() {
 			// Every bucket overlaps the range.
 			return c.sum, c.requests > 0, c.mu.Unlock
