@@ -281,3 +281,41 @@ func TestPanicBuildingABatchReloadsState(t *testing.T) {
 		t.Error("kB0 from the refused batch is known")
 	}
 }
+
+// A panic in code that runs under the endpoint mapper's own lock (naming,
+// learning) leaves it unlocked: a query before the state is reloaded, and
+// ingest after, go on.
+func TestPanicUnderTheEndpointMapperLock(t *testing.T) {
+	clk := newClock()
+	e, _, reg := openBuggy(t, t.TempDir(), Options{Now: clk.Now, AutoTemplateThreshold: 2})
+	defer e.Close()
+	e.locked(func() { e.endpoints.cfg.learned = func() { panic("simulated bug") } })
+	// The third value of the segment teaches a rule, and calls learned:
+	// its batch is refused.
+	for i, name := range []string{"alice", "bob", "carol"} {
+		err := ingestWithin(t, e, at(clk, dg(fmt.Sprint("k", i), primary, "/users/"+name+"/orders", 200)),
+			at(clk, dg(fmt.Sprint("k", i), candidate, "/users/"+name+"/orders", 200)))
+		if (err != nil) != (name == "carol") {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if n := panicsCounted(t, reg); n != 1 {
+		t.Errorf("panics counted: %v, want 1", n)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.QueryServer().ListEndpoints(context.Background(), &shadowdiffv1.ListEndpointsRequest{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("query hung")
+	}
+	if err := ingestWithin(t, e, at(clk, dg("k9", primary, "/users/dave/orders", 200))); err != nil {
+		t.Fatal(err)
+	}
+}
