@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -324,5 +325,70 @@ func TestPanicUnderTheEndpointMapperLock(t *testing.T) {
 	}
 	if err := ingestWithin(t, e, at(clk, dg("k9", primary, "/users/dave/orders", 200))); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A panic in a query (a bug), recovered as the gRPC and HTTP servers do,
+// leaves no lock held: ingest and other queries go on. The panics are
+// forced by breaking the state, standing in for any bug.
+func TestPanicInQueriesLeavesTheEngineUnlocked(t *testing.T) {
+	recovered := func(f func()) (panicked bool) {
+		defer func() { panicked = recover() != nil }()
+		f()
+		return
+	}
+	within := func(what string, f func() error) {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() {
+			defer func() {
+				if r := recover(); r != nil {
+					done <- fmt.Errorf("panic: %v %s", r, debug.Stack())
+				}
+			}()
+			done <- f()
+		}()
+		select {
+		case err := <-done:
+			if err != nil && strings.HasPrefix(err.Error(), "panic") {
+				t.Fatalf("%s: %v", what, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s hung", what)
+		}
+	}
+	ctx := context.Background()
+	for name, breakIt := range map[string]func(e *Engine) func(){
+		"summing": func(e *Engine) func() {
+			ea := e.aggs.eps["GET /z"]
+			for s := range ea.buckets {
+				ea.cache.behind[s] = nil // brought up to date by the next query
+			}
+			return func() { _, _ = e.QueryServer().ListFields(ctx, &shadowdiffv1.ListFieldsRequest{Endpoint: "GET /z"}) }
+		},
+		"clear": func(e *Engine) func() {
+			e.repeats = nil
+			return func() { _, _ = e.QueryServer().Clear(ctx, &shadowdiffv1.ClearRequest{}) }
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			clk := newClock()
+			e := openEngine(t, t.TempDir(), clk, Options{})
+			ingest(t, e, at(clk, dg("k0", primary, "/z", 200)), at(clk, dg("k0", candidate, "/z", 200)))
+			endpointsOf(t, e) // the sums are cached
+			var query func()
+			e.locked(func() { query = breakIt(e) })
+			if !recovered(query) {
+				t.Fatal("the broken state did not make the query panic")
+			}
+			within("ingest", func() error {
+				_, _, err := e.Ingest(ctx, []*shadowdiffv1.ResponseDigest{at(clk, dg("k1", primary, "/z", 200)), at(clk, dg("k1", candidate, "/z", 200))})
+				return err
+			})
+			within("a query", func() error {
+				_, err := e.QueryServer().ListNoiseRules(ctx, &shadowdiffv1.ListNoiseRulesRequest{})
+				return err
+			})
+		})
 	}
 }
