@@ -45,7 +45,8 @@ type received struct {
 // is; a batch that cannot be (its digests cannot be told apart), is over
 // the limits, or whose sequence does not increase ends the stream with
 // InvalidArgument; an ingester failure ends it with Unavailable (the sender
-// reconnects and resends what was not acknowledged).
+// reconnects, and counts what was not acknowledged as dropped: the
+// collector may have stored some of it, and a resend could count it twice).
 func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBatch, shadowdiffv1.DigestAck]) error {
 	ctx := stream.Context()
 	log := c.log.With("rpc", rpcIngest)
@@ -92,7 +93,7 @@ func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBa
 			return status.FromContextError(ctx.Err()).Err()
 		case <-c.draining:
 			log.Debug("ingest stream ended by shutdown", "batches", batches)
-			return shuttingDown("reconnect and resend unacknowledged batches")
+			return shuttingDown("reconnect: batches not acknowledged were not stored")
 		case r := <-in:
 			if errors.Is(r.err, io.EOF) {
 				log.Debug("ingest stream closed by sender", "batches", batches)

@@ -192,8 +192,8 @@ func (s *Server) Serving() bool {
 
 // Shutdown reports NOT_SERVING on every health service (health watches end
 // once they have sent it), ends the ingest streams (each after
-// acknowledging the batch it is storing, so senders resend only what was
-// not acknowledged) and stops gracefully; when ctx ends first, the
+// acknowledging the batch it is storing, so that a batch a sender holds
+// unacknowledged was not stored) and stops gracefully; when ctx ends first, the
 // remaining calls are cancelled. It returns ctx's error in that case.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.drainOnce.Do(func() {
