@@ -288,6 +288,7 @@ func (e *Engine) load() error {
 		return err
 	}
 	e.met.pending.Set(float64(e.pairer.len()))
+	e.met.endpoints.Set(float64(len(e.aggs.eps)))
 	e.log.Info("engine state loaded", "pending_digests", n, "recent_keys", recent, "endpoints", len(e.aggs.eps))
 	return nil
 }
