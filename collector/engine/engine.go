@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -142,6 +143,8 @@ type Engine struct {
 	overflowed     uint64
 	// learned wakes the loop to store the endpoint rules just learned.
 	learned chan struct{}
+	// loopPanicLogged: when the loop last logged a panic's stack (step).
+	loopPanicLogged time.Time
 
 	watch *watchHub
 	// watchState: significant fields at the last evaluation (loop only).
@@ -404,15 +407,35 @@ func (e *Engine) loop() {
 		case <-t.C:
 		}
 		e.saveLearned() // again after a store error
-		if err := e.expire(); err != nil {
-			e.log.Error("expire pending requests", "err", err)
-		}
+		e.step("expire pending requests", e.expire)
 		if now := time.Now(); now.Sub(lastMaintenance) >= time.Minute {
 			lastMaintenance = now
-			if err := e.maintain(); err != nil {
-				e.log.Error("maintenance", "err", err)
-			}
+			e.step("maintenance", e.maintain)
 		}
-		e.evaluateWatch()
+		e.step("announce regressions", func() error { e.evaluateWatch(); return nil })
+	}
+}
+
+// step runs one of the loop's jobs and logs its error. A panic in it (a
+// bug) is counted and logged, with its stack at most once a minute, and
+// the loop goes on: it crashed the collector before, and a job that
+// panics on the stored state would crash it again after every restart.
+// The jobs release their locks by defer or through buildLocked.
+func (e *Engine) step(job string, run func() error) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		e.met.panics.Inc()
+		if time.Since(e.loopPanicLogged) < time.Minute {
+			e.log.Error("internal error in "+job, "panic", fmt.Sprint(r))
+			return
+		}
+		e.loopPanicLogged = time.Now()
+		e.log.Error("internal error in "+job, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	}()
+	if err := run(); err != nil {
+		e.log.Error(job, "err", err)
 	}
 }

@@ -392,3 +392,35 @@ func TestPanicInQueriesLeavesTheEngineUnlocked(t *testing.T) {
 		})
 	}
 }
+
+// A panic in a job of the engine's loop (a bug) is counted and the loop
+// goes on; it crashed the collector before.
+func TestPanicInTheLoopIsSurvived(t *testing.T) {
+	clk := newClock()
+	e, _, reg := openBuggy(t, t.TempDir(), Options{Now: clk.Now, PairWindow: 200 * time.Millisecond})
+	defer e.Close()
+	ingest(t, e, at(clk, dg("k0", primary, "/z", 200)), at(clk, dg("k0", candidate, "/z", 200)))
+	endpointsOf(t, e) // the sums are cached
+	e.locked(func() {
+		for s := range e.aggs.eps["GET /z"].buckets {
+			e.aggs.eps["GET /z"].cache.behind[s] = nil // the loop's view of the endpoint panics
+		}
+	})
+	// A request closed has the loop look at the endpoint again; k2 waits.
+	ingest(t, e, at(clk, dg("k1", primary, "/z", 200)), at(clk, dg("k1", candidate, "/z", 200)), at(clk, dg("k2", primary, "/z", 200)))
+	deadline := time.Now().Add(10 * time.Second)
+	for panicsCounted(t, reg) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no panic counted")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The loop still closes requests at the end of their window.
+	clk.Add(time.Second)
+	for counts(endpointsOf(t, e)["GET /z"]) != "req=3 cmp=2 skip=0 inc=1(p0 s0 c1) fm=0 dup=0 raw=0 noise=0 reg=0" {
+		if time.Now().After(deadline) {
+			t.Fatalf("k2 not closed by the loop: %s", counts(endpointsOf(t, e)["GET /z"]))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -16,20 +16,27 @@ func (e *Engine) maintain() error {
 	defer e.writeMu.Unlock()
 	now := e.opts.Now()
 	cut := now.Add(-e.opts.Retention)
-	put, del := e.aggs.rollup(now.Add(-rollupAfter))
-	if e.aggs.dropBefore(cut) > 0 {
-		e.endpoints.forget() // their names may be admitted again
-		// And forget which of them had secondaries, which would otherwise
-		// grow by up to --max-endpoints names each retention period; one
-		// secondary sets it again.
-		for ep := range e.secondarySeen {
-			if e.aggs.eps[ep] == nil {
-				delete(e.secondarySeen, ep)
+	var put []*store.Bucket
+	var del []store.BucketRef
+	if _, err := e.buildLocked(func() (*store.Batch, error) {
+		put, del = e.aggs.rollup(now.Add(-rollupAfter))
+		if e.aggs.dropBefore(cut) > 0 {
+			e.endpoints.forget() // their names may be admitted again
+			// And forget which of them had secondaries, which would
+			// otherwise grow by up to --max-endpoints names each
+			// retention period; one secondary sets it again.
+			for ep := range e.secondarySeen {
+				if e.aggs.eps[ep] == nil {
+					delete(e.secondarySeen, ep)
+				}
 			}
 		}
+		e.met.endpoints.Set(float64(len(e.aggs.eps)))
+		return nil, nil // written below, copied outside the lock
+	}); err != nil {
+		return fmt.Errorf("roll up buckets: %w", err)
 	}
-	e.met.endpoints.Set(float64(len(e.aggs.eps)))
-	e.mu.Unlock()
+	// Copied outside mu: writeMu keeps writers out meanwhile.
 	for i, b := range put {
 		put[i] = b.Clone()
 	}

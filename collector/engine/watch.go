@@ -91,22 +91,23 @@ func (h *watchHub) close() {
 // lock for one endpoint at a time: the views of a thousand endpoints that
 // changed take long enough to hold up ingest.
 func (e *Engine) significantNow() map[string]map[string]*shadowdiffv1.FieldStats {
-	e.mu.RLock()
-	keys := make([]string, 0, len(e.aggs.eps))
-	for key := range e.aggs.eps {
-		keys = append(keys, key)
-	}
-	e.mu.RUnlock()
+	var keys []string
+	e.rlocked(func() {
+		keys = make([]string, 0, len(e.aggs.eps))
+		for key := range e.aggs.eps {
+			keys = append(keys, key)
+		}
+	})
 	out := map[string]map[string]*shadowdiffv1.FieldStats{}
 	for _, key := range keys {
-		e.mu.RLock()
 		var ov *overview
-		// By name: the endpoint may have been cleared meanwhile, or
-		// reloaded from the store after a failed write.
-		if ea := e.aggs.eps[key]; ea != nil {
-			ov = e.overviewLocked(ea, rangeAll)
-		}
-		e.mu.RUnlock()
+		e.rlocked(func() {
+			// By name: the endpoint may have been cleared meanwhile, or
+			// reloaded from the store after a failed write.
+			if ea := e.aggs.eps[key]; ea != nil {
+				ov = e.overviewLocked(ea, rangeAll)
+			}
+		})
 		if ov == nil || len(ov.significant) == 0 {
 			continue
 		}
