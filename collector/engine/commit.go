@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"time"
 	"sync"
 
 	"github.com/shadowdiff/shadowdiff/collector/store"
@@ -133,16 +134,30 @@ func (q *commitQueue) stop() {
 	<-q.done
 }
 
-// prepareWrite reloads the state after a failed store write or build. Call with
-// writeMu held, before building a batch; it returns the generation the
-// batch is built at.
-func (e *Engine) prepareWrite() (uint64, error) {
-	gen := e.cq.generation()
+// prepareWrite reloads the state after a failed store write or build, or
+// a panic. Call with writeMu held, before building a batch; it returns the
+// generation the batch is built at. The batches queued before are written
+// first, so that the state read back has them. A reload that fails or
+// panics (a bug) returns an error and is tried again by the next writer.
+func (e *Engine) prepareWrite() (gen uint64, err error) {
+	gen = e.cq.generation()
 	if gen == e.loadedGen {
 		return gen, nil
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			e.logPanic("reloading the state", r)
+			err = fmt.Errorf("engine: internal error: %v", r)
+		}
+		if err != nil {
+			err = fmt.Errorf("engine: reload the state: %w", err)
+		}
+	}()
+	// A failed write moves the generation on by itself.
+	_ = e.barrier()
+	gen = e.cq.generation()
 	if err := e.load(); err != nil {
-		return 0, fmt.Errorf("engine: reload the state after a failed write: %w", err)
+		return 0, err
 	}
 	e.loadedGen = gen
 	return gen, nil
@@ -170,29 +185,62 @@ func (e *Engine) beginWrite() (uint64, error) {
 // buildLocked runs build, which changes the state and returns the batch
 // that stores the change, with writeMu and mu held (see beginWrite), and
 // releases mu; writeMu stays held. A build that fails leaves the state half
-// changed: the batches queued before it are written and the next writer
-// reloads the state from the store, as after a failed store write. A panic
-// in build (a bug), recovered by the gRPC server with the locks held, hung
-// every later ingest and query: it is logged, counted and returned as such
-// a failure. (Closing one request recovers its own panics: writer.finish.)
+// changed: the next writer reloads the state from the store, as after a
+// failed store write (prepareWrite). A panic in build (a bug), recovered by
+// the gRPC server with the locks held, hung every later ingest and query:
+// it is logged, counted and returned as such a failure. (Closing one
+// request recovers its own panics: writer.finalizeOrDrop.)
 func (e *Engine) buildLocked(build func() (*store.Batch, error)) (b *store.Batch, err error) {
 	defer func() {
 		r := recover()
 		e.mu.Unlock()
 		if r != nil {
-			e.met.panics.Inc()
-			e.log.Error("internal error building a batch: the batch is refused and the state will be reloaded from the store",
-				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			e.logPanic("building a batch (refused; the state will be reloaded from the store)", r)
 			b, err = nil, fmt.Errorf("engine: internal error: %v", r)
 		}
 		if err != nil {
-			// Writing what was queued also settles its generation: a
-			// failed write moves it on by itself.
-			_ = e.barrier()
-			e.cq.invalidate()
+			e.cq.invalidate() // prepareWrite writes what is queued before it reloads
 		}
 	}()
 	return build()
+}
+
+// logPanic counts a recovered panic and logs it, with its stack at most
+// once a minute for each place: a bug that recurs with every request or
+// every tick must not flood the log.
+func (e *Engine) logPanic(where string, r any, attrs ...any) {
+	e.met.panics.Inc()
+	e.panicLog.Lock()
+	last := e.panicLog.stackAt[where]
+	withStack := time.Since(last) >= time.Minute
+	if withStack {
+		if e.panicLog.stackAt == nil {
+			e.panicLog.stackAt = map[string]time.Time{}
+		}
+		e.panicLog.stackAt[where] = time.Now()
+	}
+	e.panicLog.Unlock()
+	stack := "(logged at most once a minute)"
+	if withStack {
+		stack = string(debug.Stack())
+	}
+	e.log.Error("internal error "+where, append(attrs, "panic", fmt.Sprint(r), "stack", stack)...)
+}
+
+// reloadAfterDrops has the next writer reload the state from the store
+// after requests were dropped (writer.finalizeOrDrop), at most once a
+// minute: a bug may have left the state wrong beyond the requests. Call
+// with writeMu held, once the batch that deletes their pending digests is
+// queued, so that the reload does not bring them back.
+func (e *Engine) reloadAfterDrops() {
+	if !e.requestsDropped {
+		return
+	}
+	e.requestsDropped = false
+	if time.Since(e.reloadedAfterDrop) >= time.Minute {
+		e.reloadedAfterDrop = time.Now()
+		e.cq.invalidate()
+	}
 }
 
 // locked runs f with mu held and rlocked with mu read-held, unlocking by

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -143,8 +142,16 @@ type Engine struct {
 	overflowed     uint64
 	// learned wakes the loop to store the endpoint rules just learned.
 	learned chan struct{}
-	// loopPanicLogged: when the loop last logged a panic's stack (step).
-	loopPanicLogged time.Time
+	// panicLog: when a panic's stack was last logged, by place (logPanic).
+	panicLog struct {
+		sync.Mutex
+		stackAt map[string]time.Time
+	}
+	// requestsDropped: a build dropped requests (finalizeOrDrop);
+	// reloadedAfterDrop: when that last had the state reloaded
+	// (reloadAfterDrops). Changed with writeMu held.
+	requestsDropped   bool
+	reloadedAfterDrop time.Time
 
 	watch *watchHub
 	// watchState: significant fields at the last evaluation (loop only).
@@ -356,7 +363,9 @@ func (e *Engine) Close() error {
 		<-e.done
 		flushErr := e.expire()
 		e.writeMu.Lock()
-		e.saveLearnedLocked() // learned since the loop ended, or not yet stored
+		if _, err := e.prepareWrite(); err == nil { // not rules of a failed build
+			e.saveLearnedLocked() // learned since the loop ended, or not yet stored
+		}
 		e.mu.Lock()
 		e.closed = true
 		e.mu.Unlock()
@@ -402,11 +411,11 @@ func (e *Engine) loop() {
 		case <-e.stop:
 			return
 		case <-e.learned:
-			e.saveLearned()
+			e.step("store learned endpoint rules", e.saveLearned)
 			continue
 		case <-t.C:
 		}
-		e.saveLearned() // again after a store error
+		e.step("store learned endpoint rules", e.saveLearned) // again after a store error
 		e.step("expire pending requests", e.expire)
 		if now := time.Now(); now.Sub(lastMaintenance) >= time.Minute {
 			lastMaintenance = now
@@ -417,23 +426,17 @@ func (e *Engine) loop() {
 }
 
 // step runs one of the loop's jobs and logs its error. A panic in it (a
-// bug) is counted and logged, with its stack at most once a minute, and
-// the loop goes on: it crashed the collector before, and a job that
-// panics on the stored state would crash it again after every restart.
-// The jobs release their locks by defer or through buildLocked.
+// bug) is counted and logged, and the loop goes on: it crashed the
+// collector before, and a job that panics on the stored state would crash
+// it again after every restart. The state may be half changed: the next
+// writer reloads it from the store (prepareWrite). The jobs release their
+// locks by defer (beginWrite and prepareWrite recover their own panics).
 func (e *Engine) step(job string, run func() error) {
 	defer func() {
-		r := recover()
-		if r == nil {
-			return
+		if r := recover(); r != nil {
+			e.logPanic("in "+job, r)
+			e.cq.invalidate()
 		}
-		e.met.panics.Inc()
-		if time.Since(e.loopPanicLogged) < time.Minute {
-			e.log.Error("internal error in "+job, "panic", fmt.Sprint(r))
-			return
-		}
-		e.loopPanicLogged = time.Now()
-		e.log.Error("internal error in "+job, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 	}()
 	if err := run(); err != nil {
 		e.log.Error(job, "err", err)

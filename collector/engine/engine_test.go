@@ -62,15 +62,24 @@ func at(clk *clock, d *shadowdiffv1.ResponseDigest) *shadowdiffv1.ResponseDigest
 
 func endpointsOf(t *testing.T, e *Engine) map[string]*shadowdiffv1.EndpointSummary {
 	t.Helper()
-	resp, err := e.QueryServer().ListEndpoints(context.Background(), &shadowdiffv1.ListEndpointsRequest{})
+	out, err := listEndpoints(e)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return out
+}
+
+// listEndpoints returns the endpoints' summaries by name.
+func listEndpoints(e *Engine) (map[string]*shadowdiffv1.EndpointSummary, error) {
+	resp, err := e.QueryServer().ListEndpoints(context.Background(), &shadowdiffv1.ListEndpointsRequest{})
+	if err != nil {
+		return nil, err
 	}
 	out := map[string]*shadowdiffv1.EndpointSummary{}
 	for _, s := range resp.Endpoints {
 		out[s.Endpoint] = s
 	}
-	return out
+	return out, nil
 }
 
 func counts(s *shadowdiffv1.EndpointSummary) string {

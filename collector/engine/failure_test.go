@@ -124,8 +124,16 @@ func TestOpenDeletesInvalidPendingDigests(t *testing.T) {
 // is closed.
 type buggyStore struct {
 	store.Store
-	panicRecord, panicRule, block atomic.Bool
-	entered, release              chan struct{}
+	panicRecord, panicRule, panicLoad, block atomic.Bool
+	entered, release                         chan struct{}
+}
+
+// LoadBuckets panics while panicLoad is set: the state is read back.
+func (s *buggyStore) LoadBuckets(fn func(b *store.Bucket) error) error {
+	if s.panicLoad.Load() {
+		panic("simulated bug")
+	}
+	return s.Store.LoadBuckets(fn)
 }
 
 func (s *buggyStore) Record(key string) (*shadowdiffv1.RequestRecord, bool, error) {
@@ -163,6 +171,13 @@ func openBuggy(t *testing.T, dir string, opts Options) (*Engine, *buggyStore, *p
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Not after a failure: an engine left locked would hang Close, and
+	// the test with it until go test's timeout.
+	t.Cleanup(func() {
+		if !t.Failed() {
+			e.Close()
+		}
+	})
 	return e, bs, reg
 }
 
@@ -181,22 +196,42 @@ func panicsCounted(t *testing.T, reg *prometheus.Registry) float64 {
 	return 0
 }
 
-// ingestWithin is Ingest that fails the test if it does not return within
-// 10 s: an engine left locked hangs it.
-func ingestWithin(t *testing.T, e *Engine, ds ...*shadowdiffv1.ResponseDigest) error {
+// within runs call and fails the test if it does not return within 10 s:
+// an engine left locked hangs it.
+func within(t *testing.T, what string, call func() error) error {
 	t.Helper()
 	done := make(chan error, 1)
-	go func() {
-		_, _, err := e.Ingest(context.Background(), ds)
-		done <- err
-	}()
+	go func() { done <- call() }()
 	select {
 	case err := <-done:
 		return err
 	case <-time.After(10 * time.Second):
-		t.Fatal("ingest hung")
+		t.Fatalf("%s hung", what)
 		return nil
 	}
+}
+
+// ingestWithin is Ingest within 10 s.
+func ingestWithin(t *testing.T, e *Engine, ds ...*shadowdiffv1.ResponseDigest) error {
+	t.Helper()
+	return within(t, "ingest", func() error {
+		_, _, err := e.Ingest(context.Background(), ds)
+		return err
+	})
+}
+
+// endpointsWithin is endpointsOf within 10 s.
+func endpointsWithin(t *testing.T, e *Engine) map[string]*shadowdiffv1.EndpointSummary {
+	t.Helper()
+	var eps map[string]*shadowdiffv1.EndpointSummary
+	err := within(t, "a query", func() (err error) {
+		eps, err = listEndpoints(e)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eps
 }
 
 // A panic while a request closes (a bug) drops that request, logged and
@@ -242,7 +277,6 @@ func TestPanicClosingARequestDropsIt(t *testing.T) {
 func TestPanicBuildingABatchReloadsState(t *testing.T) {
 	clk := newClock()
 	e, bs, reg := openBuggy(t, t.TempDir(), Options{Now: clk.Now, AutoTemplateThreshold: 2})
-	defer e.Close()
 	ctx := context.Background()
 	bs.block.Store(true)
 	first := make(chan error, 1)
@@ -296,7 +330,6 @@ func TestPanicBuildingABatchReloadsState(t *testing.T) {
 func TestPanicUnderTheEndpointMapperLock(t *testing.T) {
 	clk := newClock()
 	e, _, reg := openBuggy(t, t.TempDir(), Options{Now: clk.Now, AutoTemplateThreshold: 2})
-	defer e.Close()
 	e.locked(func() { e.endpoints.cfg.learned = func() { panic("simulated bug") } })
 	// The third value of the segment teaches a rule, and calls learned:
 	// its batch is refused.
@@ -310,19 +343,7 @@ func TestPanicUnderTheEndpointMapperLock(t *testing.T) {
 	if n := panicsCounted(t, reg); n != 1 {
 		t.Errorf("panics counted: %v, want 1", n)
 	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := e.QueryServer().ListEndpoints(context.Background(), &shadowdiffv1.ListEndpointsRequest{})
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("query hung")
-	}
+	endpointsWithin(t, e)
 	if err := ingestWithin(t, e, at(clk, dg("k9", primary, "/users/dave/orders", 200))); err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +419,6 @@ func TestPanicInQueriesLeavesTheEngineUnlocked(t *testing.T) {
 func TestPanicInTheLoopIsSurvived(t *testing.T) {
 	clk := newClock()
 	e, _, reg := openBuggy(t, t.TempDir(), Options{Now: clk.Now, PairWindow: 200 * time.Millisecond})
-	defer e.Close()
 	ingest(t, e, at(clk, dg("k0", primary, "/z", 200)), at(clk, dg("k0", candidate, "/z", 200)))
 	endpointsOf(t, e) // the sums are cached
 	e.locked(func() {
@@ -417,10 +437,36 @@ func TestPanicInTheLoopIsSurvived(t *testing.T) {
 	}
 	// The loop still closes requests at the end of their window.
 	clk.Add(time.Second)
-	for counts(endpointsOf(t, e)["GET /z"]) != "req=3 cmp=2 skip=0 inc=1(p0 s0 c1) fm=0 dup=0 raw=0 noise=0 reg=0" {
+	for counts(endpointsWithin(t, e)["GET /z"]) != "req=3 cmp=2 skip=0 inc=1(p0 s0 c1) fm=0 dup=0 raw=0 noise=0 reg=0" {
 		if time.Now().After(deadline) {
-			t.Fatalf("k2 not closed by the loop: %s", counts(endpointsOf(t, e)["GET /z"]))
+			t.Fatalf("k2 not closed by the loop: %s", counts(endpointsWithin(t, e)["GET /z"]))
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A panic while the state is reloaded (a bug) fails the writer that
+// reloads, leaves no lock held, and the next writer tries again; the loop,
+// which reloads too, goes on.
+func TestPanicReloadingTheState(t *testing.T) {
+	clk := newClock()
+	e, bs, reg := openBuggy(t, t.TempDir(), Options{Now: clk.Now, PairWindow: 200 * time.Millisecond})
+	ingest(t, e, at(clk, dg("k0", primary, "/z", 200)), at(clk, dg("k0", candidate, "/z", 200)))
+	bs.panicLoad.Store(true)
+	e.cq.invalidate() // as a failed write does
+	time.Sleep(200 * time.Millisecond)
+	if err := ingestWithin(t, e, at(clk, dg("k1", primary, "/z", 200)), at(clk, dg("k1", candidate, "/z", 200))); err == nil ||
+		!strings.Contains(err.Error(), "reload the state: engine: internal error: simulated bug") {
+		t.Fatalf("ingest through a panicking reload: %v", err)
+	}
+	if n := panicsCounted(t, reg); n < 2 {
+		t.Errorf("panics counted: %v, want the loop's and the ingest's", n)
+	}
+	bs.panicLoad.Store(false)
+	if err := ingestWithin(t, e, at(clk, dg("k1", primary, "/z", 200)), at(clk, dg("k1", candidate, "/z", 200))); err != nil {
+		t.Fatal(err)
+	}
+	if got := counts(endpointsWithin(t, e)["GET /z"]); got != "req=2 cmp=2 skip=0 inc=0(p0 s0 c0) fm=0 dup=0 raw=0 noise=0 reg=0" {
+		t.Errorf("after the reload: %s", got)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"time"
 
 	"github.com/shadowdiff/shadowdiff/collector/store"
@@ -86,6 +85,7 @@ func (e *Engine) ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, 
 		return 0, rejected, err
 	}
 	req := e.cq.enqueue(batch, gen)
+	e.reloadAfterDrops()
 	e.writeMu.Unlock()
 	if err := req.wait(); err != nil {
 		return 0, rejected, err
@@ -169,7 +169,9 @@ func (e *Engine) expire() error {
 	if err != nil || batch == nil {
 		return err
 	}
-	return e.cq.enqueue(batch, gen).wait()
+	req := e.cq.enqueue(batch, gen)
+	e.reloadAfterDrops()
+	return req.wait()
 }
 
 func roleLabel(r shadowdiffv1.Role) string {
@@ -271,17 +273,22 @@ func (w *writer) finish(closed []closedReq, now time.Time) (*store.Batch, error)
 }
 
 // finalizeOrDrop finalizes a closed request, or drops it if that panics (a
-// bug): its digests are still pending in the store, so a reload of the
-// state would only bring the same panic back at every close, the
-// collector's loop reloading once a second. Logged with the request's key
-// and counted; what finalize counted before the panic stays counted.
+// bug): its digests are still pending in the store, so refusing the batch
+// and reloading the state would only bring the same panic back at every
+// close, the collector's loop reloading once a second. The batch deletes
+// its pending digests and loses what finalize added to it; the scratch
+// finalize reuses is reset; what it counted in the aggregates stays
+// counted, until the state is reloaded (reloadAfterDrops). Logged with the
+// request's key and counted.
 func (w *writer) finalizeOrDrop(c closedReq, now time.Time) {
+	records, samples, full := len(w.b.Records), len(w.b.Samples), len(w.b.Full)
 	defer func() {
 		if r := recover(); r != nil {
-			w.e.met.panics.Inc()
-			w.e.log.Error("internal error closing a request: it is dropped", "pairing_key", c.req.key,
-				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			w.e.logPanic("closing a request (dropped)", r, "pairing_key", c.req.key)
+			w.b.Records, w.b.Samples, w.b.Full = w.b.Records[:records], w.b.Samples[:samples], w.b.Full[:full]
+			*w.fin = finalizeScratch{}
 			w.release(c.req) // again, if finalize did: a pending digest is deleted once
+			w.e.requestsDropped = true
 		}
 	}()
 	w.finalize(c, now)

@@ -157,6 +157,14 @@ func (q *queryServer) Clear(ctx context.Context, r *shadowdiffv1.ClearRequest) (
 		e.met.storeErrors.Inc()
 		return nil, status.Errorf(codes.Internal, "clear: %v", err)
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			// The store is cleared, the state in memory half: the next
+			// writer reloads it.
+			e.cq.invalidate()
+			panic(r)
+		}
+	}()
 	e.locked(func() {
 		e.aggs.clearEndpoint(r.GetEndpoint())
 		e.endpoints.forget() // the cleared endpoints no longer count against the cap

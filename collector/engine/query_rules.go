@@ -361,16 +361,16 @@ func (e *Engine) pokeLearned() {
 // and expiry store the rules they learned themselves, before their
 // batch; the loop stores those a query learned (it names endpoints too)
 // and retries after a store error.
-func (e *Engine) saveLearned() {
+func (e *Engine) saveLearned() error {
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
 	// Not rules learned by a build that failed: the state is reloaded
 	// first.
 	if _, err := e.prepareWrite(); err != nil {
-		e.log.Error("store learned endpoint rules", "err", err)
-		return
+		return err
 	}
 	e.saveLearnedLocked()
+	return nil
 }
 
 // saveLearnedLocked is saveLearned with writeMu held.
