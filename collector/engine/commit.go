@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
-	"time"
 	"sync"
+	"time"
 
 	"github.com/shadowdiff/shadowdiff/collector/store"
 )
