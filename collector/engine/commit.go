@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -50,7 +51,7 @@ func (q *commitQueue) enqueue(b *store.Batch, gen uint64) *commitReq {
 	case q.stopped:
 		r.done <- ErrClosed
 	case gen != q.gen:
-		r.done <- fmt.Errorf("engine: batch built on state lost by a failed store write")
+		r.done <- fmt.Errorf("engine: batch built on a state given up since (a failed store write or an internal error)")
 	default:
 		q.queue = append(q.queue, r)
 	}
@@ -153,8 +154,11 @@ func (e *Engine) prepareWrite() (gen uint64, err error) {
 			err = fmt.Errorf("engine: reload the state: %w", err)
 		}
 	}()
-	// A failed write moves the generation on by itself.
-	_ = e.barrier()
+	// A failed write moves the generation on by itself; a stopped queue
+	// (Close) leaves nothing to reload for.
+	if err := e.barrier(); errors.Is(err, ErrClosed) {
+		return 0, err
+	}
 	gen = e.cq.generation()
 	if err := e.load(); err != nil {
 		return 0, err
@@ -227,20 +231,20 @@ func (e *Engine) logPanic(where string, r any, attrs ...any) {
 	e.log.Error("internal error "+where, append(attrs, "panic", fmt.Sprint(r), "stack", stack)...)
 }
 
-// reloadAfterDrops has the next writer reload the state from the store
-// after requests were dropped (writer.finalizeOrDrop), at most once a
-// minute: a bug may have left the state wrong beyond the requests. Call
-// with writeMu held, once the batch that deletes their pending digests is
-// queued, so that the reload does not bring them back.
-func (e *Engine) reloadAfterDrops() {
-	if !e.requestsDropped {
+// reloadIfDue has the next writer reload the state from the store when a
+// bug may have left it wrong (a request dropped, a job of the loop cut
+// short: suspect), at most once a minute, so that a bug that recurs with
+// every request or tick does not reload it every time. Call with writeMu
+// held, after the batch that deletes the pending digests of dropped
+// requests is queued: the reload writes it first (prepareWrite) and does
+// not bring them back.
+func (e *Engine) reloadIfDue() {
+	if !e.suspect.Load() || time.Since(e.reloadedAfterBug) < time.Minute {
 		return
 	}
-	e.requestsDropped = false
-	if time.Since(e.reloadedAfterDrop) >= time.Minute {
-		e.reloadedAfterDrop = time.Now()
-		e.cq.invalidate()
-	}
+	e.suspect.Store(false)
+	e.reloadedAfterBug = time.Now()
+	e.cq.invalidate()
 }
 
 // locked runs f with mu held and rlocked with mu read-held, unlocking by

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -147,11 +148,10 @@ type Engine struct {
 		sync.Mutex
 		stackAt map[string]time.Time
 	}
-	// requestsDropped: a build dropped requests (finalizeOrDrop);
-	// reloadedAfterDrop: when that last had the state reloaded
-	// (reloadAfterDrops). Changed with writeMu held.
-	requestsDropped   bool
-	reloadedAfterDrop time.Time
+	// suspect: a bug may have left the state wrong; reloadedAfterBug:
+	// when that last had it reloaded (reloadIfDue, with writeMu held).
+	suspect          atomic.Bool
+	reloadedAfterBug time.Time
 
 	watch *watchHub
 	// watchState: significant fields at the last evaluation (loop only).
@@ -411,31 +411,34 @@ func (e *Engine) loop() {
 		case <-e.stop:
 			return
 		case <-e.learned:
-			e.step("store learned endpoint rules", e.saveLearned)
+			e.step("store learned endpoint rules", true, e.saveLearned)
 			continue
 		case <-t.C:
 		}
-		e.step("store learned endpoint rules", e.saveLearned) // again after a store error
-		e.step("expire pending requests", e.expire)
+		e.step("store learned endpoint rules", true, e.saveLearned) // again after a store error
+		e.step("expire pending requests", true, e.expire)
 		if now := time.Now(); now.Sub(lastMaintenance) >= time.Minute {
 			lastMaintenance = now
-			e.step("maintenance", e.maintain)
+			e.step("maintenance", true, e.maintain)
 		}
-		e.step("announce regressions", func() error { e.evaluateWatch(); return nil })
+		e.step("announce regressions", false, func() error { e.evaluateWatch(); return nil })
 	}
 }
 
 // step runs one of the loop's jobs and logs its error. A panic in it (a
 // bug) is counted and logged, and the loop goes on: it crashed the
 // collector before, and a job that panics on the stored state would crash
-// it again after every restart. The state may be half changed: the next
-// writer reloads it from the store (prepareWrite). The jobs release their
-// locks by defer (beginWrite and prepareWrite recover their own panics).
-func (e *Engine) step(job string, run func() error) {
+// it again after every restart. A job that writes may have left the state
+// half changed: it is reloaded from the store soon (reloadIfDue). The jobs
+// release their locks by defer, and a reload recovers its own panics
+// (prepareWrite).
+func (e *Engine) step(job string, writes bool, run func() error) {
 	defer func() {
 		if r := recover(); r != nil {
 			e.logPanic("in "+job, r)
-			e.cq.invalidate()
+			if writes {
+				e.suspect.Store(true)
+			}
 		}
 	}()
 	if err := run(); err != nil {

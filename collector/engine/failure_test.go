@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shadowdiff/shadowdiff/collector/internal/testlog"
+
 	"github.com/shadowdiff/shadowdiff/collector/store"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -468,5 +470,31 @@ func TestPanicReloadingTheState(t *testing.T) {
 	}
 	if got := counts(endpointsWithin(t, e)["GET /z"]); got != "req=2 cmp=2 skip=0 inc=0(p0 s0 c0) fm=0 dup=0 raw=0 noise=0 reg=0" {
 		t.Errorf("after the reload: %s", got)
+	}
+}
+
+// A request dropped within a minute of the last reload after a bug has the
+// state reloaded once the minute is over, not never.
+func TestDropReloadsTheStateAtMostOnceAMinute(t *testing.T) {
+	clk := newClock()
+	logs := &testlog.Buffer{}
+	e, bs, _ := openBuggy(t, t.TempDir(), Options{Now: clk.Now, MaxPending: 1, Logger: logs.Logger()})
+	loads := func() int { return len(logs.Records(t, "engine state loaded")) }
+	e.writeMu.Lock()
+	e.reloadedAfterBug = time.Now().Add(-time.Minute + 300*time.Millisecond)
+	e.writeMu.Unlock()
+	ingest(t, e, at(clk, dg("k1", primary, "/z", 200, okBody()...)))
+	bs.panicRecord.Store(true)
+	ingest(t, e, at(clk, dg("k2", primary, "/z", 200))) // evicts k1, which is dropped
+	bs.panicRecord.Store(false)
+	ingest(t, e, at(clk, dg("k2", candidate, "/z", 200)))
+	if n := loads(); n != 1 {
+		t.Fatalf("state loaded %d times within a minute of the last reload, want once (at the start)", n)
+	}
+	time.Sleep(400 * time.Millisecond)
+	ingest(t, e, at(clk, dg("k2", candidate, "/z", 200))) // a duplicate: the reload is due
+	ingest(t, e, at(clk, dg("k2", candidate, "/z", 200))) // and done by this writer, or the loop
+	if n := loads(); n != 2 {
+		t.Errorf("state loaded %d times, want twice", n)
 	}
 }

@@ -85,7 +85,7 @@ func (e *Engine) ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, 
 		return 0, rejected, err
 	}
 	req := e.cq.enqueue(batch, gen)
-	e.reloadAfterDrops()
+	e.reloadIfDue()
 	e.writeMu.Unlock()
 	if err := req.wait(); err != nil {
 		return 0, rejected, err
@@ -170,7 +170,7 @@ func (e *Engine) expire() error {
 		return err
 	}
 	req := e.cq.enqueue(batch, gen)
-	e.reloadAfterDrops()
+	e.reloadIfDue()
 	return req.wait()
 }
 
@@ -276,10 +276,11 @@ func (w *writer) finish(closed []closedReq, now time.Time) (*store.Batch, error)
 // bug): its digests are still pending in the store, so refusing the batch
 // and reloading the state would only bring the same panic back at every
 // close, the collector's loop reloading once a second. The batch deletes
-// its pending digests and loses what finalize added to it; the scratch
-// finalize reuses is reset; what it counted in the aggregates stays
-// counted, until the state is reloaded (reloadAfterDrops). Logged with the
-// request's key and counted.
+// its pending digests and loses the records and samples finalize added to
+// it; the scratch finalize reuses is reset. What it counted in the
+// aggregates stays counted (the batch stores the buckets): undoing it
+// would mean copying each bucket before every close. The state is
+// reloaded soon (reloadIfDue). Logged with the request's key and counted.
 func (w *writer) finalizeOrDrop(c closedReq, now time.Time) {
 	records, samples, full := len(w.b.Records), len(w.b.Samples), len(w.b.Full)
 	defer func() {
@@ -287,8 +288,8 @@ func (w *writer) finalizeOrDrop(c closedReq, now time.Time) {
 			w.e.logPanic("closing a request (dropped)", r, "pairing_key", c.req.key)
 			w.b.Records, w.b.Samples, w.b.Full = w.b.Records[:records], w.b.Samples[:samples], w.b.Full[:full]
 			*w.fin = finalizeScratch{}
-			w.release(c.req) // again, if finalize did: a pending digest is deleted once
-			w.e.requestsDropped = true
+			w.release(c.req) // finalize may not have: deleting a pending digest twice does nothing
+			w.e.suspect.Store(true)
 		}
 	}()
 	w.finalize(c, now)
