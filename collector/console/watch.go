@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -36,6 +37,14 @@ func (c *console) watch(w http.ResponseWriter, r *http.Request) {
 	}
 	done := make(chan error, 1)
 	go func() {
+		// Not a request's goroutine: net/http would not recover a panic
+		// (a bug) here, and it would end the collector.
+		defer func() {
+			if p := recover(); p != nil {
+				c.log.Error("watch panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				done <- status.Errorf(codes.Internal, "internal error: %v", p)
+			}
+		}()
 		done <- c.q.WatchRegressions(&shadowdiffv1.WatchRegressionsRequest{Endpoint: r.URL.Query().Get("endpoint")}, s)
 	}()
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
@@ -96,5 +97,26 @@ func TestWatchUnimplemented(t *testing.T) {
 	}
 	if code, _, _ := call(t, "GET", srv.URL+"/api/endpoints", "", ""); code != 501 {
 		t.Errorf("unimplemented ListEndpoints = %d, want 501", code)
+	}
+}
+
+// panickingWatch is a Query service whose WatchRegressions has a bug.
+type panickingWatch struct {
+	shadowdiffv1.UnimplementedQueryServer
+}
+
+func (panickingWatch) WatchRegressions(*shadowdiffv1.WatchRegressionsRequest, grpc.ServerStreamingServer[shadowdiffv1.RegressionEvent]) error {
+	panic("simulated bug")
+}
+
+// A panic in the Query service's watch (a bug) ends the stream with an
+// "end" event; it ran outside the request's goroutine, where net/http does
+// not recover, and ended the collector.
+func TestWatchPanicEndsTheStream(t *testing.T) {
+	srv := httptest.NewServer(New(panickingWatch{}, Options{Logger: quietLogger()}))
+	defer srv.Close()
+	code, _, body := call(t, "GET", srv.URL+"/api/watch", "", "")
+	if code != 200 || !strings.Contains(string(body), "event: end\n") || !strings.Contains(string(body), `"code":"Internal"`) {
+		t.Errorf("watch of a panicking service = %d %q", code, body)
 	}
 }
