@@ -110,8 +110,8 @@ func (panickingWatch) WatchRegressions(*shadowdiffv1.WatchRegressionsRequest, gr
 }
 
 // A panic in the Query service's watch (a bug) ends the stream with an
-// "end" event; it ran outside the request's goroutine, where net/http does
-// not recover, and ended the collector.
+// "end" event: it runs outside the request's goroutine, where net/http
+// would not recover it and the collector would exit.
 func TestWatchPanicEndsTheStream(t *testing.T) {
 	srv := httptest.NewServer(New(panickingWatch{}, Options{Logger: quietLogger()}))
 	defer srv.Close()

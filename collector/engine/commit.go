@@ -14,10 +14,10 @@ import (
 // commitQueue group-commits batches: writers build batches in order under
 // the engine's writeMu and enqueue them; one goroutine writes everything
 // queued in one transaction (one fsync for many concurrent ingests) and
-// wakes the writers. When a write fails, or a batch cannot be built
-// (Engine.buildLocked), the generation moves on: every batch built on the
-// failed state fails too, and the next writer reloads the state from the
-// store before building.
+// wakes the writers. When a write fails, the generation moves on: every
+// batch built on the failed state fails too. A batch that cannot be built
+// (Engine.buildLocked) moves it on as well. Either way the next writer
+// reloads the state from the store before building.
 type commitQueue struct {
 	mu      sync.Mutex
 	queue   []*commitReq
@@ -51,7 +51,7 @@ func (q *commitQueue) enqueue(b *store.Batch, gen uint64) *commitReq {
 	case q.stopped:
 		r.done <- ErrClosed
 	case gen != q.gen:
-		r.done <- fmt.Errorf("engine: batch built on a state given up since (a failed store write or an internal error)")
+		r.done <- fmt.Errorf("engine: batch built on state lost by a failed store write")
 	default:
 		q.queue = append(q.queue, r)
 	}
@@ -135,11 +135,13 @@ func (q *commitQueue) stop() {
 	<-q.done
 }
 
-// prepareWrite reloads the state after a failed store write or build, or
-// a panic. Call with writeMu held, before building a batch; it returns the
-// generation the batch is built at. The batches queued before are written
-// first, so that the state read back has them. A reload that fails or
-// panics (a bug) returns an error and is tried again by the next writer.
+// prepareWrite reloads the state from the store if the generation moved on
+// since it was loaded (a failed store write or build, or a bug:
+// invalidateIfSuspect, Clear). Call with writeMu held, before building a
+// batch; it returns the generation the batch is built at. The batches
+// queued before are written first, so that the state read back has them.
+// A reload that fails or panics (a bug) returns an error and is tried
+// again by the next writer.
 func (e *Engine) prepareWrite() (gen uint64, err error) {
 	gen = e.cq.generation()
 	if gen == e.loadedGen {
@@ -154,8 +156,9 @@ func (e *Engine) prepareWrite() (gen uint64, err error) {
 			err = fmt.Errorf("engine: reload the state: %w", err)
 		}
 	}()
-	// A failed write moves the generation on by itself; a stopped queue
-	// (Close) leaves nothing to reload for.
+	// Any error but ErrClosed is a failed write, which has moved the
+	// generation on: it is read again below. After Close there is nothing
+	// to reload.
 	if err := e.barrier(); errors.Is(err, ErrClosed) {
 		return 0, err
 	}
@@ -167,8 +170,8 @@ func (e *Engine) prepareWrite() (gen uint64, err error) {
 	return gen, nil
 }
 
-// beginWrite takes writeMu and then mu, after reloading the state if a
-// store write failed, and returns the generation to build a batch at. On
+// beginWrite takes writeMu and then mu, after reloading the state if it
+// was given up (prepareWrite), and returns the generation to build a batch at. On
 // success the caller unlocks mu once the batch is built and writeMu once it
 // is queued; on error nothing is held.
 func (e *Engine) beginWrite() (uint64, error) {
@@ -186,20 +189,21 @@ func (e *Engine) beginWrite() (uint64, error) {
 	return 0, err
 }
 
-// buildLocked runs build, which changes the state and returns the batch
-// that stores the change, with writeMu and mu held (see beginWrite), and
-// releases mu; writeMu stays held. A build that fails leaves the state half
-// changed: the next writer reloads the state from the store, as after a
-// failed store write (prepareWrite). A panic in build (a bug), recovered by
-// the gRPC server with the locks held, hung every later ingest and query:
-// it is logged, counted and returned as such a failure. (Closing one
-// request recovers its own panics: writer.finalizeOrDrop.)
+// buildLocked runs build with writeMu and mu held (see beginWrite) and
+// releases mu, not writeMu, when it returns. build changes the state and
+// returns the batch that stores the change, or nil (nothing to write, or
+// the caller writes it). A build that fails leaves the state half changed:
+// the next writer reloads it from the store (prepareWrite). A panic in
+// build (a bug) is recovered here and returned as such a failure, so that
+// the gRPC server's own recovery does not leave the locks held and hang
+// every later ingest and query. (Closing one request recovers its own
+// panics: writer.finalizeOrDrop.)
 func (e *Engine) buildLocked(build func() (*store.Batch, error)) (b *store.Batch, err error) {
 	defer func() {
 		r := recover()
 		e.mu.Unlock()
 		if r != nil {
-			e.logPanic("building a batch (refused; the state will be reloaded from the store)", r)
+			e.logPanic("building a batch", r)
 			b, err = nil, fmt.Errorf("engine: internal error: %v", r)
 		}
 		if err != nil {
@@ -228,34 +232,32 @@ func (e *Engine) logPanic(where string, r any, attrs ...any) {
 	if withStack {
 		stack = string(debug.Stack())
 	}
-	e.log.Error("internal error "+where, append(attrs, "panic", fmt.Sprint(r), "stack", stack)...)
+	e.log.Error("internal error", append(attrs, "where", where, "panic", fmt.Sprint(r), "stack", stack)...)
 }
 
-// reloadIfDue has the next writer reload the state from the store when a
-// bug may have left it wrong (a request dropped, a job of the loop cut
-// short: suspect), at most once a minute, so that a bug that recurs with
-// every request or tick does not reload it every time. Call with writeMu
-// held, after the batch that deletes the pending digests of dropped
-// requests is queued: the reload writes it first (prepareWrite) and does
+// invalidateIfSuspect has the next writer reload the state if a bug may
+// have left it wrong (suspect: a request dropped, a job of the loop cut
+// short), at most once a minute. Call with writeMu held, after queuing the
+// batch that deletes dropped requests' pending digests, so the reload does
 // not bring them back.
-func (e *Engine) reloadIfDue() {
-	if !e.suspect.Load() || time.Since(e.reloadedAfterBug) < time.Minute {
+func (e *Engine) invalidateIfSuspect() {
+	if !e.suspect.Load() || time.Since(e.invalidatedAfterBug) < time.Minute {
 		return
 	}
 	e.suspect.Store(false)
-	e.reloadedAfterBug = time.Now()
+	e.invalidatedAfterBug = time.Now()
 	e.cq.invalidate()
 }
 
-// locked runs f with mu held and rlocked with mu read-held, unlocking by
-// defer: a panic in f (a bug), recovered by the gRPC or HTTP server, must
-// not leave the engine locked.
+// locked runs f with mu held, unlocking by defer: a panic in f (a bug),
+// recovered by the gRPC or HTTP server, must not leave the engine locked.
 func (e *Engine) locked(f func()) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	f()
 }
 
+// rlocked is locked with mu read-held.
 func (e *Engine) rlocked(f func()) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()

@@ -356,9 +356,8 @@ func (m *endpointMapper) of(d *shadowdiffv1.ResponseDigest) endpointInfo {
 }
 
 // cached returns the endpoint of a method and path, resolved once. It
-// unlocks by defer: it runs while the engine builds a batch, whose panics
-// are recovered (Engine.buildLocked), and a lock left held there hung
-// every later ingest and query.
+// unlocks by defer: it runs while a batch is built, whose panics are
+// recovered (Engine.buildLocked), and must not leave the mapper locked.
 func (m *endpointMapper) cached(method, path string) endpointInfo {
 	m.mu.Lock()
 	defer m.mu.Unlock()

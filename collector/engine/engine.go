@@ -148,10 +148,10 @@ type Engine struct {
 		sync.Mutex
 		stackAt map[string]time.Time
 	}
-	// suspect: a bug may have left the state wrong; reloadedAfterBug:
-	// when that last had it reloaded (reloadIfDue, with writeMu held).
-	suspect          atomic.Bool
-	reloadedAfterBug time.Time
+	// suspect: a bug may have left the state wrong; invalidatedAfterBug:
+	// when that last had it given up (invalidateIfSuspect, writeMu held).
+	suspect             atomic.Bool
+	invalidatedAfterBug time.Time
 
 	watch *watchHub
 	// watchState: significant fields at the last evaluation (loop only).
@@ -426,16 +426,16 @@ func (e *Engine) loop() {
 }
 
 // step runs one of the loop's jobs and logs its error. A panic in it (a
-// bug) is counted and logged, and the loop goes on: it crashed the
-// collector before, and a job that panics on the stored state would crash
-// it again after every restart. A job that writes may have left the state
-// half changed: it is reloaded from the store soon (reloadIfDue). The jobs
-// release their locks by defer, and a reload recovers its own panics
+// bug) is counted and logged, and the loop goes on: a job that panics on
+// the stored state would otherwise crash the collector after every
+// restart. A job that writes may have left the state half changed: it is
+// reloaded from the store soon (invalidateIfSuspect). The jobs release
+// their locks by defer, and a reload recovers its own panics
 // (prepareWrite).
 func (e *Engine) step(job string, writes bool, run func() error) {
 	defer func() {
 		if r := recover(); r != nil {
-			e.logPanic("in "+job, r)
+			e.logPanic(job, r)
 			if writes {
 				e.suspect.Store(true)
 			}

@@ -237,10 +237,8 @@ func endpointsWithin(t *testing.T, e *Engine) map[string]*shadowdiffv1.EndpointS
 }
 
 // A panic while a request closes (a bug) drops that request, logged and
-// counted, and the ingest goes on: reloading the state would have brought
-// the request, still pending in the store, and its panic back at every
-// close. Before, the gRPC server's recovery left the engine locked and
-// every later ingest and query hung.
+// counted, and the ingest goes on: reloading the state would bring the
+// request, still pending in the store, and its panic back at every close.
 func TestPanicClosingARequestDropsIt(t *testing.T) {
 	clk := newClock()
 	dir := t.TempDir()
@@ -417,7 +415,7 @@ func TestPanicInQueriesLeavesTheEngineUnlocked(t *testing.T) {
 }
 
 // A panic in a job of the engine's loop (a bug) is counted and the loop
-// goes on; it crashed the collector before.
+// goes on, rather than the collector exiting.
 func TestPanicInTheLoopIsSurvived(t *testing.T) {
 	clk := newClock()
 	e, _, reg := openBuggy(t, t.TempDir(), Options{Now: clk.Now, PairWindow: 200 * time.Millisecond})
@@ -481,7 +479,7 @@ func TestDropReloadsTheStateAtMostOnceAMinute(t *testing.T) {
 	e, bs, _ := openBuggy(t, t.TempDir(), Options{Now: clk.Now, MaxPending: 1, Logger: logs.Logger()})
 	loads := func() int { return len(logs.Records(t, "engine state loaded")) }
 	e.writeMu.Lock()
-	e.reloadedAfterBug = time.Now().Add(-time.Minute + 300*time.Millisecond)
+	e.invalidatedAfterBug = time.Now().Add(-time.Minute + 300*time.Millisecond)
 	e.writeMu.Unlock()
 	ingest(t, e, at(clk, dg("k1", primary, "/z", 200, okBody()...)))
 	bs.panicRecord.Store(true)

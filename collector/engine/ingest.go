@@ -85,7 +85,7 @@ func (e *Engine) ingest(ctx context.Context, ds []*shadowdiffv1.ResponseDigest, 
 		return 0, rejected, err
 	}
 	req := e.cq.enqueue(batch, gen)
-	e.reloadIfDue()
+	e.invalidateIfSuspect()
 	e.writeMu.Unlock()
 	if err := req.wait(); err != nil {
 		return 0, rejected, err
@@ -170,7 +170,7 @@ func (e *Engine) expire() error {
 		return err
 	}
 	req := e.cq.enqueue(batch, gen)
-	e.reloadIfDue()
+	e.invalidateIfSuspect()
 	return req.wait()
 }
 
@@ -272,15 +272,15 @@ func (w *writer) finish(closed []closedReq, now time.Time) (*store.Batch, error)
 	return b, err
 }
 
-// finalizeOrDrop finalizes a closed request, or drops it if that panics (a
-// bug): its digests are still pending in the store, so refusing the batch
-// and reloading the state would only bring the same panic back at every
-// close, the collector's loop reloading once a second. The batch deletes
-// its pending digests and loses the records and samples finalize added to
-// it; the scratch finalize reuses is reset. What it counted in the
-// aggregates stays counted (the batch stores the buckets): undoing it
-// would mean copying each bucket before every close. The state is
-// reloaded soon (reloadIfDue). Logged with the request's key and counted.
+// finalizeOrDrop finalizes a closed request. If finalize panics (a bug),
+// the request is dropped instead: the records and samples it added to the
+// batch are cut off, its pending digests deleted, the finalize scratch
+// reset, and the state marked suspect (invalidateIfSuspect). Refusing the
+// batch would not help: the request is still pending in the store, so
+// every reload would bring back the same panic at its next close. What
+// finalize already counted in the aggregates stays counted: undoing it
+// would mean copying each bucket before every close. Logged with the
+// request's key and counted.
 func (w *writer) finalizeOrDrop(c closedReq, now time.Time) {
 	records, samples, full := len(w.b.Records), len(w.b.Samples), len(w.b.Full)
 	defer func() {

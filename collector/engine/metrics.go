@@ -51,7 +51,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "store_errors_total",
 			Help: "Failed store writes."}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "panics_total",
-			Help: "Internal errors (bugs, logged with their stacks) the engine recovered from: a request it could not close was dropped, a batch it could not build was refused, a job of its loop was cut short; the state is then reloaded from the store."}),
+			Help: "Internal errors (bugs, logged, with their stacks at most once a minute per place) the engine recovered from: a request it could not close was dropped, a batch it could not build was refused, a job of its loop was cut short; the state is then reloaded from the store (after a dropped request or a cut job, at most once a minute)."}),
 		regressions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "regressions_total",
 			Help: "Fields that became significant regressions, by endpoint."}, []string{"endpoint"}),
 		watchDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "watch_events_dropped_total",

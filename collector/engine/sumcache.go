@@ -55,9 +55,9 @@ func (ea *endpointAgg) emptySum() *store.Bucket {
 	return &store.Bucket{Endpoint: ea.key, Method: ea.method, PathTemplate: ea.pathTemplate, RouteName: ea.routeName}
 }
 
-// refresh returns the cache, rebuilt when invalid, else brought up to date
-// with the growth of the buckets written since. Called with c.mu held.
-func (ea *endpointAgg) refresh() *sumCache {
+// refresh rebuilds the cache when invalid, else brings it up to date with
+// the growth of the buckets written since. Called with c.mu held.
+func (ea *endpointAgg) refresh() {
 	c := &ea.cache
 	if !c.valid {
 		c.sum, c.minEnd, c.requests = ea.emptySum(), 0, 0
@@ -70,25 +70,24 @@ func (ea *endpointAgg) refresh() *sumCache {
 			c.added(s+b.WidthSec, b.Counts.Requests+b.Counts.Duplicates)
 		}
 		c.valid = true
-		return c
+		return
 	}
 	for s, was := range c.behind {
 		b := ea.buckets[s]
 		if b == nil { // rollups and retention see to it that it is there
 			c.valid = false
-			return ea.refresh()
+			ea.refresh()
+			return
 		}
 		c.sum.MergeGrowth(b, was, sumSignCap)
 		c.added(s+b.WidthSec, b.Counts.Requests+b.Counts.Duplicates-was.Counts.Requests-was.Counts.Duplicates)
 		delete(c.behind, s)
 	}
-	return c
 }
 
-// lockedCache locks the cache and brings it up to date. A panic in refresh
-// (a bug) invalidates and unlocks it: recovered by the gRPC or HTTP server
-// with the lock held, it hung the next writer to the endpoint, and every
-// ingest and query behind that writer.
+// lockedCache locks the cache and brings it up to date. If refresh panics
+// (a bug), the cache is invalidated and unlocked, so that a recovered panic
+// does not hang the next writer to the endpoint.
 func (ea *endpointAgg) lockedCache() *sumCache {
 	c := &ea.cache
 	c.mu.Lock()
