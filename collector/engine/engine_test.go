@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shadowdiff/shadowdiff/collector/store"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
@@ -42,6 +43,21 @@ func openEngine(t *testing.T, dir string, clk *clock, opts Options) *Engine {
 	e, err := Open(dir, opts)
 	if err != nil {
 		t.Fatalf("open engine: %v", err)
+	}
+	return e
+}
+
+// openOnStore opens an engine on a bbolt store in dir seen through wrap: a
+// test's stand-in that injects faults or watches the writes.
+func openOnStore(t *testing.T, dir string, wrap func(store.Store) store.Store, opts Options) *Engine {
+	t.Helper()
+	bolt, err := store.OpenBolt(dir, store.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := openStore(wrap(bolt), opts)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return e
 }

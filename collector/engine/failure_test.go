@@ -35,21 +35,14 @@ func (s *failingStore) Apply(bs ...*store.Batch) error {
 // memory: the state is reloaded from what the store acknowledged.
 func TestIngestStoreFailureReloadsState(t *testing.T) {
 	clk := newClock()
-	bolt, err := store.OpenBolt(t.TempDir(), store.BoltOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs := &failingStore{Store: bolt}
-	e, err := openStore(fs, Options{Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs := &failingStore{}
+	e := openOnStore(t, t.TempDir(), func(s store.Store) store.Store { fs.Store = s; return fs }, Options{Now: clk.Now})
 	defer e.Close()
 	ctx := context.Background()
 	ingest(t, e, at(clk, dg("k", primary, "/z", 200, okBody()...)))
 
 	fs.fail.Store(true)
-	_, _, err = e.Ingest(ctx, []*shadowdiffv1.ResponseDigest{at(clk, dg("k", candidate, "/z", 200, okBody()...)), at(clk, dg("k2", primary, "/z", 200))})
+	_, _, err := e.Ingest(ctx, []*shadowdiffv1.ResponseDigest{at(clk, dg("k", candidate, "/z", 200, okBody()...)), at(clk, dg("k2", primary, "/z", 200))})
 	if err == nil {
 		t.Fatal("ingest succeeded although the store failed")
 	}
@@ -162,17 +155,10 @@ func (s *buggyStore) Apply(bs ...*store.Batch) error {
 
 func openBuggy(t *testing.T, dir string, opts Options) (*Engine, *buggyStore, *prometheus.Registry) {
 	t.Helper()
-	bolt, err := store.OpenBolt(dir, store.BoltOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bs := &buggyStore{Store: bolt, entered: make(chan struct{}), release: make(chan struct{})}
+	bs := &buggyStore{entered: make(chan struct{}), release: make(chan struct{})}
 	reg := prometheus.NewRegistry()
 	opts.Registerer = reg
-	e, err := openStore(bs, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openOnStore(t, dir, func(s store.Store) store.Store { bs.Store = s; return bs }, opts)
 	// Not after a failure: an engine left locked would hang Close, and
 	// the test with it until go test's timeout.
 	t.Cleanup(func() {

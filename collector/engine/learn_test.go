@@ -334,15 +334,9 @@ func (w *writeOrder) Apply(bs ...*store.Batch) error {
 // named by a rule never stored.
 func TestLearnedRuleStoredBeforeTheRecordsNamedByIt(t *testing.T) {
 	clk := newClock()
-	bolt, err := store.OpenBolt(t.TempDir(), store.BoltOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := &writeOrder{Store: bolt}
-	e, err := openStore(st, Options{AutoTemplateThreshold: 3, Now: clk.Now, PairWindow: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := &writeOrder{}
+	e := openOnStore(t, t.TempDir(), func(s store.Store) store.Store { st.Store = s; return st },
+		Options{AutoTemplateThreshold: 3, Now: clk.Now, PairWindow: 10 * time.Second})
 	defer e.Close()
 	for i, name := range []string{"alice", "bob", "carol", "dave"} {
 		request(t, e, clk, fmt.Sprintf("k%d", i), "/users/"+name+"/cart")
