@@ -25,6 +25,7 @@ type metrics struct {
 	sent, bytesSent, dropped              Counter
 	shadowRequests, sideEffectsBlocked    Counter
 	streamReconnects, configErrors, acked Counter
+	requeued                              Counter
 	byReason                              map[reasonKey]Counter
 }
 
@@ -43,6 +44,7 @@ func newMetrics(h Host) (*metrics, error) {
 		{"shadowdiff.shadow_requests", &m.shadowRequests},
 		{"shadowdiff.side_effects_blocked", &m.sideEffectsBlocked},
 		{"shadowdiff.stream_reconnects", &m.streamReconnects},
+		{"shadowdiff.digests_requeued", &m.requeued},
 		{"shadowdiff.config_errors", &m.configErrors},
 	} {
 		ctr, err := h.DefineCounter(c.name)

@@ -82,7 +82,13 @@ func (r *Root) digestPending() {
 	n := 0
 	for n < len(q.streams) {
 		s := q.streams[n]
-		s.finishDigest()
+		if r.sender.full() {
+			// Its digest would be dropped: spare the worker computing it
+			// (a collector that is down fills the queue).
+			r.sender.drop(DropQueueFull, 1)
+		} else {
+			s.finishDigest()
+		}
 		s.queued = false
 		if s.released {
 			s.recycle()

@@ -29,6 +29,17 @@ type collector struct {
 	closed    []uint32
 	cancelled []uint32
 	authority string // of the last stream opened
+	// unacked are the batches sent and not acknowledged yet; the env
+	// acknowledges them on its ticks unless holdAcks is set (a collector
+	// that stopped answering).
+	unacked  []sentBatch
+	holdAcks bool
+}
+
+type sentBatch struct {
+	stream   uint32
+	sequence uint64
+	digests  int
 }
 
 func (c *collector) Open(cluster, authority, service, method string, _ []plugin.Header) (uint32, error) {
@@ -54,6 +65,7 @@ func (c *collector) Send(id uint32, msg []byte) error {
 		return err
 	}
 	c.batches = append(c.batches, &b)
+	c.unacked = append(c.unacked, sentBatch{id, b.GetSequence(), len(b.GetDigests())})
 	return nil
 }
 
@@ -133,10 +145,28 @@ func (e *env) run(x exchange) (uint32, types.Action) {
 }
 
 // digestQueued ticks, without time passing, until the root has digested
-// every response the streams handed it (a bounded number per tick).
+// every response the streams handed it (a bounded number per tick); the
+// collector acknowledges what was sent after each tick.
 func (e *env) digestQueued() {
 	for range 1024/64 + 1 {
 		e.host.Tick()
+		e.ack()
+	}
+}
+
+// ack has the collector acknowledge every batch sent so far, as it would
+// between two ticks, unless it holds its acks.
+func (e *env) ack() {
+	for !e.coll.holdAcks && len(e.coll.unacked) > 0 {
+		b := e.coll.unacked[0]
+		e.coll.unacked = e.coll.unacked[1:]
+		msg, err := proto.Marshal(&pb.DigestAck{Sequence: b.sequence, Accepted: uint32(b.digests)})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, r := range e.vm.Roots {
+			r.OnStreamMessage(b.stream, msg)
+		}
 	}
 }
 
@@ -145,6 +175,7 @@ func (e *env) flush() {
 	e.digestQueued()
 	e.clock.advance(2 * time.Second)
 	e.host.Tick()
+	e.ack()
 }
 
 func (e *env) counter(name string) uint64 {
@@ -353,11 +384,12 @@ func TestCollectorDownDropsWithBoundedQueue(t *testing.T) {
 
 func TestStreamLossAndAcks(t *testing.T) {
 	e := start(t, `{"role":"primary","batch":{"max_digests":1}}`)
+	e.coll.holdAcks = true
 	e.run(exchange{reqHeaders: get("/a", "r1"), respHeaders: jsonResponse()})
 	e.run(exchange{reqHeaders: get("/a", "r2"), respHeaders: jsonResponse()})
 	e.digestQueued()
-	if len(e.coll.batches) != 2 {
-		t.Fatalf("full batches go out at once: %d", len(e.coll.batches))
+	if len(e.coll.batches) != 1 {
+		t.Fatalf("a new stream carries one batch until the collector acknowledges it: %d sent", len(e.coll.batches))
 	}
 	var root *plugin.Root
 	for _, r := range e.vm.Roots {
@@ -368,6 +400,9 @@ func TestStreamLossAndAcks(t *testing.T) {
 	root.OnStreamMessage(id, ack)
 	if e.counter("shadowdiff.digests_dropped.rejected") != 1 {
 		t.Error("rejection not counted")
+	}
+	if len(e.coll.batches) != 2 {
+		t.Fatalf("full batches go out at once on a confirmed stream: %d sent", len(e.coll.batches))
 	}
 	root.OnStreamClose(id, 14, "connection reset")
 	if e.counter("shadowdiff.digests_dropped.stream_closed") != 1 || e.counter("shadowdiff.stream_reconnects") != 1 {
@@ -534,6 +569,7 @@ func TestResponseTrailersAreHashedAndEndTheResponse(t *testing.T) {
 func TestAbandonedStreamIsCancelled(t *testing.T) {
 	e := start(t, `{"role":"primary","batch":{"max_digests":1},"collector":{"timeout":"200ms"},
 		"reconnect":{"initial_backoff":"10ms","max_backoff":"20ms"}}`)
+	e.coll.holdAcks = true
 	e.run(exchange{reqHeaders: get("/a", "t1"), respHeaders: jsonResponse()})
 	e.digestQueued()
 	first := e.coll.nextID + 2
@@ -581,12 +617,15 @@ func TestHugeMaxBackoffRefusesToStart(t *testing.T) {
 // dropped (shutdown), not lost silently, and the stream is reset.
 func TestShutdownCountsQueuedAndInflightDigests(t *testing.T) {
 	e := start(t, `{"role":"primary","batch":{"max_digests":2}}`)
+	e.run(exchange{reqHeaders: get("/a", "first"), respHeaders: jsonResponse()})
+	e.flush() // sent and acknowledged: the stream is confirmed
+	e.coll.holdAcks = true
 	for i := range 5 {
 		e.run(exchange{reqHeaders: get("/a", fmt.Sprintf("s%d", i)), respHeaders: jsonResponse()})
 	}
 	e.digestQueued()
-	if len(e.coll.batches) != 2 {
-		t.Fatalf("%d batches sent, want 2 (4 digests in flight, 1 queued)", len(e.coll.batches))
+	if len(e.coll.batches) != 3 {
+		t.Fatalf("%d batches sent, want 3 (the first acknowledged, 4 digests in flight, 1 queued)", len(e.coll.batches))
 	}
 	id := e.coll.nextID + 2
 	if !e.host.FinishVM() {
@@ -604,7 +643,7 @@ func TestShutdownCountsQueuedAndInflightDigests(t *testing.T) {
 	// A stream that ends after its root is counted too, and nothing is sent.
 	e.run(exchange{reqHeaders: get("/a", "late"), respHeaders: jsonResponse()})
 	e.flush()
-	if got := e.counter("shadowdiff.digests_dropped.shutdown"); got != 6 || len(e.coll.batches) != 2 || e.coll.opened != 1 {
+	if got := e.counter("shadowdiff.digests_dropped.shutdown"); got != 6 || len(e.coll.batches) != 3 || e.coll.opened != 1 {
 		t.Errorf("after shutdown: dropped.shutdown %d, %d batches, %d streams opened", got, len(e.coll.batches), e.coll.opened)
 	}
 }

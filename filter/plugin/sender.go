@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/shadowdiff/shadowdiff/filter/config"
@@ -35,7 +36,12 @@ type sender struct {
 	// dropped since the last batch sent: reported in DigestBatch.dropped.
 	unreported uint64
 
-	open      bool
+	open bool
+	// confirmed says the collector acknowledged a batch on this stream.
+	// Until then one batch at a time goes out, and it is held (see
+	// inflightBatch.held): a stream to a collector that is down fails
+	// after it was opened, and must not take the queue down with it.
+	confirmed bool
 	done      bool // shut down: nothing is sent any more
 	streamID  uint32
 	sequence  uint64
@@ -49,6 +55,13 @@ type sender struct {
 type inflightBatch struct {
 	digests int
 	sent    time.Time
+	// reported is the dropped count the batch carried: counted again in
+	// the next batch if this one is lost, so drops are not lost with it.
+	reported uint64
+	// held are the batch's digests, kept on a stream not yet confirmed so
+	// that they go back to the queue if it turns out the collector is
+	// unreachable.
+	held [][]byte
 }
 
 func newSender(h Host, cfg *config.Config, m *metrics, now func() time.Time) *sender {
@@ -113,13 +126,23 @@ func (s *sender) tick() {
 	}
 }
 
+// full says a digest enqueued now would be dropped (queue_full): the
+// caller can skip computing it.
+func (s *sender) full() bool {
+	return len(s.queue) >= s.cfg.Queue.MaxDigests || s.queueBytes >= s.cfg.Queue.MaxBytes
+}
+
 // flush sends as many full or partial batches as the in-flight bound allows.
 func (s *sender) flush() {
 	s.lastFlush = s.now()
 	if !s.open && !s.dial() {
 		return
 	}
-	for len(s.queue) > 0 && len(s.inflight) < maxInflight {
+	limit := maxInflight
+	if !s.confirmed {
+		limit = 1
+	}
+	for len(s.queue) > 0 && len(s.inflight) < limit {
 		if !s.sendBatch() {
 			return
 		}
@@ -139,21 +162,26 @@ func (s *sender) sendBatch() bool {
 		s.queueBytes -= size
 		n++
 	}
-	s.recycle(s.queue[:n]...)
+	b := inflightBatch{digests: n, sent: s.now(), reported: s.unreported}
+	if s.confirmed {
+		s.recycle(s.queue[:n]...)
+	} else {
+		b.held = slices.Clone(s.queue[:n])
+	}
 	rest := copy(s.queue, s.queue[n:])
 	clear(s.queue[rest:])
 	s.queue = s.queue[:rest]
 	if cap(msg) <= maxSpareBuffer*4 {
 		s.msg = msg
 	}
+	s.unreported = 0
+	s.inflight[s.sequence] = b
 	if err := s.host.SendOnStream(s.streamID, msg); err != nil {
+		// The host did not send it: like a stream that failed at once.
 		s.logErr(fmt.Sprintf("shadowdiff: send to collector: %v", err))
-		s.drop(DropStreamClosed, n)
-		s.lost(DropStreamClosed, false)
+		s.lost(DropStreamClosed, false, true)
 		return false
 	}
-	s.unreported = 0
-	s.inflight[s.sequence] = inflightBatch{digests: n, sent: s.now()}
 	s.metrics.sent.Add(uint64(n))
 	s.metrics.bytesSent.Add(uint64(len(msg)))
 	return true
@@ -174,7 +202,7 @@ func (s *sender) dial() bool {
 		s.scheduleRedial()
 		return false
 	}
-	s.open, s.streamID = true, id
+	s.open, s.confirmed, s.streamID = true, false, id
 	return true
 }
 
@@ -210,6 +238,8 @@ func (s *sender) onMessage(id uint32, msg []byte) {
 		return
 	}
 	delete(s.inflight, ack.Sequence)
+	s.recycle(b.held...)
+	s.confirmed = true
 	s.backoff = time.Duration(s.cfg.Reconnect.InitialBackoff) // the collector is healthy again
 	s.metrics.acked.Add(uint64(ack.Accepted))
 	if len(ack.Rejections) > 0 {
@@ -226,7 +256,7 @@ func (s *sender) onClose(id uint32, status int32, message string) {
 		return
 	}
 	s.logErr(fmt.Sprintf("shadowdiff: collector stream closed: grpc status %d: %s", status, message))
-	s.lost(DropStreamClosed, true)
+	s.lost(DropStreamClosed, true, status == grpcUnavailable)
 }
 
 // drop counts digests that will not reach the collector, and remembers them
@@ -243,13 +273,26 @@ func (s *sender) drop(reason string, n int) {
 // while it may still be open (ack timeout, send error) is reset: in Envoy
 // proxy_grpc_close is only a half-close, and a collector that never answers
 // would keep every abandoned stream open.
-func (s *sender) lost(reason string, remoteClosed bool) {
+//
+// unreachable says the stream failed for want of a collector (UNAVAILABLE,
+// or the host could not send): the digests held by a stream that was never
+// confirmed go back to the front of the queue instead, as no collector
+// acknowledged anything on it.
+func (s *sender) lost(reason string, remoteClosed, unreachable bool) {
 	n := 0
+	var requeue [][]byte
 	for _, b := range s.inflight {
+		s.unreported += b.reported
+		if unreachable && b.held != nil {
+			requeue = append(requeue, b.held...)
+			continue
+		}
+		s.recycle(b.held...)
 		n += b.digests
 	}
 	s.drop(reason, n)
 	clear(s.inflight)
+	s.requeue(requeue)
 	if s.open {
 		s.open = false
 		s.metrics.streamReconnects.Add(1)
@@ -262,12 +305,37 @@ func (s *sender) lost(reason string, remoteClosed bool) {
 	s.scheduleRedial()
 }
 
+// requeue puts digests of a batch that never reached a collector back at
+// the front of the queue, oldest first as they were sent. The queue's
+// bounds still hold: what no longer fits is dropped from its end, the
+// newest digests, as enqueue would have.
+func (s *sender) requeue(ds [][]byte) {
+	if len(ds) == 0 {
+		return
+	}
+	s.metrics.requeued.Add(uint64(len(ds)))
+	s.queue = append(ds, s.queue...)
+	s.queueBytes = 0
+	for i, d := range s.queue {
+		size := wire.BatchDigestSize(len(d))
+		if i >= s.cfg.Queue.MaxDigests || s.queueBytes+size > s.cfg.Queue.MaxBytes {
+			s.drop(DropQueueFull, len(s.queue)-i)
+			s.recycle(s.queue[i:]...)
+			clear(s.queue[i:])
+			s.queue = s.queue[:i]
+			break
+		}
+		s.queueBytes += size
+	}
+}
+
 // shutdown counts what will never be delivered or acknowledged, queued
 // digests and in-flight batches, as dropped, and resets the stream.
 func (s *sender) shutdown() {
 	n := len(s.queue)
 	for _, b := range s.inflight {
 		n += b.digests
+		s.recycle(b.held...)
 	}
 	s.drop(DropShutdown, n)
 	clear(s.inflight)
@@ -286,7 +354,7 @@ func (s *sender) expireInflight(now time.Time) {
 	for _, b := range s.inflight {
 		if now.Sub(b.sent) > limit {
 			s.logErr("shadowdiff: collector did not acknowledge within collector.timeout; reconnecting")
-			s.lost(DropAckTimeout, false)
+			s.lost(DropAckTimeout, false, false)
 			return
 		}
 	}
