@@ -112,8 +112,8 @@ func (q *queryServer) ListFields(ctx context.Context, r *shadowdiffv1.ListFields
 // until the client leaves or the engine closes.
 func (q *queryServer) WatchRegressions(r *shadowdiffv1.WatchRegressionsRequest, s grpc.ServerStreamingServer[shadowdiffv1.RegressionEvent]) error {
 	e := q.e
-	if r.GetEndpoint() != "" && len(r.Endpoint) > maxEndpointLen {
-		return status.Errorf(codes.InvalidArgument, "endpoint: longer than %d bytes", maxEndpointLen)
+	if r.GetEndpoint() != "" && len(r.Endpoint) > maxEndpointKeyLen {
+		return status.Errorf(codes.InvalidArgument, "endpoint: longer than %d bytes", maxEndpointKeyLen)
 	}
 	w := e.watch.subscribe(r.GetEndpoint())
 	defer e.watch.unsubscribe(w)

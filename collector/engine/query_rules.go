@@ -43,6 +43,16 @@ func validPrefix(field, p string) error {
 	return fmt.Errorf("%s: %q is not a query path (status, headers.<name>, body, body.<field>)", field, truncate(p, 80))
 }
 
+// lowerHeaderName lower-cases the header name of a "headers.<name>" path,
+// as header names are case-insensitive and digests carry them lower-case:
+// a rule or query for "headers.X-Trace" means "headers.x-trace".
+func lowerHeaderName(p string) string {
+	if name, ok := strings.CutPrefix(p, headerPrefix); ok {
+		return headerPrefix + strings.ToLower(name)
+	}
+	return p
+}
+
 // emptyMember reports whether a body path suffix (".a.b", "[].c") names an
 // empty member: a '.' that ends it or comes before another one. A member
 // named "" is written `""`, and an escaped "\." is part of a name.
@@ -68,14 +78,15 @@ func (q *queryServer) CreateNoiseRule(ctx context.Context, r *shadowdiffv1.Creat
 	if err := validPrefix("rule.path_prefix", rule.PathPrefix); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	if len(rule.Endpoint) > maxEndpointLen || len(rule.Comment) > maxCommentLen {
-		return nil, status.Errorf(codes.InvalidArgument, "rule: endpoint at most %d bytes, comment at most %d", maxEndpointLen, maxCommentLen)
+	if len(rule.Endpoint) > maxEndpointKeyLen || len(rule.Comment) > maxCommentLen {
+		return nil, status.Errorf(codes.InvalidArgument, "rule: endpoint at most %d bytes, comment at most %d", maxEndpointKeyLen, maxCommentLen)
 	}
 	if !utf8.ValidString(rule.Endpoint) || !utf8.ValidString(rule.Comment) {
 		return nil, status.Error(codes.InvalidArgument, "rule: endpoint and comment must be valid UTF-8")
 	}
 	e := q.e
 	rule = proto.Clone(rule).(*shadowdiffv1.NoiseRule)
+	rule.PathPrefix = lowerHeaderName(rule.PathPrefix)
 	rule.Id = ""
 	rule.Created = now(e)
 	e.writeMu.Lock()

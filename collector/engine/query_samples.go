@@ -3,8 +3,10 @@ package engine
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -50,12 +52,12 @@ func (q *queryServer) ListSamples(ctx context.Context, r *shadowdiffv1.ListSampl
 	if !known {
 		return nil, status.Errorf(codes.NotFound, "endpoint %q not found", truncate(r.Endpoint, maxEndpointLen))
 	}
-	sq := store.SampleQuery{Endpoint: r.Endpoint, PathPrefix: r.GetPath(), DefiniteOnly: r.GetDefiniteOnly()}
+	sq := store.SampleQuery{Endpoint: r.Endpoint, PathPrefix: lowerHeaderName(r.GetPath()), DefiniteOnly: r.GetDefiniteOnly()}
 	if !rng.start.IsZero() {
-		sq.StartNano = rng.start.UnixNano()
+		sq.StartNano = clampedNano(rng.start)
 	}
 	if !rng.end.IsZero() {
-		sq.EndNano = rng.end.UnixNano()
+		sq.EndNano = clampedNano(rng.end)
 	}
 	refs, err := e.st.Samples(sq)
 	if err != nil {
@@ -190,3 +192,21 @@ func (e *Engine) pendingRecord(key string) *shadowdiffv1.RequestRecord {
 	rec.Primary, rec.Secondary, rec.Candidate = p.full(primary).CloneVT(), p.full(secondary).CloneVT(), p.full(candidate).CloneVT()
 	return rec
 }
+
+// clampedNano is t in Unix nanoseconds, clamped to what an int64 holds
+// (years 1678 to 2262): UnixNano of a time outside is undefined, and a
+// range from 1600 or to 3000 is a valid way to say "everything".
+func clampedNano(t time.Time) int64 {
+	switch {
+	case t.Before(minNanoTime):
+		return math.MinInt64
+	case t.After(maxNanoTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+var (
+	minNanoTime = time.Unix(0, math.MinInt64)
+	maxNanoTime = time.Unix(0, math.MaxInt64)
+)

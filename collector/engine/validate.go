@@ -20,6 +20,10 @@ const (
 	maxHeaderNameLen = 256
 	maxRawValueLen   = 1024
 	maxEndpointLen   = 512
+	// maxEndpointKeyLen is the longest endpoint name the collector makes
+	// (method, space, templated path): queries must take any of them.
+	// maxEndpointLen bounds the names users and filters choose.
+	maxEndpointKeyLen = maxMethodLen + 1 + maxPathLen
 )
 
 // ValidationError says why a digest is malformed. Field is a bounded name
@@ -118,8 +122,10 @@ func validateHeaders(hs []*shadowdiffv1.HeaderDigest) error {
 		switch {
 		case h == nil || h.Name == "":
 			return invalid("headers", "header %d has no name", i)
-		case len(h.Name) > maxHeaderNameLen || hasControl(h.Name):
-			return invalid("headers", "header %d: bad name", i)
+		case len(h.Name) > maxHeaderNameLen:
+			return invalid("headers", "header %d: name longer than %d bytes", i, maxHeaderNameLen)
+		case !isToken(h.Name):
+			return invalid("headers", "header %d: name %q is not an HTTP token (RFC 9110)", i, truncate(h.Name, 40))
 		case hasUpper(h.Name):
 			// As Envoy and HTTP/2 write them: "Date" and "date" would be
 			// two paths.
@@ -216,6 +222,10 @@ func validateField(i int, path string, typ shadowdiffv1.JsonType, shape shadowdi
 		return invalid("body.fields", "field %d: path longer than %d bytes", i, maxFieldPathLen)
 	case !utf8.ValidString(path):
 		return invalid("body.fields", "field %d: path %q is not valid UTF-8", i, truncate(path, 80))
+	case hasControl(path):
+		// The filter writes them \xNN; the collector joins paths with
+		// them in its request signatures.
+		return invalid("body.fields", "field %d: path %q contains control characters", i, truncate(path, 80))
 	case dup:
 		return invalid("body.fields", "path %q listed twice", truncate(path, 80))
 	case typ < 0 || typ > shadowdiffv1.JsonType_JSON_TYPE_MIXED:
@@ -253,28 +263,24 @@ func validShape(s shadowdiffv1.ValueShape) bool {
 	return s >= 0 && s <= shadowdiffv1.ValueShape_VALUE_SHAPE_MIXED
 }
 
-// isToken reports whether s is an HTTP token (RFC 9110), as methods are.
+// isToken reports whether s is an HTTP token (RFC 9110 section 5.6.2), as
+// methods and header names are. By table: header names are checked for
+// every digest.
 func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || isSeparator(c) {
+		if !tchar[s[i]] {
 			return false
 		}
 	}
-	return true
+	return s != ""
 }
 
-func isSeparator(c byte) bool {
-	for i := 0; i < len(`"(),/:;<=>?@[\]{}`); i++ {
-		if c == `"(),/:;<=>?@[\]{}`[i] {
-			return true
-		}
+var tchar = func() (t [256]bool) {
+	for _, c := range []byte("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+		t[c] = true
 	}
-	return false
-}
+	return t
+}()
 
 // validStrings reports whether the digest's string fields but its body
 // fields' (validateField checks those) are valid UTF-8, as protobuf

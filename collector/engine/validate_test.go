@@ -56,6 +56,9 @@ func TestValidate(t *testing.T) {
 		}},
 		{"body.fields", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields = append(d.Body.Fields, d.Body.Fields[0]) }},
 		{"body.fields", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields[0].Type = 99 }},
+		// Request signatures join paths with \x1e and \x1f.
+		{"body.fields", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields[0].Path = "meta\x1etrace" }},
+		{"body.fields", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields[0].Path = "y\x1fV" }},
 		{"body.fields", func(d *shadowdiffv1.ResponseDigest) {
 			d.Body.Fields[0].RawValue = proto.String(strings.Repeat("v", 2000))
 		}},
@@ -94,6 +97,12 @@ func TestValidateHeaderNames(t *testing.T) {
 		{[]string{"a", "a", ""}, `"a" listed twice`},
 		{[]string{"b", "a", "", "a"}, "header 2 has no name"},
 		{[]string{"date", "X-Upper"}, `"X-Upper": name is not lower-case`},
+		{[]string{"x trace"}, "not an HTTP token"},
+		{[]string{"x:trace"}, "not an HTTP token"},
+		{[]string{"x\u0085trace"}, "not an HTTP token"},
+		{[]string{"\u00e9tag"}, "not an HTTP token"},
+		{[]string{"x\ttrace"}, "not an HTTP token"},
+		{[]string{"x-b3-traceid", "x_legacy", "~odd!#$%&'*+.^`|"}, ""},
 	} {
 		d := dg("k1", primary, "/users/1", 200, f{"a", tStr, sText, "x"})
 		for _, n := range tc.names {

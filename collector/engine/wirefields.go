@@ -46,8 +46,8 @@ type pathCache struct {
 	// validateFlat to refuse).
 	strict bool
 	// utf8 is how many of the first paths are known to be valid UTF-8
-	// (all of them, as the filter sends them), as the read that cached
-	// them checked them.
+	// without control characters (all of them, as the filter sends them),
+	// as the read that cached them checked them.
 	utf8 int
 }
 
@@ -135,7 +135,7 @@ func (s *fieldSource) plain(wire []byte) (_ []flatEntry, ok, checked bool) {
 			} else {
 				same = false
 				path = s.paths.lookup(pe.Path(entry))
-				isUTF8 = utf8.ValidString(path)
+				isUTF8 = utf8.ValidString(path) && !hasControl(path)
 			}
 			if isUTF8 && valid == i {
 				valid++

@@ -131,6 +131,7 @@ func TestReadChecksFieldsAsValidateFlat(t *testing.T) {
 		{"unknown shape", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields[1].Shape = 99 }, true},
 		{"raw value too long", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields[2].RawValue = &long }, true},
 		{"path not UTF-8", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields[1].Path = "b\xff" }, true},
+		{"path with a control character", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields[1].Path = "b\x1e" }, true},
 		{"raw value not UTF-8", func(d *shadowdiffv1.ResponseDigest) { d.Body.Fields[2].RawValue = proto.String("\xff") }, true},
 		{"out of order", func(d *shadowdiffv1.ResponseDigest) {
 			fs := d.Body.Fields

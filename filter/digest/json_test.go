@@ -71,6 +71,11 @@ func TestPathsOfLatin1Names(t *testing.T) {
 			t.Errorf("path %q is not UTF-8", p)
 		}
 	}
+	// Control characters (JSON allows them escaped in names) are written
+	// \xNN too: the collector refuses them in paths.
+	if got, want := paths(t, `{"meta\u001etrace":1,"tab\t":2}`), []string{"", `meta\x1Etrace`, `tab\x09`}; !slices.Equal(got, want) {
+		t.Errorf("paths %q, want %q", got, want)
+	}
 	// The empty name is written "", a name of quotes escaped.
 	if got, want := paths(t, `{"":1,"\"\"":2}`), []string{"", `""`, `\"\"`}; !slices.Equal(got, want) {
 		t.Errorf("paths %q, want %q", got, want)

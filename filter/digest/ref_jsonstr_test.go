@@ -234,7 +234,9 @@ func refCanonicalNumber(lit, buf []byte) []byte {
 // An empty key is written `""` so it cannot be confused with its parent.
 // Changed on 27 Nov 2026 with appendEscapedKey, the one change to the
 // reference: a byte that is not part of valid UTF-8 is written `\xNN`, and
-// '"' is escaped (a member named `""` had the empty member's path).
+// '"' is escaped (a member named `""` had the empty member's path); and
+// an ASCII control character is written `\xNN` too (the collector refuses
+// them in paths).
 func refAppendEscapedKey(b, key []byte) []byte {
 	if len(key) == 0 {
 		return append(b, `""`...)
@@ -248,6 +250,10 @@ func refAppendEscapedKey(b, key []byte) []byte {
 				b = append(b, key[i:i+n]...)
 				i += n - 1
 			}
+			continue
+		}
+		if c < 0x20 || c == 0x7f {
+			b = fmt.Appendf(b, "\\x%02X", c)
 			continue
 		}
 		switch c {

@@ -196,9 +196,11 @@ func identity(s string) string {
 
 // AppendEscaped appends s as valid UTF-8 without losing what tells two
 // strings apart: a byte in meta (which must hold the backslash) is
-// written after a backslash, a byte that is not part of valid UTF-8 as
-// \xNN, anything else as it is. Paths (the digester) and strings that
-// identify a request (identity) are written so.
+// written after a backslash, a byte that is not part of valid UTF-8 or an
+// ASCII control character as \xNN, anything else as it is. Paths (the
+// digester) and strings that identify a request (identity) are written
+// so. Control characters are escaped because the collector refuses them:
+// it joins paths with them internally.
 func AppendEscaped[T string | []byte](b []byte, s T, meta string) []byte {
 	const hex = "0123456789ABCDEF"
 	for i := 0; i < len(s); {
@@ -213,6 +215,11 @@ func AppendEscaped[T string | []byte](b []byte, s T, meta string) []byte {
 				b = append(b, s[i:i+n]...)
 			}
 			i += n
+			continue
+		}
+		if c < ' ' || c == 0x7f {
+			b = append(b, '\\', 'x', hex[c>>4], hex[c&0xf])
+			i++
 			continue
 		}
 		if strings.IndexByte(meta, c) >= 0 {
