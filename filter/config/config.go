@@ -42,6 +42,7 @@ type Config struct {
 	Headers       Headers     `json:"headers"`
 	// RawFields lists field prefixes whose raw values are sent ("body.user.tier",
 	// "headers.cache-control"); everything else is sent as keyed hashes only.
+	// Parse lower-cases the header names in RawFields and Redact.
 	RawFields []string `json:"raw_fields"`
 	// Redact lists prefixes never sent raw, even under a RawFields prefix.
 	Redact []string `json:"redact"`
@@ -182,6 +183,15 @@ func (c *Config) normalize() {
 	}
 	lower(c.Headers.Include)
 	lower(c.Headers.Exclude)
+	// RawAllowed is asked about the lower-case header names Envoy passes, so
+	// "headers.X-User-Email" would never match: in redact, never redact.
+	for _, list := range [][]string{c.RawFields, c.Redact} {
+		for i, p := range list {
+			if name, ok := strings.CutPrefix(p, "headers."); ok {
+				list[i] = "headers." + strings.ToLower(name)
+			}
+		}
+	}
 }
 
 // Upper bounds of the durations. A sidecar waiting over an hour to

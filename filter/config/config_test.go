@@ -53,6 +53,26 @@ func TestParseFull(t *testing.T) {
 	}
 }
 
+// Header names are case-insensitive and RawAllowed is asked about the
+// lower-case names Envoy passes: a mixed-case redact entry must still redact.
+// JSON keys are case-sensitive, so body paths keep their case.
+func TestRawFieldsHeaderNamesIgnoreCase(t *testing.T) {
+	c, err := Parse([]byte(`{"role":"primary",
+	  "raw_fields":["headers.x-user-email","headers.Cache-Control","body.User"],
+	  "redact":["headers.X-User-Email","body.User.Email"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for field, want := range map[string]bool{
+		"headers.x-user-email": false, "headers.cache-control": true,
+		"body.User.tier": true, "body.user.tier": false, "body.User.Email": false, "body.User.email": true,
+	} {
+		if got := c.RawAllowed(field); got != want {
+			t.Errorf("RawAllowed(%q) = %v, want %v (raw_fields %q, redact %q)", field, got, want, c.RawFields, c.Redact)
+		}
+	}
+}
+
 func TestParseErrorsNameTheField(t *testing.T) {
 	for in, field := range map[string]string{
 		``:                                 "role",
