@@ -216,6 +216,14 @@ const (
 	MaxBatchBytes   = 4 << 20
 )
 
+// Upper bounds of the queue, per plugin instance (per worker): what waits
+// for a slow collector stays within 1 GiB, as body.max_total_bytes does, and
+// 1,048,576 digests are 1,024 of the largest batches.
+const (
+	maxQueueDigests = 1 << 20
+	maxQueueBytes   = 1 << 30
+)
+
 func (c *Config) validate() error {
 	switch c.Role {
 	case RolePrimary, RoleSecondary, RoleCandidate:
@@ -248,8 +256,8 @@ func (c *Config) validate() error {
 			"must be in 1..1024: the collector refuses a batch of more digests than its --max-batch-digests (default 1024) and ends the stream"},
 		{c.Batch.MaxBytes < 1024 || c.Batch.MaxBytes > MaxBatchBytes, "batch.max_bytes", "must be in 1024..4194304"},
 		{c.Batch.FlushInterval < Duration(10*time.Millisecond) || c.Batch.FlushInterval > Duration(time.Minute), "batch.flush_interval", "must be in 10ms..1m"},
-		{c.Queue.MaxDigests < c.Batch.MaxDigests, "queue.max_digests", "must be at least batch.max_digests"},
-		{c.Queue.MaxBytes < c.Batch.MaxBytes, "queue.max_bytes", "must be at least batch.max_bytes"},
+		{c.Queue.MaxDigests < c.Batch.MaxDigests || c.Queue.MaxDigests > maxQueueDigests, "queue.max_digests", "must be in batch.max_digests..1048576"},
+		{c.Queue.MaxBytes < c.Batch.MaxBytes || c.Queue.MaxBytes > maxQueueBytes, "queue.max_bytes", "must be in batch.max_bytes..1073741824"},
 		{c.Reconnect.InitialBackoff <= 0 || c.Reconnect.InitialBackoff > maxBackoff, "reconnect.initial_backoff", "must be positive and at most 1h"},
 		{c.Reconnect.MaxBackoff < c.Reconnect.InitialBackoff, "reconnect.max_backoff", "must be at least reconnect.initial_backoff"},
 		{c.Reconnect.MaxBackoff > maxBackoff, "reconnect.max_backoff", "must be at most 1h"},

@@ -96,6 +96,11 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		`{"role":"primary","shadow_header":"Content-Length"}`:                        "shadow_header",
 		`{"role":"primary","shadow_header":"host"}`:                                  "shadow_header",
 		`{"role":"primary","queue":{"max_digests":1}}`:                               "queue.max_digests",
+		`{"role":"primary","queue":{"max_digests":1048577}}`:                         "queue.max_digests",
+		`{"role":"primary","queue":{"max_digests":9000000000000000000}}`:             "queue.max_digests",
+		`{"role":"primary","queue":{"max_bytes":1024}}`:                              "queue.max_bytes",
+		`{"role":"primary","queue":{"max_bytes":1073741825}}`:                        "queue.max_bytes",
+		`{"role":"primary","queue":{"max_bytes":9000000000000000000}}`:               "queue.max_bytes",
 		`{"role":"primary","reconnect":{"max_backoff":"1ms"}}`:                       "reconnect.max_backoff",
 		`{"role":"primary","reconnect":{"max_backoff":"2500000h"}}`:                  "reconnect.max_backoff",
 		`{"role":"primary","reconnect":{"max_backoff":"61m"}}`:                       "reconnect.max_backoff",
@@ -162,6 +167,17 @@ func TestBatchBoundsFitTheCollectorDefaults(t *testing.T) {
 	_, err = Parse([]byte(`{"role":"primary","batch":{"max_digests":1025}}`))
 	if err == nil || !strings.Contains(err.Error(), "--max-batch-digests") {
 		t.Errorf("batch.max_digests 1025: error %v must name the collector's flag", err)
+	}
+}
+
+// The largest queue the config accepts is kept.
+func TestParseQueueBounds(t *testing.T) {
+	c, err := Parse([]byte(`{"role":"primary","queue":{"max_digests":1048576,"max_bytes":1073741824}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Queue.MaxDigests != 1<<20 || c.Queue.MaxBytes != 1<<30 {
+		t.Errorf("bounds not kept: %+v", c.Queue)
 	}
 }
 
