@@ -42,6 +42,7 @@ type Config struct {
 	Headers       Headers     `json:"headers"`
 	// RawFields lists field prefixes whose raw values are sent ("body.user.tier",
 	// "headers.cache-control"); everything else is sent as keyed hashes only.
+	// Parse lower-cases the header names in RawFields and Redact.
 	RawFields []string `json:"raw_fields"`
 	// Redact lists prefixes never sent raw, even under a RawFields prefix.
 	Redact []string `json:"redact"`
@@ -182,6 +183,15 @@ func (c *Config) normalize() {
 	}
 	lower(c.Headers.Include)
 	lower(c.Headers.Exclude)
+	// RawAllowed is asked about the lower-case header names Envoy passes, so
+	// "headers.X-User-Email" would never match: in redact, never redact.
+	for _, list := range [][]string{c.RawFields, c.Redact} {
+		for i, p := range list {
+			if name, ok := strings.CutPrefix(p, "headers."); ok {
+				list[i] = "headers." + strings.ToLower(name)
+			}
+		}
+	}
 }
 
 // Upper bounds of the durations. A sidecar waiting over an hour to
@@ -204,6 +214,14 @@ const (
 const (
 	MaxBatchDigests = 1024
 	MaxBatchBytes   = 4 << 20
+)
+
+// Upper bounds of the queue, per plugin instance (per worker): what waits
+// for a slow collector stays within 1 GiB, as body.max_total_bytes does, and
+// 1,048,576 digests are 1,024 of the largest batches.
+const (
+	maxQueueDigests = 1 << 20
+	maxQueueBytes   = 1 << 30
 )
 
 func (c *Config) validate() error {
@@ -238,8 +256,8 @@ func (c *Config) validate() error {
 			"must be in 1..1024: the collector refuses a batch of more digests than its --max-batch-digests (default 1024) and ends the stream"},
 		{c.Batch.MaxBytes < 1024 || c.Batch.MaxBytes > MaxBatchBytes, "batch.max_bytes", "must be in 1024..4194304"},
 		{c.Batch.FlushInterval < Duration(10*time.Millisecond) || c.Batch.FlushInterval > Duration(time.Minute), "batch.flush_interval", "must be in 10ms..1m"},
-		{c.Queue.MaxDigests < c.Batch.MaxDigests, "queue.max_digests", "must be at least batch.max_digests"},
-		{c.Queue.MaxBytes < c.Batch.MaxBytes, "queue.max_bytes", "must be at least batch.max_bytes"},
+		{c.Queue.MaxDigests < c.Batch.MaxDigests || c.Queue.MaxDigests > maxQueueDigests, "queue.max_digests", "must be in batch.max_digests..1048576"},
+		{c.Queue.MaxBytes < c.Batch.MaxBytes || c.Queue.MaxBytes > maxQueueBytes, "queue.max_bytes", "must be in batch.max_bytes..1073741824"},
 		{c.Reconnect.InitialBackoff <= 0 || c.Reconnect.InitialBackoff > maxBackoff, "reconnect.initial_backoff", "must be positive and at most 1h"},
 		{c.Reconnect.MaxBackoff < c.Reconnect.InitialBackoff, "reconnect.max_backoff", "must be at least reconnect.initial_backoff"},
 		{c.Reconnect.MaxBackoff > maxBackoff, "reconnect.max_backoff", "must be at most 1h"},

@@ -53,6 +53,26 @@ func TestParseFull(t *testing.T) {
 	}
 }
 
+// Header names are case-insensitive and RawAllowed is asked about the
+// lower-case names Envoy passes: a mixed-case redact entry must still redact.
+// JSON keys are case-sensitive, so body paths keep their case.
+func TestRawFieldsHeaderNamesIgnoreCase(t *testing.T) {
+	c, err := Parse([]byte(`{"role":"primary",
+	  "raw_fields":["headers.x-user-email","headers.Cache-Control","body.User"],
+	  "redact":["headers.X-User-Email","body.User.Email"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for field, want := range map[string]bool{
+		"headers.x-user-email": false, "headers.cache-control": true,
+		"body.User.tier": true, "body.user.tier": false, "body.User.Email": false, "body.User.email": true,
+	} {
+		if got := c.RawAllowed(field); got != want {
+			t.Errorf("RawAllowed(%q) = %v, want %v (raw_fields %q, redact %q)", field, got, want, c.RawFields, c.Redact)
+		}
+	}
+}
+
 func TestParseErrorsNameTheField(t *testing.T) {
 	for in, field := range map[string]string{
 		``:                                 "role",
@@ -76,6 +96,11 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		`{"role":"primary","shadow_header":"Content-Length"}`:                        "shadow_header",
 		`{"role":"primary","shadow_header":"host"}`:                                  "shadow_header",
 		`{"role":"primary","queue":{"max_digests":1}}`:                               "queue.max_digests",
+		`{"role":"primary","queue":{"max_digests":1048577}}`:                         "queue.max_digests",
+		`{"role":"primary","queue":{"max_digests":9000000000000000000}}`:             "queue.max_digests",
+		`{"role":"primary","queue":{"max_bytes":1024}}`:                              "queue.max_bytes",
+		`{"role":"primary","queue":{"max_bytes":1073741825}}`:                        "queue.max_bytes",
+		`{"role":"primary","queue":{"max_bytes":9000000000000000000}}`:               "queue.max_bytes",
 		`{"role":"primary","reconnect":{"max_backoff":"1ms"}}`:                       "reconnect.max_backoff",
 		`{"role":"primary","reconnect":{"max_backoff":"2500000h"}}`:                  "reconnect.max_backoff",
 		`{"role":"primary","reconnect":{"max_backoff":"61m"}}`:                       "reconnect.max_backoff",
@@ -142,6 +167,17 @@ func TestBatchBoundsFitTheCollectorDefaults(t *testing.T) {
 	_, err = Parse([]byte(`{"role":"primary","batch":{"max_digests":1025}}`))
 	if err == nil || !strings.Contains(err.Error(), "--max-batch-digests") {
 		t.Errorf("batch.max_digests 1025: error %v must name the collector's flag", err)
+	}
+}
+
+// The largest queue the config accepts is kept.
+func TestParseQueueBounds(t *testing.T) {
+	c, err := Parse([]byte(`{"role":"primary","queue":{"max_digests":1048576,"max_bytes":1073741824}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Queue.MaxDigests != 1<<20 || c.Queue.MaxBytes != 1<<30 {
+		t.Errorf("bounds not kept: %+v", c.Queue)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
+	"compress/zlib"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -157,7 +158,25 @@ func gzipBytes(t testing.TB, b []byte) []byte {
 	return out.Bytes()
 }
 
-func deflateBytes(t testing.TB, b []byte) []byte {
+// zlibBytes encodes b as "deflate" is defined (RFC 9110: zlib, RFC 1950).
+func zlibBytes(t testing.TB, b []byte) []byte {
+	var out bytes.Buffer
+	w, err := zlib.NewWriterLevel(&out, zlib.BestSpeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// rawDeflateBytes encodes b as raw DEFLATE (RFC 1951), which some old
+// servers send as "deflate".
+func rawDeflateBytes(t testing.TB, b []byte) []byte {
 	var out bytes.Buffer
 	w, err := flate.NewWriter(&out, flate.BestSpeed)
 	if err != nil {
@@ -183,8 +202,12 @@ func bodiesOf(t testing.TB, docs [][]byte) []Body {
 			z := gzipBytes(t, doc)
 			bodies = append(bodies, Body{ContentType: "application/json; charset=utf-8", ContentEncoding: "gzip", Data: z, WireSize: uint64(len(z))})
 		case 1:
-			z := deflateBytes(t, doc)
-			bodies = append(bodies, Body{ContentType: "Application/Problem+JSON", ContentEncoding: " Deflate ", Data: z, WireSize: uint64(len(z))})
+			z := zlibBytes(t, doc)
+			raw := rawDeflateBytes(t, doc)
+			bodies = append(bodies,
+				Body{ContentType: "Application/Problem+JSON", ContentEncoding: " Deflate ", Data: z, WireSize: uint64(len(z))},
+				Body{ContentType: "application/json", ContentEncoding: "deflate", Data: raw, WireSize: uint64(len(raw))},
+				Body{ContentType: "application/json", ContentEncoding: "deflate", Data: z[:len(z)/2], WireSize: uint64(len(z)), Truncated: true})
 		case 2:
 			bodies = append(bodies, Body{Data: doc, WireSize: uint64(len(doc))})
 		case 3:
@@ -197,13 +220,26 @@ func bodiesOf(t testing.TB, docs [][]byte) []Body {
 		}
 	}
 	big := bytes.Repeat([]byte(`{"a":[1,2,3],"b":"xyz"},`), 200)
-	zbig := gzipBytes(t, append(append([]byte("["), big...), "{}]"...))
+	bigDoc := append(append([]byte("["), big...), "{}]"...)
+	zbig := gzipBytes(t, bigDoc)
+	zlibBig := zlibBytes(t, bigDoc)
+	zlibSmall := zlibBytes(t, []byte(`{"a":1}`))
+	badSum := append([]byte(nil), zlibSmall...)
+	badSum[len(badSum)-1] ^= 1
 	bodies = append(bodies,
 		Body{},
 		Body{WireSize: 10, Truncated: true},
 		Body{ContentType: "application/json", ContentEncoding: "gzip", Data: zbig, WireSize: uint64(len(zbig))},
 		Body{ContentType: "application/json", ContentEncoding: "gzip", Data: []byte("not gzip"), WireSize: 8},
 		Body{ContentType: "application/json", ContentEncoding: "deflate", Data: []byte{0xff, 0xff, 0xff}, WireSize: 3},
+		Body{ContentType: "application/json", ContentEncoding: "deflate", Data: zlibBig, WireSize: uint64(len(zlibBig))},
+		Body{ContentType: "application/json", ContentEncoding: "deflate", Data: rawDeflateBytes(t, bigDoc), WireSize: 4000},
+		Body{ContentType: "application/json", ContentEncoding: "deflate", Data: badSum, WireSize: uint64(len(badSum))},
+		Body{ContentType: "application/json", ContentEncoding: "deflate", Data: zlibSmall[:len(zlibSmall)-2], WireSize: uint64(len(zlibSmall)), Truncated: true},
+		Body{ContentType: "application/json", ContentEncoding: "deflate", Data: zlibSmall[:len(zlibSmall)-2], WireSize: uint64(len(zlibSmall))},
+		Body{ContentType: "application/json", ContentEncoding: "deflate", Data: append(zlibBytes(t, []byte(`{"a":2}`)), "trailing"...), WireSize: 30},
+		Body{ContentType: "application/json", ContentEncoding: "deflate", Data: zlibSmall[:1], WireSize: 20, Truncated: true},
+		Body{ContentType: "application/json", ContentEncoding: "deflate", Data: []byte{0x78, 0xbb, 0x12, 0x34, 0x56, 0x78, 0xff}, WireSize: 7}, // FDICT set
 		Body{ContentType: "application/json", ContentEncoding: "gzip", Data: append(gzipBytes(t, []byte(`{"a":1}`)), "trailing"...), WireSize: 20},
 		Body{ContentType: "application/json", ContentEncoding: "gzip", Data: gzipBytes(t, []byte(`{"a":1}`))[:15], WireSize: 30},
 		Body{ContentType: "application/json", ContentEncoding: "br", Data: []byte(`{"a":1}`), WireSize: 7},

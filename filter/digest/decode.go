@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
+	"compress/zlib"
 	"fmt"
 	"io"
 
@@ -23,6 +24,7 @@ type decoder struct {
 	src     bytes.Reader
 	limit   io.LimitedReader
 	gzip    *gzip.Reader
+	zlib    io.ReadCloser // implements zlib.Resetter
 	deflate io.ReadCloser // implements flate.Resetter
 	out     []byte
 }
@@ -49,6 +51,22 @@ func (z *decoder) decode(d *wire.BodyDigest, data []byte, budget int) ([]byte, e
 		r = z.gzip
 	case "deflate":
 		z.src.Reset(data)
+		if isZlibHeader(data) {
+			// RFC 9110 defines "deflate" as the zlib format, which
+			// zlib-based servers send.
+			if z.zlib == nil {
+				zr, err := zlib.NewReader(&z.src)
+				if err != nil {
+					return data, fmt.Errorf("deflate: %w", err)
+				}
+				z.zlib = zr
+			} else if err := z.zlib.(zlib.Resetter).Reset(&z.src, nil); err != nil {
+				return data, fmt.Errorf("deflate: %w", err)
+			}
+			r = z.zlib
+			break
+		}
+		// Some old servers send raw DEFLATE (RFC 1951) instead.
 		if z.deflate == nil {
 			z.deflate = flate.NewReader(&z.src)
 		} else if err := z.deflate.(flate.Resetter).Reset(&z.src, nil); err != nil {
@@ -75,6 +93,20 @@ func (z *decoder) decode(d *wire.BodyDigest, data []byte, budget int) ([]byte, e
 		return data, fmt.Errorf("%s: %w", d.ContentEncoding, err)
 	}
 	return out, nil
+}
+
+// isZlibHeader reports whether data starts with a zlib header (RFC 1950
+// section 2.2) that compress/zlib accepts without a preset dictionary: method
+// 8 (deflate), a window of at most 32 KiB, no FDICT bit (HTTP has no way to
+// agree on a dictionary) and a check value that makes CMF*256+FLG a multiple
+// of 31. Raw DEFLATE rarely passes this check, so anything else is read as
+// raw DEFLATE, as browsers do.
+func isZlibHeader(data []byte) bool {
+	if len(data) < 2 {
+		return false
+	}
+	cmf, flg := data[0], data[1]
+	return cmf&0x0f == 8 && cmf>>4 <= 7 && flg&0x20 == 0 && (uint(cmf)<<8|uint(flg))%31 == 0
 }
 
 // release lets go of the body just decoded: the buffer is kept for the next

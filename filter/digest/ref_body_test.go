@@ -2,12 +2,14 @@ package digest
 
 // The digest implementation as it was before BodyDigester (commit 26bfdae4176f),
 // kept verbatim (identifiers prefixed with ref) as the reference the current
-// code must match byte for byte. This file: bodies and headers.
+// code must match byte for byte, except that "deflate" now reads zlib first.
+// This file: bodies and headers.
 
 import (
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
+	"compress/zlib"
 	"fmt"
 	"io"
 	"slices"
@@ -73,7 +75,13 @@ func refDecode(d *wire.BodyDigest, data []byte, budget int) ([]byte, error) {
 		}
 		r = zr
 	case "deflate":
-		r = flate.NewReader(bytes.NewReader(data))
+		// zlib (RFC 9110), else raw DEFLATE: found by trying, not by the
+		// header check decode uses.
+		if zr, err := zlib.NewReader(bytes.NewReader(data)); err == nil {
+			r = zr
+		} else {
+			r = flate.NewReader(bytes.NewReader(data))
+		}
 	default:
 		return data, fmt.Errorf("content-encoding %q is not decoded", d.ContentEncoding)
 	}

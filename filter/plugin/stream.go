@@ -213,13 +213,17 @@ func pooled(b []byte) []byte {
 }
 
 // stripShadowSuffix removes Envoy's "-shadow" from the host part of an
-// authority: "shop-shadow:8080" → "shop:8080".
+// authority: "shop-shadow:8080" → "shop:8080", "[fd00::1]-shadow" →
+// "[fd00::1]". The port is found as Envoy's shadowAppendedHost finds it
+// (HeaderUtility::getPortStart): a ':' starts it only after the last ']',
+// since an IPv6 literal's colons are inside the brackets.
 func stripShadowSuffix(authority string) (string, bool) {
 	host, port := authority, ""
-	if i := strings.LastIndexByte(authority, ':'); i >= 0 && !strings.HasSuffix(authority, "]") {
+	if i := strings.LastIndexByte(authority, ':'); i > strings.LastIndexByte(authority, ']') {
 		host, port = authority[:i], authority[i:]
 	}
-	if h, ok := strings.CutSuffix(host, "-shadow"); ok {
+	// Envoy never mirrors to an empty host, so a bare "-shadow" is a name.
+	if h, ok := strings.CutSuffix(host, "-shadow"); ok && h != "" {
 		return h + port, true
 	}
 	return authority, false
