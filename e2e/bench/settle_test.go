@@ -16,11 +16,14 @@ const (
 	statSent    = "wasmcustom.shadowdiff.digests_sent"
 	statAcked   = "wasmcustom.shadowdiff.digests_acknowledged"
 	statDropped = "wasmcustom.shadowdiff.digests_dropped"
+	// statRequeued counts digests sent on a stream that failed UNAVAILABLE
+	// and queued again: they count in statSent once more when resent.
+	statRequeued = "wasmcustom.shadowdiff.digests_requeued"
 )
 
 // dropsBeforeSend are the drop reasons counted before a digest is sent:
 // the others (stream_closed, ack_timeout, rejected) concern sent digests.
-var dropsBeforeSend = []string{"queue_full", "too_large"}
+var dropsBeforeSend = []string{"queue_full", "too_large", "digest_backlog"}
 
 // snapshot is the pipeline's counters at one moment.
 type snapshot struct {
@@ -62,7 +65,7 @@ func (s snapshot) droppedBeforeSend() float64 {
 // delivered reports whether every digest sent so far was acknowledged or
 // dropped after sending: nothing is waiting in the filters.
 func (s snapshot) delivered() bool {
-	sent := s.sidecar[statSent]
+	sent := s.sidecar[statSent] - s.sidecar[statRequeued]
 	afterSend := s.sidecar[statDropped] - s.droppedBeforeSend()
 	return s.sidecar[statAcked]+afterSend >= sent
 }
