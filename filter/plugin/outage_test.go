@@ -125,3 +125,40 @@ func TestLostBatchIsDroppedAndItsReportGoesAgain(t *testing.T) {
 		t.Errorf("next batch: %d digests reporting %d dropped, want 1 reporting 5 (3 again, 2 lost)", len(last.GetDigests()), last.GetDropped())
 	}
 }
+
+// A collector that restarts (a rollout) ends its streams UNAVAILABLE after
+// acknowledging the batch it was storing; the batches it did not
+// acknowledge, it did not store. They go back to the queue, in order, and
+// reach the next collector.
+func TestCollectorRestartRequeuesUnacknowledgedBatches(t *testing.T) {
+	e := start(t, `{"role":"primary","batch":{"max_digests":2},"reconnect":{"initial_backoff":"10ms","max_backoff":"20ms"}}`)
+	e.run(exchange{reqHeaders: get("/a", "first"), respHeaders: jsonResponse()})
+	e.flush() // acknowledged: the stream is confirmed
+	e.coll.holdAcks = true
+	for i := range 6 {
+		e.run(exchange{reqHeaders: get("/a", fmt.Sprintf("r%d", i)), respHeaders: jsonResponse()})
+	}
+	e.digestQueued()
+	if got := len(e.coll.batches); got != 4 {
+		t.Fatalf("%d batches sent, want 4 (the first, then 3 in flight)", got)
+	}
+	e.coll.unacked = nil
+	e.closeStream(14, "collector is shutting down")
+	e.coll.holdAcks = false
+	for range 3 {
+		e.flush()
+	}
+	var resent []string
+	for _, d := range e.coll.digests()[7:] {
+		resent = append(resent, d.GetPairingKey())
+	}
+	if fmt.Sprint(resent) != "[r0 r1 r2 r3 r4 r5]" {
+		t.Errorf("resent after the restart %v, want every unacknowledged digest in order", resent)
+	}
+	if got := e.counter("shadowdiff.digests_dropped"); got != 0 {
+		t.Errorf("%d digests dropped over a collector restart", got)
+	}
+	if got := e.counter("shadowdiff.digests_acknowledged"); got != 7 {
+		t.Errorf("%d digests acknowledged, want 7", got)
+	}
+}

@@ -404,7 +404,9 @@ func TestStreamLossAndAcks(t *testing.T) {
 	if len(e.coll.batches) != 2 {
 		t.Fatalf("full batches go out at once on a confirmed stream: %d sent", len(e.coll.batches))
 	}
-	root.OnStreamClose(id, 14, "connection reset")
+	// INTERNAL: Envoy's status for a stream reset after the collector
+	// answered (it crashed): the batch may be stored, so it is dropped.
+	root.OnStreamClose(id, 13, "stream reset")
 	if e.counter("shadowdiff.digests_dropped.stream_closed") != 1 || e.counter("shadowdiff.stream_reconnects") != 1 {
 		t.Errorf("unacknowledged batch not counted on stream loss: %d", e.counter("shadowdiff.digests_dropped.stream_closed"))
 	}

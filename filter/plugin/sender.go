@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -30,17 +31,19 @@ type sender struct {
 	queue      [][]byte
 	queueBytes int
 	// spare holds encoding buffers of sent or dropped digests for reuse,
-	// and msg the last batch's: the host copies what it sends.
-	spare [][]byte
-	msg   []byte
+	// and msg the last batch's: the host copies what it sends. spareHeld
+	// holds the lists of in-flight batches' digests.
+	spare     [][]byte
+	spareHeld [][][]byte
+	msg       []byte
 	// dropped since the last batch sent: reported in DigestBatch.dropped.
 	unreported uint64
 
 	open bool
 	// confirmed says the collector acknowledged a batch on this stream.
-	// Until then one batch at a time goes out, and it is held (see
-	// inflightBatch.held): a stream to a collector that is down fails
-	// after it was opened, and must not take the queue down with it.
+	// Until then one batch at a time goes out: a stream to a collector
+	// that is down fails after it was opened, so a stream is tried with
+	// one batch before the queue follows.
 	confirmed bool
 	done      bool // shut down: nothing is sent any more
 	streamID  uint32
@@ -58,9 +61,8 @@ type inflightBatch struct {
 	// reported is the dropped count the batch carried: counted again in
 	// the next batch if this one is lost, so drops are not lost with it.
 	reported uint64
-	// held are the batch's digests, kept on a stream not yet confirmed so
-	// that they go back to the queue if it turns out the collector is
-	// unreachable.
+	// held are the batch's digests, kept until it is acknowledged so that
+	// they go back to the queue if the stream fails UNAVAILABLE.
 	held [][]byte
 }
 
@@ -83,6 +85,25 @@ func (s *sender) buffer() []byte {
 		return b
 	}
 	return nil
+}
+
+// heldList returns an empty list for an in-flight batch's digests.
+func (s *sender) heldList() [][]byte {
+	if n := len(s.spareHeld); n > 0 {
+		l := s.spareHeld[n-1]
+		s.spareHeld = s.spareHeld[:n-1]
+		return l
+	}
+	return nil
+}
+
+// release recycles an in-flight batch's digests and its list.
+func (s *sender) release(held [][]byte) {
+	s.recycle(held...)
+	clear(held)
+	if len(s.spareHeld) < maxInflight {
+		s.spareHeld = append(s.spareHeld, held[:0])
+	}
 }
 
 // recycle keeps buffers whose digests were sent or dropped.
@@ -162,12 +183,8 @@ func (s *sender) sendBatch() bool {
 		s.queueBytes -= size
 		n++
 	}
-	b := inflightBatch{digests: n, sent: s.now(), reported: s.unreported}
-	if s.confirmed {
-		s.recycle(s.queue[:n]...)
-	} else {
-		b.held = slices.Clone(s.queue[:n])
-	}
+	b := inflightBatch{digests: n, sent: s.now(), reported: s.unreported, held: s.heldList()}
+	b.held = append(b.held, s.queue[:n]...)
 	rest := copy(s.queue, s.queue[n:])
 	clear(s.queue[rest:])
 	s.queue = s.queue[:rest]
@@ -238,7 +255,7 @@ func (s *sender) onMessage(id uint32, msg []byte) {
 		return
 	}
 	delete(s.inflight, ack.Sequence)
-	s.recycle(b.held...)
+	s.release(b.held)
 	s.confirmed = true
 	s.backoff = time.Duration(s.cfg.Reconnect.InitialBackoff) // the collector is healthy again
 	s.metrics.acked.Add(uint64(ack.Accepted))
@@ -274,20 +291,26 @@ func (s *sender) drop(reason string, n int) {
 // proxy_grpc_close is only a half-close, and a collector that never answers
 // would keep every abandoned stream open.
 //
-// unreachable says the stream failed for want of a collector (UNAVAILABLE,
-// or the host could not send): the digests held by a stream that was never
-// confirmed go back to the front of the queue instead, as no collector
-// acknowledged anything on it.
+// unreachable says the stream failed for want of a collector: UNAVAILABLE
+// (connection refused, no healthy upstream, or the collector shutting down,
+// which stores no batch it does not acknowledge), or the host could not
+// send. The unacknowledged batches then go back to the front of the queue
+// instead, in the order they were sent; a digest the collector did store
+// (it crashed between storing and acknowledging) is counted there as a
+// duplicate, which costs less than losing the batch.
 func (s *sender) lost(reason string, remoteClosed, unreachable bool) {
 	n := 0
 	var requeue [][]byte
-	for _, b := range s.inflight {
+	for _, seq := range slices.Sorted(maps.Keys(s.inflight)) {
+		b := s.inflight[seq]
 		s.unreported += b.reported
-		if unreachable && b.held != nil {
+		if unreachable {
 			requeue = append(requeue, b.held...)
+			clear(b.held)
+			s.spareHeld = append(s.spareHeld, b.held[:0])
 			continue
 		}
-		s.recycle(b.held...)
+		s.release(b.held)
 		n += b.digests
 	}
 	s.drop(reason, n)
@@ -335,7 +358,7 @@ func (s *sender) shutdown() {
 	n := len(s.queue)
 	for _, b := range s.inflight {
 		n += b.digests
-		s.recycle(b.held...)
+		s.release(b.held)
 	}
 	s.drop(DropShutdown, n)
 	clear(s.inflight)
