@@ -24,8 +24,10 @@ type Store interface {
 	// LoadBuckets calls fn for every aggregate bucket.
 	LoadBuckets(fn func(b *Bucket) error) error
 
-	// Record returns the stored record of a request, with full digests when
-	// the request is kept as a sample; ok is false when it is unknown.
+	// Record returns the stored record of the latest request with the
+	// pairing key, with full digests when it is kept as a sample; ok is
+	// false when it is unknown. A request replaces an earlier one with its
+	// key, whose samples go with it (see Batch.Records).
 	Record(key string) (rec *shadowdiffv1.RequestRecord, ok bool, err error)
 	// RecentRecords calls fn with the stored records (compact) whose time is
 	// in [since, until], at most limit of them (0: all), newest first but
