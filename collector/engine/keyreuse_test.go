@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shadowdiff/shadowdiff/collector/store"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
@@ -108,4 +109,41 @@ func describe(rec *shadowdiffv1.RequestRecord) string {
 	}
 	return fmt.Sprintf("%s at %d diff %s full %v", rec.Endpoint, rec.GetTime().AsTime().UnixNano(), path,
 		len(rec.GetCandidate().GetBody().GetFields()) > 0)
+}
+
+// staleSamples answers Samples as a store that read the refs before a
+// later request took their key (or one that kept them, as earlier versions
+// did): with a ref of the first request, at its time and endpoint.
+type staleSamples struct {
+	store.Store
+	stale store.SampleRef
+}
+
+func (s *staleSamples) Samples(q store.SampleQuery) ([]store.SampleRef, error) {
+	refs, err := s.Store.Samples(q)
+	if q.Endpoint == s.stale.Endpoint {
+		refs = append(refs, s.stale)
+	}
+	return refs, err
+}
+
+// A sample whose key a later request took lists nothing rather than that
+// request, of another endpoint.
+func TestSampleOfReplacedRequestNotShown(t *testing.T) {
+	clk := newClock()
+	ss := &staleSamples{}
+	e := openOnStore(t, t.TempDir(), func(s store.Store) store.Store { ss.Store = s; return ss },
+		Options{Now: clk.Now, PairWindow: 200 * time.Millisecond})
+	defer e.Close()
+	ingest(t, e, at(clk, dg("K", primary, "/a", 200, f{"x", tStr, sText, "p"})), at(clk, dg("K", candidate, "/a", 200, f{"x", tStr, sText, "c"})))
+	ss.stale = store.SampleRef{Endpoint: "GET /a", Path: "body.x", TimeNano: clk.Now().UnixNano(), Key: "K"}
+	clk.Add(1500 * time.Millisecond)
+	ingest(t, e, at(clk, dg("K", primary, "/b", 200, f{"y", tStr, sText, "p"})), at(clk, dg("K", candidate, "/b", 200, f{"y", tStr, sText, "c"})))
+	resp, err := e.QueryServer().ListSamples(context.Background(), &shadowdiffv1.ListSamplesRequest{Endpoint: "GET /a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range resp.Samples {
+		t.Errorf("sample of GET /a: %s", describe(s))
+	}
 }
