@@ -51,7 +51,8 @@ type Store interface {
 	// Clear deletes records, samples and aggregates of one endpoint (all
 	// endpoints when empty); rules and pending digests stay.
 	Clear(endpoint string) (requestsDeleted uint64, err error)
-	// DeleteBefore deletes records, samples and buckets older than t.
+	// DeleteBefore deletes records and samples older than t, and buckets
+	// that ended by t (a bucket may count requests that are not).
 	DeleteBefore(t time.Time) (requestsDeleted uint64, err error)
 
 	// AddDropped adds to the count of digests the filters dropped before
