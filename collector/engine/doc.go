@@ -42,7 +42,13 @@ Storage: every closed request keeps a compact record (digests without
 body fields, plus its differences). Samples keep full digests, per
 (endpoint, field, definite or not) the SamplesPerField newest; once a
 field has its samples it takes at most one new one per second, which
-bounds the writes of full records. Pending digests are written on ingest
+bounds the writes of full records. A pairing key names one request, the
+latest: a key sent again once the pairer forgot it (a client's retry
+with the same x-request-id, a collision) is a new request, whose record
+replaces the earlier one's, and the earlier one's samples go with it in
+the same write. Retention deletes records and samples older than the
+cut, and a time bucket once it ended by the cut, so the counters cover
+every request still kept. Pending digests are written on ingest
 (as received, when the server passes their encoding) and reloaded on
 Open; in memory they are kept slim: the message without body fields, and
 the fields in one flat slice with shared paths. Ingest returns once its

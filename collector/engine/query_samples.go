@@ -77,7 +77,7 @@ func (q *queryServer) ListSamples(ctx context.Context, r *shadowdiffv1.ListSampl
 		if err != nil {
 			return nil, status.Errorf(codes.Internal, "sample %q: %v", ref.Key, err)
 		}
-		if ok {
+		if ok && ref.Matches(rec) { // not a later request that took the key since
 			resp.Samples = append(resp.Samples, rec)
 			last = ref
 		}

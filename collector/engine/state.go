@@ -171,15 +171,18 @@ func (a *aggregates) rollup(cutoff time.Time) (put []*store.Bucket, del []store.
 	return put, del
 }
 
-// dropBefore forgets buckets that ended by t (retention) and returns how
-// many endpoints were left without any.
+// dropBefore forgets buckets that ended by t (retention), as the store's
+// DeleteBefore deletes them, and returns how many endpoints were left
+// without any.
 func (a *aggregates) dropBefore(t time.Time) int {
 	cut := t.Unix()
 	n := 0
 	for key, ea := range a.eps {
 		dropped := false
-		for s := range ea.buckets {
-			if s < cut {
+		for s, b := range ea.buckets {
+			// Not before its end: until then it may count requests
+			// inside the retention, whose records and samples stay.
+			if s+b.WidthSec <= cut {
 				delete(ea.buckets, s)
 				dropped = true
 			}

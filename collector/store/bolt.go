@@ -124,11 +124,16 @@ func (s *Bolt) Apply(bs ...*Batch) error {
 		if err := kst.writeChunk(tx, len(recs)); err != nil {
 			return err
 		}
-		if err := putRecords(tx, recs, &s.arena, kst); err != nil {
+		last, err := putRecords(tx, recs, &s.arena, kst)
+		if err != nil {
+			return err
+		}
+		live := liveRecords{recs: recs, last: last}
+		if err := dropReplaced(tx, st, live); err != nil {
 			return err
 		}
 		for _, b := range bs {
-			if err := applyBatch(tx, st, b); err != nil {
+			if err := applyBatch(tx, st, b, live); err != nil {
 				return err
 			}
 		}
@@ -181,17 +186,63 @@ func records(bs []*Batch) []*shadowdiffv1.RequestRecord {
 	return recs
 }
 
-func applyBatch(tx *bolt.Tx, st *sampleStage, b *Batch) error {
-	if err := applySamples(tx, st, b.Samples, b.Full); err != nil {
+// liveRecords are the records a transaction writes: recs[last[key]] is
+// the one of key that stays.
+type liveRecords struct {
+	recs []*shadowdiffv1.RequestRecord
+	last map[string]int
+}
+
+// of returns the record of key the transaction writes, nil if none.
+func (l liveRecords) of(key string) *shadowdiffv1.RequestRecord {
+	if i, ok := l.last[key]; ok {
+		return l.recs[i]
+	}
+	return nil
+}
+
+// dropReplaced deletes the samples of the requests whose key the records
+// take, and their full records with the last of them. Kept, they would
+// show the new request's record under the old one's endpoint, or keep the
+// old full record in the place of the new request's (Record reads it
+// first). A record of the same request (same endpoint and time) keeps
+// them.
+func dropReplaced(tx *bolt.Tx, st *sampleStage, live liveRecords) error {
+	keys := st.referenced(live.last) // few: most records are of new keys
+	if len(keys) == 0 {
+		return nil
+	}
+	sb := tx.Bucket(bktSamples)
+	touched := make(map[string]bool, len(keys))
+	for _, key := range keys {
+		rec := live.of(key)
+		for _, r := range st.dropKey(key, func(r SampleRef) bool { return !r.Matches(rec) }) {
+			if err := sb.Delete(sampleKey(r)); err != nil {
+				return fmt.Errorf("delete sample of replaced request %q: %w", key, err)
+			}
+			touched[key] = true
+		}
+	}
+	return syncFull(tx.Bucket(bktFull), st, touched, nil)
+}
+
+func applyBatch(tx *bolt.Tx, st *sampleStage, b *Batch, live liveRecords) error {
+	if err := applySamples(tx, st, b.Samples, b.Full, live); err != nil {
 		return err
 	}
 	return applyBuckets(tx, b.Buckets, b.DeleteBuckets)
 }
 
-func applySamples(tx *bolt.Tx, st *sampleStage, refs []SampleRef, full []*shadowdiffv1.RequestRecord) error {
+// applySamples adds sample refs and writes the full records they need. A
+// ref or full record of a request that a later record of its key in the
+// same transaction replaced is left out, as dropReplaced would delete it.
+func applySamples(tx *bolt.Tx, st *sampleStage, refs []SampleRef, full []*shadowdiffv1.RequestRecord, live liveRecords) error {
 	sb, fb := tx.Bucket(bktSamples), tx.Bucket(bktFull)
 	touched := map[string]bool{}
 	for _, r := range refs {
+		if rec := live.of(r.Key); rec != nil && !r.Matches(rec) {
+			continue
+		}
 		in, ev := st.add(r)
 		if ev != nil {
 			if err := sb.Delete(sampleKey(*ev)); err != nil {
@@ -208,13 +259,17 @@ func applySamples(tx *bolt.Tx, st *sampleStage, refs []SampleRef, full []*shadow
 	}
 	byKey := make(map[string]*shadowdiffv1.RequestRecord, len(full))
 	for _, f := range full {
-		byKey[f.PairingKey] = f
+		if rec := live.of(f.PairingKey); rec == nil || sameRequest(f, rec) {
+			byKey[f.PairingKey] = f
+		}
 	}
 	return syncFull(fb, st, touched, byKey)
 }
 
-// syncFull writes the full records of newly referenced requests and
-// deletes those no sample refers to any more.
+// syncFull writes the full records of requests whose samples changed and
+// deletes those no sample refers to any more. A full record written
+// replaces the one of its key: the samples of an earlier request with
+// that key are gone (dropReplaced).
 func syncFull(fb *bolt.Bucket, st *sampleStage, touched map[string]bool, byKey map[string]*shadowdiffv1.RequestRecord) error {
 	for key := range touched {
 		if st.refCount(key) <= 0 {
@@ -224,7 +279,7 @@ func syncFull(fb *bolt.Bucket, st *sampleStage, touched map[string]bool, byKey m
 			continue
 		}
 		f := byKey[key]
-		if f == nil || fb.Get([]byte(key)) != nil {
+		if f == nil {
 			continue
 		}
 		data, err := f.MarshalVT()
@@ -281,32 +336,72 @@ func (s *Bolt) LoadBuckets(fn func(b *Bucket) error) error {
 }
 
 // Record returns a stored request, with full digests while it is sampled.
+// The full record is returned only when it is of the request the key's
+// record is (written before the full records of an earlier request with
+// the key were replaced, one may be left).
 func (s *Bolt) Record(key string) (*shadowdiffv1.RequestRecord, bool, error) {
 	// Under the key index's read lock for the whole read (see keyIndex.ref).
 	s.keys.mu.RLock()
 	defer s.keys.mu.RUnlock()
-	var data []byte
+	var (
+		data, full []byte
+		entry      recordEntry
+		inSegment  bool
+	)
 	err := s.db.View(func(tx *bolt.Tx) error {
-		ref := s.keys.ref(tx, key)
-		if v := tx.Bucket(bktFull).Get([]byte(key)); v != nil {
-			data = append([]byte(nil), v...)
-			return nil
+		var err error
+		entry, inSegment, err = recordAt(tx, key, s.keys.ref(tx, key))
+		if err != nil {
+			return err
 		}
-		v, err := recordAt(tx, key, ref)
-		if v == nil && err == nil {
-			v = tx.Bucket(bktRecords).Get([]byte(key)) // written by an earlier version
+		if inSegment {
+			data = bytes.Clone(entry.rec)
+			entry.endpoint = bytes.Clone(entry.endpoint) // the transaction's memory
+		} else {
+			data = bytes.Clone(tx.Bucket(bktRecords).Get([]byte(key))) // written by an earlier version
 		}
-		data = bytes.Clone(v)
-		return err
+		full = bytes.Clone(tx.Bucket(bktFull).Get([]byte(key)))
+		return nil
 	})
-	if err != nil || data == nil {
-		return nil, false, err
+	if err != nil {
+		return nil, false, fmt.Errorf("store: read record %q: %w", key, err)
 	}
-	rec := &shadowdiffv1.RequestRecord{}
-	if err := rec.UnmarshalVT(data); err != nil {
-		return nil, false, fmt.Errorf("store: decode record %q: %w", key, err)
+	// The request the record is of: a segment's entry names it, a record
+	// of an earlier version is decoded.
+	var rec *shadowdiffv1.RequestRecord
+	endpoint, nano := string(entry.endpoint), entry.nano
+	if data != nil && !inSegment {
+		if rec, err = decodeRecord(key, "record", data); err != nil {
+			return nil, false, err
+		}
+		endpoint, nano = rec.GetEndpoint(), rec.GetTime().AsTime().UnixNano()
+	}
+	if full != nil {
+		f, err := decodeRecord(key, "full record", full)
+		if err != nil {
+			return nil, false, err
+		}
+		if data == nil || f.GetEndpoint() == endpoint && f.GetTime().AsTime().UnixNano() == nano {
+			return f, true, nil
+		}
+	}
+	if data == nil {
+		return nil, false, nil
+	}
+	if rec == nil {
+		if rec, err = decodeRecord(key, "record", data); err != nil {
+			return nil, false, err
+		}
 	}
 	return rec, true, nil
+}
+
+func decodeRecord(key, what string, data []byte) (*shadowdiffv1.RequestRecord, error) {
+	rec := &shadowdiffv1.RequestRecord{}
+	if err := rec.UnmarshalVT(data); err != nil {
+		return nil, fmt.Errorf("store: decode %s %q: %w", what, key, err)
+	}
+	return rec, nil
 }
 
 // RecentRecords implements Store. Segments sort by their oldest record and

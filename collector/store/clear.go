@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/bits"
@@ -34,7 +36,7 @@ func (s *Bolt) Clear(endpoint string) (uint64, error) {
 		if err := dropSamples(tx, st, groups, func(SampleRef) bool { return true }); err != nil {
 			return err
 		}
-		return deleteAggregates(tx, func(ep string, _ int64) bool { return endpoint == "" || ep == endpoint })
+		return deleteAggregates(tx, func(ep string, _ int64, _ []byte) (bool, error) { return endpoint == "" || ep == endpoint, nil })
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: clear %q: %w", endpoint, err)
@@ -68,7 +70,16 @@ func (s *Bolt) DeleteBefore(t time.Time) (uint64, error) {
 		if err := dropSamples(tx, st, groups, func(r SampleRef) bool { return r.TimeNano < cut }); err != nil {
 			return err
 		}
-		return deleteAggregates(tx, func(_ string, start int64) bool { return start < t.Unix() })
+		// A bucket goes once it ended: until then it may count requests
+		// inside the retention, whose records and samples stay.
+		cutUnix := t.Unix()
+		return deleteAggregates(tx, func(_ string, start int64, v []byte) (bool, error) {
+			if start >= cutUnix {
+				return false, nil // the width is read only of buckets that started before
+			}
+			width, err := bucketWidth(v)
+			return start+width <= cutUnix, err
+		})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: delete before %s: %w", t.Format(time.RFC3339), err)
@@ -76,6 +87,37 @@ func (s *Bolt) DeleteBefore(t time.Time) (uint64, error) {
 	st.commit()
 	kst.commit()
 	return n, nil
+}
+
+// bucketWidth reads WidthSec of an encoded Bucket without the rest: its
+// counters are most of it, and the width comes third.
+func bucketWidth(v []byte) (int64, error) {
+	dec := json.NewDecoder(bytes.NewReader(v))
+	tok, err := dec.Token()
+	if err != nil {
+		return 0, fmt.Errorf("bucket width: %w", err)
+	}
+	if tok != json.Delim('{') {
+		return 0, errors.New("bucket width: not a JSON object")
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return 0, fmt.Errorf("bucket width: %w", err)
+		}
+		if tok == "w" {
+			var w int64
+			if err := dec.Decode(&w); err != nil {
+				return 0, fmt.Errorf("bucket width: %w", err)
+			}
+			return w, nil
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return 0, fmt.Errorf("bucket width: %w", err)
+		}
+	}
+	return 0, errors.New("bucket width: missing")
 }
 
 func dropSamples(tx *bolt.Tx, st *sampleStage, groups []sampleGroup, drop func(SampleRef) bool) error {
@@ -92,15 +134,21 @@ func dropSamples(tx *bolt.Tx, st *sampleStage, groups []sampleGroup, drop func(S
 	return syncFull(fb, st, touched, nil)
 }
 
-func deleteAggregates(tx *bolt.Tx, match func(endpoint string, startUnix int64) bool) error {
+// deleteAggregates deletes the buckets match returns true for, given
+// their endpoint, start and encoded value.
+func deleteAggregates(tx *bolt.Tx, match func(endpoint string, startUnix int64, value []byte) (bool, error)) error {
 	ab := tx.Bucket(bktAggregates)
 	var doomed [][]byte
-	err := ab.ForEach(func(k, _ []byte) error {
+	err := ab.ForEach(func(k, v []byte) error {
 		ep, rest, err := readLP(k)
 		if err != nil || len(rest) != 8 {
 			return fmt.Errorf("aggregate key %x: %w", k, errBadKey)
 		}
-		if match(ep, getTime(rest)) {
+		ok, err := match(ep, getTime(rest), v)
+		if err != nil {
+			return fmt.Errorf("aggregate %q at %d: %w", ep, getTime(rest), err)
+		}
+		if ok {
 			doomed = append(doomed, bytes.Clone(k))
 		}
 		return nil

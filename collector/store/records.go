@@ -95,18 +95,19 @@ const segmentSpan = int64(time.Minute)
 
 // putRecords writes recs as segments, one per segmentSpan of their times,
 // and stages their keys (keyindex.go); of records of the same key only the
-// last is written: it replaces the others.
-func putRecords(tx *bolt.Tx, recs []*shadowdiffv1.RequestRecord, arena *txArena, st *keyStage) error {
+// last is written: it replaces the others. It returns, by key, the index
+// in recs of the record written.
+func putRecords(tx *bolt.Tx, recs []*shadowdiffv1.RequestRecord, arena *txArena, st *keyStage) (last map[string]int, err error) {
 	if len(recs) == 0 {
-		return nil
+		return nil, nil
 	}
 	sb := tx.Bucket(bktRecordSegments)
 	times := make([]int64, len(recs))
 	order := make([]int, 0, len(recs))
-	last := make(map[string]int, len(recs))
+	last = make(map[string]int, len(recs))
 	for i, r := range recs {
 		if len(r.PairingKey) == 0 || len(r.PairingKey) > bolt.MaxKeySize {
-			return fmt.Errorf("record key %q: %d bytes, want 1 to %d", r.PairingKey, len(r.PairingKey), bolt.MaxKeySize)
+			return nil, fmt.Errorf("record key %q: %d bytes, want 1 to %d", r.PairingKey, len(r.PairingKey), bolt.MaxKeySize)
 		}
 		last[r.PairingKey] = i
 	}
@@ -124,11 +125,11 @@ func putRecords(tx *bolt.Tx, recs []*shadowdiffv1.RequestRecord, arena *txArena,
 			end++
 		}
 		if err := putSegment(sb, recs, times, order[start:end], st, arena); err != nil {
-			return err
+			return nil, err
 		}
 		start = end
 	}
-	return nil
+	return last, nil
 }
 
 // recordRef is the record_keys value of the entry at off of the segment
@@ -198,24 +199,24 @@ func recordSegment(sb *bolt.Bucket, k []byte) []byte {
 	return nil
 }
 
-// recordAt returns the encoded record ref points to (from record_keys or
-// the keys waiting for it; nil: none), valid for the transaction.
-func recordAt(tx *bolt.Tx, key string, ref []byte) ([]byte, error) {
+// recordAt returns the record entry ref points to (from record_keys or
+// the keys waiting for it; ok false: none), valid for the transaction.
+func recordAt(tx *bolt.Tx, key string, ref []byte) (e recordEntry, ok bool, err error) {
 	if ref == nil {
-		return nil, nil
+		return e, false, nil
 	}
 	if len(ref) != recordRefLen {
-		return nil, fmt.Errorf("record key %q: reference %x: %w", key, ref, errBadKey)
+		return e, false, fmt.Errorf("record key %q: reference %x: %w", key, ref, errBadKey)
 	}
 	seg := recordSegment(tx.Bucket(bktRecordSegments), ref[:recordSegmentKeyLen])
 	if seg == nil {
-		return nil, fmt.Errorf("record key %q: segment %x is missing: %w", key, ref[:recordSegmentKeyLen], errBadKey)
+		return e, false, fmt.Errorf("record key %q: segment %x is missing: %w", key, ref[:recordSegmentKeyLen], errBadKey)
 	}
-	e, _, err := parseRecordEntry(seg, int(binary.BigEndian.Uint32(ref[recordSegmentKeyLen:])))
+	e, _, err = parseRecordEntry(seg, int(binary.BigEndian.Uint32(ref[recordSegmentKeyLen:])))
 	if err != nil {
-		return nil, fmt.Errorf("record key %q: %w", key, err)
+		return e, false, fmt.Errorf("record key %q: %w", key, err)
 	}
-	return e.rec, nil
+	return e, true, nil
 }
 
 // deleteRecords deletes the live records older than before whose endpoint

@@ -13,17 +13,18 @@ type sampleGroup struct {
 
 // sampleIndex is the in-memory index of the samples bucket: per (endpoint,
 // path, definite) the newest refs, ascending by time, at most max each.
-// It also counts references per request so full records are deleted when
-// the last sample referring to them goes.
+// It also lists the refs of each request (by pairing key), so that a full
+// record is deleted when the last sample referring to it goes, and the
+// samples of a request whose key a later request takes are found.
 type sampleIndex struct {
 	mu     sync.RWMutex
 	max    int
 	groups map[sampleGroup][]SampleRef
-	refs   map[string]int
+	byKey  map[string][]SampleRef
 }
 
 func newSampleIndex(max int) *sampleIndex {
-	return &sampleIndex{max: max, groups: map[sampleGroup][]SampleRef{}, refs: map[string]int{}}
+	return &sampleIndex{max: max, groups: map[sampleGroup][]SampleRef{}, byKey: map[string][]SampleRef{}}
 }
 
 func groupOf(r SampleRef) sampleGroup {
@@ -41,7 +42,7 @@ func older(a, b SampleRef) bool {
 func (x *sampleIndex) load(r SampleRef) {
 	g := groupOf(r)
 	x.groups[g] = insertSorted(x.groups[g], r)
-	x.refs[r.Key]++
+	x.byKey[r.Key] = append(x.byKey[r.Key], r)
 }
 
 func insertSorted(refs []SampleRef, r SampleRef) []SampleRef {
@@ -54,11 +55,11 @@ func insertSorted(refs []SampleRef, r SampleRef) []SampleRef {
 type sampleStage struct {
 	x      *sampleIndex
 	groups map[sampleGroup][]SampleRef
-	delta  map[string]int
+	keys   map[string][]SampleRef // changed byKey entries
 }
 
 func (x *sampleIndex) stage() *sampleStage {
-	return &sampleStage{x: x, groups: map[sampleGroup][]SampleRef{}, delta: map[string]int{}}
+	return &sampleStage{x: x, groups: map[sampleGroup][]SampleRef{}, keys: map[string][]SampleRef{}}
 }
 
 func (s *sampleStage) group(g sampleGroup) []SampleRef {
@@ -72,16 +73,65 @@ func (s *sampleStage) group(g sampleGroup) []SampleRef {
 	return refs
 }
 
-// refCount is the number of samples referring to key after the staged changes.
-func (s *sampleStage) refCount(key string) int {
+// keyRefs returns the refs of key after the staged changes; the slice is
+// read only (it may be the committed one).
+func (s *sampleStage) keyRefs(key string) []SampleRef {
+	if refs, ok := s.keys[key]; ok {
+		return refs
+	}
 	s.x.mu.RLock()
-	n := s.x.refs[key]
-	s.x.mu.RUnlock()
-	return n + s.delta[key]
+	defer s.x.mu.RUnlock()
+	return s.x.byKey[key]
 }
 
-// add inserts r unless its group is full of newer samples; it returns
-// whether r went in and the sample it pushed out, if any.
+// refCount is the number of samples referring to key after the staged changes.
+func (s *sampleStage) refCount(key string) int { return len(s.keyRefs(key)) }
+
+// referenced returns those of keys that samples refer to, under one lock:
+// every record of a transaction is looked up.
+func (s *sampleStage) referenced(keys map[string]int) []string {
+	var out []string
+	s.x.mu.RLock()
+	defer s.x.mu.RUnlock()
+	for k := range keys {
+		refs, ok := s.keys[k]
+		if !ok {
+			refs = s.x.byKey[k]
+		}
+		if len(refs) > 0 {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func (s *sampleStage) keyAdd(r SampleRef) {
+	s.keys[r.Key] = append(slices.Clip(s.keyRefs(r.Key)), r) // a copy: the committed slice is shared
+}
+
+func (s *sampleStage) keyDrop(r SampleRef) {
+	refs := s.keyRefs(r.Key)
+	if i := slices.Index(refs, r); i >= 0 {
+		s.keys[r.Key] = slices.Delete(slices.Clone(refs), i, i+1)
+	}
+}
+
+// dropKey removes the refs of key for which drop returns true, from every
+// group, and returns them.
+func (s *sampleStage) dropKey(key string, drop func(SampleRef) bool) []SampleRef {
+	var gone []SampleRef
+	for _, r := range s.keyRefs(key) {
+		if drop(r) {
+			gone = append(gone, s.remove(groupOf(r), func(x SampleRef) bool { return x == r })...)
+		}
+	}
+	return gone
+}
+
+// add inserts r unless its group is full of newer samples or has its
+// request already (the samples of an earlier request with the key are
+// gone before: dropReplaced); it returns whether r went in and the sample
+// it pushed out, if any.
 func (s *sampleStage) add(r SampleRef) (inserted bool, evicted *SampleRef) {
 	g := groupOf(r)
 	refs := s.group(g)
@@ -97,10 +147,10 @@ func (s *sampleStage) add(r SampleRef) (inserted bool, evicted *SampleRef) {
 		ev := refs[0]
 		evicted = &ev
 		refs = refs[1:]
-		s.delta[ev.Key]--
+		s.keyDrop(ev)
 	}
 	s.groups[g] = insertSorted(slices.Clone(refs), r)
-	s.delta[r.Key]++
+	s.keyAdd(r)
 	return true, evicted
 }
 
@@ -110,7 +160,7 @@ func (s *sampleStage) remove(g sampleGroup, drop func(SampleRef) bool) []SampleR
 	for _, r := range s.group(g) {
 		if drop(r) {
 			gone = append(gone, r)
-			s.delta[r.Key]--
+			s.keyDrop(r)
 		} else {
 			kept = append(kept, r)
 		}
@@ -147,11 +197,11 @@ func (s *sampleStage) commit() {
 			s.x.groups[g] = refs
 		}
 	}
-	for k, d := range s.delta {
-		if n := s.x.refs[k] + d; n > 0 {
-			s.x.refs[k] = n
+	for k, refs := range s.keys {
+		if len(refs) > 0 {
+			s.x.byKey[k] = refs
 		} else {
-			delete(s.x.refs, k)
+			delete(s.x.byKey, k)
 		}
 	}
 }

@@ -24,8 +24,10 @@ type Store interface {
 	// LoadBuckets calls fn for every aggregate bucket.
 	LoadBuckets(fn func(b *Bucket) error) error
 
-	// Record returns the stored record of a request, with full digests when
-	// the request is kept as a sample; ok is false when it is unknown.
+	// Record returns the stored record of the latest request with the
+	// pairing key, with full digests when it is kept as a sample; ok is
+	// false when it is unknown. A request replaces an earlier one with its
+	// key, whose samples go with it (see Batch.Records).
 	Record(key string) (rec *shadowdiffv1.RequestRecord, ok bool, err error)
 	// RecentRecords calls fn with the stored records (compact) whose time is
 	// in [since, until], at most limit of them (0: all), newest first but
@@ -49,7 +51,8 @@ type Store interface {
 	// Clear deletes records, samples and aggregates of one endpoint (all
 	// endpoints when empty); rules and pending digests stay.
 	Clear(endpoint string) (requestsDeleted uint64, err error)
-	// DeleteBefore deletes records, samples and buckets older than t.
+	// DeleteBefore deletes records and samples older than t, and buckets
+	// that ended by t (a bucket may count requests that are not).
 	DeleteBefore(t time.Time) (requestsDeleted uint64, err error)
 
 	// AddDropped adds to the count of digests the filters dropped before

@@ -188,6 +188,70 @@ func TestClearAndRetention(t *testing.T) {
 	}
 }
 
+// Retention deletes a bucket once it ended by the cut, whatever its
+// width, not once it started before it: until its end it may count
+// requests inside the retention.
+func TestRetentionDeletesBucketsThatEnded(t *testing.T) {
+	s := openTest(t, t.TempDir(), 5)
+	defer s.Close()
+	base := time.Unix(1_800_000_000, 0).Unix() // on the hour
+	var b Batch
+	for _, bk := range []struct {
+		ep           string
+		start, width int64
+	}{
+		{"GET /m", base, 60}, {"GET /m", base + 60, 60}, {"GET /m", base + 120, 60},
+		{"GET /h", base - 3600, 3600}, {"GET /h", base, 3600},
+	} {
+		b.Buckets = append(b.Buckets, &Bucket{Endpoint: bk.ep, StartUnix: bk.start, WidthSec: bk.width,
+			Counts: EndpointCounts{Requests: 1}, Fields: map[string]*FieldCounts{"body.a": {Seen: 1}}})
+	}
+	if err := s.Apply(&b); err != nil {
+		t.Fatal(err)
+	}
+	left := func() string {
+		var out []string
+		if err := s.LoadBuckets(func(b *Bucket) error {
+			out = append(out, fmt.Sprintf("%s+%d", b.Endpoint, b.StartUnix-base))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(out)
+	}
+	if _, err := s.DeleteBefore(time.Unix(base+65, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := left(), "[GET /h+0 GET /m+60 GET /m+120]"; got != want {
+		t.Errorf("buckets left at cut +65 s = %s, want %s (the ones that had not ended)", got, want)
+	}
+	if _, err := s.DeleteBefore(time.Unix(base+3600, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if got := left(); got != "[]" {
+		t.Errorf("buckets left at the hour's end = %s, want none", got)
+	}
+}
+
+// The width is read wherever the encoding has it.
+func TestBucketWidth(t *testing.T) {
+	for v, want := range map[string]int64{
+		`{"e":"GET /a","s":1,"w":3600,"c":{}}`:                     3600,
+		`{"f":{"body.w":{"n":1}},"e":"x\"w","sig":{"w":2},"w":60}`: 60,
+		`{"e":"GET /a","s":1}`:                                     -1,
+		`[1]`:                                                      -1,
+		``:                                                         -1,
+	} {
+		got, err := bucketWidth([]byte(v))
+		if err != nil {
+			got = -1
+		}
+		if got != want {
+			t.Errorf("bucketWidth(%s) = %d (%v), want %d", v, got, err, want)
+		}
+	}
+}
+
 func TestRules(t *testing.T) {
 	dir := t.TempDir()
 	s := openTest(t, dir, 5)

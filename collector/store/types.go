@@ -27,6 +27,18 @@ type SampleRef struct {
 	Key      string
 }
 
+// Matches reports whether rec is the request r was taken from: a pairing
+// key names the latest request that had it, and an earlier one had
+// another endpoint or time.
+func (r SampleRef) Matches(rec *shadowdiffv1.RequestRecord) bool {
+	return rec.GetEndpoint() == r.Endpoint && rec.GetTime().AsTime().UnixNano() == r.TimeNano
+}
+
+// sameRequest reports whether two records of a key are of one request.
+func sameRequest(a, b *shadowdiffv1.RequestRecord) bool {
+	return a.GetEndpoint() == b.GetEndpoint() && a.GetTime().AsTime().Equal(b.GetTime().AsTime())
+}
+
 // SampleQuery selects sample references.
 type SampleQuery struct {
 	Endpoint string
@@ -42,9 +54,12 @@ type SampleQuery struct {
 type Batch struct {
 	PutPending    []PendingDigest
 	DeletePending []PendingRef
-	// Records are compact (bodies without fields).
+	// Records are compact (bodies without fields). A record replaces the
+	// one of its key: when it is of another request (another endpoint or
+	// time), that request's samples and full record go with it.
 	Records []*shadowdiffv1.RequestRecord
-	// Full holds complete records for requests that become samples.
+	// Full holds complete records for requests that become samples, and
+	// Samples their refs; both come with the request's record.
 	Full    []*shadowdiffv1.RequestRecord
 	Samples []SampleRef
 	Buckets []*Bucket
