@@ -169,6 +169,9 @@ func (q *queryServer) Clear(ctx context.Context, r *shadowdiffv1.ClearRequest) (
 		e.aggs.clearEndpoint(r.GetEndpoint())
 		e.endpoints.forget() // the cleared endpoints no longer count against the cap
 		e.repeats.forget(r.GetEndpoint())
+		if r.GetEndpoint() == "" {
+			e.dropped = 0
+		}
 		for slot := range e.sampled {
 			if r.GetEndpoint() == "" || slot.endpoint == r.Endpoint {
 				delete(e.sampled, slot)

@@ -117,3 +117,42 @@ func TestHeaderRulesIgnoreCase(t *testing.T) {
 		t.Error("no samples for headers.DATE, the date header that differed in every request")
 	}
 }
+
+// The filters' drop count belongs to no endpoint: clearing one keeps it,
+// clearing everything resets it, also after a restart.
+func TestClearAllResetsTheFiltersDrops(t *testing.T) {
+	clk := newClock()
+	dir := t.TempDir()
+	e := openEngine(t, dir, clk, Options{})
+	seedShop(t, e, clk, 2)
+	ctx := context.Background()
+	if err := e.RecordDropped(ctx, 5); err != nil {
+		t.Fatal(err)
+	}
+	c := serveQuery(t, e)
+	dropped := func(step string, want uint64) {
+		t.Helper()
+		resp, err := c.ListEndpoints(ctx, &shadowdiffv1.ListEndpointsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.GetTotals().GetDroppedByFilters(); got != want {
+			t.Errorf("%s: dropped by filters %d, want %d", step, got, want)
+		}
+	}
+	if _, err := c.Clear(ctx, &shadowdiffv1.ClearRequest{Endpoint: "GET /time"}); err != nil {
+		t.Fatal(err)
+	}
+	dropped("after clearing one endpoint", 5)
+	if _, err := c.Clear(ctx, &shadowdiffv1.ClearRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	dropped("after clearing all", 0)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e = openEngine(t, dir, clk, Options{})
+	defer e.Close()
+	c = serveQuery(t, e)
+	dropped("after a restart", 0)
+}

@@ -14,7 +14,8 @@ import (
 )
 
 // Clear deletes records, samples and aggregates of one endpoint, or of all
-// endpoints when endpoint is empty. Rules and pending digests stay.
+// endpoints and the count of digests filters dropped when endpoint is
+// empty. Rules and pending digests stay.
 func (s *Bolt) Clear(endpoint string) (uint64, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
@@ -35,6 +36,12 @@ func (s *Bolt) Clear(endpoint string) (uint64, error) {
 		groups := st.groupsWhere(func(g sampleGroup) bool { return endpoint == "" || g.endpoint == endpoint })
 		if err := dropSamples(tx, st, groups, func(SampleRef) bool { return true }); err != nil {
 			return err
+		}
+		if endpoint == "" {
+			// The filters' drops belong to no endpoint: cleared with all.
+			if err := tx.Bucket(bktMeta).Delete([]byte("dropped")); err != nil {
+				return err
+			}
 		}
 		return deleteAggregates(tx, func(ep string, _ int64, _ []byte) (bool, error) { return endpoint == "" || ep == endpoint, nil })
 	})

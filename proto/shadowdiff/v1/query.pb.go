@@ -468,7 +468,9 @@ type Totals struct {
 	Incomplete          uint64                 `protobuf:"varint,4,opt,name=incomplete,proto3" json:"incomplete,omitempty"`
 	FingerprintMismatch uint64                 `protobuf:"varint,5,opt,name=fingerprint_mismatch,json=fingerprintMismatch,proto3" json:"fingerprint_mismatch,omitempty"`
 	Duplicates          uint64                 `protobuf:"varint,6,opt,name=duplicates,proto3" json:"duplicates,omitempty"`
-	// Digests the filters reported as dropped before reaching the collector.
+	// Digests the filters reported as dropped before reaching the collector,
+	// since the store was created or last cleared whole: filters report a
+	// count, not which requests or when, so no time range applies to it.
 	DroppedByFilters uint64 `protobuf:"varint,7,opt,name=dropped_by_filters,json=droppedByFilters,proto3" json:"dropped_by_filters,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
