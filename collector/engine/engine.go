@@ -271,7 +271,7 @@ func (e *Engine) load() error {
 			return nil
 		}
 		sortDigest(d) // stored sorted; older versions may not have
-		if d.Role == secondary && d.Skip == shadowdiffv1.SkipReason_SKIP_REASON_UNSPECIFIED {
+		if d.Role == secondary {
 			e.secondarySeen[e.endpoints.of(d).key] = true // as ingest set it
 		}
 		sd, fields := slim(d, e.paths)

@@ -101,8 +101,10 @@ func (e *Engine) offerAll(valid []freshDigest, now time.Time) (*store.Batch, err
 	var closed []closedReq
 	for _, f := range valid {
 		d := f.d
-		if d.Role == secondary && d.Skip == shadowdiffv1.SkipReason_SKIP_REASON_UNSPECIFIED {
-			// From now on the endpoint's requests wait for their secondary.
+		if d.Role == secondary {
+			// From now on the endpoint's requests wait for their secondary,
+			// skipped ones too: a side effect's secondary, answered by its
+			// filter, arrived after the request closed and counted as late.
 			e.secondarySeen[e.endpoints.of(d).key] = true
 		}
 		var res offerResult

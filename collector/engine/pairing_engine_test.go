@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
@@ -482,4 +484,36 @@ func reopen(t *testing.T, e *Engine, dir string, clk *clock, opts Options) *Engi
 		t.Fatal(err)
 	}
 	return openEngine(t, dir, clk, opts)
+}
+
+// A side effect's secondary, answered by its filter, is waited for like a
+// compared request's: it counted as late after the primary and candidate
+// had closed the request, so a healthy demo set off alerts on late digests.
+func TestSideEffectWaitsForItsSecondary(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{})
+	defer e.Close()
+	post := func(key string, role shadowdiffv1.Role) *shadowdiffv1.ResponseDigest {
+		d := at(clk, dg(key, role, "/orders", 201))
+		d.Endpoint.Method, d.Request.Method = "POST", "POST"
+		if role != primary {
+			d.Status, d.Skip = 0, shadowdiffv1.SkipReason_SKIP_REASON_SIDE_EFFECT
+		}
+		return d
+	}
+	for i := range 3 {
+		k := fmt.Sprint("w", i)
+		ingest(t, e, post(k, primary), post(k, candidate))
+		ingest(t, e, post(k, secondary))
+	}
+	var m dto.Metric
+	if err := e.met.digests.WithLabelValues("secondary", "late").Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if late := m.GetCounter().GetValue(); late > 1 {
+		t.Errorf("%v secondaries of side effects counted late, want at most the first (before any secondary was seen)", late)
+	}
+	if got := counts(endpointsOf(t, e)["POST /orders"]); got != "req=3 cmp=0 skip=3 inc=0(p0 s0 c0) fm=0 dup=0 raw=0 noise=0 reg=0" {
+		t.Errorf("side effects: %s", got)
+	}
 }
