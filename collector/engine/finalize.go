@@ -95,7 +95,7 @@ func (w *writer) finalize(c closedReq, now time.Time) {
 			}
 		}
 		rec.Differences = cmp.differences()
-		w.sample(info.key, t, r, rec)
+		w.sample(b, info.key, t, r, rec)
 	}
 	rec.Primary, rec.Secondary, rec.Candidate = compact(p), compact(r.digests[secondary]), compact(cd)
 	w.b.Records = append(w.b.Records, rec)
@@ -263,10 +263,11 @@ func (w *writer) keep(v *response) *response {
 	return &response{d: d, fields: fields}
 }
 
-// sample offers the request as a sample for each field that differed. A
-// field takes every sample until it has SamplesPerField, then at most one
-// per sampleInterval (the store keeps the newest).
-func (w *writer) sample(endpoint string, t time.Time, r *pendingReq, rec *shadowdiffv1.RequestRecord) {
+// sample offers the request as a sample for each field that differed and
+// that the bucket b counts. A field takes every sample until it has
+// SamplesPerField, then at most one per sampleInterval (the store keeps
+// the newest).
+func (w *writer) sample(b *store.Bucket, endpoint string, t time.Time, r *pendingReq, rec *shadowdiffv1.RequestRecord) {
 	e := w.e
 	if e.opts.SamplesPerField <= 0 {
 		return
@@ -274,6 +275,12 @@ func (w *writer) sample(endpoint string, t time.Time, r *pendingReq, rec *shadow
 	nano := t.UnixNano()
 	var refs []store.SampleRef
 	for _, d := range rec.Differences {
+		// A field the full bucket refused has no results to show its
+		// samples with, and id-keyed objects (a new path in every
+		// response) would otherwise add samples without bound.
+		if b.Fields[d.Path] == nil {
+			continue
+		}
 		definite := d.Comparison == shadowdiffv1.Comparison_COMPARISON_RAW && d.Definite
 		slot := sampleSlot{endpoint: endpoint, path: d.Path, definite: definite}
 		st := e.sampled[slot]

@@ -1,0 +1,113 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/shadowdiff/shadowdiff/collector/store"
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
+)
+
+const sessionsEndpoint = "GET /sessions"
+
+// ingestSessions ingests n compared requests to GET /sessions, numbered
+// from first, whose bodies key an object by a session id new in every
+// response ("sessions.<hex>"): primary and candidate differ by two paths
+// never seen before, as well as by "total" when totalDiffers.
+func ingestSessions(t *testing.T, e *Engine, clk *clock, first, n int, totalDiffers bool) {
+	t.Helper()
+	const perBatch = 256
+	batch := make([]*shadowdiffv1.ResponseDigest, 0, 2*perBatch)
+	for i := first; i < first+n; i++ {
+		key := fmt.Sprint("s-", i)
+		total := "1"
+		if totalDiffers {
+			total = "2"
+		}
+		batch = append(batch,
+			at(clk, dg(key, primary, "/sessions", 200, f{fmt.Sprintf("sessions.%08x", 2*i), tStr, sText, "a"}, f{"total", tNum, sInt, "1"})),
+			at(clk, dg(key, candidate, "/sessions", 200, f{fmt.Sprintf("sessions.%08x", 2*i+1), tStr, sText, "a"}, f{"total", tNum, sInt, total})))
+		if len(batch) == cap(batch) || i == first+n-1 {
+			ingest(t, e, batch...)
+			batch = batch[:0]
+		}
+	}
+}
+
+// fieldPaths lists the endpoint's fields as ListFields shows them.
+func fieldPaths(t *testing.T, e *Engine, endpoint string) map[string]bool {
+	t.Helper()
+	resp, err := e.QueryServer().ListFields(context.Background(), &shadowdiffv1.ListFieldsRequest{Endpoint: endpoint, IncludeNoise: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, fs := range resp.Fields {
+		out[fs.Path] = true
+	}
+	return out
+}
+
+// storedSamples lists the endpoint's sample references in the store.
+func storedSamples(t *testing.T, e *Engine, endpoint string) []store.SampleRef {
+	t.Helper()
+	refs, err := e.st.Samples(store.SampleQuery{Endpoint: endpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return refs
+}
+
+// sampledPaths lists the fields of the endpoint the engine keeps sampling
+// state for, and counts the state's entries of every endpoint.
+func sampledPaths(e *Engine, endpoint string) (paths map[string]bool, entries int) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	paths = map[string]bool{}
+	for slot := range e.sampled {
+		if slot.endpoint == endpoint {
+			paths[slot.path] = true
+		}
+		entries++
+	}
+	return paths, entries
+}
+
+// Responses that key an object by an id new in every response fill the
+// bucket's field cap; the paths past it are not counted, and they are not
+// sampled either: the engine keeps no state for them and the store no
+// sample of them (before, 3,000 requests left 6,000 entries of state and
+// 3,000 sampled requests next to 4,096 fields).
+func TestSamplesOnlyOfCountedFields(t *testing.T) {
+	clk := newClock()
+	clk.Add(time.Second)
+	e := openEngine(t, t.TempDir(), clk, Options{Retention: time.Minute})
+	defer e.Close()
+	const n = 3000 // 6,000 session paths, in one bucket
+	ingestSessions(t, e, clk, 0, n, false)
+
+	fields := fieldPaths(t, e, sessionsEndpoint)
+	if len(fields) != maxFieldsPerBucket {
+		t.Fatalf("%d fields, want the bucket's cap %d", len(fields), maxFieldsPerBucket)
+	}
+	refs := storedSamples(t, e, sessionsEndpoint)
+	if len(refs) == 0 || len(refs) >= n {
+		t.Errorf("%d of %d requests stored as samples, want those with counted fields only", len(refs), n)
+	}
+	for _, r := range refs {
+		if !fields[r.Path] {
+			t.Fatalf("sample of %s (request %s), a field the bucket did not count", r.Path, r.Key)
+		}
+	}
+	paths, entries := sampledPaths(e, sessionsEndpoint)
+	if entries > maxFieldsPerBucket {
+		t.Errorf("%d entries of sampling state, want at most the field cap %d", entries, maxFieldsPerBucket)
+	}
+	for p := range paths {
+		if !fields[p] {
+			t.Fatalf("sampling state for %s, a field the bucket did not count", p)
+		}
+	}
+}
