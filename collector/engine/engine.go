@@ -109,6 +109,15 @@ const DefaultMaxEndpoints = 1000
 // most this often, which bounds the writes of full records.
 const sampleInterval = time.Second
 
+// sampleIdle: a field without a new sample for this long has its sampling
+// state forgotten (pruneSampled), so that fields seen once (id-keyed
+// objects) leave room under the cap for the fields that differ next. The
+// state only paces fields that differ often: forgotten, a field may take
+// SamplesPerField samples at once again, no more than a minute of one per
+// sampleInterval at the default. At most MinRetention, so that the state
+// of samples retention deleted goes too.
+const sampleIdle = time.Minute
+
 // Engine pairs, diffs and aggregates digests and answers queries.
 type Engine struct {
 	opts Options
@@ -136,7 +145,7 @@ type Engine struct {
 	fin           finalizeScratch
 	noiseRules    []*shadowdiffv1.NoiseRule
 	noiseGen      uint64 // changes to noiseRules, for cached views (overview.go)
-	sampled       map[sampleSlot]sampleState
+	sampled       map[string]fieldsSampling
 	dropped       uint64
 	// overflowWarned: when the cap was last logged; overflowed since.
 	overflowWarned time.Time
@@ -163,15 +172,18 @@ type Engine struct {
 	closeErr  error
 }
 
-type sampleSlot struct {
-	endpoint, path string
-	definite       bool
+// sampleState paces the samples of one field, definite or not.
+type sampleState struct {
+	n    int   // samples taken, up to SamplesPerField
+	last int64 // request time of the newest (Unix ns)
 }
 
-type sampleState struct {
-	n    int
-	last int64
-}
+// fieldSampling is a field's sampleState when not definite, and when definite.
+type fieldSampling [2]sampleState
+
+// fieldsSampling is the sampling state of an endpoint's fields (Engine.sampled
+// by endpoint), by path: at most lim.maxFields, as many as a bucket counts.
+type fieldsSampling map[string]fieldSampling
 
 // Open opens (or creates) the engine's store in dir, reloads pending
 // requests and aggregates, and starts the background loop.
@@ -232,7 +244,7 @@ func (e *Engine) load() error {
 	e.repeats = newRepeatCache(maxRepeatKeys)
 	e.bodyFields.paths.reset() // paths of what is dropped with the state
 	e.paths = newInterner(e.bodyFields.paths)
-	e.sampled = map[sampleSlot]sampleState{}
+	e.sampled = map[string]fieldsSampling{}
 	e.pairer = newPairer(e.opts.PairWindow, e.opts.MaxPending, e.complete)
 
 	err := e.loadEndpointRules(true)

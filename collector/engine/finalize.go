@@ -273,6 +273,7 @@ func (w *writer) sample(b *store.Bucket, endpoint string, t time.Time, r *pendin
 		return
 	}
 	nano := t.UnixNano()
+	fields := e.sampled[endpoint]
 	var refs []store.SampleRef
 	for _, d := range rec.Differences {
 		// A field the full bucket refused has no results to show its
@@ -281,9 +282,17 @@ func (w *writer) sample(b *store.Bucket, endpoint string, t time.Time, r *pendin
 		if b.Fields[d.Path] == nil {
 			continue
 		}
+		fs, ok := fields[d.Path]
+		if !ok && len(fields) >= e.lim.maxFields {
+			// Each bucket counts its own fields: the state of all of
+			// them would grow with every bucket until pruneSampled.
+			continue
+		}
 		definite := d.Comparison == shadowdiffv1.Comparison_COMPARISON_RAW && d.Definite
-		slot := sampleSlot{endpoint: endpoint, path: d.Path, definite: definite}
-		st := e.sampled[slot]
+		st := &fs[0]
+		if definite {
+			st = &fs[1]
+		}
 		if st.n >= e.opts.SamplesPerField && nano-st.last < int64(sampleInterval) {
 			continue
 		}
@@ -292,7 +301,11 @@ func (w *writer) sample(b *store.Bucket, endpoint string, t time.Time, r *pendin
 		}
 		st.n = min(st.n+1, e.opts.SamplesPerField)
 		st.last = max(st.last, nano)
-		e.sampled[slot] = st
+		if fields == nil {
+			fields = fieldsSampling{}
+			e.sampled[endpoint] = fields
+		}
+		fields[d.Path] = fs
 		refs = append(refs, store.SampleRef{Endpoint: endpoint, Path: d.Path, Definite: definite, TimeNano: nano, Key: r.key})
 	}
 	if len(refs) == 0 {

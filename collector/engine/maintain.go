@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/shadowdiff/shadowdiff/collector/store"
 )
@@ -31,6 +32,7 @@ func (e *Engine) maintain() error {
 				}
 			}
 		}
+		e.pruneSampled(now)
 		e.met.endpoints.Set(float64(len(e.aggs.eps)))
 		return nil, nil // written below, copied outside the lock
 	}); err != nil {
@@ -56,4 +58,35 @@ func (e *Engine) maintain() error {
 	// next query.
 	e.watch.poke()
 	return nil
+}
+
+// pruneSampled forgets the sampling state of endpoints retention dropped
+// and of fields without a sample for sampleIdle.
+func (e *Engine) pruneSampled(now time.Time) {
+	idle := now.Add(-sampleIdle).UnixNano()
+	for ep, fields := range e.sampled {
+		if e.aggs.eps[ep] == nil {
+			delete(e.sampled, ep)
+			continue
+		}
+		had := len(fields)
+		for path, fs := range fields {
+			if max(fs[0].last, fs[1].last) < idle {
+				delete(fields, path)
+			}
+		}
+		switch {
+		case len(fields) == 0:
+			delete(e.sampled, ep)
+		case len(fields) < had/4:
+			// A map does not shrink, nor does maps.Clone copy it
+			// smaller: copied entry by entry, a burst of id-keyed
+			// fields stops holding memory.
+			kept := make(fieldsSampling, len(fields))
+			for path, fs := range fields {
+				kept[path] = fs
+			}
+			e.sampled[ep] = kept
+		}
+	}
 }

@@ -171,11 +171,9 @@ func (q *queryServer) Clear(ctx context.Context, r *shadowdiffv1.ClearRequest) (
 		e.repeats.forget(r.GetEndpoint())
 		if r.GetEndpoint() == "" {
 			e.dropped = 0
-		}
-		for slot := range e.sampled {
-			if r.GetEndpoint() == "" || slot.endpoint == r.Endpoint {
-				delete(e.sampled, slot)
-			}
+			clear(e.sampled)
+		} else {
+			delete(e.sampled, r.Endpoint)
 		}
 	})
 	e.watch.poke()

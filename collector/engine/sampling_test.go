@@ -50,10 +50,11 @@ func fieldPaths(t *testing.T, e *Engine, endpoint string) map[string]bool {
 	return out
 }
 
-// storedSamples lists the endpoint's sample references in the store.
-func storedSamples(t *testing.T, e *Engine, endpoint string) []store.SampleRef {
+// storedSamples lists the sample references in the store of the
+// endpoint's fields under prefix (one per request).
+func storedSamples(t *testing.T, e *Engine, endpoint, prefix string) []store.SampleRef {
 	t.Helper()
-	refs, err := e.st.Samples(store.SampleQuery{Endpoint: endpoint})
+	refs, err := e.st.Samples(store.SampleQuery{Endpoint: endpoint, PathPrefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,11 +67,11 @@ func sampledPaths(e *Engine, endpoint string) (paths map[string]bool, entries in
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	paths = map[string]bool{}
-	for slot := range e.sampled {
-		if slot.endpoint == endpoint {
-			paths[slot.path] = true
-		}
-		entries++
+	for p := range e.sampled[endpoint] {
+		paths[p] = true
+	}
+	for _, fields := range e.sampled {
+		entries += len(fields)
 	}
 	return paths, entries
 }
@@ -92,7 +93,7 @@ func TestSamplesOnlyOfCountedFields(t *testing.T) {
 	if len(fields) != maxFieldsPerBucket {
 		t.Fatalf("%d fields, want the bucket's cap %d", len(fields), maxFieldsPerBucket)
 	}
-	refs := storedSamples(t, e, sessionsEndpoint)
+	refs := storedSamples(t, e, sessionsEndpoint, "")
 	if len(refs) == 0 || len(refs) >= n {
 		t.Errorf("%d of %d requests stored as samples, want those with counted fields only", len(refs), n)
 	}
@@ -109,5 +110,84 @@ func TestSamplesOnlyOfCountedFields(t *testing.T) {
 		if !fields[p] {
 			t.Fatalf("sampling state for %s, a field the bucket did not count", p)
 		}
+	}
+}
+
+// The sampling state goes with the endpoints retention drops, and the
+// stored samples with it (before, 3,000 requests left 6,000 entries of
+// state after retention had emptied the endpoints).
+func TestSamplingStateGoesWithRetention(t *testing.T) {
+	clk := newClock() // at the start of a minute
+	clk.Add(50 * time.Second)
+	e := openEngine(t, t.TempDir(), clk, Options{Retention: time.Minute})
+	defer e.Close()
+	ingestSessions(t, e, clk, 0, 3000, true)
+	if _, entries := sampledPaths(e, sessionsEndpoint); entries == 0 || entries > maxFieldsPerBucket {
+		t.Fatalf("%d entries of sampling state, want some, at most %d", entries, maxFieldsPerBucket)
+	}
+
+	// The bucket ended by the cut: it goes, and the endpoint with it.
+	clk.Add(75 * time.Second)
+	if err := e.maintain(); err != nil {
+		t.Fatal(err)
+	}
+	if eps := endpointsOf(t, e); len(eps) != 0 {
+		t.Fatalf("endpoints after retention: %v", eps)
+	}
+	if _, entries := sampledPaths(e, sessionsEndpoint); entries != 0 {
+		t.Errorf("%d entries of sampling state after retention dropped the endpoint", entries)
+	}
+	if refs := storedSamples(t, e, sessionsEndpoint, ""); len(refs) != 0 {
+		t.Errorf("%d samples stored after retention", len(refs))
+	}
+}
+
+// The sampling state of an endpoint holds at most as many fields as a
+// bucket counts, whatever new fields the next buckets count; fields
+// without a sample for a minute are forgotten, which makes room for a
+// field that starts to differ, and Clear forgets the endpoint's.
+func TestSamplingStateCappedAndIdleForgotten(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{Retention: time.Hour})
+	defer e.Close()
+	const maxFields = 64
+	e.locked(func() { e.lim.maxFields = maxFields })
+
+	// Three minutes of 100 requests, each with two new session paths: a
+	// bucket each, each counting maxFields fields.
+	for m := range 3 {
+		ingestSessions(t, e, clk, 100*m, 100, false)
+		clk.Add(time.Minute)
+	}
+	paths, entries := sampledPaths(e, sessionsEndpoint)
+	if entries != maxFields {
+		t.Fatalf("%d entries of sampling state, want the cap %d", entries, maxFields)
+	}
+	if paths["body.total"] {
+		t.Fatal("body.total sampled before it differed")
+	}
+
+	// A minute after the last sample, maintenance forgets the idle
+	// fields: "total", differing now, is sampled again.
+	clk.Add(time.Second)
+	if err := e.maintain(); err != nil {
+		t.Fatal(err)
+	}
+	if _, entries := sampledPaths(e, sessionsEndpoint); entries != 0 {
+		t.Errorf("%d entries of sampling state after a minute without samples", entries)
+	}
+	ingestSessions(t, e, clk, 300, 1, true)
+	if paths, _ := sampledPaths(e, sessionsEndpoint); !paths["body.total"] {
+		t.Error("body.total not sampled")
+	}
+	if refs := storedSamples(t, e, sessionsEndpoint, "body.total"); len(refs) != 1 {
+		t.Errorf("%d samples of body.total stored, want 1", len(refs))
+	}
+
+	if _, err := e.QueryServer().Clear(context.Background(), &shadowdiffv1.ClearRequest{Endpoint: sessionsEndpoint}); err != nil {
+		t.Fatal(err)
+	}
+	if _, entries := sampledPaths(e, sessionsEndpoint); entries != 0 {
+		t.Errorf("%d entries of sampling state after Clear", entries)
 	}
 }
