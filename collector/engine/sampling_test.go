@@ -191,3 +191,22 @@ func TestSamplingStateCappedAndIdleForgotten(t *testing.T) {
 		t.Errorf("%d entries of sampling state after Clear", entries)
 	}
 }
+
+// A field's definite samples are paced apart from its others: a field
+// that has its samples without a secondary still takes a definite one.
+func TestSamplesDefiniteAndNotPacedApart(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{SamplesPerField: 1})
+	defer e.Close()
+	total := func(v string) f { return f{"total", tNum, sInt, v} }
+	ingest(t, e, at(clk, dg("k0", primary, "/t", 200, total("1"))), at(clk, dg("k0", candidate, "/t", 200, total("2"))))
+	ingest(t, e, at(clk, dg("k1", primary, "/t", 200, total("1"))), at(clk, dg("k1", secondary, "/t", 200, total("1"))),
+		at(clk, dg("k1", candidate, "/t", 200, total("2"))))
+	refs, err := e.st.Samples(store.SampleQuery{Endpoint: "GET /t", PathPrefix: "body.total"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refs) != 2 || (!refs[0].Definite && !refs[1].Definite) {
+		t.Errorf("samples %+v, want k0 and k1 (definite)", refs)
+	}
+}
