@@ -45,19 +45,19 @@ field has its samples it takes at most one new one per second, which
 bounds the writes of full records. Only fields the time bucket counts are
 sampled (a bucket counts at most 4,096: ids as object keys would
 otherwise add a sample with every response), and what paces them is kept
-for as many fields per endpoint, forgotten a minute after a field's last
-sample and with the endpoint at retention. A pairing key names one
-request, the latest: a key sent again once the pairer forgot it (a
-client's retry with the same x-request-id, a collision) is a new
-request, whose record replaces the earlier one's, and the earlier one's
-samples go with it in the same write. Retention deletes records and
-samples older than the cut, and a time bucket once it ended by the cut,
-so the counters cover every request still kept. Pending digests are
-written on ingest (as received, when the server passes their encoding)
-and reloaded on Open; in memory they are kept slim: the message without
-body fields, and the fields in one flat slice with shared paths. Ingest
-returns once its batch is committed (concurrent ingests share one
-transaction).
+for as many fields per endpoint: when that is full, fields without a
+sample for a minute are forgotten; retention forgets the fields whose
+samples it deleted. A pairing key names one request, the latest: a key
+sent again once the pairer forgot it (a client's retry with the same
+x-request-id, a collision) is a new request, whose record replaces the
+earlier one's, and the earlier one's samples go with it in the same
+write. Retention deletes records and samples older than the cut, and a
+time bucket once it ended by the cut, so the counters cover every
+request still kept. Pending digests are written on ingest (as received,
+when the server passes their encoding) and reloaded on Open; in memory
+they are kept slim: the message without body fields, and the fields in
+one flat slice with shared paths. Ingest returns once its batch is
+committed (concurrent ingests share one transaction).
 
 Endpoints: a request is named by the most specific endpoint rule that
 matches it, else "METHOD /path" with numeric, UUID and long hex segments

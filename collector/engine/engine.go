@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -109,14 +110,17 @@ const DefaultMaxEndpoints = 1000
 // most this often, which bounds the writes of full records.
 const sampleInterval = time.Second
 
-// sampleIdle: a field without a new sample for this long has its sampling
-// state forgotten (pruneSampled), so that fields seen once (id-keyed
-// objects) leave room under the cap for the fields that differ next. The
+// sampleIdle: when an endpoint's sampling state is full, the fields
+// without a sample for this long are forgotten, so that fields seen once
+// (ids as object keys) leave room for a field that starts to differ. The
 // state only paces fields that differ often: forgotten, a field may take
-// SamplesPerField samples at once again, no more than a minute of one per
-// sampleInterval at the default. At most MinRetention, so that the state
-// of samples retention deleted goes too.
+// SamplesPerField samples at once again, once a minute at most.
 const sampleIdle = time.Minute
+
+// sampleSweepGap: a full sampling state is swept for idle fields at most
+// this often, so that a flood of new fields costs a lookup each, not a
+// sweep each.
+const sampleSweepGap = 5 * time.Second
 
 // Engine pairs, diffs and aggregates digests and answers queries.
 type Engine struct {
@@ -145,7 +149,7 @@ type Engine struct {
 	fin           finalizeScratch
 	noiseRules    []*shadowdiffv1.NoiseRule
 	noiseGen      uint64 // changes to noiseRules, for cached views (overview.go)
-	sampled       map[string]fieldsSampling
+	sampled       map[string]*fieldsSampling
 	dropped       uint64
 	// overflowWarned: when the cap was last logged; overflowed since.
 	overflowWarned time.Time
@@ -181,9 +185,46 @@ type sampleState struct {
 // fieldSampling is a field's sampleState when not definite, and when definite.
 type fieldSampling [2]sampleState
 
+// last is the request time of the field's newest sample.
+func (f *fieldSampling) last() int64 { return max(f[0].last, f[1].last) }
+
 // fieldsSampling is the sampling state of an endpoint's fields (Engine.sampled
-// by endpoint), by path: at most lim.maxFields, as many as a bucket counts.
-type fieldsSampling map[string]fieldSampling
+// by endpoint).
+type fieldsSampling struct {
+	byPath map[string]fieldSampling // at most lim.maxFields, as many as a bucket counts
+	// sweepAt: the request time (Unix ns) before which a full byPath is
+	// not swept again (room).
+	sweepAt int64
+}
+
+// room reports whether a new field's state fits at request time now: under
+// maxFields, or once the fields idle for sampleIdle are forgotten. Below
+// maxFields nothing is forgotten, so sampling depends on the traffic
+// alone. A sweep is not repeated for sampleSweepGap, nor before the oldest
+// field left turns idle.
+func (s *fieldsSampling) room(now int64, maxFields int) bool {
+	if len(s.byPath) < maxFields {
+		return true
+	}
+	if now < s.sweepAt {
+		return false
+	}
+	idle := now - int64(sampleIdle)
+	s.sweepAt = now + int64(sampleSweepGap)
+	next := int64(math.MaxInt64) // when the oldest field left turns idle
+	for path, fs := range s.byPath {
+		if last := fs.last(); last < idle {
+			delete(s.byPath, path)
+		} else {
+			next = min(next, last+int64(sampleIdle))
+		}
+	}
+	if len(s.byPath) >= maxFields {
+		s.sweepAt = max(s.sweepAt, next)
+		return false
+	}
+	return true
+}
 
 // Open opens (or creates) the engine's store in dir, reloads pending
 // requests and aggregates, and starts the background loop.
@@ -244,7 +285,7 @@ func (e *Engine) load() error {
 	e.repeats = newRepeatCache(maxRepeatKeys)
 	e.bodyFields.paths.reset() // paths of what is dropped with the state
 	e.paths = newInterner(e.bodyFields.paths)
-	e.sampled = map[string]fieldsSampling{}
+	e.sampled = map[string]*fieldsSampling{}
 	e.pairer = newPairer(e.opts.PairWindow, e.opts.MaxPending, e.complete)
 
 	err := e.loadEndpointRules(true)

@@ -273,7 +273,11 @@ func (w *writer) sample(b *store.Bucket, endpoint string, t time.Time, r *pendin
 		return
 	}
 	nano := t.UnixNano()
-	fields := e.sampled[endpoint]
+	s := e.sampled[endpoint]
+	if s == nil && len(rec.Differences) > 0 {
+		s = &fieldsSampling{byPath: map[string]fieldSampling{}}
+		e.sampled[endpoint] = s
+	}
 	var refs []store.SampleRef
 	for _, d := range rec.Differences {
 		// A field the full bucket refused has no results to show its
@@ -282,10 +286,10 @@ func (w *writer) sample(b *store.Bucket, endpoint string, t time.Time, r *pendin
 		if b.Fields[d.Path] == nil {
 			continue
 		}
-		fs, ok := fields[d.Path]
-		if !ok && len(fields) >= e.lim.maxFields {
+		fs, ok := s.byPath[d.Path]
+		if !ok && !s.room(nano, e.lim.maxFields) {
 			// Each bucket counts its own fields: the state of all of
-			// them would grow with every bucket until pruneSampled.
+			// them would grow with every bucket.
 			continue
 		}
 		definite := d.Comparison == shadowdiffv1.Comparison_COMPARISON_RAW && d.Definite
@@ -301,11 +305,7 @@ func (w *writer) sample(b *store.Bucket, endpoint string, t time.Time, r *pendin
 		}
 		st.n = min(st.n+1, e.opts.SamplesPerField)
 		st.last = max(st.last, nano)
-		if fields == nil {
-			fields = fieldsSampling{}
-			e.sampled[endpoint] = fields
-		}
-		fields[d.Path] = fs
+		s.byPath[d.Path] = fs
 		refs = append(refs, store.SampleRef{Endpoint: endpoint, Path: d.Path, Definite: definite, TimeNano: nano, Key: r.key})
 	}
 	if len(refs) == 0 {

@@ -32,7 +32,7 @@ func (e *Engine) maintain() error {
 				}
 			}
 		}
-		e.pruneSampled(now)
+		e.pruneSampled(cut)
 		e.met.endpoints.Set(float64(len(e.aggs.eps)))
 		return nil, nil // written below, copied outside the lock
 	}); err != nil {
@@ -61,32 +61,33 @@ func (e *Engine) maintain() error {
 }
 
 // pruneSampled forgets the sampling state of endpoints retention dropped
-// and of fields without a sample for sampleIdle.
-func (e *Engine) pruneSampled(now time.Time) {
-	idle := now.Add(-sampleIdle).UnixNano()
-	for ep, fields := range e.sampled {
+// and of fields whose samples it deleted (before cut): the state of a
+// field paces the samples the store holds.
+func (e *Engine) pruneSampled(cut time.Time) {
+	c := cut.UnixNano()
+	for ep, s := range e.sampled {
 		if e.aggs.eps[ep] == nil {
 			delete(e.sampled, ep)
 			continue
 		}
-		had := len(fields)
-		for path, fs := range fields {
-			if max(fs[0].last, fs[1].last) < idle {
-				delete(fields, path)
+		had := len(s.byPath)
+		for path, fs := range s.byPath {
+			if fs.last() < c {
+				delete(s.byPath, path)
 			}
 		}
 		switch {
-		case len(fields) == 0:
+		case len(s.byPath) == 0:
 			delete(e.sampled, ep)
-		case len(fields) < had/4:
+		case len(s.byPath) < had/4:
 			// A map does not shrink, nor does maps.Clone copy it
-			// smaller: copied entry by entry, a burst of id-keyed
-			// fields stops holding memory.
-			kept := make(fieldsSampling, len(fields))
-			for path, fs := range fields {
+			// smaller: copied entry by entry, the fields of a burst
+			// of id-keyed responses stop holding memory.
+			kept := make(map[string]fieldSampling, len(s.byPath))
+			for path, fs := range s.byPath {
 				kept[path] = fs
 			}
-			e.sampled[ep] = kept
+			s.byPath = kept
 		}
 	}
 }

@@ -67,11 +67,13 @@ func sampledPaths(e *Engine, endpoint string) (paths map[string]bool, entries in
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	paths = map[string]bool{}
-	for p := range e.sampled[endpoint] {
-		paths[p] = true
+	if s := e.sampled[endpoint]; s != nil {
+		for p := range s.byPath {
+			paths[p] = true
+		}
 	}
-	for _, fields := range e.sampled {
-		entries += len(fields)
+	for _, s := range e.sampled {
+		entries += len(s.byPath)
 	}
 	return paths, entries
 }
@@ -143,9 +145,10 @@ func TestSamplingStateGoesWithRetention(t *testing.T) {
 }
 
 // The sampling state of an endpoint holds at most as many fields as a
-// bucket counts, whatever new fields the next buckets count; fields
-// without a sample for a minute are forgotten, which makes room for a
-// field that starts to differ, and Clear forgets the endpoint's.
+// bucket counts, whatever new fields the next buckets count. When it is
+// full, the fields without a sample for a minute are forgotten, which
+// makes room for a field that starts to differ; Clear forgets the
+// endpoint's state.
 func TestSamplingStateCappedAndIdleForgotten(t *testing.T) {
 	clk := newClock()
 	e := openEngine(t, t.TempDir(), clk, Options{Retention: time.Hour})
@@ -160,22 +163,17 @@ func TestSamplingStateCappedAndIdleForgotten(t *testing.T) {
 		clk.Add(time.Minute)
 	}
 	paths, entries := sampledPaths(e, sessionsEndpoint)
-	if entries != maxFields {
+	// About full: a bucket also counts paths of the comparison with the
+	// previous primary (countRepeat), which are not sampled.
+	if entries > maxFields || entries < maxFields-2 {
 		t.Fatalf("%d entries of sampling state, want the cap %d", entries, maxFields)
 	}
 	if paths["body.total"] {
 		t.Fatal("body.total sampled before it differed")
 	}
 
-	// A minute after the last sample, maintenance forgets the idle
-	// fields: "total", differing now, is sampled again.
+	// "total" starts to differ, more than a minute after the last sample.
 	clk.Add(time.Second)
-	if err := e.maintain(); err != nil {
-		t.Fatal(err)
-	}
-	if _, entries := sampledPaths(e, sessionsEndpoint); entries != 0 {
-		t.Errorf("%d entries of sampling state after a minute without samples", entries)
-	}
 	ingestSessions(t, e, clk, 300, 1, true)
 	if paths, _ := sampledPaths(e, sessionsEndpoint); !paths["body.total"] {
 		t.Error("body.total not sampled")
@@ -189,6 +187,48 @@ func TestSamplingStateCappedAndIdleForgotten(t *testing.T) {
 	}
 	if _, entries := sampledPaths(e, sessionsEndpoint); entries != 0 {
 		t.Errorf("%d entries of sampling state after Clear", entries)
+	}
+}
+
+// Below the cap, neither time nor maintenance forgets what paces a field:
+// a field that has its samples takes one per second however long it was
+// quiet, and sampling depends on the traffic alone, not on when the
+// background loop ran (TestRecyclingChangesNoResult compares two engines).
+func TestSamplingStateKeptBelowTheCap(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{SamplesPerField: 2, Retention: time.Hour})
+	defer e.Close()
+	ingestSessions(t, e, clk, 0, 1, true)
+	clk.Add(10 * time.Minute)
+	if err := e.maintain(); err != nil {
+		t.Fatal(err)
+	}
+	ingestSessions(t, e, clk, 1, 3, true) // within one second: the second sample, then none
+	var keys []string
+	for _, r := range storedSamples(t, e, sessionsEndpoint, "body.total") {
+		keys = append(keys, r.Key)
+	}
+	if fmt.Sprint(keys) != "[s-1 s-0]" {
+		t.Errorf("samples of body.total: %v, want [s-1 s-0]", keys)
+	}
+}
+
+// Retention forgets the state of the fields whose samples it deleted,
+// while their endpoint stays.
+func TestSamplingStateOfFieldsGoesWithRetention(t *testing.T) {
+	clk := newClock()
+	e := openEngine(t, t.TempDir(), clk, Options{Retention: time.Minute})
+	defer e.Close()
+	ingestSessions(t, e, clk, 0, 100, false)
+	clk.Add(2 * time.Minute)
+	ingestSessions(t, e, clk, 100, 1, true)
+	clk.Add(time.Second)
+	if err := e.maintain(); err != nil {
+		t.Fatal(err)
+	}
+	paths, entries := sampledPaths(e, sessionsEndpoint)
+	if !paths["body.total"] || entries != 3 {
+		t.Errorf("sampling state of %d fields after retention, want body.total and the last request's two: %v", entries, paths)
 	}
 }
 
