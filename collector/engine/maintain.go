@@ -60,16 +60,13 @@ func (e *Engine) maintain() error {
 	return nil
 }
 
-// pruneSampled forgets the sampling state of endpoints retention dropped
-// and of fields whose samples it deleted (before cut): the state of a
-// field paces the samples the store holds.
+// pruneSampled forgets the sampling state of fields whose samples
+// retention deleted (before cut): the state of a field paces the samples
+// the store holds. An endpoint retention dropped goes whole: its buckets
+// ended by the cut, so did every sample in them.
 func (e *Engine) pruneSampled(cut time.Time) {
 	c := cut.UnixNano()
 	for ep, s := range e.sampled {
-		if e.aggs.eps[ep] == nil {
-			delete(e.sampled, ep)
-			continue
-		}
 		had := len(s.byPath)
 		for path, fs := range s.byPath {
 			if fs.last() < c {
