@@ -139,6 +139,11 @@ func TestSamplingStateGoesWithRetention(t *testing.T) {
 	if _, entries := sampledPaths(e, sessionsEndpoint); entries != 0 {
 		t.Errorf("%d entries of sampling state after retention dropped the endpoint", entries)
 	}
+	var eps int
+	e.rlocked(func() { eps = len(e.sampled) })
+	if eps != 0 {
+		t.Errorf("sampling state of %d endpoints after retention dropped them", eps)
+	}
 	if refs := storedSamples(t, e, sessionsEndpoint, ""); len(refs) != 0 {
 		t.Errorf("%d samples stored after retention", len(refs))
 	}
