@@ -29,8 +29,9 @@ func TestFilterShutdownCountsUndelivered(t *testing.T) {
 	t.Cleanup(func() { _ = rt.Close(context.Background()) })
 	p, err := rt.Load(context.Background(), PluginConfig{
 		Name: "shadowdiff", RootID: "shadowdiff", VMID: "shadowdiff-primary", Code: code,
-		// Two digests a batch: 5 streams make 2 batches in flight and 1 digest
-		// queued (the flush interval does not send it during the test).
+		// Two digests a batch: 5 streams make 1 batch in flight (a stream
+		// carries one until the collector acknowledges it) and 3 digests
+		// queued (the flush interval does not send them during the test).
 		Configuration: []byte(`{"role":"primary","collector":{"cluster":"shadowdiff-collector"},"batch":{"max_digests":2,"flush_interval":"1m"}}`),
 		Env:           map[string]string{"SHADOWDIFF_HASH_KEY": "shadowdiff-test-key-000000000000"},
 	})
@@ -45,23 +46,23 @@ func TestFilterShutdownCountsUndelivered(t *testing.T) {
 		}
 	}
 	<-hung.Opened // the batches are on their way to a collector that will not answer
-	// The responses are digested on the root's ticks, so the second batch
-	// may follow the stream's opening by a tick or two.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		sent := metricValue(rt, "shadowdiff.digests_sent")
-		if sent == 4 {
-			break
+	// The responses are digested on the root's ticks: wait until every
+	// one is, then check no second batch went out unacknowledged.
+	for deadline := time.Now().Add(10 * time.Second); metricValue(rt, "shadowdiff.digests_sent") < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no batch sent to the collector")
 		}
-		if sent > 4 || time.Now().After(deadline) {
-			t.Fatalf("digests_sent = %d before shutdown, want 4", sent)
-		}
+	}
+	time.Sleep(200 * time.Millisecond) // 20 ticks of the digest queue
+	if sent := metricValue(rt, "shadowdiff.digests_sent"); sent != 2 {
+		t.Fatalf("digests_sent = %d before shutdown, want 2: one batch until the collector acknowledges one", sent)
 	}
 	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	shutdown, dropped := metricValue(rt, "shadowdiff.digests_dropped.shutdown"), metricValue(rt, "shadowdiff.digests_dropped")
 	if shutdown != n || dropped != n {
-		t.Errorf("after the root context ended: digests_dropped.shutdown = %d, digests_dropped = %d; want %d (4 unacknowledged, 1 queued)",
+		t.Errorf("after the root context ended: digests_dropped.shutdown = %d, digests_dropped = %d; want %d (2 unacknowledged, 3 queued)",
 			shutdown, dropped, n)
 	}
 }
