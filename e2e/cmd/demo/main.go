@@ -75,6 +75,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Logger:        slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
+		if errors.Is(err, stack.ErrPortInUse) && !*freePorts {
+			return fmt.Errorf("%w\n(stop the other demo, or run this one with --free-ports)", err)
+		}
 		return err
 	}
 	defer func() {
