@@ -9,6 +9,16 @@ import (
 	"testing"
 )
 
+func TestHelpExitsZero(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"--help"}, &out, &errOut); err != nil {
+		t.Fatalf("--help: %v", err)
+	}
+	if !strings.Contains(errOut.String(), "-free-ports") {
+		t.Errorf("--help printed %q, want the flags", errOut.String())
+	}
+}
+
 // With another demo on the fixed ports, the demo fails and points at
 // --free-ports instead of reporting on the other demo's stack.
 func TestTakenPortSuggestsFreePorts(t *testing.T) {
