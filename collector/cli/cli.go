@@ -36,7 +36,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 	if errors.As(err, &gate) {
 		return ExitGate
 	}
-	fmt.Fprintf(stderr, "Error: %v\n", err)
+	// A command that went on past failures (delete ID...) returns them
+	// joined: one line each.
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		fmt.Fprintf(stderr, "Error: %v\n", e)
+	}
 	if isUsage(err) {
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 	}

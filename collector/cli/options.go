@@ -152,11 +152,11 @@ func (c *client) explain(err error, notFound string) error {
 		return fmt.Errorf("collector at %s did not answer within %s (--timeout)", c.opts.collector, c.opts.timeout)
 	case codes.NotFound:
 		if notFound != "" {
-			return errors.New(notFound)
+			return requestError{notFound}
 		}
-		return fmt.Errorf("not found: %s", st.Message())
+		return requestError{"not found: " + st.Message()}
 	case codes.InvalidArgument:
-		return fmt.Errorf("the collector refused the request: %s", st.Message())
+		return requestError{"the collector refused the request: " + st.Message()}
 	case codes.Unimplemented:
 		return fmt.Errorf("the collector at %s does not support this command (is it an older version?): %s", c.opts.collector, st.Message())
 	case codes.Unauthenticated, codes.PermissionDenied:
@@ -166,6 +166,13 @@ func (c *client) explain(err error, notFound string) error {
 	}
 	return fmt.Errorf("collector at %s: %s: %s", c.opts.collector, st.Code(), st.Message())
 }
+
+// requestError is an answer about what the request named (not found,
+// refused), not about the collector or the connection: a command acting on
+// many names goes on with the others.
+type requestError struct{ msg string }
+
+func (e requestError) Error() string { return e.msg }
 
 // endpointNotFound is the message for an unknown endpoint name.
 func endpointNotFound(endpoint string) string {
