@@ -149,7 +149,8 @@ func (c *console) createNoiseRule(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := c.q.CreateNoiseRule(r.Context(), &shadowdiffv1.CreateNoiseRuleRequest{Rule: rule})
 	if err == nil {
-		c.log.Info("noise rule created", "id", resp.GetId(), "endpoint", resp.GetEndpoint(), "path_prefix", resp.GetPathPrefix())
+		// The engine logs every rule change at info; this only says where it came from.
+		c.log.Debug("noise rule created from the console", "remote_addr", r.RemoteAddr, "id", resp.GetId())
 	}
 	c.reply(w, r, resp, err)
 }
@@ -158,7 +159,7 @@ func (c *console) deleteNoiseRule(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("id")
 	resp, err := c.q.DeleteNoiseRule(r.Context(), &shadowdiffv1.DeleteNoiseRuleRequest{Id: id})
 	if err == nil {
-		c.log.Info("noise rule deleted", "id", id)
+		c.log.Debug("noise rule deleted from the console", "remote_addr", r.RemoteAddr, "id", id)
 	}
 	c.reply(w, r, resp, err)
 }
@@ -175,7 +176,7 @@ func (c *console) deleteEndpointRule(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("id")
 	resp, err := c.q.DeleteEndpointRule(r.Context(), &shadowdiffv1.DeleteEndpointRuleRequest{Id: id})
 	if err == nil {
-		c.log.Info("endpoint rule deleted", "id", id)
+		c.log.Debug("endpoint rule deleted from the console", "remote_addr", r.RemoteAddr, "id", id)
 	}
 	c.reply(w, r, resp, err)
 }

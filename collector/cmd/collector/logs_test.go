@@ -31,8 +31,9 @@ func (l *lockedBuffer) String() string {
 }
 
 // Every JSON log line has each key once (the console's lines had
-// component twice: http, then console).
-func TestLogLinesHaveUniqueKeys(t *testing.T) {
+// component twice: http, then console), and a rule changed through the
+// console is logged once at info, by the engine.
+func TestLogLinesHaveUniqueKeysAndOneLinePerRuleChange(t *testing.T) {
 	var logs lockedBuffer
 	log := newLogger(&config{logLevel: slog.LevelDebug, logFormat: "json"}, &logs)
 	a, stop := startLogged(t, log)
@@ -73,8 +74,18 @@ func TestLogLinesHaveUniqueKeys(t *testing.T) {
 		json.Unmarshal([]byte(line), &l)
 		counts[l.Level+" "+l.Msg+" "+l.Component]++
 	}
-	if counts["INFO noise rule created engine"] == 0 {
-		t.Errorf("no engine line for the rule created; logs:\n%s", logs.String())
+	for _, want := range []string{
+		"INFO noise rule created engine", "INFO noise rule deleted engine",
+		"DEBUG noise rule created from the console console", "DEBUG noise rule deleted from the console console",
+	} {
+		if counts[want] != 1 {
+			t.Errorf("%d lines %q, want 1; logs:\n%s", counts[want], want, logs.String())
+		}
+	}
+	for k, n := range counts {
+		if strings.HasPrefix(k, "INFO noise rule") && !strings.HasSuffix(k, " engine") {
+			t.Errorf("%d lines %q: a rule change is logged at info by the engine only", n, k)
+		}
 	}
 }
 
