@@ -134,7 +134,8 @@ func (c *console) listNoiseRules(w http.ResponseWriter, r *http.Request) {
 // requests only after a CORS preflight, which this handler never grants).
 func (c *console) createNoiseRule(w http.ResponseWriter, r *http.Request) {
 	if !isJSON(r.Header.Get("Content-Type")) {
-		writeError(w, http.StatusUnsupportedMediaType, "InvalidArgument", "content type must be application/json")
+		// Not a gRPC code: none means 415, and InvalidArgument is 400 here.
+		writeError(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType", "content type must be application/json")
 		return
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
