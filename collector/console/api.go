@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/shadowdiff/shadowdiff/collector/internal/window"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
@@ -28,9 +29,6 @@ var marshal = protojson.MarshalOptions{EmitUnpopulated: true}
 
 // maxBodyBytes bounds request bodies of the mutating API calls.
 const maxBodyBytes = 64 << 10
-
-// maxWindow bounds the relative time window so start never underflows.
-const maxWindow = 100 * 365 * 24 * time.Hour
 
 var indexTemplate = template.Must(template.ParseFS(assets, "assets/index.html"))
 
@@ -289,23 +287,12 @@ func parseRange(r *http.Request, now time.Time) (*shadowdiffv1.TimeRange, error)
 	return rng, nil
 }
 
-// parseWindow accepts Go durations plus a day suffix ("7d").
+// parseWindow accepts Go durations plus a day suffix ("7d"), as the
+// CLI's --since does.
 func parseWindow(s string) (time.Duration, error) {
-	var d time.Duration
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.ParseUint(days, 10, 16)
-		if err != nil {
-			return 0, fmt.Errorf("window: not a duration: %q", s)
-		}
-		d = time.Duration(n) * 24 * time.Hour
-	} else {
-		var err error
-		if d, err = time.ParseDuration(s); err != nil {
-			return 0, fmt.Errorf("window: not a duration: %q", s)
-		}
-	}
-	if d <= 0 || d > maxWindow {
-		return 0, fmt.Errorf("window: must be positive and at most 100 years: %q", s)
+	d, err := window.Parse(s)
+	if err != nil {
+		return 0, fmt.Errorf("window: %w", err)
 	}
 	return d, nil
 }
