@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/shadowdiff/shadowdiff/collector/engine"
+	"github.com/shadowdiff/shadowdiff/collector/internal/buildinfo"
 	"github.com/shadowdiff/shadowdiff/collector/server"
 )
 
@@ -102,7 +103,8 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, unsignal func(), 
 			}
 		}()
 	}
-	log.Info("collector serving", "grpc_addr", grpcL.Addr().String(), "http_addr", addrString(httpAddr),
+	version := buildinfo.Read()
+	log.Info("collector serving", "version", version.Version, "revision", version.Revision, "grpc_addr", grpcL.Addr().String(), "http_addr", addrString(httpAddr),
 		"data_dir", cfg.dataDir, "tls", creds != nil, "mutual_tls", cfg.tlsClientCA != "", "console_read_only", cfg.consoleReadOnly)
 	if ready != nil {
 		ready(grpcL.Addr(), httpAddr)
