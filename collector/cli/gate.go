@@ -258,7 +258,7 @@ func (g *gateOptions) evaluate(ctx context.Context, c *client, tr *shadowdiffv1.
 		}
 		rep.Regressions += len(ge.Regressions)
 	}
-	g.decide(rep)
+	g.decide(rep, tr != nil)
 	return rep, nil
 }
 
@@ -362,7 +362,8 @@ func (g *gateOptions) describeRule() string {
 }
 
 // decide sets the result and a one-line reason.
-func (g *gateOptions) decide(rep *gateReport) {
+// windowed says --since, --from or --to narrowed the results.
+func (g *gateOptions) decide(rep *gateReport, windowed bool) {
 	regressing, insufficient, skipped, overflowEndpoints, superseded := 0, 0, 0, 0, 0
 	var overflowed uint64
 	for _, e := range rep.Endpoints {
@@ -384,6 +385,10 @@ func (g *gateOptions) decide(rep *gateReport) {
 	var why []string
 	fail := false
 	switch {
+	case len(rep.Endpoints) == 0 && windowed:
+		// The collector may well have results, outside the window.
+		why = append(why, "no request was compared in the window")
+		fail = g.failInsufficient
 	case len(rep.Endpoints) == 0:
 		why = append(why, "no endpoint has been compared yet")
 		fail = g.failInsufficient

@@ -95,6 +95,20 @@ func TestGateFollowsNoiseRules(t *testing.T) {
 	}
 }
 
+// A window with no request in it is not a collector without traffic.
+func TestGateEmptyWindow(t *testing.T) {
+	c := seeded(t)
+	for _, args := range [][]string{{"--from", "2030-01-01T00:00:00Z"}, {"--to", "2020-01-01T00:00:00Z"}} {
+		r := run(t, c, append([]string{"gate"}, args...)...)
+		if r.code != ExitOK || !strings.Contains(r.stdout, "no request was compared in the window") {
+			t.Errorf("gate %q: %s\nwant a PASS saying the window is empty", args, r)
+		}
+		if r := run(t, c, append([]string{"gate", "--fail-on-insufficient-data"}, args...)...); r.code != ExitGate {
+			t.Errorf("gate --fail-on-insufficient-data %q: %s", args, r)
+		}
+	}
+}
+
 func TestGateWithoutTraffic(t *testing.T) {
 	c := startCollector(t, server.Options{})
 	if r := run(t, c, "gate"); r.code != ExitOK || !strings.Contains(r.stdout, "no endpoint has been compared yet") {
