@@ -10,8 +10,11 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/shadowdiff/shadowdiff/collector/internal/buildinfo"
 )
 
 // Exit codes, as diff(1) uses them: 0 fine, 1 the gate found regressions,
@@ -36,7 +39,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 	if errors.As(err, &gate) {
 		return ExitGate
 	}
-	fmt.Fprintf(stderr, "Error: %v\n", err)
+	// A command that went on past failures (delete ID...) returns them
+	// joined: one line each.
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		fmt.Fprintf(stderr, "Error: %v\n", e)
+	}
 	if isUsage(err) {
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 	}
@@ -66,6 +77,10 @@ Exit status: 0 on success, 1 when 'gate' finds regressions, 2 on any error
 		SilenceUsage:      true,
 		PersistentPreRunE: func(*cobra.Command, []string) error { return o.validate() },
 	}
+	// --version as cobra does it, with the build's revision and time.
+	info := buildinfo.Read()
+	root.Version = info.Version
+	root.SetVersionTemplate(info.String("shadowdiff") + "\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
@@ -73,7 +88,7 @@ Exit status: 0 on success, 1 when 'gate' finds regressions, 2 on any error
 
 	for _, c := range []*cobra.Command{
 		endpointsCommand(o), fieldsCommand(o), samplesCommand(o), requestCommand(o), watchCommand(o),
-		noiseCommand(o), endpointRulesCommand(o), clearCommand(o), gateCommand(o),
+		noiseCommand(o), endpointRulesCommand(o), clearCommand(o), gateCommand(o), versionCommand(o, info),
 	} {
 		root.AddCommand(c)
 	}
@@ -104,5 +119,22 @@ func args(min, max int, names ...string) cobra.PositionalArgs {
 			return usagef("%s takes at most %d argument(s) (%s), got %d: %q", cmd.Name(), max, strings.Join(names, " "), len(a), a)
 		}
 		return nil
+	}
+}
+
+// versionCommand prints the CLI's version, kubectl style (the same line as
+// --version). The collector's own: `collector --version`, and its start-up
+// log line.
+func versionCommand(o *globalOptions, info buildinfo.Info) *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print the version of this shadowdiff binary",
+		Example: "  shadowdiff version\n  shadowdiff version -o json",
+		Args:    args(0, 0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.printer(cmd.OutOrStdout()).value(info, func(w *tabwriter.Writer) {
+				fmt.Fprintln(w, info.String("shadowdiff"))
+			})
+		},
 	}
 }

@@ -201,3 +201,27 @@ func runEnv(t *testing.T, c *testCollector, env map[string]string, args ...strin
 	}
 	return r
 }
+
+// An address without a port gets the collector's gRPC port, not gRPC's 443.
+func TestCollectorDefaultPort(t *testing.T) {
+	for in, want := range map[string]string{
+		"localhost":                   "localhost:9090",
+		"localhost:1234":              "localhost:1234",
+		"shadowdiff-collector.ns.svc": "shadowdiff-collector.ns.svc:9090",
+		"10.0.0.7":                    "10.0.0.7:9090",
+		"::1":                         "[::1]:9090",
+		"[::1]":                       "[::1]:9090",
+		"[::1]:1234":                  "[::1]:1234",
+		"dns:///collector:1234":       "dns:///collector:1234",
+		"unix:///run/collector.sock":  "unix:///run/collector.sock",
+	} {
+		if got := withDefaultPort(in); got != want {
+			t.Errorf("withDefaultPort(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// Port 9090 is the demo's collector, when one runs: reaching it is fine too.
+	r := runEnv(t, nil, map[string]string{EnvCollector: "127.0.0.1"}, "endpoints", "--timeout", "2s")
+	if r.code != ExitOK && !strings.Contains(r.stderr, "127.0.0.1:9090") {
+		t.Errorf("endpoints with %s=127.0.0.1: %s\nwant 127.0.0.1:9090 dialled", EnvCollector, r)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -320,5 +321,23 @@ func TestSamplesNoneMessage(t *testing.T) {
 		if r := run(t, c, tc.args...); r.code != ExitOK || r.stdout != "" || r.stderr != tc.want {
 			t.Errorf("%q: %s\nwant stderr %q", tc.args, r, tc.want)
 		}
+	}
+}
+
+// --version and `version` print the binary's version without a collector;
+// -o json prints its parts.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"version"}} {
+		r := run(t, nil, args...)
+		if r.code != ExitOK || !strings.HasPrefix(r.stdout, "shadowdiff ") || !strings.Contains(r.stdout, runtime.Version()) ||
+			strings.Count(r.stdout, "\n") != 1 || r.stderr != "" {
+			t.Errorf("%q: %s\nwant the version line", args, r)
+		}
+	}
+	r := run(t, nil, "version", "-o", "json")
+	var v struct{ Version, GoVersion, Platform string }
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || v.Version == "" || v.GoVersion != runtime.Version() ||
+		v.Platform != runtime.GOOS+"/"+runtime.GOARCH {
+		t.Errorf("version -o json: %v\n%s", err, r)
 	}
 }

@@ -88,20 +88,16 @@ keeps the collector from learning it again; add it yourself to get it back.`,
 		Aliases: []string{"rm"},
 		Short:   "Delete endpoint rules by id (a deleted learned rule is not learned again)",
 		Example: `  shadowdiff endpoint-rules delete er-2`,
-		Args:    args(1, -1, "ID"),
+		Long: `Delete each endpoint rule named that exists, as kubectl delete does: an ID
+that is not found is reported on stderr, the others are still deleted, and
+the command then exits 2.`,
+		Args: args(1, -1, "ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return withClient(o, func(c *client) error {
-				for _, id := range a {
-					_, err := call(cmd.Context(), c, fmt.Sprintf("endpoint rule %q not found; run `shadowdiff endpoint-rules list`", id),
-						func(ctx context.Context) (*shadowdiffv1.DeleteEndpointRuleResponse, error) {
-							return c.DeleteEndpointRule(ctx, &shadowdiffv1.DeleteEndpointRuleRequest{Id: id})
-						})
-					if err != nil {
-						return err
-					}
-					fmt.Fprintf(cmd.OutOrStdout(), "endpoint rule %s deleted\n", id)
-				}
-				return nil
+				return deleteEach(cmd, c, "endpoint rule", "shadowdiff endpoint-rules list", a, func(ctx context.Context, id string) error {
+					_, err := c.DeleteEndpointRule(ctx, &shadowdiffv1.DeleteEndpointRuleRequest{Id: id})
+					return err
+				})
 			})
 		},
 	}

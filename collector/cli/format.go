@@ -150,3 +150,13 @@ func bytesText(n uint64) string {
 	}
 	return strconv.FormatUint(n, 10) + " B"
 }
+
+// shellQuote returns s as one POSIX shell word: unchanged when it holds
+// only characters no shell treats specially, else in single quotes (inside
+// which nothing is special; a quote closes them, is escaped, reopens them).
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -32,6 +32,17 @@ const (
 	ruleDiffy       = "diffy"
 )
 
+// The gate's verdicts, by the names -o json/yaml print: those of the API's
+// Verdict enum, as 'endpoints -o json' prints them, and VERDICT_SKIPPED
+// (as the console names it) for an endpoint no traffic will judge, which
+// the API calls INSUFFICIENT_DATA. Tables drop the VERDICT_ prefix.
+var (
+	verdictRegression   = shadowdiffv1.Verdict_VERDICT_REGRESSION.String()
+	verdictClean        = shadowdiffv1.Verdict_VERDICT_CLEAN.String()
+	verdictInsufficient = shadowdiffv1.Verdict_VERDICT_INSUFFICIENT_DATA.String()
+	verdictSkipped      = "VERDICT_SKIPPED"
+)
+
 func gateCommand(o *globalOptions) *cobra.Command {
 	g := &gateOptions{}
 	cmd := &cobra.Command{
@@ -68,8 +79,9 @@ pre-rollout/confirm-promotion webhook runner.`,
   shadowdiff gate --collector shadowdiff-collector.shadowdiff:9090 --fail-on-insufficient-data
   # Only two endpoints, one regression tolerated, Diffy's rule
   shadowdiff gate "GET /api/orders/{id}" "GET /api/products" --max-regressions 1 --rule diffy
-  # Machine-readable verdict
-  shadowdiff gate -o json --since 30m`,
+  # Machine-readable verdict: endpoints by the API's verdict names (VERDICT_REGRESSION,
+  # VERDICT_CLEAN, VERDICT_INSUFFICIENT_DATA; VERDICT_SKIPPED for those listed as SKIPPED)
+  shadowdiff gate -o json --since 30m | jq -r '.endpoints[] | select(.verdict == "VERDICT_REGRESSION") | .endpoint'`,
 		Args: args(0, -1, "ENDPOINT"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if err := g.validate(cmd); err != nil {
@@ -132,7 +144,7 @@ type gateReport struct {
 
 type gateEndpoint struct {
 	Endpoint       string       `json:"endpoint"`
-	Verdict        string       `json:"verdict"` // REGRESSION, CLEAN, INSUFFICIENT_DATA or SKIPPED
+	Verdict        string       `json:"verdict"` // one of the verdict* names
 	Compared       uint64       `json:"compared"`
 	MinSamples     uint64       `json:"minSamples,omitempty"`
 	Reason         string       `json:"reason,omitempty"` // why an endpoint is not judged (INSUFFICIENT_DATA, SKIPPED)
@@ -195,7 +207,7 @@ func (g *gateOptions) evaluate(ctx context.Context, c *client, tr *shadowdiffv1.
 			// Unrelated paths together: a verdict on them would hide a
 			// regression or invent one. Real endpoints may be among
 			// them, which --fail-on-insufficient-data treats as unjudged.
-			ge.Verdict, ge.Reason, ge.Overflow, ge.Requests = "SKIPPED", e.GetVerdictReason(), true, e.GetRequests()
+			ge.Verdict, ge.Reason, ge.Overflow, ge.Requests = verdictSkipped, e.GetVerdictReason(), true, e.GetRequests()
 			continue
 		}
 		why := g.insufficient(e)
@@ -204,7 +216,7 @@ func (g *gateOptions) evaluate(ctx context.Context, c *client, tr *shadowdiffv1.
 			// the rule that named it is gone): too few for this gate's
 			// rule is final, not worth waiting for. One with enough is
 			// judged below, by the gate's rule: a regression stays one.
-			ge.Verdict, ge.SupersededBy = "SKIPPED", e.GetSupersededBy()
+			ge.Verdict, ge.SupersededBy = verdictSkipped, e.GetSupersededBy()
 			ge.Reason = fmt.Sprintf("%s, and no more requests will come (endpoint rule %s names its paths now, or named it and is gone)", why, e.GetSupersededBy())
 			continue
 		}
@@ -213,14 +225,14 @@ func (g *gateOptions) evaluate(ctx context.Context, c *client, tr *shadowdiffv1.
 			// locally, so they are never compared and never will be. The
 			// collector says so ("side effects only: ..."), but for one
 			// before verdict_reason.
-			ge.Verdict, ge.Reason = "SKIPPED", e.GetVerdictReason()
+			ge.Verdict, ge.Reason = verdictSkipped, e.GetVerdictReason()
 			if ge.Reason == "" {
 				ge.Reason = fmt.Sprintf("side effects only: %d request(s), nothing to compare", e.GetSkippedSideEffect())
 			}
 			continue
 		}
 		if why != "" {
-			ge.Verdict, ge.Reason = "INSUFFICIENT_DATA", why
+			ge.Verdict, ge.Reason = verdictInsufficient, why
 			continue
 		}
 		fields := fieldsOf[e.GetEndpoint()]
@@ -240,13 +252,13 @@ func (g *gateOptions) evaluate(ctx context.Context, c *client, tr *shadowdiffv1.
 				DiffyReported: f.GetDiffyReported(), Reason: g.why(e, f),
 			})
 		}
-		ge.Verdict = "CLEAN"
+		ge.Verdict = verdictClean
 		if len(ge.Regressions) > 0 {
-			ge.Verdict = "REGRESSION"
+			ge.Verdict = verdictRegression
 		}
 		rep.Regressions += len(ge.Regressions)
 	}
-	g.decide(rep)
+	g.decide(rep, tr != nil)
 	return rep, nil
 }
 
@@ -350,21 +362,22 @@ func (g *gateOptions) describeRule() string {
 }
 
 // decide sets the result and a one-line reason.
-func (g *gateOptions) decide(rep *gateReport) {
+// windowed says --since, --from or --to narrowed the results.
+func (g *gateOptions) decide(rep *gateReport, windowed bool) {
 	regressing, insufficient, skipped, overflowEndpoints, superseded := 0, 0, 0, 0, 0
 	var overflowed uint64
 	for _, e := range rep.Endpoints {
 		switch {
 		case len(e.Regressions) > 0:
 			regressing++
-		case e.Verdict == "INSUFFICIENT_DATA":
+		case e.Verdict == verdictInsufficient:
 			insufficient++
 		case e.Overflow:
 			overflowEndpoints++
 			overflowed += e.Requests
 		case e.SupersededBy != "":
 			superseded++
-		case e.Verdict == "SKIPPED":
+		case e.Verdict == verdictSkipped:
 			skipped++
 		}
 	}
@@ -372,6 +385,10 @@ func (g *gateOptions) decide(rep *gateReport) {
 	var why []string
 	fail := false
 	switch {
+	case len(rep.Endpoints) == 0 && windowed:
+		// The collector may well have results, outside the window.
+		why = append(why, "no request was compared in the window")
+		fail = g.failInsufficient
 	case len(rep.Endpoints) == 0:
 		why = append(why, "no endpoint has been compared yet")
 		fail = g.failInsufficient
@@ -418,10 +435,10 @@ func gateTable(w *tabwriter.Writer, rep *gateReport) {
 		row(w, "ENDPOINT", "VERDICT", "COMPARED", "REGRESSIONS", "DIFF", "NOISE")
 		for _, e := range rep.Endpoints {
 			regs := u(uint64(len(e.Regressions)))
-			if e.Verdict == "INSUFFICIENT_DATA" || e.Verdict == "SKIPPED" {
+			if e.Verdict == verdictInsufficient || e.Verdict == verdictSkipped {
 				regs = "-"
 			}
-			row(w, e.Endpoint, e.Verdict, u(e.Compared), regs, percent(e.DifferenceRate), percent(e.NoiseRate))
+			row(w, e.Endpoint, enumName(e.Verdict, "VERDICT_"), u(e.Compared), regs, percent(e.DifferenceRate), percent(e.NoiseRate))
 		}
 	}
 	first := true

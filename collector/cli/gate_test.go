@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -48,9 +49,9 @@ func TestGateExitCodes(t *testing.T) {
 		t.Errorf("gate -o json = %+v", rep)
 	}
 	for _, e := range rep.Endpoints {
-		want := "CLEAN"
+		want := "VERDICT_CLEAN"
 		if e.Endpoint == orders {
-			want = "REGRESSION"
+			want = "VERDICT_REGRESSION"
 			if len(e.Regressions) != 1 || e.Regressions[0].Path != regressedField || e.Regressions[0].Definite == 0 {
 				t.Errorf("regressions of %s = %+v, want %s with definite evidence", orders, e.Regressions, regressedField)
 			}
@@ -91,6 +92,20 @@ func TestGateFollowsNoiseRules(t *testing.T) {
 	}
 	if r := run(t, c, "gate"); r.code != ExitGate {
 		t.Errorf("gate after deleting the rule: %s", r)
+	}
+}
+
+// A window with no request in it is not a collector without traffic.
+func TestGateEmptyWindow(t *testing.T) {
+	c := seeded(t)
+	for _, args := range [][]string{{"--from", "2030-01-01T00:00:00Z"}, {"--to", "2020-01-01T00:00:00Z"}} {
+		r := run(t, c, append([]string{"gate"}, args...)...)
+		if r.code != ExitOK || !strings.Contains(r.stdout, "no request was compared in the window") {
+			t.Errorf("gate %q: %s\nwant a PASS saying the window is empty", args, r)
+		}
+		if r := run(t, c, append([]string{"gate", "--fail-on-insufficient-data"}, args...)...); r.code != ExitGate {
+			t.Errorf("gate --fail-on-insufficient-data %q: %s", args, r)
+		}
 	}
 }
 
@@ -207,6 +222,17 @@ func TestGateSkipsSideEffectOnlyEndpoints(t *testing.T) {
 	// Nothing to compare is not too little to judge.
 	if r := run(t, c, "gate", "POST /api/orders", "--fail-on-insufficient-data"); r.code != ExitOK || !strings.Contains(r.stdout, "gate: PASS: nothing to compare") {
 		t.Errorf("gate on side effects alone: %s", r)
+	}
+	// In JSON, verdicts are named as the API's enum (endpoints -o json),
+	// the skipped one as the console names it; tables drop the prefix.
+	r = run(t, c, "gate", products, "POST /api/orders", "-o", "json")
+	var rep gateReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || len(rep.Endpoints) != 2 ||
+		rep.Endpoints[0].Verdict != "VERDICT_CLEAN" || rep.Endpoints[1].Verdict != "VERDICT_SKIPPED" {
+		t.Errorf("gate -o json: %v, want VERDICT_CLEAN and VERDICT_SKIPPED\n%s", err, r)
+	}
+	if r := run(t, c, "gate", "POST /api/orders"); !regexp.MustCompile(`POST /api/orders +SKIPPED `).MatchString(r.stdout) {
+		t.Errorf("gate table: %s, want the verdict SKIPPED", r)
 	}
 }
 

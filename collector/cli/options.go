@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -23,7 +24,12 @@ import (
 // EnvCollector names the collector's address when --collector is not given.
 const EnvCollector = "SHADOWDIFF_COLLECTOR"
 
-const defaultCollector = "localhost:9090"
+// defaultCollector is the collector's default gRPC address (its
+// --grpc-addr is :9090); defaultPort is added to an address without one.
+const (
+	defaultCollector = "localhost:9090"
+	defaultPort      = "9090"
+)
 
 // globalOptions are the flags every command shares.
 type globalOptions struct {
@@ -42,7 +48,7 @@ type globalOptions struct {
 
 func (o *globalOptions) addFlags(root *cobra.Command) {
 	f := root.PersistentFlags()
-	f.StringVar(&o.collector, "collector", "", "gRPC address of the collector (default $"+EnvCollector+", else "+defaultCollector+")")
+	f.StringVar(&o.collector, "collector", "", "gRPC address of the collector, HOST[:PORT] (port "+defaultPort+" when left out; default $"+EnvCollector+", else "+defaultCollector+")")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long one call to the collector may take")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table, wide, json or yaml")
 	f.BoolVar(&o.tls, "tls", false, "connect with TLS (implied by the other --tls-* flags and --insecure-skip-verify)")
@@ -60,6 +66,7 @@ func (o *globalOptions) validate() error {
 	if o.collector == "" {
 		o.collector = defaultCollector
 	}
+	o.collector = withDefaultPort(o.collector)
 	switch o.output {
 	case "table", "wide", "json", "yaml":
 	default:
@@ -72,6 +79,23 @@ func (o *globalOptions) validate() error {
 		return usagef("--tls-cert and --tls-key go together")
 	}
 	return nil
+}
+
+// withDefaultPort adds the collector's gRPC port to a host given without
+// one: gRPC would dial port 443. Targets with a scheme (dns:///, unix:)
+// are left to gRPC.
+func withDefaultPort(addr string) string {
+	if strings.Contains(addr, ":/") || strings.HasPrefix(addr, "unix:") {
+		return addr
+	}
+	if _, _, err := net.SplitHostPort(addr); err == nil {
+		return addr
+	}
+	host := strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
+	if host == "" || (strings.Contains(host, ":") && net.ParseIP(host) == nil) {
+		return addr // not a host: let gRPC say what is wrong with it
+	}
+	return net.JoinHostPort(host, defaultPort)
 }
 
 func (o *globalOptions) useTLS() bool {
@@ -152,11 +176,11 @@ func (c *client) explain(err error, notFound string) error {
 		return fmt.Errorf("collector at %s did not answer within %s (--timeout)", c.opts.collector, c.opts.timeout)
 	case codes.NotFound:
 		if notFound != "" {
-			return errors.New(notFound)
+			return requestError{notFound}
 		}
-		return fmt.Errorf("not found: %s", st.Message())
+		return requestError{"not found: " + st.Message()}
 	case codes.InvalidArgument:
-		return fmt.Errorf("the collector refused the request: %s", st.Message())
+		return requestError{"the collector refused the request: " + st.Message()}
 	case codes.Unimplemented:
 		return fmt.Errorf("the collector at %s does not support this command (is it an older version?): %s", c.opts.collector, st.Message())
 	case codes.Unauthenticated, codes.PermissionDenied:
@@ -166,6 +190,13 @@ func (c *client) explain(err error, notFound string) error {
 	}
 	return fmt.Errorf("collector at %s: %s: %s", c.opts.collector, st.Code(), st.Message())
 }
+
+// requestError is an answer about what the request named (not found,
+// refused), not about the collector or the connection: a command acting on
+// many names goes on with the others.
+type requestError struct{ msg string }
+
+func (e requestError) Error() string { return e.msg }
 
 // endpointNotFound is the message for an unknown endpoint name.
 func endpointNotFound(endpoint string) string {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"text/tabwriter"
@@ -79,20 +80,16 @@ rules the collector suggests: fields it learnt are always noisy.`,
 		Aliases: []string{"rm"},
 		Short:   "Delete noise rules by id",
 		Example: `  shadowdiff noise delete nr-3 nr-4`,
-		Args:    args(1, -1, "ID"),
+		Long: `Delete each noise rule named that exists, as kubectl delete does: an ID
+that is not found is reported on stderr, the others are still deleted, and
+the command then exits 2.`,
+		Args: args(1, -1, "ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return withClient(o, func(c *client) error {
-				for _, id := range a {
-					_, err := call(cmd.Context(), c, fmt.Sprintf("noise rule %q not found; run `shadowdiff noise list`", id),
-						func(ctx context.Context) (*shadowdiffv1.DeleteNoiseRuleResponse, error) {
-							return c.DeleteNoiseRule(ctx, &shadowdiffv1.DeleteNoiseRuleRequest{Id: id})
-						})
-					if err != nil {
-						return err
-					}
-					fmt.Fprintf(cmd.OutOrStdout(), "noise rule %s deleted\n", id)
-				}
-				return nil
+				return deleteEach(cmd, c, "noise rule", "shadowdiff noise list", a, func(ctx context.Context, id string) error {
+					_, err := c.DeleteNoiseRule(ctx, &shadowdiffv1.DeleteNoiseRuleRequest{Id: id})
+					return err
+				})
 			})
 		},
 	}
@@ -122,6 +119,28 @@ func noiseTable(w *tabwriter.Writer, resp *shadowdiffv1.ListNoiseRulesResponse) 
 		}
 		row(w, orAll(r.GetEndpoint()), r.GetPathPrefix(), dash(s.GetReason()), addWith)
 	}
+}
+
+// deleteEach deletes every id as kubectl delete does: an id that cannot be
+// deleted (not found) is reported and the others are still deleted; the
+// command then fails with every such error. An error that is not about the
+// id (collector unreachable, access refused) stops it, as every other id
+// would fail the same way.
+func deleteEach(cmd *cobra.Command, c *client, kind, listCommand string, ids []string, del func(context.Context, string) error) error {
+	var failed []error
+	for _, id := range ids {
+		_, err := call(cmd.Context(), c, fmt.Sprintf("%s %q not found; run `%s`", kind, id, listCommand),
+			func(ctx context.Context) (struct{}, error) { return struct{}{}, del(ctx, id) })
+		switch {
+		case err == nil:
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s deleted\n", kind, id)
+		case errors.As(err, new(requestError)):
+			failed = append(failed, err)
+		default:
+			return errors.Join(append(failed, err)...)
+		}
+	}
+	return errors.Join(failed...)
 }
 
 // withClient dials the collector, runs f and closes the connection.

@@ -3,11 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -59,7 +60,11 @@ when FIELD is left out. Show one in full with 'shadowdiff request'.`,
 				fmt.Fprintf(cmd.ErrOrStderr(), "No samples of %s in %s.\n", of, a[0])
 				return nil
 			}
-			return p.message(resp, func(w *tabwriter.Writer) { samplesTable(w, resp, req, a) })
+			more := ""
+			if t := resp.GetNextPageToken(); t != "" {
+				more = nextPageCommand(cmd, a, tr, t)
+			}
+			return p.message(resp, func(w *tabwriter.Writer) { samplesTable(w, resp, req, more) })
 		},
 	}
 	rf.add(cmd)
@@ -70,18 +75,44 @@ when FIELD is left out. Show one in full with 'shadowdiff request'.`,
 	return cmd
 }
 
-func samplesTable(w *tabwriter.Writer, resp *shadowdiffv1.ListSamplesResponse, req *shadowdiffv1.ListSamplesRequest, a []string) {
+// samplesTable lists the samples and, when there are more, the command
+// that lists the next page.
+func samplesTable(w *tabwriter.Writer, resp *shadowdiffv1.ListSamplesResponse, req *shadowdiffv1.ListSamplesRequest, more string) {
 	row(w, "PAIRING KEY", "TIME", "STATUS P/S/C", "DIFFERENCES")
 	for _, s := range resp.GetSamples() {
 		row(w, s.GetPairingKey(), timestamp(s.GetTime()), statuses(s), differencesOf(s, req.GetPath()))
 	}
-	if t := resp.GetNextPageToken(); t != "" {
-		quoted := make([]string, len(a))
-		for i, arg := range a {
-			quoted[i] = strconv.Quote(arg)
-		}
-		fmt.Fprintf(w, "\nMore: shadowdiff samples %s --limit %d --page-token %s\n", strings.Join(quoted, " "), req.GetLimit(), t)
+	if more != "" {
+		fmt.Fprintf(w, "\nMore: %s\n", more)
 	}
+}
+
+// nextPageCommand is the command line that lists the page after token:
+// this one with its arguments and every flag the user set (window, filters,
+// collector, TLS, output), so the next page lists the same selection. A
+// --since becomes the --from it stood for, as the window must not move
+// between pages.
+func nextPageCommand(cmd *cobra.Command, a []string, tr *shadowdiffv1.TimeRange, token string) string {
+	parts := []string{cmd.CommandPath()}
+	for _, arg := range a {
+		parts = append(parts, shellQuote(arg))
+	}
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		switch {
+		case f.Name == "page-token":
+		case f.Name == "since":
+			if tr.GetStart() != nil {
+				parts = append(parts, "--from", tr.GetStart().AsTime().UTC().Format(time.RFC3339Nano))
+			}
+		case f.Value.Type() == "bool" && f.Value.String() == "true":
+			parts = append(parts, "--"+f.Name)
+		case f.Value.Type() == "bool":
+			parts = append(parts, "--"+f.Name+"="+f.Value.String())
+		default:
+			parts = append(parts, "--"+f.Name, shellQuote(f.Value.String()))
+		}
+	})
+	return strings.Join(append(parts, "--page-token", shellQuote(token)), " ")
 }
 
 func statuses(r *shadowdiffv1.RequestRecord) string {

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/shadowdiff/shadowdiff/collector/internal/window"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
@@ -20,7 +21,7 @@ func (r *rangeFlags) add(cmd *cobra.Command) {
 	f := cmd.Flags()
 	// Results are aggregated per minute (per hour past 2 h): the window is
 	// widened to the buckets it touches, and the help says so.
-	f.DurationVar(&r.since, "since", 0, "only results of the last DURATION (e.g. 1h), in whole minutes (hours past 2h)")
+	f.Var((*sinceValue)(&r.since), "since", "only results of the last DURATION (e.g. 90m, 6h or 7d), in whole minutes (hours past 2h)")
 	f.StringVar(&r.from, "from", "", "only results from TIME on (RFC 3339, e.g. 2025-06-01T12:00:00Z), from the start of its minute (hour past 2h)")
 	f.StringVar(&r.to, "to", "", "only results before TIME (RFC 3339), to the end of its minute (hour past 2h)")
 }
@@ -62,3 +63,25 @@ func (r *rangeFlags) timeRange() (*shadowdiffv1.TimeRange, error) {
 	}
 	return tr, nil
 }
+
+// sinceValue is --since: a Go duration or whole days ("7d"), parsed as the
+// console parses its window.
+type sinceValue time.Duration
+
+func (v *sinceValue) String() string {
+	if *v == 0 {
+		return "" // no default shown in the help
+	}
+	return time.Duration(*v).String()
+}
+
+func (v *sinceValue) Set(s string) error {
+	d, err := window.Parse(s)
+	if err != nil {
+		return err
+	}
+	*v = sinceValue(d)
+	return nil
+}
+
+func (v *sinceValue) Type() string { return "duration" }

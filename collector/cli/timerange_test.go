@@ -3,6 +3,8 @@ package cli
 import (
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 func TestTimeRange(t *testing.T) {
@@ -54,4 +56,24 @@ func rfc(t time.Time, set bool) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// --since takes days as the console's window does.
+func TestSinceTakesDays(t *testing.T) {
+	for in, want := range map[string]time.Duration{"7d": 7 * 24 * time.Hour, "90m": 90 * time.Minute} {
+		var rf rangeFlags
+		cmd := &cobra.Command{}
+		rf.add(cmd)
+		if err := cmd.Flags().Parse([]string{"--since", in}); err != nil || rf.since != want {
+			t.Errorf("--since %s: %v, %v; want %v", in, rf.since, err, want)
+		}
+	}
+	for _, in := range []string{"soon", "0", "-1h", "1.5d"} {
+		var rf rangeFlags
+		cmd := &cobra.Command{}
+		rf.add(cmd)
+		if err := cmd.Flags().Parse([]string{"--since", in}); err == nil {
+			t.Errorf("--since %s: no error", in)
+		}
+	}
 }

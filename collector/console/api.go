@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/shadowdiff/shadowdiff/collector/internal/window"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
@@ -28,9 +29,6 @@ var marshal = protojson.MarshalOptions{EmitUnpopulated: true}
 
 // maxBodyBytes bounds request bodies of the mutating API calls.
 const maxBodyBytes = 64 << 10
-
-// maxWindow bounds the relative time window so start never underflows.
-const maxWindow = 100 * 365 * 24 * time.Hour
 
 var indexTemplate = template.Must(template.ParseFS(assets, "assets/index.html"))
 
@@ -134,7 +132,8 @@ func (c *console) listNoiseRules(w http.ResponseWriter, r *http.Request) {
 // requests only after a CORS preflight, which this handler never grants).
 func (c *console) createNoiseRule(w http.ResponseWriter, r *http.Request) {
 	if !isJSON(r.Header.Get("Content-Type")) {
-		writeError(w, http.StatusUnsupportedMediaType, "InvalidArgument", "content type must be application/json")
+		// Not a gRPC code: none means 415, and InvalidArgument is 400 here.
+		writeError(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType", "content type must be application/json")
 		return
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
@@ -149,7 +148,8 @@ func (c *console) createNoiseRule(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := c.q.CreateNoiseRule(r.Context(), &shadowdiffv1.CreateNoiseRuleRequest{Rule: rule})
 	if err == nil {
-		c.log.Info("noise rule created", "id", resp.GetId(), "endpoint", resp.GetEndpoint(), "path_prefix", resp.GetPathPrefix())
+		// The engine logs every rule change at info; this only says where it came from.
+		c.log.Debug("noise rule created from the console", "remote_addr", r.RemoteAddr, "id", resp.GetId())
 	}
 	c.reply(w, r, resp, err)
 }
@@ -158,7 +158,7 @@ func (c *console) deleteNoiseRule(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("id")
 	resp, err := c.q.DeleteNoiseRule(r.Context(), &shadowdiffv1.DeleteNoiseRuleRequest{Id: id})
 	if err == nil {
-		c.log.Info("noise rule deleted", "id", id)
+		c.log.Debug("noise rule deleted from the console", "remote_addr", r.RemoteAddr, "id", id)
 	}
 	c.reply(w, r, resp, err)
 }
@@ -175,7 +175,7 @@ func (c *console) deleteEndpointRule(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("id")
 	resp, err := c.q.DeleteEndpointRule(r.Context(), &shadowdiffv1.DeleteEndpointRuleRequest{Id: id})
 	if err == nil {
-		c.log.Info("endpoint rule deleted", "id", id)
+		c.log.Debug("endpoint rule deleted from the console", "remote_addr", r.RemoteAddr, "id", id)
 	}
 	c.reply(w, r, resp, err)
 }
@@ -287,23 +287,12 @@ func parseRange(r *http.Request, now time.Time) (*shadowdiffv1.TimeRange, error)
 	return rng, nil
 }
 
-// parseWindow accepts Go durations plus a day suffix ("7d").
+// parseWindow accepts Go durations plus a day suffix ("7d"), as the
+// CLI's --since does.
 func parseWindow(s string) (time.Duration, error) {
-	var d time.Duration
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.ParseUint(days, 10, 16)
-		if err != nil {
-			return 0, fmt.Errorf("window: not a duration: %q", s)
-		}
-		d = time.Duration(n) * 24 * time.Hour
-	} else {
-		var err error
-		if d, err = time.ParseDuration(s); err != nil {
-			return 0, fmt.Errorf("window: not a duration: %q", s)
-		}
-	}
-	if d <= 0 || d > maxWindow {
-		return 0, fmt.Errorf("window: must be positive and at most 100 years: %q", s)
+	d, err := window.Parse(s)
+	if err != nil {
+		return 0, fmt.Errorf("window: %w", err)
 	}
 	return d, nil
 }

@@ -205,6 +205,17 @@ func TestAPIErrorsMapToHTTP(t *testing.T) {
 	}
 }
 
+// A POST without a JSON body type is 415 with its own code: the docs map
+// InvalidArgument to 400.
+func TestUnsupportedMediaTypeCode(t *testing.T) {
+	srv, _ := newAPIServer(t)
+	code, _, body := call(t, "POST", srv.URL+"/api/noise-rules", "text/plain", `{"pathPrefix":"body.x"}`)
+	var e apiError
+	if err := json.Unmarshal(body, &e); code != 415 || err != nil || e.Code != "UnsupportedMediaType" {
+		t.Errorf("POST text/plain: %d %s, want 415 with code UnsupportedMediaType", code, body)
+	}
+}
+
 func TestIndexAndAssets(t *testing.T) {
 	srv, _ := newAPIServer(t)
 	code, ct, body := call(t, "GET", srv.URL+"/", "", "")

@@ -25,7 +25,8 @@ var assets embed.FS
 type Options struct {
 	// Title shown in the page header and the browser tab; default "shadowdiff".
 	Title string
-	// Logger for API errors; default slog.Default().
+	// Logger for API errors; default slog.Default(). The console adds
+	// component=console: give it a logger without a component.
 	Logger *slog.Logger
 	// WatchMaxDuration bounds one live-update (SSE) stream so a graceful
 	// server shutdown is never held up for long; browsers reconnect on

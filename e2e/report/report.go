@@ -138,10 +138,14 @@ func (r *Report) Write(w io.Writer) {
 }
 
 func shapeNote(f *shadowdiffv1.FieldStats) string {
-	if f.GetShapeDifferences() > 0 {
-		return fmt.Sprintf("%d shape changes", f.GetShapeDifferences())
+	switch n := f.GetShapeDifferences(); n {
+	case 0:
+		return "same shape"
+	case 1:
+		return "1 shape change"
+	default:
+		return fmt.Sprintf("%d shape changes", n)
 	}
-	return "same shape"
 }
 
 func kinds(kc []*shadowdiffv1.KindCount) string {

@@ -21,3 +21,11 @@ func TestWriteTrafficLine(t *testing.T) {
 		t.Errorf("report ends with\n%s\nwant\n%s", b.String()[strings.LastIndex(b.String(), "\nTraffic")+1:], want)
 	}
 }
+
+func TestShapeNote(t *testing.T) {
+	for n, want := range map[uint64]string{0: "same shape", 1: "1 shape change", 2: "2 shape changes"} {
+		if got := shapeNote(&shadowdiffv1.FieldStats{ShapeDifferences: n}); got != want {
+			t.Errorf("shapeNote(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

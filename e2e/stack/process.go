@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -98,16 +99,19 @@ func (p *Process) Tail(n int64) string {
 }
 
 // waitUntil polls ready until it returns nil, the process exits, or ctx ends.
+// The probe goes by address, so it may reach another process on the same
+// port (a demo already running): a child that exited is a failure whatever
+// the probe says, checked before the probe and again after it passed.
 func waitUntil(ctx context.Context, p *Process, ready func(context.Context) error) error {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	var last error
 	for {
-		if last = ready(ctx); last == nil {
-			return nil
+		if err := p.exitedEarly(); err != nil {
+			return err
 		}
-		if exited, err := p.Exited(); exited {
-			return fmt.Errorf("%s exited before it was ready (%v); log tail:\n%s", p.Name, err, p.Tail(2048))
+		if last = ready(ctx); last == nil {
+			return p.exitedEarly()
 		}
 		select {
 		case <-ctx.Done():
@@ -115,4 +119,22 @@ func waitUntil(ctx context.Context, p *Process, ready func(context.Context) erro
 		case <-tick.C:
 		}
 	}
+}
+
+// exitedEarly returns an error naming the process, with its log tail, when
+// it has exited; one that wraps ErrPortInUse when its log says a bind
+// failed for that reason.
+func (p *Process) exitedEarly() error {
+	exited, err := p.Exited()
+	if !exited {
+		return nil
+	}
+	if err == nil {
+		err = errors.New("exit status 0")
+	}
+	tail := p.Tail(2048)
+	if strings.Contains(tail, "address already in use") {
+		err = fmt.Errorf("%w: %v", ErrPortInUse, err)
+	}
+	return fmt.Errorf("%s exited (%w); log %s, tail:\n%s", p.Name, err, p.LogPath, tail)
 }

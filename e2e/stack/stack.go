@@ -9,10 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -32,6 +36,17 @@ const (
 	stopGrace          = 10 * time.Second
 	defaultStartupWait = 60 * time.Second
 )
+
+// ErrPortInUse is wrapped by Start's error when a port of the stack is
+// taken, by another stack most often; Options.FreePorts avoids it.
+var ErrPortInUse = errors.New("port already in use")
+
+// portNames names the stack's fixed ports in errors.
+var portNames = map[int]string{
+	PortFront: "sidecar front listener", PortAdmin: "sidecar admin",
+	PortAppPrimary: "app-primary", PortAppSecondary: "app-secondary", PortAppCandidate: "app-candidate",
+	PortCollectorGRPC: "collector gRPC", PortCollectorHTTP: "collector HTTP",
+}
 
 // Roles of the sample services, in start order.
 var roles = []struct {
@@ -94,6 +109,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if s.ports, err = portMap(bootstrap, opts.FreePorts); err != nil {
 		return nil, err
 	}
+	// Readiness probes go by address: on a taken port they would reach
+	// whatever holds it, so say which port is taken before starting anything.
+	if err := portsFree(s.ports); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -133,7 +153,44 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := waitUntil(ctx, s.sidecar, httpOK(s.AdminURL+"/ready")); err != nil {
 		return nil, err
 	}
+	// A child that lost its port after its probe passed has exited by now,
+	// the sidecar taking far longer to start than a bind takes to fail.
+	if err := s.running(); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// running returns an error for the first process of the stack that exited.
+func (s *Stack) running() error {
+	for _, p := range s.processes() {
+		if err := p.exitedEarly(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// portsFree returns an error wrapping ErrPortInUse for the first port of
+// the map that cannot be bound on loopback.
+func portsFree(ports map[int]int) error {
+	orig := slices.Sorted(maps.Keys(ports))
+	for _, o := range orig {
+		p := ports[o]
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			name := portNames[o]
+			if name == "" {
+				name = "sidecar listener"
+			}
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return fmt.Errorf("port %d (%s) is taken, by another demo or stack perhaps: %w", p, name, ErrPortInUse)
+			}
+			return fmt.Errorf("port %d (%s): %w", p, name, err)
+		}
+		l.Close()
+	}
+	return nil
 }
 
 // StartCollector starts bin/collector on the stack's data directory and

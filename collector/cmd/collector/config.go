@@ -39,6 +39,7 @@ type config struct {
 	logLevel        slog.Level
 	logFormat       string
 	shutdownTimeout time.Duration
+	version         bool // print the version and exit
 }
 
 // parseConfig reads the flags, falling back to environment variables for
@@ -58,6 +59,9 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool)) (*config,
 	// too, and --help over everything.
 	envErrs := map[string]error{}
 	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == versionFlag {
+			return // a question, not a setting
+		}
 		name := envName(f.Name)
 		v, ok := lookupEnv(name)
 		if !ok {
@@ -78,6 +82,9 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool)) (*config,
 			return nil, refused
 		}
 		return nil, err
+	}
+	if c.version {
+		return c, nil // as --help: whatever else is set
 	}
 	fs.Visit(func(f *flag.Flag) { delete(envErrs, f.Name) })
 	var errs []error
@@ -101,6 +108,9 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool)) (*config,
 	}
 	return c, c.validate()
 }
+
+// versionFlag prints the version; it has no environment variable.
+const versionFlag = "version"
 
 // newFlagSet defines the flags, with their defaults, on c.
 func newFlagSet(c *config) *flag.FlagSet {
@@ -128,6 +138,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log `format`: json or text")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGINT/SIGTERM, how long open calls may take to finish before they are cancelled")
+	fs.BoolVar(&c.version, versionFlag, false, "print the version (module version, VCS revision and time) and exit")
 	fs.Lookup("log-level").DefValue = "info"
 	fs.Lookup("console-read-only").DefValue = "false, true with --tls-client-ca"
 	// The flag package would print the error and the whole usage on
@@ -203,6 +214,10 @@ Flags:
 			arg = "[=true|false]" // true when given alone
 		case arg == "":
 			arg = "value"
+		}
+		if f.Name == versionFlag {
+			fmt.Fprintf(w, "  --%s\n      %s\n", f.Name, help)
+			return
 		}
 		fmt.Fprintf(w, "  --%s %s\n", f.Name, arg)
 		fmt.Fprintf(w, "      %s\n", help)

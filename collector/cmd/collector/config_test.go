@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -286,5 +287,27 @@ func TestConsoleReadOnly(t *testing.T) {
 	}
 	if _, err := parseConfig([]string{"--console-read-only=maybe"}, env(nil)); err == nil || !strings.Contains(err.Error(), `--console-read-only "maybe": not true or false`) {
 		t.Errorf("--console-read-only=maybe: %v", err)
+	}
+}
+
+// --version prints one line on stdout and exits 0, whatever else is set:
+// it is a question, like --help, and has no environment variable.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"-version"}, {"--min-samples", "5", "--version"}} {
+		var stdout, stderr bytes.Buffer
+		code := run(args, env(map[string]string{"SHADOWDIFF_MIN_SAMPLES": "many", "SHADOWDIFF_VERSION": "x"}), &stdout, &stderr)
+		if code != 0 || !strings.HasPrefix(stdout.String(), "collector ") || strings.Count(stdout.String(), "\n") != 1 ||
+			!strings.Contains(stdout.String(), runtime.Version()) || stderr.Len() != 0 {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 0 and the version line", args, code, stdout.String(), stderr.String())
+		}
+	}
+	// SHADOWDIFF_VERSION is not a flag's variable: it does not stop the collector.
+	if c, err := parseConfig(nil, env(map[string]string{"SHADOWDIFF_VERSION": "true"})); err != nil || c.version {
+		t.Errorf("SHADOWDIFF_VERSION=true: %v, version %v; want it ignored", err, c != nil && c.version)
+	}
+	var out bytes.Buffer
+	run([]string{"--help"}, env(nil), &out, io.Discard)
+	if !strings.Contains(out.String(), "  --version\n") {
+		t.Errorf("--help does not list --version:\n%s", out.String())
 	}
 }

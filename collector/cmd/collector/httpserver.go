@@ -16,10 +16,12 @@ import (
 
 // httpHandler serves the web console at /, Prometheus metrics at /metrics
 // and a liveness/readiness probe at /healthz (503 once shutting down).
+// log is the base logger: the console adds component=console to it and the
+// rest component=http, so each line carries one component.
 func httpHandler(query shadowdiffv1.QueryServer, gatherer prometheus.Gatherer, serving func() bool, consoleReadOnly bool, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelError),
+		ErrorLog:      slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
 	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -37,7 +39,9 @@ func httpHandler(query shadowdiffv1.QueryServer, gatherer prometheus.Gatherer, s
 
 // newHTTPServer wraps the handler with timeouts. Request contexts derive
 // from base, so cancelling base ends the console's live streams at shutdown.
+// log is the base logger; the server's own errors get component=http.
 func newHTTPServer(addr string, h http.Handler, base context.Context, log *slog.Logger) *http.Server {
+	log = log.With("component", "http")
 	return &http.Server{
 		Addr:              addr,
 		Handler:           h,

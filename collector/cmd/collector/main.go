@@ -16,6 +16,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"github.com/shadowdiff/shadowdiff/collector/internal/buildinfo"
 )
 
 func main() {
@@ -23,13 +25,17 @@ func main() {
 }
 
 // run is main without the process: it returns the exit code (0 after a
-// clean shutdown or --help, 1 on a runtime failure, 2 on bad settings).
+// clean shutdown, --help or --version, 1 on a runtime failure, 2 on bad settings).
 // The usage goes to stdout, so that `collector --help | less` shows it; a
 // bad setting gets one line per problem on stderr, not the usage.
 func run(args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) int {
 	cfg, err := parseConfig(args, lookupEnv)
 	if errors.Is(err, flag.ErrHelp) {
 		printUsage(stdout)
+		return 0
+	}
+	if err == nil && cfg.version {
+		fmt.Fprintln(stdout, buildinfo.Read().String("collector"))
 		return 0
 	}
 	if err != nil {

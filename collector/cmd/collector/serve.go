@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/shadowdiff/shadowdiff/collector/engine"
+	"github.com/shadowdiff/shadowdiff/collector/internal/buildinfo"
 	"github.com/shadowdiff/shadowdiff/collector/server"
 )
 
@@ -95,14 +96,15 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, unsignal func(), 
 	var httpAddr net.Addr
 	if httpL != nil {
 		httpAddr = httpL.Addr()
-		hs = newHTTPServer(httpL.Addr().String(), httpHandler(query, reg, srv.Serving, cfg.consoleReadOnly, log.With("component", "http")), httpBase, log)
+		hs = newHTTPServer(httpL.Addr().String(), httpHandler(query, reg, srv.Serving, cfg.consoleReadOnly, log), httpBase, log)
 		go func() {
 			if err := hs.Serve(httpL); !errors.Is(err, http.ErrServerClosed) {
 				failed <- fmt.Errorf("http serve: %w", err)
 			}
 		}()
 	}
-	log.Info("collector serving", "grpc_addr", grpcL.Addr().String(), "http_addr", addrString(httpAddr),
+	version := buildinfo.Read()
+	log.Info("collector serving", "version", version.Version, "revision", version.Revision, "grpc_addr", grpcL.Addr().String(), "http_addr", addrString(httpAddr),
 		"data_dir", cfg.dataDir, "tls", creds != nil, "mutual_tls", cfg.tlsClientCA != "", "console_read_only", cfg.consoleReadOnly)
 	if ready != nil {
 		ready(grpcL.Addr(), httpAddr)

@@ -58,6 +58,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var collectorArgs repeated
 	fs.Var(&collectorArgs, "collector-arg", "an extra flag for bin/collector, after the demo's own (repeat it: --collector-arg=--max-endpoints=50)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // usage printed, as asked
+		}
 		return err
 	}
 
@@ -75,6 +78,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Logger:        slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
+		if errors.Is(err, stack.ErrPortInUse) && !*freePorts {
+			return fmt.Errorf("%w\n(stop the other demo, or run this one with --free-ports)", err)
+		}
 		return err
 	}
 	defer func() {
