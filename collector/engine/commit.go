@@ -8,6 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/shadowdiff/shadowdiff/collector/store"
 )
 
@@ -204,7 +207,10 @@ func (e *Engine) buildLocked(build func() (*store.Batch, error)) (b *store.Batch
 		e.mu.Unlock()
 		if r != nil {
 			e.logPanic("building a batch", r)
-			b, err = nil, fmt.Errorf("engine: internal error: %v", r)
+			// INTERNAL, not the UNAVAILABLE of a failed write: the filter
+			// sends a batch refused UNAVAILABLE again, and this one would
+			// panic again.
+			b, err = nil, status.Errorf(codes.Internal, "engine: internal error building the batch, not stored: %v", r)
 		}
 		if err != nil {
 			e.cq.invalidate() // prepareWrite writes what is queued before it reloads

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/shadowdiff/shadowdiff/collector/internal/testlog"
 
@@ -281,7 +283,7 @@ func TestPanicBuildingABatchReloadsState(t *testing.T) {
 			ds = append(ds, at(clk, dg(fmt.Sprint("kB", i), role, "/users/"+name+"/orders", 200)))
 		}
 	}
-	if err := ingestWithin(t, e, ds...); err == nil || !strings.Contains(err.Error(), "internal error: simulated bug") {
+	if err := ingestWithin(t, e, ds...); err == nil || !strings.Contains(err.Error(), "internal error building the batch, not stored: simulated bug") || status.Code(err) != codes.Internal {
 		t.Fatalf("ingest through a panic: %v", err)
 	}
 	bs.panicRule.Store(false)

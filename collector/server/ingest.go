@@ -44,9 +44,10 @@ type received struct {
 // A digest that cannot be decoded is rejected in the ack, as an invalid one
 // is; a batch that cannot be (its digests cannot be told apart), is over
 // the limits, or whose sequence does not increase ends the stream with
-// InvalidArgument; an ingester failure ends it with Unavailable (the sender
-// reconnects, and counts what was not acknowledged as dropped: the
-// collector may have stored some of it, and a resend could count it twice).
+// InvalidArgument; an ingester failure ends it with Unavailable (the
+// batches not acknowledged were not stored: the filter reconnects and sends
+// them again), a bug in building a batch with Internal (the filter drops
+// what was not acknowledged: the same batch would fail again).
 func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBatch, shadowdiffv1.DigestAck]) error {
 	ctx := stream.Context()
 	log := c.log.With("rpc", rpcIngest)
@@ -305,11 +306,16 @@ func batchRejections(ingested []*shadowdiffv1.Rejection, bad []undecodable) []*s
 	return out
 }
 
-// ingestError maps an ingester failure to Unavailable, so the sender retries,
-// unless the call itself was cancelled or timed out.
+// ingestError maps an ingester failure to Unavailable, so the sender retries
+// (the filter sends an unacknowledged batch again after Unavailable), unless
+// the call itself was cancelled or timed out, or the ingester said Internal:
+// a bug that the same batch would hit again, which the filter drops.
 func ingestError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return status.FromContextError(ctx.Err()).Err()
+	}
+	if s, ok := status.FromError(err); ok && s.Code() == codes.Internal {
+		return s.Err()
 	}
 	return status.Error(codes.Unavailable, fmt.Sprintf("collector could not store the batch, retry: %v", err))
 }
