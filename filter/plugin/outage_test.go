@@ -162,3 +162,20 @@ func TestCollectorRestartRequeuesUnacknowledgedBatches(t *testing.T) {
 		t.Errorf("%d digests acknowledged, want 7", got)
 	}
 }
+
+// A batch the host refused to send goes back to the queue too, but it was
+// never counted sent, so it is not counted requeued: digests_sent minus
+// digests_requeued stays what the collector was given.
+func TestRefusedSendIsQueuedAgainUncounted(t *testing.T) {
+	e := start(t, `{"role":"primary","batch":{"max_digests":1},"reconnect":{"initial_backoff":"10ms","max_backoff":"20ms"}}`)
+	e.coll.failSends = 1
+	e.run(exchange{reqHeaders: get("/a", "refused"), respHeaders: jsonResponse()})
+	for range 3 {
+		e.flush()
+	}
+	sent, requeued := e.counter("shadowdiff.digests_sent"), e.counter("shadowdiff.digests_requeued")
+	if sent != 1 || requeued != 0 || e.counter("shadowdiff.digests_acknowledged") != 1 || e.counter("shadowdiff.digests_dropped") != 0 {
+		t.Errorf("sent %d, requeued %d, acknowledged %d, dropped %d; want 1, 0, 1, 0", sent, requeued,
+			e.counter("shadowdiff.digests_acknowledged"), e.counter("shadowdiff.digests_dropped"))
+	}
+}

@@ -34,6 +34,8 @@ type collector struct {
 	// that stopped answering).
 	unacked  []sentBatch
 	holdAcks bool
+	// failSends is how many of the next sends the host refuses.
+	failSends int
 }
 
 type sentBatch struct {
@@ -60,6 +62,10 @@ func (c *collector) Open(cluster, authority, service, method string, _ []plugin.
 func (c *collector) Send(id uint32, msg []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.failSends > 0 {
+		c.failSends--
+		return errors.New("stream not open")
+	}
 	var b pb.DigestBatch
 	if err := proto.Unmarshal(msg, &b); err != nil {
 		return err

@@ -64,6 +64,9 @@ type inflightBatch struct {
 	// held are the batch's digests, kept until it is acknowledged so that
 	// they go back to the queue if the stream fails UNAVAILABLE.
 	held [][]byte
+	// unsent marks a batch the host refused to send: not counted in
+	// digests_sent, so not in digests_requeued either.
+	unsent bool
 }
 
 func newSender(h Host, cfg *config.Config, m *metrics, now func() time.Time) *sender {
@@ -192,13 +195,15 @@ func (s *sender) sendBatch() bool {
 		s.msg = msg
 	}
 	s.unreported = 0
-	s.inflight[s.sequence] = b
 	if err := s.host.SendOnStream(s.streamID, msg); err != nil {
 		// The host did not send it: like a stream that failed at once.
 		s.logErr(fmt.Sprintf("shadowdiff: send to collector: %v", err))
+		b.unsent = true
+		s.inflight[s.sequence] = b
 		s.lost(DropStreamClosed, false, true)
 		return false
 	}
+	s.inflight[s.sequence] = b
 	s.metrics.sent.Add(uint64(n))
 	s.metrics.bytesSent.Add(uint64(len(msg)))
 	return true
@@ -299,13 +304,16 @@ func (s *sender) drop(reason string, n int) {
 // (it crashed between storing and acknowledging) is counted there as a
 // duplicate, which costs less than losing the batch.
 func (s *sender) lost(reason string, remoteClosed, unreachable bool) {
-	n := 0
+	n, resent := 0, 0
 	var requeue [][]byte
 	for _, seq := range slices.Sorted(maps.Keys(s.inflight)) {
 		b := s.inflight[seq]
 		s.unreported += b.reported
 		if unreachable {
 			requeue = append(requeue, b.held...)
+			if !b.unsent {
+				resent += len(b.held)
+			}
 			clear(b.held)
 			s.spareHeld = append(s.spareHeld, b.held[:0])
 			continue
@@ -315,7 +323,7 @@ func (s *sender) lost(reason string, remoteClosed, unreachable bool) {
 	}
 	s.drop(reason, n)
 	clear(s.inflight)
-	s.requeue(requeue)
+	s.requeue(requeue, resent)
 	if s.open {
 		s.open = false
 		s.metrics.streamReconnects.Add(1)
@@ -328,15 +336,16 @@ func (s *sender) lost(reason string, remoteClosed, unreachable bool) {
 	s.scheduleRedial()
 }
 
-// requeue puts digests of a batch that never reached a collector back at
-// the front of the queue, oldest first as they were sent. The queue's
+// requeue puts digests of batches that never reached a collector back at
+// the front of the queue, oldest first as they were sent; sent of them were
+// counted in digests_sent, and count in digests_requeued. The queue's
 // bounds still hold: what no longer fits is dropped from its end, the
 // newest digests, as enqueue would have.
-func (s *sender) requeue(ds [][]byte) {
+func (s *sender) requeue(ds [][]byte, sent int) {
 	if len(ds) == 0 {
 		return
 	}
-	s.metrics.requeued.Add(uint64(len(ds)))
+	s.metrics.requeued.Add(uint64(sent))
 	s.queue = append(ds, s.queue...)
 	s.queueBytes = 0
 	for i, d := range s.queue {
