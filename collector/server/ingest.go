@@ -240,20 +240,7 @@ func (c *collector) store(ctx context.Context, rpc string, b *shadowdiffv1.Diges
 			"batch %d reports %d digests dropped, more than the collector accepts in one batch (%d)",
 			b.GetSequence(), d, uint64(maxDropped))
 	}
-	if d > 0 {
-		c.metrics.filterDropped.WithLabelValues(rpc).Add(float64(d))
-		if r, ok := c.ingester.(DropRecorder); ok {
-			if err := r.RecordDropped(ctx, d); err != nil {
-				c.metrics.batches.WithLabelValues(rpc, resultError).Inc()
-				return nil, ingestError(ctx, err)
-			}
-		}
-	}
 	ack := &shadowdiffv1.DigestAck{Sequence: b.GetSequence()}
-	if n == 0 {
-		c.metrics.batches.WithLabelValues(rpc, resultOK).Inc()
-		return ack, nil
-	}
 	var accepted int
 	var rejections []*shadowdiffv1.Rejection
 	if len(b.GetDigests()) > 0 {
@@ -269,6 +256,22 @@ func (c *collector) store(ctx context.Context, rpc string, b *shadowdiffv1.Diges
 			c.metrics.batches.WithLabelValues(rpc, resultError).Inc()
 			return nil, ingestError(ctx, err)
 		}
+	}
+	// The drops are recorded once the digests are stored: a batch refused
+	// Unavailable comes again with its dropped count, which would then be
+	// counted twice.
+	if d > 0 {
+		if r, ok := c.ingester.(DropRecorder); ok {
+			if err := r.RecordDropped(ctx, d); err != nil {
+				c.metrics.batches.WithLabelValues(rpc, resultError).Inc()
+				return nil, ingestError(ctx, err)
+			}
+		}
+		c.metrics.filterDropped.WithLabelValues(rpc).Add(float64(d))
+	}
+	if n == 0 {
+		c.metrics.batches.WithLabelValues(rpc, resultOK).Inc()
+		return ack, nil
 	}
 	rejections = batchRejections(rejections, bad)
 	c.metrics.batches.WithLabelValues(rpc, resultOK).Inc()

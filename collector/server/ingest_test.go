@@ -285,6 +285,21 @@ func TestFilterDropsReachTheIngester(t *testing.T) {
 	}
 }
 
+// A batch whose digests could not be stored does not count the drops it
+// reports: the filter sends them again with the batch.
+func TestDropsOfARefusedBatchAreNotCounted(t *testing.T) {
+	ing := &memIngester{fail: errStore}
+	r := start(t, ing, fixedQuery{}, Options{})
+	_, err := shadowdiffv1.NewCollectorClient(r.conn).Report(context.Background(),
+		&shadowdiffv1.DigestBatch{Sequence: 1, Digests: digests(1, shadowdiffv1.Role_ROLE_PRIMARY), Dropped: 5})
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("got %v, want Unavailable", err)
+	}
+	if _, dropped := ing.count(); dropped != 0 {
+		t.Errorf("%d drops recorded from a batch that was not stored", dropped)
+	}
+}
+
 // A failed write ends the stream Unavailable: the filter sends the batch
 // again. A bug the engine reports as Internal stays Internal: the same
 // batch would hit it again, and the filter drops what Internal ends.
