@@ -55,11 +55,27 @@ func insertSorted(refs []SampleRef, r SampleRef) []SampleRef {
 type sampleStage struct {
 	x      *sampleIndex
 	groups map[sampleGroup][]SampleRef
-	keys   map[string][]SampleRef // changed byKey entries
+	// keys are the changed byKey entries: copies the stage owns, changed
+	// in place. A request sampled on thousands of fields has its refs
+	// added, and later evicted, one by one: copying the list each time
+	// made a transaction quadratic in them.
+	keys map[string][]SampleRef
 }
 
 func (x *sampleIndex) stage() *sampleStage {
 	return &sampleStage{x: x, groups: map[sampleGroup][]SampleRef{}, keys: map[string][]SampleRef{}}
+}
+
+// ownKey returns the stage's copy of key's refs, made on first use.
+func (s *sampleStage) ownKey(key string) []SampleRef {
+	if refs, ok := s.keys[key]; ok {
+		return refs
+	}
+	s.x.mu.RLock()
+	refs := slices.Clone(s.x.byKey[key])
+	s.x.mu.RUnlock()
+	s.keys[key] = refs
+	return refs
 }
 
 func (s *sampleStage) group(g sampleGroup) []SampleRef {
@@ -106,21 +122,29 @@ func (s *sampleStage) referenced(keys map[string]int) []string {
 }
 
 func (s *sampleStage) keyAdd(r SampleRef) {
-	s.keys[r.Key] = append(slices.Clip(s.keyRefs(r.Key)), r) // a copy: the committed slice is shared
+	s.keys[r.Key] = append(s.ownKey(r.Key), r)
 }
 
 func (s *sampleStage) keyDrop(r SampleRef) {
-	refs := s.keyRefs(r.Key)
-	if i := slices.Index(refs, r); i >= 0 {
-		s.keys[r.Key] = slices.Delete(slices.Clone(refs), i, i+1)
+	i := slices.Index(s.keyRefs(r.Key), r)
+	if i < 0 {
+		return
 	}
+	refs := s.ownKey(r.Key)
+	if i == 0 {
+		// Samples are evicted oldest first, in the order they were added:
+		// the first one, without moving the rest.
+		s.keys[r.Key] = refs[1:]
+		return
+	}
+	s.keys[r.Key] = slices.Delete(refs, i, i+1)
 }
 
 // dropKey removes the refs of key for which drop returns true, from every
 // group, and returns them.
 func (s *sampleStage) dropKey(key string, drop func(SampleRef) bool) []SampleRef {
 	var gone []SampleRef
-	for _, r := range s.keyRefs(key) {
+	for _, r := range slices.Clone(s.keyRefs(key)) { // remove changes them
 		if drop(r) {
 			gone = append(gone, s.remove(groupOf(r), func(x SampleRef) bool { return x == r })...)
 		}
