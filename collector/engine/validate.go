@@ -22,8 +22,9 @@ const (
 	maxEndpointLen   = 512
 	// maxEndpointKeyLen is the longest endpoint name the collector makes
 	// (method, space, templated path): queries must take any of them.
+	// Templating makes a path at most 5/2 as long ("/1" → "/{id}").
 	// maxEndpointLen bounds the names users and filters choose.
-	maxEndpointKeyLen = maxMethodLen + 1 + maxPathLen
+	maxEndpointKeyLen = maxMethodLen + 1 + maxPathLen*5/2
 )
 
 // ValidationError says why a digest is malformed. Field is a bounded name
