@@ -182,16 +182,27 @@ func appendIdentity(b []byte, num byte, s string) []byte {
 	return appendRawString(b, num, identity(s))
 }
 
-// identity returns s when it is valid UTF-8 (every request id, path and
-// authority in practice: they are then looked up as they were sent), else
-// s escaped with AppendEscaped, backslash being the metacharacter. Strings
-// that are not UTF-8 stay distinct from each other; one could only meet a
-// valid string that spells out its escapes.
+// identity returns s when it is valid UTF-8 without control characters
+// (every request id, path and authority in practice: they are then looked
+// up as they were sent), else s escaped with AppendEscaped, backslash
+// being the metacharacter: the collector refuses the others (a tab is
+// allowed in a header value, so in an x-request-id). Escaped strings stay
+// distinct from each other; one could only meet a string that spells out
+// its escapes.
 func identity(s string) string {
-	if utf8.ValidString(s) {
+	if utf8.ValidString(s) && !hasControl(s) {
 		return s
 	}
 	return string(AppendEscaped(make([]byte, 0, len(s)+8), s, `\`))
+}
+
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // AppendEscaped appends s as valid UTF-8 without losing what tells two

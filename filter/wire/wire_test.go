@@ -116,14 +116,20 @@ func TestStringsAreSentAsUTF8(t *testing.T) {
 	// Keys that are not UTF-8 stay distinct, a backslash in them
 	// included; valid keys are sent as they are.
 	seen := map[string]string{}
-	for _, key := range []string{"req-\xe9", "req-\xe8\xff", "req-\xe8", "req-\\\xe9", "req-\\x\xe9", "req-\\xE9\xff", "req-\xe9\xff", `req-\`, "req-é", "plain-1"} {
+	// Control characters (a tab is allowed in a header value), which the
+	// collector refuses, are escaped too.
+	for _, key := range []string{"req-\xe9", "req-\xe8\xff", "req-\xe8", "req-\\\xe9", "req-\\x\xe9", "req-\\xE9\xff", "req-\xe9\xff", `req-\`, "req-é", "plain-1",
+		"req\t1", "req\t\xff"} {
 		sent := send(key, "/").PairingKey
 		if other, ok := seen[sent]; ok {
 			t.Errorf("keys %q and %q both sent as %q", other, key, sent)
 		}
 		seen[sent] = key
-		if utf8.ValidString(key) && sent != key {
+		if plain := utf8.ValidString(key) && !strings.ContainsRune(key, '\t'); plain && sent != key {
 			t.Errorf("valid key %q sent as %q", key, sent)
+		}
+		if strings.ContainsFunc(sent, func(r rune) bool { return r < ' ' }) {
+			t.Errorf("key %q sent with a control character: %q", key, sent)
 		}
 	}
 }
