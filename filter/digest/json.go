@@ -235,9 +235,10 @@ func appendHugeExponent(buf, mag []byte, neg bool, delta int) []byte {
 
 // appendEscapedKey writes a member name into a path: the path
 // metacharacters '.', '[', ']', '\' and '"' escaped with '\', and a byte
-// that is not part of valid UTF-8 as \xNN (wire.AppendEscaped): paths are
-// protobuf strings, which must be UTF-8, and two member names that differ
-// only in such bytes (Latin-1 text) keep two paths. An empty key is written
+// that is not part of valid UTF-8 or is an ASCII control character as \xNN
+// (wire.AppendEscaped): paths are protobuf strings, which must be UTF-8,
+// the collector refuses control characters, and two member names that
+// differ only in such bytes (Latin-1 text) keep two paths. An empty key is written
 // `""` so it cannot be confused with its parent (and, quotes escaped, with a
 // member named `""`).
 func appendEscapedKey(b, key []byte) []byte {

@@ -16,7 +16,10 @@ import (
 // bounds, it caps the memory a slow collector can make the plugin hold.
 const maxInflight = 8
 
-// grpcUnavailable is the status a broken stream reports.
+// grpcUnavailable is the status of a stream that found no collector: in
+// Envoy a connection failure, no healthy upstream or an overflow (a local
+// 503 reply), or the collector itself shutting down or failing to store.
+// A reset after the collector answered is INTERNAL.
 const grpcUnavailable = 14
 
 // sender queues encoded digests, batches them onto one long-lived gRPC
