@@ -67,25 +67,22 @@ func (x *sampleIndex) stage() *sampleStage {
 }
 
 // ownKey returns the stage's copy of key's refs, made on first use.
-func (s *sampleStage) ownKey(key string) []SampleRef {
-	if refs, ok := s.keys[key]; ok {
-		return refs
-	}
-	s.x.mu.RLock()
-	refs := slices.Clone(s.x.byKey[key])
-	s.x.mu.RUnlock()
-	s.keys[key] = refs
-	return refs
-}
+func (s *sampleStage) ownKey(key string) []SampleRef { return stagedCopy(s.x, s.keys, s.x.byKey, key) }
 
 func (s *sampleStage) group(g sampleGroup) []SampleRef {
-	if refs, ok := s.groups[g]; ok {
+	return stagedCopy(s.x, s.groups, s.x.groups, g)
+}
+
+// stagedCopy returns the stage's entry for k, a copy of the committed one made
+// on first use.
+func stagedCopy[K comparable](x *sampleIndex, stage, committed map[K][]SampleRef, k K) []SampleRef {
+	if refs, ok := stage[k]; ok {
 		return refs
 	}
-	s.x.mu.RLock()
-	refs := slices.Clone(s.x.groups[g])
-	s.x.mu.RUnlock()
-	s.groups[g] = refs
+	x.mu.RLock()
+	refs := slices.Clone(committed[k])
+	x.mu.RUnlock()
+	stage[k] = refs
 	return refs
 }
 

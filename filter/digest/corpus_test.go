@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"compress/zlib"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -147,38 +148,24 @@ func uniqueKeysDoc(seed, n int) []byte {
 }
 
 func gzipBytes(t testing.TB, b []byte) []byte {
-	var out bytes.Buffer
-	w := gzip.NewWriter(&out)
-	if _, err := w.Write(b); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
+	return compressed(t, b, func(w io.Writer) (io.WriteCloser, error) { return gzip.NewWriter(w), nil })
 }
 
 // zlibBytes encodes b as "deflate" is defined (RFC 9110: zlib, RFC 1950).
 func zlibBytes(t testing.TB, b []byte) []byte {
-	var out bytes.Buffer
-	w, err := zlib.NewWriterLevel(&out, zlib.BestSpeed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(b); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
+	return compressed(t, b, func(w io.Writer) (io.WriteCloser, error) { return zlib.NewWriterLevel(w, zlib.BestSpeed) })
 }
 
 // rawDeflateBytes encodes b as raw DEFLATE (RFC 1951), which some old
 // servers send as "deflate".
 func rawDeflateBytes(t testing.TB, b []byte) []byte {
+	return compressed(t, b, func(w io.Writer) (io.WriteCloser, error) { return flate.NewWriter(w, flate.BestSpeed) })
+}
+
+// compressed returns b written through the writer newWriter makes.
+func compressed(t testing.TB, b []byte, newWriter func(io.Writer) (io.WriteCloser, error)) []byte {
 	var out bytes.Buffer
-	w, err := flate.NewWriter(&out, flate.BestSpeed)
+	w, err := newWriter(&out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,39 +2,21 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/shadowdiff/shadowdiff/collector/internal/testlog"
 )
-
-// lockedBuffer is a log sink the test reads while the collector writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // Every JSON log line has each key once (the console's lines had
 // component twice: http, then console), and a rule changed through the
 // console is logged once at info, by the engine.
 func TestLogLinesHaveUniqueKeysAndOneLinePerRuleChange(t *testing.T) {
-	var logs lockedBuffer
+	var logs testlog.Buffer
 	log := newLogger(&config{logLevel: slog.LevelDebug, logFormat: "json"}, &logs)
 	a, stop := startLogged(t, log)
 	code, body := postRule(t, a.http.String())

@@ -26,6 +26,13 @@ func (b *Buffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
+// String returns everything written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // Records returns the records whose message starts with msg, decoded.
 func (b *Buffer) Records(t testing.TB, msg string) []map[string]any {
 	t.Helper()
