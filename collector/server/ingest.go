@@ -46,8 +46,8 @@ type received struct {
 // the limits, or whose sequence does not increase ends the stream with
 // InvalidArgument; an ingester failure ends it with Unavailable (the
 // batches not acknowledged were not stored: the filter reconnects and sends
-// them again), a bug in building a batch with Internal (the filter drops
-// what was not acknowledged: the same batch would fail again).
+// them again). A bug in storing a batch (the ingester says Internal) has
+// its digests rejected: the same batch would fail again.
 func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBatch, shadowdiffv1.DigestAck]) error {
 	ctx := stream.Context()
 	log := c.log.With("rpc", rpcIngest)
@@ -252,6 +252,12 @@ func (c *collector) store(ctx context.Context, rpc string, b *shadowdiffv1.Diges
 			accepted, rejections, err = c.ingester.Ingest(ctx, b.GetDigests())
 		}
 		c.metrics.latency.WithLabelValues(rpc).Observe(time.Since(start).Seconds())
+		if s, ok := status.FromError(err); ok && s.Code() == codes.Internal && ctx.Err() == nil {
+			// A bug the batch would hit again (the engine reloads its
+			// state): its digests are refused, not stored, and the stream
+			// goes on, so the batches in flight behind it are not lost.
+			accepted, rejections, err = 0, rejectAll(len(b.GetDigests()), s.Message()), nil
+		}
 		if err != nil {
 			c.metrics.batches.WithLabelValues(rpc, resultError).Inc()
 			return nil, ingestError(ctx, err)
@@ -259,12 +265,17 @@ func (c *collector) store(ctx context.Context, rpc string, b *shadowdiffv1.Diges
 	}
 	// The drops are recorded once the digests are stored: a batch refused
 	// Unavailable comes again with its dropped count, which would then be
-	// counted twice.
+	// counted twice. Once its digests are stored, a batch is acknowledged
+	// even if its drops cannot be recorded: sent again, they would count
+	// twice instead.
 	if d > 0 {
 		if r, ok := c.ingester.(DropRecorder); ok {
 			if err := r.RecordDropped(ctx, d); err != nil {
-				c.metrics.batches.WithLabelValues(rpc, resultError).Inc()
-				return nil, ingestError(ctx, err)
+				if len(b.GetDigests()) == 0 {
+					c.metrics.batches.WithLabelValues(rpc, resultError).Inc()
+					return nil, ingestError(ctx, err)
+				}
+				c.log.Warn("could not record the digests a filter dropped", "rpc", rpc, "sequence", b.GetSequence(), "dropped", d, "error", err)
 			}
 		}
 		c.metrics.filterDropped.WithLabelValues(rpc).Add(float64(d))
@@ -280,6 +291,15 @@ func (c *collector) store(ctx context.Context, rpc string, b *shadowdiffv1.Diges
 	ack.Accepted = uint32(accepted)
 	ack.Rejections = rejections
 	return ack, nil
+}
+
+// rejectAll rejects the n digests of a batch for reason.
+func rejectAll(n int, reason string) []*shadowdiffv1.Rejection {
+	out := make([]*shadowdiffv1.Rejection, n)
+	for i := range out {
+		out[i] = &shadowdiffv1.Rejection{Index: uint32(i), Reason: reason}
+	}
+	return out
 }
 
 // batchRejections returns the rejections of a batch whose undecodable
@@ -311,14 +331,10 @@ func batchRejections(ingested []*shadowdiffv1.Rejection, bad []undecodable) []*s
 
 // ingestError maps an ingester failure to Unavailable, so the sender retries
 // (the filter sends an unacknowledged batch again after Unavailable), unless
-// the call itself was cancelled or timed out, or the ingester said Internal:
-// a bug that the same batch would hit again, which the filter drops.
+// the call itself was cancelled or timed out.
 func ingestError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return status.FromContextError(ctx.Err()).Err()
-	}
-	if s, ok := status.FromError(err); ok && s.Code() == codes.Internal {
-		return s.Err()
 	}
 	return status.Error(codes.Unavailable, fmt.Sprintf("collector could not store the batch, retry: %v", err))
 }

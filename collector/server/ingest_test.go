@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -301,30 +302,65 @@ func TestDropsOfARefusedBatchAreNotCounted(t *testing.T) {
 }
 
 // A failed write ends the stream Unavailable: the filter sends the batch
-// again. A bug the engine reports as Internal stays Internal: the same
-// batch would hit it again, and the filter drops what Internal ends.
+// again.
 func TestIngestFailureIsUnavailable(t *testing.T) {
-	for _, tc := range []struct {
-		fail error
-		want codes.Code
-	}{
-		{errStore, codes.Unavailable},
-		{fmt.Errorf("engine: %w", status.Error(codes.Internal, "internal error building the batch")), codes.Internal},
-	} {
-		r := start(t, &memIngester{fail: tc.fail}, fixedQuery{}, Options{})
-		stream, err := shadowdiffv1.NewCollectorClient(r.conn).Ingest(context.Background())
+	r := start(t, &memIngester{fail: errStore}, fixedQuery{}, Options{})
+	stream, err := shadowdiffv1.NewCollectorClient(r.conn).Ingest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&shadowdiffv1.DigestBatch{Sequence: 1, Digests: digests(2, shadowdiffv1.Role_ROLE_PRIMARY)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = stream.Recv()
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("got %v, want Unavailable with the cause", err)
+	}
+}
+
+// A bug the engine reports as Internal, which the same batch would hit
+// again, has the batch's digests rejected with the cause; the stream goes
+// on, so the batches behind it are not lost with it.
+func TestIngestInternalErrorRejectsTheBatch(t *testing.T) {
+	ing := &memIngester{fail: fmt.Errorf("engine: %w", status.Error(codes.Internal, "internal error building the batch"))}
+	r := start(t, ing, fixedQuery{}, Options{})
+	stream, err := shadowdiffv1.NewCollectorClient(r.conn).Ingest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := range uint64(2) {
+		if err := stream.Send(&shadowdiffv1.DigestBatch{Sequence: seq + 1, Digests: digests(2, shadowdiffv1.Role_ROLE_PRIMARY)}); err != nil {
+			t.Fatal(err)
+		}
+		ack, err := stream.Recv()
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("batch %d: %v, want an acknowledgement", seq+1, err)
 		}
-		if err := stream.Send(&shadowdiffv1.DigestBatch{Sequence: 1, Digests: digests(2, shadowdiffv1.Role_ROLE_PRIMARY)}); err != nil {
-			t.Fatal(err)
-		}
-		_, err = stream.Recv()
-		if status.Code(err) != tc.want || !strings.Contains(err.Error(), status.Convert(tc.fail).Message()) {
-			t.Errorf("ingester failing with %v: got %v, want %v with the cause", tc.fail, err, tc.want)
+		if ack.GetAccepted() != 0 || len(ack.GetRejections()) != 2 || !strings.Contains(ack.GetRejections()[1].GetReason(), "internal error") {
+			t.Errorf("batch %d: ack %v, want both digests rejected with the cause", seq+1, ack)
 		}
 	}
 }
+
+// Once a batch's digests are stored it is acknowledged, even if the drops
+// it reports cannot be recorded: sent again, its digests would count twice.
+func TestDropRecordFailureAfterStoreStillAcknowledges(t *testing.T) {
+	ing := &dropFailIngester{}
+	r := start(t, ing, fixedQuery{}, Options{})
+	c := shadowdiffv1.NewCollectorClient(r.conn)
+	ack, err := c.Report(context.Background(), &shadowdiffv1.DigestBatch{Sequence: 1, Digests: digests(1, shadowdiffv1.Role_ROLE_PRIMARY), Dropped: 5})
+	if err != nil || ack.GetAccepted() != 1 {
+		t.Fatalf("got %v %v, want the digest acknowledged", ack, err)
+	}
+	_, err = c.Report(context.Background(), &shadowdiffv1.DigestBatch{Sequence: 2, Dropped: 5})
+	if status.Code(err) != codes.Unavailable {
+		t.Errorf("a batch of drops alone that cannot be recorded: %v, want Unavailable", err)
+	}
+}
+
+type dropFailIngester struct{ memIngester }
+
+func (*dropFailIngester) RecordDropped(context.Context, uint64) error { return errors.New("disk full") }
 
 func TestPanicIsInternalAndServerSurvives(t *testing.T) {
 	ing := &memIngester{panics: true}
