@@ -155,7 +155,8 @@ func bytesText(n uint64) string {
 // only characters no shell treats specially, else in single quotes (inside
 // which nothing is special; a quote closes them, is escaped, reopens them).
 func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "" {
+	// A leading '=' is quoted too: zsh expands =word to a command's path.
+	if s != "" && s[0] != '=' && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "" {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"

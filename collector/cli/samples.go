@@ -64,7 +64,15 @@ when FIELD is left out. Show one in full with 'shadowdiff request'.`,
 			if t := resp.GetNextPageToken(); t != "" {
 				more = nextPageCommand(cmd, a, tr, t)
 			}
-			return p.message(resp, func(w *tabwriter.Writer) { samplesTable(w, resp, req, more) })
+			if err := p.message(resp, func(w *tabwriter.Writer) { samplesTable(w, resp, req) }); err != nil {
+				return err
+			}
+			if more != "" && !p.structured() {
+				// After the table: the tab writer would pad a tab in a
+				// quoted value.
+				_, err = fmt.Fprintf(p.w, "\nMore: %s\n", more)
+			}
+			return err
 		},
 	}
 	rf.add(cmd)
@@ -75,15 +83,11 @@ when FIELD is left out. Show one in full with 'shadowdiff request'.`,
 	return cmd
 }
 
-// samplesTable lists the samples and, when there are more, the command
-// that lists the next page.
-func samplesTable(w *tabwriter.Writer, resp *shadowdiffv1.ListSamplesResponse, req *shadowdiffv1.ListSamplesRequest, more string) {
+// samplesTable lists the samples.
+func samplesTable(w *tabwriter.Writer, resp *shadowdiffv1.ListSamplesResponse, req *shadowdiffv1.ListSamplesRequest) {
 	row(w, "PAIRING KEY", "TIME", "STATUS P/S/C", "DIFFERENCES")
 	for _, s := range resp.GetSamples() {
 		row(w, s.GetPairingKey(), timestamp(s.GetTime()), statuses(s), differencesOf(s, req.GetPath()))
-	}
-	if more != "" {
-		fmt.Fprintf(w, "\nMore: %s\n", more)
 	}
 }
 

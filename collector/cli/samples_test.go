@@ -49,6 +49,9 @@ func TestShellQuote(t *testing.T) {
 		"it's $HOME `x`":      `'it'\''s $HOME ` + "`x`'",
 		"":                    "''",
 		"1748779221:orders-1": "1748779221:orders-1",
+		"=ls":                 "'=ls'",
+		"a=b":                 "a=b",
+		"tab\there":           "'tab\there'",
 	} {
 		if got := shellQuote(in); got != want {
 			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
