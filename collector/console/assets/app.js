@@ -192,17 +192,40 @@
     });
   }
 
+  // redraw replaces the page. keepFocus (a redraw of the same page) also
+  // keeps what the user typed into text inputs, the focused control and its
+  // selection, and the scroll position: a poll must not eat a half-typed key.
   function redraw(fn, keepFocus) {
     var active = document.activeElement;
     var focusId = keepFocus && active && main.contains(active) ? active.id : "";
+    var typed = keepFocus ? typedValues() : [];
+    var sel = focusId && hasSelection(active) ? [active.selectionStart, active.selectionEnd, active.selectionDirection] : null;
     var scroll = window.scrollY;
     main.textContent = "";
     fn();
+    typed.forEach(function (t) {
+      var el = document.getElementById(t.id);
+      if (el && main.contains(el) && el.tagName === t.tag && el.type === t.type) el.value = t.value;
+    });
     if (focusId) {
       var again = document.getElementById(focusId);
-      if (again) again.focus({ preventScroll: true });
+      if (again) {
+        again.focus({ preventScroll: true });
+        if (sel && hasSelection(again)) { try { again.setSelectionRange(sel[0], sel[1], sel[2]); } catch (e) { /* not a text input */ } }
+      }
     }
     if (keepFocus) window.scrollTo(0, scroll);
+  }
+  var textTypes = { text: true, search: true, url: true, tel: true, email: true, password: true, number: true };
+  function isTextInput(el) { return (el.tagName === "INPUT" && textTypes[el.type]) || el.tagName === "TEXTAREA"; }
+  function hasSelection(el) { return isTextInput(el) && el.type !== "number" && el.type !== "email"; }
+  // typedValues lists the text inputs of the page that hold something.
+  function typedValues() {
+    var out = [];
+    main.querySelectorAll("input[id], textarea[id]").forEach(function (el) {
+      if (isTextInput(el) && el.value !== "") out.push({ id: el.id, tag: el.tagName, type: el.type, value: el.value });
+    });
+    return out;
   }
 
   function renderError(err) {
