@@ -7,7 +7,9 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // cellMark is how a side-by-side cell is highlighted: "raw", "noise", ""
@@ -93,14 +95,26 @@ func TestBrowserDeepLinks(t *testing.T) {
 
 // Traffic that arrives while the overview is open shows up without a
 // reload, announced by the collector's regression stream.
-func TestBrowserLiveUpdates(t *testing.T) {
+func TestBrowserLiveUpdates(t *testing.T) { testLiveUpdates(t, 0) }
+
+// TestBrowserLiveUpdatesAfter503: a proxy that answers the stream with 503
+// closes the browser's EventSource for good; the app starts it again.
+func TestBrowserLiveUpdatesAfter503(t *testing.T) { testLiveUpdates(t, 2) }
+
+// testLiveUpdates: the first `refusals` requests for the stream are answered 503.
+func testLiveUpdates(t *testing.T, refusals int32) {
 	requireBrowser(t)
 	eng, clk := openEngine(t)
 	subscribed := make(chan struct{})
 	var once sync.Once
+	var watches atomic.Int32
 	h := New(eng.QueryServer(), Options{Logger: quietLogger()})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/api/watch" {
+			if watches.Add(1) <= refusals {
+				http.Error(w, "upstream unavailable", http.StatusServiceUnavailable)
+				return
+			}
 			w = &watchSpy{ResponseWriter: w, subscribed: func() { once.Do(func() { close(subscribed) }) }}
 		}
 		h.ServeHTTP(w, r)
@@ -109,7 +123,11 @@ func TestBrowserLiveUpdates(t *testing.T) {
 	b := startBrowser(t)
 	b.open(srv.URL + "/#/")
 	b.waitFor("empty overview", `return !!document.querySelector("#empty")`)
-	<-subscribed // the app's stream is live: no event can be missed
+	select { // the app's stream is live: no event can be missed
+	case <-subscribed:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the app never subscribed to the live updates (%d requests for the stream)", watches.Load())
+	}
 	ingestSeed(t, eng, clk)
 	b.waitFor("regression notice", `return document.querySelector("#notice").innerText.includes("New significant regression: GET /api/orders/{id} body.order.total")`)
 	b.waitFor("endpoint rows", endpointRows+` >= 4`)

@@ -147,6 +147,8 @@
     pollTimer: null,
     renderSeq: 0,
     events: null,
+    eventsTimer: null,  // restarts the live-update stream after it closed
+    eventsRetry: 0,     // the next restart's delay, ms
   };
 
   var main, notice, liveToggle, liveStatus;
@@ -1041,10 +1043,24 @@
 
   // startEvents listens for regressions pushed by the collector; each one
   // triggers an immediate refresh on top of the polling.
+  // An EventSource reconnects by itself after a dropped stream, but gives up
+  // for good on an answer that is not a 200 event stream (a proxy's 503): it
+  // is then started again, after 1 s doubling to 30 s, reset once it opens.
+  var EVENTS_RETRY_MIN = 1000, EVENTS_RETRY_MAX = 30000;
   function startEvents() {
+    clearTimeout(state.eventsTimer);
+    state.eventsTimer = null;
     if (state.events || !window.EventSource || !liveToggle.checked) return;
     var es = new EventSource("api/watch");
     state.events = es;
+    es.onopen = function () { state.eventsRetry = EVENTS_RETRY_MIN; };
+    es.onerror = function () {
+      if (es.readyState !== EventSource.CLOSED || state.events !== es) return;
+      state.events = null;
+      var wait = state.eventsRetry || EVENTS_RETRY_MIN;
+      state.eventsRetry = Math.min(wait * 2, EVENTS_RETRY_MAX);
+      state.eventsTimer = setTimeout(startEvents, wait);
+    };
     es.addEventListener("regression", function (ev) {
       try {
         var e = JSON.parse(ev.data);
@@ -1061,7 +1077,11 @@
       if (code === "Unimplemented") { es.close(); state.events = null; }
     });
   }
-  function stopEvents() { if (state.events) { state.events.close(); state.events = null; } }
+  function stopEvents() {
+    clearTimeout(state.eventsTimer);
+    state.eventsTimer = null;
+    if (state.events) { state.events.close(); state.events = null; }
+  }
 
   function onRoute() {
     state.route = parseHash();
