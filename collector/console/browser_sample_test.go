@@ -37,6 +37,10 @@ func TestBrowserSample(t *testing.T) {
 		{seed.sameField, "candidate", ""},
 		{"headers.x-generated", "secondary", "noise"},
 		{"status", "candidate", ""},
+		// v1 and v2 differ by design: neither the workload nor the latency is a difference.
+		{"workload", "candidate", ""},
+		{"workload", "primary", ""},
+		{"latency", "candidate", ""},
 	} {
 		if m := c.eval(cellMark, tc.path, tc.role); m != tc.mark {
 			t.Errorf("%s %s highlight = %q, want %q", tc.path, tc.role, m, tc.mark)

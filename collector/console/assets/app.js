@@ -930,12 +930,15 @@
       var hpath = r.path === "body (root value)" ? "body" : r.path;
       var mark = hl[hpath] || {};
       if (r.path === "body" && bodyMark) mark = bodyMark;
-      // Request fingerprints and plain values: flag any disagreement too.
-      else if (r.kind === "plain" || r.kind === "hash") {
+      // Request fingerprints and plain values: flag any disagreement too,
+      // except where the sides differ by design: the body's kind and size
+      // (its hash and fields say whether it differs), the latency, and the
+      // workload (the candidate is another version by definition).
+      else if ((r.kind === "plain" || r.kind === "hash") && r.path.indexOf("body (") !== 0 && !neutralRows[r.path]) {
         var vals = r.cells.map(function (c) { return c === undefined ? undefined : String(c); });
         if (vals[0] !== undefined) {
-          if (vals[2] !== undefined && vals[2] !== vals[0] && !mark.candidate && r.path.indexOf("body (") !== 0 && r.path !== "latency") { mark = Object.assign({}, mark, { primary: mark.primary || "raw", candidate: "raw" }); }
-          if (vals[1] !== undefined && vals[1] !== vals[0] && !mark.secondary && r.path.indexOf("body (") !== 0 && r.path !== "latency" && r.path !== "workload") { mark = Object.assign({}, mark, { primary: mark.primary || "noise", secondary: "noise" }); }
+          if (vals[2] !== undefined && vals[2] !== vals[0] && !mark.candidate) { mark = Object.assign({}, mark, { primary: mark.primary || "raw", candidate: "raw" }); }
+          if (vals[1] !== undefined && vals[1] !== vals[0] && !mark.secondary) { mark = Object.assign({}, mark, { primary: mark.primary || "noise", secondary: "noise" }); }
         }
       }
       var any = mark.primary || mark.secondary || mark.candidate;
@@ -984,6 +987,9 @@
     } else container.appendChild(h("p", { class: "muted", text: "No differences recorded." }));
 
   }
+
+  // Rows of the side-by-side table never marked as differing.
+  var neutralRows = { latency: true, workload: true };
 
   function valueTd(cell, mark, role) {
     var td = h("td", { "data-role": role || null, "data-mark": mark || null, class: mark ? "diff-" + mark : null });
