@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,4 +59,45 @@ func TestBrowserLookupSurvivesRedraw(t *testing.T) {
 	if got != "req-42,true,2,4" {
 		t.Errorf("lookup input after a redraw (value, focused, selection) = %v, want req-42,true,2,4", got)
 	}
+}
+
+// TestBrowserLongKeyFitsThePage: a 1,900-character JSON key wraps; neither
+// the fields table nor the samples page grows past the window.
+func TestBrowserLongKeyFitsThePage(t *testing.T) {
+	c, eng := openLiveConsole(t)
+	key := strings.Repeat("averylongjsonkey", 119) // 1,904 characters
+	at := time.Now().Add(-2 * time.Minute)
+	var ds []*shadowdiffv1.ResponseDigest
+	for i := 0; i < 30; i++ {
+		for _, role := range roles {
+			v := "1"
+			if role == candidateID {
+				v = "2"
+			}
+			ds = append(ds, digest(fmt.Sprintf("req-long-%04d", i), role, "GET", "/api/long", at,
+				[]fieldSpec{{key, typString, shapeText, v, true}}, "stamp"))
+		}
+	}
+	if _, rejected, err := eng.Ingest(context.Background(), ds); err != nil || len(rejected) > 0 {
+		t.Fatalf("ingest: %v %v", rejected, err)
+	}
+	const widths = `return [document.documentElement.scrollWidth, window.innerWidth, (document.querySelector(arguments[0]) || {}).scrollWidth || 0]`
+	fits := func(where, table string) {
+		t.Helper()
+		w, _ := c.eval(widths, table).([]any)
+		if len(w) != 3 {
+			t.Fatalf("%s: widths %v", where, w)
+		}
+		page, win, tbl := w[0].(float64), w[1].(float64), w[2].(float64)
+		if page > win || tbl > win || tbl == 0 {
+			t.Errorf("%s: page %v px, %s %v px wide in a %v px window", where, page, table, tbl, win)
+		}
+	}
+	c.page(endpointRoute("GET /api/long"))
+	c.waitFor("the long field", fieldStatus, "body."+key)
+	fits("endpoint page", "#fields")
+	c.page("/samples?endpoint=" + url.QueryEscape("GET /api/long") + "&path=" + url.QueryEscape("body."+key))
+	c.waitFor("side-by-side table", `return !!document.querySelector("#side-by-side")`)
+	fits("samples page", "#side-by-side")
+	fits("samples page", "#differences")
 }
