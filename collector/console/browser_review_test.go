@@ -101,3 +101,40 @@ func TestBrowserLongKeyFitsThePage(t *testing.T) {
 	fits("samples page", "#side-by-side")
 	fits("samples page", "#differences")
 }
+
+// TestBrowserFiltersKeepFocus: a filter or the time window changes the
+// route, but the focus stays on the control (not on main, where keyboard
+// and screen reader users would lose their place).
+func TestBrowserFiltersKeepFocus(t *testing.T) {
+	c := openConsole(t)
+	seed := c.seed
+	focused := `return document.activeElement ? document.activeElement.id : ""`
+	c.page(endpointRoute(seed.regressed))
+	c.waitFor("regressed field row", fieldStatus, seed.regressedField)
+	c.eval(`document.querySelector("#include-noise").focus()`)
+	c.keys(keySpace)
+	c.waitFor("noise field", `return (`+strings.TrimPrefix(fieldStatus, "return ")+`) === "noise" && location.hash.includes("noise=1")`, seed.noiseField)
+	if id := c.eval(focused); id != "include-noise" {
+		t.Errorf("focus after Include noise = %q, want include-noise", id)
+	}
+	c.eval(`document.querySelector("#window-select").focus(); const s = document.querySelector("#window-select"); s.value = "1h"; s.dispatchEvent(new Event("change"))`)
+	c.waitFor("endpoint page in the last hour", `return location.hash.includes("window=1h") && (`+strings.TrimPrefix(fieldStatus, "return ")+`) === "noise"`, seed.noiseField)
+	if id := c.eval(focused); id != "window-select" {
+		t.Errorf("focus after a time window change = %q, want window-select", id)
+	}
+	c.page("/samples?endpoint=" + url.QueryEscape(seed.regressed) + "&path=" + url.QueryEscape(seed.regressedField))
+	c.waitFor("side-by-side table", `return !!document.querySelector("#side-by-side")`)
+	c.eval(`document.querySelector("#definite-only").focus()`)
+	c.keys(keySpace)
+	c.waitFor("definite samples", `return location.hash.includes("definite=1") && !!document.querySelector("#side-by-side")`)
+	if id := c.eval(focused); id != "definite-only" {
+		t.Errorf("focus after the definite filter = %q, want definite-only", id)
+	}
+	// A link still moves the focus to the new page.
+	c.eval(`document.querySelector(".breadcrumb a").focus()`)
+	c.keys(keyEnter)
+	c.waitFor("overview", endpointRows+` >= 4`)
+	if id := c.eval(focused); id != "main" {
+		t.Errorf("focus after following a link = %q, want main", id)
+	}
+}

@@ -602,10 +602,10 @@
     var tree = buildTree(fields);
     var ckey = name + "\u0000";
     var noiseBox = h("input", { type: "checkbox", id: "include-noise", checked: includeNoise, onchange: function () {
-      location.hash = here({ noise: this.checked ? "1" : "" });
+      navigateFrom(this, here({ noise: this.checked ? "1" : "" }));
     } });
     var sameBox = h("input", { type: "checkbox", id: "include-same", checked: includeSame, onchange: function () {
-      location.hash = here({ same: this.checked ? "1" : "" });
+      navigateFrom(this, here({ same: this.checked ? "1" : "" }));
     } });
     function setAll(collapsed) {
       (function walk(n) {
@@ -786,7 +786,7 @@
     ]));
     main.appendChild(h("h1", null, "Samples: ", h("span", { class: "mono", text: path || "any field" })));
     var definite = h("input", { type: "checkbox", id: "definite-only", checked: p.get("definite") === "1", onchange: function () {
-      location.hash = link("samples", { endpoint: endpoint, path: path, key: p.get("key"), definite: this.checked ? "1" : "" });
+      navigateFrom(this, link("samples", { endpoint: endpoint, path: path, key: p.get("key"), definite: this.checked ? "1" : "" }));
     } });
     main.appendChild(h("div", { class: "toolbar" }, h("span", null, definite, " ",
       h("label", { for: "definite-only", text: "Only requests where primary and secondary agreed on the field (definite evidence)" }))));
@@ -1028,13 +1028,13 @@
   }
   function fromLocalInput(v) { return v ? new Date(v).toISOString() : ""; }
 
-  function setWindow(params) {
+  function setWindow(params, control) {
     var p = new URLSearchParams(state.route.params.toString());
     ["window", "start", "end"].forEach(function (k) { p.delete(k); });
     Object.keys(params).forEach(function (k) { if (params[k]) p.set(k, params[k]); });
     var page = state.route.page === "overview" ? "" : state.route.page;
     var qs = p.toString();
-    location.hash = "#/" + page + (qs ? "?" + qs : "");
+    navigateFrom(control, "#/" + page + (qs ? "?" + qs : ""));
   }
 
   function schedulePoll() {
@@ -1083,6 +1083,14 @@
       if (code === "Unimplemented") { es.close(); state.events = null; }
     });
   }
+  // navigateFrom changes the route on behalf of a control that stays on the
+  // page: see the hashchange listener.
+  function navigateFrom(control, hash) {
+    var before = location.href;
+    state.routeControl = control && control.id ? { id: control.id, scroll: window.scrollY } : null;
+    location.hash = hash;
+    if (location.href === before) state.routeControl = null; // no hashchange will come
+  }
   function stopEvents() {
     clearTimeout(state.eventsTimer);
     state.eventsTimer = null;
@@ -1110,6 +1118,13 @@
         state.focusMain = false;
         main.focus({ preventScroll: true });
         window.scrollTo(0, 0);
+      } else if (state.focusControl) {
+        // The same page, filtered: the control that did it keeps the focus
+        // (it was redrawn if it is part of the page).
+        var fc = state.focusControl, el = document.getElementById(fc.id);
+        state.focusControl = null;
+        window.scrollTo(0, fc.scroll);
+        if (el && document.activeElement !== el) el.focus({ preventScroll: true });
       }
       if (state.scrollTo) {
         var el = state.scrollTo;
@@ -1135,14 +1150,15 @@
         document.getElementById("range-start").focus();
         return;
       }
-      setWindow({ window: this.value === "all" ? "" : this.value });
+      setWindow({ window: this.value === "all" ? "" : this.value }, this);
     });
     document.getElementById("window-form").addEventListener("submit", function (ev) {
       ev.preventDefault();
       var s = fromLocalInput(document.getElementById("range-start").value);
       var e = fromLocalInput(document.getElementById("range-end").value);
-      if (!s && !e) { setWindow({}); return; }
-      setWindow({ start: s, end: e });
+      var control = this.contains(document.activeElement) ? document.activeElement : document.getElementById("window-select");
+      if (!s && !e) { setWindow({}, control); return; }
+      setWindow({ start: s, end: e }, control);
     });
     try { liveToggle.checked = localStorage.getItem("shadowdiff.live") !== "0"; } catch (e) { /* private mode */ }
     liveToggle.addEventListener("change", function () {
@@ -1150,7 +1166,15 @@
       if (this.checked) { startEvents(); refresh(true).then(schedulePoll); liveStatus.textContent = ""; }
       else { stopEvents(); clearTimeout(state.pollTimer); liveStatus.textContent = "paused"; }
     });
-    window.addEventListener("hashchange", function () { state.focusMain = true; onRoute(); });
+    window.addEventListener("hashchange", function () {
+      // A route changed by a control (a filter, the time window) keeps the
+      // focus on that control and the scroll position; any other moves both
+      // to the top of the new page.
+      state.focusControl = state.routeControl;
+      state.focusMain = !state.routeControl;
+      state.routeControl = null;
+      onRoute();
+    });
     startEvents();
     onRoute();
   }
