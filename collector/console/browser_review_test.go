@@ -138,3 +138,20 @@ func TestBrowserFiltersKeepFocus(t *testing.T) {
 		t.Errorf("focus after following a link = %q, want main", id)
 	}
 }
+
+// TestBrowserWindowFromURL: a valid window the list lacks is shown as is,
+// and its option goes away with it.
+func TestBrowserWindowFromURL(t *testing.T) {
+	c := openConsole(t)
+	c.page("/?window=2h")
+	c.waitFor("endpoint rows", endpointRows+` >= 4`)
+	sel := `const s = document.querySelector("#window-select"); return s.value + "|" + s.options[s.selectedIndex].text + "|" + s.options.length`
+	if v := c.eval(sel); v != "2h|Last 2h|8" {
+		t.Errorf("select with window=2h (value|label|options) = %v, want 2h|Last 2h|8", v)
+	}
+	c.page("/?window=1h")
+	c.waitFor("window 1h", `return document.querySelector("#window-select").value === "1h"`)
+	if v := c.eval(sel); v != "1h|Last hour|7" {
+		t.Errorf("select with window=1h = %v, want 1h|Last hour|7", v)
+	}
+}

@@ -1014,10 +1014,20 @@
       document.getElementById("range-start").value = toLocalInput(p.get("start"));
       document.getElementById("range-end").value = toLocalInput(p.get("end"));
     } else {
-      sel.value = p.get("window") || "all";
-      if (sel.value === "") sel.value = "all";
+      var w = p.get("window") || "all";
+      // A window from the URL that the list lacks (window=2h) gets an
+      // option of its own while it is in force, so the select tells the truth.
+      if (!Array.prototype.some.call(sel.options, function (o) { return o.value === w; })) {
+        var opt = h("option", { value: w, "data-from-url": true, text: "Last " + w });
+        sel.insertBefore(opt, sel.querySelector('option[value="all"]'));
+      }
+      sel.value = w;
       custom.hidden = true;
     }
+    // Drop the options for windows no longer in force.
+    Array.prototype.slice.call(sel.querySelectorAll("option[data-from-url]")).forEach(function (o) {
+      if (o.value !== sel.value) o.remove();
+    });
   }
   function toLocalInput(iso) {
     if (!iso) return "";
