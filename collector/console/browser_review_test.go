@@ -155,3 +155,22 @@ func TestBrowserWindowFromURL(t *testing.T) {
 		t.Errorf("select with window=1h = %v, want 1h|Last hour|7", v)
 	}
 }
+
+// TestBrowserBadWindowLinks: the links of the error page for an invalid
+// window leave it out, instead of leading back to the same error.
+func TestBrowserBadWindowLinks(t *testing.T) {
+	c := openConsole(t)
+	c.page(endpointRoute(c.seed.regressed, "window=bogus"))
+	c.waitFor("bad request page", `return (document.querySelector("h1") || {}).textContent === "Bad request"`)
+	if v := c.eval(`return Array.from(document.querySelectorAll("main a")).map(a => a.getAttribute("href")).join(" ")`); v != "#/ #/" {
+		t.Errorf("links of the error page = %q, want #/ #/", v)
+	}
+	c.click(".error-box a")
+	c.waitFor("overview", endpointRows+` >= 4`)
+	// A page that is not found keeps a valid window.
+	c.page(endpointRoute("GET /nope", "window=1h"))
+	c.waitFor("not found page", `return (document.querySelector("h1") || {}).textContent === "Not found"`)
+	if v := c.eval(`return document.querySelector(".error-box a").getAttribute("href")`); v != "#/?window=1h" {
+		t.Errorf("Back to endpoints of a not found page = %q, want #/?window=1h", v)
+	}
+}

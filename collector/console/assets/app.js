@@ -230,22 +230,25 @@
     return out;
   }
 
+  // renderError: a bad request is usually a bad time window (window=bogus),
+  // so its links leave the window out rather than lead to the same error.
   function renderError(err) {
     var title = err.status === 404 ? "Not found" : err.status === 400 ? "Bad request" : "Could not load data";
-    main.appendChild(breadcrumb([]));
+    var home = err.status === 400 ? "#/" : link("overview");
+    main.appendChild(breadcrumb([], home));
     main.appendChild(h("h1", { text: title }));
     main.appendChild(h("div", { class: "panel error-box", role: "alert", "data-error-code": err.code || "" },
       h("p", { text: err.message }),
-      h("p", null, h("a", { href: link("overview"), text: "Back to endpoints" }))));
+      h("p", null, h("a", { href: home, text: "Back to endpoints" }))));
   }
   function renderNotFound() {
     main.textContent = "";
     renderError({ status: 404, message: "No such page: " + location.hash });
   }
 
-  function breadcrumb(items) {
+  function breadcrumb(items, home) {
     var ol = h("ol");
-    ol.appendChild(h("li", null, h("a", { href: link("overview"), text: "Endpoints" })));
+    ol.appendChild(h("li", null, h("a", { href: home || link("overview"), text: "Endpoints" })));
     items.forEach(function (it, i) {
       var last = i === items.length - 1;
       ol.appendChild(h("li", null, it.href && !last ? h("a", { href: it.href, text: it.text }) :
