@@ -1087,8 +1087,7 @@
           action: { label: "Open", run: function () { location.hash = link("endpoint", { name: e.endpoint }); } },
         });
       } catch (err) { /* ignore malformed event */ }
-      var page = currentPage();
-      if (page && page.poll) refresh(true);
+      refreshForEvent();
     });
     es.addEventListener("end", function (ev) {
       var code = "";
@@ -1096,6 +1095,23 @@
       if (code === "Unimplemented") { es.close(); state.events = null; }
     });
   }
+  // refreshForEvent refreshes the page for a regression event. A burst of
+  // events makes one refresh, a quarter second after the first, and never
+  // two at once: events during a refresh ask for one more after it.
+  function refreshForEvent() {
+    if (state.eventRefresh) { state.eventRefreshAgain = true; return; }
+    state.eventRefresh = true;
+    setTimeout(function () {
+      function done() {
+        state.eventRefresh = false;
+        if (state.eventRefreshAgain) { state.eventRefreshAgain = false; refreshForEvent(); }
+      }
+      var page = currentPage();
+      if (page && page.poll) refresh(true).then(done, done);
+      else done();
+    }, 250);
+  }
+
   // navigateFrom changes the route on behalf of a control that stays on the
   // page: see the hashchange listener.
   function navigateFrom(control, hash) {
