@@ -174,3 +174,43 @@ func TestBrowserBadWindowLinks(t *testing.T) {
 		t.Errorf("Back to endpoints of a not found page = %q, want #/?window=1h", v)
 	}
 }
+
+// TestBrowserMoreSamples: when the API has more samples than the page
+// lists (50), More samples lists the next ones. The engine keeps 80
+// samples a field here (20 by default).
+func TestBrowserMoreSamples(t *testing.T) {
+	requireBrowser(t)
+	clk := &offsetClock{}
+	eng, err := engine.Open(t.TempDir(), engine.Options{PairWindow: seedPairWindow, SamplesPerField: 80, Now: clk.Now, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	ingestSeed(t, eng, clk)
+	srv := httptest.NewServer(New(eng.QueryServer(), Options{Logger: quietLogger()}))
+	t.Cleanup(srv.Close)
+	c := &consoleUnderTest{browser: startBrowser(t), t: t, url: srv.URL + "/"}
+	c.page("/samples?endpoint=" + url.QueryEscape("GET /api/orders/{id}") + "&path=body.order.total")
+	c.waitFor("side-by-side table", `return !!document.querySelector("#side-by-side")`)
+	keys := `return Array.from(document.querySelectorAll("#sample-list .key")).map(e => e.textContent).join()`
+	first, _ := c.eval(keys).(string)
+	if c.eval(`return !!document.querySelector("#samples-first")`) != false {
+		t.Errorf("the first page links to the first samples")
+	}
+	c.click("#samples-more")
+	c.waitFor("the next samples", `return location.hash.includes("page_token=") && !!document.querySelector("#side-by-side") && (`+strings.TrimPrefix(keys, "return ")+`) !== arguments[0]`, first)
+	next, _ := c.eval(keys).(string)
+	for _, k := range strings.Split(next, ",") {
+		if strings.Contains(","+first+",", ","+k+",") {
+			t.Errorf("sample %s listed on both pages", k)
+		}
+	}
+	// A sample picked on the second page keeps the list.
+	c.click("#sample-list li:nth-child(2) a")
+	c.waitFor("second sample of the page", `return location.hash.includes("key=") && !!document.querySelector('#sample-list li:nth-child(2) a[aria-current="true"]')`)
+	if v := c.eval(keys); v != next {
+		t.Errorf("list after picking a sample = %v, want %v", v, next)
+	}
+	c.click("#samples-first")
+	c.waitFor("the first samples again", `return !location.hash.includes("page_token=") && (`+strings.TrimPrefix(keys, "return ")+`) === arguments[0]`, first)
+}

@@ -774,7 +774,7 @@
     var p = state.route.params;
     return api("GET", "api/samples?" + apiQuery({
       endpoint: p.get("endpoint") || "", path: p.get("path") || "", limit: "50",
-      definite_only: p.get("definite") === "1" ? "true" : "",
+      definite_only: p.get("definite") === "1" ? "true" : "", page_token: p.get("page_token") || "",
     }));
   }
 
@@ -807,14 +807,19 @@
       var n = raw.filter(function (d) { return !d.noise; }).length, nn = raw.length - n;
       var what = (n ? n + " difference" + (n === 1 ? "" : "s") : "no difference") + (nn ? " + " + nn + " noise" : "");
       ul.appendChild(h("li", null, h("a", {
-        href: link("samples", { endpoint: endpoint, path: path, key: s.pairingKey, definite: p.get("definite") }),
+        href: link("samples", { endpoint: endpoint, path: path, key: s.pairingKey, definite: p.get("definite"), page_token: p.get("page_token") }),
         "aria-current": cur ? "true" : null, id: "sample-" + slug(s.pairingKey),
       }, h("span", { class: "key", text: s.pairingKey }), h("br"),
         h("span", { class: "small muted", title: fmtTime(s.time), text: fmtTime(s.time).slice(11) + " · " + what }))));
     });
     var detail = h("div", { id: "sample-detail" });
+    // Pages of samples: More goes on from the last one listed.
+    var pager = p.get("page_token") || data.nextPageToken ? h("p", { class: "small pager" },
+      p.get("page_token") ? h("a", { href: link("samples", { endpoint: endpoint, path: path, definite: p.get("definite") }), id: "samples-first", text: "First samples" }) : null,
+      p.get("page_token") && data.nextPageToken ? " · " : null,
+      data.nextPageToken ? h("a", { href: link("samples", { endpoint: endpoint, path: path, definite: p.get("definite"), page_token: data.nextPageToken }), id: "samples-more", text: "More samples" }) : null) : null;
     var layout = h("div", { class: "samples-layout" },
-      h("nav", { "aria-label": "Sample requests", class: "panel" }, h("h2", { class: "small", text: samples.length + " sample" + (samples.length === 1 ? "" : "s") + (data.nextPageToken ? " (more available)" : "") }), ul),
+      h("nav", { "aria-label": "Sample requests", class: "panel" }, h("h2", { class: "small", text: samples.length + " sample" + (samples.length === 1 ? "" : "s") + (data.nextPageToken ? " (more available)" : "") }), ul, pager),
       detail);
     main.appendChild(layout);
     if (!sel) {
