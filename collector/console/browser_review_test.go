@@ -214,3 +214,23 @@ func TestBrowserMoreSamples(t *testing.T) {
 	c.click("#samples-first")
 	c.waitFor("the first samples again", `return !location.hash.includes("page_token=") && (`+strings.TrimPrefix(keys, "return ")+`) === arguments[0]`, first)
 }
+
+// TestBrowserCustomRangeInUTC: the custom range is read and written in
+// UTC, like every time shown, whatever the browser's time zone.
+func TestBrowserCustomRangeInUTC(t *testing.T) {
+	t.Setenv("TZ", "Asia/Kolkata") // UTC+5:30, inherited by chromedriver and Chromium
+	c := openConsole(t)
+	c.page("/?start=2000-01-01T00:00:01Z&end=2000-01-02T00:00:02Z")
+	c.waitFor("empty overview", `return !!document.querySelector("#empty")`)
+	if v := c.eval(`return new Date(2000, 0, 1).getTimezoneOffset()`); v != float64(-330) {
+		t.Logf("the browser's time zone offset is %v min, not Kolkata's -330: the test proves less", v)
+	}
+	if v := c.eval(`return document.querySelector("#range-start").value + " " + document.querySelector("#range-end").value`); v != "2000-01-01T00:00:01 2000-01-02T00:00:02" {
+		t.Errorf("range inputs = %q, want the URL's times in UTC", v)
+	}
+	if v := c.text(`label[for="range-start"]`); v != "From (UTC)" {
+		t.Errorf("range label = %q, want From (UTC)", v)
+	}
+	c.eval(`document.querySelector("#range-start").value = "2000-01-03T04:05:06"; document.querySelector("#window-form").requestSubmit()`)
+	c.waitFor("the new range", `return new URLSearchParams(location.hash.split("?")[1]).get("start") === "2000-01-03T04:05:06.000Z"`)
+}

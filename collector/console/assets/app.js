@@ -1019,8 +1019,8 @@
     if (p.get("start") || p.get("end")) {
       sel.value = "custom";
       custom.hidden = false;
-      document.getElementById("range-start").value = toLocalInput(p.get("start"));
-      document.getElementById("range-end").value = toLocalInput(p.get("end"));
+      document.getElementById("range-start").value = toUTCInput(p.get("start"));
+      document.getElementById("range-end").value = toUTCInput(p.get("end"));
     } else {
       var w = p.get("window") || "all";
       // A window from the URL that the list lacks (window=2h) gets an
@@ -1037,14 +1037,19 @@
       if (o.value !== sel.value) o.remove();
     });
   }
-  function toLocalInput(iso) {
+  // The custom range is in UTC, as every time the console shows: a
+  // datetime-local input has no zone, so its value is read and written as UTC.
+  function toUTCInput(iso) {
     if (!iso) return "";
     var d = new Date(iso);
     if (isNaN(d.getTime())) return "";
-    var off = d.getTimezoneOffset() * 60000;
-    return new Date(d.getTime() - off).toISOString().slice(0, 19);
+    return d.toISOString().slice(0, 19);
   }
-  function fromLocalInput(v) { return v ? new Date(v).toISOString() : ""; }
+  function fromUTCInput(v) {
+    if (!v) return "";
+    var d = new Date(v + "Z");
+    return isNaN(d.getTime()) ? "" : d.toISOString();
+  }
 
   function setWindow(params, control) {
     var p = new URLSearchParams(state.route.params.toString());
@@ -1188,8 +1193,8 @@
     });
     document.getElementById("window-form").addEventListener("submit", function (ev) {
       ev.preventDefault();
-      var s = fromLocalInput(document.getElementById("range-start").value);
-      var e = fromLocalInput(document.getElementById("range-end").value);
+      var s = fromUTCInput(document.getElementById("range-start").value);
+      var e = fromUTCInput(document.getElementById("range-end").value);
       var control = this.contains(document.activeElement) ? document.activeElement : document.getElementById("window-select");
       if (!s && !e) { setWindow({}, control); return; }
       setWindow({ start: s, end: e }, control);
