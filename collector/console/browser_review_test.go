@@ -234,3 +234,40 @@ func TestBrowserCustomRangeInUTC(t *testing.T) {
 	c.eval(`document.querySelector("#range-start").value = "2000-01-03T04:05:06"; document.querySelector("#window-form").requestSubmit()`)
 	c.waitFor("the new range", `return new URLSearchParams(location.hash.split("?")[1]).get("start") === "2000-01-03T04:05:06.000Z"`)
 }
+
+// TestBrowserUniqueIDs: fields whose names differ only in punctuation
+// (body.a.b, body.a_b, body.a-b) get ids of their own.
+func TestBrowserUniqueIDs(t *testing.T) {
+	c, eng := openLiveConsole(t)
+	at := time.Now().Add(-2 * time.Minute)
+	var ds []*shadowdiffv1.ResponseDigest
+	for i := 0; i < 30; i++ {
+		for _, role := range roles {
+			v := "1"
+			if role == candidateID {
+				v = "2"
+			}
+			var fields []fieldSpec
+			for _, p := range []string{"a.b", "a_b", "a-b", "a b"} {
+				fields = append(fields, fieldSpec{p, typString, shapeText, v, true})
+			}
+			ds = append(ds, digest(fmt.Sprintf("req-ids-%04d", i), role, "GET", "/api/ids", at, fields, "stamp"))
+		}
+	}
+	if _, rejected, err := eng.Ingest(context.Background(), ds); err != nil || len(rejected) > 0 {
+		t.Fatalf("ingest: %v %v", rejected, err)
+	}
+	dups := `const seen = {}, dup = []; document.querySelectorAll("[id]").forEach(e => { if (seen[e.id]) dup.push(e.id); seen[e.id] = true; }); return dup.join(" ")`
+	c.page(endpointRoute("GET /api/ids"))
+	c.waitFor("the fields", `return document.querySelectorAll('#fields a[id$="-samples"]').length === 4`)
+	if v := c.eval(dups); v != "" {
+		t.Errorf("duplicate ids on the endpoint page: %v", v)
+	}
+	// With the interior node body.a (of body.a.b) collapsed, its toggle
+	// and the Samples link of body.a_b still differ.
+	c.click(`#fields tr[data-path="body.a"] button.toggle`)
+	c.waitFor("collapsed body.a", `return !document.querySelector('#fields tr[data-path="body.a.b"]')`)
+	if v := c.eval(dups); v != "" {
+		t.Errorf("duplicate ids with body.a collapsed: %v", v)
+	}
+}

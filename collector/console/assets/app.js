@@ -74,7 +74,13 @@
     return String(v).indexOf(prefix) === 0 ? String(v).slice(prefix.length) : String(v);
   }
   function human(name) { return name.toLowerCase().replace(/_/g, " "); }
-  function slug(s) { return String(s).replace(/[^A-Za-z0-9_-]+/g, "_"); }
+  // slug makes an id part from any text, one to one (body.a_b and body.a.b
+  // get different ids): letters and digits stay, any other UTF-16 unit is
+  // _ and four hex digits. No "-" is left in it, so "f-" + slug + "-mark"
+  // cannot be another prefix's id with another suffix.
+  function slug(s) {
+    return String(s).replace(/[^A-Za-z0-9]/g, function (c) { return "_" + ("000" + c.charCodeAt(0).toString(16)).slice(-4); });
+  }
 
   // ---------- routing ----------
 
