@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/shadowdiff/shadowdiff/collector/engine"
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -270,4 +273,27 @@ func TestBrowserUniqueIDs(t *testing.T) {
 	if v := c.eval(dups); v != "" {
 		t.Errorf("duplicate ids with body.a collapsed: %v", v)
 	}
+}
+
+// failingNoiseRules is a Query service that refuses to change noise rules.
+type failingNoiseRules struct{ shadowdiffv1.QueryServer }
+
+func (failingNoiseRules) CreateNoiseRule(context.Context, *shadowdiffv1.CreateNoiseRuleRequest) (*shadowdiffv1.NoiseRule, error) {
+	return nil, status.Error(codes.Unavailable, "store busy")
+}
+
+// TestBrowserFailedMarkCanBeRetried: a Mark as noise the API refuses says
+// so and leaves its button enabled and focused, to try again.
+func TestBrowserFailedMarkCanBeRetried(t *testing.T) {
+	requireBrowser(t)
+	seed := seedCollector(t)
+	srv := httptest.NewServer(New(failingNoiseRules{seed.q}, Options{Logger: quietLogger()}))
+	t.Cleanup(srv.Close)
+	c := &consoleUnderTest{browser: startBrowser(t), t: t, seed: seed, url: srv.URL + "/"}
+	c.page(endpointRoute(seed.regressed))
+	c.waitFor("regressed field row", fieldStatus, seed.regressedField)
+	button := `#fields tr[data-path="` + seed.regressedField + `"] button[data-action="mark-noise"]`
+	c.click(button)
+	c.waitFor("the error", `return document.querySelector("#notice").innerText.includes("store busy")`)
+	c.waitFor("the button enabled again", `const b = document.querySelector(arguments[0]); return b && !b.disabled && document.activeElement === b`, button)
 }

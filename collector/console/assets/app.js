@@ -533,7 +533,19 @@
     }).join(", ");
   }
 
-  function markAsNoise(endpoint, prefix) {
+  // failed re-enables the button of a change the API refused, to try again,
+  // keeps the keyboard focus on it, and refreshes: the refusal may say the
+  // page is out of date (a rule deleted elsewhere).
+  function failed(button, msg) {
+    say(msg, { error: true });
+    if (button) {
+      button.disabled = false;
+      if (!document.activeElement || document.activeElement === document.body) button.focus();
+    }
+    return refresh(true);
+  }
+
+  function markAsNoise(endpoint, prefix, button) {
     return api("POST", "api/noise-rules", { endpoint: endpoint, pathPrefix: prefix, comment: "marked as noise in the console" })
       .then(function (rule) {
         say("Marked " + prefix + " as noise on " + endpoint + " (rule " + rule.id + ").", {
@@ -546,19 +558,19 @@
             if (undo) undo.focus();
           }
         });
-      }, function (err) { say("Could not mark " + prefix + " as noise: " + err.message, { error: true }); });
+      }, function (err) { return failed(button, "Could not mark " + prefix + " as noise: " + err.message); });
   }
-  function addRule(rule) {
+  function addRule(rule, button) {
     return api("POST", "api/noise-rules", rule).then(function (r) {
       say("Noise rule " + r.id + " created for " + (r.pathPrefix || rule.pathPrefix) + ".");
       return refresh(true);
-    }, function (err) { say("Could not create the rule: " + err.message, { error: true }); });
+    }, function (err) { return failed(button, "Could not create the rule: " + err.message); });
   }
-  function deleteRule(id, label) {
+  function deleteRule(id, label, button) {
     return api("DELETE", "api/noise-rules?" + new URLSearchParams({ id: id }).toString()).then(function () {
       say("Noise rule " + id + (label ? " (" + label + ")" : "") + " deleted.");
       return refresh(true);
-    }, function (err) { say("Could not delete rule " + id + ": " + err.message, { error: true }); });
+    }, function (err) { return failed(button, "Could not delete rule " + id + ": " + err.message); });
   }
 
   function renderEndpoint(data) {
@@ -690,13 +702,13 @@
       // Nothing to change here: see the rules panel.
     } else if (f && f.suppressedByRule) {
       actions.appendChild(h("button", { type: "button", class: "btn", id: id + "-unmark", "data-action": "unmark",
-        onclick: function () { this.disabled = true; deleteRule(f.suppressedByRule, node.prefix); },
+        onclick: function () { this.disabled = true; deleteRule(f.suppressedByRule, node.prefix, this); },
         text: "Remove rule" }));
     } else if (f ? decision(f).key !== "same" : Object.keys(node.counts).some(function (k) { return k !== "same" && k !== "suppressed"; })) {
       // Only what differed can be noise.
       actions.appendChild(h("button", { type: "button", class: "btn", id: id + "-mark", "data-action": "mark-noise",
         "aria-label": "Mark " + node.prefix + " as noise",
-        onclick: function () { this.disabled = true; markAsNoise(endpoint, node.prefix); },
+        onclick: function () { this.disabled = true; markAsNoise(endpoint, node.prefix, this); },
         text: "Mark as noise" }));
     }
     if (f && num(f.rawDifferences) + num(f.noiseDifferences) > 0) {
@@ -752,7 +764,7 @@
           h("code", { text: r.pathPrefix }), " ",
           h("span", { class: "muted small", text: (r.endpoint ? "on this endpoint" : "on all endpoints") + (r.comment ? " — " + r.comment : "") + " · " + fmtTime(r.created) }), " ",
           readOnly ? null : h("button", { type: "button", class: "btn", id: "rule-" + slug(r.id) + "-delete", "aria-label": "Delete rule for " + r.pathPrefix,
-            onclick: function () { this.disabled = true; deleteRule(r.id, r.pathPrefix); }, text: "Delete" })));
+            onclick: function () { this.disabled = true; deleteRule(r.id, r.pathPrefix, this); }, text: "Delete" })));
       });
       sec.appendChild(ul);
     }
@@ -766,7 +778,7 @@
           h("code", { text: r.pathPrefix }), " ",
           h("span", { class: "muted small", text: (r.endpoint ? r.endpoint : "all endpoints") + " — " + (s.reason || "") }), " ",
           readOnly ? null : h("button", { type: "button", class: "btn", id: "suggest-" + i + "-apply", "aria-label": "Apply suggested rule for " + r.pathPrefix,
-            onclick: function () { this.disabled = true; addRule({ endpoint: r.endpoint || endpoint, pathPrefix: r.pathPrefix, comment: r.comment || s.reason || "suggested rule" }); },
+            onclick: function () { this.disabled = true; addRule({ endpoint: r.endpoint || endpoint, pathPrefix: r.pathPrefix, comment: r.comment || s.reason || "suggested rule" }, this); },
             text: "Apply" })));
       });
       sec.appendChild(ul2);
