@@ -116,6 +116,10 @@ func TestBrowserEndpoint(t *testing.T) {
 	if v := c.eval(`return document.querySelectorAll("#noise-rules [data-rule]").length`); v != float64(0) {
 		t.Errorf("noise rules after undo = %v, want 0", v)
 	}
+	// The Undo button is gone with its message: the new message has the focus.
+	if v := c.eval(`const a = document.activeElement; return document.querySelector("#notice").contains(a) ? a.innerText : "focus on " + a.tagName`); !strings.Contains(v.(string), "deleted") {
+		t.Errorf("focus after Undo = %q, want the message saying the rule was deleted", v)
+	}
 }
 
 // TestBrowserEndpointUndecided: with --min-samples 5 and 30 requests, the

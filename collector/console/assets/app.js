@@ -159,13 +159,21 @@
 
   var main, notice, liveToggle, liveStatus;
 
+  // say shows a message. When the focus was on the message it replaces (its
+  // Undo), the new message takes it, rather than letting it fall to body.
   function say(msg, opts) {
     opts = opts || {};
+    var hadFocus = notice.contains(document.activeElement);
     notice.textContent = "";
-    var box = h("div", { class: "msg" + (opts.error ? " error" : "") }, h("span", { text: msg }));
+    var box = h("div", { class: "msg" + (opts.error ? " error" : ""), tabindex: hadFocus ? "-1" : null }, h("span", { text: msg }));
     if (opts.action) box.appendChild(h("button", { type: "button", class: "btn", onclick: opts.action.run, text: opts.action.label }));
-    box.appendChild(h("button", { type: "button", class: "btn", "aria-label": "Dismiss message", onclick: function () { notice.textContent = ""; }, text: "×" }));
+    box.appendChild(h("button", { type: "button", class: "btn", "aria-label": "Dismiss message", onclick: function () {
+      var focused = notice.contains(document.activeElement);
+      notice.textContent = "";
+      if (focused) main.focus({ preventScroll: true });
+    }, text: "×" }));
     notice.appendChild(box);
+    if (hadFocus) box.focus({ preventScroll: true });
   }
 
   // ---------- pages ----------
