@@ -297,3 +297,22 @@ func TestBrowserFailedMarkCanBeRetried(t *testing.T) {
 	c.waitFor("the error", `return document.querySelector("#notice").innerText.includes("store busy")`)
 	c.waitFor("the button enabled again", `const b = document.querySelector(arguments[0]); return b && !b.disabled && document.activeElement === b`, button)
 }
+
+// TestBrowserTablesHaveCaptions: as docs/console.md says, every table of
+// every page has a caption.
+func TestBrowserTablesHaveCaptions(t *testing.T) {
+	c := openConsole(t)
+	seed := c.seed
+	const missing = `return Array.from(document.querySelectorAll("table")).filter(t => !t.caption || !t.caption.textContent.trim()).map(t => t.id || "?").join(" ")`
+	for route, ready := range map[string]string{
+		"/":                           endpointRows + ` >= 4`,
+		endpointRoute(seed.regressed): `return !!document.querySelector("#fields")`,
+		"/samples?endpoint=" + url.QueryEscape(seed.regressed) + "&path=" + url.QueryEscape(seed.regressedField): `return !!document.querySelector("#differences")`,
+	} {
+		c.page(route)
+		c.waitFor(route, ready)
+		if v := c.eval(missing); v != "" {
+			t.Errorf("%s: tables without a caption: %v", route, v)
+		}
+	}
+}

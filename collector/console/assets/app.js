@@ -995,6 +995,7 @@
       h("span", { class: "noise", text: "~ differs, explained by noise (secondary, learnt noise or a rule)" }),
       h("span", { text: "#… keyed hash (raw value not collected)" })));
     container.appendChild(h("div", { class: "table-wrap" }, h("table", { class: "compare", id: "side-by-side" },
+      h("caption", { text: "The response of each side, then the request it answered: ≠ marks a difference between primary and candidate that noise does not explain, ~ one it does." }),
       h("thead", null, h("tr", null, h("th", { scope: "col", text: "Field" }),
         h("th", { scope: "col", text: "Primary" }), h("th", { scope: "col", text: "Secondary" }), h("th", { scope: "col", text: "Candidate" }))),
       tb)));
@@ -1015,6 +1016,7 @@
     container.appendChild(h("h2", { text: "Differences" }));
     if (diffs.length) {
       container.appendChild(h("div", { class: "table-wrap" }, h("table", { class: "compare", id: "differences" },
+        h("caption", { text: "Every difference the collector recorded for this request: primary against candidate, and primary against secondary (noise)." }),
         h("thead", null, h("tr", null, h("th", { scope: "col", text: "Field" }), h("th", { scope: "col", text: "Kind" }),
           h("th", { scope: "col", text: "Between" }), h("th", { scope: "col", text: "Evidence" }),
           h("th", { scope: "col", text: "Left (primary)" }), h("th", { scope: "col", text: "Right" }))), dt)));
