@@ -202,8 +202,11 @@
       redraw(function () { page.render(data); }, fromPoll);
     }, function (err) {
       if (seq !== state.renderSeq) return;
-      if (fromPoll) { liveStatus.textContent = "update failed: " + err.message; return; }
-      state.lastJSON = "";
+      // A poll keeps the data shown and says the update failed; with
+      // nothing shown yet for this route (a poll or an event overtook the
+      // navigation's own load) the error is the page.
+      if (fromPoll && state.lastJSON !== "") { liveStatus.textContent = "update failed: " + err.message; return; }
+      state.lastJSON = "error"; // shown: later polls that fail leave it be
       redraw(function () { renderError(err); }, false);
     });
   }
