@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -143,9 +142,7 @@ func TestBrowserEndpointUndecided(t *testing.T) {
 	if _, rejected, err := eng.Ingest(context.Background(), first30); err != nil || len(rejected) > 0 {
 		t.Fatalf("ingest: %v %v", rejected, err)
 	}
-	srv := httptest.NewServer(New(eng.QueryServer(), Options{Logger: quietLogger()}))
-	t.Cleanup(srv.Close)
-	c := &consoleUnderTest{browser: startBrowser(t), t: t, url: srv.URL + "/"}
+	c := browseConsole(t, eng.QueryServer(), Options{}, nil)
 	c.page(endpointRoute("GET /api/orders/{id}"))
 	c.waitFor("regressed field row", fieldStatus, "body.order.total")
 	if v := c.eval(verdictNow); v != "INSUFFICIENT_DATA" {
@@ -165,9 +162,7 @@ func TestBrowserEndpointUndecided(t *testing.T) {
 func TestBrowserReadOnlyConsole(t *testing.T) {
 	requireBrowser(t)
 	seed := seedCollector(t)
-	srv := httptest.NewServer(New(seed.q, Options{Logger: quietLogger(), ReadOnly: true}))
-	t.Cleanup(srv.Close)
-	c := &consoleUnderTest{browser: startBrowser(t), t: t, seed: seed, url: srv.URL + "/"}
+	c := browseConsole(t, seed.q, Options{ReadOnly: true}, seed)
 	c.page(endpointRoute(seed.regressed))
 	c.waitFor("regressed field row", fieldStatus, seed.regressedField)
 	c.waitFor("rules panel", `return !!document.querySelector("#noise-rules")`)
@@ -177,7 +172,7 @@ func TestBrowserReadOnlyConsole(t *testing.T) {
 	if v := c.text("#read-only-note"); !strings.Contains(v, "--console-read-only") {
 		t.Errorf("read-only note = %q", v)
 	}
-	resp, err := http.Post(srv.URL+"/api/noise-rules", "application/json", strings.NewReader(`{"pathPrefix":"body.meta"}`))
+	resp, err := http.Post(c.url+"api/noise-rules", "application/json", strings.NewReader(`{"pathPrefix":"body.meta"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,9 +233,7 @@ func (failingRules) ListEndpointRules(context.Context, *shadowdiffv1.ListEndpoin
 func TestBrowserOverviewWithoutEndpointRules(t *testing.T) {
 	requireBrowser(t)
 	seed := seedCollector(t)
-	srv := httptest.NewServer(New(failingRules{seed.q}, Options{Logger: quietLogger()}))
-	t.Cleanup(srv.Close)
-	c := &consoleUnderTest{browser: startBrowser(t), t: t, seed: seed, url: srv.URL + "/"}
+	c := browseConsole(t, failingRules{seed.q}, Options{}, seed)
 	c.page("/")
 	c.waitFor("endpoint rows", endpointRows+` >= 4`)
 	if v := c.text("#endpoint-rules-error"); !strings.Contains(v, "disk error") {

@@ -3,7 +3,6 @@ package console
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -23,9 +22,7 @@ func openLiveConsole(t *testing.T) (*consoleUnderTest, *engine.Engine) {
 	requireBrowser(t)
 	eng, clk := openEngine(t)
 	ingestSeed(t, eng, clk)
-	srv := httptest.NewServer(New(eng.QueryServer(), Options{Title: "shadowdiff", Logger: quietLogger()}))
-	t.Cleanup(srv.Close)
-	return &consoleUnderTest{browser: startBrowser(t), t: t, url: srv.URL + "/"}, eng
+	return browseConsole(t, eng.QueryServer(), Options{Title: "shadowdiff"}, nil), eng
 }
 
 // ingestProducts adds n identical GET /api/products requests, so the
@@ -194,9 +191,7 @@ func TestBrowserMoreSamples(t *testing.T) {
 	}
 	t.Cleanup(func() { eng.Close() })
 	ingestSeed(t, eng, clk)
-	srv := httptest.NewServer(New(eng.QueryServer(), Options{Logger: quietLogger()}))
-	t.Cleanup(srv.Close)
-	c := &consoleUnderTest{browser: startBrowser(t), t: t, url: srv.URL + "/"}
+	c := browseConsole(t, eng.QueryServer(), Options{}, nil)
 	c.page("/samples?endpoint=" + url.QueryEscape("GET /api/orders/{id}") + "&path=body.order.total")
 	c.waitFor("side-by-side table", `return !!document.querySelector("#side-by-side")`)
 	keys := `return Array.from(document.querySelectorAll("#sample-list .key")).map(e => e.textContent).join()`
@@ -291,9 +286,7 @@ func (failingNoiseRules) CreateNoiseRule(context.Context, *shadowdiffv1.CreateNo
 func TestBrowserFailedMarkCanBeRetried(t *testing.T) {
 	requireBrowser(t)
 	seed := seedCollector(t)
-	srv := httptest.NewServer(New(failingNoiseRules{seed.q}, Options{Logger: quietLogger()}))
-	t.Cleanup(srv.Close)
-	c := &consoleUnderTest{browser: startBrowser(t), t: t, seed: seed, url: srv.URL + "/"}
+	c := browseConsole(t, failingNoiseRules{seed.q}, Options{}, seed)
 	c.page(endpointRoute(seed.regressed))
 	c.waitFor("regressed field row", fieldStatus, seed.regressedField)
 	button := `#fields tr[data-path="` + seed.regressedField + `"] button[data-action="mark-noise"]`

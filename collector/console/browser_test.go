@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
 
 // The browser tests load the console in headless Chromium against a real
@@ -27,11 +29,21 @@ func openConsole(t *testing.T) *consoleUnderTest {
 	t.Helper()
 	requireBrowser(t)
 	seed := seedCollector(t)
-	srv := httptest.NewServer(New(seed.q, Options{Title: "shadowdiff", Logger: quietLogger()}))
+	c := browseConsole(t, seed.q, Options{Title: "shadowdiff"}, seed)
+	c.shots = screenshotDir(t)
+	return c
+}
+
+// browseConsole serves a console over q (with opts and a quiet logger) and
+// opens a browser on it; seed describes q's data when it is the seed's.
+func browseConsole(t *testing.T, q shadowdiffv1.QueryServer, opts Options, seed *seeded) *consoleUnderTest {
+	t.Helper()
+	opts.Logger = quietLogger()
+	srv := httptest.NewServer(New(q, opts))
 	// Cleanups run last-in first-out: the browser (and its live-update
 	// stream) goes before the server, whose Close waits for open requests.
 	t.Cleanup(srv.Close)
-	return &consoleUnderTest{browser: startBrowser(t), t: t, seed: seed, url: srv.URL + "/", shots: screenshotDir(t)}
+	return &consoleUnderTest{browser: startBrowser(t), t: t, seed: seed, url: srv.URL + "/"}
 }
 
 // screenshotDir is where SHADOWDIFF_SCREENSHOTS=1 writes the page images
