@@ -106,6 +106,12 @@ func (s *sender) heldList() [][]byte {
 // release recycles an in-flight batch's digests and its list.
 func (s *sender) release(held [][]byte) {
 	s.recycle(held...)
+	s.recycleList(held)
+}
+
+// recycleList keeps the list of an in-flight batch whose digests are
+// recycled or queued again.
+func (s *sender) recycleList(held [][]byte) {
 	clear(held)
 	if len(s.spareHeld) < maxInflight {
 		s.spareHeld = append(s.spareHeld, held[:0])
@@ -317,8 +323,7 @@ func (s *sender) lost(reason string, remoteClosed, unreachable bool) {
 			if !b.unsent {
 				resent += len(b.held)
 			}
-			clear(b.held)
-			s.spareHeld = append(s.spareHeld, b.held[:0])
+			s.recycleList(b.held)
 			continue
 		}
 		s.release(b.held)
