@@ -249,6 +249,13 @@ func TestIndexAndAssets(t *testing.T) {
 	if code, _, _ := call(t, "GET", srv.URL+"/static/missing.js", "", ""); code != 404 {
 		t.Errorf("missing asset = %d, want 404", code)
 	}
+	// The page's template is not an asset: served as it is it showed
+	// {{.Title}}.
+	for _, p := range []string{"/static/", "/static/index.html"} {
+		if code, body, _ := call(t, "GET", srv.URL+p, "", ""); code != 404 || strings.Contains(body, "{{") {
+			t.Errorf("GET %s = %d, want 404 without the raw template", p, code)
+		}
+	}
 }
 
 // The handler also works under a prefix, as all app URLs are relative.

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -109,10 +110,15 @@ func (c *console) write(h http.HandlerFunc) http.HandlerFunc {
 }
 
 // staticHandler serves the embedded assets; they change only with the
-// binary, so browsers revalidate rather than cache blindly.
+// binary, so browsers revalidate rather than cache blindly. The page's
+// template is served by index, filled in, never as it is.
 func staticHandler(static fs.FS) http.Handler {
 	files := http.FileServerFS(static)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := strings.TrimPrefix(r.URL.Path, "/"); p == "" || path.Base(p) == "index.html" {
+			writeError(w, http.StatusNotFound, "NotFound", "no such asset: /static/"+p)
+			return
+		}
 		w.Header().Set("Cache-Control", "no-cache")
 		files.ServeHTTP(w, r)
 	})
