@@ -1,12 +1,15 @@
 package proxywasm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/stats"
 )
 
 // rawCodec passes serialized messages through: the guest hands the host
@@ -56,7 +59,8 @@ func (c *grpcConns) get(addr string) (*grpc.ClientConn, error) {
 	}
 	cc, err := grpc.NewClient("passthrough:///"+addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})))
+		grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})),
+		grpc.WithStatsHandler(trailerWatch{}))
 	if err != nil {
 		return nil, fmt.Errorf("proxywasm: gRPC client for %s: %w", addr, err)
 	}
@@ -77,3 +81,33 @@ func (c *grpcConns) close() error {
 	c.conns = nil
 	return errors.Join(errs...)
 }
+
+// trailerWatch notes, for a stream whose context carries a *trailersSeen,
+// that the server's trailers (its status) arrived: grpc-go reports a
+// stream the connection dropped as UNAVAILABLE, like a server's status,
+// where Envoy reports a reset after the response headers as INTERNAL.
+type trailerWatch struct{}
+
+// trailersSeen is set once a stream's trailers arrive.
+type trailersSeen struct{ atomic.Bool }
+
+type trailersSeenKey struct{}
+
+func withTrailersSeen(ctx context.Context) (context.Context, *trailersSeen) {
+	seen := new(trailersSeen)
+	return context.WithValue(ctx, trailersSeenKey{}, seen), seen
+}
+
+func (trailerWatch) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+
+func (trailerWatch) HandleRPC(ctx context.Context, s stats.RPCStats) {
+	if _, ok := s.(*stats.InTrailer); ok {
+		if seen, ok := ctx.Value(trailersSeenKey{}).(*trailersSeen); ok {
+			seen.Store(true)
+		}
+	}
+}
+
+func (trailerWatch) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+
+func (trailerWatch) HandleConn(context.Context, stats.ConnStats) {}

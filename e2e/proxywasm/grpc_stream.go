@@ -159,6 +159,7 @@ func (v *vm) runGrpcStream(ctx context.Context, id uint32, t grpcTarget, s *grpc
 		err = checkAuthority(t.authority)
 	}
 	var cs grpc.ClientStream
+	ctx, trailers := withTrailersSeen(ctx)
 	if err == nil {
 		cs, err = conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, t.path, grpc.CallAuthority(t.authority))
 	}
@@ -200,6 +201,12 @@ func (v *vm) runGrpcStream(ctx context.Context, id uint32, t grpcTarget, s *grpc
 	st := grpcstatus.New(codes.OK, "")
 	if !errors.Is(err, io.EOF) {
 		st = grpcstatus.Convert(err)
+	}
+	if gotHeaders && !trailers.Load() && st.Code() == codes.Unavailable {
+		// The connection dropped after the response headers: Envoy's
+		// gRPC client calls that a reset, INTERNAL, with no trailers.
+		v.runAsync(func(fr *frame) { v.deliverGrpcClose(fr, id, grpcstatus.New(codes.Internal, "")) })
+		return
 	}
 	if tr := cs.Trailer(); gotHeaders || len(tr) > 0 {
 		h := &httpfilter.Headers{}

@@ -173,3 +173,42 @@ func TestGrpcCancelAndErrors(t *testing.T) {
 		t.Errorf("callbacks arrived for a cancelled stream: %q", got)
 	}
 }
+
+// A stream the server ends with a status after its headers closes with that
+// status; one whose connection drops after the headers closes INTERNAL, as
+// Envoy's gRPC client reports a reset, not grpc-go's UNAVAILABLE: the
+// filter sends its unacknowledged batches again only after UNAVAILABLE.
+func TestGrpcStreamResetAfterHeadersIsInternal(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	headersSent := make(chan struct{}, 1)
+	srv := grpc.NewServer(grpc.ForceServerCodec(rawCodec{}), grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
+		if err := stream.SendHeader(metadata.Pairs("x-init", "i1")); err != nil {
+			return err
+		}
+		if method, _ := grpc.MethodFromServerStream(stream); method == "/test.Echo/Unavailable" {
+			return grpcstatus.Error(codes.Unavailable, "shutting down")
+		}
+		headersSent <- struct{}{}
+		<-stream.Context().Done()
+		return nil
+	}))
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(srv.Stop)
+	h := newHarness(t, RuntimeOptions{Workers: 1, Clusters: testClusters{"collector": newTestCluster("collector", true, l.Addr().String())}})
+	p := h.load(t, PluginConfig{})
+
+	p.NewFilter(newCallbacks()).DecodeHeaders(requestHeaders("grpc-stream-to", "x-cluster", "collector", "x-method", "Unavailable"), true)
+	if closed := h.rep.wait(t, "grpc.close", 1); !strings.HasPrefix(closed[0], "2:14:0:14:shutting down") {
+		t.Errorf("grpc.close after the server's UNAVAILABLE = %q, want 14", closed[0])
+	}
+	p.NewFilter(newCallbacks()).DecodeHeaders(requestHeaders("grpc-stream-to", "x-cluster", "collector", "x-method", "Drop"), true)
+	<-headersSent
+	h.rep.wait(t, "grpc.initial", 2) // the headers reached the plugin
+	srv.Stop()                       // and the connection drops under the stream
+	if closed := h.rep.wait(t, "grpc.close", 2); !strings.HasPrefix(closed[1], "2:13:0:13:") {
+		t.Errorf("grpc.close after a reset = %q, want INTERNAL (13)", closed[1])
+	}
+}

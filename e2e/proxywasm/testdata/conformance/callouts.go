@@ -99,6 +99,10 @@ func grpcCase(ctx uint32, c string) {
 		report("grpc.send2", grpcSend(id, "m2", 0))
 		report("grpc.close_local", proxy_grpc_close(id))
 		report("grpc.send_after_local_close", grpcSend(id, "m3", 0))
+	case "grpc-stream-to":
+		method, _, _ := getHeader(0, "x-method")
+		_, st := grpcStream(up, method)
+		report("grpc.stream_to", st)
 	case "grpc-call":
 		method, _, _ := getHeader(0, "x-method")
 		s, sn := str("test.Echo")

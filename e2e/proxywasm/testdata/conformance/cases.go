@@ -65,7 +65,7 @@ func requestHeaders(ctx uint32, c string, n, eos uint32) uint32 {
 	case "queue":
 		queue()
 		return 0
-	case "grpc-stream", "grpc-call", "grpc-cancel", "grpc-cancel-now", "grpc-errors":
+	case "grpc-stream", "grpc-stream-to", "grpc-call", "grpc-cancel", "grpc-cancel-now", "grpc-errors":
 		grpcCase(ctx, c)
 		return 0
 	case "trap":
