@@ -126,12 +126,7 @@ func TestBrowserEndpoint(t *testing.T) {
 // so instead of showing the endpoint CLEAN and its field not significant.
 func TestBrowserEndpointUndecided(t *testing.T) {
 	requireBrowser(t)
-	clk := &offsetClock{}
-	eng, err := engine.Open(t.TempDir(), engine.Options{PairWindow: seedPairWindow, MinSamples: 5, Now: clk.Now, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close() })
+	eng, _ := openEngineWith(t, engine.Options{MinSamples: 5})
 	var first30 []*shadowdiffv1.ResponseDigest
 	for _, d := range seedDigests(time.Now().Add(-3 * time.Minute)) {
 		var i int

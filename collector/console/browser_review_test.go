@@ -184,12 +184,7 @@ func TestBrowserBadWindowLinks(t *testing.T) {
 // samples a field here (20 by default).
 func TestBrowserMoreSamples(t *testing.T) {
 	requireBrowser(t)
-	clk := &offsetClock{}
-	eng, err := engine.Open(t.TempDir(), engine.Options{PairWindow: seedPairWindow, SamplesPerField: 80, Now: clk.Now, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close() })
+	eng, clk := openEngineWith(t, engine.Options{SamplesPerField: 80})
 	ingestSeed(t, eng, clk)
 	c := browseConsole(t, eng.QueryServer(), Options{}, nil)
 	c.page("/samples?endpoint=" + url.QueryEscape("GET /api/orders/{id}") + "&path=body.order.total")

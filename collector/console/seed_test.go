@@ -71,8 +71,16 @@ func (c *offsetClock) advance(d time.Duration) {
 // settings) in a temporary directory.
 func openEngine(t testing.TB) (*engine.Engine, *offsetClock) {
 	t.Helper()
+	return openEngineWith(t, engine.Options{})
+}
+
+// openEngineWith opens an engine with opts, the seed's pair window, a
+// clock of its own and a quiet logger.
+func openEngineWith(t testing.TB, opts engine.Options) (*engine.Engine, *offsetClock) {
+	t.Helper()
 	clk := &offsetClock{}
-	eng, err := engine.Open(t.TempDir(), engine.Options{PairWindow: seedPairWindow, Now: clk.Now, Logger: quietLogger()})
+	opts.PairWindow, opts.Now, opts.Logger = seedPairWindow, clk.Now, quietLogger()
+	eng, err := engine.Open(t.TempDir(), opts)
 	if err != nil {
 		t.Fatalf("open engine: %v", err)
 	}
