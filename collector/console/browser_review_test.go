@@ -66,21 +66,7 @@ func TestBrowserLookupSurvivesRedraw(t *testing.T) {
 func TestBrowserLongKeyFitsThePage(t *testing.T) {
 	c, eng := openLiveConsole(t)
 	key := strings.Repeat("averylongjsonkey", 119) // 1,904 characters
-	at := time.Now().Add(-2 * time.Minute)
-	var ds []*shadowdiffv1.ResponseDigest
-	for i := 0; i < 30; i++ {
-		for _, role := range roles {
-			v := "1"
-			if role == candidateID {
-				v = "2"
-			}
-			ds = append(ds, digest(fmt.Sprintf("req-long-%04d", i), role, "GET", "/api/long", at,
-				[]fieldSpec{{key, typString, shapeText, v, true}}, "stamp"))
-		}
-	}
-	if _, rejected, err := eng.Ingest(context.Background(), ds); err != nil || len(rejected) > 0 {
-		t.Fatalf("ingest: %v %v", rejected, err)
-	}
+	ingestChanged(t, eng, "req-long", "/api/long", key)
 	const widths = `return [document.documentElement.scrollWidth, window.innerWidth, (document.querySelector(arguments[0]) || {}).scrollWidth || 0]`
 	fits := func(where, table string) {
 		t.Helper()
@@ -236,24 +222,7 @@ func TestBrowserCustomRangeInUTC(t *testing.T) {
 // (body.a.b, body.a_b, body.a-b) get ids of their own.
 func TestBrowserUniqueIDs(t *testing.T) {
 	c, eng := openLiveConsole(t)
-	at := time.Now().Add(-2 * time.Minute)
-	var ds []*shadowdiffv1.ResponseDigest
-	for i := 0; i < 30; i++ {
-		for _, role := range roles {
-			v := "1"
-			if role == candidateID {
-				v = "2"
-			}
-			var fields []fieldSpec
-			for _, p := range []string{"a.b", "a_b", "a-b", "a b"} {
-				fields = append(fields, fieldSpec{p, typString, shapeText, v, true})
-			}
-			ds = append(ds, digest(fmt.Sprintf("req-ids-%04d", i), role, "GET", "/api/ids", at, fields, "stamp"))
-		}
-	}
-	if _, rejected, err := eng.Ingest(context.Background(), ds); err != nil || len(rejected) > 0 {
-		t.Fatalf("ingest: %v %v", rejected, err)
-	}
+	ingestChanged(t, eng, "req-ids", "/api/ids", "a.b", "a_b", "a-b", "a b")
 	dups := `const seen = {}, dup = []; document.querySelectorAll("[id]").forEach(e => { if (seen[e.id]) dup.push(e.id); seen[e.id] = true; }); return dup.join(" ")`
 	c.page(endpointRoute("GET /api/ids"))
 	c.waitFor("the fields", `return document.querySelectorAll('#fields a[id$="-samples"]').length === 4`)
@@ -310,5 +279,29 @@ func TestBrowserTablesHaveCaptions(t *testing.T) {
 		if v := c.eval(missing); v != "" {
 			t.Errorf("%s: tables without a caption: %v", route, v)
 		}
+	}
+}
+
+// ingestChanged adds 30 GET requests of path whose candidate changes the
+// string fields keys (the same in every role but for their value).
+func ingestChanged(t *testing.T, eng *engine.Engine, keyPrefix, path string, keys ...string) {
+	t.Helper()
+	at := time.Now().Add(-2 * time.Minute)
+	var ds []*shadowdiffv1.ResponseDigest
+	for i := 0; i < 30; i++ {
+		for _, role := range roles {
+			v := "1"
+			if role == candidateID {
+				v = "2"
+			}
+			var fields []fieldSpec
+			for _, k := range keys {
+				fields = append(fields, fieldSpec{k, typString, shapeText, v, true})
+			}
+			ds = append(ds, digest(fmt.Sprintf("%s-%04d", keyPrefix, i), role, "GET", path, at, fields, "stamp"))
+		}
+	}
+	if _, rejected, err := eng.Ingest(context.Background(), ds); err != nil || len(rejected) > 0 {
+		t.Fatalf("ingest: %v %v", rejected, err)
 	}
 }
