@@ -24,13 +24,15 @@ type overview struct {
 // statistical settings do not change while the engine runs.
 type overviewKey struct {
 	version, noiseGen, rulesGen uint64
-	// For a range: before counts the buckets that ended by its start,
+	// For a range with an end: before counts the buckets that ended by its start,
 	// covered those it overlaps. Over the same buckets (the same
 	// version) equal counts mean the same buckets: those before a start
 	// only gain members as the start moves later, and with the same ones
 	// before, the covered are the others that begin before the end, which
 	// only gain members as the end moves later. So a window like the last
 	// hour keeps its overview until a bucket leaves it or the data changes.
+	// For a range from a time to now: before is -1, covered the
+	// generation of the endpoint's window sum.
 	before, covered int
 }
 
@@ -57,7 +59,16 @@ func (e *Engine) overviewLocked(ea *endpointAgg, rng timeRange) *overview {
 	key := overviewKey{version: ea.version, noiseGen: e.noiseGen, rulesGen: e.endpoints.rulesGeneration()}
 	c := &ea.overview
 	slot := &c.all
-	if rng != rangeAll {
+	switch {
+	case rng == rangeAll:
+	case rng.end.IsZero():
+		// The window sum follows the range; its members are the buckets
+		// the range covers, named by the sum's generation.
+		slot = &c.ranged
+		w := ea.lockedWindow(rng.start.Unix())
+		key.before, key.covered = -1, int(w.gen)
+		w.mu.Unlock()
+	default:
 		slot = &c.ranged
 		for s, b := range ea.buckets {
 			switch {

@@ -27,6 +27,7 @@ type endpointAgg struct {
 	// rolledUntil: requests before it go to hour buckets.
 	rolledUntil int64
 	cache       sumCache
+	window      windowSum
 	// version counts the writers' changes (under the engine's write
 	// lock): an overview computed at the same version is still right.
 	version  uint64
@@ -75,6 +76,7 @@ func (a *aggregates) bucket(info endpointInfo, t time.Time) *store.Bucket {
 		b.RouteName = ea.routeName
 	}
 	ea.cache.touched(b)
+	ea.window.touched(b)
 	nano := t.UnixNano()
 	if b.FirstSeenNano == 0 || nano < b.FirstSeenNano {
 		b.FirstSeenNano = nano
@@ -104,6 +106,7 @@ func (a *aggregates) load(b *store.Bucket) {
 		ea.rolledUntil = b.StartUnix + hourWidth
 	}
 	ea.cache.invalidate()
+	ea.window.invalidate()
 	if have := ea.buckets[b.StartUnix]; have != nil {
 		have.Merge(b, maxSignatures)
 		return
@@ -163,6 +166,7 @@ func (a *aggregates) rollup(cutoff time.Time) (put []*store.Bucket, del []store.
 			put = append(put, h)
 		}
 		ea.cache.rolledUp(ea, starts, hours, exact)
+		ea.window.invalidate() // about once an hour: the range may have had some of them
 		ea.version++
 		if limit > ea.rolledUntil {
 			ea.rolledUntil = limit
@@ -189,6 +193,7 @@ func (a *aggregates) dropBefore(t time.Time) int {
 		}
 		if dropped {
 			ea.cache.invalidate()
+			ea.window.invalidate()
 			ea.version++
 		}
 		if len(ea.buckets) == 0 {

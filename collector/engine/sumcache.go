@@ -161,12 +161,12 @@ func (ea *endpointAgg) sum(rng timeRange) (*store.Bucket, bool) {
 // longer reads it (the cache stays locked until then).
 func (ea *endpointAgg) sharedSum(rng timeRange) (sum *store.Bucket, ok bool, done func()) {
 	if rng.end.IsZero() {
-		c := ea.lockedCache()
-		if rng.start.IsZero() || c.minEnd == 0 || c.minEnd > rng.start.Unix() {
-			// Every bucket overlaps the range.
+		if rng.start.IsZero() {
+			c := ea.lockedCache()
 			return c.sum, c.requests > 0, c.mu.Unlock
 		}
-		c.mu.Unlock()
+		w := ea.lockedWindow(rng.start.Unix())
+		return w.sum, w.requests > 0, w.mu.Unlock
 	}
 	// Every overlapping bucket, as the cached sum has them, so that a range
 	// gives the same first and last seen either way.
