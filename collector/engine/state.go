@@ -166,7 +166,7 @@ func (a *aggregates) rollup(cutoff time.Time) (put []*store.Bucket, del []store.
 			put = append(put, h)
 		}
 		ea.cache.rolledUp(ea, starts, hours, exact)
-		ea.window.invalidate() // about once an hour: the range may have had some of them
+		ea.window.rolledUp(starts, hours)
 		ea.version++
 		if limit > ea.rolledUntil {
 			ea.rolledUntil = limit

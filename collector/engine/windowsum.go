@@ -42,6 +42,32 @@ func (w *windowSum) invalidate() {
 	w.mu.Unlock()
 }
 
+// rolledUp drops the sum if a rollup merged minute buckets (starts) of
+// it into hour buckets (hours): a range of the last hour or day keeps its
+// sum, as rollups take buckets two hours old.
+func (w *windowSum) rolledUp(starts []int64, hours map[int64]*store.Bucket) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.valid {
+		return
+	}
+	for _, s := range starts {
+		if _, ok := w.members[s]; ok {
+			w.valid = false
+			return
+		}
+	}
+	for s := range hours {
+		if _, ok := w.members[s]; ok {
+			w.valid = false
+			return
+		}
+		// A new hour bucket may reach into the range, which its
+		// minute buckets did not.
+		w.fresh[s] = struct{}{}
+	}
+}
+
 // touched notes that b is about to change (see sumCache.touched).
 func (w *windowSum) touched(b *store.Bucket) {
 	w.mu.Lock()

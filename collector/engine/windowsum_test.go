@@ -58,7 +58,14 @@ func TestWindowSumFollowsRangeAndWrites(t *testing.T) {
 	if ea.window.gen == builds {
 		t.Error("no bucket entered or left the range")
 	}
+	// A range that starts within an hour whose minute buckets all ended
+	// before it: once they are rolled up, the hour bucket reaches into it.
+	hour := now.Add(-rollupAfter).Unix()/hourWidth*hourWidth - hourWidth
+	write(time.Unix(hour+60, 0), "body.rolled")
+	midHour := timeRange{start: time.Unix(hour+1800, 0)}
+	checkSum(t, ea, midHour, "before rollup, from the middle of an hour")
 	a.rollup(now.Add(-rollupAfter))
+	checkSum(t, ea, midHour, "after rollup, from the middle of an hour")
 	checkSum(t, ea, lastHour(), "after rollup")
 	a.dropBefore(now.Add(-90 * time.Minute))
 	checkSum(t, ea, lastHour(), "after retention")
