@@ -188,12 +188,12 @@ func (a *aggregates) dropBefore(t time.Time) int {
 			// inside the retention, whose records and samples stay.
 			if s+b.WidthSec <= cut {
 				delete(ea.buckets, s)
+				ea.window.dropped(s)
 				dropped = true
 			}
 		}
 		if dropped {
 			ea.cache.invalidate()
-			ea.window.invalidate()
 			ea.version++
 		}
 		if len(ea.buckets) == 0 {

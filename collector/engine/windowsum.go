@@ -42,6 +42,16 @@ func (w *windowSum) invalidate() {
 	w.mu.Unlock()
 }
 
+// dropped drops the sum if retention took one of its buckets (a range
+// that starts before the retention).
+func (w *windowSum) dropped(start int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.members[start]; ok {
+		w.valid = false
+	}
+}
+
 // rolledUp drops the sum if a rollup merged minute buckets (starts) of
 // it into hour buckets (hours): a range of the last hour or day keeps its
 // sum, as rollups take buckets two hours old.

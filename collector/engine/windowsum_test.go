@@ -67,7 +67,10 @@ func TestWindowSumFollowsRangeAndWrites(t *testing.T) {
 	a.rollup(now.Add(-rollupAfter))
 	checkSum(t, ea, midHour, "after rollup, from the middle of an hour")
 	checkSum(t, ea, lastHour(), "after rollup")
+	day := timeRange{start: now.Add(-24 * time.Hour)}
+	checkSum(t, ea, day, "the last day, before retention")
 	a.dropBefore(now.Add(-90 * time.Minute))
+	checkSum(t, ea, day, "the last day, after retention")
 	checkSum(t, ea, lastHour(), "after retention")
 
 	// Signatures past the sum's cap: which ones overflowed is not known,
