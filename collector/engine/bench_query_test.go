@@ -73,14 +73,18 @@ func benchQueryEngine(b *testing.B) (*Engine, shadowdiffv1.QueryServer) {
 // serves (the worst case: busy endpoints all changed since the last
 // query); changed=none is a query that finds every overview cached.
 // since=1h asks for the last hour only, which the all-time sum cannot
-// serve, only an overview cached for the same run of buckets.
+// serve, only the endpoints' window sums; sliding moves the hour one
+// minute later with each query (a bucket leaves it every time; every 50
+// queries it moves 49 minutes back).
 func BenchmarkListEndpoints1M(b *testing.B) {
 	for _, endpoints := range []int{20, 1000} {
 		for _, c := range []struct {
 			name    string
 			changed bool
 			since   time.Duration
-		}{{"changed=none", false, 0}, {"changed=all", true, 0}, {"changed=none,since=1h", false, time.Hour}, {"changed=all,since=1h", true, time.Hour}} {
+			sliding bool
+		}{{"changed=none", false, 0, false}, {"changed=all", true, 0, false}, {"changed=none,since=1h", false, time.Hour, false},
+			{"changed=all,since=1h", true, time.Hour, false}, {"changed=all,since=1h,sliding", true, time.Hour, true}} {
 			b.Run(fmt.Sprintf("endpoints=%d/%s", endpoints, c.name), func(b *testing.B) {
 				e, err := Open(b.TempDir(), Options{})
 				if err != nil {
@@ -90,8 +94,9 @@ func BenchmarkListEndpoints1M(b *testing.B) {
 				seedBuckets(e, endpoints, uint64(1_000_000/endpoints))
 				q, ctx := e.QueryServer(), context.Background()
 				req := &shadowdiffv1.ListEndpointsRequest{}
+				from := time.Now().Add(-c.since)
 				if c.since > 0 {
-					req.Range = &shadowdiffv1.TimeRange{Start: timestamppb.New(time.Now().Add(-c.since))}
+					req.Range = &shadowdiffv1.TimeRange{Start: timestamppb.New(from)}
 				}
 				if _, err := q.ListEndpoints(ctx, req); err != nil { // the cached sums, built once after a start
 					b.Fatal(err)
@@ -102,6 +107,9 @@ func BenchmarkListEndpoints1M(b *testing.B) {
 						b.StopTimer()
 						touchEndpoints(e)
 						b.StartTimer()
+					}
+					if c.sliding {
+						req.Range.Start = timestamppb.New(from.Add(time.Duration(i%50) * time.Minute))
 					}
 					resp, err := q.ListEndpoints(ctx, req)
 					if err != nil || len(resp.Endpoints) != endpoints {
