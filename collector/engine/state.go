@@ -165,7 +165,7 @@ func (a *aggregates) rollup(cutoff time.Time) (put []*store.Bucket, del []store.
 			ea.buckets[hs] = h
 			put = append(put, h)
 		}
-		ea.cache.rolledUp(ea, starts, hours, exact)
+		ea.cache.rolledUp(starts, hours, exact)
 		ea.window.rolledUp(starts, hours)
 		ea.version++
 		if limit > ea.rolledUntil {

@@ -23,7 +23,6 @@ const sumSignCap = maxSignatures * 4
 type sumCache struct {
 	mu       sync.Mutex
 	valid    bool
-	minEnd   int64 // earliest end of a bucket in sum (Unix seconds)
 	sum      *store.Bucket
 	requests uint64 // requests + duplicates in sum
 	// behind holds, by start, the buckets written since they were added
@@ -60,14 +59,14 @@ func (ea *endpointAgg) emptySum() *store.Bucket {
 func (ea *endpointAgg) refresh() {
 	c := &ea.cache
 	if !c.valid {
-		c.sum, c.minEnd, c.requests = ea.emptySum(), 0, 0
+		c.sum, c.requests = ea.emptySum(), 0
 		if c.behind == nil {
 			c.behind = map[int64]*store.Bucket{}
 		}
 		clear(c.behind)
-		for s, b := range ea.buckets {
+		for _, b := range ea.buckets {
 			c.sum.Merge(b, sumSignCap)
-			c.added(s+b.WidthSec, b.Counts.Requests+b.Counts.Duplicates)
+			c.requests += b.Counts.Requests + b.Counts.Duplicates
 		}
 		c.valid = true
 		return
@@ -80,7 +79,7 @@ func (ea *endpointAgg) refresh() {
 			return
 		}
 		c.sum.MergeGrowth(b, was, sumSignCap)
-		c.added(s+b.WidthSec, b.Counts.Requests+b.Counts.Duplicates-was.Counts.Requests-was.Counts.Duplicates)
+		c.requests += b.Counts.Requests + b.Counts.Duplicates - was.Counts.Requests - was.Counts.Duplicates
 		delete(c.behind, s)
 	}
 }
@@ -103,22 +102,14 @@ func (ea *endpointAgg) lockedCache() *sumCache {
 	return c
 }
 
-// added counts requests of a bucket that ends at end into the sum.
-func (c *sumCache) added(end int64, requests uint64) {
-	c.requests += requests
-	if c.minEnd == 0 || end < c.minEnd {
-		c.minEnd = end
-	}
-}
-
 // rolledUp keeps the cache across a rollup of the endpoint's minute
-// buckets (starts) into hour buckets (hours): their sum is the same, and
-// only the earliest end may have moved. It is rebuilt when the rollup was
+// buckets (starts) into hour buckets (hours): their sum is the same. It
+// is rebuilt when the rollup was
 // not exact (an hour bucket, with fewer signatures than the sum may keep,
 // counted some in its overflow), and when a bucket written since the sum
 // was brought up to date had growth that is now in another bucket.
 // Called with the engine's write lock held.
-func (c *sumCache) rolledUp(ea *endpointAgg, starts []int64, hours map[int64]*store.Bucket, exact bool) {
+func (c *sumCache) rolledUp(starts []int64, hours map[int64]*store.Bucket, exact bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.valid {
@@ -138,12 +129,6 @@ func (c *sumCache) rolledUp(ea *endpointAgg, starts []int64, hours map[int64]*st
 		if _, ok := c.behind[s]; ok {
 			c.valid = false
 			return
-		}
-	}
-	c.minEnd = 0
-	for s, b := range ea.buckets {
-		if end := s + b.WidthSec; c.minEnd == 0 || end < c.minEnd {
-			c.minEnd = end
 		}
 	}
 }
