@@ -27,7 +27,7 @@ type sumCache struct {
 	requests uint64 // requests + duplicates in sum
 	// behind holds, by start, the buckets written since they were added
 	// to sum, as they were then (empty for a bucket made since).
-	behind map[int64]*store.Bucket
+	behind map[int64]*store.Snapshot
 }
 
 func (c *sumCache) invalidate() {
@@ -46,7 +46,7 @@ func (c *sumCache) touched(b *store.Bucket) {
 		return
 	}
 	if _, ok := c.behind[b.StartUnix]; !ok {
-		c.behind[b.StartUnix] = b.Clone()
+		c.behind[b.StartUnix] = b.Snapshot()
 	}
 }
 
@@ -61,7 +61,7 @@ func (ea *endpointAgg) refresh() {
 	if !c.valid {
 		c.sum, c.requests = ea.emptySum(), 0
 		if c.behind == nil {
-			c.behind = map[int64]*store.Bucket{}
+			c.behind = map[int64]*store.Snapshot{}
 		}
 		clear(c.behind)
 		for _, b := range ea.buckets {
@@ -78,8 +78,8 @@ func (ea *endpointAgg) refresh() {
 			ea.refresh()
 			return
 		}
-		c.sum.MergeGrowth(b, was, sumSignCap)
-		c.requests += b.Counts.Requests + b.Counts.Duplicates - was.Counts.Requests - was.Counts.Duplicates
+		c.sum.MergeGrowth(b, was, sumSignCap, nil)
+		c.requests += b.Counts.Requests + b.Counts.Duplicates - was.Requests()
 		delete(c.behind, s)
 	}
 }

@@ -25,7 +25,7 @@ type windowSum struct {
 	minEnd  int64 // earliest end of a member, 0 with none
 	// behind holds, by start, the members written since they were added
 	// to sum, as they were then; fresh the other buckets written since.
-	behind map[int64]*store.Bucket
+	behind map[int64]*store.Snapshot
 	fresh  map[int64]struct{}
 	// refs counts, per field path, the members that have it: a path
 	// leaves sum with the last of them, as it would from a new sum.
@@ -90,7 +90,7 @@ func (w *windowSum) touched(b *store.Bucket) {
 		return
 	}
 	if _, ok := w.behind[b.StartUnix]; !ok {
-		w.behind[b.StartUnix] = b.Clone()
+		w.behind[b.StartUnix] = b.Snapshot()
 	}
 }
 
@@ -118,7 +118,7 @@ func (ea *endpointAgg) rebuildWindow(from int64) {
 	w := &ea.window
 	w.sum, w.minEnd, w.requests = ea.emptySum(), 0, 0
 	if w.members == nil {
-		w.members, w.behind, w.fresh, w.refs = map[int64]int64{}, map[int64]*store.Bucket{}, map[int64]struct{}{}, map[string]int32{}
+		w.members, w.behind, w.fresh, w.refs = map[int64]int64{}, map[int64]*store.Snapshot{}, map[int64]struct{}{}, map[string]int32{}
 	}
 	clear(w.members)
 	clear(w.behind)
@@ -202,15 +202,10 @@ func (w *windowSum) add(b *store.Bucket) {
 	w.gen++
 }
 
-// grow adds what member b gained since was, its copy when last added.
-func (w *windowSum) grow(b, was *store.Bucket) {
-	w.sum.MergeGrowth(b, was, sumSignCap)
-	for p := range b.Fields {
-		if was.Fields[p] == nil {
-			w.refs[p]++
-		}
-	}
-	w.requests += b.Counts.Requests + b.Counts.Duplicates - was.Counts.Requests - was.Counts.Duplicates
+// grow adds what member b gained since was, its snapshot when last added.
+func (w *windowSum) grow(b *store.Bucket, was *store.Snapshot) {
+	w.sum.MergeGrowth(b, was, sumSignCap, func(path string) { w.refs[path]++ })
+	w.requests += b.Counts.Requests + b.Counts.Duplicates - was.Requests()
 }
 
 // take subtracts member b from the sum, which must hold all its

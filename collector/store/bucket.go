@@ -227,45 +227,114 @@ func (c *FieldDiffs) Sub(o *FieldDiffs) {
 	}
 }
 
-// MergeGrowth adds into b what bucket cur gained since was, an earlier
-// copy of it already merged into b: b ends as if cur had been merged
-// instead of was. Buckets only grow, so every difference is a count to
-// add.
-func (b *Bucket) MergeGrowth(cur, was *Bucket, maxSignatures int) {
+// Snapshot is a bucket's counters at one time, kept to add up later what
+// the bucket gained since (MergeGrowth). Taking one copies the counters
+// into slices and keeps pointers to the bucket's own field counters,
+// which stay in place as they grow: no map is built, and adding the
+// growth looks up no path in the bucket.
+type Snapshot struct {
+	counts            EndpointCounts
+	fields            []fieldSnapshot
+	signatures        map[string]uint64
+	signatureOverflow uint64
+}
+
+type fieldSnapshot struct {
+	path            string
+	cur             *FieldCounts // the bucket's
+	seen, noiseSeen uint64
+	diffs           *FieldDiffs // a copy; nil when it had not differed
+}
+
+// Snapshot returns b's counters as they are now.
+func (b *Bucket) Snapshot() *Snapshot {
+	s := &Snapshot{counts: b.Counts, signatures: maps.Clone(b.Signatures), signatureOverflow: b.SignatureOverflow,
+		fields: make([]fieldSnapshot, 0, len(b.Fields))}
+	differing := 0
+	for _, fc := range b.Fields {
+		if fc.FieldDiffs != nil {
+			differing++
+		}
+	}
+	ds := make([]FieldDiffs, 0, differing)
+	for p, fc := range b.Fields {
+		f := fieldSnapshot{path: p, cur: fc, seen: fc.Seen, noiseSeen: fc.NoiseSeen}
+		if fc.FieldDiffs != nil {
+			ds = append(ds, *fc.FieldDiffs)
+			f.diffs = &ds[len(ds)-1]
+		}
+		s.fields = append(s.fields, f)
+	}
+	return s
+}
+
+// Requests is the snapshot's count of requests and duplicates.
+func (s *Snapshot) Requests() uint64 { return s.counts.Requests + s.counts.Duplicates }
+
+// MergeGrowth adds into b what bucket cur gained since was, a snapshot of
+// it whose counters are already in b: b ends as if cur had been merged
+// instead. Buckets only grow, so every difference is a count to add.
+// newField, when not nil, is called with each path cur gained since.
+func (b *Bucket) MergeGrowth(cur *Bucket, was *Snapshot, maxSignatures int, newField func(path string)) {
 	if cur.FirstSeenNano != 0 && (b.FirstSeenNano == 0 || cur.FirstSeenNano < b.FirstSeenNano) {
 		b.FirstSeenNano = cur.FirstSeenNano
 	}
 	b.LastSeenNano = max(b.LastSeenNano, cur.LastSeenNano)
 	d := cur.Counts
-	d.Sub(&was.Counts)
+	d.Sub(&was.counts)
 	b.Counts.Add(&d)
-	for p, fc := range cur.Fields {
-		if b.Fields == nil {
-			b.Fields = make(map[string]*FieldCounts, len(cur.Fields))
+	for i := range was.fields {
+		f := &was.fields[i]
+		fc := f.cur
+		if fc.Seen == f.seen && fc.NoiseSeen == f.noiseSeen && (fc.FieldDiffs == nil || f.diffs != nil && *fc.FieldDiffs == *f.diffs) {
+			continue // unchanged
 		}
-		dst := b.Fields[p]
-		if dst == nil {
-			dst = &FieldCounts{}
-			b.Fields[p] = dst
-		}
-		w := was.Fields[p]
-		if w == nil {
-			w = &noCounts
-		}
-		dst.Seen += fc.Seen - w.Seen
-		dst.NoiseSeen += fc.NoiseSeen - w.NoiseSeen
+		dst := b.fieldCounts(f.path, len(cur.Fields))
+		dst.Seen += fc.Seen - f.seen
+		dst.NoiseSeen += fc.NoiseSeen - f.noiseSeen
 		if fc.FieldDiffs != nil {
 			g := *fc.FieldDiffs
-			g.Sub(w.Diffs())
+			if f.diffs != nil {
+				g.Sub(f.diffs)
+			}
 			dst.Differed().Add(&g)
 		}
 	}
+	if len(cur.Fields) > len(was.fields) { // fields only join a bucket
+		had := make(map[string]struct{}, len(was.fields))
+		for i := range was.fields {
+			had[was.fields[i].path] = struct{}{}
+		}
+		for p, fc := range cur.Fields {
+			if _, ok := had[p]; ok {
+				continue
+			}
+			b.fieldCounts(p, len(cur.Fields)).Add(fc)
+			if newField != nil {
+				newField(p)
+			}
+		}
+	}
 	for s, n := range cur.Signatures {
-		if g := n - was.Signatures[s]; g > 0 {
+		if g := n - was.signatures[s]; g > 0 {
 			b.AddSignature(s, g, maxSignatures)
 		}
 	}
-	b.SignatureOverflow += cur.SignatureOverflow - was.SignatureOverflow
+	b.SignatureOverflow += cur.SignatureOverflow - was.signatureOverflow
+}
+
+// fieldCounts returns b's counters of path, made when missing; sizeHint
+// sizes a map made for the first.
+func (b *Bucket) fieldCounts(path string, sizeHint int) *FieldCounts {
+	if b.Fields == nil {
+		b.Fields = make(map[string]*FieldCounts, sizeHint)
+	}
+	dst := b.Fields[path]
+	if dst == nil {
+		dst = &FieldCounts{}
+		b.Fields[path] = dst
+	}
+	return dst
 }
 
 // Merge adds o (a bucket of the same endpoint) into b, keeping at most
@@ -282,15 +351,7 @@ func (b *Bucket) Merge(o *Bucket, maxSignatures int) {
 	}
 	b.Counts.Add(&o.Counts)
 	for p, fc := range o.Fields {
-		if b.Fields == nil {
-			b.Fields = make(map[string]*FieldCounts, len(o.Fields))
-		}
-		dst := b.Fields[p]
-		if dst == nil {
-			dst = &FieldCounts{}
-			b.Fields[p] = dst
-		}
-		dst.Add(fc)
+		b.fieldCounts(p, len(o.Fields)).Add(fc)
 	}
 	for s, n := range o.Signatures {
 		b.AddSignature(s, n, maxSignatures)
