@@ -129,7 +129,8 @@ func BenchmarkListEndpoints1M(b *testing.B) {
 	}
 }
 
-// touchEndpoints counts a request in every endpoint's current bucket.
+// touchEndpoints counts a compared request in every endpoint's current
+// bucket, as closing one does: every field of the bucket was seen.
 func touchEndpoints(e *Engine) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -137,6 +138,9 @@ func touchEndpoints(e *Engine) {
 		b := e.aggs.bucket(endpointInfo{key: ea.key, method: ea.method, pathTemplate: ea.pathTemplate}, e.opts.Now())
 		b.Counts.Requests++
 		b.Counts.Compared++
+		for _, fc := range b.Fields {
+			fc.Seen++
+		}
 	}
 }
 
