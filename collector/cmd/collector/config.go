@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shadowdiff/shadowdiff/collector/console"
 	"github.com/shadowdiff/shadowdiff/collector/engine"
 )
 
@@ -36,6 +37,7 @@ type config struct {
 	tlsKey          string
 	tlsClientCA     string
 	consoleReadOnly bool
+	consoleHosts    string
 	logLevel        slog.Level
 	logFormat       string
 	shutdownTimeout time.Duration
@@ -135,6 +137,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert")
 	fs.StringVar(&c.tlsClientCA, "tls-client-ca", "", "PEM CA bundle `file`: require and verify client certificates (mutual TLS)")
 	fs.BoolVar(&c.consoleReadOnly, "console-read-only", false, "the web console shows results but cannot create or delete noise rules (the HTTP listener has no authentication; on by default with --tls-client-ca)")
+	fs.StringVar(&c.consoleHosts, "console-allowed-hosts", "", "comma-separated `hosts` the web console answers to besides IP addresses, localhost and in-cluster names (a guard against DNS rebinding): \"name\", \".domain\" for a domain and its subdomains, \"*\" for any; list an Ingress host here")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log `format`: json or text")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGINT/SIGTERM, how long open calls may take to finish before they are cancelled")
@@ -175,6 +178,17 @@ func (c *config) validate() error {
 	check(c.logFormat == "json" || c.logFormat == "text", "%s must be json or text, got %q", flagEnv("log-format"), c.logFormat)
 	check(c.shutdownTimeout > 0, "%s must be positive, got %s", flagEnv("shutdown-timeout"), c.shutdownTimeout)
 	return errors.Join(errs...)
+}
+
+// consoleOptions are the web console's settings.
+func (c *config) consoleOptions() console.Options {
+	var hosts []string
+	for h := range strings.SplitSeq(c.consoleHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	return console.Options{ReadOnly: c.consoleReadOnly, AllowedHosts: hosts}
 }
 
 // envName is the environment variable of a flag: grpc-addr → SHADOWDIFF_GRPC_ADDR.

@@ -17,8 +17,9 @@ import (
 // httpHandler serves the web console at /, Prometheus metrics at /metrics
 // and a liveness/readiness probe at /healthz (503 once shutting down).
 // log is the base logger: the console adds component=console to it and the
-// rest component=http, so each line carries one component.
-func httpHandler(query shadowdiffv1.QueryServer, gatherer prometheus.Gatherer, serving func() bool, consoleReadOnly bool, log *slog.Logger) http.Handler {
+// rest component=http, so each line carries one component. The console's
+// options come from the flags (its logger is log).
+func httpHandler(query shadowdiffv1.QueryServer, gatherer prometheus.Gatherer, serving func() bool, consoleOpts console.Options, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelError),
@@ -33,7 +34,8 @@ func httpHandler(query shadowdiffv1.QueryServer, gatherer prometheus.Gatherer, s
 		}
 		w.Write([]byte("ok\n"))
 	})
-	mux.Handle("/", console.New(query, console.Options{Logger: log, ReadOnly: consoleReadOnly}))
+	consoleOpts.Logger = log
+	mux.Handle("/", console.New(query, consoleOpts))
 	return mux
 }
 

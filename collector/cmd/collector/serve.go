@@ -96,7 +96,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, unsignal func(), 
 	var httpAddr net.Addr
 	if httpL != nil {
 		httpAddr = httpL.Addr()
-		hs = newHTTPServer(httpL.Addr().String(), httpHandler(query, reg, srv.Serving, cfg.consoleReadOnly, log), httpBase, log)
+		hs = newHTTPServer(httpL.Addr().String(), httpHandler(query, reg, srv.Serving, cfg.consoleOptions(), log), httpBase, log)
 		go func() {
 			if err := hs.Serve(httpL); !errors.Is(err, http.ErrServerClosed) {
 				failed <- fmt.Errorf("http serve: %w", err)

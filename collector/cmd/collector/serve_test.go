@@ -162,6 +162,37 @@ func TestMutualTLS(t *testing.T) {
 	}
 }
 
+// The console answers to the hosts --console-allowed-hosts lists (an
+// Ingress) and refuses other names, as a rebound DNS name would be; the
+// metrics and probes answer to any.
+func TestConsoleAllowedHosts(t *testing.T) {
+	a, _ := startCollector(t, "--console-allowed-hosts", "shadowdiff.example, .corp.example")
+	for host, want := range map[string]int{
+		"shadowdiff.example": http.StatusOK, "eu.corp.example": http.StatusOK, a.http.String(): http.StatusOK,
+		"evil.example": http.StatusForbidden,
+	} {
+		for _, path := range []string{"/", "/api/endpoints"} {
+			req, _ := http.NewRequest("GET", "http://"+a.http.String()+path, nil)
+			req.Host = host
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("GET %s with Host %s: %d, want %d", path, host, resp.StatusCode, want)
+			}
+		}
+	}
+	req, _ := http.NewRequest("GET", "http://"+a.http.String()+"/metrics", nil)
+	req.Host = "evil.example"
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("/metrics with another host: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+}
+
 // postRule creates a noise rule through the console's API.
 func postRule(t *testing.T, addr string) (int, string) {
 	t.Helper()
