@@ -168,11 +168,19 @@ func cpuTime(tb testing.TB) time.Duration {
 // With pending=N, N requests whose primary came but no other role wait
 // through the run (a window of an hour): in production the pairing window
 // holds rate x window requests, which the GC marks on every cycle.
+//
+// Each stream sends a request's three batches one after the other, each
+// once the one before was acknowledged, so every primary and secondary is
+// stored as pending before its candidate comes: the worst case. With
+// roles=apart each of the streams is three, one per role, sending the
+// iteration's three batches at once, as the three sidecars of a mirrored
+// request send theirs: a request's roles then often share a transaction
+// and its pending digests need not be written.
 func BenchmarkIngestEngine(b *testing.B) {
 	cases := []struct {
-		streams, pending int
-		randomKeys       bool
-	}{{1, 0, false}, {16, 0, false}, {16, 50_000, false}, {16, 0, true}}
+		streams, pending       int
+		randomKeys, rolesApart bool
+	}{{1, 0, false, false}, {16, 0, false, false}, {16, 50_000, false, false}, {16, 0, true, false}, {16, 0, false, true}}
 	for _, c := range cases {
 		streams := c.streams
 		name := fmt.Sprintf("streams=%d", streams)
@@ -181,6 +189,11 @@ func BenchmarkIngestEngine(b *testing.B) {
 		}
 		if c.randomKeys {
 			name += ",keys=random"
+		}
+		send := sendBatches
+		if c.rolesApart {
+			name += ",roles=apart"
+			send = sendApart
 		}
 		b.Run(name, func(b *testing.B) {
 			const perBatch = 64
@@ -204,7 +217,7 @@ func BenchmarkIngestEngine(b *testing.B) {
 			b.ResetTimer()
 			cpu0 := cpuTime(b)
 			for range streams {
-				wg.Go(func() { sendBatches(b, r.conn, eb, &next, b.N, perBatch) })
+				wg.Go(func() { send(b, r.conn, eb, &next, b.N, perBatch) })
 			}
 			wg.Wait()
 			cpu := cpuTime(b) - cpu0
@@ -221,14 +234,70 @@ func sendBatches(b testing.TB, conn *grpc.ClientConn, eb *encodedBatches, next *
 	sendRoles(b, conn, eb, next, n, perBatch, 3, 0)
 }
 
-// sendRoles is sendBatches for the first roles (1: primaries only) of
-// requests numbered from base.
-func sendRoles(b testing.TB, conn *grpc.ClientConn, eb *encodedBatches, next *atomic.Int64, n, perBatch, roles, base int) {
+// sendApart is sendBatches with a stream per role: each iteration's three
+// batches are sent at once, each on its role's stream.
+func sendApart(b testing.TB, conn *grpc.ClientConn, eb *encodedBatches, next *atomic.Int64, n, perBatch int) {
+	var streams [3]grpc.ClientStream
+	var msgs [3][]byte
+	for role := range streams {
+		s := openIngest(b, conn)
+		if s == nil {
+			return
+		}
+		defer s.CloseSend()
+		streams[role], msgs[role] = s, bytes.Clone(eb.wire[role])
+	}
+	for seq := uint64(1); ; seq++ {
+		i := int(next.Add(1)) - 1
+		if i >= n {
+			return
+		}
+		var wg sync.WaitGroup
+		for role := range streams {
+			eb.number(msgs[role], role, seq, i)
+			wg.Go(func() { exchange(b, streams[role], msgs[role], seq, perBatch) })
+		}
+		wg.Wait()
+	}
+}
+
+// openIngest opens an Ingest stream that sends preEncoded batches; nil
+// (the error reported) when it cannot.
+func openIngest(b testing.TB, conn *grpc.ClientConn) grpc.ClientStream {
 	desc := &shadowdiffv1.Collector_ServiceDesc.Streams[0]
 	stream, err := conn.NewStream(context.Background(), desc, "/"+shadowdiffv1.Collector_ServiceDesc.ServiceName+"/"+desc.StreamName,
 		grpc.ForceCodecV2(rawCodec{}))
 	if err != nil {
 		b.Error(err)
+		return nil
+	}
+	return stream
+}
+
+// exchange sends a batch numbered seq and checks that its acknowledgement
+// accepts all perBatch digests.
+func exchange(b testing.TB, stream grpc.ClientStream, msg []byte, seq uint64, perBatch int) bool {
+	if err := stream.SendMsg(preEncoded(msg)); err != nil {
+		b.Error(err)
+		return false
+	}
+	var ack shadowdiffv1.DigestAck
+	if err := stream.RecvMsg(&ack); err != nil {
+		b.Error(err)
+		return false
+	}
+	if ack.Sequence != seq || ack.Accepted != uint32(perBatch) || len(ack.Rejections) != 0 {
+		b.Errorf("ack %v: want sequence %d and %d accepted", &ack, seq, perBatch)
+		return false
+	}
+	return true
+}
+
+// sendRoles is sendBatches for the first roles (1: primaries only) of
+// requests numbered from base.
+func sendRoles(b testing.TB, conn *grpc.ClientConn, eb *encodedBatches, next *atomic.Int64, n, perBatch, roles, base int) {
+	stream := openIngest(b, conn)
+	if stream == nil {
 		return
 	}
 	defer stream.CloseSend()
@@ -246,17 +315,7 @@ func sendRoles(b testing.TB, conn *grpc.ClientConn, eb *encodedBatches, next *at
 		for role := range roles {
 			seq++
 			eb.number(msgs[role], role, seq, base+i)
-			if err := stream.SendMsg(preEncoded(msgs[role])); err != nil {
-				b.Error(err)
-				return
-			}
-			var ack shadowdiffv1.DigestAck
-			if err := stream.RecvMsg(&ack); err != nil {
-				b.Error(err)
-				return
-			}
-			if ack.Sequence != seq || ack.Accepted != uint32(perBatch) || len(ack.Rejections) != 0 {
-				b.Errorf("ack %v: want sequence %d and %d accepted", &ack, seq, perBatch)
+			if !exchange(b, stream, msgs[role], seq, perBatch) {
 				return
 			}
 		}
