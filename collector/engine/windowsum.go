@@ -38,8 +38,15 @@ type windowSum struct {
 
 func (w *windowSum) invalidate() {
 	w.mu.Lock()
-	w.valid = false
+	w.drop()
 	w.mu.Unlock()
+}
+
+// drop forgets the sum, and what it kept to follow writes, until the next
+// query builds it again. Called with mu held.
+func (w *windowSum) drop() {
+	w.valid = false
+	w.sum, w.members, w.behind, w.fresh, w.refs = nil, nil, nil, nil, nil
 }
 
 // dropped drops the sum if retention took one of its buckets (a range
@@ -48,8 +55,9 @@ func (w *windowSum) dropped(start int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if _, ok := w.members[start]; ok {
-		w.valid = false
+		w.drop()
 	}
+	delete(w.fresh, start)
 }
 
 // rolledUp drops the sum if a rollup merged minute buckets (starts) of
@@ -63,13 +71,14 @@ func (w *windowSum) rolledUp(starts []int64, hours map[int64]*store.Bucket) {
 	}
 	for _, s := range starts {
 		if _, ok := w.members[s]; ok {
-			w.valid = false
+			w.drop()
 			return
 		}
+		delete(w.fresh, s) // gone: a sum that keeps it would never shrink
 	}
 	for s := range hours {
 		if _, ok := w.members[s]; ok {
-			w.valid = false
+			w.drop()
 			return
 		}
 		// A new hour bucket may reach into the range, which its
@@ -102,7 +111,7 @@ func (ea *endpointAgg) lockedWindow(from int64) *windowSum {
 	ok := false
 	defer func() {
 		if !ok {
-			w.valid = false
+			w.drop()
 			w.mu.Unlock()
 		}
 	}()

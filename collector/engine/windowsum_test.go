@@ -103,3 +103,27 @@ func TestWindowSumFollowsRangeAndWrites(t *testing.T) {
 		now = now.Add(2 * time.Minute)
 	}
 }
+
+// A window sum no query follows any more (the console was closed) keeps
+// what it notes of writes within the endpoint's buckets: rollups and
+// retention take out the buckets they remove.
+func TestWindowSumNotesOnlyLiveBuckets(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	a := newAggregates()
+	info := endpointInfo{key: "GET /x", method: "GET", pathTemplate: "/x"}
+	ea := a.endpoint(info)
+	a.bucket(info, now.Add(-2*time.Hour)).Counts.Requests++
+	ea.sum(timeRange{start: now.Add(-time.Hour)}) // idle for the last hour: no member
+	for m := range 3 * 24 * 60 {                  // three days, a request a minute, no windowed query
+		now = now.Add(time.Minute)
+		a.bucket(info, now).Counts.Requests++
+		if m%10 == 0 {
+			a.rollup(now.Add(-rollupAfter))
+			a.dropBefore(now.Add(-24 * time.Hour))
+		}
+	}
+	if n := len(ea.window.fresh); n > len(ea.buckets) {
+		t.Errorf("the window sum notes %d buckets written since, the endpoint has %d", n, len(ea.buckets))
+	}
+	checkSum(t, ea, timeRange{start: now.Add(-time.Hour)}, "three days later")
+}
