@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,6 +129,83 @@ func BenchmarkListEndpoints1M(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkListEndpointsUnderIngest is the overview over 1,000 endpoints
+// (a week of buckets each) while writers ingest batches of 21 requests'
+// digests (63) as fast as they can, one query every 20 ms, as a console
+// or an alerting script might poll a busy collector. One writer leaves
+// the other core to the queries; with writers=4 the machine is saturated
+// and queries wait their turn for a core.
+func BenchmarkListEndpointsUnderIngest(b *testing.B) {
+	for _, writers := range []int{1, 4} {
+		for _, since := range []time.Duration{0, time.Hour} {
+			b.Run(fmt.Sprintf("writers=%d/since=%s", writers, since), func(b *testing.B) {
+				benchQueriesUnderIngest(b, writers, since)
+			})
+		}
+	}
+}
+
+func benchQueriesUnderIngest(b *testing.B, writers int, since time.Duration) {
+	e, err := Open(b.TempDir(), Options{PairWindow: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	seedBuckets(e, 1000, 1000)
+	q, ctx := e.QueryServer(), context.Background()
+	req := &shadowdiffv1.ListEndpointsRequest{}
+	if since > 0 {
+		req.Range = &shadowdiffv1.TimeRange{Start: timestamppb.New(time.Now().Add(-since))}
+	}
+	if _, err := q.ListEndpoints(ctx, req); err != nil {
+		b.Fatal(err)
+	}
+	clk := newClock()
+	var stop atomic.Bool
+	var ingested atomic.Int64
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := 0; !stop.Load(); i++ {
+				batch := make([]*shadowdiffv1.ResponseDigest, 0, 63)
+				for k := range 21 {
+					tr := realisticTriple(w*1_000_000_000+i*21+k, clk)
+					for _, d := range tr {
+						d.StartUnixNanos = time.Now().UnixNano()
+					}
+					batch = append(batch, tr...)
+				}
+				if _, _, err := e.Ingest(ctx, batch); err != nil {
+					b.Error(err)
+					return
+				}
+				ingested.Add(int64(len(batch)))
+			}
+		})
+	}
+	defer func() {
+		stop.Store(true)
+		wg.Wait()
+	}()
+	time.Sleep(200 * time.Millisecond) // writers under way
+	took := make([]time.Duration, 0, b.N)
+	n0, t0 := ingested.Load(), time.Now()
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		if _, err := q.ListEndpoints(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+		took = append(took, time.Since(start))
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.StopTimer()
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2])/1e6, "p50-ms")
+	b.ReportMetric(float64(took[len(took)*99/100])/1e6, "p99-ms")
+	b.ReportMetric(float64(ingested.Load()-n0)/time.Since(t0).Seconds(), "digests/s")
 }
 
 // touchEndpoints counts a compared request in every endpoint's current
