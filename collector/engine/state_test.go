@@ -53,15 +53,7 @@ func TestAggregateSumCacheFollowsWrites(t *testing.T) {
 	a := newAggregates()
 	info := endpointInfo{key: "GET /x", method: "GET", pathTemplate: "/x"}
 	ea := a.endpoint(info)
-	write := func(at time.Time, path string) {
-		b := a.bucket(info, at)
-		b.Counts.Requests++
-		b.Counts.Compared++
-		fc := field(b, path, limits{maxFields: 64, maxSignatures: 8})
-		fc.Seen++
-		fc.Differed().Raw++
-		b.AddSignature(path+sigKindSep+sigValue, 1, 4)
-	}
+	write := func(at time.Time, path string) { writeDiffering(a, info, at, path) }
 	ranges := []timeRange{rangeAll, {start: now.Add(-150 * time.Minute)}, {end: now.Add(-30 * time.Minute)}}
 	check := func(step string) {
 		t.Helper()
@@ -190,4 +182,16 @@ func checkSum(t *testing.T, ea *endpointAgg, rng timeRange, step string) {
 			got.Signatures, got.SignatureOverflow, got.FirstSeenNano, got.LastSeenNano,
 			want.Signatures, want.SignatureOverflow, want.FirstSeenNano, want.LastSeenNano)
 	}
+}
+
+// writeDiffering counts a compared request at t whose field path differed
+// (with its signature) in the endpoint's bucket.
+func writeDiffering(a *aggregates, info endpointInfo, t time.Time, path string) {
+	b := a.bucket(info, t)
+	b.Counts.Requests++
+	b.Counts.Compared++
+	fc := field(b, path, limits{maxFields: 64, maxSignatures: 8})
+	fc.Seen++
+	fc.Differed().Raw++
+	b.AddSignature(path+sigKindSep+sigValue, 1, 4)
 }

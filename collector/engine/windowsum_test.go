@@ -18,15 +18,7 @@ func TestWindowSumFollowsRangeAndWrites(t *testing.T) {
 	a := newAggregates()
 	info := endpointInfo{key: "GET /x", method: "GET", pathTemplate: "/x"}
 	ea := a.endpoint(info)
-	write := func(at time.Time, path string) {
-		b := a.bucket(info, at)
-		b.Counts.Requests++
-		b.Counts.Compared++
-		fc := field(b, path, limits{maxFields: 64, maxSignatures: 8})
-		fc.Seen++
-		fc.Differed().Raw++
-		b.AddSignature(path+sigKindSep+sigValue, 1, 4)
-	}
+	write := func(at time.Time, path string) { writeDiffering(a, info, at, path) }
 	lastHour := func() timeRange { return timeRange{start: now.Add(-time.Hour)} }
 	for m := range 90 {
 		write(now.Add(-time.Duration(m)*time.Minute), "body.a")

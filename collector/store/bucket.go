@@ -250,13 +250,7 @@ type fieldSnapshot struct {
 func (b *Bucket) Snapshot() *Snapshot {
 	s := &Snapshot{counts: b.Counts, signatures: maps.Clone(b.Signatures), signatureOverflow: b.SignatureOverflow,
 		fields: make([]fieldSnapshot, 0, len(b.Fields))}
-	differing := 0
-	for _, fc := range b.Fields {
-		if fc.FieldDiffs != nil {
-			differing++
-		}
-	}
-	ds := make([]FieldDiffs, 0, differing)
+	ds := make([]FieldDiffs, 0, differing(b.Fields))
 	for p, fc := range b.Fields {
 		f := fieldSnapshot{path: p, cur: fc, seen: fc.Seen, noiseSeen: fc.NoiseSeen}
 		if fc.FieldDiffs != nil {
@@ -371,21 +365,14 @@ func (b *Bucket) AddSignature(sig string, n uint64, maxSignatures int) {
 	b.Signatures[sig] += n
 }
 
-// Clone returns a deep copy of b, its field counters in two allocations:
-// writers copy a bucket before its first change after each query.
+// Clone returns a deep copy of b, its field counters in two allocations.
 func (b *Bucket) Clone() *Bucket {
 	c := *b
 	c.Fields = nil
 	if b.Fields != nil {
 		c.Fields = make(map[string]*FieldCounts, len(b.Fields))
 		fcs := make([]FieldCounts, 0, len(b.Fields))
-		differing := 0
-		for _, fc := range b.Fields {
-			if fc.FieldDiffs != nil {
-				differing++
-			}
-		}
-		ds := make([]FieldDiffs, 0, differing)
+		ds := make([]FieldDiffs, 0, differing(b.Fields))
 		for p, fc := range b.Fields {
 			fcs = append(fcs, *fc)
 			cp := &fcs[len(fcs)-1]
@@ -398,4 +385,15 @@ func (b *Bucket) Clone() *Bucket {
 	}
 	c.Signatures = maps.Clone(b.Signatures)
 	return &c
+}
+
+// differing counts the fields that have counters of differences.
+func differing(fields map[string]*FieldCounts) int {
+	n := 0
+	for _, fc := range fields {
+		if fc.FieldDiffs != nil {
+			n++
+		}
+	}
+	return n
 }
