@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -303,5 +304,47 @@ func ingestChanged(t *testing.T, eng *engine.Engine, keyPrefix, path string, key
 	}
 	if _, rejected, err := eng.Ingest(context.Background(), ds); err != nil || len(rejected) > 0 {
 		t.Fatalf("ingest: %v %v", rejected, err)
+	}
+}
+
+// slowNoiseFields delays the console's loads of fields with noise
+// included: the first by first, the later ones by later.
+type slowNoiseFields struct {
+	shadowdiffv1.QueryServer
+	first, later time.Duration
+	calls        atomic.Int32
+}
+
+func (s *slowNoiseFields) ListFields(ctx context.Context, r *shadowdiffv1.ListFieldsRequest) (*shadowdiffv1.ListFieldsResponse, error) {
+	if r.IncludeNoise {
+		d := s.later
+		if s.calls.Add(1) == 1 {
+			d = s.first
+		}
+		time.Sleep(d)
+	}
+	return s.QueryServer.ListFields(ctx, r)
+}
+
+// A refresh that overtakes a filter's own load (a poll, an event, live
+// updates turned back on) and draws the page after that load came back
+// and was dropped leaves the focus on the filter too: it was lost when
+// the route's load, finding no page of its own drawn, gave up on it.
+func TestBrowserFilterKeepsFocusWhenARefreshOvertakes(t *testing.T) {
+	requireBrowser(t)
+	seed := seedCollector(t)
+	c := browseConsole(t, &slowNoiseFields{QueryServer: seed.q, first: 300 * time.Millisecond, later: 1500 * time.Millisecond}, Options{}, seed)
+	c.page(endpointRoute(seed.regressed))
+	c.waitFor("regressed field row", fieldStatus, seed.regressedField)
+	c.eval(`document.querySelector("#fields").dataset.old = "1"`)
+	c.eval(`document.querySelector("#include-noise").focus()`)
+	c.keys(keySpace)
+	// Live updates off and on refresh at once, after the filter's load began.
+	c.eval(`const l = document.querySelector("#live-toggle");
+		l.checked = false; l.dispatchEvent(new Event("change"));
+		l.checked = true; l.dispatchEvent(new Event("change"))`)
+	c.waitFor("fields with noise", `return !!document.querySelector("#fields:not([data-old])") && location.hash.includes("noise=1")`)
+	if id := c.eval(`return document.activeElement ? document.activeElement.id : ""`); id != "include-noise" {
+		t.Errorf("focus after Include noise, the page drawn by an overtaking refresh = %q, want include-noise", id)
 	}
 }

@@ -226,6 +226,17 @@
       var el = document.getElementById(t.id);
       if (el && main.contains(el) && el.tagName === t.tag && el.type === t.type) el.value = t.value;
     });
+    if (state.focusControl) {
+      // The first page drawn for a route a control changed (a filter,
+      // the time window), by the route's own load or by a poll or an
+      // event that overtook it: the control that did it keeps the focus
+      // (it was redrawn if it is part of the page).
+      var fc = state.focusControl, el = document.getElementById(fc.id);
+      state.focusControl = null;
+      window.scrollTo(0, fc.scroll);
+      if (el && document.activeElement !== el) el.focus({ preventScroll: true });
+      return;
+    }
     if (focusId) {
       var again = document.getElementById(focusId);
       if (again) {
@@ -1188,13 +1199,6 @@
         state.focusMain = false;
         main.focus({ preventScroll: true });
         window.scrollTo(0, 0);
-      } else if (state.focusControl) {
-        // The same page, filtered: the control that did it keeps the focus
-        // (it was redrawn if it is part of the page).
-        var fc = state.focusControl, el = document.getElementById(fc.id);
-        state.focusControl = null;
-        window.scrollTo(0, fc.scroll);
-        if (el && document.activeElement !== el) el.focus({ preventScroll: true });
       }
       if (state.scrollTo) {
         var el = state.scrollTo;
