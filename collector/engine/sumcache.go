@@ -8,8 +8,8 @@ import (
 
 // Queries add buckets up. An endpoint's sum over all its buckets is
 // cached and kept up to date by growth: a writer about to change a bucket
-// that is in the sum first keeps a copy of it (behind), and the next query
-// adds what the bucket gained since that copy. Before, the sum covered
+// that is in the sum first keeps a snapshot of it (behind), and the next
+// query adds what the bucket gained since. Before, the sum covered
 // only buckets that ended five minutes ago and every query merged the
 // recent ones again: ~100 µs per busy endpoint, 100 ms for an overview of
 // a thousand. A rollup regroups buckets without changing their sum, so it
@@ -25,8 +25,8 @@ type sumCache struct {
 	valid    bool
 	sum      *store.Bucket
 	requests uint64 // requests + duplicates in sum
-	// behind holds, by start, the buckets written since they were added
-	// to sum, as they were then (empty for a bucket made since).
+	// behind holds, by start, snapshots of the buckets written since they
+	// were added to sum, as they were then (empty for a bucket made since).
 	behind map[int64]*store.Snapshot
 }
 
@@ -38,7 +38,7 @@ func (c *sumCache) invalidate() {
 
 // touched notes that b is about to change. Called by writers before they
 // change it; the first call since the sum was brought up to date keeps a
-// copy of b (a few per endpoint and query).
+// snapshot of b (a few per endpoint and query).
 func (c *sumCache) touched(b *store.Bucket) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -103,11 +103,12 @@ func (ea *endpointAgg) lockedCache() *sumCache {
 }
 
 // rolledUp keeps the cache across a rollup of the endpoint's minute
-// buckets (starts) into hour buckets (hours): their sum is the same. It
-// is rebuilt when the rollup was
-// not exact (an hour bucket, with fewer signatures than the sum may keep,
-// counted some in its overflow), and when a bucket written since the sum
-// was brought up to date had growth that is now in another bucket.
+// buckets (starts) into hour buckets (hours): their sum is the same. It is
+// rebuilt when the rollup was not exact (an hour bucket, with fewer
+// signatures than the sum may keep, counted some in its overflow), and
+// when a bucket written since the sum was brought up to date had growth
+// that is now in another bucket. (The window sum, which a rollup rarely
+// touches, is built again instead: windowSum.rolledUp.)
 // Called with the engine's write lock held.
 func (c *sumCache) rolledUp(starts []int64, hours map[int64]*store.Bucket, exact bool) {
 	c.mu.Lock()
