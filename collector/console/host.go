@@ -15,9 +15,9 @@ import (
 // needs a name the attacker's DNS answers for, so the console always
 // accepts what no such name can be: IP literals, localhost and its
 // subdomains, single-label names (a Service in its namespace) and
-// in-cluster names ending in .svc or containing ".svc." (the cluster
-// domain may differ). Any other name, such as an Ingress host, must be
-// listed in allowed: "name" matches that host, ".example.com" that
+// in-cluster names ending in .svc or .svc.cluster.local. Any other name,
+// such as an Ingress host or a Service under another cluster domain, must
+// be listed in allowed: "name" matches that host, ".example.com" that
 // domain and its subdomains, "*" any host.
 func hostCheck(allowed []string, next http.Handler) http.Handler {
 	anyHost := false
@@ -69,7 +69,9 @@ func ownHost(host string) bool {
 	if !strings.Contains(host, ".") {
 		return true
 	}
-	return strings.HasSuffix(host, ".svc") || strings.Contains(host, ".svc.")
+	// Not any name with ".svc." in it: whoever owns example.com owns
+	// x.svc.example.com too. Other cluster domains are listed.
+	return strings.HasSuffix(host, ".svc") || strings.HasSuffix(host, ".svc.cluster.local")
 }
 
 func listed(host string, list []string) bool {

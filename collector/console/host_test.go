@@ -27,6 +27,9 @@ func TestConsoleRefusesUnknownHosts(t *testing.T) {
 		{"evil.example:9091", nil, false},
 		{"localhost.evil.example", nil, false},
 		{"svc.evil.example", nil, false},
+		{"x.svc.evil.example", nil, false}, // a name its owner can make
+		{"shadowdiff-collector.shadowdiff.svc.corp.internal", nil, false},
+		{"shadowdiff-collector.shadowdiff.svc.corp.internal", []string{".svc.corp.internal"}, true},
 		{"shadowdiff.corp.example", nil, false},
 		{"shadowdiff.corp.example", []string{"shadowdiff.corp.example"}, true},
 		{"Shadowdiff.Corp.Example:443", []string{" shadowdiff.corp.example. "}, true},
