@@ -40,9 +40,9 @@ type Options struct {
 	// listener has no authentication of its own, so where gRPC requires
 	// client certificates the console must not be a way around them.
 	ReadOnly bool
-	// AllowedHosts are the host names the console answers to besides its
-	// own (IP literals, localhost, in-cluster names): "name", ".domain"
-	// for a domain and its subdomains, "*" for any (see hostCheck).
+	// AllowedHosts are the host names the console answers to besides IP
+	// literals and localhost: "name", ".domain" for a domain and its
+	// subdomains, "*" for any (see GuardHosts).
 	AllowedHosts []string
 }
 
@@ -99,7 +99,7 @@ func New(q shadowdiffv1.QueryServer, opts Options) http.Handler {
 	})
 	mux.HandleFunc("GET /{$}", c.index)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", staticHandler(static)))
-	return securityHeaders(hostCheck(opts.AllowedHosts, mux))
+	return securityHeaders(GuardHosts(opts.AllowedHosts, mux))
 }
 
 // write guards a handler that changes the collector's state.

@@ -1,25 +1,27 @@
 package console
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 )
 
-// hostCheck refuses requests whose Host header names a host the console
-// does not know as its own: a defence against DNS rebinding, where a web
-// page the user opened re-points its own name at the console (a
-// kubectl port-forward on localhost, a pod IP) and, being same-origin
-// then, reads the results and changes noise rules. A rebinding attack
-// needs a name the attacker's DNS answers for, so the console always
-// accepts what no such name can be: IP literals, localhost and its
-// subdomains, single-label names (a Service in its namespace) and
-// in-cluster names ending in .svc or .svc.cluster.local. Any other name,
-// such as an Ingress host or a Service under another cluster domain, must
-// be listed in allowed: "name" matches that host, ".example.com" that
-// domain and its subdomains, "*" any host.
-func hostCheck(allowed []string, next http.Handler) http.Handler {
+// GuardHosts refuses requests whose Host header names a host the
+// collector's HTTP listener does not know as its own: a defence against
+// DNS rebinding, where a web page the user opened re-points its own name
+// at the console (a kubectl port-forward on localhost, a pod IP) and,
+// being same-origin then, reads the results and changes noise rules.
+// Only IP literals and localhost are accepted by default: any name,
+// in-cluster ones included, could be answered by someone on the user's
+// network (multicast DNS for .local, LLMNR for single labels, a hostile
+// resolver for the rest). Other names, such as an Ingress host or a
+// Service's, must be listed in allowed: "name" matches that host,
+// ".example.com" that domain and its subdomains, "*" any host (see
+// CheckAllowedHosts). The console applies it to itself; the collector
+// also puts /metrics behind it.
+func GuardHosts(allowed []string, next http.Handler) http.Handler {
 	anyHost := false
 	list := make([]string, 0, len(allowed))
 	for _, a := range allowed {
@@ -48,6 +50,25 @@ func hostCheck(allowed []string, next http.Handler) http.Handler {
 	})
 }
 
+// CheckAllowedHosts reports the first entry of an allowed-hosts list that
+// could never match a Host header: a scheme, a port, a path or a
+// "*.domain" wildcard, as other tools' settings have them.
+func CheckAllowedHosts(allowed []string) error {
+	for _, a := range allowed {
+		a = strings.TrimSpace(a)
+		switch {
+		case a == "" || a == "*":
+		case strings.HasPrefix(a, "*."):
+			return fmt.Errorf("%q: write a domain and its subdomains as %q", a, a[1:])
+		case strings.ContainsAny(a, ":/@ []"):
+			return fmt.Errorf("%q: a host name only, without scheme, port or path (IP addresses need no entry)", a)
+		case strings.Contains(a, "*"):
+			return fmt.Errorf("%q: \"*\" stands alone, for any host", a)
+		}
+	}
+	return nil
+}
+
 // hostName is the host of a Host header, lower-case, without its port
 // and brackets or a trailing dot; "" when the request has none (HTTP/1.0:
 // no browser sends such a request).
@@ -60,18 +81,10 @@ func hostName(hostport string) string {
 	return strings.ToLower(host)
 }
 
-// ownHost reports whether host is a name no one outside the cluster or
-// the machine can make a browser resolve.
+// ownHost reports whether host is one no one else can make a browser
+// resolve: an IP literal, or localhost.
 func ownHost(host string) bool {
-	if net.ParseIP(host) != nil || host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	if !strings.Contains(host, ".") {
-		return true
-	}
-	// Not any name with ".svc." in it: whoever owns example.com owns
-	// x.svc.example.com too. Other cluster domains are listed.
-	return strings.HasSuffix(host, ".svc") || strings.HasSuffix(host, ".svc.cluster.local")
+	return net.ParseIP(host) != nil || host == "localhost"
 }
 
 func listed(host string, list []string) bool {

@@ -137,7 +137,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert")
 	fs.StringVar(&c.tlsClientCA, "tls-client-ca", "", "PEM CA bundle `file`: require and verify client certificates (mutual TLS)")
 	fs.BoolVar(&c.consoleReadOnly, "console-read-only", false, "the web console shows results but cannot create or delete noise rules (the HTTP listener has no authentication; on by default with --tls-client-ca)")
-	fs.StringVar(&c.consoleHosts, "console-allowed-hosts", "", "comma-separated `hosts` the web console answers to besides IP addresses, localhost and in-cluster names (a guard against DNS rebinding): \"name\", \".domain\" for a domain and its subdomains, \"*\" for any; list an Ingress host here")
+	fs.StringVar(&c.consoleHosts, "console-allowed-hosts", "", "comma-separated `hosts` the web console and /metrics answer to besides IP addresses and localhost (a guard against DNS rebinding): \"name\", \".domain\" for a domain and its subdomains, \"*\" for any; list an Ingress host or a Service name here")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log `format`: json or text")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGINT/SIGTERM, how long open calls may take to finish before they are cancelled")
@@ -176,6 +176,9 @@ func (c *config) validate() error {
 	check((c.tlsCert == "") == (c.tlsKey == ""), "--tls-cert and --tls-key go together")
 	check(c.tlsClientCA == "" || c.tlsCert != "", "--tls-client-ca needs --tls-cert and --tls-key")
 	check(c.logFormat == "json" || c.logFormat == "text", "%s must be json or text, got %q", flagEnv("log-format"), c.logFormat)
+	if err := console.CheckAllowedHosts(c.consoleOptions().AllowedHosts); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", flagEnv("console-allowed-hosts"), err))
+	}
 	check(c.shutdownTimeout > 0, "%s must be positive, got %s", flagEnv("shutdown-timeout"), c.shutdownTimeout)
 	return errors.Join(errs...)
 }

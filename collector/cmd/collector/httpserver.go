@@ -21,10 +21,12 @@ import (
 // options come from the flags (its logger is log).
 func httpHandler(query shadowdiffv1.QueryServer, gatherer prometheus.Gatherer, serving func() bool, consoleOpts console.Options, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
+	// The metrics name endpoints and count regressions: behind the
+	// console's guard against DNS rebinding too. Prometheus scrapes pod IPs.
+	mux.Handle("GET /metrics", console.GuardHosts(consoleOpts.AllowedHosts, promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
-	}))
+	})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if !serving() {

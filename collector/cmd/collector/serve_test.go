@@ -162,16 +162,17 @@ func TestMutualTLS(t *testing.T) {
 	}
 }
 
-// The console answers to the hosts --console-allowed-hosts lists (an
-// Ingress) and refuses other names, as a rebound DNS name would be; the
-// metrics and probes answer to any.
+// The console and the metrics answer to the hosts --console-allowed-hosts
+// lists (an Ingress) and refuse other names, as a rebound DNS name would
+// be; the probe answers to any. An entry that could never match is
+// refused at start.
 func TestConsoleAllowedHosts(t *testing.T) {
 	a, _ := startCollector(t, "--console-allowed-hosts", "shadowdiff.example, .corp.example")
 	for host, want := range map[string]int{
 		"shadowdiff.example": http.StatusOK, "eu.corp.example": http.StatusOK, a.http.String(): http.StatusOK,
 		"evil.example": http.StatusForbidden,
 	} {
-		for _, path := range []string{"/", "/api/endpoints"} {
+		for _, path := range []string{"/", "/api/endpoints", "/metrics"} {
 			req, _ := http.NewRequest("GET", "http://"+a.http.String()+path, nil)
 			req.Host = host
 			resp, err := http.DefaultClient.Do(req)
@@ -184,12 +185,16 @@ func TestConsoleAllowedHosts(t *testing.T) {
 			}
 		}
 	}
-	req, _ := http.NewRequest("GET", "http://"+a.http.String()+"/metrics", nil)
+	req, _ := http.NewRequest("GET", "http://"+a.http.String()+"/healthz", nil)
 	req.Host = "evil.example"
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
-		t.Errorf("/metrics with another host: %v %v", resp, err)
+		t.Errorf("/healthz with another host: %v %v", resp, err)
 	} else {
 		resp.Body.Close()
+	}
+	if _, err := parseConfig([]string{"--console-allowed-hosts", "*.corp.example"}, env(nil)); err == nil ||
+		!strings.Contains(err.Error(), `--console-allowed-hosts (SHADOWDIFF_CONSOLE_ALLOWED_HOSTS): "*.corp.example": write a domain and its subdomains as ".corp.example"`) {
+		t.Errorf("--console-allowed-hosts *.corp.example: %v", err)
 	}
 }
 
