@@ -31,18 +31,19 @@ type overviewKey struct {
 	// before, the covered are the others that begin before the end, which
 	// only gain members as the end moves later. So a window like the last
 	// hour keeps its overview until a bucket leaves it or the data changes.
-	// For a range from a time to now: before is -1, covered the
-	// generation of the endpoint's window sum.
+	// For a range from a time to now: before is -1 - the slot of the
+	// endpoint's window sum that serves it, covered the sum's generation.
 	before, covered int
 }
 
-// overviewCache holds an endpoint's last overviews: all time, and the
-// last time range asked for (a console polls with the same window).
-// Queries fill it under the engine's read lock, so it has a lock of its
-// own.
+// overviewCache holds an endpoint's last overviews: all time, and a time
+// range for each window sum (consoles poll with the same windows; ranges
+// with an end share the first). Queries fill it under the engine's read
+// lock, so it has a lock of its own.
 type overviewCache struct {
-	mu          sync.Mutex
-	all, ranged overviewSlot
+	mu     sync.Mutex
+	all    overviewSlot
+	ranged [len(windowSums{})]overviewSlot
 }
 
 type overviewSlot struct {
@@ -62,14 +63,14 @@ func (e *Engine) overviewLocked(ea *endpointAgg, rng timeRange) *overview {
 	switch {
 	case rng == rangeAll:
 	case rng.end.IsZero():
-		// The window sum follows the range; its members are the buckets
-		// the range covers, named by the sum's generation.
-		slot = &c.ranged
-		w := ea.lockedWindow(rng.start.Unix())
-		key.before, key.covered = -1, int(w.gen)
+		// A window sum follows the range; its members are the buckets the
+		// range covers, named by the sum's slot and generation.
+		w, i := ea.lockedWindow(rng.start.Unix())
+		key.before, key.covered = -1-i, int(w.gen)
 		w.mu.Unlock()
+		slot = &c.ranged[i]
 	default:
-		slot = &c.ranged
+		slot = &c.ranged[0]
 		for s, b := range ea.buckets {
 			switch {
 			case overlaps(s, b.WidthSec, rng):

@@ -3,6 +3,7 @@ package engine
 import (
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/shadowdiff/shadowdiff/collector/store"
@@ -27,7 +28,8 @@ type endpointAgg struct {
 	// rolledUntil: requests before it go to hour buckets.
 	rolledUntil int64
 	cache       sumCache
-	window      windowSum
+	window      windowSums
+	windowUse   atomic.Uint64 // uses of the window sums, for windowFor
 	// version counts the writers' changes (under the engine's write
 	// lock): an overview computed at the same version is still right.
 	version  uint64

@@ -151,7 +151,7 @@ func (ea *endpointAgg) sharedSum(rng timeRange) (sum *store.Bucket, ok bool, don
 			c := ea.lockedCache()
 			return c.sum, c.requests > 0, c.mu.Unlock
 		}
-		w := ea.lockedWindow(rng.start.Unix())
+		w, _ := ea.lockedWindow(rng.start.Unix())
 		return w.sum, w.requests > 0, w.mu.Unlock
 	}
 	// Every overlapping bucket, as the cached sum has them, so that a range

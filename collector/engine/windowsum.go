@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"sync"
 
 	"github.com/shadowdiff/shadowdiff/collector/store"
@@ -33,7 +34,8 @@ type windowSum struct {
 	requests uint64 // requests + duplicates in sum
 	// gen changes whenever members do: with the endpoint's version, it
 	// tells whether an overview of the range is still right.
-	gen uint64
+	gen  uint64
+	used uint64 // when last used, in the endpoint's count of uses (windowFor)
 }
 
 func (w *windowSum) invalidate() {
@@ -103,10 +105,68 @@ func (w *windowSum) touched(b *store.Bucket) {
 	}
 }
 
-// lockedWindow locks the window sum and brings it to the buckets that end
-// after from. If that panics (a bug), the sum is invalidated and unlocked.
-func (ea *endpointAgg) lockedWindow(from int64) *windowSum {
-	w := &ea.window
+// windowSums are an endpoint's sums of its last two open-ended ranges:
+// a console on the last hour and a teammate's on the last day each keep
+// theirs, where one sum went back and forth between them at every query.
+type windowSums [2]windowSum
+
+func (ws *windowSums) touched(b *store.Bucket) {
+	for i := range ws {
+		ws[i].touched(b)
+	}
+}
+
+func (ws *windowSums) invalidate() {
+	for i := range ws {
+		ws[i].invalidate()
+	}
+}
+
+func (ws *windowSums) rolledUp(starts []int64, hours map[int64]*store.Bucket) {
+	for i := range ws {
+		ws[i].rolledUp(starts, hours)
+	}
+}
+
+func (ws *windowSums) dropped(start int64) {
+	for i := range ws {
+		ws[i].dropped(start)
+	}
+}
+
+// windowFor picks the sum a range from from is to use: the one that
+// starts latest at or before from (it only has to take buckets out), else
+// an empty one, else the one used least recently.
+func (ea *endpointAgg) windowFor(from int64) int {
+	best, bestFrom := -1, int64(0)
+	spare, spareUsed := 0, uint64(math.MaxUint64)
+	for i := range ea.window {
+		w := &ea.window[i]
+		w.mu.Lock()
+		valid, wf, used := w.valid, w.from, w.used
+		w.mu.Unlock()
+		if valid && wf <= from && (best < 0 || wf > bestFrom) {
+			best, bestFrom = i, wf
+		}
+		if !valid {
+			used = 0
+		}
+		if used < spareUsed {
+			spare, spareUsed = i, used
+		}
+	}
+	if best >= 0 {
+		return best
+	}
+	return spare
+}
+
+// lockedWindow locks a window sum (windowFor) and brings it to the
+// buckets that end after from; slot is its index. If that panics (a bug),
+// the sum is invalidated and unlocked.
+func (ea *endpointAgg) lockedWindow(from int64) (w *windowSum, slot int) {
+	slot = ea.windowFor(from)
+	w = &ea.window[slot]
 	w.mu.Lock()
 	ok := false
 	defer func() {
@@ -115,16 +175,16 @@ func (ea *endpointAgg) lockedWindow(from int64) *windowSum {
 			w.mu.Unlock()
 		}
 	}()
-	if !ea.followWindow(from) {
-		ea.rebuildWindow(from)
+	if !w.follow(ea, from) {
+		w.rebuild(ea, from)
 	}
+	w.used = ea.windowUse.Add(1)
 	ok = true
-	return w
+	return w, slot
 }
 
-// rebuildWindow adds up the buckets that end after from.
-func (ea *endpointAgg) rebuildWindow(from int64) {
-	w := &ea.window
+// rebuild adds up the buckets of ea that end after from.
+func (w *windowSum) rebuild(ea *endpointAgg, from int64) {
 	w.sum, w.minEnd, w.requests = ea.emptySum(), 0, 0
 	if w.members == nil {
 		w.members, w.behind, w.fresh, w.refs = map[int64]int64{}, map[int64]*store.Snapshot{}, map[int64]struct{}{}, map[string]int32{}
@@ -142,10 +202,9 @@ func (ea *endpointAgg) rebuildWindow(from int64) {
 	w.gen++
 }
 
-// followWindow brings a valid window sum to from; false when it has to
+// follow brings a valid window sum of ea to from; false when it has to
 // be built again instead.
-func (ea *endpointAgg) followWindow(from int64) bool {
-	w := &ea.window
+func (w *windowSum) follow(ea *endpointAgg, from int64) bool {
 	if !w.valid {
 		return false
 	}

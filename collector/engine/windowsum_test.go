@@ -25,7 +25,8 @@ func TestWindowSumFollowsRangeAndWrites(t *testing.T) {
 	}
 	write(now.Add(-50*time.Minute), "body.once") // leaves the last hour with its bucket
 	checkSum(t, ea, lastHour(), "start")
-	builds := ea.window.gen
+	hourSum := &ea.window[0] // the first range asked for takes the first sum
+	builds := hourSum.gen
 	for step := range 90 { // 90 minutes, one query every 20 s
 		now = now.Add(20 * time.Second)
 		write(now, fmt.Sprintf("body.f%d", step%7))
@@ -34,20 +35,24 @@ func TestWindowSumFollowsRangeAndWrites(t *testing.T) {
 			write(now.Add(-3*time.Hour), "body.old")                      // late, before the range
 		}
 		checkSum(t, ea, lastHour(), fmt.Sprintf("after %d s", 20*(step+1)))
+		// Other clients ask for the last day and the last six hours in
+		// between: the second sum follows the day to six hours, the next
+		// day back, and the hour keeps the first.
 		if step%10 == 9 {
-			// Another client asks for the last day in between, then
-			// the hour again: the sum follows both ways.
 			checkSum(t, ea, timeRange{start: now.Add(-24 * time.Hour)}, fmt.Sprintf("day after %d s", 20*(step+1)))
 		}
-		if !ea.window.valid {
+		if step%10 == 4 && step > 10 {
+			checkSum(t, ea, timeRange{start: now.Add(-6 * time.Hour)}, fmt.Sprintf("six hours after %d s", 20*(step+1)))
+		}
+		if !hourSum.valid {
 			t.Fatalf("after %d s: the window sum was dropped", 20*(step+1))
 		}
 	}
 	checkSum(t, ea, lastHour(), "at the end")
-	if _, ok := ea.window.sum.Fields["body.once"]; ok {
+	if _, ok := hourSum.sum.Fields["body.once"]; ok {
 		t.Error("a field only a bucket that left the range had is still in the sum")
 	}
-	if ea.window.gen == builds {
+	if hourSum.gen == builds {
 		t.Error("no bucket entered or left the range")
 	}
 	// A range that starts within an hour whose minute buckets all ended
@@ -114,8 +119,38 @@ func TestWindowSumNotesOnlyLiveBuckets(t *testing.T) {
 			a.dropBefore(now.Add(-24 * time.Hour))
 		}
 	}
-	if n := len(ea.window.fresh); n > len(ea.buckets) {
+	if n := len(ea.window[0].fresh); n > len(ea.buckets) {
 		t.Errorf("the window sum notes %d buckets written since, the endpoint has %d", n, len(ea.buckets))
 	}
 	checkSum(t, ea, timeRange{start: now.Add(-time.Hour)}, "three days later")
+}
+
+// Two clients on different windows (a console on the last hour, another
+// on the last day) each keep a sum: asking for them in turn builds
+// neither again, and a third window takes the sum used least recently.
+func TestWindowSumsServeTwoWindows(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	a := newAggregates()
+	info := endpointInfo{key: "GET /x", method: "GET", pathTemplate: "/x"}
+	ea := a.endpoint(info)
+	for m := range 30 * 60 {
+		writeDiffering(a, info, now.Add(-time.Duration(m)*time.Minute), fmt.Sprintf("body.f%d", m%7))
+	}
+	hour, day := timeRange{start: now.Add(-time.Hour)}, timeRange{start: now.Add(-24 * time.Hour)}
+	checkSum(t, ea, hour, "hour")
+	checkSum(t, ea, day, "day")
+	gens := [2]uint64{ea.window[0].gen, ea.window[1].gen}
+	for i := range 10 {
+		checkSum(t, ea, hour, fmt.Sprint("hour again ", i))
+		checkSum(t, ea, day, fmt.Sprint("day again ", i))
+	}
+	if now := [2]uint64{ea.window[0].gen, ea.window[1].gen}; now != gens {
+		t.Errorf("asking for the hour and the day in turn changed the sums' generations from %v to %v: built again", gens, now)
+	}
+	checkSum(t, ea, timeRange{start: now.Add(-6 * time.Hour)}, "six hours") // follows the day's sum
+	checkSum(t, ea, hour, "hour after six hours")
+	if ea.window[0].gen != gens[0] {
+		t.Error("a third window took the hour's sum, used more recently")
+	}
+	checkSum(t, ea, day, "day after six hours")
 }
