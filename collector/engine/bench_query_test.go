@@ -78,17 +78,19 @@ func benchQueryEngine(b *testing.B) (*Engine, shadowdiffv1.QueryServer) {
 // since=1h asks for the last hour only, which the all-time sum cannot
 // serve, only the endpoints' window sums; sliding moves the hour 5 s
 // later with each query, as a console polling every 5 s does (a minute
-// bucket leaves it every 12 queries). Besides ns/op, the 99th percentile
-// of the queries' times.
+// bucket leaves it every 12 queries); 1h|24h asks for the last hour and
+// the last day in turn, as two consoles would. Besides ns/op, the 99th
+// percentile of the queries' times.
 func BenchmarkListEndpoints1M(b *testing.B) {
 	for _, endpoints := range []int{20, 1000} {
 		for _, c := range []struct {
-			name    string
-			changed bool
-			since   time.Duration
-			sliding bool
-		}{{"changed=none", false, 0, false}, {"changed=all", true, 0, false}, {"changed=none,since=1h", false, time.Hour, false},
-			{"changed=all,since=1h", true, time.Hour, false}, {"changed=all,since=1h,sliding", true, time.Hour, true}} {
+			name             string
+			changed          bool
+			since            time.Duration
+			sliding, withDay bool
+		}{{"changed=none", false, 0, false, false}, {"changed=all", true, 0, false, false}, {"changed=none,since=1h", false, time.Hour, false, false},
+			{"changed=all,since=1h", true, time.Hour, false, false}, {"changed=all,since=1h,sliding", true, time.Hour, true, false},
+			{"changed=all,since=1h|24h", true, time.Hour, false, true}} {
 			b.Run(fmt.Sprintf("endpoints=%d/%s", endpoints, c.name), func(b *testing.B) {
 				e, err := Open(b.TempDir(), Options{})
 				if err != nil {
@@ -115,6 +117,9 @@ func BenchmarkListEndpoints1M(b *testing.B) {
 					}
 					if c.sliding {
 						req.Range.Start = timestamppb.New(from.Add(time.Duration(i) * 5 * time.Second))
+					}
+					if c.withDay { // another client on the last day, in turn
+						req.Range.Start = timestamppb.New(from.Add(time.Duration(i%2) * -23 * time.Hour))
 					}
 					t0 := time.Now()
 					resp, err := q.ListEndpoints(ctx, req)
