@@ -17,10 +17,7 @@ import (
 // while one from 3000 found everything.
 func TestListSamplesRangesBeyondNanoseconds(t *testing.T) {
 	clk := newClock()
-	e := openEngine(t, t.TempDir(), clk, Options{MinSamples: 100})
-	defer e.Close()
-	seedShop(t, e, clk, 3)
-	c := serveQuery(t, e)
+	_, c := servedShop(t, clk, Options{MinSamples: 100}, 3)
 	year := func(y int) *timestamppb.Timestamp {
 		return timestamppb.New(time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC))
 	}
@@ -84,10 +81,7 @@ func TestLongEndpointNamesCanBeQueried(t *testing.T) {
 // "headers.Date" means the "date" header the digests carry.
 func TestHeaderRulesIgnoreCase(t *testing.T) {
 	clk := newClock()
-	e := openEngine(t, t.TempDir(), clk, Options{MinSamples: 100})
-	defer e.Close()
-	seedShop(t, e, clk, 5)
-	c := serveQuery(t, e)
+	_, c := servedShop(t, clk, Options{MinSamples: 100}, 5)
 	ctx := context.Background()
 	rule, err := c.CreateNoiseRule(ctx, &shadowdiffv1.CreateNoiseRuleRequest{Rule: &shadowdiffv1.NoiseRule{Endpoint: "GET /time", PathPrefix: "headers.Date"}})
 	if err != nil {

@@ -39,6 +39,17 @@ func serveQuery(t *testing.T, e *Engine) shadowdiffv1.QueryClient {
 
 // seedShop ingests n triples for three endpoints: /orders/{id} where the
 // candidate changes order.total (and a timestamp is noisy everywhere),
+// servedShop opens an engine with opts on clk, seeds it with n requests
+// of the shop (seedShop) and serves its Query API; the engine closes with
+// the test.
+func servedShop(t *testing.T, clk *clock, opts Options, n int) (*Engine, shadowdiffv1.QueryClient) {
+	t.Helper()
+	e := openEngine(t, t.TempDir(), clk, opts)
+	t.Cleanup(func() { e.Close() })
+	seedShop(t, e, clk, n)
+	return e, serveQuery(t, e)
+}
+
 // /time where only noise differs, /products where nothing differs.
 func seedShop(t *testing.T, e *Engine, clk *clock, n int) {
 	t.Helper()
@@ -69,10 +80,7 @@ func wantCode(t *testing.T, what string, err error, code codes.Code) {
 
 func TestQueryOverGRPC(t *testing.T) {
 	clk := newClock()
-	e := openEngine(t, t.TempDir(), clk, Options{MinSamples: 100, SamplesPerField: 5})
-	defer e.Close()
-	seedShop(t, e, clk, 150)
-	c := serveQuery(t, e)
+	_, c := servedShop(t, clk, Options{MinSamples: 100, SamplesPerField: 5}, 150)
 	ctx := context.Background()
 
 	eps, err := c.ListEndpoints(ctx, &shadowdiffv1.ListEndpointsRequest{})
@@ -170,10 +178,7 @@ func TestQueryOverGRPC(t *testing.T) {
 
 func TestQueryNoiseRulesApplyToStoredResults(t *testing.T) {
 	clk := newClock()
-	e := openEngine(t, t.TempDir(), clk, Options{MinSamples: 100})
-	defer e.Close()
-	seedShop(t, e, clk, 120)
-	c := serveQuery(t, e)
+	e, c := servedShop(t, clk, Options{MinSamples: 100}, 120)
 	ctx := context.Background()
 	const ep = "GET /orders/{id}"
 	// The overview (cached between queries) follows the rules too.
