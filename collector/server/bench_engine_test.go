@@ -176,11 +176,19 @@ func cpuTime(tb testing.TB) time.Duration {
 // iteration's three batches at once, as the three sidecars of a mirrored
 // request send theirs: a request's roles then often share a transaction
 // and its pending digests need not be written.
+//
+// With client=process the batches come from this test binary run again as
+// a load generator (TestIngestLoadGenerator): digests/cpu-s then counts
+// the collector's CPU alone, as where the sidecars run on other nodes.
 func BenchmarkIngestEngine(b *testing.B) {
 	cases := []struct {
 		streams, pending       int
 		randomKeys, rolesApart bool
-	}{{1, 0, false, false}, {16, 0, false, false}, {16, 50_000, false, false}, {16, 0, true, false}, {16, 0, false, true}}
+		clientProcess          bool
+	}{
+		{streams: 1}, {streams: 16}, {streams: 16, pending: 50_000}, {streams: 16, randomKeys: true},
+		{streams: 16, rolesApart: true}, {streams: 16, clientProcess: true}, {streams: 16, rolesApart: true, clientProcess: true},
+	}
 	for _, c := range cases {
 		streams := c.streams
 		name := fmt.Sprintf("streams=%d", streams)
@@ -194,6 +202,9 @@ func BenchmarkIngestEngine(b *testing.B) {
 		if c.rolesApart {
 			name += ",roles=apart"
 			send = sendApart
+		}
+		if c.clientProcess {
+			name += ",client=process"
 		}
 		b.Run(name, func(b *testing.B) {
 			const perBatch = 64
@@ -211,15 +222,23 @@ func BenchmarkIngestEngine(b *testing.B) {
 				var filled atomic.Int64
 				sendRoles(b, r.conn, eb, &filled, c.pending/perBatch, perBatch, 1, 1e9)
 			}
+			var gen *loadProcess
+			if c.clientProcess {
+				gen = startLoad(b, load{Addr: r.conn.Target(), N: b.N, Streams: streams, PerBatch: perBatch, RolesApart: c.rolesApart})
+			}
 			var next atomic.Int64
 			var wg sync.WaitGroup
 			b.ReportAllocs()
 			b.ResetTimer()
 			cpu0 := cpuTime(b)
-			for range streams {
-				wg.Go(func() { send(b, r.conn, eb, &next, b.N, perBatch) })
+			if gen != nil {
+				gen.run(b)
+			} else {
+				for range streams {
+					wg.Go(func() { send(b, r.conn, eb, &next, b.N, perBatch) })
+				}
+				wg.Wait()
 			}
-			wg.Wait()
 			cpu := cpuTime(b) - cpu0
 			b.StopTimer()
 			digests := float64(3 * perBatch * b.N)
