@@ -88,6 +88,75 @@ func (e *FieldEntry) RawLen() int { return e.rawTo - e.rawFrom }
 // reads one-byte lengths and varints in line, as Uvarint cannot be inlined
 // (together ~35% faster than returning an entry with slices).
 func PlainFieldEntry(data []byte, e *FieldEntry) (ok bool) {
+	return inOrderFieldEntry(data, e) || anyOrderFieldEntry(data, e)
+}
+
+// inOrderFieldEntry is PlainFieldEntry for an entry whose fields come in
+// the order of their numbers, each at most once, with one-byte lengths and
+// one-byte type, shape and length bucket, as the filter writes them: one
+// test per field instead of a loop and a switch (~3x faster). ok is false
+// for anything else, which anyOrderFieldEntry reads.
+func inOrderFieldEntry(d []byte, e *FieldEntry) (ok bool) {
+	const bytesTag, fixedTag = 2, 1
+	*e = FieldEntry{}
+	i := 0
+	if len(d) >= 2 && d[0] == 1<<3|bytesTag {
+		n := int(d[1])
+		if n >= 0x80 || n > len(d)-2 {
+			return false
+		}
+		e.pathFrom, e.pathTo, i = 2, 2+n, 2+n
+	}
+	if len(d)-i >= 2 && d[i] == 2<<3 {
+		if d[i+1] >= 0x80 {
+			return false
+		}
+		e.Type, i = uint64(d[i+1]), i+2
+	}
+	if len(d)-i >= 2 && d[i] == 3<<3 {
+		if d[i+1] >= 0x80 {
+			return false
+		}
+		e.Shape, i = uint64(d[i+1]), i+2
+	}
+	if len(d)-i >= 2 && d[i] == 4<<3 {
+		if d[i+1] >= 0x80 {
+			return false
+		}
+		e.LengthBucket, i = uint32(d[i+1]), i+2
+	}
+	if len(d)-i >= 9 && d[i] == 5<<3|fixedTag {
+		e.ValueHash, i = binary.LittleEndian.Uint64(d[i+1:]), i+9
+	}
+	if len(d)-i >= 9 && d[i] == 6<<3|fixedTag {
+		e.UnorderedHash, i = binary.LittleEndian.Uint64(d[i+1:]), i+9
+	}
+	if len(d)-i >= 2 && d[i] == 7<<3 {
+		v, k := Uvarint(d[i+1:])
+		if k <= 0 {
+			return false
+		}
+		e.Occurrences, i = uint32(v), i+1+k
+	}
+	if len(d)-i >= 2 && d[i] == 8<<3 {
+		v, k := Uvarint(d[i+1:])
+		if k <= 0 {
+			return false
+		}
+		e.Elements, i = uint32(v), i+1+k
+	}
+	if len(d)-i >= 2 && d[i] == 9<<3|bytesTag {
+		n := int(d[i+1])
+		if n >= 0x80 || n > len(d)-i-2 {
+			return false
+		}
+		e.rawFrom, e.rawTo, e.HasRaw, i = i+2, i+2+n, true, i+2+n
+	}
+	return i == len(d)
+}
+
+// anyOrderFieldEntry is PlainFieldEntry for the plain form in any order.
+func anyOrderFieldEntry(data []byte, e *FieldEntry) (ok bool) {
 	const bytesTag, fixedTag = 2, 1
 	*e = FieldEntry{}
 	for i := 0; i < len(data); {

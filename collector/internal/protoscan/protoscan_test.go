@@ -2,6 +2,8 @@ package protoscan
 
 import (
 	"bytes"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -98,4 +100,87 @@ func BenchmarkPlainFieldEntry(b *testing.B) {
 			b.Fatal("not read")
 		}
 	}
+}
+
+// randomEntry is a FieldEntry with each field present or not, and values
+// that take one byte or more.
+func randomEntry(r *rand.Rand) *shadowdiffv1.FieldEntry {
+	pick := func(small, large uint64) uint64 {
+		switch r.IntN(3) {
+		case 0:
+			return 0 // left out
+		case 1:
+			return 1 + r.Uint64N(small)
+		}
+		return large
+	}
+	e := &shadowdiffv1.FieldEntry{
+		Path: strings.Repeat("a.b", int(pick(20, 50))), Type: shadowdiffv1.JsonType(pick(7, 300)),
+		Shape: shadowdiffv1.ValueShape(pick(12, 128)), LengthBucket: uint32(pick(9, 1<<20)),
+		ValueHash: pick(1<<63, 1), UnorderedHash: pick(1<<63, 0), Occurrences: uint32(pick(127, 1<<31)),
+		Elements: uint32(pick(127, 300)),
+	}
+	if r.IntN(3) == 0 {
+		raw := strings.Repeat("x", int(pick(100, 200)))
+		e.RawValue = &raw
+	}
+	return e
+}
+
+// The in-order reader reads what the generated code writes (in order) as
+// the any-order one does, and takes the entries the filter writes.
+func TestInOrderFieldEntryAgreesWithAnyOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	fast := 0
+	for range 20_000 {
+		want := randomEntry(r)
+		data, err := want.MarshalVT()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var in, loop FieldEntry
+		inOK, loopOK := inOrderFieldEntry(data, &in), anyOrderFieldEntry(data, &loop)
+		if !loopOK {
+			t.Fatalf("any order refused %v", want)
+		}
+		if inOK {
+			fast++
+			if in != loop {
+				t.Fatalf("%v: in order read %+v, any order %+v", want, in, loop)
+			}
+		}
+		oneByte := len(want.Path) < 0x80 && want.Type < 0x80 && want.Shape < 0x80 && want.LengthBucket < 0x80 &&
+			(want.RawValue == nil || len(*want.RawValue) < 0x80)
+		if oneByte && !inOK {
+			t.Fatalf("in order refused %v", want)
+		}
+		// A byte changed: whatever the in-order reader takes, the
+		// any-order one reads the same.
+		bad := bytes.Clone(data)
+		if len(bad) > 0 {
+			bad[r.IntN(len(bad))] = byte(r.Uint32())
+			if inOrderFieldEntry(bad, &in) && (!anyOrderFieldEntry(bad, &loop) || in != loop) {
+				t.Fatalf("% x: in order read %+v, any order %+v", bad, in, loop)
+			}
+		}
+	}
+	if fast < 2_000 {
+		t.Errorf("the in-order reader took %d of 20,000 entries", fast)
+	}
+}
+
+func FuzzInOrderFieldEntry(f *testing.F) {
+	for _, e := range []*shadowdiffv1.FieldEntry{{Path: "a", Type: 3, ValueHash: 9, Occurrences: 300}, {Path: "b", Elements: 1}} {
+		data, err := e.MarshalVT()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var in, loop FieldEntry
+		if inOrderFieldEntry(data, &in) && (!anyOrderFieldEntry(data, &loop) || in != loop) {
+			t.Fatalf("% x: in order read %+v, any order %+v", data, in, loop)
+		}
+	})
 }
