@@ -37,16 +37,39 @@ type digestParts struct {
 // merges it, and a value it overwrites is not kept alive with the digest's
 // strings (decode_strings.go).
 func plainFields(data []byte, repeated uint16, field func(tag byte, v uint64, b []byte) bool) bool {
+	_, ok := plainFieldsCounting(data, repeated, 0, field)
+	return ok
+}
+
+// plainFieldsCounting is plainFields that counts the length-delimited
+// fields with tag counted (a repeated one) instead of passing them to
+// field: a body's tens of field entries, which are read later, were each a
+// call of field (~3% of ingest).
+func plainFieldsCounting(data []byte, repeated uint16, counted byte, field func(tag byte, v uint64, b []byte) bool) (n int, ok bool) {
 	var seen uint16
 	for i := 0; i < len(data); {
 		tag := data[i]
 		i++
+		if tag == counted && counted != 0 {
+			if i < len(data) && data[i] < 0x80 && int(data[i]) < len(data)-i { // one-byte length
+				i += 1 + int(data[i])
+				n++
+				continue
+			}
+			l, k := protowire.ConsumeVarint(data[i:])
+			if k < 0 || l > uint64(len(data)-i-k) {
+				return n, false
+			}
+			i += k + int(l)
+			n++
+			continue
+		}
 		if tag < 1<<3 || tag >= 0x80 {
-			return false
+			return n, false
 		}
 		bit := uint16(1) << (tag >> 3)
 		if seen&bit&^repeated != 0 {
-			return false
+			return n, false
 		}
 		seen |= bit
 		var (
@@ -61,35 +84,35 @@ func plainFields(data []byte, repeated uint16, field func(tag byte, v uint64, b 
 			}
 			x, k := protowire.ConsumeVarint(data[i:])
 			if k < 0 {
-				return false
+				return n, false
 			}
 			v, i = x, i+k
 		case wireFixed64:
 			if len(data)-i < 8 {
-				return false
+				return n, false
 			}
 			v, i = binary.LittleEndian.Uint64(data[i:]), i+8
 		case wireBytes:
-			n, k := uint64(0), 1
+			l, k := uint64(0), 1
 			if i < len(data) && data[i] < 0x80 { // one byte: see protoscan.Uvarint
-				n = uint64(data[i])
+				l = uint64(data[i])
 			} else {
-				n, k = protowire.ConsumeVarint(data[i:])
+				l, k = protowire.ConsumeVarint(data[i:])
 			}
-			if k < 0 || n > uint64(len(data)-i-k) {
-				return false
+			if k < 0 || l > uint64(len(data)-i-k) {
+				return n, false
 			}
 			i += k
-			end := i + int(n)
+			end := i + int(l)
 			b, i = data[i:end:end], end
 		default:
-			return false
+			return n, false
 		}
 		if !field(tag, v, b) {
-			return false
+			return n, false
 		}
 	}
-	return true
+	return n, true
 }
 
 // plainDigest decodes a digest in the plain form into p.digest, its
@@ -252,7 +275,7 @@ func (d *decoder) plainHeader(data []byte, h *shadowdiffv1.HeaderDigest) bool {
 
 // plainBody decodes all of a body but its field entries, which it counts.
 func (d *decoder) plainBody(data []byte, m *shadowdiffv1.BodyDigest) (fields int, ok bool) {
-	ok = plainFields(data, 1<<10, func(tag byte, v uint64, b []byte) bool {
+	return plainFieldsCounting(data, 0, 10<<3|wireBytes, func(tag byte, v uint64, b []byte) bool {
 		switch tag {
 		case 1<<3 | wireBytes:
 			d.keepShared(&m.ContentType, b)
@@ -272,8 +295,6 @@ func (d *decoder) plainBody(data []byte, m *shadowdiffv1.BodyDigest) (fields int
 			m.DecodeBudgetExceeded = v != 0
 		case 9<<3 | wireBytes:
 			d.keep(&m.Error, b)
-		case 10<<3 | wireBytes:
-			fields++
 		case 11<<3 | wireVarint:
 			m.FieldsTruncated = v != 0
 		default:
@@ -281,5 +302,4 @@ func (d *decoder) plainBody(data []byte, m *shadowdiffv1.BodyDigest) (fields int
 		}
 		return true
 	})
-	return fields, ok
 }

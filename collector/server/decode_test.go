@@ -203,6 +203,14 @@ func TestUnmarshalBatchMatchesGenerated(t *testing.T) {
 	badBody := protowire.AppendBytes(protowire.AppendTag(nil, bodyFields, protowire.BytesType), badEntry)
 	badDigest := protowire.AppendBytes(protowire.AppendTag(nil, digestBody, protowire.BytesType), badBody)
 	decodeBoth(t, protowire.AppendBytes(protowire.AppendTag(nil, batchDigests, protowire.BytesType), badDigest))
+	// A body's last field entry one byte longer than the body.
+	entry, err := (&shadowdiffv1.FieldEntry{Path: "a", ValueHash: 1}).MarshalVT()
+	if err != nil {
+		t.Fatal(err)
+	}
+	longBody := append(protowire.AppendTag(nil, bodyFields, protowire.BytesType), byte(len(entry)+1))
+	longDigest := protowire.AppendBytes(protowire.AppendTag(nil, digestBody, protowire.BytesType), append(longBody, entry...))
+	decodeBoth(t, protowire.AppendBytes(protowire.AppendTag(nil, batchDigests, protowire.BytesType), longDigest))
 }
 
 func FuzzUnmarshalBatch(f *testing.F) {
