@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -301,11 +300,7 @@ func applyBuckets(tx *bolt.Tx, put []*Bucket, del []BucketRef) error {
 		}
 	}
 	for _, b := range put {
-		data, err := json.Marshal(b)
-		if err != nil {
-			return fmt.Errorf("encode aggregate %q: %w", b.Endpoint, err)
-		}
-		if err := ab.Put(aggregateKey(b.Endpoint, b.StartUnix), data); err != nil {
+		if err := ab.Put(aggregateKey(b.Endpoint, b.StartUnix), encodeBucket(nil, b)); err != nil {
 			return fmt.Errorf("put aggregate %q: %w", b.Endpoint, err)
 		}
 	}
@@ -323,12 +318,9 @@ func (s *Bolt) LoadPending(fn func(p PendingDigest) error) error {
 func (s *Bolt) LoadBuckets(fn func(b *Bucket) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bktAggregates).ForEach(func(k, v []byte) error {
-			b := &Bucket{}
-			if err := json.Unmarshal(v, b); err != nil {
+			b, err := decodeBucket(v)
+			if err != nil {
 				return fmt.Errorf("store: decode aggregate %x: %w", k, err)
-			}
-			for _, fc := range b.Fields {
-				fc.compact()
 			}
 			return fn(b)
 		})

@@ -99,6 +99,9 @@ func (s *Bolt) DeleteBefore(t time.Time) (uint64, error) {
 // bucketWidth reads WidthSec of an encoded Bucket without the rest: its
 // counters are most of it, and the width comes third.
 func bucketWidth(v []byte) (int64, error) {
+	if len(v) == 0 || v[0] != '{' {
+		return storedBucketWidth(v)
+	}
 	dec := json.NewDecoder(bytes.NewReader(v))
 	tok, err := dec.Token()
 	if err != nil {

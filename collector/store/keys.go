@@ -25,7 +25,7 @@ var (
 	bktRecordTime     = []byte("record_time")    // time(8) + key -> endpoint (earlier versions)
 	bktFull           = []byte("full")           // key -> full RequestRecord (kept while sampled)
 	bktSamples        = []byte("samples")        // sampleKey -> nothing
-	bktAggregates     = []byte("aggregates")     // lp(endpoint) + start(8) -> Bucket JSON
+	bktAggregates     = []byte("aggregates")     // lp(endpoint) + start(8) -> Bucket (bucketcodec.go)
 	bktNoiseRules     = []byte("noise_rules")    // id -> NoiseRule
 	bktEndpointRules  = []byte("endpoint_rules") // id -> EndpointRule
 	// method + " " + path pattern -> the learned EndpointRule a user deleted
