@@ -66,11 +66,13 @@ func level(k shadowdiffv1.DiffKind) int {
 // synthesised for status, headers, whole bodies and slim digests).
 func (df *differ) responses(out []fieldDiff, l, r *response) []fieldDiff {
 	start := len(out)
+	// In the order of their paths ("body...", "headers...", "status",
+	// "trailers"), so that they need no sorting (~1.5% of ingest).
+	out = df.bodies(out, l, r)
+	out = df.headers(out, l.d.GetHeaders(), r.d.GetHeaders())
 	if l.d.GetStatus() != r.d.GetStatus() {
 		out = append(out, fieldDiff{pathStatus, kindStatus, statusEntry(l.d.GetStatus()), statusEntry(r.d.GetStatus())})
 	}
-	out = df.headers(out, l.d.GetHeaders(), r.d.GetHeaders())
-	out = df.bodies(out, l, r)
 	if l.d.GetTrailersHash() != r.d.GetTrailersHash() {
 		out = append(out, fieldDiff{pathTrailers, kindValue,
 			&shadowdiffv1.FieldEntry{Path: pathTrailers, ValueHash: l.d.GetTrailersHash()},
@@ -91,7 +93,7 @@ func statusEntry(s uint32) *shadowdiffv1.FieldEntry {
 }
 
 func (df *differ) headers(out []fieldDiff, l, r []*shadowdiffv1.HeaderDigest) []fieldDiff {
-	l, r = sortedBy(l, (*shadowdiffv1.HeaderDigest).GetName), sortedBy(r, (*shadowdiffv1.HeaderDigest).GetName)
+	l, r = sortedHeaders(l), sortedHeaders(r)
 	i, j := 0, 0
 	for i < len(l) || j < len(r) {
 		switch {
@@ -119,14 +121,17 @@ func (df *differ) headers(out []fieldDiff, l, r []*shadowdiffv1.HeaderDigest) []
 	return out
 }
 
-// sortedBy returns s itself when it is sorted by key, else a sorted copy.
-func sortedBy[T any](s []T, key func(T) string) []T {
-	if slices.IsSortedFunc(s, func(a, b T) int { return cmp.Compare(key(a), key(b)) }) {
-		return s
+// sortedHeaders returns hs itself when it is sorted by name (as ingest
+// leaves digests: see sortDigest), else a sorted copy.
+func sortedHeaders(hs []*shadowdiffv1.HeaderDigest) []*shadowdiffv1.HeaderDigest {
+	for i := 1; i < len(hs); i++ {
+		if hs[i].GetName() < hs[i-1].GetName() {
+			hs = slices.Clone(hs)
+			slices.SortStableFunc(hs, func(a, b *shadowdiffv1.HeaderDigest) int { return cmp.Compare(a.GetName(), b.GetName()) })
+			return hs
+		}
 	}
-	s = slices.Clone(s)
-	slices.SortStableFunc(s, func(a, b T) int { return cmp.Compare(key(a), key(b)) })
-	return s
+	return hs
 }
 
 func bodyEntry(b *shadowdiffv1.BodyDigest) *shadowdiffv1.FieldEntry {
