@@ -67,6 +67,16 @@ func TestDiffStatusHeadersBodies(t *testing.T) {
 	if got := kinds(diffDigests(p, c)); !strings.HasPrefix(got, "headers.date=HEADER") {
 		t.Errorf("header value change = %q", got)
 	}
+	// Headers out of order (a digest sortDigest did not see) are
+	// compared by name, and the differences of every part come in path
+	// order.
+	p = withHeaders(dg("k", primary, "/x", 200, f{"a", tStr, sText, "x"}), "vary", "1", "date", "d1", "accept", "1")
+	c = withHeaders(dg("k", candidate, "/x", 500, f{"a", tStr, sText, "y"}), "date", "d2", "vary", "1", "accept", "1")
+	pr, _ := responseOf(p, nil)
+	cr, _ := responseOf(c, nil)
+	if got, want := kinds((&differ{}).responses(nil, &pr, &cr)), "body.a=VALUE headers.date=HEADER status=STATUS"; got != want {
+		t.Errorf("diff with headers out of order = %q, want %q", got, want)
+	}
 
 	text := func(role shadowdiffv1.Role, hash uint64, kind shadowdiffv1.BodyKind, trunc bool) *shadowdiffv1.ResponseDigest {
 		d := dg("k", role, "/x", 200)
