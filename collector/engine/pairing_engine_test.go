@@ -368,7 +368,7 @@ func TestCompleteRetryAcrossRestartIsDuplicate(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.mu.RLock()
-		_, remembered := e.pairer.recent["k"]
+		_, remembered := e.pairer.remembered("k")
 		e.mu.RUnlock()
 		if remembered {
 			t.Error("k still remembered after recentWindows windows")
@@ -398,7 +398,7 @@ func TestRecentKeyOfFutureRecordDoesNotBlockExpiry(t *testing.T) {
 	}
 	e.mu.RLock()
 	n := len(e.pairer.recent)
-	_, f := e.pairer.recent["f"]
+	_, f := e.pairer.remembered("f")
 	e.mu.RUnlock()
 	if f {
 		t.Errorf("f still remembered %v after restart (recentWindows windows = 50s)", recentWindows*10*time.Second+100*time.Second)
@@ -442,7 +442,7 @@ func TestRecentKeyOfRecordAheadIsRememberedFromNow(t *testing.T) {
 	remembered := func() bool {
 		e.mu.RLock()
 		defer e.mu.RUnlock()
-		_, ok := e.pairer.recent["f"]
+		_, ok := e.pairer.remembered("f")
 		return ok
 	}
 	if !remembered() {
