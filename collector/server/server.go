@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/experimental"
 	"google.golang.org/grpc/health"
 	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -131,6 +132,7 @@ func New(ingester Ingester, query shadowdiffv1.QueryServer, opts Options) (*Serv
 		grpc.WaitForHandlers(true),
 		grpc.StatsHandler(sizeRecorder{}),
 		grpc.ForceServerCodecV2(newVTCodec()),
+		experimental.BufferPool(&dirtyPool{}),
 		grpc.ChainUnaryInterceptor(recoverUnary(log)),
 		grpc.ChainStreamInterceptor(drainStreams(s.draining), recoverStream(log), invalidStreamRequests),
 		// Sidecars keep one stream open for hours; let their keepalive
