@@ -86,11 +86,17 @@ type wireBatch struct {
 	batch     *shadowdiffv1.DigestBatch
 	wire      [][]byte
 	buf       *[]byte
+	// frames holds gRPC's buffers the wire slices point into, when the
+	// batch was decoded where it arrived (receiveInPlace).
+	frames mem.BufferSlice
 }
 
-// receive decodes data, copied into a buffer of the pool; a batch that
-// cannot be decoded is left empty, with malformed set.
+// receive decodes data, where it arrived or copied into a buffer of the
+// pool; a batch that cannot be decoded is left empty, with malformed set.
 func (w *wireBatch) receive(data mem.BufferSlice) error {
+	if w.receiveInPlace(data) {
+		return nil
+	}
 	bp, _ := w.pool.Get().(*[]byte)
 	if bp == nil {
 		bp = new([]byte)
@@ -109,11 +115,38 @@ func (w *wireBatch) receive(data mem.BufferSlice) error {
 	return nil
 }
 
-// free returns the received data to the pool; wire is invalid then.
+// receiveInPlace decodes data in gRPC's buffers, which it keeps until
+// free (see splitSegments). It is false, having kept nothing, for a batch
+// the joined decoding is to read: unusual, over the digest limit, or
+// malformed (whose error that decoding words).
+func (w *wireBatch) receiveInPlace(data mem.BufferSlice) bool {
+	segs := make([][]byte, len(data))
+	for i, b := range data {
+		segs[i] = b.ReadOnlyData()
+	}
+	digests, rest, ok := splitSegments(segs, batchDigests)
+	if !ok || (w.maxDigests > 0 && len(digests) > w.maxDigests) {
+		return false
+	}
+	batch := &shadowdiffv1.DigestBatch{}
+	wire, bad, err := decodeSplit(digests, rest, batch, w.skipFields)
+	if err != nil {
+		return false
+	}
+	data.Ref()
+	w.frames, w.batch, w.wire, w.undecodable = data, batch, wire, bad
+	return true
+}
+
+// free returns the received data to its pool; wire is invalid then.
 func (w *wireBatch) free() {
 	if w.buf != nil {
 		w.pool.Put(w.buf)
 		w.buf, w.wire = nil, nil
+	}
+	if w.frames != nil {
+		w.frames.Free()
+		w.frames, w.wire = nil, nil
 	}
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"iter"
+	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -84,6 +85,25 @@ func decodeBatch(data []byte, m *shadowdiffv1.DigestBatch, skipFields bool, maxD
 	if err := m.UnmarshalVT(dec.rest); err != nil {
 		return nil, nil, 0, err
 	}
+	wire, bad = dec.digests(m, n, payloads(data, batchDigests))
+	return wire, bad, 0, nil
+}
+
+// decodeSplit is decodeBatch for a batch that splitSegments read: the
+// payloads of its n digests and its other fields (rest). An error is the
+// other fields'.
+func decodeSplit(digests [][]byte, rest []byte, m *shadowdiffv1.DigestBatch, skipFields bool) (wire [][]byte, bad []undecodable, err error) {
+	if err := m.UnmarshalVT(rest); err != nil {
+		return nil, nil, err
+	}
+	dec := decoder{skipFields: skipFields}
+	wire, bad = dec.digests(m, len(digests), slices.Values(digests))
+	return wire, bad, nil
+}
+
+// digests decodes the n digests of a batch into m.Digests, and returns
+// their encodings and the ones that could not be decoded.
+func (dec *decoder) digests(m *shadowdiffv1.DigestBatch, n int, each iter.Seq[[]byte]) (wire [][]byte, bad []undecodable) {
 	// Room for a typical digest, grown for a bigger one.
 	dec.headers = make([][]byte, 0, 16)
 	dec.pending = make([]pendingString, 0, 64)
@@ -93,7 +113,7 @@ func decodeBatch(data []byte, m *shadowdiffv1.DigestBatch, skipFields bool, maxD
 	// some digests longer than others.
 	m.Digests = make([]*shadowdiffv1.ResponseDigest, 0, n)
 	i := 0
-	for b := range payloads(data, batchDigests) {
+	for b := range each {
 		if d, err := dec.digest(b); err != nil {
 			bad = append(bad, undecodable{i, err})
 		} else {
@@ -102,7 +122,7 @@ func decodeBatch(data []byte, m *shadowdiffv1.DigestBatch, skipFields bool, maxD
 		}
 		i++
 	}
-	return wire, bad, 0, nil
+	return wire, bad
 }
 
 // generated decodes with the generated code what protowire refuses

@@ -3,9 +3,11 @@ package server
 import (
 	"bytes"
 	"math"
+	"sync"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
@@ -18,6 +20,7 @@ import (
 func decodeBoth(t *testing.T, data []byte) *shadowdiffv1.DigestBatch {
 	t.Helper()
 	decodeAlone(t, data)
+	decodeSplitAsJoined(t, data)
 	var fast, want shadowdiffv1.DigestBatch
 	// A copy that is overwritten once decoded, like the pooled receive
 	// buffer: the decoded strings must not refer to it.
@@ -112,6 +115,57 @@ func decodeAlone(t *testing.T, data []byte) {
 		}
 		if next != len(m.Digests) || len(bad) > 0 {
 			t.Fatalf("skipFields=%v: %d digests decoded, %d left out, of %d", skip, len(m.Digests), len(bad), i)
+		}
+	}
+}
+
+// decodeSplitAsJoined checks that a batch split over segments, as gRPC
+// hands one over frame by frame, decodes where it lies (when
+// splitSegments reads it) as it does joined, and that the decoded digests
+// do not refer to the segments.
+func decodeSplitAsJoined(t *testing.T, data []byte) {
+	t.Helper()
+	for _, size := range []int{1, 7, 100, 16 << 10, len(data) + 1} {
+		var segs [][]byte
+		for rest := data; len(rest) > 0; rest = rest[min(size, len(rest)):] {
+			segs = append(segs, bytes.Clone(rest[:min(size, len(rest))]))
+		}
+		digests, rest, ok := splitSegments(segs, batchDigests)
+		if !ok {
+			continue
+		}
+		for _, skip := range []bool{false, true} {
+			var got, want shadowdiffv1.DigestBatch
+			gotWire, gotBad, errGot := decodeSplit(digests, rest, &got, skip)
+			wantWire, wantBad, _, errWant := decodeBatch(bytes.Clone(data), &want, skip, 0)
+			if (errGot == nil) != (errWant == nil) {
+				t.Fatalf("segments of %d: error %v, joined %v", size, errGot, errWant)
+			}
+			if errWant != nil {
+				continue
+			}
+			if len(gotWire) != len(wantWire) || len(gotBad) != len(wantBad) {
+				t.Fatalf("segments of %d: %d digests and %d undecodable, joined %d and %d", size, len(gotWire), len(gotBad), len(wantWire), len(wantBad))
+			}
+			for i := range gotWire {
+				if !bytes.Equal(gotWire[i], wantWire[i]) {
+					t.Fatalf("segments of %d: encoding of digest %d differs", size, i)
+				}
+			}
+			for i := range gotBad {
+				if gotBad[i].index != wantBad[i].index || gotBad[i].err.Error() != wantBad[i].err.Error() {
+					t.Fatalf("segments of %d: undecodable %v, joined %v", size, gotBad[i], wantBad[i])
+				}
+			}
+			for _, seg := range segs {
+				scribble(seg)
+			}
+			if !proto.Equal(&got, &want) {
+				t.Fatalf("segments of %d: decoded\n%v\njoined\n%v", size, &got, &want)
+			}
+			for _, seg := range segs {
+				scribble(seg) // back, for the next decoding
+			}
 		}
 	}
 }
@@ -225,4 +279,41 @@ func FuzzUnmarshalBatch(f *testing.F) {
 		f.Add(batchOf(c.digest))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) { decodeBoth(t, data) })
+}
+
+// countingPool counts the buffers returned to it.
+type countingPool struct{ put int }
+
+func (p *countingPool) Get(n int) *[]byte { b := make([]byte, n); return &b }
+func (p *countingPool) Put(*[]byte)       { p.put++ }
+
+// A batch received in frames is decoded in them: they stay out of their
+// pool, past gRPC's release, until the batch is freed.
+func TestReceiveKeepsFramesUntilFree(t *testing.T) {
+	data := marshal(t, &shadowdiffv1.DigestBatch{Sequence: 7, Digests: fiftyFieldDigests(20)})
+	pool := &countingPool{}
+	var frames mem.BufferSlice
+	for rest := data; len(rest) > 0; rest = rest[min(16<<10, len(rest)):] {
+		b := bytes.Clone(rest[:min(16<<10, len(rest))])
+		frames = append(frames, mem.NewBuffer(&b, pool))
+	}
+	if len(frames) < 2 {
+		t.Fatalf("%d bytes in %d frame", len(data), len(frames))
+	}
+	w := &wireBatch{skipFields: true, pool: &sync.Pool{}}
+	if err := w.receive(frames); err != nil || w.malformed != nil {
+		t.Fatalf("receive: %v, %v", err, w.malformed)
+	}
+	frames.Free() // as gRPC does once the codec returns
+	if w.buf != nil || pool.put != 0 {
+		t.Fatalf("decoded from a copy (%v) or frames released (%d): want them kept", w.buf != nil, pool.put)
+	}
+	if w.batch.Sequence != 7 || len(w.wire) != 20 {
+		t.Fatalf("sequence %d, %d digests", w.batch.Sequence, len(w.wire))
+	}
+	checkWire(t, w.wire, &shadowdiffv1.DigestBatch{Digests: fiftyFieldDigests(20)})
+	w.free()
+	if pool.put != len(frames) {
+		t.Errorf("%d of %d frames back in their pool after free", pool.put, len(frames))
+	}
 }
