@@ -124,18 +124,22 @@ func (w *wireBatch) receiveInPlace(data mem.BufferSlice) bool {
 	for i, b := range data {
 		segs[i] = b.ReadOnlyData()
 	}
-	digests, rest, ok := splitSegments(segs, batchDigests)
-	if !ok || (w.maxDigests > 0 && len(digests) > w.maxDigests) {
-		return false
+	spill, _ := w.pool.Get().(*[]byte)
+	if spill == nil {
+		spill = new([]byte)
 	}
-	batch := &shadowdiffv1.DigestBatch{}
-	wire, bad, err := decodeSplit(digests, rest, batch, w.skipFields)
-	if err != nil {
-		return false
+	digests, rest, ok := splitSegments(segs, batchDigests, spill)
+	if ok && (w.maxDigests <= 0 || len(digests) <= w.maxDigests) {
+		batch := &shadowdiffv1.DigestBatch{}
+		wire, bad, err := decodeSplit(digests, rest, batch, w.skipFields)
+		if err == nil {
+			data.Ref()
+			w.frames, w.buf, w.batch, w.wire, w.undecodable = data, spill, batch, wire, bad
+			return true
+		}
 	}
-	data.Ref()
-	w.frames, w.batch, w.wire, w.undecodable = data, batch, wire, bad
-	return true
+	w.pool.Put(spill)
+	return false
 }
 
 // free returns the received data to its pool; wire is invalid then.

@@ -64,7 +64,7 @@ func (c *segCursor) skip(n int) bool {
 
 // take returns the next n bytes: a slice of the segment when they lie in
 // one, else a copy appended to *spill (which keeps earlier copies valid:
-// it grows into a new array, never the one they are in).
+// once full, it is replaced by a new array, never grown in place).
 func (c *segCursor) take(n int, spill *[]byte) ([]byte, bool) {
 	if n > c.left {
 		return nil, false
@@ -77,7 +77,7 @@ func (c *segCursor) take(n int, spill *[]byte) ([]byte, bool) {
 		return s, true
 	}
 	if cap(*spill)-len(*spill) < n {
-		*spill = make([]byte, 0, max(n, 64<<10))
+		*spill = make([]byte, 0, max(n, 2*cap(*spill)))
 	}
 	start := len(*spill)
 	for len(*spill)-start < n {
@@ -95,6 +95,19 @@ func (c *segCursor) take(n int, spill *[]byte) ([]byte, bool) {
 
 // varint reads a varint as protowire.ConsumeVarint does.
 func (c *segCursor) varint() (uint64, bool) {
+	c.skipEmpty()
+	if c.i < len(c.segs) {
+		if seg := c.segs[c.i][c.off:]; len(seg) >= binary.MaxVarintLen64 || len(seg) == c.left {
+			// All of it in this segment (or the message ends here).
+			v, n := protowire.ConsumeVarint(seg)
+			if n < 0 {
+				return 0, false
+			}
+			c.off += n
+			c.left -= n
+			return v, true
+		}
+	}
 	var b [binary.MaxVarintLen64]byte
 	v, n := protowire.ConsumeVarint(b[:c.peek(b[:])])
 	if n < 0 {
@@ -107,12 +120,15 @@ func (c *segCursor) varint() (uint64, bool) {
 // digests field (num) and the encoding of its other fields. ok is false
 // for anything protoscan.NextField would not read, or anything unusual
 // (groups): the caller then decodes the batch joined.
-func splitSegments(segs [][]byte, num protowire.Number) (digests [][]byte, rest []byte, ok bool) {
+//
+// The digests split between segments are copied into *spill (from the
+// caller's pool); it is replaced when full.
+func splitSegments(segs [][]byte, num protowire.Number, spill *[]byte) (digests [][]byte, rest []byte, ok bool) {
 	c := segCursor{segs: segs}
 	for _, s := range segs {
 		c.left += len(s)
 	}
-	var spill []byte
+	*spill = (*spill)[:0]
 	for !c.done() {
 		at := c
 		tag, ok := c.varint()
@@ -131,7 +147,7 @@ func splitSegments(segs [][]byte, num protowire.Number) (digests [][]byte, rest 
 				return nil, nil, false
 			}
 			if f == num {
-				p, ok := c.take(int(n), &spill)
+				p, ok := c.take(int(n), spill)
 				if !ok {
 					return nil, nil, false
 				}
