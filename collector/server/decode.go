@@ -155,6 +155,7 @@ type decoder struct {
 	entries    []shadowdiffv1.FieldEntry // the body fields of the digest
 	paths      []pendingPath             // and where their paths are
 	names      interner
+	last       [numSlots]string // see keepShared
 }
 
 // scan checks the message in data, counts its length-delimited fields

@@ -183,7 +183,7 @@ func (d *decoder) plainDigest(data []byte, p *digestParts) (ok bool, err error) 
 		}
 		for i, b := range d.headers {
 			m.Headers[i] = &hs[i]
-			if !d.plainHeader(b, &hs[i]) {
+			if !d.plainHeader(b, &hs[i], slotHeaders+i) {
 				return false, nil
 			}
 		}
@@ -198,15 +198,15 @@ func (d *decoder) plainWorkload(data []byte, w *shadowdiffv1.Workload) bool {
 	return plainFields(data, 0, func(tag byte, _ uint64, b []byte) bool {
 		switch tag {
 		case 1<<3 | wireBytes:
-			d.keepShared(&w.Name, b)
+			d.keepShared(slotWorkloadName, &w.Name, b)
 		case 2<<3 | wireBytes:
-			d.keepShared(&w.Namespace, b)
+			d.keepShared(slotWorkloadNamespace, &w.Namespace, b)
 		case 3<<3 | wireBytes:
-			d.keepShared(&w.Version, b)
+			d.keepShared(slotWorkloadVersion, &w.Version, b)
 		case 4<<3 | wireBytes:
-			d.keepShared(&w.Instance, b)
+			d.keepShared(slotWorkloadInstance, &w.Instance, b)
 		case 5<<3 | wireBytes:
-			d.keepShared(&w.PluginName, b)
+			d.keepShared(slotPluginName, &w.PluginName, b)
 		default:
 			return false
 		}
@@ -219,13 +219,13 @@ func (d *decoder) plainEndpoint(data []byte, e *shadowdiffv1.EndpointRef) bool {
 	return plainFields(data, 0, func(tag byte, _ uint64, b []byte) bool {
 		switch tag {
 		case 1<<3 | wireBytes:
-			d.keepShared(&e.Method, b)
+			d.keepShared(slotEndpointMethod, &e.Method, b)
 		case 2<<3 | wireBytes:
-			d.keepShared(&e.RouteName, b)
+			d.keepShared(slotRouteName, &e.RouteName, b)
 		case 3<<3 | wireBytes:
 			d.keep(&e.Path, b)
 		case 4<<3 | wireBytes:
-			d.keepShared(&e.Authority, b)
+			d.keepShared(slotAuthority, &e.Authority, b)
 		default:
 			return false
 		}
@@ -237,7 +237,7 @@ func (d *decoder) plainRequest(data []byte, r *shadowdiffv1.RequestFingerprint) 
 	return plainFields(data, 0, func(tag byte, v uint64, b []byte) bool {
 		switch tag {
 		case 1<<3 | wireBytes:
-			d.keepShared(&r.Method, b)
+			d.keepShared(slotRequestMethod, &r.Method, b)
 		case 2<<3 | wireBytes:
 			d.keep(&r.Path, b)
 		case 3<<3 | wireFixed64:
@@ -255,11 +255,14 @@ func (d *decoder) plainRequest(data []byte, r *shadowdiffv1.RequestFingerprint) 
 	})
 }
 
-func (d *decoder) plainHeader(data []byte, h *shadowdiffv1.HeaderDigest) bool {
+func (d *decoder) plainHeader(data []byte, h *shadowdiffv1.HeaderDigest, slot int) bool {
+	if d.inOrderHeader(data, h, slot) {
+		return true
+	}
 	return plainFields(data, 0, func(tag byte, v uint64, b []byte) bool {
 		switch tag {
 		case 1<<3 | wireBytes:
-			d.keepShared(&h.Name, b)
+			d.keepShared(slot, &h.Name, b)
 		case 2<<3 | wireFixed64:
 			h.ValueHash = v
 		case 3<<3 | wireVarint:
@@ -273,14 +276,60 @@ func (d *decoder) plainHeader(data []byte, h *shadowdiffv1.HeaderDigest) bool {
 	})
 }
 
+// inOrderHeader is plainHeader for a header whose fields come in the order
+// of their numbers with one-byte lengths and shape, as the filter writes
+// them: one test per field instead of a call each (a digest has a
+// handful of headers). It is false, having changed nothing, for anything
+// else.
+func (d *decoder) inOrderHeader(data []byte, h *shadowdiffv1.HeaderDigest, slot int) bool {
+	var name, raw []byte
+	var hash uint64
+	var shape byte
+	i := 0
+	if len(data) >= 2 && data[0] == 1<<3|wireBytes {
+		n := int(data[1])
+		if n >= 0x80 || n > len(data)-2 {
+			return false
+		}
+		name, i = data[2:2+n:2+n], 2+n
+	}
+	if len(data)-i >= 9 && data[i] == 2<<3|wireFixed64 {
+		hash, i = binary.LittleEndian.Uint64(data[i+1:]), i+9
+	}
+	if len(data)-i >= 2 && data[i] == 3<<3|wireVarint {
+		if data[i+1] >= 0x80 {
+			return false
+		}
+		shape, i = data[i+1], i+2
+	}
+	if len(data)-i >= 2 && data[i] == 4<<3|wireBytes {
+		n := int(data[i+1])
+		if n >= 0x80 || n > len(data)-i-2 {
+			return false
+		}
+		raw, i = data[i+2:i+2+n:i+2+n], i+2+n
+	}
+	if i != len(data) {
+		return false
+	}
+	if name != nil {
+		d.keepShared(slot, &h.Name, name)
+	}
+	h.ValueHash, h.Shape = hash, shadowdiffv1.ValueShape(shape)
+	if raw != nil {
+		d.keepRaw(&h.RawValue, raw)
+	}
+	return true
+}
+
 // plainBody decodes all of a body but its field entries, which it counts.
 func (d *decoder) plainBody(data []byte, m *shadowdiffv1.BodyDigest) (fields int, ok bool) {
 	return plainFieldsCounting(data, 0, 10<<3|wireBytes, func(tag byte, v uint64, b []byte) bool {
 		switch tag {
 		case 1<<3 | wireBytes:
-			d.keepShared(&m.ContentType, b)
+			d.keepShared(slotContentType, &m.ContentType, b)
 		case 2<<3 | wireBytes:
-			d.keepShared(&m.ContentEncoding, b)
+			d.keepShared(slotContentEncoding, &m.ContentEncoding, b)
 		case 3<<3 | wireVarint:
 			m.WireSize = v
 		case 4<<3 | wireVarint:
