@@ -77,7 +77,7 @@ func (c *segCursor) take(n int, spill *[]byte) ([]byte, bool) {
 		return s, true
 	}
 	if cap(*spill)-len(*spill) < n {
-		*spill = make([]byte, 0, max(n, 2*cap(*spill)))
+		*spill = make([]byte, 0, max(n, 2*cap(*spill), 32<<10))
 	}
 	start := len(*spill)
 	for len(*spill)-start < n {
