@@ -124,13 +124,13 @@ func (e *Engine) offerAll(valid []freshDigest, now time.Time) (*store.Batch, err
 			// Counted at once, in the bucket the request is (or will be)
 			// counted in, so the count is stored with the acknowledgement:
 			// kept with an open request until it closed, it was lost with
-			// a restart. A retry of a request already closed has only a
-			// stub, without a start time: it counts now.
-			t := now
-			if _, open := e.pairer.pending[r.key]; open {
-				t = e.requestTime(r, now)
+			// a restart. A retry of a request already closed has only its
+			// endpoint, without a start time: it counts now.
+			if r.closedAs != nil {
+				e.aggs.bucket(*r.closedAs, now).Counts.Duplicates++
+			} else {
+				e.aggs.bucket(e.endpoints.of(r.first()), e.requestTime(r, now)).Counts.Duplicates++
 			}
-			e.aggs.bucket(e.endpoints.of(r.first()), t).Counts.Duplicates++
 		case offerLate:
 		}
 		w.digests[d.Role][res]++

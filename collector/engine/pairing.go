@@ -3,7 +3,6 @@ package engine
 import (
 	"container/heap"
 	"hash/maphash"
-	"strings"
 	"time"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
@@ -29,6 +28,9 @@ type pendingReq struct {
 	// memory; response joins the two for the diff.
 	fields [numRoles][]flatEntry
 	index  int // in the expiry heap
+	// closedAs is the endpoint of a request already closed, for a
+	// duplicate of one of its digests (offer); the request has no digests.
+	closedAs *endpointInfo
 }
 
 // response returns a role's digest as the diff sees it; a digest that
@@ -101,12 +103,20 @@ type pairer struct {
 	recent      map[uint64]recentReq
 	recentOrder []recentKey
 	seed        maphash.Seed
+	// endpointOf names the endpoint a closed request is remembered by.
+	endpointOf func(*shadowdiffv1.ResponseDigest) endpointInfo
 }
 
+// recentReq is what the pairer remembers of a closed request: its roles,
+// and the endpoint a later duplicate is counted in, resolved at close.
+// The endpoint's strings are the endpoint mapper's, shared by its
+// requests: a copy of each request's first digest (a stub of its method
+// and paths) was half the collector's live heap at 100k recent keys, and
+// the GC marked it on every cycle.
 type recentReq struct {
-	roles   [numRoles]bool
-	first   *shadowdiffv1.ResponseDigest
-	expires time.Time
+	roles    [numRoles]bool
+	endpoint endpointInfo
+	expires  time.Time
 }
 
 type recentKey struct {
@@ -114,8 +124,8 @@ type recentKey struct {
 	expires time.Time
 }
 
-func newPairer(window time.Duration, maxPending int, complete func(*pendingReq) bool) *pairer {
-	return &pairer{window: window, maxPending: maxPending, complete: complete,
+func newPairer(window time.Duration, maxPending int, complete func(*pendingReq) bool, endpointOf func(*shadowdiffv1.ResponseDigest) endpointInfo) *pairer {
+	return &pairer{window: window, maxPending: maxPending, complete: complete, endpointOf: endpointOf,
 		pending: map[string]*pendingReq{}, recent: map[uint64]recentReq{}, seed: maphash.MakeSeed()}
 }
 
@@ -137,9 +147,7 @@ func (p *pairer) offer(d *shadowdiffv1.ResponseDigest, now time.Time, closed []c
 	}
 	if rec, ok := p.recent[p.recentHash(d.PairingKey)]; ok && now.Before(rec.expires) {
 		if rec.roles[d.Role] {
-			dup := &pendingReq{key: d.PairingKey}
-			dup.digests[primary] = rec.first
-			return offerDuplicate, dup, closed
+			return offerDuplicate, &pendingReq{key: d.PairingKey, closedAs: &rec.endpoint}, closed
 		}
 		return offerLate, nil, closed
 	}
@@ -187,13 +195,13 @@ type recentRecord struct {
 	at  time.Time
 }
 
-func recentRecordOf(rec *shadowdiffv1.RequestRecord) (recentRecord, bool) {
+func (p *pairer) recentRecordOf(rec *shadowdiffv1.RequestRecord) (recentRecord, bool) {
 	r := &pendingReq{key: rec.GetPairingKey()}
 	r.digests[primary], r.digests[secondary], r.digests[candidate] = rec.GetPrimary(), rec.GetSecondary(), rec.GetCandidate()
 	if r.first() == nil {
 		return recentRecord{}, false
 	}
-	return recentRecord{key: r.key, rec: recentOf(r, time.Time{}), at: rec.GetTime().AsTime()}, true
+	return recentRecord{key: r.key, rec: p.recentOf(r, time.Time{}), at: rec.GetTime().AsTime()}, true
 }
 
 // restoreRecent remembers the key of a stored record after a restart, as
@@ -261,12 +269,18 @@ const recentWindows = 5
 
 // remember keeps a closed key for recentWindows windows after now, bounded like pending.
 func (p *pairer) remember(r *pendingReq, now time.Time) {
-	p.keep(r.key, recentOf(r, now.Add(recentWindows*p.window)))
+	p.keep(r.key, p.recentOf(r, now.Add(recentWindows*p.window)))
 }
 
 // recentOf is what the pairer remembers of a closed request.
-func recentOf(r *pendingReq, expires time.Time) recentReq {
-	rec := recentReq{first: closedStub(r.first()), expires: expires}
+func (p *pairer) recentOf(r *pendingReq, expires time.Time) recentReq {
+	rec := recentReq{expires: expires}
+	if d := r.first(); d != nil {
+		rec.endpoint = p.endpointOf(d)
+		// The route name is the digest's: counted with the request, it
+		// need not be kept (aggregates.endpoint).
+		rec.endpoint.routeName = ""
+	}
 	for role, d := range r.digests {
 		rec.roles[role] = d != nil
 	}
@@ -326,37 +340,3 @@ func (h *expiryHeap) Pop() any {
 	return r
 }
 
-// closedStub keeps of a closed request's first digest what a later
-// duplicate is counted by (its endpoint: see endpointMapper.of), in
-// memory of its own: the digest shares allocations with its headers and
-// strings (collector/server's decoder), which the recent keys, up to
-// MaxPending of them, would otherwise keep alive (~1.5 KB each).
-func closedStub(d *shadowdiffv1.ResponseDigest) *shadowdiffv1.ResponseDigest {
-	if d == nil {
-		return nil
-	}
-	st := &struct {
-		d  shadowdiffv1.ResponseDigest
-		ep shadowdiffv1.EndpointRef
-		rq shadowdiffv1.RequestFingerprint
-	}{}
-	st.d.Role = d.Role
-	ep, rq := d.GetEndpoint(), d.GetRequest()
-	// One string for all five; each is cut from it.
-	all := strings.Join([]string{d.PairingKey, ep.GetMethod(), ep.GetPath(), ep.GetRouteName(), rq.GetMethod(), rq.GetPath()}, "")
-	cut := func(n int) string {
-		s := all[:n]
-		all = all[n:]
-		return s
-	}
-	st.d.PairingKey = cut(len(d.PairingKey))
-	if ep != nil {
-		st.ep.Method, st.ep.Path, st.ep.RouteName = cut(len(ep.Method)), cut(len(ep.Path)), cut(len(ep.RouteName))
-		st.d.Endpoint = &st.ep
-	}
-	if rq != nil {
-		st.rq.Method, st.rq.Path = cut(len(rq.Method)), cut(len(rq.Path))
-		st.d.Request = &st.rq
-	}
-	return &st.d
-}

@@ -11,6 +11,12 @@ import (
 
 func needTriple(r *pendingReq) bool { return r.has(primary) && r.has(secondary) && r.has(candidate) }
 
+// newTestPairer is a pairer of 30 s windows for triples.
+func newTestPairer(maxPending int) *pairer {
+	m := newEndpointMapper(mapperConfig{}, newAggregates())
+	return newPairer(30*time.Second, maxPending, needTriple, m.of)
+}
+
 func TestPairerAllArrivalOrders(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	orders := [][]shadowdiffv1.Role{
@@ -18,7 +24,7 @@ func TestPairerAllArrivalOrders(t *testing.T) {
 		{secondary, candidate, primary}, {candidate, primary, secondary}, {candidate, secondary, primary},
 	}
 	for _, order := range orders {
-		p := newPairer(30*time.Second, 100, needTriple)
+		p := newTestPairer(100)
 		for i, role := range order {
 			res, r, closed := p.offer(dg("k", role, "/x", 200), t0.Add(time.Duration(i)*time.Second), nil)
 			last := i == len(order)-1
@@ -37,7 +43,7 @@ func TestPairerAllArrivalOrders(t *testing.T) {
 
 func TestPairerWindowExpiry(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	p := newPairer(30*time.Second, 100, needTriple)
+	p := newTestPairer(100)
 	p.offer(dg("a", primary, "/x", 200), t0, nil)
 	p.offer(dg("a", candidate, "/x", 200), t0.Add(5*time.Second), nil)
 	p.offer(dg("b", candidate, "/x", 200), t0.Add(10*time.Second), nil)
@@ -63,7 +69,7 @@ func TestPairerWindowExpiry(t *testing.T) {
 
 func TestPairerDuplicatesFirstWins(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	p := newPairer(30*time.Second, 100, needTriple)
+	p := newTestPairer(100)
 	first := dg("k", primary, "/x", 200)
 	p.offer(first, t0, nil)
 	if res, r, _ := p.offer(dg("k", primary, "/x", 500), t0, nil); res != offerDuplicate || r.digests[primary] != first {
@@ -96,7 +102,7 @@ func TestPairerDuplicatesFirstWins(t *testing.T) {
 
 func TestPairerMaxPendingEvictsOldest(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	p := newPairer(30*time.Second, 3, needTriple)
+	p := newTestPairer(3)
 	var closed []closedReq
 	for i := range 5 {
 		_, _, closed = p.offer(dg(fmt.Sprint("k", i), primary, "/x", 200), t0.Add(time.Duration(i)*time.Millisecond), closed)
@@ -108,7 +114,7 @@ func TestPairerMaxPendingEvictsOldest(t *testing.T) {
 
 func TestPairerRestore(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	p := newPairer(30*time.Second, 100, needTriple)
+	p := newTestPairer(100)
 	if p.restore(dg("k", candidate, "/x", 200), t0.Add(time.Second)) == nil || p.restore(dg("k", primary, "/x", 200), t0) == nil {
 		t.Fatal("restore refused")
 	}
@@ -124,28 +130,29 @@ func TestPairerRestore(t *testing.T) {
 	}
 }
 
-// A closed request is remembered by a stub of its first digest: it must
-// name the same endpoint and share no memory with the digest.
-func TestClosedStubKeepsTheEndpointOnly(t *testing.T) {
+// A closed request is remembered with the endpoint of its first digest,
+// in the mapper's strings: none of the digest's memory stays alive.
+func TestRecentKeepsTheEndpointOnly(t *testing.T) {
 	m := newEndpointMapper(mapperConfig{}, newAggregates())
+	p := newPairer(30*time.Second, 100, needTriple, m.of)
 	for _, d := range []*shadowdiffv1.ResponseDigest{
 		dg("k1", primary, "/orders/42", 200, f{"a", tStr, sText, "1"}),
 		{PairingKey: "k2", Role: candidate, Endpoint: &shadowdiffv1.EndpointRef{Method: "post", Path: "/x/7", RouteName: "orders"}},
 		{PairingKey: "k3", Role: secondary, Request: &shadowdiffv1.RequestFingerprint{Method: "PUT", Path: "/y/9"}},
-		{PairingKey: "k4"},
+		{PairingKey: "k4", Role: primary},
 	} {
-		s := closedStub(d)
-		if got, want := m.of(s), m.of(d); got != want {
-			t.Errorf("%s: endpoint of the stub = %+v, want %+v", d.PairingKey, got, want)
+		r := &pendingReq{key: d.PairingKey}
+		r.digests[d.Role] = d
+		rec := p.recentOf(r, time.Time{})
+		want := m.of(d)
+		want.routeName = ""
+		if rec.endpoint != want || !rec.roles[d.Role] {
+			t.Errorf("%s: remembered %+v, want endpoint %+v and role %v", d.PairingKey, rec, want, d.Role)
 		}
-		if s.Role != d.Role || s.Body != nil || s.Headers != nil {
-			t.Errorf("%s: stub = %v", d.PairingKey, s)
+		for _, s := range []string{rec.endpoint.key, rec.endpoint.method, rec.endpoint.pathTemplate} {
+			if ep := d.GetEndpoint(); ep != nil && s != "" && unsafe.StringData(s) == unsafe.StringData(ep.Path) {
+				t.Errorf("%s: remembered endpoint shares the digest's path", d.PairingKey)
+			}
 		}
-		if d.Endpoint != nil && (s.Endpoint == d.Endpoint || unsafe.StringData(s.Endpoint.Path) == unsafe.StringData(d.Endpoint.Path)) {
-			t.Errorf("%s: the stub shares the digest's endpoint", d.PairingKey)
-		}
-	}
-	if closedStub(nil) != nil {
-		t.Error("closedStub(nil) != nil")
 	}
 }
