@@ -339,4 +339,3 @@ func (h *expiryHeap) Pop() any {
 	r.index = -1
 	return r
 }
-
