@@ -116,12 +116,14 @@ type pairer struct {
 type recentReq struct {
 	roles    [numRoles]bool
 	endpoint endpointInfo
-	expires  time.Time
+	expires  int64 // Unix nanoseconds
 }
 
+// recentKey is a remembered key in the order it expires. Without
+// pointers: the GC does not scan the queue of MaxPending of them.
 type recentKey struct {
 	key     uint64 // recentHash
-	expires time.Time
+	expires int64  // Unix nanoseconds
 }
 
 func newPairer(window time.Duration, maxPending int, complete func(*pendingReq) bool, endpointOf func(*shadowdiffv1.ResponseDigest) endpointInfo) *pairer {
@@ -145,7 +147,7 @@ func (p *pairer) offer(d *shadowdiffv1.ResponseDigest, now time.Time, closed []c
 		}
 		return offerPending, r, closed
 	}
-	if rec, ok := p.recent[p.recentHash(d.PairingKey)]; ok && now.Before(rec.expires) {
+	if rec, ok := p.recent[p.recentHash(d.PairingKey)]; ok && now.UnixNano() < rec.expires {
 		if rec.roles[d.Role] {
 			return offerDuplicate, &pendingReq{key: d.PairingKey, closedAs: &rec.endpoint}, closed
 		}
@@ -219,8 +221,8 @@ func (p *pairer) restoreRecent(r recentRecord, now time.Time) bool {
 	if closed.After(now) {
 		closed = now
 	}
-	r.rec.expires = closed.Add(recentWindows * p.window)
-	if !now.Before(r.rec.expires) {
+	r.rec.expires = closed.Add(recentWindows * p.window).UnixNano()
+	if now.UnixNano() >= r.rec.expires {
 		return false
 	}
 	p.keep(r.key, r.rec)
@@ -235,10 +237,10 @@ func (p *pairer) expire(now time.Time, closed []closedReq) []closedReq {
 		p.remember(r, now)
 		closed = append(closed, closedReq{r, closedExpired})
 	}
-	for len(p.recentOrder) > 0 && !now.Before(p.recentOrder[0].expires) {
+	for len(p.recentOrder) > 0 && now.UnixNano() >= p.recentOrder[0].expires {
 		k := p.recentOrder[0]
 		p.recentOrder = p.recentOrder[1:]
-		if rec, ok := p.recent[k.key]; ok && !now.Before(rec.expires) {
+		if rec, ok := p.recent[k.key]; ok && now.UnixNano() >= rec.expires {
 			delete(p.recent, k.key)
 		}
 	}
@@ -274,7 +276,7 @@ func (p *pairer) remember(r *pendingReq, now time.Time) {
 
 // recentOf is what the pairer remembers of a closed request.
 func (p *pairer) recentOf(r *pendingReq, expires time.Time) recentReq {
-	rec := recentReq{expires: expires}
+	rec := recentReq{expires: expires.UnixNano()}
 	if d := r.first(); d != nil {
 		rec.endpoint = p.endpointOf(d)
 		// The route name is the digest's: counted with the request, it
