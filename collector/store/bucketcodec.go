@@ -105,14 +105,14 @@ func (r *bucketReader) uvarint() uint64 {
 	return v
 }
 
+// varint reads what binary.AppendVarint writes: a zig-zag uvarint.
 func (r *bucketReader) varint() int64 {
-	v, n := binary.Varint(r.data)
-	if n <= 0 {
-		r.fail(errTruncated)
-		return 0
+	u := r.uvarint()
+	x := int64(u >> 1)
+	if u&1 != 0 {
+		x = ^x
 	}
-	r.data = r.data[n:]
-	return v
+	return x
 }
 
 func (r *bucketReader) byte() byte {
