@@ -286,7 +286,7 @@ func (e *Engine) load() error {
 	e.bodyFields.paths.reset() // paths of what is dropped with the state
 	e.paths = newInterner(e.bodyFields.paths)
 	e.sampled = map[string]*fieldsSampling{}
-	e.pairer = newPairer(e.opts.PairWindow, e.opts.MaxPending, e.complete, e.endpoints.of)
+	e.pairer = newPairer(e.opts.PairWindow, e.opts.MaxPending, e.complete)
 
 	err := e.loadEndpointRules(true)
 	if err != nil {
@@ -369,7 +369,7 @@ func (e *Engine) restoreRecent() (int, error) {
 	now, w := e.opts.Now(), e.opts.PairWindow
 	var closed []recentRecord
 	err := e.st.RecentRecords(now.Add(-recentWindows*w), now.Add(w), e.opts.MaxPending, func(rec *shadowdiffv1.RequestRecord) error {
-		if r, ok := e.pairer.recentRecordOf(rec); ok {
+		if r, ok := recentRecordOf(rec); ok {
 			closed = append(closed, r)
 		}
 		return nil

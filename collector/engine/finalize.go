@@ -38,6 +38,7 @@ func (w *writer) finalize(c closedReq, now time.Time) {
 	}
 	first := r.first()
 	info := e.endpoints.of(first)
+	e.pairer.setEndpoint(r.key, info)
 	if c.reason != closedComplete && w.retried(r, info, now) {
 		w.dropFields(r, nil)
 		return

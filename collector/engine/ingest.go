@@ -125,10 +125,14 @@ func (e *Engine) offerAll(valid []freshDigest, now time.Time) (*store.Batch, err
 			// counted in, so the count is stored with the acknowledgement:
 			// kept with an open request until it closed, it was lost with
 			// a restart. A retry of a request already closed has only its
-			// endpoint, without a start time: it counts now.
-			if r.closedAs != nil {
+			// endpoint, without a start time: it counts now, or once its
+			// request is finalized when it closed in this very call.
+			switch {
+			case r.closedAs != nil && r.closedAs.key != "":
 				e.aggs.bucket(*r.closedAs, now).Counts.Duplicates++
-			} else {
+			case r.closedAs != nil:
+				w.closedDups = append(w.closedDups, r.key)
+			default:
 				e.aggs.bucket(e.endpoints.of(r.first()), e.requestTime(r, now)).Counts.Duplicates++
 			}
 		case offerLate:
@@ -211,6 +215,9 @@ type writer struct {
 	digests  [numRoles][offerLate + 1]float64
 	requests map[requestOutcome]float64
 	outcomes []requestOutcome // requests' keys in the order first counted
+	// closedDups: keys of duplicates of requests closed by this call,
+	// counted once those are finalized (their endpoint is known then).
+	closedDups []string
 }
 
 // requestOutcome labels a closed request (metrics.requests).
@@ -268,6 +275,11 @@ func newWriter(e *Engine) *writer {
 func (w *writer) finish(closed []closedReq, now time.Time) (*store.Batch, error) {
 	for _, c := range closed {
 		w.finalizeOrDrop(c, now)
+	}
+	for _, key := range w.closedDups {
+		if rec, ok := w.e.pairer.remembered(key); ok && rec.endpoint.key != "" {
+			w.e.aggs.bucket(rec.endpoint, now).Counts.Duplicates++
+		}
 	}
 	b, err := w.batch()
 	w.countMetrics()

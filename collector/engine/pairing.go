@@ -3,6 +3,7 @@ package engine
 import (
 	"container/heap"
 	"hash/maphash"
+	"math"
 	"time"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
@@ -103,12 +104,11 @@ type pairer struct {
 	recent      map[uint64]recentReq
 	recentOrder []recentKey
 	seed        maphash.Seed
-	// endpointOf names the endpoint a closed request is remembered by.
-	endpointOf func(*shadowdiffv1.ResponseDigest) endpointInfo
 }
 
 // recentReq is what the pairer remembers of a closed request: its roles,
-// and the endpoint a later duplicate is counted in, resolved at close.
+// and the endpoint it was counted in (set by setEndpoint when the engine
+// finalizes it; empty until then), where a later duplicate is counted.
 // The endpoint's strings are the endpoint mapper's, shared by its
 // requests: a copy of each request's first digest (a stub of its method
 // and paths) was half the collector's live heap at 100k recent keys, and
@@ -126,8 +126,8 @@ type recentKey struct {
 	expires int64  // Unix nanoseconds
 }
 
-func newPairer(window time.Duration, maxPending int, complete func(*pendingReq) bool, endpointOf func(*shadowdiffv1.ResponseDigest) endpointInfo) *pairer {
-	return &pairer{window: window, maxPending: maxPending, complete: complete, endpointOf: endpointOf,
+func newPairer(window time.Duration, maxPending int, complete func(*pendingReq) bool) *pairer {
+	return &pairer{window: window, maxPending: maxPending, complete: complete,
 		pending: map[string]*pendingReq{}, recent: map[uint64]recentReq{}, seed: maphash.MakeSeed()}
 }
 
@@ -197,13 +197,18 @@ type recentRecord struct {
 	at  time.Time
 }
 
-func (p *pairer) recentRecordOf(rec *shadowdiffv1.RequestRecord) (recentRecord, bool) {
+// recentRecordOf is what the pairer remembers of a stored record: the
+// endpoint it names, without resolving its paths again (which would feed
+// the path learner at every start).
+func recentRecordOf(rec *shadowdiffv1.RequestRecord) (recentRecord, bool) {
 	r := &pendingReq{key: rec.GetPairingKey()}
 	r.digests[primary], r.digests[secondary], r.digests[candidate] = rec.GetPrimary(), rec.GetSecondary(), rec.GetCandidate()
 	if r.first() == nil {
 		return recentRecord{}, false
 	}
-	return recentRecord{key: r.key, rec: p.recentOf(r, time.Time{}), at: rec.GetTime().AsTime()}, true
+	rr := recentRecord{key: r.key, rec: recentOf(r, time.Time{}), at: rec.GetTime().AsTime()}
+	rr.rec.endpoint.key = rec.GetEndpoint()
+	return rr, true
 }
 
 // restoreRecent remembers the key of a stored record after a restart, as
@@ -221,7 +226,7 @@ func (p *pairer) restoreRecent(r recentRecord, now time.Time) bool {
 	if closed.After(now) {
 		closed = now
 	}
-	r.rec.expires = closed.Add(recentWindows * p.window).UnixNano()
+	r.rec.expires = unixNano(closed.Add(recentWindows * p.window))
 	if now.UnixNano() >= r.rec.expires {
 		return false
 	}
@@ -271,22 +276,40 @@ const recentWindows = 5
 
 // remember keeps a closed key for recentWindows windows after now, bounded like pending.
 func (p *pairer) remember(r *pendingReq, now time.Time) {
-	p.keep(r.key, p.recentOf(r, now.Add(recentWindows*p.window)))
+	p.keep(r.key, recentOf(r, now.Add(recentWindows*p.window)))
 }
 
-// recentOf is what the pairer remembers of a closed request.
-func (p *pairer) recentOf(r *pendingReq, expires time.Time) recentReq {
-	rec := recentReq{expires: expires.UnixNano()}
-	if d := r.first(); d != nil {
-		rec.endpoint = p.endpointOf(d)
-		// The route name is the digest's: counted with the request, it
-		// need not be kept (aggregates.endpoint).
-		rec.endpoint.routeName = ""
-	}
+// recentOf is what the pairer remembers of a closed request, but its
+// endpoint.
+func recentOf(r *pendingReq, expires time.Time) recentReq {
+	rec := recentReq{expires: unixNano(expires)}
 	for role, d := range r.digests {
 		rec.roles[role] = d != nil
 	}
 	return rec
+}
+
+// unixNano is t in Unix nanoseconds, the largest for a time past 2262
+// (an absurd pair window).
+func unixNano(t time.Time) int64 {
+	if t.After(time.Unix(0, math.MaxInt64)) {
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+// setEndpoint sets the endpoint a remembered key was counted in, as the
+// engine finalizes its request: resolved then, not when it closed, so
+// that a path rule learned in between applies as it does to the request.
+// The route name is the digest's own: counted with the request, it is
+// not kept (it would keep the digest's strings alive).
+func (p *pairer) setEndpoint(key string, info endpointInfo) {
+	h := p.recentHash(key)
+	if rec, ok := p.recent[h]; ok {
+		info.routeName = ""
+		rec.endpoint = info
+		p.recent[h] = rec
+	}
 }
 
 // keep adds a closed key to the recent ones, bounded like pending.

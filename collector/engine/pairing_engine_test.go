@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -515,5 +517,61 @@ func TestSideEffectWaitsForItsSecondary(t *testing.T) {
 	}
 	if got := counts(endpointsOf(t, e)["POST /orders"]); got != "req=3 cmp=0 skip=3 inc=0(p0 s0 c0) fm=0 dup=0 raw=0 noise=0 reg=0" {
 		t.Errorf("side effects: %s", got)
+	}
+}
+
+// A retry of a request closed in the same call as the rule its path
+// teaches is counted where the request is, the learned endpoint (it was
+// counted in a literal endpoint of its own that held nothing else); so is
+// one in the same call as its request, and one after a restart, which
+// does not make the remembered keys teach rules.
+func TestRetryCountedWhereItsRequestIs(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		t.Run(fmt.Sprintf("restart=%v", restart), func(t *testing.T) {
+			dir, clk := t.TempDir(), newClock()
+			opts := Options{AutoTemplateThreshold: 3}
+			e := openEngine(t, dir, clk, opts)
+			var ds []*shadowdiffv1.ResponseDigest
+			for i, name := range []string{"alice", "bob", "carol", "dave"} {
+				for _, role := range []shadowdiffv1.Role{primary, candidate} {
+					ds = append(ds, at(clk, dg(fmt.Sprint("k", i), role, "/users/"+name+"/cart", 200, okBody()...)))
+				}
+			}
+			ds = append(ds, at(clk, dg("k0", primary, "/users/alice/cart", 200, okBody()...))) // in the same call
+			ingest(t, e, ds...)
+			if restart {
+				e = reopen(t, e, dir, clk, opts)
+			}
+			defer e.Close()
+			clk.Add(time.Second)
+			ingest(t, e, at(clk, dg("k1", candidate, "/users/bob/cart", 200, okBody()...))) // later
+			eps := endpointsOf(t, e)
+			if got := counts(eps["GET /users/{slug}/cart"]); got != "req=4 cmp=4 skip=0 inc=0(p0 s0 c0) fm=0 dup=2 raw=0 noise=0 reg=0" {
+				t.Errorf("learned endpoint: %s, want the 4 requests and both retries", got)
+			}
+			if len(eps) != 1 {
+				t.Errorf("endpoints %v, want the learned one only", slices.Collect(maps.Keys(eps)))
+			}
+		})
+	}
+}
+
+// Remembered keys restored at a start do not teach the path learner: only
+// requests that arrive do.
+func TestRestartDoesNotTeachRules(t *testing.T) {
+	dir, clk := t.TempDir(), newClock()
+	opts := Options{AutoTemplateThreshold: 3}
+	e := openEngine(t, dir, clk, opts)
+	for i, name := range []string{"alice", "bob", "carol"} {
+		ingest(t, e, at(clk, dg(fmt.Sprint("k", i), primary, "/users/"+name+"/cart", 200, okBody()...)),
+			at(clk, dg(fmt.Sprint("k", i), candidate, "/users/"+name+"/cart", 200, okBody()...)))
+	}
+	e = reopen(t, e, dir, clk, opts)
+	defer e.Close()
+	ingest(t, e, at(clk, dg("k3", primary, "/users/dave/cart", 200, okBody()...)),
+		at(clk, dg("k3", candidate, "/users/dave/cart", 200, okBody()...)))
+	rules, err := e.QueryServer().ListEndpointRules(context.Background(), &shadowdiffv1.ListEndpointRulesRequest{})
+	if err != nil || len(rules.Rules) != 0 {
+		t.Errorf("rules after a restart and one more value: %v, %v; want none (the learner starts afresh)", rules, err)
 	}
 }

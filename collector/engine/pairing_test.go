@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"testing"
 	"time"
-	"unsafe"
 
 	shadowdiffv1 "github.com/shadowdiff/shadowdiff/proto/shadowdiff/v1"
 )
@@ -12,10 +11,7 @@ import (
 func needTriple(r *pendingReq) bool { return r.has(primary) && r.has(secondary) && r.has(candidate) }
 
 // newTestPairer is a pairer of 30 s windows for triples.
-func newTestPairer(maxPending int) *pairer {
-	m := newEndpointMapper(mapperConfig{}, newAggregates())
-	return newPairer(30*time.Second, maxPending, needTriple, m.of)
-}
+func newTestPairer(maxPending int) *pairer { return newPairer(30*time.Second, maxPending, needTriple) }
 
 func TestPairerAllArrivalOrders(t *testing.T) {
 	t0 := time.Unix(1000, 0)
@@ -130,29 +126,29 @@ func TestPairerRestore(t *testing.T) {
 	}
 }
 
-// A closed request is remembered with the endpoint of its first digest,
-// in the mapper's strings: none of the digest's memory stays alive.
+// A closed request is remembered with the endpoint the engine counted it
+// in, without the route name (the digest's own string).
 func TestRecentKeepsTheEndpointOnly(t *testing.T) {
-	m := newEndpointMapper(mapperConfig{}, newAggregates())
-	p := newPairer(30*time.Second, 100, needTriple, m.of)
-	for _, d := range []*shadowdiffv1.ResponseDigest{
-		dg("k1", primary, "/orders/42", 200, f{"a", tStr, sText, "1"}),
-		{PairingKey: "k2", Role: candidate, Endpoint: &shadowdiffv1.EndpointRef{Method: "post", Path: "/x/7", RouteName: "orders"}},
-		{PairingKey: "k3", Role: secondary, Request: &shadowdiffv1.RequestFingerprint{Method: "PUT", Path: "/y/9"}},
-		{PairingKey: "k4", Role: primary},
-	} {
-		r := &pendingReq{key: d.PairingKey}
-		r.digests[d.Role] = d
-		rec := p.recentOf(r, time.Time{})
-		want := m.of(d)
-		want.routeName = ""
-		if rec.endpoint != want || !rec.roles[d.Role] {
-			t.Errorf("%s: remembered %+v, want endpoint %+v and role %v", d.PairingKey, rec, want, d.Role)
-		}
-		for _, s := range []string{rec.endpoint.key, rec.endpoint.method, rec.endpoint.pathTemplate} {
-			if ep := d.GetEndpoint(); ep != nil && s != "" && unsafe.StringData(s) == unsafe.StringData(ep.Path) {
-				t.Errorf("%s: remembered endpoint shares the digest's path", d.PairingKey)
-			}
-		}
+	p := newTestPairer(100)
+	t0 := time.Unix(1000, 0)
+	for _, role := range []shadowdiffv1.Role{primary, secondary, candidate} {
+		p.offer(dg("k1", role, "/orders/42", 200), t0, nil)
+	}
+	if rec, ok := p.remembered("k1"); !ok || rec.endpoint != (endpointInfo{}) {
+		t.Fatalf("closed request remembered as %+v, %v; want no endpoint before it is set", rec, ok)
+	}
+	info := endpointInfo{key: "GET /orders/{id}", method: "GET", pathTemplate: "/orders/{id}", routeName: "orders"}
+	p.setEndpoint("k1", info)
+	p.setEndpoint("k2", info) // not remembered: nothing to set
+	rec, _ := p.remembered("k1")
+	info.routeName = ""
+	if rec.endpoint != info || !rec.roles[primary] || !rec.roles[candidate] {
+		t.Errorf("remembered %+v, want endpoint %+v and the three roles", rec, info)
+	}
+	if _, ok := p.remembered("k2"); ok {
+		t.Error("setEndpoint remembered a key")
+	}
+	if res, dup, _ := p.offer(dg("k1", primary, "/orders/42", 200), t0.Add(time.Second), nil); res != offerDuplicate || *dup.closedAs != info {
+		t.Errorf("retry of a closed request: %v, %+v", res, dup)
 	}
 }
