@@ -149,7 +149,7 @@ func decodeSplitAsJoined(t *testing.T, data []byte) {
 				t.Fatalf("segments of %d: %d digests and %d undecodable, joined %d and %d", size, len(gotWire), len(gotBad), len(wantWire), len(wantBad))
 			}
 			for i := range gotWire {
-				if !bytes.Equal(gotWire[i], wantWire[i]) {
+				if !bytes.Equal(gotWire[i], wantWire[i]) || (gotWire[i] == nil) != (wantWire[i] == nil) {
 					t.Fatalf("segments of %d: encoding of digest %d differs", size, i)
 				}
 			}

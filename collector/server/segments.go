@@ -69,6 +69,9 @@ func (c *segCursor) take(n int, spill *[]byte) ([]byte, bool) {
 	if n > c.left {
 		return nil, false
 	}
+	if n == 0 {
+		return []byte{}, true // empty, not nil: as the joined decoding gives it
+	}
 	c.left -= n
 	c.skipEmpty()
 	if c.i < len(c.segs) && len(c.segs[c.i])-c.off >= n {

@@ -14,9 +14,10 @@ import (
 //
 // The form: bucketFormat, the strings and times of the bucket, the
 // endpoint counters, the fields (name, seen counters, whether it
-// differed and then its difference counters) and the signatures. Each
-// group of counters is preceded by its number, so a counter added later
-// reads as zero in a bucket written before it.
+// differed and then its difference counters: the scalars, the raw kinds,
+// the noise kinds) and the signatures. Each group of counters is preceded
+// by its number, so a counter added to a group later (a scalar at its
+// end, a DiffKind) reads as zero in a bucket written before it.
 const bucketFormat = 1
 
 // endpointCounterSlots are the addresses of c's counters, in their stored
@@ -27,18 +28,12 @@ func endpointCounterSlots(c *EndpointCounts) [13]*uint64 {
 		&c.Duplicates, &c.RawDifferent, &c.NoiseDifferent}
 }
 
-// fieldDiffCounters is the number of a FieldDiffs' counters.
-const fieldDiffCounters = 13 + 2*NumKinds
-
-// fieldDiffSlots are the addresses of c's counters, in their stored order.
-func fieldDiffSlots(c *FieldDiffs) (s [fieldDiffCounters]*uint64) {
-	scalars := [...]*uint64{&c.Raw, &c.Noise, &c.RawAlone, &c.Definite, &c.NoiseOnly, &c.RawStruct, &c.NoiseStruct,
+// fieldDiffSlots are the addresses of c's scalar counters, in their
+// stored order: new ones go at the end. Its kind arrays are groups of
+// their own.
+func fieldDiffSlots(c *FieldDiffs) [13]*uint64 {
+	return [...]*uint64{&c.Raw, &c.Noise, &c.RawAlone, &c.Definite, &c.NoiseOnly, &c.RawStruct, &c.NoiseStruct,
 		&c.RawAloneStruct, &c.DefiniteStruct, &c.NoiseOnlyStruct, &c.Shape, &c.Repeat, &c.RepeatStruct}
-	n := copy(s[:], scalars[:])
-	for k := range NumKinds {
-		s[n+k], s[n+NumKinds+k] = &c.RawKinds[k], &c.NoiseKinds[k]
-	}
-	return s
 }
 
 func appendString(b []byte, s string) []byte {
@@ -49,6 +44,14 @@ func appendCounters(b []byte, slots []*uint64) []byte {
 	b = binary.AppendUvarint(b, uint64(len(slots)))
 	for _, p := range slots {
 		b = binary.AppendUvarint(b, *p)
+	}
+	return b
+}
+
+func appendValues(b []byte, vs []uint64) []byte {
+	b = binary.AppendUvarint(b, uint64(len(vs)))
+	for _, v := range vs {
+		b = binary.AppendUvarint(b, v)
 	}
 	return b
 }
@@ -78,6 +81,8 @@ func encodeBucket(dst []byte, b *Bucket) []byte {
 		dst = append(dst, 1)
 		fd := fieldDiffSlots(fc.FieldDiffs)
 		dst = appendCounters(dst, fd[:])
+		dst = appendValues(dst, fc.RawKinds[:])
+		dst = appendValues(dst, fc.NoiseKinds[:])
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(b.Signatures)))
 	for sig, n := range b.Signatures {
@@ -165,6 +170,18 @@ func (r *bucketReader) counters(slots []*uint64) {
 	}
 }
 
+// values reads a group of counters into vs, as counters does.
+func (r *bucketReader) values(vs []uint64) {
+	n := r.count(1)
+	if n > len(vs) {
+		r.fail(fmt.Errorf("%d counters, this version knows %d", n, len(vs)))
+		return
+	}
+	for i := range n {
+		vs[i] = r.uvarint()
+	}
+}
+
 func (r *bucketReader) fail(err error) {
 	if r.err == nil {
 		r.err = err
@@ -219,11 +236,17 @@ func decodeBucket(data []byte) (*Bucket, error) {
 		for range n {
 			name := r.string()
 			fc := &FieldCounts{Seen: r.uvarint(), NoiseSeen: r.uvarint()}
-			if r.byte() == 1 {
+			switch r.byte() {
+			case 0:
+			case 1:
 				fc.FieldDiffs = &FieldDiffs{}
 				fd := fieldDiffSlots(fc.FieldDiffs)
 				r.counters(fd[:])
+				r.values(fc.RawKinds[:])
+				r.values(fc.NoiseKinds[:])
 				fc.compact()
+			default:
+				r.fail(fmt.Errorf("field %q: bad flag", name))
 			}
 			b.Fields[name] = fc
 		}

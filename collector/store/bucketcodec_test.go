@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -79,14 +80,25 @@ func TestBucketCodecCounterCounts(t *testing.T) {
 	b = append(b, 2, 7, 9) // two endpoint counters
 	b = append(b, 1)       // one field
 	b = appendString(b, "body.x")
-	b = append(b, 3, 3, 1, 1, 4) // seen, noise seen, differed: one counter
-	b = append(b, 0, 0)          // no signatures, no overflow
+	b = append(b, 3, 3, 1, 1, 4) // seen, noise seen, differed: one scalar counter
+	b = append(b, byte(NumKinds-1), 0, 6)
+	for range NumKinds - 3 {
+		b = append(b, 0) // raw kinds: one fewer than this version has
+	}
+	b = append(b, 2, 0, 5) // noise kinds: two
+	b = append(b, 0, 0)    // no signatures, no overflow
 	got, err := decodeBucket(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Counts.Requests != 7 || got.Counts.Compared != 9 || got.Counts.WithSecondary != 0 || got.Fields["body.x"].Diffs().Raw != 4 {
-		t.Errorf("decoded %+v, %+v", got.Counts, got.Fields["body.x"].Diffs())
+	d := got.Fields["body.x"].Diffs()
+	if got.Counts.Requests != 7 || got.Counts.Compared != 9 || got.Counts.WithSecondary != 0 || d.Raw != 4 || d.Noise != 0 ||
+		d.RawKinds[1] != 6 || d.RawKinds[NumKinds-1] != 0 || d.NoiseKinds[1] != 5 || d.NoiseKinds[0] != 0 {
+		t.Errorf("decoded %+v, %+v", got.Counts, d)
+	}
+	b[len(b)-NumKinds-8] = 2 // the field's flag
+	if _, err := decodeBucket(b); err == nil || !strings.Contains(err.Error(), "bad flag") {
+		t.Errorf("a field whose flag is 2: %v", err)
 	}
 	more := []byte{bucketFormat, 1, 'e', 0, 120, 0, 0, 0, 0, 0, 14}
 	for range 14 {
