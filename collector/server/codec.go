@@ -1,8 +1,6 @@
 package server
 
 import (
-	"sync"
-
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
@@ -64,9 +62,9 @@ func (c vtCodec) Unmarshal(data mem.BufferSlice, v any) error {
 
 // wireBatch is a DigestBatch received with the encoding of each digest
 // (slices of the data it was decoded from), for an EncodedIngester. The
-// data is a buffer from pool (*[]byte), which free returns once the batch
-// is done with (the decoded messages do not refer to it). Unlike gRPC's
-// pool, this one does not clear buffers: they are overwritten.
+// data is gRPC's frames or a copy, with buffers from pool, which free
+// returns once the batch is done with (the decoded messages do not refer
+// to it).
 type wireBatch struct {
 	// skipFields leaves the digests' body fields out of batch: the
 	// EncodedIngester reads them from wire.
@@ -82,7 +80,7 @@ type wireBatch struct {
 	// not return it: gRPC would send it as Internal, and a malformed
 	// batch is the sender's error (InvalidArgument).
 	malformed error
-	pool      *sync.Pool
+	pool      mem.BufferPool
 	batch     *shadowdiffv1.DigestBatch
 	wire      [][]byte
 	buf       *[]byte
@@ -97,18 +95,10 @@ func (w *wireBatch) receive(data mem.BufferSlice) error {
 	if w.receiveInPlace(data) {
 		return nil
 	}
-	bp, _ := w.pool.Get().(*[]byte)
-	if bp == nil {
-		bp = new([]byte)
-	}
-	n := data.Len()
-	if cap(*bp) < n {
-		*bp = make([]byte, n)
-	}
-	b := (*bp)[:n]
-	data.CopyTo(b)
+	bp := w.pool.Get(data.Len())
+	data.CopyTo(*bp)
 	w.buf = bp
-	if err := w.UnmarshalVT(b); err != nil {
+	if err := w.UnmarshalVT(*bp); err != nil {
 		w.free()
 		w.batch, w.malformed = &shadowdiffv1.DigestBatch{}, err
 	}
@@ -124,10 +114,7 @@ func (w *wireBatch) receiveInPlace(data mem.BufferSlice) bool {
 	for i, b := range data {
 		segs[i] = b.ReadOnlyData()
 	}
-	spill, _ := w.pool.Get().(*[]byte)
-	if spill == nil {
-		spill = new([]byte)
-	}
+	spill := w.pool.Get(32 << 10) // room for a batch's split digests
 	digests, rest, ok := splitSegments(segs, batchDigests, spill)
 	if ok && (w.maxDigests <= 0 || len(digests) <= w.maxDigests) {
 		batch := &shadowdiffv1.DigestBatch{}

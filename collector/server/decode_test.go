@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"math"
-	"sync"
 	"testing"
 	"time"
 
@@ -301,7 +300,7 @@ func TestReceiveKeepsFramesUntilFree(t *testing.T) {
 	if len(frames) < 2 {
 		t.Fatalf("%d bytes in %d frame", len(data), len(frames))
 	}
-	w := &wireBatch{skipFields: true, pool: &sync.Pool{}}
+	w := &wireBatch{skipFields: true, pool: &dirtyPool{}}
 	if err := w.receive(frames); err != nil || w.malformed != nil {
 		t.Fatalf("receive: %v, %v", err, w.malformed)
 	}

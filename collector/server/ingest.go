@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -30,8 +29,9 @@ type collector struct {
 	metrics    *metrics
 	log        *slog.Logger
 	draining   <-chan struct{}
-	// buffers receives the Ingest streams' batches (*[]byte, see wireBatch).
-	buffers sync.Pool
+	// buffers is the server's buffer pool, gRPC's too: a batch's copy or
+	// its spill buffer (see wireBatch) comes from there.
+	buffers *dirtyPool
 }
 
 type received struct {
@@ -64,7 +64,7 @@ func (c *collector) Ingest(stream grpc.BidiStreamingServer[shadowdiffv1.DigestBa
 	_, encoded := c.ingester.(EncodedIngester)
 	go func() {
 		for {
-			wb := &wireBatch{skipFields: encoded, maxDigests: c.maxDigests, pool: &c.buffers}
+			wb := &wireBatch{skipFields: encoded, maxDigests: c.maxDigests, pool: c.buffers}
 			err := stream.RecvMsg(wb)
 			size := 0
 			if err == nil {

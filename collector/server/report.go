@@ -31,7 +31,7 @@ func collectorDesc() *grpc.ServiceDesc {
 // as a wireBatch.
 func reportHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
 	c := srv.(*collector)
-	wb := &wireBatch{maxDigests: c.maxDigests, pool: &c.buffers}
+	wb := &wireBatch{maxDigests: c.maxDigests, pool: c.buffers}
 	if err := dec(wb); err != nil {
 		return nil, err
 	}

@@ -125,6 +125,7 @@ func New(ingester Ingester, query shadowdiffv1.QueryServer, opts Options) (*Serv
 	}
 
 	s := &Server{health: health.NewServer(), log: log, draining: make(chan struct{})}
+	buffers := &dirtyPool{}
 	gopts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(readLimit(opts.MaxRecvBytes)),
 		// Stop returns only after every handler has returned, so the store
@@ -132,7 +133,7 @@ func New(ingester Ingester, query shadowdiffv1.QueryServer, opts Options) (*Serv
 		grpc.WaitForHandlers(true),
 		grpc.StatsHandler(sizeRecorder{}),
 		grpc.ForceServerCodecV2(newVTCodec()),
-		experimental.BufferPool(&dirtyPool{}),
+		experimental.BufferPool(buffers),
 		grpc.ChainUnaryInterceptor(recoverUnary(log)),
 		grpc.ChainStreamInterceptor(drainStreams(s.draining), recoverStream(log), invalidStreamRequests),
 		// Sidecars keep one stream open for hours; let their keepalive
@@ -145,6 +146,7 @@ func New(ingester Ingester, query shadowdiffv1.QueryServer, opts Options) (*Serv
 	s.grpc = grpc.NewServer(append(gopts, opts.ServerOptions...)...)
 
 	s.grpc.RegisterService(collectorDesc(), &collector{
+		buffers:    buffers,
 		ingester:   ingester,
 		maxDigests: opts.MaxBatchDigests,
 		maxBytes:   opts.MaxRecvBytes,
